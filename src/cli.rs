@@ -1,0 +1,181 @@
+//! Command-line parsing: raw flags become checked options, then one
+//! subcommand in [`crate::cmd`] runs.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::issue::Lang;
+
+/// Exit codes shared by every command.
+pub mod exit {
+    pub const CLEAN: i32 = 0;
+    pub const REJECTS: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const FAILED: i32 = 3;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "zhenxing",
+    version,
+    about = "振兴 — county spreadsheets in, a typed and validated lake out",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LangArg {
+    Zh,
+    En,
+}
+
+impl From<LangArg> for Lang {
+    fn from(l: LangArg) -> Lang {
+        match l {
+            LangArg::Zh => Lang::Zh,
+            LangArg::En => Lang::En,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Scale {
+    City,
+    Province,
+    National,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the pipeline definitions and report every problem with file and line.
+    Check {
+        #[arg(long, default_value = "pipelines/nantong.toml")]
+        pipeline: PathBuf,
+    },
+    /// Check files before sending them: print each problem with its cell. Writes nothing.
+    Validate {
+        #[arg(long, default_value = "pipelines/nantong.toml")]
+        pipeline: PathBuf,
+        /// Language of the messages.
+        #[arg(long, value_enum, default_value = "zh")]
+        lang: LangArg,
+        /// Also print warnings (unknown columns, skipped sheets, totals).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        warnings: bool,
+        /// Files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Read, normalise and validate the whole inbox and print a summary per file.
+    Run {
+        #[arg(long, default_value = "pipelines/nantong.toml")]
+        pipeline: PathBuf,
+        /// Inbox folder (default: from the pipeline file).
+        #[arg(long)]
+        inbox: Option<PathBuf>,
+        /// Output folder (default: from the pipeline file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print only the final summary.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Read files in this process instead of isolated workers (faster, not safe for hostile files).
+        #[arg(long)]
+        no_isolation: bool,
+        /// Parallel files (default: number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Language of the messages.
+        #[arg(long, value_enum, default_value = "en")]
+        lang: LangArg,
+    },
+    /// Write a synthetic inbox with the messiness of real county files, and its true values.
+    Synth {
+        #[arg(long, value_enum, default_value = "city")]
+        scale: Scale,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 20211)]
+        seed: u64,
+        /// First and last report year.
+        #[arg(long, default_value_t = 2022)]
+        from_year: i32,
+        #[arg(long, default_value_t = 2024)]
+        to_year: i32,
+    },
+    /// Internal: read one file in an isolated worker process.
+    #[command(name = "__read", hide = true)]
+    Read {
+        file: PathBuf,
+        #[arg(long, default_value_t = 2048)]
+        memory_mb: u64,
+        #[arg(long, default_value_t = 120)]
+        cpu_s: u64,
+        #[arg(long)]
+        limits: Option<String>,
+    },
+}
+
+/// Entry point used by `main.rs`; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::CLEAN
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Check { pipeline } => crate::cmd::check::run(&pipeline),
+        Command::Validate {
+            pipeline,
+            lang,
+            warnings,
+            files,
+        } => crate::cmd::validate::run(&pipeline, lang.into(), warnings, &files),
+        Command::Run {
+            pipeline,
+            inbox,
+            out,
+            quiet,
+            no_isolation,
+            jobs,
+            lang,
+        } => crate::cmd::run::run(crate::cmd::run::RunOptions {
+            pipeline,
+            inbox,
+            out,
+            quiet,
+            isolate: !no_isolation,
+            jobs,
+            lang: lang.into(),
+        }),
+        Command::Synth {
+            scale,
+            out,
+            seed,
+            from_year,
+            to_year,
+        } => crate::cmd::synth::run(scale, &out, seed, from_year, to_year),
+        Command::Read {
+            file,
+            memory_mb,
+            cpu_s,
+            limits,
+        } => {
+            let limits = limits
+                .and_then(|l| serde_json::from_str(&l).ok())
+                .unwrap_or_default();
+            crate::worker::worker_main(&file, memory_mb, cpu_s, &limits)
+        }
+    }
+}

@@ -1,0 +1,1323 @@
+//! One file in, typed rows and a full account of every row out.
+//!
+//! For each file: read it (in a worker), recognise its template, and for
+//! every visible data sheet find the header band, classify each non-blank
+//! row (title, unit, header, sign-off, note, totals, data), turn data cells
+//! into typed values, match the village to the registry, and validate
+//! ranges, cross-field rules and key uniqueness. The result keeps the
+//! conservation equation: rows read = accepted + rejected + non-data.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use chrono::{Datelike, NaiveDate};
+use regex::Regex;
+use serde::Serialize;
+
+use crate::config::{Check, Context, Field, FieldType, Pipeline, Source};
+use crate::header::{detect, normalise_header, HeaderBand};
+use crate::issue::{mask_pii, Issue, Problem, Severity};
+use crate::read::{Limits, RawCell, RawSheet, RawWorkbook};
+use crate::registry::{MatchKind, Registry};
+use crate::value::{
+    cell_date, cell_number, cell_year, clean_name, format_number, is_placeholder,
+    parse_chinese_level, raw_text, Unit, Value,
+};
+use crate::worker::{read_isolated, Isolation};
+
+/// Row counts of a file or sheet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Non-blank rows of the data sheets that were read.
+    pub read: usize,
+    pub accepted: usize,
+    pub rejected: usize,
+    /// Title, unit, header, sign-off, note and totals rows.
+    pub non_data: usize,
+    /// Output records (a row with 帮扶村1/2/3 gives three).
+    pub records: usize,
+}
+
+impl Counts {
+    pub fn balanced(&self) -> bool {
+        self.read == self.accepted + self.rejected + self.non_data
+    }
+
+    fn add(&mut self, o: &Counts) {
+        self.read += o.read;
+        self.accepted += o.accepted;
+        self.rejected += o.rejected;
+        self.non_data += o.non_data;
+        self.records += o.records;
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SheetSummary {
+    pub name: String,
+    /// read, hidden, instructions, no_header
+    pub status: &'static str,
+    /// One-based header rows, e.g. "3-4".
+    pub header_rows: Option<String>,
+    pub counts: Counts,
+}
+
+/// One accepted output record with its lineage.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub values: Vec<Value>,
+    pub sheet: String,
+    /// One-based row number in the sheet.
+    pub row: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileResult {
+    pub path: PathBuf,
+    pub name: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub format: Option<String>,
+    pub encoding: Option<String>,
+    pub template: Option<String>,
+    pub dataset: Option<String>,
+    pub county: Option<String>,
+    pub period: Option<String>,
+    pub sheets: Vec<SheetSummary>,
+    pub counts: Counts,
+    pub issues: Vec<Issue>,
+    pub records: Vec<Record>,
+    pub read_ms: u64,
+    pub total_ms: u64,
+}
+
+impl FileResult {
+    pub fn failed(&self) -> bool {
+        self.issues
+            .iter()
+            .any(|i| i.severity() == Severity::FileError)
+    }
+
+    pub fn count(&self, sev: Severity) -> usize {
+        self.issues.iter().filter(|i| i.severity() == sev).count()
+    }
+}
+
+/// What the ingest engine needs besides the pipeline.
+pub struct Engine<'a> {
+    pub pipeline: &'a Pipeline,
+    pub registry: Option<&'a Registry>,
+    pub isolation: Isolation,
+    pub limits: Limits,
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        n += k as u64;
+        h.update(&buf[..k]);
+    }
+    Ok((hex::encode(h.finalize()), n))
+}
+
+fn year_month_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(20\d{2}|19\d{2})\s*(?:年度|年)?(?:[_\-.年]\s*(\d{1,2})(?:月|[_\-.]|$|[^\d]))?",
+        )
+        .unwrap_or_else(|_| Regex::new("$^").unwrap_or_else(|_| unreachable!()))
+    })
+}
+
+/// Year and month named in a file name or title.
+pub fn find_period(text: &str) -> (Option<i32>, Option<u32>) {
+    let t = crate::value::to_half_width(text);
+    for cap in year_month_re().captures_iter(&t) {
+        let y = cap.get(1).and_then(|m| m.as_str().parse::<i32>().ok());
+        let m = cap
+            .get(2)
+            .and_then(|m| m.as_str().parse::<u32>().ok())
+            .filter(|m| (1..=12).contains(m));
+        if y.is_some() {
+            return (y, m);
+        }
+    }
+    (None, None)
+}
+
+/// Facts about a file that rows without their own column inherit.
+#[derive(Debug, Clone, Default)]
+struct FileContext {
+    county: Option<String>,
+    year: Option<i32>,
+    month: Option<u32>,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(
+        pipeline: &'a Pipeline,
+        registry: Option<&'a Registry>,
+        isolation: Isolation,
+    ) -> Self {
+        Engine {
+            pipeline,
+            registry,
+            isolation,
+            limits: pipeline.limits.read_limits(),
+        }
+    }
+
+    fn base_result(&self, path: &Path) -> FileResult {
+        FileResult {
+            path: path.to_path_buf(),
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default(),
+            sha256: String::new(),
+            bytes: 0,
+            format: None,
+            encoding: None,
+            template: None,
+            dataset: None,
+            county: None,
+            period: None,
+            sheets: Vec::new(),
+            counts: Counts::default(),
+            issues: Vec::new(),
+            records: Vec::new(),
+            read_ms: 0,
+            total_ms: 0,
+        }
+    }
+
+    /// Ingests one file; `force` names the template when it is known.
+    pub fn ingest(&self, path: &Path, force: Option<&Source>) -> FileResult {
+        let t0 = std::time::Instant::now();
+        let mut res = self.base_result(path);
+        match sha256_file(path) {
+            Ok((h, n)) => {
+                res.sha256 = h;
+                res.bytes = n;
+            }
+            Err(e) => {
+                res.issues.push(Issue::file(
+                    Problem::Unreadable {
+                        code: "F_IO".into(),
+                        detail: e.to_string(),
+                    },
+                    &res.name,
+                ));
+                return res;
+            }
+        }
+        let wb = match read_isolated(path, &self.limits, &self.isolation) {
+            Ok(wb) => wb,
+            Err(p) => {
+                res.issues.push(Issue::file(p, &res.name));
+                res.read_ms = t0.elapsed().as_millis() as u64;
+                res.total_ms = res.read_ms;
+                return res;
+            }
+        };
+        res.read_ms = t0.elapsed().as_millis() as u64;
+        res.format = Some(wb.format.label().to_string());
+        res.encoding = wb.encoding.clone();
+        self.process(&mut res, &wb, force);
+        res.total_ms = t0.elapsed().as_millis() as u64;
+        res
+    }
+
+    fn is_instruction_sheet(&self, name: &str) -> bool {
+        let n = clean_name(name).to_lowercase();
+        self.pipeline
+            .sheets
+            .instructions
+            .iter()
+            .any(|i| n.contains(&i.to_lowercase()))
+    }
+
+    fn data_sheets<'w>(&self, wb: &'w RawWorkbook) -> Vec<&'w RawSheet> {
+        wb.sheets
+            .iter()
+            .filter(|s| !s.hidden && !self.is_instruction_sheet(&s.name))
+            .collect()
+    }
+
+    fn choose_source(&self, name: &str, wb: &RawWorkbook) -> Option<(&'a Source, usize)> {
+        let by_name: Vec<&Source> = self
+            .pipeline
+            .sources
+            .iter()
+            .filter(|s| s.filename.iter().any(|r| r.is_match(name)))
+            .collect();
+        let candidates: Vec<&Source> = if by_name.is_empty() {
+            self.pipeline.sources.iter().collect()
+        } else {
+            by_name
+        };
+        let sheets = self.data_sheets(wb);
+        let mut best: Option<(&Source, usize)> = None;
+        for src in candidates {
+            let score = sheets
+                .iter()
+                .filter_map(|s| detect(s, src, &self.pipeline.sheets.ignore_headers))
+                .map(|b| b.matched_fields().len())
+                .max()
+                .unwrap_or(0);
+            if score >= 2 && best.map(|(_, b)| score > b).unwrap_or(true) {
+                best = Some((src, score));
+            }
+        }
+        // the source found is borrowed from the pipeline, which lives for 'a
+        best.and_then(|(s, score)| {
+            self.pipeline
+                .sources
+                .iter()
+                .find(|x| x.id == s.id)
+                .map(|x| (x, score))
+        })
+    }
+
+    fn process(&self, res: &mut FileResult, wb: &RawWorkbook, force: Option<&Source>) {
+        let file = res.name.clone();
+        // skipped sheets are reported with their size
+        for s in &wb.sheets {
+            let rows = s
+                .rows
+                .iter()
+                .filter(|r| r.iter().any(|c| !c.is_empty()))
+                .count();
+            let status = if s.hidden {
+                Some(("hidden", Problem::HiddenSheet { rows }))
+            } else if self.is_instruction_sheet(&s.name) {
+                Some(("instructions", Problem::InstructionSheet { rows }))
+            } else {
+                None
+            };
+            if let Some((st, p)) = status {
+                let mut i = Issue::file(p, &file);
+                i.sheet = Some(s.name.clone());
+                res.issues.push(i);
+                res.sheets.push(SheetSummary {
+                    name: s.name.clone(),
+                    status: st,
+                    header_rows: None,
+                    counts: Counts::default(),
+                });
+            }
+        }
+        let sheets = self.data_sheets(wb);
+        if sheets.is_empty() {
+            res.issues.push(Issue::file(Problem::NoDataSheet, &file));
+            return;
+        }
+        let source = match force {
+            Some(s) => s,
+            None => match self.choose_source(&file, wb) {
+                Some((s, _)) => s,
+                None => {
+                    let headers = first_rows_text(sheets[0]);
+                    res.issues
+                        .push(Issue::file(Problem::NoTemplate { headers }, &file));
+                    return;
+                }
+            },
+        };
+        res.template = Some(source.id.clone());
+        res.dataset = Some(source.dataset.clone());
+
+        // the context a row may inherit
+        let title = sheets
+            .iter()
+            .flat_map(|s| s.rows.iter().take(3))
+            .flat_map(|r| r.iter())
+            .filter_map(|c| c.text())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut ctx = FileContext::default();
+        if let Some(reg) = self.registry {
+            ctx.county = reg
+                .find_county_in(&file)
+                .or_else(|| reg.find_county_in(&title));
+        }
+        let (y, m) = find_period(&file);
+        let (ty, tm) = find_period(&title);
+        ctx.year = y.or(ty);
+        ctx.month = if y.is_some() {
+            m.or(if y == ty { tm } else { None })
+        } else {
+            tm
+        };
+        res.county = ctx.county.clone();
+
+        // first pass: find every sheet's header; a missing required column fails the file
+        let mut plans = Vec::new();
+        for sheet in &sheets {
+            let rows = sheet
+                .rows
+                .iter()
+                .filter(|r| r.iter().any(|c| !c.is_empty()))
+                .count();
+            match detect(sheet, source, &self.pipeline.sheets.ignore_headers) {
+                None => {
+                    let mut i = Issue::file(Problem::NoHeaderSheet { rows }, &file);
+                    i.sheet = Some(sheet.name.clone());
+                    res.issues.push(i);
+                    res.sheets.push(SheetSummary {
+                        name: sheet.name.clone(),
+                        status: "no_header",
+                        header_rows: None,
+                        counts: Counts::default(),
+                    });
+                }
+                Some(band) => {
+                    let township = self.sheet_township(&sheet.name, ctx.county.as_deref());
+                    let missing: Vec<&Field> = source
+                        .fields
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, f)| {
+                            f.required
+                                && !band.columns.iter().flatten().any(|m| m.field == *i)
+                                && !context_available(f.context, &ctx, township.as_deref())
+                        })
+                        .map(|(_, f)| f)
+                        .collect();
+                    if !missing.is_empty() {
+                        let mut i = Issue::file(
+                            Problem::MissingFields {
+                                fields: missing.iter().map(|f| f.header.clone()).collect(),
+                                headers: band
+                                    .labels
+                                    .iter()
+                                    .filter(|l| !l.is_empty())
+                                    .cloned()
+                                    .collect(),
+                            },
+                            &file,
+                        );
+                        i.sheet = Some(sheet.name.clone());
+                        i.row = Some(band.start);
+                        res.issues.push(i);
+                    }
+                    plans.push((*sheet, band, township));
+                }
+            }
+        }
+        if res.failed() {
+            return;
+        }
+        if plans.is_empty() {
+            res.issues.push(Issue::file(Problem::NoDataSheet, &file));
+            return;
+        }
+        let mut keys: HashMap<String, String> = HashMap::new();
+        for (sheet, band, township) in plans {
+            let mut sp = SheetPass {
+                engine: self,
+                source,
+                sheet,
+                band: &band,
+                ctx: &ctx,
+                township,
+                file: &file,
+                counts: Counts::default(),
+                issues: Vec::new(),
+                records: Vec::new(),
+                keys: &mut keys,
+                sheet_unit: None,
+                is_1904: wb.is_1904,
+            };
+            sp.run();
+            let SheetPass {
+                counts,
+                issues,
+                records,
+                ..
+            } = sp;
+            res.counts.add(&counts);
+            res.issues.extend(issues);
+            res.records.extend(records);
+            res.sheets.push(SheetSummary {
+                name: sheet.name.clone(),
+                status: "read",
+                header_rows: Some(if band.height == 1 {
+                    format!("{}", band.start + 1)
+                } else {
+                    format!("{}-{}", band.start + 1, band.end())
+                }),
+                counts,
+            });
+        }
+        res.period = file_period(source, &ctx, &res.records);
+    }
+
+    fn sheet_township(&self, sheet: &str, county: Option<&str>) -> Option<String> {
+        let reg = self.registry?;
+        let name = clean_name(sheet);
+        let counties: Vec<String> = match county {
+            Some(c) => vec![c.to_string()],
+            None => reg.counties(),
+        };
+        for c in counties {
+            for t in reg.townships(&c) {
+                if name == *t || (name.contains(t.as_str()) && !t.is_empty()) {
+                    return Some(t.clone());
+                }
+            }
+        }
+        None
+    }
+}
+
+fn context_available(ctx: Option<Context>, fc: &FileContext, township: Option<&str>) -> bool {
+    match ctx {
+        None => false,
+        Some(Context::County) => fc.county.is_some(),
+        Some(Context::Township) => township.is_some(),
+        Some(Context::Year) => fc.year.is_some(),
+        Some(Context::Period) => fc.year.is_some() && fc.month.is_some(),
+    }
+}
+
+fn file_period(source: &Source, ctx: &FileContext, records: &[Record]) -> Option<String> {
+    // the most common period among the records, else the file's context
+    let idx = source
+        .fields
+        .iter()
+        .position(|f| f.name == "period")
+        .or_else(|| source.fields.iter().position(|f| f.name == "year"));
+    if let Some(i) = idx {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for r in records {
+            let v = match &r.values[i] {
+                Value::Date(d) => format!("{:04}-{:02}", d.year(), d.month()),
+                Value::Null => continue,
+                other => other.render(),
+            };
+            *counts.entry(v).or_default() += 1;
+        }
+        if let Some((p, _)) = counts
+            .into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        {
+            return Some(p);
+        }
+    }
+    match (ctx.year, ctx.month) {
+        (Some(y), Some(m)) => Some(format!("{y:04}-{m:02}")),
+        (Some(y), None) => Some(format!("{y:04}")),
+        _ => None,
+    }
+}
+
+fn first_rows_text(sheet: &RawSheet) -> Vec<String> {
+    sheet
+        .rows
+        .iter()
+        .take(6)
+        .flat_map(|r| r.iter())
+        .filter(|c| !c.is_empty())
+        .map(raw_text)
+        .take(20)
+        .collect()
+}
+
+/// What kind of non-blank row this is.
+#[derive(Debug, PartialEq)]
+enum RowKind {
+    Data,
+    SignOff,
+    Note,
+    Total { label: String, subtotal: bool },
+    RepeatedHeader,
+    NoFieldData,
+}
+
+struct SheetPass<'p, 'a> {
+    engine: &'p Engine<'a>,
+    source: &'p Source,
+    sheet: &'p RawSheet,
+    band: &'p HeaderBand,
+    ctx: &'p FileContext,
+    township: Option<String>,
+    file: &'p str,
+    counts: Counts,
+    issues: Vec<Issue>,
+    records: Vec<Record>,
+    keys: &'p mut HashMap<String, String>,
+    sheet_unit: Option<Unit>,
+    is_1904: bool,
+}
+
+/// A value with the problem it had, per field.
+enum Parsed {
+    Ok(Value),
+    Err(Problem),
+}
+
+impl SheetPass<'_, '_> {
+    fn issue(
+        &self,
+        p: Problem,
+        row: usize,
+        col: Option<usize>,
+        field: Option<usize>,
+        raw: Option<String>,
+    ) -> Issue {
+        let f = field.map(|i| &self.source.fields[i]);
+        let label = match (col, f) {
+            (Some(c), Some(_)) => self
+                .band
+                .labels
+                .get(c)
+                .filter(|l| !l.is_empty())
+                .map(|l| l.rsplit('/').next().unwrap_or(l).to_string()),
+            _ => None,
+        }
+        .or_else(|| f.map(|f| f.header.clone()));
+        let raw = match (f.and_then(|f| f.pii), raw) {
+            (Some(kind), Some(r)) => Some(mask_pii(kind, &r)),
+            (_, r) => r,
+        };
+        Issue {
+            problem: p,
+            file: self.file.to_string(),
+            sheet: Some(self.sheet.name.clone()),
+            row: Some(row),
+            col,
+            field: f.map(|f| f.name.clone()),
+            field_label: label,
+            raw,
+        }
+    }
+
+    fn run(&mut self) {
+        let nonblank = |r: &Vec<RawCell>| r.iter().any(|c| !c.is_empty());
+        // rows above and in the header band: title, unit notes, header
+        for r in 0..self.band.end().min(self.sheet.rows.len()) {
+            let row = &self.sheet.rows[r];
+            if !nonblank(row) {
+                continue;
+            }
+            self.counts.read += 1;
+            self.counts.non_data += 1;
+            for c in row.iter().filter_map(|c| c.text()) {
+                let t = clean_name(c);
+                if let Some(pos) = t.find("单位") {
+                    let rest = t[pos + "单位".len()..].trim_start_matches([':', '：']);
+                    let unit_txt: String = rest
+                        .chars()
+                        .take_while(|ch| !matches!(ch, ',' | '，' | ';' | '；' | ')' | '）'))
+                        .collect();
+                    if let Some(u) = Unit::parse(&unit_txt) {
+                        self.sheet_unit = Some(u);
+                    }
+                }
+            }
+        }
+        // column lists per field
+        let ncols = self.band.columns.len();
+        let mut field_cols: Vec<Vec<usize>> = vec![Vec::new(); self.source.fields.len()];
+        for (c, m) in self.band.columns.iter().enumerate() {
+            if let Some(m) = m {
+                field_cols[m.field].push(c);
+            }
+        }
+        // unknown columns are reported once per sheet
+        for c in 0..ncols {
+            let label = &self.band.labels[c];
+            if self.band.columns[c].is_none() && !label.is_empty() {
+                let mut i = self.issue(
+                    Problem::UnknownColumn {
+                        header: label.clone(),
+                    },
+                    self.band.start,
+                    Some(c),
+                    None,
+                    None,
+                );
+                i.row = Some(self.band.start);
+                self.issues.push(i);
+            }
+        }
+        let total_fields: Vec<usize> = (0..self.source.fields.len())
+            .filter(|&i| self.source.fields[i].total && !field_cols[i].is_empty())
+            .collect();
+        let mut sheet_sum = vec![0.0f64; self.source.fields.len()];
+        let mut sub_sum = vec![0.0f64; self.source.fields.len()];
+        for r in self.band.end()..self.sheet.rows.len() {
+            let row = &self.sheet.rows[r];
+            if !nonblank(row) {
+                continue;
+            }
+            self.counts.read += 1;
+            match self.classify(row, &field_cols) {
+                RowKind::Data => {
+                    let (ok, parsed) = self.data_row(r, row, &field_cols);
+                    for &f in &total_fields {
+                        if let Some(Parsed::Ok(v)) = parsed.get(f) {
+                            if let Some(x) = v.as_f64() {
+                                sheet_sum[f] += x;
+                                sub_sum[f] += x;
+                            }
+                        }
+                    }
+                    if ok {
+                        self.counts.accepted += 1;
+                    } else {
+                        self.counts.rejected += 1;
+                    }
+                }
+                RowKind::Total { label, subtotal } => {
+                    self.counts.non_data += 1;
+                    let sums = if subtotal {
+                        sub_sum.clone()
+                    } else {
+                        sheet_sum.clone()
+                    };
+                    self.check_total(r, row, &label, &total_fields, &field_cols, &sums);
+                    if subtotal {
+                        sub_sum.iter_mut().for_each(|x| *x = 0.0);
+                    }
+                }
+                _ => self.counts.non_data += 1,
+            }
+        }
+    }
+
+    fn classify(&self, row: &[RawCell], field_cols: &[Vec<usize>]) -> RowKind {
+        let first_text = row
+            .iter()
+            .find(|c| !c.is_empty())
+            .map(raw_text)
+            .map(|t| clean_name(&t))
+            .unwrap_or_default();
+        let sheets = &self.engine.pipeline.sheets;
+        if sheets
+            .signoff
+            .iter()
+            .any(|s| first_text.starts_with(&clean_name(s)))
+        {
+            return RowKind::SignOff;
+        }
+        if sheets
+            .notes
+            .iter()
+            .any(|s| first_text.starts_with(&clean_name(s)))
+        {
+            return RowKind::Note;
+        }
+        let totals = &self.engine.pipeline.totals;
+        for c in row.iter().filter_map(|c| c.text()) {
+            let t = clean_name(c);
+            if t.is_empty() || t.chars().count() > 16 {
+                continue;
+            }
+            for l in &totals.subtotal_labels {
+                if t.ends_with(l.as_str()) {
+                    return RowKind::Total {
+                        label: t.clone(),
+                        subtotal: true,
+                    };
+                }
+            }
+            for l in &totals.labels {
+                if t == *l || t.ends_with(l.as_str()) {
+                    return RowKind::Total {
+                        label: t.clone(),
+                        subtotal: false,
+                    };
+                }
+            }
+        }
+        // a header repeated inside the data (page breaks copied from print view)
+        let mut same = 0;
+        let mut mapped = 0;
+        for (c, m) in self.band.columns.iter().enumerate() {
+            if m.is_some() {
+                mapped += 1;
+                if let Some(RawCell::Text(t)) = row.get(c) {
+                    let (n, _) = normalise_header(t);
+                    if self.source.header_index.get(&n) == m.as_ref().map(|m| &m.field) {
+                        same += 1;
+                    }
+                }
+            }
+        }
+        if mapped > 0 && same * 2 > mapped {
+            return RowKind::RepeatedHeader;
+        }
+        let has_field_data = field_cols.iter().flatten().any(|&c| {
+            row.get(c)
+                .map(|x| !x.is_empty() && !is_placeholder_cell(x))
+                .unwrap_or(false)
+        });
+        if !has_field_data {
+            return RowKind::NoFieldData;
+        }
+        RowKind::Data
+    }
+
+    fn check_total(
+        &mut self,
+        r: usize,
+        row: &[RawCell],
+        label: &str,
+        total_fields: &[usize],
+        field_cols: &[Vec<usize>],
+        sums: &[f64],
+    ) {
+        let tol = &self.engine.pipeline.totals;
+        for &f in total_fields {
+            let Some(&c) = field_cols[f].first() else {
+                continue;
+            };
+            let cell = row.get(c).cloned().unwrap_or(RawCell::Empty);
+            let Parsed::Ok(v) = self.parse_cell(f, c, &cell) else {
+                continue;
+            };
+            let Some(stated) = v.as_f64() else { continue };
+            let computed = sums[f];
+            if (stated - computed).abs() > tol.absolute + tol.relative * stated.abs() {
+                let p = Problem::TotalsMismatch {
+                    label: label.to_string(),
+                    stated: format_number(stated),
+                    computed: format_number((computed * 100.0).round() / 100.0),
+                };
+                let i = self.issue(p, r, Some(c), Some(f), Some(raw_text(&cell)));
+                self.issues.push(i);
+            }
+        }
+    }
+
+    fn column_unit(&self, c: usize) -> Option<Unit> {
+        self.band
+            .columns
+            .get(c)
+            .copied()
+            .flatten()
+            .and_then(|m| m.unit)
+    }
+
+    fn parse_cell(&self, f: usize, c: usize, cell: &RawCell) -> Parsed {
+        let field = &self.source.fields[f];
+        let bad = |code: &str, expected: &str| {
+            Parsed::Err(Problem::BadValue {
+                code: code.to_string(),
+                expected: expected.to_string(),
+            })
+        };
+        let is_1904 = self.is_1904;
+        match field.ty {
+            FieldType::Text | FieldType::List => {
+                let t = raw_text(cell);
+                let t = t.trim();
+                if t.is_empty() || is_placeholder(t) {
+                    return Parsed::Ok(Value::Null);
+                }
+                if field.ty == FieldType::List {
+                    let parts: Vec<String> = t
+                        .split([';', '；', ',', '，', '、'])
+                        .map(clean_name)
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                    return Parsed::Ok(Value::Text(parts.join(";")));
+                }
+                Parsed::Ok(Value::Text(
+                    crate::value::to_half_width(t).trim().to_string(),
+                ))
+            }
+            FieldType::Name => {
+                let t = clean_name(&raw_text(cell));
+                if is_placeholder(&t) {
+                    Parsed::Ok(Value::Null)
+                } else {
+                    Parsed::Ok(Value::Text(t))
+                }
+            }
+            FieldType::Enum => {
+                let t = clean_name(&raw_text(cell));
+                if t.is_empty() || (is_placeholder(&t) && !field.values.iter().any(|v| *v == t)) {
+                    return Parsed::Ok(Value::Null);
+                }
+                if field.values.iter().any(|v| clean_name(v) == t) {
+                    Parsed::Ok(Value::Text(t))
+                } else {
+                    Parsed::Err(Problem::NotInList {
+                        allowed: field.values.clone(),
+                    })
+                }
+            }
+            FieldType::Int | FieldType::Number | FieldType::Money | FieldType::Percent => {
+                let n = match cell_number(cell) {
+                    Ok(Some(n)) => n,
+                    Ok(None) => return Parsed::Ok(Value::Null),
+                    Err(_) => {
+                        return if field.ty == FieldType::Int {
+                            bad("E_NOT_INTEGER", "a whole number")
+                        } else {
+                            bad("E_NOT_NUMBER", "a number")
+                        }
+                    }
+                };
+                match field.ty {
+                    FieldType::Int => {
+                        if n.unit.is_some_and(|u| u != Unit::Yuan)
+                            || (n.value - n.value.round()).abs() > 1e-9
+                        {
+                            bad("E_NOT_INTEGER", "a whole number")
+                        } else {
+                            Parsed::Ok(Value::Int(n.value.round() as i64))
+                        }
+                    }
+                    FieldType::Number => Parsed::Ok(Value::Float(n.value)),
+                    FieldType::Money => {
+                        let unit = n
+                            .unit
+                            .filter(|u| *u != Unit::Percent)
+                            .or(self.column_unit(c).filter(|u| *u != Unit::Percent))
+                            .or(self.sheet_unit)
+                            .or(field.unit)
+                            .unwrap_or(Unit::Yuan);
+                        let yuan = (n.value * unit.to_yuan() * 100.0).round() / 100.0;
+                        Parsed::Ok(Value::Float(yuan))
+                    }
+                    _ => {
+                        let pct = if n.unit == Some(Unit::Percent) || n.value.abs() > 1.0 {
+                            n.value
+                        } else {
+                            n.value * 100.0
+                        };
+                        Parsed::Ok(Value::Float((pct * 1e6).round() / 1e6))
+                    }
+                }
+            }
+            FieldType::Level => match cell {
+                RawCell::Empty => Parsed::Ok(Value::Null),
+                RawCell::Int(i) => Parsed::Ok(Value::Int(*i)),
+                RawCell::Float(f) if f.fract() == 0.0 => Parsed::Ok(Value::Int(*f as i64)),
+                RawCell::Text(t) if is_placeholder(t) => Parsed::Ok(Value::Null),
+                RawCell::Text(t) => match parse_chinese_level(t) {
+                    Some(n) => Parsed::Ok(Value::Int(n)),
+                    None => bad("E_NOT_LEVEL", "a level"),
+                },
+                _ => bad("E_NOT_LEVEL", "a level"),
+            },
+            FieldType::Bool => match self.engine.pipeline.yes_no.parse(cell) {
+                Ok(Some(b)) => Parsed::Ok(Value::Bool(b)),
+                Ok(None) => Parsed::Ok(Value::Null),
+                Err(_) => bad("E_NOT_YESNO", "yes or no"),
+            },
+            FieldType::Date | FieldType::Month => match cell_date(cell, is_1904) {
+                Ok(Some(d)) => {
+                    let d = if field.ty == FieldType::Month {
+                        NaiveDate::from_ymd_opt(d.year(), d.month(), 1).unwrap_or(d)
+                    } else {
+                        d
+                    };
+                    Parsed::Ok(Value::Date(d))
+                }
+                Ok(None) => Parsed::Ok(Value::Null),
+                Err(_) => bad("E_NOT_DATE", "a date"),
+            },
+            FieldType::Year => match cell_year(cell, is_1904) {
+                Ok(Some(y)) => Parsed::Ok(Value::Int(y)),
+                Ok(None) => Parsed::Ok(Value::Null),
+                Err(_) => bad("E_NOT_YEAR", "a year"),
+            },
+            FieldType::Code => {
+                let t = match cell {
+                    RawCell::Empty => return Parsed::Ok(Value::Null),
+                    RawCell::Int(i) => i.to_string(),
+                    RawCell::Float(f) if f.fract() == 0.0 && *f >= 0.0 => format!("{}", *f as u64),
+                    other => clean_name(&raw_text(other)),
+                };
+                if is_placeholder(&t) {
+                    return Parsed::Ok(Value::Null);
+                }
+                if t.len() == 12 && t.chars().all(|c| c.is_ascii_digit()) {
+                    Parsed::Ok(Value::Text(t))
+                } else {
+                    bad("E_BAD_CODE", "a 12-digit division code")
+                }
+            }
+        }
+    }
+
+    fn context_value(&self, f: &Field) -> Value {
+        match f.context {
+            Some(Context::County) => self
+                .ctx
+                .county
+                .clone()
+                .map(Value::Text)
+                .unwrap_or(Value::Null),
+            Some(Context::Township) => self
+                .township
+                .clone()
+                .map(Value::Text)
+                .unwrap_or(Value::Null),
+            Some(Context::Year) => self
+                .ctx
+                .year
+                .map(|y| Value::Int(y as i64))
+                .unwrap_or(Value::Null),
+            Some(Context::Period) => match (self.ctx.year, self.ctx.month) {
+                (Some(y), Some(m)) => NaiveDate::from_ymd_opt(y, m, 1)
+                    .map(Value::Date)
+                    .unwrap_or(Value::Null),
+                _ => Value::Null,
+            },
+            None => Value::Null,
+        }
+    }
+
+    /// Parses, validates and records one data row. Returns whether it was
+    /// accepted, and the parsed values (for the totals check).
+    fn data_row(
+        &mut self,
+        r: usize,
+        row: &[RawCell],
+        field_cols: &[Vec<usize>],
+    ) -> (bool, Vec<Parsed>) {
+        let fields = &self.source.fields;
+        let mut problems: Vec<Issue> = Vec::new();
+        let mut parsed: Vec<Parsed> = Vec::with_capacity(fields.len());
+        let mut col_of: Vec<Option<usize>> = vec![None; fields.len()];
+        let mut spread: Option<(usize, Vec<(usize, Value)>)> = None;
+        for (f, field) in fields.iter().enumerate() {
+            let cols = &field_cols[f];
+            if field.spread && cols.len() > 1 {
+                let mut vals = Vec::new();
+                for &c in cols {
+                    let cell = row.get(c).cloned().unwrap_or(RawCell::Empty);
+                    match self.parse_cell(f, c, &cell) {
+                        Parsed::Ok(Value::Null) => {}
+                        Parsed::Ok(v) => vals.push((c, v)),
+                        Parsed::Err(p) => {
+                            problems.push(self.issue(p, r, Some(c), Some(f), Some(raw_text(&cell))))
+                        }
+                    }
+                }
+                col_of[f] = cols.first().copied();
+                parsed.push(Parsed::Ok(
+                    vals.first().map(|x| x.1.clone()).unwrap_or(Value::Null),
+                ));
+                spread = Some((f, vals));
+                continue;
+            }
+            // first non-empty matching column wins
+            let col = cols
+                .iter()
+                .copied()
+                .find(|&c| row.get(c).map(|x| !x.is_empty()).unwrap_or(false))
+                .or(cols.first().copied());
+            col_of[f] = col;
+            let p = match col {
+                Some(c) => {
+                    let cell = row.get(c).cloned().unwrap_or(RawCell::Empty);
+                    let p = self.parse_cell(f, c, &cell);
+                    match p {
+                        Parsed::Ok(Value::Null) if field.context.is_some() => {
+                            Parsed::Ok(self.context_value(field))
+                        }
+                        other => other,
+                    }
+                }
+                None => Parsed::Ok(self.context_value(field)),
+            };
+            if let Parsed::Err(pr) = &p {
+                let raw = col.and_then(|c| row.get(c)).map(raw_text);
+                problems.push(self.issue(pr.clone(), r, col, Some(f), raw));
+            }
+            parsed.push(p);
+        }
+        // required and ranges
+        for (f, field) in fields.iter().enumerate() {
+            let Parsed::Ok(v) = &parsed[f] else { continue };
+            let raw = || col_of[f].and_then(|c| row.get(c)).map(raw_text);
+            if v.is_null() {
+                let spread_has =
+                    matches!(&spread, Some((sf, vals)) if *sf == f && !vals.is_empty());
+                if field.required && !spread_has {
+                    problems.push(self.issue(Problem::Required, r, col_of[f], Some(f), raw()));
+                }
+                continue;
+            }
+            if let Some(x) = v.as_f64() {
+                let lo = field.min.map(|m| x < m).unwrap_or(false);
+                let hi = field.max.map(|m| x > m).unwrap_or(false);
+                if lo || hi {
+                    let p = Problem::OutOfRange {
+                        value: format_number(x),
+                        min: field.min,
+                        max: field.max,
+                    };
+                    problems.push(self.issue(p, r, col_of[f], Some(f), raw()));
+                }
+            }
+        }
+        // cross-field rules
+        for ck in &self.source.checks {
+            match *ck {
+                Check::Le { left, right } => {
+                    if let (Parsed::Ok(a), Parsed::Ok(b)) = (&parsed[left], &parsed[right]) {
+                        if let (Some(x), Some(y)) = (a.as_f64(), b.as_f64()) {
+                            if x > y {
+                                let p = Problem::NotGreater {
+                                    left: self.label_of(left, col_of[left]),
+                                    left_value: format_number(x),
+                                    right: self.label_of(right, col_of[right]),
+                                    right_value: format_number(y),
+                                };
+                                let raw = col_of[left].and_then(|c| row.get(c)).map(raw_text);
+                                problems.push(self.issue(p, r, col_of[left], Some(left), raw));
+                            }
+                        }
+                    }
+                }
+                Check::RequiredIf { field, when } => {
+                    if let (Parsed::Ok(v), Parsed::Ok(Value::Bool(true))) =
+                        (&parsed[field], &parsed[when])
+                    {
+                        if v.is_null() {
+                            let p = Problem::RequiredIf {
+                                when: self.label_of(when, col_of[when]),
+                            };
+                            problems.push(self.issue(p, r, col_of[field], Some(field), None));
+                        }
+                    }
+                }
+            }
+        }
+        // one record per spread value (or just one)
+        let mut base: Vec<Value> = parsed
+            .iter()
+            .map(|p| match p {
+                Parsed::Ok(v) => v.clone(),
+                Parsed::Err(_) => Value::Null,
+            })
+            .collect();
+        let mut out: Vec<Vec<Value>> = Vec::new();
+        let mut warnings: Vec<Issue> = Vec::new();
+        match &spread {
+            Some((sf, vals)) if vals.len() > 1 => {
+                for (c, v) in vals {
+                    let mut rec = base.clone();
+                    rec[*sf] = v.clone();
+                    if self.source.match_village {
+                        self.match_village(
+                            r,
+                            &mut rec,
+                            &col_of,
+                            Some(*c),
+                            &mut problems,
+                            &mut warnings,
+                        );
+                    }
+                    out.push(rec);
+                }
+            }
+            _ => {
+                if self.source.match_village && problems.is_empty() {
+                    self.match_village(r, &mut base, &col_of, None, &mut problems, &mut warnings);
+                }
+                out.push(base);
+            }
+        }
+        // keys are unique within a file (and period, when the period is a key)
+        if problems.is_empty() && !self.source.keys.is_empty() {
+            for rec in &out {
+                let key: Vec<String> = self.source.keys.iter().map(|&k| rec[k].render()).collect();
+                if key.iter().any(|k| k.is_empty()) {
+                    continue;
+                }
+                let key = key.join("|");
+                let here = format!("{}!{}", self.sheet.name, r + 1);
+                if let Some(first) = self.keys.get(&key) {
+                    let names: Vec<String> = self
+                        .source
+                        .keys
+                        .iter()
+                        .map(|&k| fields[k].name.clone())
+                        .collect();
+                    let p = Problem::DuplicateKey {
+                        key: format!("{} = {}", names.join("+"), key),
+                        first: first.clone(),
+                    };
+                    let mut i = self.issue(p, r, None, None, None);
+                    i.field = Some(names.join("+"));
+                    problems.push(i);
+                } else {
+                    self.keys.insert(key, here);
+                }
+            }
+        }
+        let ok = problems.is_empty();
+        if ok {
+            self.issues.extend(warnings);
+            self.counts.records += out.len();
+            for values in out {
+                self.records.push(Record {
+                    values,
+                    sheet: self.sheet.name.clone(),
+                    row: r + 1,
+                });
+            }
+        } else {
+            self.issues.extend(problems);
+        }
+        (ok, parsed)
+    }
+
+    fn label_of(&self, f: usize, col: Option<usize>) -> String {
+        col.and_then(|c| self.band.labels.get(c))
+            .filter(|l| !l.is_empty())
+            .map(|l| l.rsplit('/').next().unwrap_or(l).to_string())
+            .unwrap_or_else(|| self.source.fields[f].header.clone())
+    }
+
+    fn match_village(
+        &self,
+        r: usize,
+        rec: &mut [Value],
+        col_of: &[Option<usize>],
+        village_col: Option<usize>,
+        problems: &mut Vec<Issue>,
+        warnings: &mut Vec<Issue>,
+    ) {
+        let src = self.source;
+        let idx = |n: &str| src.field_index(n);
+        let (Some(fc), Some(fv), Some(fcode)) =
+            (idx("county"), idx("village"), idx("village_code"))
+        else {
+            return;
+        };
+        let ft = idx("township");
+        let county = rec[fc].render();
+        let township = ft.map(|t| rec[t].render()).unwrap_or_default();
+        let name = rec[fv].render();
+        let code = rec[fcode].render();
+        let vcol = village_col.or(col_of[fv]);
+        let Some(reg) = self.engine.registry.filter(|r| !r.is_empty()) else {
+            problems.push(self.issue(Problem::NoRegistry, r, vcol, Some(fv), Some(name)));
+            return;
+        };
+        if name.is_empty() && code.is_empty() {
+            return;
+        }
+        let code_opt = (!code.is_empty()).then_some(code.as_str());
+        match reg.resolve(code_opt, &county, &township, &name) {
+            Some(m) => {
+                if m.how == MatchKind::Former || m.how == MatchKind::Stem {
+                    let p = Problem::VillageByAlias {
+                        given: name.clone(),
+                        official: m.village.name.clone(),
+                    };
+                    warnings.push(self.issue(p, r, vcol, Some(fv), Some(name.clone())));
+                }
+                if let Some(old) = m.merged_from {
+                    let p = Problem::VillageMerged {
+                        given: old.name.clone(),
+                        successor: m.village.name.clone(),
+                    };
+                    warnings.push(self.issue(p, r, vcol, Some(fv), Some(name.clone())));
+                }
+                rec[fcode] = Value::Text(m.village.code.clone());
+                rec[fv] = Value::Text(m.village.name.clone());
+                rec[fc] = Value::Text(m.village.county.clone());
+                if let Some(t) = ft {
+                    rec[t] = Value::Text(m.village.township.clone());
+                }
+            }
+            None => {
+                let p = Problem::UnknownVillage {
+                    name: name.clone(),
+                    county: county.clone(),
+                    township: township.clone(),
+                    suggestions: reg.suggest(&county, &township, &name),
+                };
+                problems.push(self.issue(p, r, vcol, Some(fv), Some(name)));
+            }
+        }
+    }
+}
+
+fn is_placeholder_cell(c: &RawCell) -> bool {
+    match c {
+        RawCell::Text(t) => is_placeholder(t),
+        RawCell::Empty => true,
+        _ => false,
+    }
+}
+
+/// Loads the registry file through the ingest engine.
+pub fn load_registry(
+    pipeline: &Pipeline,
+    isolation: Isolation,
+) -> Result<(Registry, FileResult), String> {
+    let src = pipeline
+        .registry_source()
+        .ok_or_else(|| "no registry source (dataset villages) in the pipeline".to_string())?;
+    if !pipeline.registry.is_file() {
+        return Err(format!(
+            "registry file {} does not exist",
+            pipeline.registry.display()
+        ));
+    }
+    let engine = Engine::new(pipeline, None, isolation);
+    let res = engine.ingest(&pipeline.registry, Some(src));
+    if res.failed() {
+        let msgs: Vec<String> = res
+            .issues
+            .iter()
+            .filter(|i| i.severity() == Severity::FileError)
+            .map(|i| i.render(crate::issue::Lang::En))
+            .collect();
+        return Err(format!(
+            "registry {} cannot be used: {}",
+            pipeline.registry.display(),
+            msgs.join("; ")
+        ));
+    }
+    let names: Vec<String> = src.fields.iter().map(|f| f.name.clone()).collect();
+    let rows: Vec<Vec<Value>> = res.records.iter().map(|r| r.values.clone()).collect();
+    Ok((Registry::from_rows(&names, &rows), res))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_from_names_and_titles() {
+        assert_eq!(
+            find_period("如皋市_村级组织架构统计表_2024_06.xlsx"),
+            (Some(2024), Some(6))
+        );
+        assert_eq!(
+            find_period("如皋市2024年3月村级组织架构统计表"),
+            (Some(2024), Some(3))
+        );
+        assert_eq!(
+            find_period("海安市2023年度考核评价汇总表"),
+            (Some(2023), None)
+        );
+        assert_eq!(find_period("启东市_集体经济_2022.csv"), (Some(2022), None));
+        assert_eq!(find_period("２０２４年１２月"), (Some(2024), Some(12)));
+        assert_eq!(find_period("名录"), (None, None));
+    }
+}

@@ -1,0 +1,18 @@
+//! zhenxing (振兴): county spreadsheets in, a typed and validated lake out.
+//!
+//! The modules follow the data: [`read`] (bytes → raw cells, isolated in a
+//! [`worker`] process) → [`header`] (header band → fields) → [`value`]
+//! (cells → typed values) → [`ingest`] (rows → records, rejects, counts),
+//! with [`registry`] for village matching, [`config`] for the pipeline
+//! definitions and [`issue`] for problems as values.
+
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod header;
+pub mod ingest;
+pub mod issue;
+pub mod read;
+pub mod registry;
+pub mod value;
+pub mod worker;

@@ -1,0 +1,8 @@
+//! The `zhenxing` binary: parse arguments, call the library, map the
+//! outcome to an exit code (0 clean, 1 rows or files rejected, 2 usage or
+//! configuration error, 3 failed).
+
+fn main() {
+    let code = zhenxing::cli::main();
+    std::process::exit(code);
+}

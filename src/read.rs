@@ -1,0 +1,714 @@
+//! Reading an untrusted file into raw sheets of cells.
+//!
+//! This is the only module that touches file bytes. It sniffs the real
+//! format from the content (not the extension), refuses zip bombs and sheets
+//! that declare absurd dimensions before reading them, decodes CSV as UTF-8
+//! (with or without BOM), UTF-16 (with BOM) or GB18030 and never substitutes
+//! U+FFFD, and returns every sheet with its visibility and merged regions.
+//! It runs inside a worker process (see [`crate::worker`]) so that a reader
+//! crash or an allocation failure kills only that worker.
+
+use std::io::Read;
+use std::path::Path;
+
+use calamine::{Data, DataRef, Reader, SheetVisible};
+use serde::{Deserialize, Serialize};
+
+/// One cell as the file stored it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RawCell {
+    Empty,
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// An Excel date: the serial number and the workbook's date system.
+    Date {
+        serial: f64,
+        is_1904: bool,
+    },
+    Error(String),
+}
+
+impl RawCell {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            RawCell::Empty => true,
+            RawCell::Text(s) => s.trim().is_empty(),
+            _ => false,
+        }
+    }
+
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            RawCell::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// A rectangular merged region, zero-based and inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Merge {
+    pub r0: usize,
+    pub c0: usize,
+    pub r1: usize,
+    pub c1: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RawSheet {
+    pub name: String,
+    pub hidden: bool,
+    /// Rows from the sheet's first row; each row ends at its last used cell.
+    pub rows: Vec<Vec<RawCell>>,
+    pub merges: Vec<Merge>,
+    /// False for formats where merged regions cannot be read (ODS, CSV).
+    pub has_merge_info: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Format {
+    Xlsx,
+    Xls,
+    Ods,
+    Csv,
+}
+
+impl Format {
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Xlsx => "xlsx",
+            Format::Xls => "xls",
+            Format::Ods => "ods",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RawWorkbook {
+    pub format: Format,
+    /// Excel serial numbers count from 1904-01-01 (old Mac workbooks).
+    pub is_1904: bool,
+    /// For CSV: the encoding that was detected.
+    pub encoding: Option<String>,
+    pub sheets: Vec<RawSheet>,
+}
+
+/// Bounds on what one file may make the reader do.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_file_bytes: u64,
+    /// Sum of the declared uncompressed sizes of a zip container.
+    pub max_unzipped_bytes: u64,
+    /// rows × columns a sheet may declare in its dimension record.
+    pub max_declared_cells: u64,
+    /// Cells actually kept, over all sheets of a file.
+    pub max_cells: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 256 << 20,
+            max_unzipped_bytes: 1 << 30,
+            max_declared_cells: 100_000_000,
+            max_cells: 40_000_000,
+        }
+    }
+}
+
+/// A file-level reading failure. Each variant has a stable code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be opened or read.
+    #[error("cannot read file: {0}")]
+    Io(String),
+    /// Not a spreadsheet or CSV by its content.
+    #[error("not a spreadsheet (xlsx, xlsm, xls, ods) or CSV file: {0}")]
+    NotSpreadsheet(String),
+    /// Encrypted / password-protected workbook.
+    #[error("workbook is password protected")]
+    Password,
+    /// The container or its XML is damaged.
+    #[error("file is damaged or truncated: {0}")]
+    Corrupt(String),
+    /// Larger than the configured limits.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// A zip that expands far beyond its size.
+    #[error("suspected zip bomb: {0}")]
+    ZipBomb(String),
+    /// CSV bytes that are neither UTF-8 nor GB18030.
+    #[error("unknown text encoding: {0}")]
+    Encoding(String),
+}
+
+impl ReadError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReadError::Io(_) => "F_IO",
+            ReadError::NotSpreadsheet(_) => "F_NOT_SPREADSHEET",
+            ReadError::Password => "F_PASSWORD",
+            ReadError::Corrupt(_) => "F_CORRUPT",
+            ReadError::TooLarge(_) => "F_TOO_LARGE",
+            ReadError::ZipBomb(_) => "F_ZIP_BOMB",
+            ReadError::Encoding(_) => "F_ENCODING",
+        }
+    }
+}
+
+/// Reads a whole file within `limits`.
+pub fn read_file(path: &Path, limits: &Limits) -> Result<RawWorkbook, ReadError> {
+    let meta = std::fs::metadata(path).map_err(|e| ReadError::Io(e.to_string()))?;
+    if meta.len() > limits.max_file_bytes {
+        return Err(ReadError::TooLarge(format!(
+            "file is {} bytes, limit {}",
+            meta.len(),
+            limits.max_file_bytes
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| ReadError::Io(e.to_string()))?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    read_bytes(bytes, &ext, limits)
+}
+
+/// Reads file content; `ext` (lower case, no dot) is a hint only for text.
+pub fn read_bytes(bytes: Vec<u8>, ext: &str, limits: &Limits) -> Result<RawWorkbook, ReadError> {
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        let kind = inspect_zip(&bytes, limits)?;
+        match kind {
+            ZipKind::Xlsx => read_xlsx(bytes, limits),
+            ZipKind::Ods => read_ods(bytes, limits),
+        }
+    } else if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        read_xls(bytes, limits)
+    } else if matches!(ext, "csv" | "txt" | "tsv") {
+        read_csv(&bytes, limits)
+    } else if bytes.is_empty() {
+        Err(ReadError::NotSpreadsheet("the file is empty".into()))
+    } else {
+        Err(ReadError::NotSpreadsheet(format!(
+            "content starts with {:02X?}",
+            &bytes[..bytes.len().min(8)]
+        )))
+    }
+}
+
+enum ZipKind {
+    Xlsx,
+    Ods,
+}
+
+/// Looks at the zip directory before anything is decompressed.
+fn inspect_zip(bytes: &[u8], limits: &Limits) -> Result<ZipKind, ReadError> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| ReadError::Corrupt(format!("zip container: {e}")))?;
+    if archive.len() > 100_000 {
+        return Err(ReadError::ZipBomb(format!(
+            "{} entries in the zip",
+            archive.len()
+        )));
+    }
+    let mut total: u64 = 0;
+    let mut has_workbook = false;
+    let mut has_ods = false;
+    for i in 0..archive.len() {
+        let f = archive
+            .by_index_raw(i)
+            .map_err(|e| ReadError::Corrupt(format!("zip entry {i}: {e}")))?;
+        let name = f.name().map(|n| n.to_string()).unwrap_or_default();
+        total = total.saturating_add(f.size());
+        let compressed = f.compressed_size().max(1);
+        if f.size() > 50 << 20 && f.size() / compressed > 1000 {
+            return Err(ReadError::ZipBomb(format!(
+                "entry {name} expands {} bytes to {}",
+                f.compressed_size(),
+                f.size()
+            )));
+        }
+        if name == "xl/workbook.xml" || name == "xl/workbook.bin" {
+            has_workbook = true;
+        }
+        if name == "content.xml" {
+            has_ods = true;
+        }
+    }
+    if total > limits.max_unzipped_bytes {
+        return Err(ReadError::ZipBomb(format!(
+            "declared uncompressed size {total} bytes exceeds {}",
+            limits.max_unzipped_bytes
+        )));
+    }
+    if has_workbook {
+        Ok(ZipKind::Xlsx)
+    } else if has_ods {
+        Ok(ZipKind::Ods)
+    } else {
+        Err(ReadError::NotSpreadsheet(
+            "a zip file without a workbook inside".into(),
+        ))
+    }
+}
+
+/// Collects cells of one sheet and enforces the cell budget.
+struct SheetBuilder {
+    rows: Vec<Vec<RawCell>>,
+    kept: u64,
+}
+
+impl SheetBuilder {
+    fn new() -> Self {
+        SheetBuilder {
+            rows: Vec::new(),
+            kept: 0,
+        }
+    }
+
+    fn put(
+        &mut self,
+        row: usize,
+        col: usize,
+        cell: RawCell,
+        budget: &mut u64,
+    ) -> Result<(), ReadError> {
+        if cell.is_empty() {
+            return Ok(());
+        }
+        // every slot up to this cell costs memory, so it counts against the budget
+        let grow_rows = (row + 1).saturating_sub(self.rows.len()) as u64;
+        let cur_len = self.rows.get(row).map(|r| r.len()).unwrap_or(0);
+        let grow_cols = (col + 1).saturating_sub(cur_len) as u64;
+        let cost = grow_rows + grow_cols;
+        if cost > *budget {
+            return Err(ReadError::TooLarge(format!(
+                "more cells than the limit near row {}, column {}",
+                row + 1,
+                col + 1
+            )));
+        }
+        *budget -= cost;
+        if self.rows.len() <= row {
+            self.rows.resize_with(row + 1, Vec::new);
+        }
+        let r = &mut self.rows[row];
+        if r.len() <= col {
+            r.resize(col + 1, RawCell::Empty);
+        }
+        r[col] = cell;
+        self.kept += 1;
+        Ok(())
+    }
+}
+
+fn convert_data(d: &Data) -> RawCell {
+    match d {
+        Data::Empty => RawCell::Empty,
+        Data::Int(i) => RawCell::Int(*i),
+        Data::Float(f) => RawCell::Float(*f),
+        Data::String(s) => RawCell::Text(s.clone()),
+        Data::Bool(b) => RawCell::Bool(*b),
+        Data::DateTime(dt) => date_cell(dt),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => RawCell::Text(s.clone()),
+        Data::Error(e) => RawCell::Error(format!("{e:?}")),
+    }
+}
+
+fn date_cell(dt: &calamine::ExcelDateTime) -> RawCell {
+    if dt.is_datetime() {
+        // keep the serial in the workbook's own system; the flag goes along
+        let is_1904 = excel_dt_is_1904(dt);
+        RawCell::Date {
+            serial: dt.as_f64(),
+            is_1904,
+        }
+    } else {
+        RawCell::Float(dt.as_f64())
+    }
+}
+
+/// calamine keeps the date system private; recover it by comparing the
+/// calendar date it computes with the one the 1900 system would give.
+fn excel_dt_is_1904(dt: &calamine::ExcelDateTime) -> bool {
+    let (y, m, d, ..) = dt.to_ymd_hms_milli();
+    match crate::value::excel_serial_to_date(dt.as_f64(), false) {
+        Some(date) => {
+            use chrono::Datelike;
+            !(date.year() == y as i32 && date.month() == m as u32 && date.day() == d as u32)
+        }
+        None => false,
+    }
+}
+
+fn convert_ref(d: &DataRef<'_>) -> RawCell {
+    match d {
+        DataRef::Empty => RawCell::Empty,
+        DataRef::Int(i) => RawCell::Int(*i),
+        DataRef::Float(f) => RawCell::Float(*f),
+        DataRef::String(s) => RawCell::Text(s.clone()),
+        DataRef::SharedString(s) => RawCell::Text((*s).to_string()),
+        DataRef::Bool(b) => RawCell::Bool(*b),
+        DataRef::DateTime(dt) => date_cell(dt),
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => RawCell::Text(s.clone()),
+        DataRef::Error(e) => RawCell::Error(format!("{e:?}")),
+    }
+}
+
+fn map_xlsx_err(e: calamine::XlsxError) -> ReadError {
+    match e {
+        calamine::XlsxError::Password => ReadError::Password,
+        other => ReadError::Corrupt(other.to_string()),
+    }
+}
+
+fn read_xlsx(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, ReadError> {
+    let mut wb: calamine::Xlsx<_> =
+        calamine::Xlsx::new(std::io::Cursor::new(bytes)).map_err(map_xlsx_err)?;
+    let metas: Vec<(String, bool)> = wb
+        .sheets_metadata()
+        .iter()
+        .filter(|s| s.typ == calamine::SheetType::WorkSheet)
+        .map(|s| (s.name.clone(), s.visible != SheetVisible::Visible))
+        .collect();
+    let mut budget = limits.max_cells;
+    let mut sheets = Vec::new();
+    for (name, hidden) in metas {
+        let merges = wb
+            .merge_cells_by_sheet_name(&name)
+            .map_err(map_xlsx_err)?
+            .into_iter()
+            .map(|d| Merge {
+                r0: d.start.0 as usize,
+                c0: d.start.1 as usize,
+                r1: d.end.0 as usize,
+                c1: d.end.1 as usize,
+            })
+            .collect();
+        let mut reader = wb.worksheet_cells_reader(&name).map_err(map_xlsx_err)?;
+        let dim = reader.dimensions();
+        let declared = (dim.end.0 as u64 + 1).saturating_sub(dim.start.0 as u64)
+            * (dim.end.1 as u64 + 1).saturating_sub(dim.start.1 as u64);
+        if declared > limits.max_declared_cells {
+            return Err(ReadError::TooLarge(format!(
+                "sheet {name} declares {} rows × {} columns",
+                dim.end.0 as u64 + 1,
+                dim.end.1 as u64 + 1
+            )));
+        }
+        let mut b = SheetBuilder::new();
+        while let Some(cell) = reader.next_cell().map_err(map_xlsx_err)? {
+            let (r, c) = cell.get_position();
+            b.put(
+                r as usize,
+                c as usize,
+                convert_ref(cell.get_value()),
+                &mut budget,
+            )?;
+        }
+        sheets.push(RawSheet {
+            name,
+            hidden,
+            rows: b.rows,
+            merges,
+            has_merge_info: true,
+        });
+    }
+    Ok(RawWorkbook {
+        format: Format::Xlsx,
+        is_1904: wb.has_1904_epoch(),
+        encoding: None,
+        sheets,
+    })
+}
+
+fn range_to_sheet(
+    range: &calamine::Range<Data>,
+    budget: &mut u64,
+) -> Result<Vec<Vec<RawCell>>, ReadError> {
+    let mut b = SheetBuilder::new();
+    for (r, c, d) in range.used_cells() {
+        let (sr, sc) = range.start().unwrap_or((0, 0));
+        b.put(r + sr as usize, c + sc as usize, convert_data(d), budget)?;
+    }
+    Ok(b.rows)
+}
+
+fn read_xls(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, ReadError> {
+    let mut wb: calamine::Xls<_> =
+        calamine::Xls::new(std::io::Cursor::new(bytes)).map_err(|e| match e {
+            calamine::XlsError::Password => ReadError::Password,
+            calamine::XlsError::Cfb(c) if c.to_string().contains("EncryptedPackage") => {
+                ReadError::Password
+            }
+            other => {
+                let msg = other.to_string();
+                if msg.contains("EncryptedPackage") || msg.contains("encrypt") {
+                    ReadError::Password
+                } else {
+                    ReadError::Corrupt(msg)
+                }
+            }
+        })?;
+    let metas: Vec<(String, bool)> = wb
+        .sheets_metadata()
+        .iter()
+        .filter(|s| s.typ == calamine::SheetType::WorkSheet)
+        .map(|s| (s.name.clone(), s.visible != SheetVisible::Visible))
+        .collect();
+    let mut budget = limits.max_cells;
+    let mut sheets = Vec::new();
+    for (name, hidden) in metas {
+        let range = wb
+            .worksheet_range(&name)
+            .map_err(|e| ReadError::Corrupt(e.to_string()))?;
+        let merges = wb
+            .merge_cells_by_sheet_name(&name)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| Merge {
+                r0: d.start.0 as usize,
+                c0: d.start.1 as usize,
+                r1: d.end.0 as usize,
+                c1: d.end.1 as usize,
+            })
+            .collect();
+        sheets.push(RawSheet {
+            name,
+            hidden,
+            rows: range_to_sheet(&range, &mut budget)?,
+            merges,
+            has_merge_info: true,
+        });
+    }
+    Ok(RawWorkbook {
+        format: Format::Xls,
+        is_1904: wb.has_1904_epoch(),
+        encoding: None,
+        sheets,
+    })
+}
+
+fn read_ods(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, ReadError> {
+    let mut wb: calamine::Ods<_> =
+        calamine::Ods::new(std::io::Cursor::new(bytes)).map_err(|e| match e {
+            calamine::OdsError::Password => ReadError::Password,
+            other => ReadError::Corrupt(other.to_string()),
+        })?;
+    let metas: Vec<(String, bool)> = wb
+        .sheets_metadata()
+        .iter()
+        .map(|s| (s.name.clone(), s.visible != SheetVisible::Visible))
+        .collect();
+    let mut budget = limits.max_cells;
+    let mut sheets = Vec::new();
+    for (name, hidden) in metas {
+        let range = wb
+            .worksheet_range(&name)
+            .map_err(|e| ReadError::Corrupt(e.to_string()))?;
+        sheets.push(RawSheet {
+            name,
+            hidden,
+            rows: range_to_sheet(&range, &mut budget)?,
+            merges: Vec::new(),
+            has_merge_info: false,
+        });
+    }
+    Ok(RawWorkbook {
+        format: Format::Ods,
+        is_1904: false,
+        encoding: None,
+        sheets,
+    })
+}
+
+/// Decodes CSV bytes. UTF-8 (BOM or not) first, then UTF-16 with a BOM,
+/// then GB18030 (a superset of GBK). Bytes that fit none are an error that
+/// names the first offending byte offset; nothing is ever replaced.
+pub fn decode_text(bytes: &[u8]) -> Result<(String, &'static str), ReadError> {
+    if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+        return std::str::from_utf8(rest)
+            .map(|s| (s.to_string(), "UTF-8 (BOM)"))
+            .map_err(|e| {
+                ReadError::Encoding(format!(
+                    "starts with a UTF-8 BOM but byte {} is not UTF-8",
+                    e.valid_up_to() + 3
+                ))
+            });
+    }
+    for (bom, enc, label) in [
+        (&[0xFF, 0xFE][..], encoding_rs::UTF_16LE, "UTF-16LE"),
+        (&[0xFE, 0xFF][..], encoding_rs::UTF_16BE, "UTF-16BE"),
+    ] {
+        if let Some(rest) = bytes.strip_prefix(bom) {
+            return enc
+                .decode_without_bom_handling_and_without_replacement(rest)
+                .map(|s| (s.into_owned(), label))
+                .ok_or_else(|| ReadError::Encoding(format!("invalid {label} text")));
+        }
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok((s.to_string(), "UTF-8")),
+        Err(utf8_err) => encoding_rs::GB18030
+            .decode_without_bom_handling_and_without_replacement(bytes)
+            .map(|s| (s.into_owned(), "GB18030"))
+            .ok_or_else(|| {
+                let at = utf8_err.valid_up_to();
+                ReadError::Encoding(format!(
+                    "neither UTF-8 nor GB18030/GBK (first bad byte 0x{:02X} at offset {at})",
+                    bytes.get(at).copied().unwrap_or(0)
+                ))
+            }),
+    }
+}
+
+fn read_csv(bytes: &[u8], limits: &Limits) -> Result<RawWorkbook, ReadError> {
+    if bytes.contains(&0) && !bytes.starts_with(&[0xFF, 0xFE]) && !bytes.starts_with(&[0xFE, 0xFF])
+    {
+        return Err(ReadError::NotSpreadsheet(
+            "binary content (NUL bytes) in a text file".into(),
+        ));
+    }
+    let (text, enc) = decode_text(bytes)?;
+    let delimiter = sniff_delimiter(&text);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let mut b = SheetBuilder::new();
+    let mut budget = limits.max_cells;
+    let mut record = csv::StringRecord::new();
+    let mut row = 0usize;
+    loop {
+        match rdr.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                return Err(ReadError::Corrupt(format!(
+                    "CSV line {}: {e}",
+                    e.position().map(|p| p.line()).unwrap_or(0)
+                )))
+            }
+        }
+        // the record's line number keeps rows aligned with what a text editor shows
+        let line = record
+            .position()
+            .map(|p| p.line() as usize - 1)
+            .unwrap_or(row);
+        row = line;
+        for (c, field) in record.iter().enumerate() {
+            b.put(row, c, RawCell::Text(field.to_string()), &mut budget)?;
+        }
+        row += 1;
+    }
+    Ok(RawWorkbook {
+        format: Format::Csv,
+        is_1904: false,
+        encoding: Some(enc.to_string()),
+        sheets: vec![RawSheet {
+            name: "csv".to_string(),
+            hidden: false,
+            rows: b.rows,
+            merges: Vec::new(),
+            has_merge_info: false,
+        }],
+    })
+}
+
+/// Picks the delimiter that splits the first lines most consistently.
+fn sniff_delimiter(text: &str) -> u8 {
+    let lines: Vec<&str> = text.lines().take(20).collect();
+    let mut best = (b',', 0usize);
+    for d in [b',', b'\t', b';', b'|'] {
+        let n: usize = lines.iter().map(|l| l.matches(d as char).count()).sum();
+        if n > best.1 {
+            best = (d, n);
+        }
+    }
+    best.0
+}
+
+/// Reads at most `n` bytes of a file (used to hash and sniff).
+pub fn read_head(path: &Path, n: usize) -> std::io::Result<Vec<u8>> {
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0; n];
+    let mut got = 0;
+    while got < n {
+        let k = f.read(&mut buf[got..])?;
+        if k == 0 {
+            break;
+        }
+        got += k;
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_with_and_without_bom() {
+        let (s, e) = decode_text("村,户数\n".as_bytes()).unwrap();
+        assert_eq!((s.as_str(), e), ("村,户数\n", "UTF-8"));
+        let mut b = vec![0xEF, 0xBB, 0xBF];
+        b.extend_from_slice("村".as_bytes());
+        assert_eq!(decode_text(&b).unwrap(), ("村".to_string(), "UTF-8 (BOM)"));
+    }
+
+    #[test]
+    fn gb18030_is_detected() {
+        let (bytes, _, _) = encoding_rs::GB18030.encode("如皋市,新华村,１２");
+        let (s, e) = decode_text(&bytes).unwrap();
+        assert_eq!(s, "如皋市,新华村,１２");
+        assert_eq!(e, "GB18030");
+    }
+
+    #[test]
+    fn undecodable_bytes_are_an_error() {
+        // Latin-1 "café," then 0xFF: valid in neither encoding
+        let bytes = [0x63, 0x61, 0x66, 0xE9, 0x2C, 0xFF, 0xFF];
+        let err = decode_text(&bytes).unwrap_err();
+        assert_eq!(err.code(), "F_ENCODING");
+    }
+
+    #[test]
+    fn csv_rows_keep_line_numbers() {
+        let wb = read_bytes(
+            "标题\n\n村,户数\n新华村,12\n".as_bytes().to_vec(),
+            "csv",
+            &Limits::default(),
+        )
+        .unwrap();
+        let rows = &wb.sheets[0].rows;
+        assert_eq!(rows.len(), 4);
+        assert!(rows[1].is_empty());
+        assert_eq!(rows[3][0], RawCell::Text("新华村".into()));
+    }
+
+    #[test]
+    fn garbage_is_not_a_spreadsheet() {
+        let err = read_bytes(b"\x7fELF\x02\x01".to_vec(), "xlsx", &Limits::default()).unwrap_err();
+        assert_eq!(err.code(), "F_NOT_SPREADSHEET");
+        let err =
+            read_bytes(b"PK\x03\x04garbage".to_vec(), "xlsx", &Limits::default()).unwrap_err();
+        assert_eq!(err.code(), "F_CORRUPT");
+    }
+
+    #[test]
+    fn cell_budget_is_enforced() {
+        let limits = Limits {
+            max_cells: 10,
+            ..Limits::default()
+        };
+        let text = "a,b,c\n".repeat(10);
+        let err = read_bytes(text.into_bytes(), "csv", &limits).unwrap_err();
+        assert_eq!(err.code(), "F_TOO_LARGE");
+    }
+}

@@ -1,0 +1,632 @@
+//! Turning what a county typed into a cell into a typed value.
+//!
+//! Everything here is pure: a raw cell (text, number, Excel date) plus the
+//! field's declared type and unit goes in, a canonical value or a
+//! [`ValueError`] comes out. The functions know the habits of hand-made
+//! county spreadsheets: full-width digits, thousands separators, units inside
+//! cells (`35万元`), percentages as `98%` or `0.98`, placeholders (`—`, `/`,
+//! `无`), yes/no words (是/否, √/×, 达标/不达标) and dates in every shape.
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use crate::read::RawCell;
+
+/// A canonical, typed value of one field of one row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Text(String),
+    Date(NaiveDate),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A stable text form, used for keys, CSV output and messages.
+    pub fn render(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => format_number(*f),
+            Value::Bool(b) => if *b { "true" } else { "false" }.to_string(),
+            Value::Text(s) => s.clone(),
+            Value::Date(d) => d.format("%Y-%m-%d").to_string(),
+        }
+    }
+}
+
+/// Prints a float without a trailing `.0` when it is whole and without
+/// binary noise (`0.1 + 0.2` prints as `0.3`).
+pub fn format_number(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        let s = format!("{:.6}", f);
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    }
+}
+
+/// Why a cell could not become a value of the declared type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueError {
+    NotANumber,
+    NotAnInteger,
+    NotABool,
+    NotADate,
+    NotInList,
+    BadCode,
+}
+
+impl ValueError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ValueError::NotANumber => "E_NOT_NUMBER",
+            ValueError::NotAnInteger => "E_NOT_INTEGER",
+            ValueError::NotABool => "E_NOT_YESNO",
+            ValueError::NotADate => "E_NOT_DATE",
+            ValueError::NotInList => "E_NOT_IN_LIST",
+            ValueError::BadCode => "E_BAD_CODE",
+        }
+    }
+}
+
+/// Maps full-width ASCII forms (`１２３`, `（`, `％`) and the ideographic
+/// space to their half-width forms.
+pub fn to_half_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{3000}' => ' ',
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            _ => c,
+        })
+        .collect()
+}
+
+/// Trims a name and removes the spaces and line breaks that people put
+/// inside names to align them (`新 华 村` → `新华村`).
+pub fn clean_name(s: &str) -> String {
+    to_half_width(s)
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '\u{200B}' && *c != '\u{FEFF}')
+        .collect()
+}
+
+/// Text that means "nothing here".
+pub fn is_placeholder(s: &str) -> bool {
+    let t = clean_name(s);
+    matches!(
+        t.as_str(),
+        "" | "—"
+            | "——"
+            | "-"
+            | "--"
+            | "/"
+            | "无"
+            | "／"
+            | "空"
+            | "暂无"
+            | "N/A"
+            | "n/a"
+            | "NA"
+            | "null"
+    )
+}
+
+/// A unit of money or a plain multiplier found in a header or a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Unit {
+    Yuan,
+    WanYuan,
+    YiYuan,
+    Percent,
+}
+
+impl Unit {
+    pub fn parse(s: &str) -> Option<Unit> {
+        match s.trim() {
+            "元" | "元/年" | "元/月" => Some(Unit::Yuan),
+            "万元" | "万" => Some(Unit::WanYuan),
+            "亿元" => Some(Unit::YiYuan),
+            "%" => Some(Unit::Percent),
+            _ => None,
+        }
+    }
+
+    /// Factor that turns an amount in this unit into yuan.
+    pub fn to_yuan(self) -> f64 {
+        match self {
+            Unit::Yuan | Unit::Percent => 1.0,
+            Unit::WanYuan => 10_000.0,
+            Unit::YiYuan => 100_000_000.0,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Unit::Yuan => "元",
+            Unit::WanYuan => "万元",
+            Unit::YiYuan => "亿元",
+            Unit::Percent => "%",
+        }
+    }
+}
+
+/// A number read from text, with the unit written next to it, if any.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ParsedNumber {
+    pub value: f64,
+    pub unit: Option<Unit>,
+}
+
+/// Parses `1,234.5`, `１２３`, `35万元`, `98%`, `12户`, `-3`.
+pub fn parse_number_text(raw: &str) -> Option<ParsedNumber> {
+    let s = clean_name(raw);
+    if s.is_empty() {
+        return None;
+    }
+    // split the numeric head from a unit tail
+    let mut end = 0;
+    for (i, c) in s.char_indices() {
+        if c.is_ascii_digit() || c == '.' || c == ',' || c == '-' || c == '+' {
+            end = i + c.len_utf8();
+        } else {
+            break;
+        }
+    }
+    let (head, tail) = s.split_at(end);
+    let head: String = head.chars().filter(|c| *c != ',').collect();
+    if head.is_empty() || head == "-" || head == "+" || head == "." {
+        return None;
+    }
+    let value: f64 = head.parse().ok()?;
+    if !value.is_finite() {
+        return None;
+    }
+    let unit = if tail.is_empty() {
+        None
+    } else if let Some(u) = Unit::parse(tail) {
+        Some(u)
+    } else if is_count_unit(tail) {
+        None
+    } else {
+        return None;
+    };
+    Some(ParsedNumber { value, unit })
+}
+
+/// Units of counting that carry no scale (`12户`, `3个`).
+fn is_count_unit(s: &str) -> bool {
+    matches!(
+        s,
+        "户" | "人"
+            | "个"
+            | "名"
+            | "人次"
+            | "次"
+            | "项"
+            | "分"
+            | "岁"
+            | "村"
+            | "家"
+            | "星"
+            | "档"
+            | "级"
+    )
+}
+
+/// Reads a cell as a number. Returns `Ok(None)` for placeholders and
+/// blanks.
+pub fn cell_number(cell: &RawCell) -> Result<Option<ParsedNumber>, ValueError> {
+    match cell {
+        RawCell::Empty => Ok(None),
+        RawCell::Int(i) => Ok(Some(ParsedNumber {
+            value: *i as f64,
+            unit: None,
+        })),
+        RawCell::Float(f) => Ok(Some(ParsedNumber {
+            value: *f,
+            unit: None,
+        })),
+        RawCell::Bool(_) | RawCell::Date { .. } | RawCell::Error(_) => Err(ValueError::NotANumber),
+        RawCell::Text(s) => {
+            if is_placeholder(s) {
+                return Ok(None);
+            }
+            parse_number_text(s).map(Some).ok_or(ValueError::NotANumber)
+        }
+    }
+}
+
+/// Yes/no vocabulary, configurable per pipeline.
+#[derive(Debug, Clone)]
+pub struct YesNo {
+    pub yes: Vec<String>,
+    pub no: Vec<String>,
+}
+
+impl Default for YesNo {
+    fn default() -> Self {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect();
+        YesNo {
+            yes: v(&[
+                "是", "√", "✓", "✔", "达标", "有", "1", "y", "yes", "true", "对", "已",
+            ]),
+            no: v(&[
+                "否",
+                "×",
+                "✗",
+                "✘",
+                "不达标",
+                "未达标",
+                "没有",
+                "0",
+                "n",
+                "no",
+                "false",
+                "未",
+            ]),
+        }
+    }
+}
+
+impl YesNo {
+    pub fn parse(&self, cell: &RawCell) -> Result<Option<bool>, ValueError> {
+        match cell {
+            RawCell::Empty => Ok(None),
+            RawCell::Bool(b) => Ok(Some(*b)),
+            RawCell::Int(1) => Ok(Some(true)),
+            RawCell::Int(0) => Ok(Some(false)),
+            RawCell::Float(f) if *f == 1.0 => Ok(Some(true)),
+            RawCell::Float(f) if *f == 0.0 => Ok(Some(false)),
+            RawCell::Text(s) => {
+                let t = clean_name(s).to_lowercase();
+                if self.yes.iter().any(|y| y.to_lowercase() == t) {
+                    Ok(Some(true))
+                } else if self.no.iter().any(|n| n.to_lowercase() == t) {
+                    Ok(Some(false))
+                } else if is_placeholder(&t) {
+                    // `无` is a placeholder; a blank yes/no is unknown, not "no"
+                    Ok(None)
+                } else {
+                    Err(ValueError::NotABool)
+                }
+            }
+            _ => Err(ValueError::NotABool),
+        }
+    }
+}
+
+/// Converts an Excel serial day number to a date, in the 1900 or the 1904
+/// system. Serial 60 in the 1900 system is Excel's fictitious 1900-02-29 and
+/// is rejected.
+pub fn excel_serial_to_date(serial: f64, is_1904: bool) -> Option<NaiveDate> {
+    if !serial.is_finite() || serial < 1.0 || serial > 2_958_465.0 {
+        return None;
+    }
+    let days = serial.floor() as i64;
+    if is_1904 {
+        NaiveDate::from_ymd_opt(1904, 1, 1)?.checked_add_signed(chrono::Duration::days(days))
+    } else {
+        if days == 60 {
+            return None;
+        }
+        // 1899-12-31 is serial 0; serials after the phantom leap day are one too high
+        let base = NaiveDate::from_ymd_opt(1899, 12, 31)?;
+        let adj = if days > 60 { days - 1 } else { days };
+        base.checked_add_signed(chrono::Duration::days(adj))
+    }
+}
+
+/// Parses a date written as text: `2024-3-1`, `2024/03/01`, `2024.03.01`,
+/// `2024年3月1日`, `2024年3月`, `2024.03`, `2024-03`, `202403`, `20240301`.
+/// A month without a day becomes the first of that month.
+pub fn parse_date_text(raw: &str) -> Option<NaiveDate> {
+    let s = clean_name(raw);
+    let s = s.trim_end_matches('日').trim_end_matches('号');
+    let unified: String = s
+        .chars()
+        .map(|c| match c {
+            '年' | '月' | '/' | '.' | '-' => '-',
+            _ => c,
+        })
+        .collect();
+    let unified = unified.trim_end_matches('-');
+    let parts: Vec<&str> = unified.split('-').collect();
+    let num = |p: &str| -> Option<u32> {
+        if p.is_empty() || p.len() > 4 || !p.chars().all(|c| c.is_ascii_digit()) {
+            None
+        } else {
+            p.parse().ok()
+        }
+    };
+    let (y, m, d) = match parts.as_slice() {
+        [one] if one.len() == 8 => (num(&one[0..4])?, num(&one[4..6])?, num(&one[6..8])?),
+        [one] if one.len() == 6 => (num(&one[0..4])?, num(&one[4..6])?, 1),
+        [y, m] => (num(y)?, num(m)?, 1),
+        [y, m, d] => (num(y)?, num(m)?, num(d)?),
+        _ => return None,
+    };
+    if !(1900..=2100).contains(&y) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(y as i32, m, d)
+}
+
+/// Reads a cell as a date: Excel dates, serial numbers (in the workbook's
+/// date system) and text.
+pub fn cell_date(cell: &RawCell, is_1904: bool) -> Result<Option<NaiveDate>, ValueError> {
+    match cell {
+        RawCell::Empty => Ok(None),
+        RawCell::Date { serial, is_1904 } => excel_serial_to_date(*serial, *is_1904)
+            .map(Some)
+            .ok_or(ValueError::NotADate),
+        RawCell::Int(i) => int_date(*i, is_1904),
+        RawCell::Float(f) => {
+            if f.fract() == 0.0 {
+                int_date(*f as i64, is_1904)
+            } else if (1900.0..2101.0).contains(f) {
+                // 2024.03 typed as a number
+                let y = f.trunc() as i32;
+                let m = ((f - f.trunc()) * 100.0).round() as u32;
+                NaiveDate::from_ymd_opt(y, m, 1)
+                    .map(Some)
+                    .ok_or(ValueError::NotADate)
+            } else {
+                excel_serial_to_date(*f, is_1904)
+                    .map(Some)
+                    .ok_or(ValueError::NotADate)
+            }
+        }
+        RawCell::Text(s) => {
+            if is_placeholder(s) {
+                return Ok(None);
+            }
+            if let Some(d) = parse_date_text(s) {
+                return Ok(Some(d));
+            }
+            let t = clean_name(s);
+            if let Ok(i) = t.parse::<i64>() {
+                return int_date(i, is_1904);
+            }
+            Err(ValueError::NotADate)
+        }
+        _ => Err(ValueError::NotADate),
+    }
+}
+
+fn int_date(i: i64, is_1904: bool) -> Result<Option<NaiveDate>, ValueError> {
+    // 20240301 / 202403 typed as numbers, else an Excel serial
+    if (19_000_101..=21_001_231).contains(&i) || (190_001..=210_012).contains(&i) {
+        return parse_date_text(&i.to_string())
+            .map(Some)
+            .ok_or(ValueError::NotADate);
+    }
+    excel_serial_to_date(i as f64, is_1904)
+        .map(Some)
+        .ok_or(ValueError::NotADate)
+}
+
+/// Reads a year: `2024`, `2024年`, `2024年度`, or a date's year.
+pub fn cell_year(cell: &RawCell, is_1904: bool) -> Result<Option<i64>, ValueError> {
+    match cell {
+        RawCell::Empty => Ok(None),
+        RawCell::Int(i) if (1900..=2100).contains(i) => Ok(Some(*i)),
+        RawCell::Float(f) if f.fract() == 0.0 && (1900.0..=2100.0).contains(f) => {
+            Ok(Some(*f as i64))
+        }
+        RawCell::Text(s) => {
+            if is_placeholder(s) {
+                return Ok(None);
+            }
+            let t = clean_name(s);
+            let t = t.trim_end_matches('度').trim_end_matches('年');
+            if let Ok(y) = t.parse::<i64>() {
+                if (1900..=2100).contains(&y) {
+                    return Ok(Some(y));
+                }
+            }
+            parse_date_text(&t)
+                .map(|d| Some(d.year() as i64))
+                .ok_or(ValueError::NotADate)
+        }
+        other => cell_date(other, is_1904).map(|d| d.map(|d| d.year() as i64)),
+    }
+}
+
+/// Chinese ordinal levels: `一级` → 1, `三` → 3, `5级` → 5.
+pub fn parse_chinese_level(s: &str) -> Option<i64> {
+    let t = clean_name(s);
+    let t = t
+        .trim_end_matches('级')
+        .trim_end_matches('档')
+        .trim_end_matches('星')
+        .trim_start_matches('第');
+    let digits = [
+        ("一", 1),
+        ("二", 2),
+        ("三", 3),
+        ("四", 4),
+        ("五", 5),
+        ("六", 6),
+        ("七", 7),
+        ("八", 8),
+        ("九", 9),
+        ("十", 10),
+    ];
+    if let Ok(n) = t.parse::<i64>() {
+        return Some(n);
+    }
+    for (w, n) in digits {
+        if t == w {
+            return Some(n);
+        }
+    }
+    // 十一 … 十八
+    if let Some(rest) = t.strip_prefix('十') {
+        for (w, n) in digits {
+            if rest == w && n < 10 {
+                return Some(10 + n);
+            }
+        }
+    }
+    None
+}
+
+/// Renders a raw cell for messages and the rejects table.
+pub fn raw_text(cell: &RawCell) -> String {
+    match cell {
+        RawCell::Empty => String::new(),
+        RawCell::Text(s) => s.clone(),
+        RawCell::Int(i) => i.to_string(),
+        RawCell::Float(f) => format_number(*f),
+        RawCell::Bool(b) => b.to_string(),
+        RawCell::Date { serial, is_1904 } => excel_serial_to_date(*serial, *is_1904)
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| format_number(*serial)),
+        RawCell::Error(e) => e.clone(),
+    }
+}
+
+/// Converts a zero-based column index to letters (`0` → `A`, `27` → `AB`).
+pub fn column_letters(mut col: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'A' + (col % 26) as u8);
+        if col < 26 {
+            break;
+        }
+        col = col / 26 - 1;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// `如皋市!D17` for zero-based row and column.
+pub fn cell_ref(sheet: &str, row: usize, col: usize) -> String {
+    format!("{}!{}{}", sheet, column_letters(col), row + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> RawCell {
+        RawCell::Text(s.to_string())
+    }
+
+    #[test]
+    fn numbers_from_text() {
+        let n = |s: &str| parse_number_text(s).map(|p| (p.value, p.unit));
+        assert_eq!(n("1,234"), Some((1234.0, None)));
+        assert_eq!(n("１２３"), Some((123.0, None)));
+        assert_eq!(n(" 12 户"), Some((12.0, None)));
+        assert_eq!(n("35万元"), Some((35.0, Some(Unit::WanYuan))));
+        assert_eq!(n("35.5万"), Some((35.5, Some(Unit::WanYuan))));
+        assert_eq!(n("98%"), Some((98.0, Some(Unit::Percent))));
+        assert_eq!(n("９８％"), Some((98.0, Some(Unit::Percent))));
+        assert_eq!(n("120,000元"), Some((120000.0, Some(Unit::Yuan))));
+        assert_eq!(n("-3"), Some((-3.0, None)));
+        assert_eq!(n("abc"), None);
+        assert_eq!(n("12abc"), None);
+        assert_eq!(n("-"), None);
+    }
+
+    #[test]
+    fn placeholders_are_null() {
+        for p in ["", " ", "—", "/", "无", "——", "-"] {
+            assert_eq!(cell_number(&t(p)), Ok(None), "{p:?}");
+        }
+        assert_eq!(cell_number(&t("x")), Err(ValueError::NotANumber));
+    }
+
+    #[test]
+    fn yes_no_vocabulary() {
+        let yn = YesNo::default();
+        for y in ["是", "√", "达标", "1", " 是 "] {
+            assert_eq!(yn.parse(&t(y)), Ok(Some(true)), "{y}");
+        }
+        for n in ["否", "×", "不达标", "0"] {
+            assert_eq!(yn.parse(&t(n)), Ok(Some(false)), "{n}");
+        }
+        assert_eq!(yn.parse(&RawCell::Int(1)), Ok(Some(true)));
+        assert_eq!(yn.parse(&RawCell::Float(0.0)), Ok(Some(false)));
+        assert_eq!(yn.parse(&t("")), Ok(None));
+        assert_eq!(yn.parse(&t("可能")), Err(ValueError::NotABool));
+    }
+
+    #[test]
+    fn dates_in_every_shape() {
+        let d = |y, m, dd| Some(NaiveDate::from_ymd_opt(y, m, dd).unwrap());
+        assert_eq!(parse_date_text("2024-3-1"), d(2024, 3, 1));
+        assert_eq!(parse_date_text("2024年3月"), d(2024, 3, 1));
+        assert_eq!(parse_date_text("2024年3月15日"), d(2024, 3, 15));
+        assert_eq!(parse_date_text("2024.03"), d(2024, 3, 1));
+        assert_eq!(parse_date_text("2024/03/09"), d(2024, 3, 9));
+        assert_eq!(parse_date_text("20240309"), d(2024, 3, 9));
+        assert_eq!(parse_date_text("２０２４年３月"), d(2024, 3, 1));
+        assert_eq!(parse_date_text("2024-13-01"), None);
+        assert_eq!(parse_date_text("hello"), None);
+        // Excel serials: 45352 is 2024-03-01 in the 1900 system
+        assert_eq!(excel_serial_to_date(45352.0, false), d(2024, 3, 1));
+        // the same day is 1462 smaller in the 1904 system
+        assert_eq!(excel_serial_to_date(45352.0 - 1462.0, true), d(2024, 3, 1));
+        assert_eq!(excel_serial_to_date(60.0, false), None);
+        assert_eq!(excel_serial_to_date(59.0, false), d(1900, 2, 28));
+        assert_eq!(excel_serial_to_date(61.0, false), d(1900, 3, 1));
+        assert_eq!(
+            cell_date(&RawCell::Float(2024.03), false),
+            Ok(d(2024, 3, 1))
+        );
+        assert_eq!(cell_date(&RawCell::Int(45352), false), Ok(d(2024, 3, 1)));
+        assert_eq!(
+            cell_date(&RawCell::Int(45352 - 1462), true),
+            Ok(d(2024, 3, 1))
+        );
+        assert_eq!(cell_date(&t("2024.3"), false), Ok(d(2024, 3, 1)));
+    }
+
+    #[test]
+    fn years_and_levels() {
+        assert_eq!(cell_year(&t("2024年度"), false), Ok(Some(2024)));
+        assert_eq!(cell_year(&RawCell::Float(2023.0), false), Ok(Some(2023)));
+        assert_eq!(parse_chinese_level("三级"), Some(3));
+        assert_eq!(parse_chinese_level("十八档"), Some(18));
+        assert_eq!(parse_chinese_level("第12档"), Some(12));
+        assert_eq!(parse_chinese_level("x"), None);
+    }
+
+    #[test]
+    fn names_and_refs() {
+        assert_eq!(clean_name(" 新 华\n村 "), "新华村");
+        assert_eq!(to_half_width("（万元）"), "(万元)");
+        assert_eq!(column_letters(0), "A");
+        assert_eq!(column_letters(25), "Z");
+        assert_eq!(column_letters(26), "AA");
+        assert_eq!(column_letters(27), "AB");
+        assert_eq!(cell_ref("如皋市", 16, 3), "如皋市!D17");
+        assert_eq!(format_number(0.1 + 0.2), "0.3");
+        assert_eq!(format_number(350000.0), "350000");
+    }
+}

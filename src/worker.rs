@@ -1,0 +1,206 @@
+//! Reading untrusted files in a worker process.
+//!
+//! A spreadsheet library can panic or, worse, abort the process on an
+//! allocation failure, and `catch_unwind` cannot stop an abort. So the
+//! binary re-invokes itself as `zhenxing __read FILE`, the child caps its own
+//! address space (RLIMIT_AS) and CPU time, reads the file and writes the
+//! result as one postcard frame to stdout. The parent enforces a wall-clock
+//! timeout and turns a dead, killed or silent worker into a file-level
+//! problem; the other files go on.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::issue::Problem;
+use crate::read::{Limits, RawWorkbook, ReadError};
+
+/// How reading is isolated.
+#[derive(Debug, Clone)]
+pub struct Isolation {
+    /// The binary to re-invoke; `None` reads in this process.
+    pub exe: Option<std::path::PathBuf>,
+    pub memory_mb: u64,
+    pub timeout: Duration,
+}
+
+impl Isolation {
+    pub fn in_process() -> Isolation {
+        Isolation {
+            exe: None,
+            memory_mb: 0,
+            timeout: Duration::from_secs(0),
+        }
+    }
+}
+
+/// Reads `path`, in a worker when `iso.exe` is set.
+pub fn read_isolated(
+    path: &Path,
+    limits: &Limits,
+    iso: &Isolation,
+) -> Result<RawWorkbook, Problem> {
+    let Some(exe) = &iso.exe else {
+        return crate::read::read_file(path, limits).map_err(read_problem);
+    };
+    let mut cmd = Command::new(exe);
+    cmd.arg("__read")
+        .arg(path)
+        .arg("--memory-mb")
+        .arg(iso.memory_mb.to_string())
+        .arg("--cpu-s")
+        .arg(iso.timeout.as_secs().max(1).to_string())
+        .arg("--limits")
+        .arg(serde_json::to_string(limits).unwrap_or_default())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| Problem::WorkerDied {
+        detail: format!("cannot start reader process: {e}"),
+    })?;
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let out_thread = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = stdout.as_mut() {
+            let _ = s.read_to_end(&mut buf);
+        }
+        buf
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = stderr.as_mut() {
+            let _ = s.take(64 * 1024).read_to_end(&mut buf);
+        }
+        buf
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) => {
+                if start.elapsed() > iso.timeout {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => {
+                let _ = child.kill();
+                return Err(Problem::WorkerDied {
+                    detail: e.to_string(),
+                });
+            }
+        }
+    };
+    let out = out_thread.join().unwrap_or_default();
+    let err = err_thread.join().unwrap_or_default();
+    let Some(status) = status else {
+        return Err(Problem::WorkerTimeout {
+            seconds: iso.timeout.as_secs(),
+        });
+    };
+    if status.success() {
+        match postcard::from_bytes::<Result<RawWorkbook, ReadError>>(&out) {
+            Ok(Ok(wb)) => Ok(wb),
+            Ok(Err(e)) => Err(read_problem(e)),
+            Err(e) => Err(Problem::WorkerDied {
+                detail: format!("unreadable answer from the reader process: {e}"),
+            }),
+        }
+    } else {
+        Err(Problem::WorkerDied {
+            detail: describe_exit(&status, &err, iso.memory_mb),
+        })
+    }
+}
+
+fn describe_exit(status: &std::process::ExitStatus, stderr: &[u8], memory_mb: u64) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let first_line = String::from_utf8_lossy(stderr)
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect::<String>();
+    let mem = first_line.contains("memory allocation") || first_line.contains("capacity overflow");
+    match status.signal() {
+        Some(libc::SIGABRT) | Some(libc::SIGSEGV) if mem || first_line.is_empty() => {
+            format!(
+                "killed by signal {}; likely exceeded the {memory_mb} MiB memory limit",
+                status.signal().unwrap_or(0)
+            )
+        }
+        Some(libc::SIGXCPU) => "CPU time limit exceeded".to_string(),
+        Some(sig) => format!(
+            "killed by signal {sig}{}",
+            if first_line.is_empty() {
+                String::new()
+            } else {
+                format!(": {first_line}")
+            }
+        ),
+        None if mem => format!("exceeded the {memory_mb} MiB memory limit"),
+        None => format!(
+            "exit status {}{}",
+            status.code().unwrap_or(-1),
+            if first_line.is_empty() {
+                String::new()
+            } else {
+                format!(": {first_line}")
+            }
+        ),
+    }
+}
+
+fn read_problem(e: ReadError) -> Problem {
+    Problem::Unreadable {
+        code: e.code().to_string(),
+        detail: e.to_string(),
+    }
+}
+
+/// The worker side: cap resources, read, answer on stdout. Never returns
+/// an error to the caller: everything goes into the frame.
+pub fn worker_main(path: &Path, memory_mb: u64, cpu_s: u64, limits: &Limits) -> i32 {
+    set_limits(memory_mb, cpu_s);
+    // quiet panics: the parent reports the message from stderr
+    let result = crate::read::read_file(path, limits);
+    let bytes = match postcard::to_stdvec(&result) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("cannot encode result: {e}");
+            return 70;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if out.write_all(&bytes).and_then(|_| out.flush()).is_err() {
+        return 74;
+    }
+    0
+}
+
+fn set_limits(memory_mb: u64, cpu_s: u64) {
+    // SAFETY: setrlimit only reads the struct we pass; failure leaves the
+    // default limits, which the parent's timeout still backs up.
+    unsafe {
+        if memory_mb > 0 {
+            let bytes = (memory_mb as libc::rlim_t) << 20;
+            let lim = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            libc::setrlimit(libc::RLIMIT_AS, &lim);
+        }
+        if cpu_s > 0 {
+            let lim = libc::rlimit {
+                rlim_cur: cpu_s as libc::rlim_t,
+                rlim_max: cpu_s as libc::rlim_t + 5,
+            };
+            libc::setrlimit(libc::RLIMIT_CPU, &lim);
+        }
+    }
+}
