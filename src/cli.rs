@@ -66,6 +66,12 @@ pub enum Command {
         /// Also print warnings (unknown columns, skipped sheets, totals).
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         warnings: bool,
+        /// Village registry file (default: from the pipeline file).
+        #[arg(long)]
+        registry: Option<PathBuf>,
+        /// Print one JSON document (per-file counts and every issue) instead of text.
+        #[arg(long)]
+        json: bool,
         /// Files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -80,6 +86,9 @@ pub enum Command {
         /// Output folder (default: from the pipeline file).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Village registry file (default: from the pipeline file).
+        #[arg(long)]
+        registry: Option<PathBuf>,
         /// Print only the final summary.
         #[arg(long, short)]
         quiet: bool,
@@ -140,12 +149,22 @@ pub fn main() -> i32 {
             pipeline,
             lang,
             warnings,
+            registry,
+            json,
             files,
-        } => crate::cmd::validate::run(&pipeline, lang.into(), warnings, &files),
+        } => crate::cmd::validate::run(crate::cmd::validate::ValidateOptions {
+            pipeline,
+            lang: lang.into(),
+            warnings,
+            registry,
+            json,
+            files,
+        }),
         Command::Run {
             pipeline,
             inbox,
             out,
+            registry,
             quiet,
             no_isolation,
             jobs,
@@ -154,6 +173,7 @@ pub fn main() -> i32 {
             pipeline,
             inbox,
             out,
+            registry,
             quiet,
             isolate: !no_isolation,
             jobs,

@@ -339,9 +339,14 @@ impl<'a> Engine<'a> {
         res.dataset = Some(source.dataset.clone());
 
         // the context a row may inherit
-        let title = sheets
+        // the title is what stands above the first sheet's header band
+        let title_rows = detect(sheets[0], source, &self.pipeline.sheets.ignore_headers)
+            .map(|b| b.start)
+            .unwrap_or(0);
+        let title = sheets[0]
+            .rows
             .iter()
-            .flat_map(|s| s.rows.iter().take(3))
+            .take(title_rows)
             .flat_map(|r| r.iter())
             .filter_map(|c| c.text())
             .collect::<Vec<_>>()
@@ -497,8 +502,13 @@ fn file_period(source: &Source, ctx: &FileContext, records: &[Record]) -> Option
     let idx = source
         .fields
         .iter()
-        .position(|f| f.name == "period")
-        .or_else(|| source.fields.iter().position(|f| f.name == "year"));
+        .position(|f| f.context == Some(Context::Period))
+        .or_else(|| {
+            source
+                .fields
+                .iter()
+                .position(|f| f.context == Some(Context::Year))
+        });
     if let Some(i) = idx {
         let mut counts: HashMap<String, usize> = HashMap::new();
         for r in records {
@@ -615,16 +625,8 @@ impl SheetPass<'_, '_> {
             self.counts.read += 1;
             self.counts.non_data += 1;
             for c in row.iter().filter_map(|c| c.text()) {
-                let t = clean_name(c);
-                if let Some(pos) = t.find("单位") {
-                    let rest = t[pos + "单位".len()..].trim_start_matches([':', '：']);
-                    let unit_txt: String = rest
-                        .chars()
-                        .take_while(|ch| !matches!(ch, ',' | '，' | ';' | '；' | ')' | '）'))
-                        .collect();
-                    if let Some(u) = Unit::parse(&unit_txt) {
-                        self.sheet_unit = Some(u);
-                    }
+                if let Some(u) = unit_note(c) {
+                    self.sheet_unit = Some(u);
                 }
             }
         }
@@ -1256,6 +1258,21 @@ impl SheetPass<'_, '_> {
     }
 }
 
+/// The money unit of a note such as `单位：万元` or `填报单位：某镇　单位：元`.
+fn unit_note(text: &str) -> Option<Unit> {
+    let t = clean_name(text);
+    t.match_indices("单位").find_map(|(pos, _)| {
+        let rest = t[pos + "单位".len()..].trim_start_matches([':', '：']);
+        let unit: String = rest
+            .chars()
+            .take_while(|ch| {
+                !matches!(ch, ',' | '，' | ';' | '；' | ')' | '）' | '、' | '(' | '（')
+            })
+            .collect();
+        Unit::parse(&unit).filter(|u| *u != Unit::Percent)
+    })
+}
+
 fn is_placeholder_cell(c: &RawCell) -> bool {
     match c {
         RawCell::Text(t) => is_placeholder(t),
@@ -1301,6 +1318,14 @@ pub fn load_registry(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unit_notes() {
+        assert_eq!(unit_note("单位：万元"), Some(Unit::WanYuan));
+        assert_eq!(unit_note("填报单位：白蒲镇　　单位：元"), Some(Unit::Yuan));
+        assert_eq!(unit_note("单位：户、个"), None);
+        assert_eq!(unit_note("如皋市2024年统计表"), None);
+    }
 
     #[test]
     fn periods_from_names_and_titles() {

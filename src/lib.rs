@@ -14,5 +14,6 @@ pub mod ingest;
 pub mod issue;
 pub mod read;
 pub mod registry;
+pub mod synth;
 pub mod value;
 pub mod worker;

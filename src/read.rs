@@ -175,7 +175,18 @@ pub fn read_file(path: &Path, limits: &Limits) -> Result<RawWorkbook, ReadError>
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    read_bytes(bytes, &ext, limits)
+    let mut wb = read_bytes(bytes, &ext, limits)?;
+    if wb.format == Format::Csv {
+        // Excel names a CSV's only sheet after the file; cell references match what the officer sees
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().chars().take(31).collect::<String>())
+            .unwrap_or_else(|| "csv".to_string());
+        for s in &mut wb.sheets {
+            s.name = stem.clone();
+        }
+    }
+    Ok(wb)
 }
 
 /// Reads file content; `ext` (lower case, no dot) is a hint only for text.
@@ -584,6 +595,7 @@ fn read_csv(bytes: &[u8], limits: &Limits) -> Result<RawWorkbook, ReadError> {
     let mut budget = limits.max_cells;
     let mut record = csv::StringRecord::new();
     let mut row = 0usize;
+    let mut embedded = 0usize;
     loop {
         match rdr.read_record(&mut record) {
             Ok(true) => {}
@@ -595,14 +607,16 @@ fn read_csv(bytes: &[u8], limits: &Limits) -> Result<RawWorkbook, ReadError> {
                 )))
             }
         }
-        // the record's line number keeps rows aligned with what a text editor shows
+        // rows as a spreadsheet shows them: blank lines count, line breaks
+        // inside quoted cells do not
         let line = record
             .position()
             .map(|p| p.line() as usize - 1)
-            .unwrap_or(row);
-        row = line;
+            .unwrap_or(row + embedded);
+        row = line.saturating_sub(embedded);
         for (c, field) in record.iter().enumerate() {
             b.put(row, c, RawCell::Text(field.to_string()), &mut budget)?;
+            embedded += field.matches('\n').count();
         }
         row += 1;
     }
@@ -690,6 +704,19 @@ mod tests {
         assert_eq!(rows.len(), 4);
         assert!(rows[1].is_empty());
         assert_eq!(rows[3][0], RawCell::Text("新华村".into()));
+    }
+
+    #[test]
+    fn csv_line_breaks_inside_cells_do_not_shift_rows() {
+        let wb = read_bytes(
+            "\"县\n(市)\",村\n\n如皋市,新华村\n".as_bytes().to_vec(),
+            "csv",
+            &Limits::default(),
+        )
+        .unwrap();
+        let rows = &wb.sheets[0].rows;
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[2][1], RawCell::Text("新华村".into()));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub struct RunOptions {
     pub pipeline: PathBuf,
     pub inbox: Option<PathBuf>,
     pub out: Option<PathBuf>,
+    pub registry: Option<PathBuf>,
     pub quiet: bool,
     pub isolate: bool,
     pub jobs: Option<usize>,
@@ -107,10 +108,13 @@ pub fn summary_line(res: &FileResult, lang: Lang) -> String {
 }
 
 pub fn run(opts: RunOptions) -> i32 {
-    let p = match super::load_pipeline(&opts.pipeline) {
+    let mut p = match super::load_pipeline(&opts.pipeline) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Some(r) = &opts.registry {
+        p.registry = r.clone();
+    }
     let inbox = opts.inbox.clone().unwrap_or_else(|| p.inbox.clone());
     if !inbox.is_dir() {
         eprintln!("inbox {} is not a folder", inbox.display());

@@ -1,3 +1,7 @@
-pub fn run(_s: crate::cli::Scale, _o: &std::path::Path, _seed: u64, _a: i32, _b: i32) -> i32 {
-    0
-}
+//! `zhenxing synth --scale city|province|national --out DIR [--seed N]`
+//!
+//! Writes a synthetic inbox (`DIR/inbox/<county>/…`), the registry
+//! (`DIR/registry/…`) and the true values (`DIR/truth/`). See
+//! [`crate::synth`].
+
+pub use crate::synth::run;

@@ -1,4 +1,4 @@
-//! `zhenxing validate [--pipeline FILE] [--lang zh|en] FILE...`
+//! `zhenxing validate [--pipeline FILE] [--lang zh|en] [--json] FILE...`
 //!
 //! For a county officer before sending: reads each file exactly as the
 //! nightly run would, prints every problem with its cell reference (in
@@ -9,20 +9,92 @@
 //! ```text
 //! zhenxing validate 如皋市_村级组织架构统计表_2024_06.xlsx
 //! zhenxing validate --lang en inbox/*.csv
+//! zhenxing validate --json inbox/如皋市/*.xlsx > check.json
 //! ```
 
 use std::path::PathBuf;
 
+use serde::Serialize;
+
 use crate::cli::exit;
-use crate::ingest::{load_registry, Engine};
+use crate::ingest::{load_registry, Counts, Engine, FileResult};
 use crate::issue::{Lang, Severity};
 
-pub fn run(pipeline: &std::path::Path, lang: Lang, warnings: bool, files: &[PathBuf]) -> i32 {
-    let p = match super::load_pipeline(pipeline) {
+pub struct ValidateOptions {
+    pub pipeline: PathBuf,
+    pub lang: Lang,
+    pub warnings: bool,
+    pub registry: Option<PathBuf>,
+    pub json: bool,
+    pub files: Vec<PathBuf>,
+}
+
+/// The JSON form of one file's result.
+#[derive(Serialize)]
+pub struct FileJson {
+    pub file: String,
+    pub template: Option<String>,
+    pub dataset: Option<String>,
+    pub county: Option<String>,
+    pub period: Option<String>,
+    pub format: Option<String>,
+    pub encoding: Option<String>,
+    pub failed: bool,
+    pub counts: Counts,
+    pub issues: Vec<IssueJson>,
+}
+
+#[derive(Serialize)]
+pub struct IssueJson {
+    pub severity: &'static str,
+    pub code: String,
+    pub cell: String,
+    pub field: Option<String>,
+    pub raw: Option<String>,
+    pub message_zh: String,
+    pub message_en: String,
+}
+
+pub fn file_json(res: &FileResult) -> FileJson {
+    FileJson {
+        file: res.path.display().to_string(),
+        template: res.template.clone(),
+        dataset: res.dataset.clone(),
+        county: res.county.clone(),
+        period: res.period.clone(),
+        format: res.format.clone(),
+        encoding: res.encoding.clone(),
+        failed: res.failed(),
+        counts: res.counts,
+        issues: res
+            .issues
+            .iter()
+            .map(|i| IssueJson {
+                severity: match i.severity() {
+                    Severity::FileError => "file_error",
+                    Severity::Reject => "reject",
+                    Severity::Warning => "warning",
+                },
+                code: i.code(),
+                cell: i.cell_ref(),
+                field: i.field.clone(),
+                raw: i.raw.clone(),
+                message_zh: i.message(Lang::Zh),
+                message_en: i.message(Lang::En),
+            })
+            .collect(),
+    }
+}
+
+pub fn run(opts: ValidateOptions) -> i32 {
+    let mut p = match super::load_pipeline(&opts.pipeline) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    for f in files {
+    if let Some(r) = &opts.registry {
+        p.registry = r.clone();
+    }
+    for f in &opts.files {
         if !f.is_file() {
             eprintln!("{}: no such file", f.display());
             return exit::USAGE;
@@ -30,28 +102,42 @@ pub fn run(pipeline: &std::path::Path, lang: Lang, warnings: bool, files: &[Path
     }
     let iso = super::isolation(&p, true);
     let registry = match load_registry(&p, iso.clone()) {
-        Ok((r, _)) => Some(r),
+        Ok((r, _)) => r,
         Err(e) => {
             eprintln!("{e}");
             return exit::USAGE;
         }
     };
-    let engine = Engine::new(&p, registry.as_ref(), iso);
+    let engine = Engine::new(&p, Some(&registry), iso);
     let mut any_bad = false;
-    for f in files {
-        let res = engine.ingest(f, None);
-        let shown: Vec<_> = res
-            .issues
-            .iter()
-            .filter(|i| warnings || i.severity() != Severity::Warning)
-            .collect();
-        println!("== {}", f.display());
-        for i in &shown {
-            println!("  {}", i.render(lang));
-        }
-        println!("  {}", super::run::summary_line(&res, lang));
+    let mut docs = Vec::new();
+    for f in &opts.files {
+        let mut res = engine.ingest(f, None);
+        res.records = Vec::new();
         if res.failed() || res.counts.rejected > 0 {
             any_bad = true;
+        }
+        if opts.json {
+            docs.push(file_json(&res));
+            continue;
+        }
+        println!("== {}", f.display());
+        for i in res
+            .issues
+            .iter()
+            .filter(|i| opts.warnings || i.severity() != Severity::Warning)
+        {
+            println!("  {}", i.render(opts.lang));
+        }
+        println!("  {}", super::run::summary_line(&res, opts.lang));
+    }
+    if opts.json {
+        match serde_json::to_string_pretty(&docs) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("cannot encode JSON: {e}");
+                return exit::FAILED;
+            }
         }
     }
     if any_bad {
