@@ -104,6 +104,9 @@ pub enum Command {
     },
     /// Write a synthetic inbox with the messiness of real county files, and its true values.
     Synth {
+        /// Pipeline whose templates (headers, variants, types) the files follow.
+        #[arg(long, default_value = "pipelines/nantong.toml")]
+        pipeline: PathBuf,
         #[arg(long, value_enum, default_value = "city")]
         scale: Scale,
         #[arg(long)]
@@ -180,12 +183,13 @@ pub fn main() -> i32 {
             lang: lang.into(),
         }),
         Command::Synth {
+            pipeline,
             scale,
             out,
             seed,
             from_year,
             to_year,
-        } => crate::cmd::synth::run(scale, &out, seed, from_year, to_year),
+        } => crate::cmd::synth::run(&pipeline, scale, &out, seed, from_year, to_year),
         Command::Read {
             file,
             memory_mb,

@@ -237,8 +237,15 @@ struct Line {
     township: String,
 }
 
-pub fn run(scale: crate::cli::Scale, out: &Path, seed: u64, from: i32, to: i32) -> i32 {
-    let pipeline = match crate::config::load(Path::new("pipelines/nantong.toml")) {
+pub fn run(
+    pipeline: &Path,
+    scale: crate::cli::Scale,
+    out: &Path,
+    seed: u64,
+    from: i32,
+    to: i32,
+) -> i32 {
+    let pipeline = match crate::config::load(pipeline) {
         Ok(p) => p,
         Err(e) => {
             eprint!("{e}");
@@ -291,8 +298,11 @@ pub fn generate(
                 continue;
             }
             for year in from..=to {
-                let months: Vec<Option<u32>> = if src.id == "T01" {
+                // T01 is monthly; the inbox keeps each December and the last June
+                let months: Vec<Option<u32>> = if src.id == "T01" && year == to {
                     vec![Some(6), Some(12)]
+                } else if src.id == "T01" {
+                    vec![Some(12)]
                 } else {
                     vec![None]
                 };
@@ -328,7 +338,7 @@ pub fn generate(
     // truth: per-file expectations and per-dataset canonical values
     let tdir = out.join("truth");
     std::fs::create_dir_all(&tdir)?;
-    let json = serde_json::to_string_pretty(&truths)?;
+    let json = serde_json::to_string(&truths)?;
     std::fs::write(tdir.join("files.json"), json)?;
     for src in &p.sources {
         let Some(rows) = records.get(&src.dataset) else {

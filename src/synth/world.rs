@@ -523,8 +523,9 @@ impl World {
             }
             "T06" => {
                 for (vi, v) in self.active(ci) {
+                    // income is monitored in a sample of villages
                     let mut r = stream(v.seed, "t06");
-                    if !r.gen_bool(0.1) {
+                    if !r.gen_bool(0.06) {
                         continue;
                     }
                     let coms: Vec<&Community> = self
@@ -580,7 +581,7 @@ impl World {
                 for (vi, v) in self.active(ci) {
                     let mut r = stream(v.seed, &format!("t07{year}"));
                     let mut base = stream(v.seed, "t07");
-                    let level: f64 = base.gen_range(5.0..14.0);
+                    let level: f64 = base.gen_range(6.5..11.5);
                     let operating = (level.exp2() * 1000.0 * (1.0 + 0.08 * since as f64) / 100.0)
                         .round()
                         * 100.0;

@@ -101,6 +101,9 @@ fn excel_serial(d: NaiveDate, is_1904: bool) -> f64 {
 
 fn write_xlsx(path: &Path, sheets: &[SheetOut], is_1904: bool) -> Result<()> {
     let mut wb = Workbook::new();
+    // a fixed creation time keeps the bytes a function of the seed
+    let created = rust_xlsxwriter::ExcelDateTime::from_ymd(2024, 1, 1)?;
+    wb.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created));
     let date_fmt = Format::new().set_num_format("yyyy-mm-dd");
     let plain = Format::new();
     for s in sheets {

@@ -1,0 +1,9 @@
+//! Integration tests: each module runs the real `zhenxing` binary (or the
+//! library on whole inboxes) in its own temporary directory.
+
+mod check;
+mod hostile;
+mod messy;
+mod truth;
+mod util;
+mod validate;

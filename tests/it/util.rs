@@ -1,0 +1,105 @@
+//! A temporary directory per test and a helper that runs the real binary
+//! from the repository root (so the bundled pipelines are found).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_zhenxing"))
+}
+
+/// Runs `zhenxing ARGS` in the repository root.
+pub fn zx(args: &[&str]) -> Out {
+    zx_in(&repo(), args)
+}
+
+pub fn zx_in(dir: &Path, args: &[&str]) -> Out {
+    let o = Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run zhenxing");
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).to_string(),
+        stderr: String::from_utf8_lossy(&o.stderr).to_string(),
+    }
+}
+
+pub fn registry() -> String {
+    repo()
+        .join("sample_data/registry/南通市村社区名录.xlsx")
+        .display()
+        .to_string()
+}
+
+/// A synthetic city inbox generated once per test process.
+pub fn synth_city() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = tempfile::tempdir().expect("tempdir");
+        let out = zx(&["synth", "--scale", "city", "--out", d.path().to_str().unwrap()]);
+        assert_eq!(out.code, 0, "synth failed: {}", out.stderr);
+        d
+    })
+    .path()
+}
+
+/// Validates files and returns the parsed JSON report.
+pub fn validate_json(files: &[PathBuf]) -> (i32, serde_json::Value) {
+    let reg = registry();
+    let mut args: Vec<String> = vec!["validate".into(), "--json".into(), "--registry".into(), reg];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let out = zx(&refs);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}\n{}", out.stdout, out.stderr));
+    (out.code, v)
+}
+
+/// Writes a CSV fixture (UTF-8) and returns its path.
+pub fn write_csv(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write fixture");
+    p
+}
+
+/// (code, cell) of every issue of one severity in one file's JSON.
+pub fn issues(file: &serde_json::Value, severity: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = file["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["severity"] == severity)
+        .map(|i| {
+            (
+                i["code"].as_str().unwrap().to_string(),
+                i["cell"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn counts(file: &serde_json::Value) -> [u64; 5] {
+    let c = &file["counts"];
+    [
+        c["read"].as_u64().unwrap(),
+        c["accepted"].as_u64().unwrap(),
+        c["rejected"].as_u64().unwrap(),
+        c["non_data"].as_u64().unwrap(),
+        c["records"].as_u64().unwrap(),
+    ]
+}
