@@ -133,10 +133,11 @@ fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
 fn year_month_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
+        // a constant pattern: it compiles or no test passes
         Regex::new(
-            r"(20\d{2}|19\d{2})\s*(?:年度|年)?(?:[_\-.年]\s*(\d{1,2})(?:月|[_\-.]|$|[^\d]))?",
+            r"(20\d{2}|19\d{2})\s*(?:年度|年)?\s*[_\-.]?\s*(?:(\d{1,2})(?:月|[_\-.]|$|[^\d]))?",
         )
-        .unwrap_or_else(|_| Regex::new("$^").unwrap_or_else(|_| unreachable!()))
+        .expect("period pattern")
     })
 }
 
@@ -1047,6 +1048,13 @@ impl SheetPass<'_, '_> {
             }
             parsed.push(p);
         }
+        // a row that gives the village's code may leave the names to the registry
+        let code_given = self.source.match_village
+            && self
+                .source
+                .field_index("village_code")
+                .map(|i| matches!(&parsed[i], Parsed::Ok(v) if !v.is_null()))
+                .unwrap_or(false);
         // required and ranges
         for (f, field) in fields.iter().enumerate() {
             let Parsed::Ok(v) = &parsed[f] else { continue };
@@ -1054,7 +1062,9 @@ impl SheetPass<'_, '_> {
             if v.is_null() {
                 let spread_has =
                     matches!(&spread, Some((sf, vals)) if *sf == f && !vals.is_empty());
-                if field.required && !spread_has {
+                let from_registry =
+                    code_given && matches!(field.name.as_str(), "county" | "township" | "village");
+                if field.required && !spread_has && !from_registry {
                     problems.push(self.issue(Problem::Required, r, col_of[f], Some(f), raw()));
                 }
                 continue;

@@ -198,6 +198,14 @@ pub fn read_bytes(bytes: Vec<u8>, ext: &str, limits: &Limits) -> Result<RawWorkb
             ZipKind::Ods => read_ods(bytes, limits),
         }
     } else if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        // an encrypted xlsx is an OLE file with an EncryptedPackage stream
+        let marker: Vec<u8> = "EncryptedPackage"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        if bytes.windows(marker.len()).any(|w| w == marker.as_slice()) {
+            return Err(ReadError::Password);
+        }
         read_xls(bytes, limits)
     } else if matches!(ext, "csv" | "txt" | "tsv") {
         read_csv(&bytes, limits)
@@ -373,7 +381,16 @@ fn convert_ref(d: &DataRef<'_>) -> RawCell {
 fn map_xlsx_err(e: calamine::XlsxError) -> ReadError {
     match e {
         calamine::XlsxError::Password => ReadError::Password,
-        other => ReadError::Corrupt(other.to_string()),
+        other => corrupt(other.to_string()),
+    }
+}
+
+/// A reader error: calamine's own cell limit is a size problem, the rest damage.
+fn corrupt(msg: String) -> ReadError {
+    if msg.contains("Cell limit exceeded") {
+        ReadError::TooLarge(msg)
+    } else {
+        ReadError::Corrupt(msg)
     }
 }
 
@@ -476,7 +493,7 @@ fn read_xls(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, ReadError> {
     for (name, hidden) in metas {
         let range = wb
             .worksheet_range(&name)
-            .map_err(|e| ReadError::Corrupt(e.to_string()))?;
+            .map_err(|e| corrupt(e.to_string()))?;
         let merges = wb
             .merge_cells_by_sheet_name(&name)
             .unwrap_or_default()
@@ -508,7 +525,7 @@ fn read_ods(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, ReadError> {
     let mut wb: calamine::Ods<_> =
         calamine::Ods::new(std::io::Cursor::new(bytes)).map_err(|e| match e {
             calamine::OdsError::Password => ReadError::Password,
-            other => ReadError::Corrupt(other.to_string()),
+            other => corrupt(other.to_string()),
         })?;
     let metas: Vec<(String, bool)> = wb
         .sheets_metadata()
@@ -520,7 +537,7 @@ fn read_ods(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, ReadError> {
     for (name, hidden) in metas {
         let range = wb
             .worksheet_range(&name)
-            .map_err(|e| ReadError::Corrupt(e.to_string()))?;
+            .map_err(|e| corrupt(e.to_string()))?;
         sheets.push(RawSheet {
             name,
             hidden,
@@ -594,8 +611,8 @@ fn read_csv(bytes: &[u8], limits: &Limits) -> Result<RawWorkbook, ReadError> {
     let mut b = SheetBuilder::new();
     let mut budget = limits.max_cells;
     let mut record = csv::StringRecord::new();
-    let mut row = 0usize;
-    let mut embedded = 0usize;
+    let bytes_text = text.as_bytes();
+    let (mut newlines, mut last, mut embedded) = (0usize, 0usize, 0usize);
     loop {
         match rdr.read_record(&mut record) {
             Ok(true) => {}
@@ -608,17 +625,25 @@ fn read_csv(bytes: &[u8], limits: &Limits) -> Result<RawWorkbook, ReadError> {
             }
         }
         // rows as a spreadsheet shows them: blank lines count, line breaks
-        // inside quoted cells do not
-        let line = record
-            .position()
-            .map(|p| p.line() as usize - 1)
-            .unwrap_or(row + embedded);
-        row = line.saturating_sub(embedded);
+        // inside quoted cells do not. The reader's own line numbers skip
+        // blank lines, so rows are counted from the record's byte offset.
+        let start = record.position().map(|p| p.byte() as usize).unwrap_or(last);
+        let start = start.min(bytes_text.len());
+        newlines += bytes_text[last.max(0)..start.max(last)]
+            .iter()
+            .filter(|&&c| c == b'\n')
+            .count();
+        last = start.max(last);
+        let leading = bytes_text[start..]
+            .iter()
+            .take_while(|&&c| c == b'\n' || c == b'\r')
+            .filter(|&&c| c == b'\n')
+            .count();
+        let row = (newlines + leading).saturating_sub(embedded);
         for (c, field) in record.iter().enumerate() {
             b.put(row, c, RawCell::Text(field.to_string()), &mut budget)?;
             embedded += field.matches('\n').count();
         }
-        row += 1;
     }
     Ok(RawWorkbook {
         format: Format::Csv,

@@ -167,6 +167,7 @@ fn read_problem(e: ReadError) -> Problem {
 /// an error to the caller: everything goes into the frame.
 pub fn worker_main(path: &Path, memory_mb: u64, cpu_s: u64, limits: &Limits) -> i32 {
     set_limits(memory_mb, cpu_s);
+    inject_fault(path);
     // quiet panics: the parent reports the message from stderr
     let result = crate::read::read_file(path, limits);
     let bytes = match postcard::to_stdvec(&result) {
@@ -181,6 +182,29 @@ pub fn worker_main(path: &Path, memory_mb: u64, cpu_s: u64, limits: &Limits) -> 
         return 74;
     }
     0
+}
+
+/// Fault injection for tests: `ZHENXING_FAULT=worker-abort:NAME` makes the
+/// worker abort (as an allocation failure does), `worker-hang:NAME` makes it
+/// hang, when the file path contains NAME.
+fn inject_fault(path: &Path) {
+    let Ok(fault) = std::env::var("ZHENXING_FAULT") else {
+        return;
+    };
+    let shown = path.display().to_string();
+    for f in fault.split(',') {
+        let (what, name) = f.split_once(':').unwrap_or((f, ""));
+        if !shown.contains(name) {
+            continue;
+        }
+        match what {
+            "worker-abort" => std::process::abort(),
+            "worker-hang" => loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            },
+            _ => {}
+        }
+    }
 }
 
 fn set_limits(memory_mb: u64, cpu_s: u64) {

@@ -750,10 +750,11 @@ impl World {
             let mut r = stream(self.seed, &format!("station{ci}-{s}"));
             let invested = yuan(&mut r, 2_000_000.0, 5_000_000.0);
             let mut villages = Vec::new();
+            // every supported village gets the same dividend from a station in a year
+            let mut yr = stream(self.seed, &format!("station{ci}-{s}-{year}"));
+            let dividend = yuan(&mut yr, 300_000.0, 450_000.0);
             for k in 0..3 {
                 let idx = (s * 3 + k + rotation * 3 * n) % active.len();
-                let mut yr = stream(self.seed, &format!("station{ci}-{s}-{year}-{k}"));
-                let dividend = yuan(&mut yr, 300_000.0, 450_000.0);
                 if !villages.iter().any(|(v, _)| *v == active[idx]) {
                     villages.push((active[idx], dividend));
                 }

@@ -83,10 +83,19 @@ right = "ghost"
     let e = &out.stderr;
     assert!(e.contains("city.toml:7: source definition"), "{e}");
     assert!(e.contains("a.toml:9: unknown field `colour`"), "{e}");
-    assert!(e.contains("b.toml:10: field income: unknown unit \"美元\""), "{e}");
-    assert!(e.contains("b.toml:16: header \"收入\" of field grids is also a header of field income"), "{e}");
-    assert!(e.contains("b.toml:16: field grids: min 5 > max 1"), "{e}");
+    assert!(
+        e.contains("b.toml:9: field income: unknown unit \"美元\""),
+        "{e}"
+    );
+    assert!(
+        e.contains("b.toml:15: header \"收入\" of field grids is also a header of field income"),
+        "{e}"
+    );
+    assert!(e.contains("b.toml:15: field grids: min 5 > max 1"), "{e}");
     assert!(e.contains("b.toml: key column nope is not a field"), "{e}");
-    assert!(e.contains("b.toml:23: check refers to unknown field ghost"), "{e}");
+    assert!(
+        e.contains("b.toml:22: check refers to unknown field ghost"),
+        "{e}"
+    );
     assert!(e.starts_with("7 problem(s)"), "{e}");
 }

@@ -57,7 +57,11 @@ fn every_file_matches_its_truth() {
     args.extend(files.iter().map(|f| f.display().to_string()));
     let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
     let out = zx(&refs);
-    assert_eq!(out.code, 1, "planted rows must make validate exit 1: {}", out.stderr);
+    assert_eq!(
+        out.code, 1,
+        "planted rows must make validate exit 1: {}",
+        out.stderr
+    );
     let got: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(got.len(), truths.len());
     let mut planted = 0;
@@ -74,7 +78,10 @@ fn every_file_matches_its_truth() {
             t["records"].as_u64().unwrap(),
         ];
         let c = counts(g);
-        assert_eq!(c, expect, "{name}: read, accepted, rejected, non-data, records");
+        assert_eq!(
+            c, expect,
+            "{name}: read, accepted, rejected, non-data, records"
+        );
         // conservation on every file
         assert_eq!(c[0], c[1] + c[2] + c[3], "{name}");
         let want = |key: &str| -> Vec<(String, String)> {
@@ -82,7 +89,12 @@ fn every_file_matches_its_truth() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|p| (p["code"].as_str().unwrap().into(), p["cell"].as_str().unwrap().into()))
+                .map(|p| {
+                    (
+                        p["code"].as_str().unwrap().into(),
+                        p["cell"].as_str().unwrap().into(),
+                    )
+                })
                 .collect();
             v.sort();
             v
@@ -134,7 +146,9 @@ fn accepted_values_equal_the_true_values() {
         for rec in rdr.records() {
             let rec = rec.unwrap();
             let file = rec[0].to_string();
-            want.entry(file).or_default().push(rec.iter().skip(1).map(|s| s.to_string()).collect());
+            want.entry(file)
+                .or_default()
+                .push(rec.iter().skip(1).map(|s| s.to_string()).collect());
         }
         for (file, rows) in files {
             let mut w = want.remove(file).unwrap_or_default();

@@ -25,8 +25,18 @@ pub fn zx(args: &[&str]) -> Out {
 }
 
 pub fn zx_in(dir: &Path, args: &[&str]) -> Out {
+    zx_full(dir, args, &[])
+}
+
+/// Runs `zhenxing ARGS` in the repository root with extra environment.
+pub fn zx_env(args: &[&str], env: &[(&str, &str)]) -> Out {
+    zx_full(&repo(), args, env)
+}
+
+fn zx_full(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
     let o = Command::new(bin())
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .output()
         .expect("run zhenxing");
@@ -49,7 +59,13 @@ pub fn synth_city() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
         let d = tempfile::tempdir().expect("tempdir");
-        let out = zx(&["synth", "--scale", "city", "--out", d.path().to_str().unwrap()]);
+        let out = zx(&[
+            "synth",
+            "--scale",
+            "city",
+            "--out",
+            d.path().to_str().unwrap(),
+        ]);
         assert_eq!(out.code, 0, "synth failed: {}", out.stderr);
         d
     })
