@@ -853,7 +853,7 @@ impl SheetPass<'_, '_> {
             }
             FieldType::Enum => {
                 let t = clean_name(&raw_text(cell));
-                if t.is_empty() || (is_placeholder(&t) && !field.values.iter().any(|v| *v == t)) {
+                if t.is_empty() || (is_placeholder(&t) && !field.values.contains(&t)) {
                     return Parsed::Ok(Value::Null);
                 }
                 if field.values.iter().any(|v| clean_name(v) == t) {

@@ -629,7 +629,7 @@ fn read_csv(bytes: &[u8], limits: &Limits) -> Result<RawWorkbook, ReadError> {
         // blank lines, so rows are counted from the record's byte offset.
         let start = record.position().map(|p| p.byte() as usize).unwrap_or(last);
         let start = start.min(bytes_text.len());
-        newlines += bytes_text[last.max(0)..start.max(last)]
+        newlines += bytes_text[last..start.max(last)]
             .iter()
             .filter(|&&c| c == b'\n')
             .count();

@@ -322,7 +322,7 @@ impl YesNo {
 /// system. Serial 60 in the 1900 system is Excel's fictitious 1900-02-29 and
 /// is rejected.
 pub fn excel_serial_to_date(serial: f64, is_1904: bool) -> Option<NaiveDate> {
-    if !serial.is_finite() || serial < 1.0 || serial > 2_958_465.0 {
+    if !serial.is_finite() || !(1.0..=2_958_465.0).contains(&serial) {
         return None;
     }
     let days = serial.floor() as i64;
@@ -447,7 +447,7 @@ pub fn cell_year(cell: &RawCell, is_1904: bool) -> Result<Option<i64>, ValueErro
                     return Ok(Some(y));
                 }
             }
-            parse_date_text(&t)
+            parse_date_text(t)
                 .map(|d| Some(d.year() as i64))
                 .ok_or(ValueError::NotADate)
         }

@@ -225,6 +225,9 @@ pub struct TrueRow {
     pub township: String,
 }
 
+/// (file, sheet, one-based row, canonical values) of one true record.
+type TruthRecord = (String, String, usize, BTreeMap<&'static str, Value>);
+
 /// A row as written, with what the reader should make of it.
 struct Line {
     cells: Vec<Out>,
@@ -287,8 +290,7 @@ pub fn generate(
     let registry_path = out.join("registry").join("南通市村社区名录.xlsx");
     world.write_registry(p, &registry_path)?;
     let mut truths: Vec<FileTruth> = Vec::new();
-    let mut records: BTreeMap<String, Vec<(String, String, usize, BTreeMap<&'static str, Value>)>> =
-        BTreeMap::new();
+    let mut records: BTreeMap<String, Vec<TruthRecord>> = BTreeMap::new();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED);
     let mut files = 0usize;
     for (ci, county) in world.counties.iter().enumerate() {
@@ -1204,7 +1206,7 @@ impl FilePlan<'_> {
                         let Some(tc) = t else { continue };
                         lines[k].cells[tc] = Out::s(p.yes_no.0);
                     }
-                    if other == "cross" && lines[k].records[0].get("grids").is_none() {
+                    if other == "cross" && !lines[k].records[0].contains_key("grids") {
                         continue;
                     }
                     let fi = fidx(field);

@@ -1,7 +1,7 @@
 //! One test per kind of messiness real county files have, each on a small
 //! hand-made file with exact expected counts, values and reject reasons.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::NaiveDate;
 use zhenxing::synth::write::{write_book, FileKind, Out, SheetOut};
@@ -342,7 +342,7 @@ fn secretaries_ranges_duplicates_and_masked_id_numbers() {
 如皋市,义德街道,石瑞村,2024,孙伟,,四级,12,6000,是,2023-13-01,是
 ";
     let f = write_csv(d.path(), "如皋市_村书记专职化管理台账_2024.csv", text);
-    let (code, v) = validate_json(&[f.clone()]);
+    let (code, v) = validate_json(std::slice::from_ref(&f));
     assert_eq!(code, 1);
     let sheet = "如皋市_村书记专职化管理台账_2024";
     let got = issues(&v[0], "reject");
@@ -451,5 +451,3 @@ JYZ32068201,如皋市强村加油站1号,300,平祥村,启梅村,园北村,36.5
     );
 }
 
-#[allow(dead_code)]
-fn unused(_: PathBuf) {}
