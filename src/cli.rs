@@ -83,9 +83,6 @@ pub enum Command {
         /// Inbox folder (default: from the pipeline file).
         #[arg(long)]
         inbox: Option<PathBuf>,
-        /// Output folder (default: from the pipeline file).
-        #[arg(long)]
-        out: Option<PathBuf>,
         /// Village registry file (default: from the pipeline file).
         #[arg(long)]
         registry: Option<PathBuf>,
@@ -118,6 +115,9 @@ pub enum Command {
         from_year: i32,
         #[arg(long, default_value_t = 2024)]
         to_year: i32,
+        /// Also write one household-income sheet with this many rows (for benchmarks) to OUT/big/.
+        #[arg(long)]
+        household_sheet_rows: Option<usize>,
     },
     /// Internal: read one file in an isolated worker process.
     #[command(name = "__read", hide = true)]
@@ -166,7 +166,6 @@ pub fn main() -> i32 {
         Command::Run {
             pipeline,
             inbox,
-            out,
             registry,
             quiet,
             no_isolation,
@@ -175,7 +174,6 @@ pub fn main() -> i32 {
         } => crate::cmd::run::run(crate::cmd::run::RunOptions {
             pipeline,
             inbox,
-            out,
             registry,
             quiet,
             isolate: !no_isolation,
@@ -189,7 +187,16 @@ pub fn main() -> i32 {
             seed,
             from_year,
             to_year,
-        } => crate::cmd::synth::run(&pipeline, scale, &out, seed, from_year, to_year),
+            household_sheet_rows,
+        } => crate::cmd::synth::run(crate::synth::SynthOptions {
+            pipeline,
+            scale,
+            out,
+            seed,
+            from: from_year,
+            to: to_year,
+            household_sheet_rows,
+        }),
         Command::Read {
             file,
             memory_mb,

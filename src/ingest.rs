@@ -9,14 +9,14 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{Datelike, NaiveDate};
 use regex::Regex;
 use serde::Serialize;
 
 use crate::config::{Check, Context, Field, FieldType, Pipeline, Source};
-use crate::header::{detect, normalise_header, HeaderBand};
+use crate::header::{detect, HeaderBand};
 use crate::issue::{mask_pii, Issue, Problem, Severity};
 use crate::read::{Limits, RawCell, RawSheet, RawWorkbook};
 use crate::registry::{MatchKind, Registry};
@@ -67,7 +67,7 @@ pub struct SheetSummary {
 #[derive(Debug, Clone)]
 pub struct Record {
     pub values: Vec<Value>,
-    pub sheet: String,
+    pub sheet: Arc<str>,
     /// One-based row number in the sheet.
     pub row: usize,
 }
@@ -429,7 +429,7 @@ impl<'a> Engine<'a> {
             res.issues.push(Issue::file(Problem::NoDataSheet, &file));
             return;
         }
-        let mut keys: HashMap<String, String> = HashMap::new();
+        let mut keys: HashMap<String, (Arc<str>, usize)> = HashMap::new();
         for (sheet, band, township) in plans {
             let mut sp = SheetPass {
                 engine: self,
@@ -443,8 +443,14 @@ impl<'a> Engine<'a> {
                 issues: Vec::new(),
                 records: Vec::new(),
                 keys: &mut keys,
+                sheet_name: Arc::from(sheet.name.as_str()),
                 sheet_unit: None,
                 is_1904: wb.is_1904,
+                header_text: band
+                    .labels
+                    .iter()
+                    .map(|l| l.rsplit('/').next().unwrap_or("").trim().to_string())
+                    .collect(),
             };
             sp.run();
             let SheetPass {
@@ -568,9 +574,12 @@ struct SheetPass<'p, 'a> {
     counts: Counts,
     issues: Vec<Issue>,
     records: Vec<Record>,
-    keys: &'p mut HashMap<String, String>,
+    keys: &'p mut HashMap<String, (Arc<str>, usize)>,
+    sheet_name: Arc<str>,
     sheet_unit: Option<Unit>,
     is_1904: bool,
+    /// The lowest header text of each column, as written (for repeated headers).
+    header_text: Vec<String>,
 }
 
 /// A value with the problem it had, per field.
@@ -702,48 +711,41 @@ impl SheetPass<'_, '_> {
     }
 
     fn classify(&self, row: &[RawCell], field_cols: &[Vec<usize>]) -> RowKind {
-        let first_text = row
-            .iter()
-            .find(|c| !c.is_empty())
-            .map(raw_text)
-            .map(|t| clean_name(&t))
-            .unwrap_or_default();
         let sheets = &self.engine.pipeline.sheets;
-        if sheets
-            .signoff
-            .iter()
-            .any(|s| first_text.starts_with(&clean_name(s)))
-        {
-            return RowKind::SignOff;
-        }
-        if sheets
-            .notes
-            .iter()
-            .any(|s| first_text.starts_with(&clean_name(s)))
-        {
-            return RowKind::Note;
+        // sign-off and note rows start with a label
+        if let Some(RawCell::Text(first)) = row.iter().find(|c| !c.is_empty()) {
+            let first = clean_name(first);
+            if sheets.signoff.iter().any(|s| first.starts_with(s.as_str())) {
+                return RowKind::SignOff;
+            }
+            if sheets.notes.iter().any(|s| first.starts_with(s.as_str())) {
+                return RowKind::Note;
+            }
         }
         let totals = &self.engine.pipeline.totals;
         for c in row.iter().filter_map(|c| c.text()) {
-            let t = clean_name(c);
-            if t.is_empty() || t.chars().count() > 16 {
+            if c.len() > 64 {
                 continue;
             }
-            for l in &totals.subtotal_labels {
-                if t.ends_with(l.as_str()) {
-                    return RowKind::Total {
-                        label: t.clone(),
-                        subtotal: true,
-                    };
-                }
+            let t = clean_name(c);
+            if t.is_empty() {
+                continue;
             }
-            for l in &totals.labels {
-                if t == *l || t.ends_with(l.as_str()) {
-                    return RowKind::Total {
-                        label: t.clone(),
-                        subtotal: false,
-                    };
-                }
+            if totals
+                .subtotal_labels
+                .iter()
+                .any(|l| t.ends_with(l.as_str()))
+            {
+                return RowKind::Total {
+                    label: t.into_owned(),
+                    subtotal: true,
+                };
+            }
+            if totals.labels.iter().any(|l| t.ends_with(l.as_str())) {
+                return RowKind::Total {
+                    label: t.into_owned(),
+                    subtotal: false,
+                };
             }
         }
         // a header repeated inside the data (page breaks copied from print view)
@@ -753,8 +755,7 @@ impl SheetPass<'_, '_> {
             if m.is_some() {
                 mapped += 1;
                 if let Some(RawCell::Text(t)) = row.get(c) {
-                    let (n, _) = normalise_header(t);
-                    if self.source.header_index.get(&n) == m.as_ref().map(|m| &m.field) {
+                    if !self.header_text[c].is_empty() && t.trim() == self.header_text[c] {
                         same += 1;
                     }
                 }
@@ -788,8 +789,8 @@ impl SheetPass<'_, '_> {
             let Some(&c) = field_cols[f].first() else {
                 continue;
             };
-            let cell = row.get(c).cloned().unwrap_or(RawCell::Empty);
-            let Parsed::Ok(v) = self.parse_cell(f, c, &cell) else {
+            let cell = row.get(c).unwrap_or(&EMPTY);
+            let Parsed::Ok(v) = self.parse_cell(f, c, cell) else {
                 continue;
             };
             let Some(stated) = v.as_f64() else { continue };
@@ -800,7 +801,7 @@ impl SheetPass<'_, '_> {
                     stated: format_number(stated),
                     computed: format_number((computed * 100.0).round() / 100.0),
                 };
-                let i = self.issue(p, r, Some(c), Some(f), Some(raw_text(&cell)));
+                let i = self.issue(p, r, Some(c), Some(f), Some(raw_text(cell)));
                 self.issues.push(i);
             }
         }
@@ -826,7 +827,7 @@ impl SheetPass<'_, '_> {
         let is_1904 = self.is_1904;
         match field.ty {
             FieldType::Text | FieldType::List => {
-                let t = raw_text(cell);
+                let t = cell_text(cell);
                 let t = t.trim();
                 if t.is_empty() || is_placeholder(t) {
                     return Parsed::Ok(Value::Null);
@@ -834,7 +835,7 @@ impl SheetPass<'_, '_> {
                 if field.ty == FieldType::List {
                     let parts: Vec<String> = t
                         .split([';', '；', ',', '，', '、'])
-                        .map(clean_name)
+                        .map(|p| clean_name(p).into_owned())
                         .filter(|s| !s.is_empty())
                         .collect();
                     return Parsed::Ok(Value::Text(parts.join(";")));
@@ -844,20 +845,23 @@ impl SheetPass<'_, '_> {
                 ))
             }
             FieldType::Name => {
-                let t = clean_name(&raw_text(cell));
+                let raw = cell_text(cell);
+                let t = clean_name(&raw);
                 if is_placeholder(&t) {
                     Parsed::Ok(Value::Null)
                 } else {
-                    Parsed::Ok(Value::Text(t))
+                    Parsed::Ok(Value::Text(t.into_owned()))
                 }
             }
             FieldType::Enum => {
-                let t = clean_name(&raw_text(cell));
-                if t.is_empty() || (is_placeholder(&t) && !field.values.contains(&t)) {
+                let raw = cell_text(cell);
+                let t = clean_name(&raw);
+                let listed = field.values.iter().any(|v| clean_name(v) == t);
+                if t.is_empty() || (is_placeholder(&t) && !listed) {
                     return Parsed::Ok(Value::Null);
                 }
-                if field.values.iter().any(|v| clean_name(v) == t) {
-                    Parsed::Ok(Value::Text(t))
+                if listed {
+                    Parsed::Ok(Value::Text(t.into_owned()))
                 } else {
                     Parsed::Err(Problem::NotInList {
                         allowed: field.values.clone(),
@@ -946,7 +950,7 @@ impl SheetPass<'_, '_> {
                     RawCell::Empty => return Parsed::Ok(Value::Null),
                     RawCell::Int(i) => i.to_string(),
                     RawCell::Float(f) if f.fract() == 0.0 && *f >= 0.0 => format!("{}", *f as u64),
-                    other => clean_name(&raw_text(other)),
+                    other => clean_name(&cell_text(other)).into_owned(),
                 };
                 if is_placeholder(&t) {
                     return Parsed::Ok(Value::Null);
@@ -1006,12 +1010,12 @@ impl SheetPass<'_, '_> {
             if field.spread && cols.len() > 1 {
                 let mut vals = Vec::new();
                 for &c in cols {
-                    let cell = row.get(c).cloned().unwrap_or(RawCell::Empty);
-                    match self.parse_cell(f, c, &cell) {
+                    let cell = row.get(c).unwrap_or(&EMPTY);
+                    match self.parse_cell(f, c, cell) {
                         Parsed::Ok(Value::Null) => {}
                         Parsed::Ok(v) => vals.push((c, v)),
                         Parsed::Err(p) => {
-                            problems.push(self.issue(p, r, Some(c), Some(f), Some(raw_text(&cell))))
+                            problems.push(self.issue(p, r, Some(c), Some(f), Some(raw_text(cell))))
                         }
                     }
                 }
@@ -1031,8 +1035,8 @@ impl SheetPass<'_, '_> {
             col_of[f] = col;
             let p = match col {
                 Some(c) => {
-                    let cell = row.get(c).cloned().unwrap_or(RawCell::Empty);
-                    let p = self.parse_cell(f, c, &cell);
+                    let cell = row.get(c).unwrap_or(&EMPTY);
+                    let p = self.parse_cell(f, c, cell);
                     match p {
                         Parsed::Ok(Value::Null) if field.context.is_some() => {
                             Parsed::Ok(self.context_value(field))
@@ -1153,13 +1157,21 @@ impl SheetPass<'_, '_> {
         // keys are unique within a file (and period, when the period is a key)
         if problems.is_empty() && !self.source.keys.is_empty() {
             for rec in &out {
-                let key: Vec<String> = self.source.keys.iter().map(|&k| rec[k].render()).collect();
-                if key.iter().any(|k| k.is_empty()) {
+                if self.source.keys.iter().any(|&k| rec[k].is_null()) {
                     continue;
                 }
-                let key = key.join("|");
-                let here = format!("{}!{}", self.sheet.name, r + 1);
-                if let Some(first) = self.keys.get(&key) {
+                let mut key = String::new();
+                for (n, &k) in self.source.keys.iter().enumerate() {
+                    if n > 0 {
+                        key.push('|');
+                    }
+                    match &rec[k] {
+                        Value::Text(t) => key.push_str(t),
+                        other => key.push_str(&other.render()),
+                    }
+                }
+                if let Some((sheet, row)) = self.keys.get(&key) {
+                    let first = format!("{sheet}!{row}");
                     let names: Vec<String> = self
                         .source
                         .keys
@@ -1174,7 +1186,7 @@ impl SheetPass<'_, '_> {
                     i.field = Some(names.join("+"));
                     problems.push(i);
                 } else {
-                    self.keys.insert(key, here);
+                    self.keys.insert(key, (self.sheet_name.clone(), r + 1));
                 }
             }
         }
@@ -1185,7 +1197,7 @@ impl SheetPass<'_, '_> {
             for values in out {
                 self.records.push(Record {
                     values,
-                    sheet: self.sheet.name.clone(),
+                    sheet: self.sheet_name.clone(),
                     row: r + 1,
                 });
             }
@@ -1219,20 +1231,26 @@ impl SheetPass<'_, '_> {
             return;
         };
         let ft = idx("township");
-        let county = rec[fc].render();
-        let township = ft.map(|t| rec[t].render()).unwrap_or_default();
-        let name = rec[fv].render();
-        let code = rec[fcode].render();
+        let text = |v: &Value| v.as_str().unwrap_or("").to_string();
         let vcol = village_col.or(col_of[fv]);
         let Some(reg) = self.engine.registry.filter(|r| !r.is_empty()) else {
+            let name = text(&rec[fv]);
             problems.push(self.issue(Problem::NoRegistry, r, vcol, Some(fv), Some(name)));
             return;
         };
-        if name.is_empty() && code.is_empty() {
-            return;
-        }
-        let code_opt = (!code.is_empty()).then_some(code.as_str());
-        match reg.resolve(code_opt, &county, &township, &name) {
+        let found = {
+            fn s(v: &Value) -> &str {
+                v.as_str().unwrap_or("")
+            }
+            let (county, name, code) = (s(&rec[fc]), s(&rec[fv]), s(&rec[fcode]));
+            let township = ft.map(|t| s(&rec[t])).unwrap_or("");
+            if name.is_empty() && code.is_empty() {
+                return;
+            }
+            reg.resolve((!code.is_empty()).then_some(code), county, township, name)
+        };
+        let name = text(&rec[fv]);
+        match found {
             Some(m) => {
                 if m.how == MatchKind::Former || m.how == MatchKind::Stem {
                     let p = Problem::VillageByAlias {
@@ -1256,6 +1274,8 @@ impl SheetPass<'_, '_> {
                 }
             }
             None => {
+                let county = text(&rec[fc]);
+                let township = ft.map(|t| text(&rec[t])).unwrap_or_default();
                 let p = Problem::UnknownVillage {
                     name: name.clone(),
                     county: county.clone(),
@@ -1281,6 +1301,16 @@ fn unit_note(text: &str) -> Option<Unit> {
             .collect();
         Unit::parse(&unit).filter(|u| *u != Unit::Percent)
     })
+}
+
+static EMPTY: RawCell = RawCell::Empty;
+
+/// A cell's text without copying when it is text already.
+fn cell_text(c: &RawCell) -> std::borrow::Cow<'_, str> {
+    match c {
+        RawCell::Text(s) => std::borrow::Cow::Borrowed(s.as_str()),
+        other => std::borrow::Cow::Owned(raw_text(other)),
+    }
 }
 
 fn is_placeholder_cell(c: &RawCell) -> bool {

@@ -27,10 +27,11 @@ pub struct Village {
 pub struct Registry {
     pub villages: Vec<Village>,
     by_code: HashMap<String, usize>,
-    by_full: HashMap<(String, String, String), usize>,
-    by_county: HashMap<(String, String), Vec<usize>>,
-    by_former: HashMap<(String, String), Vec<usize>>,
-    by_stem: HashMap<(String, String), Vec<usize>>,
+    // keys join their parts with KEY_SEP so one borrowed &str can look them up
+    by_full: HashMap<String, usize>,
+    by_county: HashMap<String, Vec<usize>>,
+    by_former: HashMap<String, Vec<usize>>,
+    by_stem: HashMap<String, Vec<usize>>,
     townships: HashMap<String, Vec<String>>,
 }
 
@@ -61,7 +62,21 @@ pub fn stem(name: &str) -> String {
             }
         }
     }
-    n
+    n.into_owned()
+}
+
+const KEY_SEP: char = '\u{1F}';
+
+/// `a␟b` or `a␟b␟c`: one string key from parts.
+fn key(parts: &[&str]) -> String {
+    let mut k = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(KEY_SEP);
+        }
+        k.push_str(p);
+    }
+    k
 }
 
 impl Registry {
@@ -90,15 +105,15 @@ impl Registry {
         for row in rows {
             let former = text(row, c_former)
                 .split([';', '；', ',', '，', '、'])
-                .map(clean_name)
+                .map(|p| clean_name(p).into_owned())
                 .filter(|s| !s.is_empty())
                 .collect();
             let merged = text(row, c_merged);
             reg.villages.push(Village {
                 code: text(row, c_code),
-                county: clean_name(&text(row, c_county)),
-                township: clean_name(&text(row, c_town)),
-                name: clean_name(&text(row, c_name)),
+                county: clean_name(&text(row, c_county)).into_owned(),
+                township: clean_name(&text(row, c_town)).into_owned(),
+                name: clean_name(&text(row, c_name)).into_owned(),
                 former,
                 kind: text(row, c_kind),
                 merged_into: if merged.is_empty() {
@@ -120,18 +135,18 @@ impl Registry {
         for (i, v) in self.villages.iter().enumerate() {
             self.by_code.insert(v.code.clone(), i);
             self.by_full
-                .insert((v.county.clone(), v.township.clone(), v.name.clone()), i);
+                .insert(key(&[&v.county, &v.township, &v.name]), i);
             self.by_county
-                .entry((v.county.clone(), v.name.clone()))
+                .entry(key(&[&v.county, &v.name]))
                 .or_default()
                 .push(i);
             self.by_stem
-                .entry((v.county.clone(), stem(&v.name)))
+                .entry(key(&[&v.county, &stem(&v.name)]))
                 .or_default()
                 .push(i);
             for f in &v.former {
                 self.by_former
-                    .entry((v.county.clone(), f.clone()))
+                    .entry(key(&[&v.county, f]))
                     .or_default()
                     .push(i);
             }
@@ -235,25 +250,17 @@ impl Registry {
         if name.is_empty() {
             return None;
         }
-        if let Some(&i) = self
-            .by_full
-            .get(&(county.clone(), township.clone(), name.clone()))
-        {
+        if let Some(&i) = self.by_full.get(&key(&[&county, &township, &name])) {
             return Some(self.finish(i, MatchKind::Name));
         }
-        if let Some(i) = self.pick(
-            self.by_county.get(&(county.clone(), name.clone())),
-            &township,
-        ) {
+        let in_county = key(&[&county, &name]);
+        if let Some(i) = self.pick(self.by_county.get(&in_county), &township) {
             return Some(self.finish(i, MatchKind::Name));
         }
-        if let Some(i) = self.pick(
-            self.by_former.get(&(county.clone(), name.clone())),
-            &township,
-        ) {
+        if let Some(i) = self.pick(self.by_former.get(&in_county), &township) {
             return Some(self.finish(i, MatchKind::Former));
         }
-        if let Some(i) = self.pick(self.by_stem.get(&(county.clone(), stem(&name))), &township) {
+        if let Some(i) = self.pick(self.by_stem.get(&key(&[&county, &stem(&name)])), &township) {
             return Some(self.finish(i, MatchKind::Stem));
         }
         None

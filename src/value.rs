@@ -7,6 +7,8 @@
 //! cells (`35万元`), percentages as `98%` or `0.98`, placeholders (`—`, `/`,
 //! `无`), yes/no words (是/否, √/×, 达标/不达标) and dates in every shape.
 
+use std::borrow::Cow;
+
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
@@ -106,18 +108,31 @@ pub fn to_half_width(s: &str) -> String {
 
 /// Trims a name and removes the spaces and line breaks that people put
 /// inside names to align them (`新 华 村` → `新华村`).
-pub fn clean_name(s: &str) -> String {
-    to_half_width(s)
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '\u{200B}' && *c != '\u{FEFF}')
-        .collect()
+pub fn clean_name(s: &str) -> Cow<'_, str> {
+    let odd = |c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '\u{200B}' | '\u{FEFF}' | '\u{3000}' | '\u{FF01}'..='\u{FF5E}'
+            )
+    };
+    // most cells are clean already: no copy then
+    if !s.chars().any(odd) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        to_half_width(s)
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '\u{200B}' && *c != '\u{FEFF}')
+            .collect(),
+    )
 }
 
 /// Text that means "nothing here".
 pub fn is_placeholder(s: &str) -> bool {
     let t = clean_name(s);
     matches!(
-        t.as_str(),
+        &*t,
         "" | "—"
             | "——"
             | "-"
@@ -301,10 +316,10 @@ impl YesNo {
             RawCell::Float(f) if *f == 1.0 => Ok(Some(true)),
             RawCell::Float(f) if *f == 0.0 => Ok(Some(false)),
             RawCell::Text(s) => {
-                let t = clean_name(s).to_lowercase();
-                if self.yes.iter().any(|y| y.to_lowercase() == t) {
+                let t = clean_name(s);
+                if self.yes.iter().any(|y| y.eq_ignore_ascii_case(&t)) {
                     Ok(Some(true))
-                } else if self.no.iter().any(|n| n.to_lowercase() == t) {
+                } else if self.no.iter().any(|n| n.eq_ignore_ascii_case(&t)) {
                     Ok(Some(false))
                 } else if is_placeholder(&t) {
                     // `无` is a placeholder; a blank yes/no is unknown, not "no"

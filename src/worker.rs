@@ -156,6 +156,20 @@ fn describe_exit(status: &std::process::ExitStatus, stderr: &[u8], memory_mb: u6
     }
 }
 
+/// Peak resident memory in MiB of this process and of the largest child
+/// process that has finished (the reader workers).
+pub fn peak_rss_mib() -> (u64, u64) {
+    let get = |who| {
+        // SAFETY: getrusage fills the struct we own; on failure it stays zeroed
+        unsafe {
+            let mut u: libc::rusage = std::mem::zeroed();
+            libc::getrusage(who, &mut u);
+            (u.ru_maxrss.max(0) as u64) / 1024
+        }
+    };
+    (get(libc::RUSAGE_SELF), get(libc::RUSAGE_CHILDREN))
+}
+
 fn read_problem(e: ReadError) -> Problem {
     Problem::Unreadable {
         code: e.code().to_string(),

@@ -17,7 +17,6 @@ use crate::issue::{Lang, Severity};
 pub struct RunOptions {
     pub pipeline: PathBuf,
     pub inbox: Option<PathBuf>,
-    pub out: Option<PathBuf>,
     pub registry: Option<PathBuf>,
     pub quiet: bool,
     pub isolate: bool,
@@ -176,12 +175,14 @@ pub fn run(opts: RunOptions) -> i32 {
             println!("{}  {}", summary_line(r, opts.lang), shown.display());
         }
     }
-    let _ = &opts.out;
+    let secs = start.elapsed().as_secs_f64();
+    let (own, readers) = crate::worker::peak_rss_mib();
     println!(
         "zhenxing run: {} files in {:.1} s ({} clean, {} with rejected rows, {} failed); \
-         rows read {} = accepted {} + rejected {} + non-data {}; {} records; registry {} villages.",
+         rows read {} = accepted {} + rejected {} + non-data {}; {} records; registry {} villages; \
+         {:.0} rows/s; peak memory {} MiB (largest reader process {} MiB).",
         results.len(),
-        start.elapsed().as_secs_f64(),
+        secs,
         results.len() - failed - with_rejects,
         with_rejects,
         failed,
@@ -190,7 +191,10 @@ pub fn run(opts: RunOptions) -> i32 {
         total.rejected,
         total.non_data,
         total.records,
-        registry.villages.len()
+        registry.villages.len(),
+        total.read as f64 / secs.max(1e-9),
+        own,
+        readers
     );
     if failed > 0 || with_rejects > 0 {
         exit::REJECTS

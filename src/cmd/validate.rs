@@ -41,6 +41,9 @@ pub struct FileJson {
     pub encoding: Option<String>,
     pub failed: bool,
     pub counts: Counts,
+    /// Milliseconds spent reading the file, and in all.
+    pub read_ms: u64,
+    pub total_ms: u64,
     pub issues: Vec<IssueJson>,
 }
 
@@ -66,6 +69,8 @@ pub fn file_json(res: &FileResult) -> FileJson {
         encoding: res.encoding.clone(),
         failed: res.failed(),
         counts: res.counts,
+        read_ms: res.read_ms,
+        total_ms: res.total_ms,
         issues: res
             .issues
             .iter()

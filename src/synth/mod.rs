@@ -240,22 +240,39 @@ struct Line {
     township: String,
 }
 
-pub fn run(
-    pipeline: &Path,
-    scale: crate::cli::Scale,
-    out: &Path,
-    seed: u64,
-    from: i32,
-    to: i32,
-) -> i32 {
-    let pipeline = match crate::config::load(pipeline) {
+pub struct SynthOptions {
+    pub pipeline: std::path::PathBuf,
+    pub scale: crate::cli::Scale,
+    pub out: std::path::PathBuf,
+    pub seed: u64,
+    pub from: i32,
+    pub to: i32,
+    pub household_sheet_rows: Option<usize>,
+}
+
+pub fn run(o: SynthOptions) -> i32 {
+    let pipeline = match crate::config::load(&o.pipeline) {
         Ok(p) => p,
         Err(e) => {
             eprint!("{e}");
             return crate::cli::exit::USAGE;
         }
     };
-    match generate(&pipeline, scale, out, seed, from, to) {
+    let done = generate(&pipeline, o.scale, &o.out, o.seed, o.from, o.to).and_then(|summary| {
+        if let Some(n) = o.household_sheet_rows {
+            let path = o
+                .out
+                .join("big")
+                .join(format!("如皋市_农户收入监测表_{}.xlsx", o.to));
+            write_household_sheet(&path, n, o.seed, o.to)?;
+            return Ok(format!(
+                "{summary}\nsynth: {n}-row household sheet → {}",
+                path.display()
+            ));
+        }
+        Ok(summary)
+    });
+    match done {
         Ok(summary) => {
             println!("{summary}");
             crate::cli::exit::CLEAN
@@ -1233,6 +1250,71 @@ impl FilePlan<'_> {
         }
         Ok(())
     }
+}
+
+/// One large household-income sheet (10 columns) for benchmarks: every row
+/// valid, villages of 如皋市 from the city world.
+pub fn write_household_sheet(path: &Path, rows: usize, seed: u64, year: i32) -> Result<()> {
+    let world = World::build(seed, 1800, year, year);
+    let ci = world
+        .counties
+        .iter()
+        .position(|c| c.name == "如皋市")
+        .unwrap_or(0);
+    let villages: Vec<&world::Village> = world
+        .villages
+        .iter()
+        .filter(|v| v.county == ci && v.merged_into.is_none())
+        .collect();
+    anyhow::ensure!(!villages.is_empty(), "no villages for the household sheet");
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    let headers = [
+        "户编号",
+        "县(市、区)",
+        "镇(街道)",
+        "村(社区)",
+        "年度",
+        "家庭人口",
+        "家庭年纯收入",
+        "是否共同体成员",
+        "共同体编号",
+        "加入年份",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string(0, c as u16, *h)?;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xB16);
+    for i in 0..rows {
+        let v = villages[i % villages.len()];
+        let r = (i + 1) as u32;
+        ws.write_string(r, 0, format!("{}{:06}", v.code, i / villages.len() + 1))?;
+        ws.write_string(r, 1, "如皋市")?;
+        ws.write_string(r, 2, &v.township)?;
+        ws.write_string(r, 3, &v.name)?;
+        ws.write_number(r, 4, year as f64)?;
+        ws.write_number(r, 5, rng.gen_range(1..8) as f64)?;
+        ws.write_number(
+            r,
+            6,
+            (rng.gen_range(20_000.0..120_000.0f64) / 100.0).round() * 100.0,
+        )?;
+        let member = rng.gen_bool(0.3);
+        ws.write_string(r, 7, if member { "是" } else { "否" })?;
+        if member {
+            ws.write_string(
+                r,
+                8,
+                format!("GT{}{:04}", &v.code[..6], rng.gen_range(1..500)),
+            )?;
+            ws.write_number(r, 9, rng.gen_range(2019..=year) as f64)?;
+        }
+    }
+    wb.save(path)?;
+    Ok(())
 }
 
 fn plant_kinds(id: &str) -> &'static [&'static str] {

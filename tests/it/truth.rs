@@ -126,7 +126,7 @@ fn accepted_values_equal_the_true_values() {
                 .records
                 .iter()
                 .map(|r| {
-                    let mut v = vec![r.sheet.clone(), r.row.to_string()];
+                    let mut v = vec![r.sheet.to_string(), r.row.to_string()];
                     v.extend(r.values.iter().map(|x| x.render()));
                     v
                 })
