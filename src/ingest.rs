@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use chrono::{Datelike, NaiveDate};
+use rayon::prelude::*;
 use regex::Regex;
 use serde::Serialize;
 
@@ -443,6 +444,7 @@ impl<'a> Engine<'a> {
                 issues: Vec::new(),
                 records: Vec::new(),
                 keys: &mut keys,
+                suggestions: HashMap::new(),
                 sheet_name: Arc::from(sheet.name.as_str()),
                 sheet_unit: None,
                 is_1904: wb.is_1904,
@@ -575,11 +577,22 @@ struct SheetPass<'p, 'a> {
     issues: Vec<Issue>,
     records: Vec<Record>,
     keys: &'p mut HashMap<String, (Arc<str>, usize)>,
+    /// Registry names closest to each unknown village, computed once.
+    suggestions: HashMap<String, Vec<String>>,
     sheet_name: Arc<str>,
     sheet_unit: Option<Unit>,
     is_1904: bool,
     /// The lowest header text of each column, as written (for repeated headers).
     header_text: Vec<String>,
+}
+
+/// One data row evaluated on its own.
+struct RowEval {
+    problems: Vec<Issue>,
+    warnings: Vec<Issue>,
+    records: Vec<Vec<Value>>,
+    /// Each field's number, when it parsed as one (for totals rows).
+    numbers: Vec<Option<f64>>,
 }
 
 /// A value with the problem it had, per field.
@@ -670,30 +683,41 @@ impl SheetPass<'_, '_> {
             .collect();
         let mut sheet_sum = vec![0.0f64; self.source.fields.len()];
         let mut sub_sum = vec![0.0f64; self.source.fields.len()];
-        for r in self.band.end()..self.sheet.rows.len() {
+        // rows are classified and evaluated in parallel, then finished in order
+        let evaluated: Vec<(usize, RowKind, Option<RowEval>)> = {
+            let this = &*self;
+            let rows: Vec<usize> = (this.band.end()..this.sheet.rows.len())
+                .filter(|&r| nonblank(&this.sheet.rows[r]))
+                .collect();
+            rows.par_iter()
+                .with_min_len(256)
+                .map(|&r| {
+                    let row = &this.sheet.rows[r];
+                    let kind = this.classify(row, &field_cols);
+                    let ev = (kind == RowKind::Data).then(|| this.evaluate(r, row, &field_cols));
+                    (r, kind, ev)
+                })
+                .collect()
+        };
+        for (r, kind, ev) in evaluated {
             let row = &self.sheet.rows[r];
-            if !nonblank(row) {
-                continue;
-            }
             self.counts.read += 1;
-            match self.classify(row, &field_cols) {
-                RowKind::Data => {
-                    let (ok, parsed) = self.data_row(r, row, &field_cols);
+            match (kind, ev) {
+                (RowKind::Data, Some(ev)) => {
                     for &f in &total_fields {
-                        if let Some(Parsed::Ok(v)) = parsed.get(f) {
-                            if let Some(x) = v.as_f64() {
-                                sheet_sum[f] += x;
-                                sub_sum[f] += x;
-                            }
+                        if let Some(x) = ev.numbers[f] {
+                            sheet_sum[f] += x;
+                            sub_sum[f] += x;
                         }
                     }
+                    let ok = self.finish_row(r, ev);
                     if ok {
                         self.counts.accepted += 1;
                     } else {
                         self.counts.rejected += 1;
                     }
                 }
-                RowKind::Total { label, subtotal } => {
+                (RowKind::Total { label, subtotal }, _) => {
                     self.counts.non_data += 1;
                     let sums = if subtotal {
                         sub_sum.clone()
@@ -992,14 +1016,9 @@ impl SheetPass<'_, '_> {
         }
     }
 
-    /// Parses, validates and records one data row. Returns whether it was
-    /// accepted, and the parsed values (for the totals check).
-    fn data_row(
-        &mut self,
-        r: usize,
-        row: &[RawCell],
-        field_cols: &[Vec<usize>],
-    ) -> (bool, Vec<Parsed>) {
+    /// Parses and validates one data row on its own (rows are evaluated in
+    /// parallel); what depends on other rows happens in [`Self::finish_row`].
+    fn evaluate(&self, r: usize, row: &[RawCell], field_cols: &[Vec<usize>]) -> RowEval {
         let fields = &self.source.fields;
         let mut problems: Vec<Issue> = Vec::new();
         let mut parsed: Vec<Parsed> = Vec::with_capacity(fields.len());
@@ -1154,6 +1173,49 @@ impl SheetPass<'_, '_> {
                 out.push(base);
             }
         }
+        let numbers = parsed
+            .iter()
+            .map(|p| match p {
+                Parsed::Ok(v) => v.as_f64(),
+                Parsed::Err(_) => None,
+            })
+            .collect();
+        RowEval {
+            problems,
+            warnings,
+            records: out,
+            numbers,
+        }
+    }
+
+    /// Checks a row's keys against the rows before it and records the
+    /// outcome. Returns whether the row was accepted.
+    fn finish_row(&mut self, r: usize, ev: RowEval) -> bool {
+        let fields = &self.source.fields;
+        let RowEval {
+            mut problems,
+            warnings,
+            records: out,
+            ..
+        } = ev;
+        for p in problems.iter_mut() {
+            if let Problem::UnknownVillage {
+                name,
+                county,
+                township,
+                suggestions,
+            } = &mut p.problem
+            {
+                if let Some(reg) = self.engine.registry {
+                    let key = format!("{county}\u{1F}{township}\u{1F}{name}");
+                    *suggestions = self
+                        .suggestions
+                        .entry(key)
+                        .or_insert_with(|| reg.suggest(county, township, name))
+                        .clone();
+                }
+            }
+        }
         // keys are unique within a file (and period, when the period is a key)
         if problems.is_empty() && !self.source.keys.is_empty() {
             for rec in &out {
@@ -1204,7 +1266,7 @@ impl SheetPass<'_, '_> {
         } else {
             self.issues.extend(problems);
         }
-        (ok, parsed)
+        ok
     }
 
     fn label_of(&self, f: usize, col: Option<usize>) -> String {
@@ -1276,11 +1338,12 @@ impl SheetPass<'_, '_> {
             None => {
                 let county = text(&rec[fc]);
                 let township = ft.map(|t| text(&rec[t])).unwrap_or_default();
+                // suggestions are filled in once per name by finish_row
                 let p = Problem::UnknownVillage {
                     name: name.clone(),
-                    county: county.clone(),
-                    township: township.clone(),
-                    suggestions: reg.suggest(&county, &township, &name),
+                    county,
+                    township,
+                    suggestions: Vec::new(),
                 };
                 problems.push(self.issue(p, r, vcol, Some(fv), Some(name)));
             }

@@ -11,7 +11,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::issue::Problem;
 use crate::read::{Limits, RawWorkbook, ReadError};
@@ -59,49 +59,37 @@ pub fn read_isolated(
     let mut child = cmd.spawn().map_err(|e| Problem::WorkerDied {
         detail: format!("cannot start reader process: {e}"),
     })?;
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let out_thread = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(s) = stdout.as_mut() {
-            let _ = s.read_to_end(&mut buf);
+    // a watchdog kills the worker at the deadline; the child cannot be
+    // reaped (and its pid reused) before the watchdog has finished
+    let pid = child.id() as libc::pid_t;
+    let (done, deadline) = std::sync::mpsc::channel::<()>();
+    let timeout = iso.timeout;
+    let watchdog = std::thread::spawn(move || match deadline.recv_timeout(timeout) {
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            // SAFETY: kill only sends a signal to our own unreaped child
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            true
         }
-        buf
+        _ => false,
     });
-    let err_thread = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(s) = stderr.as_mut() {
-            let _ = s.take(64 * 1024).read_to_end(&mut buf);
-        }
-        buf
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break Some(st),
-            Ok(None) => {
-                if start.elapsed() > iso.timeout {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            Err(e) => {
-                let _ = child.kill();
-                return Err(Problem::WorkerDied {
-                    detail: e.to_string(),
-                });
-            }
-        }
-    };
-    let out = out_thread.join().unwrap_or_default();
-    let err = err_thread.join().unwrap_or_default();
-    let Some(status) = status else {
+    let mut out = Vec::new();
+    if let Some(mut s) = child.stdout.take() {
+        let _ = s.read_to_end(&mut out);
+    }
+    let mut err = Vec::new();
+    if let Some(s) = child.stderr.take() {
+        let _ = s.take(64 * 1024).read_to_end(&mut err);
+    }
+    let _ = done.send(());
+    let timed_out = watchdog.join().unwrap_or(false);
+    let status = child.wait().map_err(|e| Problem::WorkerDied {
+        detail: e.to_string(),
+    })?;
+    if timed_out {
         return Err(Problem::WorkerTimeout {
             seconds: iso.timeout.as_secs(),
         });
-    };
+    }
     if status.success() {
         match postcard::from_bytes::<Result<RawWorkbook, ReadError>>(&out) {
             Ok(Ok(wb)) => Ok(wb),

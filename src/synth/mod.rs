@@ -258,20 +258,21 @@ pub fn run(o: SynthOptions) -> i32 {
             return crate::cli::exit::USAGE;
         }
     };
-    let done = generate(&pipeline, o.scale, &o.out, o.seed, o.from, o.to).and_then(|summary| {
-        if let Some(n) = o.household_sheet_rows {
-            let path = o
-                .out
-                .join("big")
-                .join(format!("如皋市_农户收入监测表_{}.xlsx", o.to));
-            write_household_sheet(&path, n, o.seed, o.to)?;
-            return Ok(format!(
-                "{summary}\nsynth: {n}-row household sheet → {}",
-                path.display()
-            ));
-        }
-        Ok(summary)
-    });
+    let done =
+        generate(&pipeline, o.scale, &o.out, o.seed, o.from, o.to).and_then(|(summary, world)| {
+            if let Some(n) = o.household_sheet_rows {
+                let path = o
+                    .out
+                    .join("big")
+                    .join(format!("如皋市_农户收入监测表_{}.xlsx", o.to));
+                write_household_sheet(&world, &path, n, o.seed, o.to)?;
+                return Ok(format!(
+                    "{summary}\nsynth: {n}-row household sheet → {}",
+                    path.display()
+                ));
+            }
+            Ok(summary)
+        });
     match done {
         Ok(summary) => {
             println!("{summary}");
@@ -292,7 +293,7 @@ pub fn generate(
     seed: u64,
     from: i32,
     to: i32,
-) -> Result<String> {
+) -> Result<(String, World)> {
     anyhow::ensure!(
         from <= to && from >= 2000 && to <= 2099,
         "bad year range {from}–{to}"
@@ -382,7 +383,7 @@ pub fn generate(
     }
     let planted: usize = truths.iter().map(|t| t.planted.len()).sum();
     let accepted: usize = truths.iter().map(|t| t.accepted).sum();
-    Ok(format!(
+    let summary = format!(
         "synth: {} counties, {} villages ({} active), {} files, {} data rows accepted, {} planted problems → {}",
         world.counties.len(),
         world.villages.len(),
@@ -391,7 +392,8 @@ pub fn generate(
         accepted,
         planted,
         out.display()
-    ))
+    );
+    Ok((summary, world))
 }
 
 struct FilePlan<'a> {
@@ -1254,8 +1256,13 @@ impl FilePlan<'_> {
 
 /// One large household-income sheet (10 columns) for benchmarks: every row
 /// valid, villages of 如皋市 from the city world.
-pub fn write_household_sheet(path: &Path, rows: usize, seed: u64, year: i32) -> Result<()> {
-    let world = World::build(seed, 1800, year, year);
+pub fn write_household_sheet(
+    world: &World,
+    path: &Path,
+    rows: usize,
+    seed: u64,
+    year: i32,
+) -> Result<()> {
     let ci = world
         .counties
         .iter()

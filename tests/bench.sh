@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Ingest benchmark: a province-scale synthetic inbox and one 200,000-row
+# household-income sheet, timed with and without worker isolation.
+# Prints wall time, rows/s and peak memory. Usage: bash tests/bench.sh [DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${1:-$(mktemp -d)}
+cargo build --release --quiet
+zx=target/release/zhenxing
+if [ ! -d "$work/province/inbox" ]; then
+  /usr/bin/time -f "synth: %e s" $zx synth --scale province --out "$work/province" --household-sheet-rows 200000
+fi
+reg="$work/province/registry/南通市村社区名录.xlsx"
+files=$(find "$work/province/inbox" -type f | wc -l)
+echo "== province inbox: $files files"
+for mode in "" "--no-isolation"; do
+  for jobs in 2 1; do
+    out=$(/usr/bin/time -f "%e %M" $zx run -q $mode --jobs $jobs --inbox "$work/province/inbox" --registry "$reg" 2>"$work/time.txt" || true)
+    read -r wall rss < <(tail -1 "$work/time.txt")
+    echo "run ${mode:-(isolated)} --jobs $jobs: wall ${wall} s, peak RSS of the main process $((rss / 1024)) MiB"
+    echo "   ${out}"
+  done
+done
+echo "== one 200,000-row household-income sheet (10 columns)"
+mkdir -p "$work/big-inbox"
+cp "$work"/province/big/*.xlsx "$work/big-inbox/"
+for mode in "" "--no-isolation"; do
+  out=$(/usr/bin/time -f "%e %M" $zx run -q $mode --inbox "$work/big-inbox" --registry "$reg" 2>"$work/time.txt" || true)
+  read -r wall rss < <(tail -1 "$work/time.txt")
+  echo "run ${mode:-(isolated)}: wall ${wall} s, peak RSS $((rss / 1024)) MiB"
+  echo "   ${out}"
+done
+echo "(work folder: $work)"
