@@ -116,166 +116,193 @@ impl HeaderBand {
     }
 }
 
-/// The text of a header cell, with merged regions (or, when the format
-/// keeps no merge information, blanks to the right of a label in an upper
-/// header row) filled from their top-left cell.
-struct Filled<'a> {
-    sheet: &'a RawSheet,
+/// One header cell: its text as written, normalised, and the unit found.
+#[derive(Debug, Clone, Default)]
+struct HeadCell {
+    raw: String,
+    norm: String,
+    unit: Option<Unit>,
 }
 
-impl Filled<'_> {
-    fn raw(&self, r: usize, c: usize) -> String {
-        match self.sheet.rows.get(r).and_then(|row| row.get(c)) {
-            Some(RawCell::Text(s)) => s.trim().to_string(),
-            Some(RawCell::Int(i)) => i.to_string(),
-            Some(RawCell::Float(f)) => crate::value::format_number(*f),
-            _ => String::new(),
+/// The first rows of a sheet prepared once for header detection: every
+/// cell's text with merged regions filled from their top-left cell, and
+/// normalised. For formats without merge information, an empty cell in an
+/// upper header row with a label below it belongs to the nearest label on
+/// its left (a merged group header); `inherit` records where that is.
+pub struct HeaderGrid {
+    rows: usize,
+    width: usize,
+    /// Non-empty cells per row (a band starts on a row with two or more).
+    filled: Vec<usize>,
+    cells: Vec<Vec<HeadCell>>,
+    inherit: Vec<Vec<Option<usize>>>,
+}
+
+const SCAN_ROWS: usize = 25;
+
+impl HeaderGrid {
+    pub fn new(sheet: &RawSheet) -> HeaderGrid {
+        let rows = sheet.rows.len().min(SCAN_ROWS + 3);
+        let width = sheet
+            .rows
+            .iter()
+            .take(rows)
+            .map(|r| r.len())
+            .max()
+            .unwrap_or(0);
+        let raw = |r: usize, c: usize| -> String {
+            match sheet.rows.get(r).and_then(|row| row.get(c)) {
+                Some(RawCell::Text(s)) => s.trim().to_string(),
+                Some(RawCell::Int(i)) => i.to_string(),
+                Some(RawCell::Float(f)) => crate::value::format_number(*f),
+                _ => String::new(),
+            }
+        };
+        let mut cells = vec![vec![HeadCell::default(); width]; rows];
+        for (r, row) in cells.iter_mut().enumerate() {
+            for (c, cell) in row.iter_mut().enumerate() {
+                let text = sheet
+                    .merges
+                    .iter()
+                    .find(|m| r >= m.r0 && r <= m.r1 && c >= m.c0 && c <= m.c1)
+                    .map(|m| raw(m.r0, m.c0))
+                    .unwrap_or_else(|| raw(r, c));
+                if !text.is_empty() {
+                    let (norm, unit) = normalise_header(&text);
+                    *cell = HeadCell {
+                        raw: text,
+                        norm,
+                        unit,
+                    };
+                }
+            }
+        }
+        let mut inherit = vec![vec![None; width]; rows];
+        if !sheet.has_merge_info {
+            for r in 0..rows.saturating_sub(1) {
+                for c in 0..width {
+                    if !cells[r][c].raw.is_empty() || cells[r + 1][c].raw.is_empty() {
+                        continue;
+                    }
+                    if let Some(k) = (0..c).rev().find(|&k| !cells[r][k].raw.is_empty()) {
+                        if !cells[r + 1][k].raw.is_empty() {
+                            inherit[r][c] = Some(k);
+                        }
+                    }
+                }
+            }
+        }
+        let filled = sheet
+            .rows
+            .iter()
+            .take(rows)
+            .map(|row| row.iter().filter(|c| !c.is_empty()).count())
+            .collect();
+        HeaderGrid {
+            rows,
+            width,
+            filled,
+            cells,
+            inherit,
         }
     }
 
-    fn get(&self, r: usize, c: usize, band_end: usize) -> String {
-        for m in &self.sheet.merges {
-            if r >= m.r0 && r <= m.r1 && c >= m.c0 && c <= m.c1 {
-                return self.raw(m.r0, m.c0);
+    /// The cell that gives (r, c) its text in a band ending before `band_end`.
+    fn cell(&self, r: usize, c: usize, band_end: usize) -> &HeadCell {
+        let own = &self.cells[r][c];
+        if own.raw.is_empty() && r + 1 < band_end {
+            if let Some(k) = self.inherit[r][c] {
+                return &self.cells[r][k];
             }
         }
-        let v = self.raw(r, c);
-        if !v.is_empty() || self.sheet.has_merge_info || r + 1 >= band_end {
-            return v;
-        }
-        // no merge info: an empty upper header cell with a label below it
-        // belongs to the nearest label on its left (a merged group header)
-        if self.raw(r + 1, c).is_empty() {
-            return v;
-        }
-        let mut k = c;
-        while k > 0 {
-            k -= 1;
-            let left = self.raw(r, k);
-            if !left.is_empty() {
-                return if self.raw(r + 1, k).is_empty() {
-                    String::new()
-                } else {
-                    left
-                };
+        own
+    }
+
+    /// The distinct texts of a column from top to bottom of a band.
+    fn parts(&self, start: usize, height: usize, c: usize) -> Vec<&HeadCell> {
+        let mut parts: Vec<&HeadCell> = Vec::new();
+        for r in start..start + height {
+            let cell = self.cell(r, c, start + height);
+            if !cell.raw.is_empty() && parts.last().map(|p| p.raw != cell.raw).unwrap_or(true) {
+                parts.push(cell);
             }
         }
-        v
+        parts
     }
 }
 
 /// Looks a column label up among the source's headers: the lowest header
 /// row first, then the whole joined label, then upper rows.
-fn match_label(source: &Source, parts: &[String]) -> Option<ColumnMatch> {
-    let mut tries: Vec<String> = Vec::new();
-    for p in parts.iter().rev() {
-        tries.push(p.clone());
-    }
-    if parts.len() > 1 {
-        tries.insert(1, parts.join(""));
-    }
-    let mut unit_seen = None;
-    for t in &tries {
-        let (norm, unit) = normalise_header(t);
-        unit_seen = unit_seen.or(unit);
-        if let Some(&field) = source.header_index.get(&norm) {
-            return Some(ColumnMatch {
-                field,
-                unit: unit.or(unit_seen),
-            });
-        }
-    }
-    None
-}
-
-/// Builds the label parts of every column for a candidate band.
-fn band_parts(sheet: &RawSheet, start: usize, height: usize, width: usize) -> Vec<Vec<String>> {
-    let filled = Filled { sheet };
-    (0..width)
-        .map(|c| {
-            let mut parts: Vec<String> = Vec::new();
-            for r in start..start + height {
-                let v = filled.get(r, c, start + height);
-                if !v.is_empty() && parts.last() != Some(&v) {
-                    parts.push(v);
-                }
+fn match_label(source: &Source, parts: &[&HeadCell]) -> Option<ColumnMatch> {
+    let unit_seen = parts.iter().rev().find_map(|p| p.unit);
+    let found = |norm: &str| source.header_index.get(norm).copied();
+    let last = parts.last()?;
+    let field = found(&last.norm)
+        .or_else(|| {
+            if parts.len() > 1 {
+                let joined: String = parts.iter().map(|p| p.norm.as_str()).collect();
+                found(&joined)
+            } else {
+                None
             }
-            parts
         })
-        .collect()
+        .or_else(|| parts.iter().rev().skip(1).find_map(|p| found(&p.norm)))?;
+    Some(ColumnMatch {
+        field,
+        unit: last.unit.or(unit_seen),
+    })
 }
 
-/// Finds the best header band of `sheet` for `source` among the first rows.
-/// Returns `None` when no row matches at least two fields.
-pub fn detect(sheet: &RawSheet, source: &Source, ignore: &[String]) -> Option<HeaderBand> {
-    let scan = sheet.rows.len().min(25);
-    let width = sheet
-        .rows
-        .iter()
-        .take(scan + 3)
-        .map(|r| r.len())
-        .max()
-        .unwrap_or(0);
-    let mut best: Option<(usize, HeaderBand)> = None;
+/// Finds the best header band of a sheet for `source` among its first rows.
+/// Returns `None` when no band matches at least two fields.
+pub fn detect(grid: &HeaderGrid, source: &Source, ignore: &[String]) -> Option<HeaderBand> {
+    let scan = grid.rows.min(SCAN_ROWS);
+    let mut best: Option<(usize, usize, usize)> = None;
     for start in 0..scan {
         // a header band starts on a row with at least two labels
-        let nonempty = sheet.rows[start].iter().filter(|c| !c.is_empty()).count();
-        if nonempty < 2 {
+        if grid.filled[start] < 2 {
             continue;
         }
         for height in 1..=3 {
-            if start + height > sheet.rows.len() {
+            if start + height > grid.rows {
                 break;
             }
-            let parts = band_parts(sheet, start, height, width);
-            let columns: Vec<Option<ColumnMatch>> = parts
-                .iter()
-                .map(|p| {
-                    if p.is_empty() {
-                        None
-                    } else {
-                        match_label(source, p)
-                    }
-                })
+            let mut fields: Vec<usize> = (0..grid.width)
+                .filter_map(|c| match_label(source, &grid.parts(start, height, c)))
+                .map(|m| m.field)
                 .collect();
-            let mut fields: Vec<usize> = columns.iter().flatten().map(|m| m.field).collect();
             fields.sort_unstable();
             fields.dedup();
             let score = fields.len();
-            if score < 2 {
-                continue;
-            }
             // a taller band must earn its extra rows
-            let better = match &best {
-                None => true,
-                Some((s, _)) => score > *s,
-            };
-            if better {
-                let labels = parts
-                    .iter()
-                    .map(|p| p.join("/"))
-                    .map(|l| {
-                        let (n, _) = normalise_header(&l);
-                        if ignore.iter().any(|i| normalise_header(i).0 == n) {
-                            String::new()
-                        } else {
-                            l
-                        }
-                    })
-                    .collect();
-                best = Some((
-                    score,
-                    HeaderBand {
-                        start,
-                        height,
-                        labels,
-                        columns,
-                    },
-                ));
+            if score >= 2 && best.map(|(s, _, _)| score > s).unwrap_or(true) {
+                best = Some((score, start, height));
             }
         }
     }
-    best.map(|(_, b)| b)
+    let (_, start, height) = best?;
+    let ignored: Vec<String> = ignore.iter().map(|i| normalise_header(i).0).collect();
+    let mut labels = Vec::with_capacity(grid.width);
+    let mut columns = Vec::with_capacity(grid.width);
+    for c in 0..grid.width {
+        let parts = grid.parts(start, height, c);
+        let m = match_label(source, &parts);
+        let label: Vec<&str> = parts.iter().map(|p| p.raw.as_str()).collect();
+        let label = label.join("/");
+        let skip = m.is_none()
+            && parts
+                .last()
+                .map(|p| ignored.contains(&p.norm))
+                .unwrap_or(false);
+        labels.push(if skip { String::new() } else { label });
+        columns.push(m);
+    }
+    Some(HeaderBand {
+        start,
+        height,
+        labels,
+        columns,
+    })
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::config::{Check, Context, Field, FieldType, Pipeline, Source};
-use crate::header::{detect, HeaderBand};
+use crate::header::{detect, HeaderBand, HeaderGrid};
 use crate::issue::{mask_pii, Issue, Problem, Severity};
 use crate::read::{Limits, RawCell, RawSheet, RawWorkbook};
 use crate::registry::{MatchKind, Registry};
@@ -257,7 +257,7 @@ impl<'a> Engine<'a> {
             .collect()
     }
 
-    fn choose_source(&self, name: &str, wb: &RawWorkbook) -> Option<(&'a Source, usize)> {
+    fn choose_source(&self, name: &str, grids: &[HeaderGrid]) -> Option<(&'a Source, usize)> {
         let by_name: Vec<&Source> = self
             .pipeline
             .sources
@@ -269,12 +269,11 @@ impl<'a> Engine<'a> {
         } else {
             by_name
         };
-        let sheets = self.data_sheets(wb);
         let mut best: Option<(&Source, usize)> = None;
         for src in candidates {
-            let score = sheets
+            let score = grids
                 .iter()
-                .filter_map(|s| detect(s, src, &self.pipeline.sheets.ignore_headers))
+                .filter_map(|g| detect(g, src, &self.pipeline.sheets.ignore_headers))
                 .map(|b| b.matched_fields().len())
                 .max()
                 .unwrap_or(0);
@@ -325,9 +324,11 @@ impl<'a> Engine<'a> {
             res.issues.push(Issue::file(Problem::NoDataSheet, &file));
             return;
         }
+        // header candidates are prepared once per sheet, then tried per template
+        let grids: Vec<HeaderGrid> = sheets.iter().map(|s| HeaderGrid::new(s)).collect();
         let source = match force {
             Some(s) => s,
-            None => match self.choose_source(&file, wb) {
+            None => match self.choose_source(&file, &grids) {
                 Some((s, _)) => s,
                 None => {
                     let headers = first_rows_text(sheets[0]);
@@ -342,7 +343,7 @@ impl<'a> Engine<'a> {
 
         // the context a row may inherit
         // the title is what stands above the first sheet's header band
-        let title_rows = detect(sheets[0], source, &self.pipeline.sheets.ignore_headers)
+        let title_rows = detect(&grids[0], source, &self.pipeline.sheets.ignore_headers)
             .map(|b| b.start)
             .unwrap_or(0);
         let title = sheets[0]
@@ -371,13 +372,13 @@ impl<'a> Engine<'a> {
 
         // first pass: find every sheet's header; a missing required column fails the file
         let mut plans = Vec::new();
-        for sheet in &sheets {
+        for (si, sheet) in sheets.iter().enumerate() {
             let rows = sheet
                 .rows
                 .iter()
                 .filter(|r| r.iter().any(|c| !c.is_empty()))
                 .count();
-            match detect(sheet, source, &self.pipeline.sheets.ignore_headers) {
+            match detect(&grids[si], source, &self.pipeline.sheets.ignore_headers) {
                 None => {
                     let mut i = Issue::file(Problem::NoHeaderSheet { rows }, &file);
                     i.sheet = Some(sheet.name.clone());
