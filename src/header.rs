@@ -9,7 +9,7 @@
 
 use crate::config::Source;
 use crate::read::{RawCell, RawSheet};
-use crate::value::{to_half_width, Unit};
+use crate::value::{is_count_unit, to_half_width, Unit};
 
 /// Normalises header text; returns it with the unit found in a trailing
 /// bracket, if any.
@@ -57,31 +57,6 @@ pub fn normalise_header(s: &str) -> (String, Option<Unit>) {
         }
     }
     (t, unit)
-}
-
-fn is_count_unit(s: &str) -> bool {
-    matches!(
-        s,
-        "户" | "人"
-            | "个"
-            | "名"
-            | "人次"
-            | "次"
-            | "项"
-            | "分"
-            | "岁"
-            | "家"
-            | "星"
-            | "档"
-            | "级"
-            | "年"
-            | "元/月"
-            | "元/年"
-            | "0-100"
-            | "百分制"
-            | "是/否"
-            | "√/×"
-    )
 }
 
 /// The header band found in a sheet.

@@ -378,6 +378,26 @@ fn convert_ref(d: &DataRef<'_>) -> RawCell {
     }
 }
 
+/// Name and hidden flag of every worksheet (chart and macro sheets are left out).
+fn worksheets(sheets: &[calamine::Sheet]) -> Vec<(String, bool)> {
+    sheets
+        .iter()
+        .filter(|s| s.typ == calamine::SheetType::WorkSheet)
+        .map(|s| (s.name.clone(), s.visible != SheetVisible::Visible))
+        .collect()
+}
+
+fn merges(dims: Vec<calamine::Dimensions>) -> Vec<Merge> {
+    dims.into_iter()
+        .map(|d| Merge {
+            r0: d.start.0 as usize,
+            c0: d.start.1 as usize,
+            r1: d.end.0 as usize,
+            c1: d.end.1 as usize,
+        })
+        .collect()
+}
+
 fn map_xlsx_err(e: calamine::XlsxError) -> ReadError {
     match e {
         calamine::XlsxError::Password => ReadError::Password,
@@ -397,26 +417,11 @@ fn corrupt(msg: String) -> ReadError {
 fn read_xlsx(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, ReadError> {
     let mut wb: calamine::Xlsx<_> =
         calamine::Xlsx::new(std::io::Cursor::new(bytes)).map_err(map_xlsx_err)?;
-    let metas: Vec<(String, bool)> = wb
-        .sheets_metadata()
-        .iter()
-        .filter(|s| s.typ == calamine::SheetType::WorkSheet)
-        .map(|s| (s.name.clone(), s.visible != SheetVisible::Visible))
-        .collect();
+    let metas = worksheets(wb.sheets_metadata());
     let mut budget = limits.max_cells;
     let mut sheets = Vec::new();
     for (name, hidden) in metas {
-        let merges = wb
-            .merge_cells_by_sheet_name(&name)
-            .map_err(map_xlsx_err)?
-            .into_iter()
-            .map(|d| Merge {
-                r0: d.start.0 as usize,
-                c0: d.start.1 as usize,
-                r1: d.end.0 as usize,
-                c1: d.end.1 as usize,
-            })
-            .collect();
+        let merges = merges(wb.merge_cells_by_sheet_name(&name).map_err(map_xlsx_err)?);
         let mut reader = wb.worksheet_cells_reader(&name).map_err(map_xlsx_err)?;
         let dim = reader.dimensions();
         let declared = (dim.end.0 as u64 + 1).saturating_sub(dim.start.0 as u64)
@@ -482,29 +487,14 @@ fn read_xls(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, ReadError> {
                 }
             }
         })?;
-    let metas: Vec<(String, bool)> = wb
-        .sheets_metadata()
-        .iter()
-        .filter(|s| s.typ == calamine::SheetType::WorkSheet)
-        .map(|s| (s.name.clone(), s.visible != SheetVisible::Visible))
-        .collect();
+    let metas = worksheets(wb.sheets_metadata());
     let mut budget = limits.max_cells;
     let mut sheets = Vec::new();
     for (name, hidden) in metas {
         let range = wb
             .worksheet_range(&name)
             .map_err(|e| corrupt(e.to_string()))?;
-        let merges = wb
-            .merge_cells_by_sheet_name(&name)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|d| Merge {
-                r0: d.start.0 as usize,
-                c0: d.start.1 as usize,
-                r1: d.end.0 as usize,
-                c1: d.end.1 as usize,
-            })
-            .collect();
+        let merges = merges(wb.merge_cells_by_sheet_name(&name).unwrap_or_default());
         sheets.push(RawSheet {
             name,
             hidden,
@@ -527,11 +517,8 @@ fn read_ods(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, ReadError> {
             calamine::OdsError::Password => ReadError::Password,
             other => corrupt(other.to_string()),
         })?;
-    let metas: Vec<(String, bool)> = wb
-        .sheets_metadata()
-        .iter()
-        .map(|s| (s.name.clone(), s.visible != SheetVisible::Visible))
-        .collect();
+    // ODS has worksheets only
+    let metas = worksheets(wb.sheets_metadata());
     let mut budget = limits.max_cells;
     let mut sheets = Vec::new();
     for (name, hidden) in metas {

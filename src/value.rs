@@ -231,8 +231,9 @@ pub fn parse_number_text(raw: &str) -> Option<ParsedNumber> {
     Some(ParsedNumber { value, unit })
 }
 
-/// Units of counting that carry no scale (`12户`, `3个`).
-fn is_count_unit(s: &str) -> bool {
+/// Units of counting that carry no scale (`12户`, `3个`), and other
+/// bracketed notes that only say how a header's values are written.
+pub fn is_count_unit(s: &str) -> bool {
     matches!(
         s,
         "户" | "人"
@@ -248,6 +249,13 @@ fn is_count_unit(s: &str) -> bool {
             | "星"
             | "档"
             | "级"
+            | "年"
+            | "元/月"
+            | "元/年"
+            | "0-100"
+            | "百分制"
+            | "是/否"
+            | "√/×"
     )
 }
 

@@ -76,32 +76,21 @@ pub fn summary_line(res: &FileResult, lang: Lang) -> String {
         return format!("{status} {}", why);
     }
     let w = res.count(Severity::Warning);
+    let head = format!(
+        "{status} {} {} {} {}",
+        res.template.as_deref().unwrap_or("?"),
+        res.dataset.as_deref().unwrap_or("?"),
+        res.county.as_deref().unwrap_or("-"),
+        res.period.as_deref().unwrap_or("-"),
+    );
+    let (read, acc, rej, non, rec, warn) =
+        (c.read, c.accepted, c.rejected, c.non_data, c.records, w);
     match lang {
         Lang::Zh => format!(
-            "{status} {} {} {} {}  读取 {} 行 = 接收 {} + 退回 {} + 非数据 {}（记录 {}，提示 {}）",
-            res.template.as_deref().unwrap_or("?"),
-            res.dataset.as_deref().unwrap_or("?"),
-            res.county.as_deref().unwrap_or("-"),
-            res.period.as_deref().unwrap_or("-"),
-            c.read,
-            c.accepted,
-            c.rejected,
-            c.non_data,
-            c.records,
-            w
+            "{head}  读取 {read} 行 = 接收 {acc} + 退回 {rej} + 非数据 {non}（记录 {rec}，提示 {warn}）"
         ),
         Lang::En => format!(
-            "{status} {} {} {} {}  read {} = accepted {} + rejected {} + non-data {} (records {}, warnings {})",
-            res.template.as_deref().unwrap_or("?"),
-            res.dataset.as_deref().unwrap_or("?"),
-            res.county.as_deref().unwrap_or("-"),
-            res.period.as_deref().unwrap_or("-"),
-            c.read,
-            c.accepted,
-            c.rejected,
-            c.non_data,
-            c.records,
-            w
+            "{head}  read {read} = accepted {acc} + rejected {rej} + non-data {non} (records {rec}, warnings {warn})"
         ),
     }
 }

@@ -331,7 +331,7 @@ fn villages_match_by_code_name_former_name_and_merger() {
 }
 
 #[test]
-fn secretaries_ranges_duplicates_and_masked_id_numbers() {
+fn secretaries_levels_grades_conditional_dates_and_duplicates() {
     let d = tempfile::tempdir().unwrap();
     let text = "县(市、区),镇(街道),村(社区),年度,姓名,身份证号,等级,档次,月基本报酬,选聘事业编制,选聘时间,是否专职
 如皋市,义德街道,平祥村,2024,王敏,320682198001010013,三级,9档,\"5,000\",否,,是
@@ -448,5 +448,39 @@ JYZ32068201,如皋市强村加油站1号,300,平祥村,启梅村,园北村,36.5
             ("启梅村", "365000", "2024"),
             ("园北村", "365000", "2024")
         ]
+    );
+}
+
+#[test]
+fn legacy_xls_with_merged_headers_hidden_and_instruction_sheets() {
+    let f = repo().join("tests/fixtures/xls-merged-header-township-sheet.xls");
+    let (res, rows) = records(&f);
+    assert_eq!(res.format.as_deref(), Some("xls"));
+    assert_eq!(res.template.as_deref(), Some("T01"));
+    let c = res.counts;
+    assert_eq!((c.read, c.accepted, c.rejected, c.non_data), (7, 2, 1, 4));
+    // county and period from the title row, township from the sheet name
+    assert_eq!(field(&rows[0], "county"), "如皋市");
+    assert_eq!(field(&rows[0], "township"), "义德街道");
+    assert_eq!(field(&rows[0], "period"), "2024-03-01");
+    assert_eq!(field(&rows[1], "grids"), "6");
+    assert_eq!(field(&rows[1], "central_households"), "1050");
+    let codes: Vec<(String, String)> = res
+        .issues
+        .iter()
+        .map(|i| (i.code(), i.cell_ref()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("W_INSTRUCTION_SHEET".to_string(), "填表说明".to_string()),
+            ("W_HIDDEN_SHEET".to_string(), "旧表".to_string()),
+            ("E_CROSS_FIELD".to_string(), "义德街道!C6".to_string()),
+            ("W_TOTALS_MISMATCH".to_string(), "义德街道!B7".to_string()),
+        ]
+    );
+    assert_eq!(
+        res.issues[3].message(zhenxing::issue::Lang::Zh),
+        "合计行“网格数量”为 15，明细合计为 16"
     );
 }
