@@ -8,7 +8,7 @@
 //! before it is looked up among a source's official headers and variants.
 
 use crate::config::Source;
-use crate::read::{RawCell, RawSheet};
+use crate::read::{Merge, RawCell, RawSheet};
 use crate::value::{is_count_unit, to_half_width, Unit};
 
 /// Normalises header text; returns it with the unit found in a trailing
@@ -113,20 +113,23 @@ pub struct HeaderGrid {
     inherit: Vec<Vec<Option<usize>>>,
 }
 
-const SCAN_ROWS: usize = 25;
+/// Header bands are looked for among the first rows only.
+pub const SCAN_ROWS: usize = 25;
+
+/// Rows a sheet needs before its header can be found.
+pub const HEAD_ROWS: usize = SCAN_ROWS + 3;
 
 impl HeaderGrid {
     pub fn new(sheet: &RawSheet) -> HeaderGrid {
-        let rows = sheet.rows.len().min(SCAN_ROWS + 3);
-        let width = sheet
-            .rows
-            .iter()
-            .take(rows)
-            .map(|r| r.len())
-            .max()
-            .unwrap_or(0);
+        HeaderGrid::from_rows(&sheet.rows, &sheet.merges, sheet.has_merge_info)
+    }
+
+    /// The grid of a sheet's first rows (`all` may hold more).
+    pub fn from_rows(all: &[Vec<RawCell>], merges: &[Merge], has_merge_info: bool) -> HeaderGrid {
+        let rows = all.len().min(HEAD_ROWS);
+        let width = all.iter().take(rows).map(|r| r.len()).max().unwrap_or(0);
         let raw = |r: usize, c: usize| -> String {
-            match sheet.rows.get(r).and_then(|row| row.get(c)) {
+            match all.get(r).and_then(|row| row.get(c)) {
                 Some(RawCell::Text(s)) => s.trim().to_string(),
                 Some(RawCell::Int(i)) => i.to_string(),
                 Some(RawCell::Float(f)) => crate::value::format_number(*f),
@@ -136,8 +139,7 @@ impl HeaderGrid {
         let mut cells = vec![vec![HeadCell::default(); width]; rows];
         for (r, row) in cells.iter_mut().enumerate() {
             for (c, cell) in row.iter_mut().enumerate() {
-                let text = sheet
-                    .merges
+                let text = merges
                     .iter()
                     .find(|m| r >= m.r0 && r <= m.r1 && c >= m.c0 && c <= m.c1)
                     .map(|m| raw(m.r0, m.c0))
@@ -153,7 +155,7 @@ impl HeaderGrid {
             }
         }
         let mut inherit = vec![vec![None; width]; rows];
-        if !sheet.has_merge_info {
+        if !has_merge_info {
             for r in 0..rows.saturating_sub(1) {
                 for c in 0..width {
                     if !cells[r][c].raw.is_empty() || cells[r + 1][c].raw.is_empty() {
@@ -167,8 +169,7 @@ impl HeaderGrid {
                 }
             }
         }
-        let filled = sheet
-            .rows
+        let filled = all
             .iter()
             .take(rows)
             .map(|row| row.iter().filter(|c| !c.is_empty()).count())

@@ -17,15 +17,15 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::config::{Check, Context, Field, FieldType, Pipeline, Source};
-use crate::header::{detect, HeaderBand, HeaderGrid};
+use crate::header::{detect, HeaderBand, HeaderGrid, HEAD_ROWS};
 use crate::issue::{mask_pii, Issue, Problem, Severity};
-use crate::read::{Limits, RawCell, RawSheet, RawWorkbook};
+use crate::read::{Format, Frame, Limits, RawCell, SheetMeta};
 use crate::registry::{MatchKind, Registry};
 use crate::value::{
     cell_date, cell_number, cell_year, clean_name, format_number, is_placeholder,
     parse_chinese_level, raw_text, Unit, Value,
 };
-use crate::worker::{read_isolated, Isolation};
+use crate::worker::{stream_isolated, Isolation};
 
 /// Row counts of a file or sheet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -205,7 +205,8 @@ impl<'a> Engine<'a> {
     }
 
     /// Ingests one file; `force` names the template when it is known.
-    pub fn ingest(&self, path: &Path, force: Option<&Source>) -> FileResult {
+    /// Rows are validated while the reader is still reading.
+    pub fn ingest(&self, path: &Path, force: Option<&'a Source>) -> FileResult {
         let t0 = std::time::Instant::now();
         let mut res = self.base_result(path);
         match sha256_file(path) {
@@ -224,19 +225,18 @@ impl<'a> Engine<'a> {
                 return res;
             }
         }
-        let wb = match read_isolated(path, &self.limits, &self.isolation) {
-            Ok(wb) => wb,
-            Err(p) => {
-                res.issues.push(Issue::file(p, &res.name));
-                res.read_ms = t0.elapsed().as_millis() as u64;
-                res.total_ms = res.read_ms;
-                return res;
-            }
-        };
+        let mut run = FileRun::new(self, Arc::from(res.name.as_str()), force);
+        let read = stream_isolated(path, &self.limits, &self.isolation, &mut |f| {
+            run.on_frame(f)
+        });
         res.read_ms = t0.elapsed().as_millis() as u64;
-        res.format = Some(wb.format.label().to_string());
-        res.encoding = wb.encoding.clone();
-        self.process(&mut res, &wb, force);
+        match read {
+            Ok(()) => run.finish(&mut res),
+            Err(p) => {
+                // whatever was read before the reader failed is not used
+                res.issues.push(Issue::file(p, &res.name));
+            }
+        }
         res.total_ms = t0.elapsed().as_millis() as u64;
         res
     }
@@ -248,13 +248,6 @@ impl<'a> Engine<'a> {
             .instructions
             .iter()
             .any(|i| n.contains(&i.to_lowercase()))
-    }
-
-    fn data_sheets<'w>(&self, wb: &'w RawWorkbook) -> Vec<&'w RawSheet> {
-        wb.sheets
-            .iter()
-            .filter(|s| !s.hidden && !self.is_instruction_sheet(&s.name))
-            .collect()
     }
 
     fn choose_source(&self, name: &str, grids: &[HeaderGrid]) -> Option<(&'a Source, usize)> {
@@ -291,192 +284,24 @@ impl<'a> Engine<'a> {
         })
     }
 
-    fn process(&self, res: &mut FileResult, wb: &RawWorkbook, force: Option<&Source>) {
-        let file = res.name.clone();
-        // skipped sheets are reported with their size
-        for s in &wb.sheets {
-            let rows = s
-                .rows
-                .iter()
-                .filter(|r| r.iter().any(|c| !c.is_empty()))
-                .count();
-            let status = if s.hidden {
-                Some(("hidden", Problem::HiddenSheet { rows }))
-            } else if self.is_instruction_sheet(&s.name) {
-                Some(("instructions", Problem::InstructionSheet { rows }))
-            } else {
-                None
-            };
-            if let Some((st, p)) = status {
-                let mut i = Issue::file(p, &file);
-                i.sheet = Some(s.name.clone());
-                res.issues.push(i);
-                res.sheets.push(SheetSummary {
-                    name: s.name.clone(),
-                    status: st,
-                    header_rows: None,
-                    counts: Counts::default(),
-                });
-            }
-        }
-        let sheets = self.data_sheets(wb);
-        if sheets.is_empty() {
-            res.issues.push(Issue::file(Problem::NoDataSheet, &file));
-            return;
-        }
-        // header candidates are prepared once per sheet, then tried per template
-        let grids: Vec<HeaderGrid> = sheets.iter().map(|s| HeaderGrid::new(s)).collect();
-        let source = match force {
-            Some(s) => s,
-            None => match self.choose_source(&file, &grids) {
-                Some((s, _)) => s,
-                None => {
-                    let headers = first_rows_text(sheets[0]);
-                    res.issues
-                        .push(Issue::file(Problem::NoTemplate { headers }, &file));
-                    return;
-                }
-            },
-        };
-        res.template = Some(source.id.clone());
-        res.dataset = Some(source.dataset.clone());
-
-        // the context a row may inherit
-        // the title is what stands above the first sheet's header band
-        let title_rows = detect(&grids[0], source, &self.pipeline.sheets.ignore_headers)
-            .map(|b| b.start)
-            .unwrap_or(0);
-        let title = sheets[0]
-            .rows
-            .iter()
-            .take(title_rows)
-            .flat_map(|r| r.iter())
-            .filter_map(|c| c.text())
-            .collect::<Vec<_>>()
-            .join(" ");
+    /// The context rows inherit, from the file name and the title above
+    /// the first data sheet's header.
+    fn file_context(&self, file: &str, title: &str) -> FileContext {
         let mut ctx = FileContext::default();
         if let Some(reg) = self.registry {
             ctx.county = reg
-                .find_county_in(&file)
-                .or_else(|| reg.find_county_in(&title));
+                .find_county_in(file)
+                .or_else(|| reg.find_county_in(title));
         }
-        let (y, m) = find_period(&file);
-        let (ty, tm) = find_period(&title);
+        let (y, m) = find_period(file);
+        let (ty, tm) = find_period(title);
         ctx.year = y.or(ty);
         ctx.month = if y.is_some() {
             m.or(if y == ty { tm } else { None })
         } else {
             tm
         };
-        res.county = ctx.county.clone();
-
-        // first pass: find every sheet's header; a missing required column fails the file
-        let mut plans = Vec::new();
-        for (si, sheet) in sheets.iter().enumerate() {
-            let rows = sheet
-                .rows
-                .iter()
-                .filter(|r| r.iter().any(|c| !c.is_empty()))
-                .count();
-            match detect(&grids[si], source, &self.pipeline.sheets.ignore_headers) {
-                None => {
-                    let mut i = Issue::file(Problem::NoHeaderSheet { rows }, &file);
-                    i.sheet = Some(sheet.name.clone());
-                    res.issues.push(i);
-                    res.sheets.push(SheetSummary {
-                        name: sheet.name.clone(),
-                        status: "no_header",
-                        header_rows: None,
-                        counts: Counts::default(),
-                    });
-                }
-                Some(band) => {
-                    let township = self.sheet_township(&sheet.name, ctx.county.as_deref());
-                    let missing: Vec<&Field> = source
-                        .fields
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, f)| {
-                            f.required
-                                && !band.columns.iter().flatten().any(|m| m.field == *i)
-                                && !context_available(f.context, &ctx, township.as_deref())
-                        })
-                        .map(|(_, f)| f)
-                        .collect();
-                    if !missing.is_empty() {
-                        let mut i = Issue::file(
-                            Problem::MissingFields {
-                                fields: missing.iter().map(|f| f.header.clone()).collect(),
-                                headers: band
-                                    .labels
-                                    .iter()
-                                    .filter(|l| !l.is_empty())
-                                    .cloned()
-                                    .collect(),
-                            },
-                            &file,
-                        );
-                        i.sheet = Some(sheet.name.clone());
-                        i.row = Some(band.start);
-                        res.issues.push(i);
-                    }
-                    plans.push((*sheet, band, township));
-                }
-            }
-        }
-        if res.failed() {
-            return;
-        }
-        if plans.is_empty() {
-            res.issues.push(Issue::file(Problem::NoDataSheet, &file));
-            return;
-        }
-        let mut keys: HashMap<String, (Arc<str>, usize)> = HashMap::new();
-        for (sheet, band, township) in plans {
-            let mut sp = SheetPass {
-                engine: self,
-                source,
-                sheet,
-                band: &band,
-                ctx: &ctx,
-                township,
-                file: &file,
-                counts: Counts::default(),
-                issues: Vec::new(),
-                records: Vec::new(),
-                keys: &mut keys,
-                suggestions: HashMap::new(),
-                sheet_name: Arc::from(sheet.name.as_str()),
-                sheet_unit: None,
-                is_1904: wb.is_1904,
-                header_text: band
-                    .labels
-                    .iter()
-                    .map(|l| l.rsplit('/').next().unwrap_or("").trim().to_string())
-                    .collect(),
-            };
-            sp.run();
-            let SheetPass {
-                counts,
-                issues,
-                records,
-                ..
-            } = sp;
-            res.counts.add(&counts);
-            res.issues.extend(issues);
-            res.records.extend(records);
-            res.sheets.push(SheetSummary {
-                name: sheet.name.clone(),
-                status: "read",
-                header_rows: Some(if band.height == 1 {
-                    format!("{}", band.start + 1)
-                } else {
-                    format!("{}-{}", band.start + 1, band.end())
-                }),
-                counts,
-            });
-        }
-        res.period = file_period(source, &ctx, &res.records);
+        ctx
     }
 
     fn sheet_township(&self, sheet: &str, county: Option<&str>) -> Option<String> {
@@ -543,16 +368,363 @@ fn file_period(source: &Source, ctx: &FileContext, records: &[Record]) -> Option
     }
 }
 
-fn first_rows_text(sheet: &RawSheet) -> Vec<String> {
-    sheet
-        .rows
-        .iter()
+fn first_rows_text(rows: &[Vec<RawCell>]) -> Vec<String> {
+    rows.iter()
         .take(6)
         .flat_map(|r| r.iter())
         .filter(|c| !c.is_empty())
         .map(raw_text)
         .take(20)
         .collect()
+}
+
+fn nonblank(row: &[RawCell]) -> bool {
+    row.iter().any(|c| !c.is_empty())
+}
+
+fn count_nonblank(rows: &[Vec<RawCell>]) -> usize {
+    rows.iter().filter(|r| nonblank(r)).count()
+}
+
+/// A sheet of the file being read.
+enum Slot<'p, 'a> {
+    /// A hidden or instruction sheet: its rows are only counted.
+    Skipped { status: &'static str, rows: usize },
+    /// A data sheet whose header is not found yet: its first rows are kept.
+    Waiting { rows: Vec<Vec<RawCell>>, done: bool },
+    /// A data sheet without a header band: its rows are only counted.
+    NoHeader { rows: usize },
+    /// Rows go straight to validation.
+    Active(Box<SheetPass<'p, 'a>>),
+    /// The file failed (a missing column here or elsewhere); rows are only counted.
+    Blocked {
+        rows: usize,
+        issue: Option<Box<Issue>>,
+    },
+}
+
+/// One file being ingested as its frames arrive from the reader.
+struct FileRun<'p, 'a> {
+    engine: &'p Engine<'a>,
+    file: Arc<str>,
+    force: Option<&'a Source>,
+    format: Option<Format>,
+    encoding: Option<String>,
+    is_1904: bool,
+    metas: Vec<SheetMeta>,
+    slots: Vec<Slot<'p, 'a>>,
+    source: Option<&'a Source>,
+    ctx: FileContext,
+    no_template: Option<Issue>,
+    failed: bool,
+    keys: HashMap<String, (Arc<str>, usize)>,
+}
+
+impl<'p, 'a> FileRun<'p, 'a> {
+    fn new(engine: &'p Engine<'a>, file: Arc<str>, force: Option<&'a Source>) -> Self {
+        FileRun {
+            engine,
+            file,
+            force,
+            format: None,
+            encoding: None,
+            is_1904: false,
+            metas: Vec::new(),
+            slots: Vec::new(),
+            source: None,
+            ctx: FileContext::default(),
+            no_template: None,
+            failed: false,
+            keys: HashMap::new(),
+        }
+    }
+
+    fn on_frame(&mut self, frame: Frame) {
+        match frame {
+            Frame::Book {
+                format,
+                is_1904,
+                encoding,
+                sheets,
+            } => {
+                self.format = Some(format);
+                self.is_1904 = is_1904;
+                self.encoding = encoding;
+                self.slots = sheets
+                    .iter()
+                    .map(|m| {
+                        if m.hidden {
+                            Slot::Skipped {
+                                status: "hidden",
+                                rows: 0,
+                            }
+                        } else if self.engine.is_instruction_sheet(&m.name) {
+                            Slot::Skipped {
+                                status: "instructions",
+                                rows: 0,
+                            }
+                        } else {
+                            Slot::Waiting {
+                                rows: Vec::new(),
+                                done: false,
+                            }
+                        }
+                    })
+                    .collect();
+                self.metas = sheets;
+            }
+            Frame::Rows { sheet, first, rows } => {
+                // sheets come in order: the ones before have all their rows
+                for slot in self.slots.iter_mut().take(sheet) {
+                    if let Slot::Waiting { done, .. } = slot {
+                        *done = true;
+                    }
+                }
+                let keys = &mut self.keys;
+                match self.slots.get_mut(sheet) {
+                    Some(Slot::Skipped { rows: n, .. })
+                    | Some(Slot::NoHeader { rows: n })
+                    | Some(Slot::Blocked { rows: n, .. }) => *n += count_nonblank(&rows),
+                    Some(Slot::Waiting { rows: kept, .. }) => {
+                        if kept.len() < first {
+                            kept.resize_with(first, Vec::new);
+                        }
+                        kept.extend(rows);
+                    }
+                    Some(Slot::Active(pass)) => pass.feed(keys, first, &rows),
+                    None => {}
+                }
+                self.advance(false);
+            }
+            Frame::End(_) => {}
+        }
+    }
+
+    /// Chooses the template once the data sheets' first rows are in, and
+    /// starts each sheet's validation once its header can be found.
+    fn advance(&mut self, all_done: bool) {
+        let ready = |slot: &Slot| match slot {
+            Slot::Waiting { rows, done } => all_done || *done || rows.len() >= HEAD_ROWS,
+            _ => true,
+        };
+        let ignore = &self.engine.pipeline.sheets.ignore_headers;
+        if self.source.is_none() {
+            if self.no_template.is_some() {
+                return;
+            }
+            let data: Vec<usize> = (0..self.slots.len())
+                .filter(|&i| matches!(self.slots[i], Slot::Waiting { .. }))
+                .collect();
+            if data.is_empty() || !data.iter().all(|&i| ready(&self.slots[i])) {
+                return;
+            }
+            let grids: Vec<HeaderGrid> = data.iter().map(|&i| self.grid(i)).collect();
+            let chosen = match self.force {
+                Some(s) => Some(s),
+                None => self
+                    .engine
+                    .choose_source(&self.file, &grids)
+                    .map(|(s, _)| s),
+            };
+            let Some(source) = chosen else {
+                let headers = match &self.slots[data[0]] {
+                    Slot::Waiting { rows, .. } => first_rows_text(rows),
+                    _ => Vec::new(),
+                };
+                self.no_template = Some(Issue::file(Problem::NoTemplate { headers }, &self.file));
+                return;
+            };
+            // the title is what stands above the first data sheet's header band
+            let title_rows = detect(&grids[0], source, ignore)
+                .map(|b| b.start)
+                .unwrap_or(0);
+            let title = match &self.slots[data[0]] {
+                Slot::Waiting { rows, .. } => rows
+                    .iter()
+                    .take(title_rows)
+                    .flat_map(|r| r.iter())
+                    .filter_map(|c| c.text())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                _ => String::new(),
+            };
+            self.ctx = self.engine.file_context(&self.file, &title);
+            self.source = Some(source);
+        }
+        let Some(source) = self.source else { return };
+        for i in 0..self.slots.len() {
+            if !matches!(self.slots[i], Slot::Waiting { .. }) || !ready(&self.slots[i]) {
+                continue;
+            }
+            let grid = self.grid(i);
+            let Slot::Waiting { rows, .. } =
+                std::mem::replace(&mut self.slots[i], Slot::NoHeader { rows: 0 })
+            else {
+                continue;
+            };
+            let name = self.metas[i].name.clone();
+            let Some(band) = detect(&grid, source, ignore) else {
+                self.slots[i] = Slot::NoHeader {
+                    rows: count_nonblank(&rows),
+                };
+                continue;
+            };
+            let township = self
+                .engine
+                .sheet_township(&name, self.ctx.county.as_deref());
+            let missing: Vec<&Field> = source
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(f, field)| {
+                    field.required
+                        && !band.columns.iter().flatten().any(|m| m.field == *f)
+                        && !context_available(field.context, &self.ctx, township.as_deref())
+                })
+                .map(|(_, f)| f)
+                .collect();
+            if !missing.is_empty() {
+                let mut issue = Issue::file(
+                    Problem::MissingFields {
+                        fields: missing.iter().map(|f| f.header.clone()).collect(),
+                        headers: band
+                            .labels
+                            .iter()
+                            .filter(|l| !l.is_empty())
+                            .cloned()
+                            .collect(),
+                    },
+                    &self.file,
+                );
+                issue.sheet = Some(name);
+                issue.row = Some(band.start);
+                self.failed = true;
+                self.slots[i] = Slot::Blocked {
+                    rows: count_nonblank(&rows),
+                    issue: Some(Box::new(issue)),
+                };
+                continue;
+            }
+            if self.failed {
+                self.slots[i] = Slot::Blocked {
+                    rows: count_nonblank(&rows),
+                    issue: None,
+                };
+                continue;
+            }
+            let end = band.end();
+            let mut pass = SheetPass::new(
+                self.engine,
+                source,
+                band,
+                self.ctx.clone(),
+                township,
+                self.file.clone(),
+                &name,
+                self.is_1904,
+            );
+            pass.begin(&rows);
+            if rows.len() > end {
+                pass.feed(&mut self.keys, end, &rows[end..]);
+            }
+            self.slots[i] = Slot::Active(Box::new(pass));
+        }
+    }
+
+    fn grid(&self, i: usize) -> HeaderGrid {
+        match &self.slots[i] {
+            Slot::Waiting { rows, .. } => {
+                HeaderGrid::from_rows(rows, &self.metas[i].merges, self.metas[i].has_merge_info)
+            }
+            _ => HeaderGrid::from_rows(&[], &[], true),
+        }
+    }
+
+    /// Everything is read: assemble the result.
+    fn finish(mut self, res: &mut FileResult) {
+        self.advance(true);
+        res.format = self.format.map(|f| f.label().to_string());
+        res.encoding = self.encoding.clone();
+        let file = self.file.clone();
+        let sheet_issue = |p: Problem, name: &str| {
+            let mut i = Issue::file(p, &file);
+            i.sheet = Some(name.to_string());
+            i
+        };
+        let summary = |name: &str, status: &'static str| SheetSummary {
+            name: name.to_string(),
+            status,
+            header_rows: None,
+            counts: Counts::default(),
+        };
+        // skipped sheets are reported with their size
+        for (slot, meta) in self.slots.iter().zip(&self.metas) {
+            if let Slot::Skipped { status, rows } = slot {
+                let rows = *rows;
+                let p = if *status == "hidden" {
+                    Problem::HiddenSheet { rows }
+                } else {
+                    Problem::InstructionSheet { rows }
+                };
+                res.issues.push(sheet_issue(p, &meta.name));
+                res.sheets.push(summary(&meta.name, status));
+            }
+        }
+        let has_data = self
+            .slots
+            .iter()
+            .any(|s| !matches!(s, Slot::Skipped { .. }));
+        if !has_data {
+            res.issues.push(Issue::file(Problem::NoDataSheet, &file));
+            return;
+        }
+        if let Some(i) = self.no_template.take() {
+            res.issues.push(i);
+            return;
+        }
+        let Some(source) = self.source else { return };
+        res.template = Some(source.id.clone());
+        res.dataset = Some(source.dataset.clone());
+        res.county = self.ctx.county.clone();
+        let mut passes = Vec::new();
+        for (slot, meta) in self.slots.into_iter().zip(&self.metas) {
+            match slot {
+                Slot::NoHeader { rows } => {
+                    res.issues
+                        .push(sheet_issue(Problem::NoHeaderSheet { rows }, &meta.name));
+                    res.sheets.push(summary(&meta.name, "no_header"));
+                }
+                Slot::Blocked { issue: Some(i), .. } => res.issues.push(*i),
+                Slot::Active(pass) => passes.push(pass),
+                _ => {}
+            }
+        }
+        if self.failed {
+            return;
+        }
+        if passes.is_empty() {
+            res.issues.push(Issue::file(Problem::NoDataSheet, &file));
+            return;
+        }
+        for pass in passes {
+            let band = &pass.band;
+            let header_rows = Some(if band.height == 1 {
+                format!("{}", band.start + 1)
+            } else {
+                format!("{}-{}", band.start + 1, band.end())
+            });
+            res.counts.add(&pass.counts);
+            res.sheets.push(SheetSummary {
+                name: pass.sheet_name.to_string(),
+                status: "read",
+                header_rows,
+                counts: pass.counts,
+            });
+            res.issues.extend(pass.issues);
+            res.records.extend(pass.records);
+        }
+        res.period = file_period(source, &self.ctx, &res.records);
+    }
 }
 
 /// What kind of non-blank row this is.
@@ -569,15 +741,13 @@ enum RowKind {
 struct SheetPass<'p, 'a> {
     engine: &'p Engine<'a>,
     source: &'p Source,
-    sheet: &'p RawSheet,
-    band: &'p HeaderBand,
-    ctx: &'p FileContext,
+    band: HeaderBand,
+    ctx: FileContext,
     township: Option<String>,
-    file: &'p str,
+    file: Arc<str>,
     counts: Counts,
     issues: Vec<Issue>,
     records: Vec<Record>,
-    keys: &'p mut HashMap<String, (Arc<str>, usize)>,
     /// Registry names closest to each unknown village, computed once.
     suggestions: HashMap<String, Vec<String>>,
     sheet_name: Arc<str>,
@@ -585,6 +755,12 @@ struct SheetPass<'p, 'a> {
     is_1904: bool,
     /// The lowest header text of each column, as written (for repeated headers).
     header_text: Vec<String>,
+    /// The columns of each field.
+    field_cols: Vec<Vec<usize>>,
+    /// Fields checked against totals rows, and their running sums.
+    total_fields: Vec<usize>,
+    sheet_sum: Vec<f64>,
+    sub_sum: Vec<f64>,
 }
 
 /// One data row evaluated on its own.
@@ -602,7 +778,7 @@ enum Parsed {
     Err(Problem),
 }
 
-impl SheetPass<'_, '_> {
+impl<'p, 'a> SheetPass<'p, 'a> {
     fn issue(
         &self,
         p: Problem,
@@ -629,7 +805,7 @@ impl SheetPass<'_, '_> {
         Issue {
             problem: p,
             file: self.file.to_string(),
-            sheet: Some(self.sheet.name.clone()),
+            sheet: Some(self.sheet_name.to_string()),
             row: Some(row),
             col,
             field: f.map(|f| f.name.clone()),
@@ -638,11 +814,58 @@ impl SheetPass<'_, '_> {
         }
     }
 
-    fn run(&mut self) {
-        let nonblank = |r: &Vec<RawCell>| r.iter().any(|c| !c.is_empty());
-        // rows above and in the header band: title, unit notes, header
-        for r in 0..self.band.end().min(self.sheet.rows.len()) {
-            let row = &self.sheet.rows[r];
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        engine: &'p Engine<'a>,
+        source: &'p Source,
+        band: HeaderBand,
+        ctx: FileContext,
+        township: Option<String>,
+        file: Arc<str>,
+        sheet_name: &str,
+        is_1904: bool,
+    ) -> Self {
+        let n = source.fields.len();
+        let mut field_cols: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (c, m) in band.columns.iter().enumerate() {
+            if let Some(m) = m {
+                field_cols[m.field].push(c);
+            }
+        }
+        let total_fields = (0..n)
+            .filter(|&i| source.fields[i].total && !field_cols[i].is_empty())
+            .collect();
+        let header_text = band
+            .labels
+            .iter()
+            .map(|l| l.rsplit('/').next().unwrap_or("").trim().to_string())
+            .collect();
+        SheetPass {
+            engine,
+            source,
+            band,
+            ctx,
+            township,
+            file,
+            counts: Counts::default(),
+            issues: Vec::new(),
+            records: Vec::new(),
+            suggestions: HashMap::new(),
+            sheet_name: Arc::from(sheet_name),
+            sheet_unit: None,
+            is_1904,
+            header_text,
+            field_cols,
+            total_fields,
+            sheet_sum: vec![0.0; n],
+            sub_sum: vec![0.0; n],
+        }
+    }
+
+    /// Rows above and in the header band (title, unit notes, header): all
+    /// non-data. `head` holds at least the rows up to the band's end.
+    fn begin(&mut self, head: &[Vec<RawCell>]) {
+        for row in head.iter().take(self.band.end()) {
             if !nonblank(row) {
                 continue;
             }
@@ -654,65 +877,53 @@ impl SheetPass<'_, '_> {
                 }
             }
         }
-        // column lists per field
-        let ncols = self.band.columns.len();
-        let mut field_cols: Vec<Vec<usize>> = vec![Vec::new(); self.source.fields.len()];
-        for (c, m) in self.band.columns.iter().enumerate() {
-            if let Some(m) = m {
-                field_cols[m.field].push(c);
-            }
-        }
         // unknown columns are reported once per sheet
-        for c in 0..ncols {
+        for c in 0..self.band.columns.len() {
             let label = &self.band.labels[c];
             if self.band.columns[c].is_none() && !label.is_empty() {
-                let mut i = self.issue(
-                    Problem::UnknownColumn {
-                        header: label.clone(),
-                    },
-                    self.band.start,
-                    Some(c),
-                    None,
-                    None,
-                );
-                i.row = Some(self.band.start);
+                let p = Problem::UnknownColumn {
+                    header: label.clone(),
+                };
+                let i = self.issue(p, self.band.start, Some(c), None, None);
                 self.issues.push(i);
             }
         }
-        let total_fields: Vec<usize> = (0..self.source.fields.len())
-            .filter(|&i| self.source.fields[i].total && !field_cols[i].is_empty())
-            .collect();
-        let mut sheet_sum = vec![0.0f64; self.source.fields.len()];
-        let mut sub_sum = vec![0.0f64; self.source.fields.len()];
-        // rows are classified and evaluated in parallel, then finished in order
+    }
+
+    /// Data rows `first..first + rows.len()` (all below the header band).
+    /// They are classified and evaluated in parallel, then finished in order.
+    fn feed(
+        &mut self,
+        keys: &mut HashMap<String, (Arc<str>, usize)>,
+        first: usize,
+        rows: &[Vec<RawCell>],
+    ) {
         let evaluated: Vec<(usize, RowKind, Option<RowEval>)> = {
             let this = &*self;
-            let rows: Vec<usize> = (this.band.end()..this.sheet.rows.len())
-                .filter(|&r| nonblank(&this.sheet.rows[r]))
-                .collect();
-            rows.par_iter()
+            let todo: Vec<usize> = (0..rows.len()).filter(|&i| nonblank(&rows[i])).collect();
+            todo.par_iter()
                 .with_min_len(256)
-                .map(|&r| {
-                    let row = &this.sheet.rows[r];
-                    let kind = this.classify(row, &field_cols);
-                    let ev = (kind == RowKind::Data).then(|| this.evaluate(r, row, &field_cols));
-                    (r, kind, ev)
+                .map(|&i| {
+                    let row = &rows[i];
+                    let kind = this.classify(row, &this.field_cols);
+                    let ev = (kind == RowKind::Data)
+                        .then(|| this.evaluate(first + i, row, &this.field_cols));
+                    (i, kind, ev)
                 })
                 .collect()
         };
-        for (r, kind, ev) in evaluated {
-            let row = &self.sheet.rows[r];
+        for (i, kind, ev) in evaluated {
+            let r = first + i;
             self.counts.read += 1;
             match (kind, ev) {
                 (RowKind::Data, Some(ev)) => {
-                    for &f in &total_fields {
+                    for &f in &self.total_fields {
                         if let Some(x) = ev.numbers[f] {
-                            sheet_sum[f] += x;
-                            sub_sum[f] += x;
+                            self.sheet_sum[f] += x;
+                            self.sub_sum[f] += x;
                         }
                     }
-                    let ok = self.finish_row(r, ev);
-                    if ok {
+                    if self.finish_row(keys, r, ev) {
                         self.counts.accepted += 1;
                     } else {
                         self.counts.rejected += 1;
@@ -721,13 +932,13 @@ impl SheetPass<'_, '_> {
                 (RowKind::Total { label, subtotal }, _) => {
                     self.counts.non_data += 1;
                     let sums = if subtotal {
-                        sub_sum.clone()
+                        self.sub_sum.clone()
                     } else {
-                        sheet_sum.clone()
+                        self.sheet_sum.clone()
                     };
-                    self.check_total(r, row, &label, &total_fields, &field_cols, &sums);
+                    self.check_total(r, &rows[i], &label, &sums);
                     if subtotal {
-                        sub_sum.iter_mut().for_each(|x| *x = 0.0);
+                        self.sub_sum.iter_mut().for_each(|x| *x = 0.0);
                     }
                 }
                 _ => self.counts.non_data += 1,
@@ -800,18 +1011,11 @@ impl SheetPass<'_, '_> {
         RowKind::Data
     }
 
-    fn check_total(
-        &mut self,
-        r: usize,
-        row: &[RawCell],
-        label: &str,
-        total_fields: &[usize],
-        field_cols: &[Vec<usize>],
-        sums: &[f64],
-    ) {
+    fn check_total(&mut self, r: usize, row: &[RawCell], label: &str, sums: &[f64]) {
         let tol = &self.engine.pipeline.totals;
-        for &f in total_fields {
-            let Some(&c) = field_cols[f].first() else {
+        let mut found = Vec::new();
+        for &f in &self.total_fields {
+            let Some(&c) = self.field_cols[f].first() else {
                 continue;
             };
             let cell = row.get(c).unwrap_or(&EMPTY);
@@ -826,10 +1030,10 @@ impl SheetPass<'_, '_> {
                     stated: format_number(stated),
                     computed: format_number((computed * 100.0).round() / 100.0),
                 };
-                let i = self.issue(p, r, Some(c), Some(f), Some(raw_text(cell)));
-                self.issues.push(i);
+                found.push(self.issue(p, r, Some(c), Some(f), Some(raw_text(cell))));
             }
         }
+        self.issues.extend(found);
     }
 
     fn column_unit(&self, c: usize) -> Option<Unit> {
@@ -1191,7 +1395,12 @@ impl SheetPass<'_, '_> {
 
     /// Checks a row's keys against the rows before it and records the
     /// outcome. Returns whether the row was accepted.
-    fn finish_row(&mut self, r: usize, ev: RowEval) -> bool {
+    fn finish_row(
+        &mut self,
+        keys: &mut HashMap<String, (Arc<str>, usize)>,
+        r: usize,
+        ev: RowEval,
+    ) -> bool {
         let fields = &self.source.fields;
         let RowEval {
             mut problems,
@@ -1233,7 +1442,7 @@ impl SheetPass<'_, '_> {
                         other => key.push_str(&other.render()),
                     }
                 }
-                if let Some((sheet, row)) = self.keys.get(&key) {
+                if let Some((sheet, row)) = keys.get(&key) {
                     let first = format!("{sheet}!{row}");
                     let names: Vec<String> = self
                         .source
@@ -1249,7 +1458,7 @@ impl SheetPass<'_, '_> {
                     i.field = Some(names.join("+"));
                     problems.push(i);
                 } else {
-                    self.keys.insert(key, (self.sheet_name.clone(), r + 1));
+                    keys.insert(key, (self.sheet_name.clone(), r + 1));
                 }
             }
         }

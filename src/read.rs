@@ -96,6 +96,39 @@ pub struct RawWorkbook {
     pub sheets: Vec<RawSheet>,
 }
 
+/// A sheet as announced before its rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SheetMeta {
+    pub name: String,
+    pub hidden: bool,
+    pub merges: Vec<Merge>,
+    pub has_merge_info: bool,
+}
+
+/// A workbook as it is read: the sheets first, then batches of rows in
+/// sheet order, then how reading ended. The reader process sends these to
+/// the parent one by one, so validation overlaps reading.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Frame {
+    Book {
+        format: Format,
+        is_1904: bool,
+        encoding: Option<String>,
+        sheets: Vec<SheetMeta>,
+    },
+    /// Rows `first..first + rows.len()` of sheet number `sheet`; rows not
+    /// sent between two batches are blank.
+    Rows {
+        sheet: usize,
+        first: usize,
+        rows: Vec<Vec<RawCell>>,
+    },
+    End(Option<ReadError>),
+}
+
+/// Rows per frame.
+pub const BATCH_ROWS: usize = 4096;
+
 /// Bounds on what one file may make the reader do.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Limits {
@@ -159,8 +192,61 @@ impl ReadError {
     }
 }
 
-/// Reads a whole file within `limits`.
+/// Reads a whole file within `limits` into memory.
 pub fn read_file(path: &Path, limits: &Limits) -> Result<RawWorkbook, ReadError> {
+    collect(|emit| stream_file(path, limits, emit))
+}
+
+/// Builds a whole workbook from the frames a reader sends.
+fn collect(
+    read: impl FnOnce(&mut dyn FnMut(Frame)) -> Result<(), ReadError>,
+) -> Result<RawWorkbook, ReadError> {
+    let mut wb: Option<RawWorkbook> = None;
+    read(&mut |frame| match frame {
+        Frame::Book {
+            format,
+            is_1904,
+            encoding,
+            sheets,
+        } => {
+            wb = Some(RawWorkbook {
+                format,
+                is_1904,
+                encoding,
+                sheets: sheets
+                    .into_iter()
+                    .map(|m| RawSheet {
+                        name: m.name,
+                        hidden: m.hidden,
+                        rows: Vec::new(),
+                        merges: m.merges,
+                        has_merge_info: m.has_merge_info,
+                    })
+                    .collect(),
+            })
+        }
+        Frame::Rows { sheet, first, rows } => {
+            if let Some(s) = wb.as_mut().and_then(|w| w.sheets.get_mut(sheet)) {
+                if s.rows.len() < first {
+                    s.rows.resize_with(first, Vec::new);
+                }
+                s.rows.extend(rows);
+            }
+        }
+        Frame::End(_) => {}
+    })?;
+    wb.ok_or_else(|| ReadError::Corrupt("no workbook was read".into()))
+}
+
+/// Reads a file within `limits` and hands it to `emit` frame by frame:
+/// xlsx sheets stream in batches of rows as they are parsed; other formats
+/// are read whole, then sent in batches. The final `End` frame is left to
+/// the caller.
+pub fn stream_file(
+    path: &Path,
+    limits: &Limits,
+    emit: &mut dyn FnMut(Frame),
+) -> Result<(), ReadError> {
     let meta = std::fs::metadata(path).map_err(|e| ReadError::Io(e.to_string()))?;
     if meta.len() > limits.max_file_bytes {
         return Err(ReadError::TooLarge(format!(
@@ -175,6 +261,11 @@ pub fn read_file(path: &Path, limits: &Limits) -> Result<RawWorkbook, ReadError>
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
+    if (bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06"))
+        && matches!(inspect_zip(&bytes, limits)?, ZipKind::Xlsx)
+    {
+        return stream_xlsx(bytes, limits, emit);
+    }
     let mut wb = read_bytes(bytes, &ext, limits)?;
     if wb.format == Format::Csv {
         // Excel names a CSV's only sheet after the file; cell references match what the officer sees
@@ -186,7 +277,43 @@ pub fn read_file(path: &Path, limits: &Limits) -> Result<RawWorkbook, ReadError>
             s.name = stem.clone();
         }
     }
-    Ok(wb)
+    emit_whole(wb, emit);
+    Ok(())
+}
+
+/// Sends a workbook read whole as frames.
+fn emit_whole(wb: RawWorkbook, emit: &mut dyn FnMut(Frame)) {
+    let metas = wb
+        .sheets
+        .iter()
+        .map(|s| SheetMeta {
+            name: s.name.clone(),
+            hidden: s.hidden,
+            merges: s.merges.clone(),
+            has_merge_info: s.has_merge_info,
+        })
+        .collect();
+    emit(Frame::Book {
+        format: wb.format,
+        is_1904: wb.is_1904,
+        encoding: wb.encoding,
+        sheets: metas,
+    });
+    for (i, s) in wb.sheets.into_iter().enumerate() {
+        let mut rows = s.rows;
+        let mut first = 0;
+        while !rows.is_empty() {
+            let rest = rows.split_off(rows.len().min(BATCH_ROWS));
+            let n = rows.len();
+            emit(Frame::Rows {
+                sheet: i,
+                first,
+                rows,
+            });
+            first += n;
+            rows = rest;
+        }
+    }
 }
 
 /// Reads file content; `ext` (lower case, no dot) is a hint only for text.
@@ -194,7 +321,7 @@ pub fn read_bytes(bytes: Vec<u8>, ext: &str, limits: &Limits) -> Result<RawWorkb
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
         let kind = inspect_zip(&bytes, limits)?;
         match kind {
-            ZipKind::Xlsx => read_xlsx(bytes, limits),
+            ZipKind::Xlsx => collect(|emit| stream_xlsx(bytes, limits, emit)),
             ZipKind::Ods => read_ods(bytes, limits),
         }
     } else if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
@@ -275,18 +402,31 @@ fn inspect_zip(bytes: &[u8], limits: &Limits) -> Result<ZipKind, ReadError> {
     }
 }
 
-/// Collects cells of one sheet and enforces the cell budget.
+/// Collects cells of one sheet and enforces the cell budget. `rows[0]`
+/// is sheet row `first`; rows already sent are gone.
 struct SheetBuilder {
+    first: usize,
     rows: Vec<Vec<RawCell>>,
-    kept: u64,
 }
 
 impl SheetBuilder {
     fn new() -> Self {
         SheetBuilder {
+            first: 0,
             rows: Vec::new(),
-            kept: 0,
         }
+    }
+
+    /// Hands out the rows kept so far; the next row kept is `next`.
+    fn take(&mut self, next: usize) -> (usize, Vec<Vec<RawCell>>) {
+        let first = self.first;
+        let rows = std::mem::take(&mut self.rows);
+        self.first = if next == usize::MAX {
+            first + rows.len()
+        } else {
+            next
+        };
+        (first, rows)
     }
 
     fn put(
@@ -299,6 +439,8 @@ impl SheetBuilder {
         if cell.is_empty() {
             return Ok(());
         }
+        let at = row;
+        let row = row - self.first;
         // every slot up to this cell costs memory, so it counts against the budget
         let grow_rows = (row + 1).saturating_sub(self.rows.len()) as u64;
         let cur_len = self.rows.get(row).map(|r| r.len()).unwrap_or(0);
@@ -307,7 +449,7 @@ impl SheetBuilder {
         if cost > *budget {
             return Err(ReadError::TooLarge(format!(
                 "more cells than the limit near row {}, column {}",
-                row + 1,
+                at + 1,
                 col + 1
             )));
         }
@@ -320,7 +462,6 @@ impl SheetBuilder {
             r.resize(col + 1, RawCell::Empty);
         }
         r[col] = cell;
-        self.kept += 1;
         Ok(())
     }
 }
@@ -414,15 +555,33 @@ fn corrupt(msg: String) -> ReadError {
     }
 }
 
-fn read_xlsx(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, ReadError> {
+fn stream_xlsx(
+    bytes: Vec<u8>,
+    limits: &Limits,
+    emit: &mut dyn FnMut(Frame),
+) -> Result<(), ReadError> {
     let mut wb: calamine::Xlsx<_> =
         calamine::Xlsx::new(std::io::Cursor::new(bytes)).map_err(map_xlsx_err)?;
-    let metas = worksheets(wb.sheets_metadata());
-    let mut budget = limits.max_cells;
-    let mut sheets = Vec::new();
-    for (name, hidden) in metas {
+    let mut metas = Vec::new();
+    for (name, hidden) in worksheets(wb.sheets_metadata()) {
         let merges = merges(wb.merge_cells_by_sheet_name(&name).map_err(map_xlsx_err)?);
-        let mut reader = wb.worksheet_cells_reader(&name).map_err(map_xlsx_err)?;
+        metas.push(SheetMeta {
+            name,
+            hidden,
+            merges,
+            has_merge_info: true,
+        });
+    }
+    let names: Vec<String> = metas.iter().map(|m| m.name.clone()).collect();
+    emit(Frame::Book {
+        format: Format::Xlsx,
+        is_1904: wb.has_1904_epoch(),
+        encoding: None,
+        sheets: metas,
+    });
+    let mut budget = limits.max_cells;
+    for (i, name) in names.iter().enumerate() {
+        let mut reader = wb.worksheet_cells_reader(name).map_err(map_xlsx_err)?;
         let dim = reader.dimensions();
         let declared = (dim.end.0 as u64 + 1).saturating_sub(dim.start.0 as u64)
             * (dim.end.1 as u64 + 1).saturating_sub(dim.start.1 as u64);
@@ -436,27 +595,35 @@ fn read_xlsx(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, ReadError> 
         let mut b = SheetBuilder::new();
         while let Some(cell) = reader.next_cell().map_err(map_xlsx_err)? {
             let (r, c) = cell.get_position();
-            b.put(
-                r as usize,
-                c as usize,
-                convert_ref(cell.get_value()),
-                &mut budget,
-            )?;
+            let r = r as usize;
+            if r < b.first {
+                return Err(ReadError::Corrupt(format!(
+                    "sheet {name}: row {} comes after row {}",
+                    r + 1,
+                    b.first + 1
+                )));
+            }
+            // rows before this one are complete: send a full batch of them
+            if r >= b.first + BATCH_ROWS && b.rows.len() >= BATCH_ROWS {
+                let (first, rows) = b.take(r);
+                emit(Frame::Rows {
+                    sheet: i,
+                    first,
+                    rows,
+                });
+            }
+            b.put(r, c as usize, convert_ref(cell.get_value()), &mut budget)?;
         }
-        sheets.push(RawSheet {
-            name,
-            hidden,
-            rows: b.rows,
-            merges,
-            has_merge_info: true,
-        });
+        let (first, rows) = b.take(usize::MAX);
+        if !rows.is_empty() {
+            emit(Frame::Rows {
+                sheet: i,
+                first,
+                rows,
+            });
+        }
     }
-    Ok(RawWorkbook {
-        format: Format::Xlsx,
-        is_1904: wb.has_1904_epoch(),
-        encoding: None,
-        sheets,
-    })
+    Ok(())
 }
 
 fn range_to_sheet(

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::issue::Problem;
-use crate::read::{Limits, RawWorkbook, ReadError};
+use crate::read::{Frame, Limits, ReadError};
 
 /// How reading is isolated.
 #[derive(Debug, Clone)]
@@ -36,13 +36,17 @@ impl Isolation {
 }
 
 /// Reads `path`, in a worker when `iso.exe` is set.
-pub fn read_isolated(
+/// Reads `path` and hands its frames to `on_frame` as they arrive (from a
+/// worker when `iso.exe` is set). An error after some frames means the
+/// frames already given must be discarded.
+pub fn stream_isolated(
     path: &Path,
     limits: &Limits,
     iso: &Isolation,
-) -> Result<RawWorkbook, Problem> {
+    on_frame: &mut dyn FnMut(Frame),
+) -> Result<(), Problem> {
     let Some(exe) = &iso.exe else {
-        return crate::read::read_file(path, limits).map_err(read_problem);
+        return crate::read::stream_file(path, limits, on_frame).map_err(read_problem);
     };
     let mut cmd = Command::new(exe);
     cmd.arg("__read")
@@ -72,9 +76,35 @@ pub fn read_isolated(
         }
         _ => false,
     });
-    let mut out = Vec::new();
-    if let Some(mut s) = child.stdout.take() {
-        let _ = s.read_to_end(&mut out);
+    // frames are handed on as they come, while the worker goes on reading
+    let mut ended: Option<Option<ReadError>> = None;
+    let mut garbled: Option<String> = None;
+    if let Some(s) = child.stdout.take() {
+        let mut s = std::io::BufReader::with_capacity(1 << 16, s);
+        let mut buf = Vec::new();
+        loop {
+            let mut len = [0u8; 4];
+            if s.read_exact(&mut len).is_err() {
+                break;
+            }
+            buf.resize(u32::from_le_bytes(len) as usize, 0);
+            if s.read_exact(&mut buf).is_err() {
+                break;
+            }
+            match postcard::from_bytes::<Frame>(&buf) {
+                Ok(Frame::End(e)) => {
+                    ended = Some(e);
+                    break;
+                }
+                Ok(frame) => on_frame(frame),
+                Err(e) => {
+                    garbled = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        // drain whatever follows so the worker can exit
+        let _ = std::io::copy(&mut s, &mut std::io::sink());
     }
     let mut err = Vec::new();
     if let Some(s) = child.stderr.take() {
@@ -90,18 +120,15 @@ pub fn read_isolated(
             seconds: iso.timeout.as_secs(),
         });
     }
-    if status.success() {
-        match postcard::from_bytes::<Result<RawWorkbook, ReadError>>(&out) {
-            Ok(Ok(wb)) => Ok(wb),
-            Ok(Err(e)) => Err(read_problem(e)),
-            Err(e) => Err(Problem::WorkerDied {
-                detail: format!("unreadable answer from the reader process: {e}"),
-            }),
-        }
-    } else {
-        Err(Problem::WorkerDied {
+    match (ended, garbled) {
+        (Some(None), _) if status.success() => Ok(()),
+        (Some(Some(e)), _) => Err(read_problem(e)),
+        (_, Some(e)) => Err(Problem::WorkerDied {
+            detail: format!("unreadable answer from the reader process: {e}"),
+        }),
+        _ => Err(Problem::WorkerDied {
             detail: describe_exit(&status, &err, iso.memory_mb),
-        })
+        }),
     }
 }
 
@@ -170,17 +197,30 @@ fn read_problem(e: ReadError) -> Problem {
 pub fn worker_main(path: &Path, memory_mb: u64, cpu_s: u64, limits: &Limits) -> i32 {
     set_limits(memory_mb, cpu_s);
     inject_fault(path);
-    // quiet panics: the parent reports the message from stderr
-    let result = crate::read::read_file(path, limits);
-    let bytes = match postcard::to_stdvec(&result) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("cannot encode result: {e}");
-            return 70;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut broken = false;
+    let send = |frame: &Frame, out: &mut dyn Write| -> bool {
+        match postcard::to_stdvec(frame) {
+            Ok(b) => out
+                .write_all(&(b.len() as u32).to_le_bytes())
+                .and_then(|_| out.write_all(&b))
+                .is_ok(),
+            Err(e) => {
+                eprintln!("cannot encode a frame: {e}");
+                false
+            }
         }
     };
-    let mut out = std::io::stdout().lock();
-    if out.write_all(&bytes).and_then(|_| out.flush()).is_err() {
+    // a panic prints its message on stderr, which the parent reports
+    let result = crate::read::stream_file(path, limits, &mut |frame| {
+        if !broken && !send(&frame, &mut out) {
+            broken = true;
+        }
+    });
+    if broken {
+        return 74;
+    }
+    if !send(&Frame::End(result.err()), &mut out) || out.flush().is_err() {
         return 74;
     }
     0
