@@ -76,12 +76,17 @@ pub fn stream_isolated(
         }
         _ => false,
     });
-    // frames are handed on as they come, while the worker goes on reading
-    let mut ended: Option<Option<ReadError>> = None;
-    let mut garbled: Option<String> = None;
-    if let Some(s) = child.stdout.take() {
+    // a reader thread drains the pipe and decodes frames, so the worker
+    // keeps reading while this thread validates the rows already in
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Frame>(4);
+    let stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || -> (Option<Option<ReadError>>, Option<String>) {
+        let Some(s) = stdout else {
+            return (None, None);
+        };
         let mut s = std::io::BufReader::with_capacity(1 << 16, s);
         let mut buf = Vec::new();
+        let mut result = (None, None);
         loop {
             let mut len = [0u8; 4];
             if s.read_exact(&mut len).is_err() {
@@ -93,19 +98,31 @@ pub fn stream_isolated(
             }
             match postcard::from_bytes::<Frame>(&buf) {
                 Ok(Frame::End(e)) => {
-                    ended = Some(e);
+                    result.0 = Some(e);
                     break;
                 }
-                Ok(frame) => on_frame(frame),
+                Ok(frame) => {
+                    if tx.send(frame).is_err() {
+                        break;
+                    }
+                }
                 Err(e) => {
-                    garbled = Some(e.to_string());
+                    result.1 = Some(e.to_string());
                     break;
                 }
             }
         }
+        drop(tx);
         // drain whatever follows so the worker can exit
         let _ = std::io::copy(&mut s, &mut std::io::sink());
+        result
+    });
+    for frame in rx {
+        on_frame(frame);
     }
+    let (ended, garbled) = reader
+        .join()
+        .unwrap_or((None, Some("reader thread failed".into())));
     let mut err = Vec::new();
     if let Some(s) = child.stderr.take() {
         let _ = s.take(64 * 1024).read_to_end(&mut err);
