@@ -129,7 +129,7 @@ pub fn stream_isolated(
     }
     let _ = done.send(());
     let timed_out = watchdog.join().unwrap_or(false);
-    let status = child.wait().map_err(|e| Problem::WorkerDied {
+    let status = wait_measured(&mut child).map_err(|e| Problem::WorkerDied {
         detail: e.to_string(),
     })?;
     if timed_out {
@@ -191,15 +191,41 @@ fn describe_exit(status: &std::process::ExitStatus, stderr: &[u8], memory_mb: u6
 /// Peak resident memory in MiB of this process and of the largest child
 /// process that has finished (the reader workers).
 pub fn peak_rss_mib() -> (u64, u64) {
-    let get = |who| {
-        // SAFETY: getrusage fills the struct we own; on failure it stays zeroed
-        unsafe {
-            let mut u: libc::rusage = std::mem::zeroed();
-            libc::getrusage(who, &mut u);
-            (u.ru_maxrss.max(0) as u64) / 1024
-        }
+    // SAFETY: getrusage fills the struct we own; on failure it stays zeroed
+    let own = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        (u.ru_maxrss.max(0) as u64) / 1024
     };
-    (get(libc::RUSAGE_SELF), get(libc::RUSAGE_CHILDREN))
+    (
+        own,
+        WORKER_PEAK_KB.load(std::sync::atomic::Ordering::Relaxed) / 1024,
+    )
+}
+
+/// The largest resident size any reader process reached, in KiB. (Not
+/// RUSAGE_CHILDREN: after `cargo run` execs us, that also counts rustc.)
+static WORKER_PEAK_KB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Waits for the worker and records its peak memory.
+fn wait_measured(child: &mut std::process::Child) -> std::io::Result<std::process::ExitStatus> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: wait4 reaps our own child and fills the status and usage we own
+    let (got, usage) = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        let got = libc::wait4(pid, &mut status, 0, &mut u);
+        (got, u)
+    };
+    if got != pid {
+        return child.wait();
+    }
+    WORKER_PEAK_KB.fetch_max(
+        usage.ru_maxrss.max(0) as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    Ok(std::process::ExitStatus::from_raw(status))
 }
 
 fn read_problem(e: ReadError) -> Problem {
