@@ -883,44 +883,20 @@ impl FilePlan<'_> {
                     }
                     // group headers in the row above the field headers
                     let grow = last - 1;
-                    let mut c = 0;
-                    while c < width {
-                        if groups[c].is_empty() {
-                            c += 1;
-                            continue;
-                        }
-                        let mut e = c;
-                        while e + 1 < width && groups[e + 1] == groups[c] {
-                            e += 1;
-                        }
+                    for (c, e) in runs(&groups, |a, b| a == b) {
                         band[grow][c] = Out::S(groups[c].clone());
                         if e > c {
-                            s.merges.push((
-                                top + grow as u32,
-                                c as u16,
-                                top + grow as u32,
-                                e as u16,
-                            ));
+                            let r = top + grow as u32;
+                            s.merges.push((r, c as u16, r, e as u16));
                         }
-                        c = e + 1;
                     }
                     if n == 3 {
                         // a top row over each run of indicator columns
-                        let mut c = 0;
-                        while c < width {
-                            if groups[c].is_empty() {
-                                c += 1;
-                                continue;
-                            }
-                            let mut e = c;
-                            while e + 1 < width && !groups[e + 1].is_empty() {
-                                e += 1;
-                            }
+                        for (c, e) in runs(&groups, |_, _| true) {
                             band[0][c] = Out::s("统计指标");
                             if e > c {
                                 s.merges.push((top, c as u16, top, e as u16));
                             }
-                            c = e + 1;
                         }
                     }
                     s.rows.extend(band);
@@ -1322,6 +1298,27 @@ pub fn write_household_sheet(
     }
     wb.save(path)?;
     Ok(())
+}
+
+/// Maximal runs `(first, last)` of non-empty labels in which each label
+/// `joins` the one before it.
+fn runs(labels: &[String], joins: impl Fn(&str, &str) -> bool) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut c = 0;
+    while c < labels.len() {
+        if labels[c].is_empty() {
+            c += 1;
+            continue;
+        }
+        let mut e = c;
+        while e + 1 < labels.len() && !labels[e + 1].is_empty() && joins(&labels[e], &labels[e + 1])
+        {
+            e += 1;
+        }
+        out.push((c, e));
+        c = e + 1;
+    }
+    out
 }
 
 fn plant_kinds(id: &str) -> &'static [&'static str] {
