@@ -17,3 +17,4 @@ pub mod registry;
 pub mod synth;
 pub mod value;
 pub mod worker;
+pub mod xlsx_parts;

@@ -8,6 +8,7 @@
 //! It runs inside a worker process (see [`crate::worker`]) so that a reader
 //! crash or an allocation failure kills only that worker.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
@@ -560,11 +561,24 @@ fn stream_xlsx(
     limits: &Limits,
     emit: &mut dyn FnMut(Frame),
 ) -> Result<(), ReadError> {
+    // merged regions found cheaply before calamine takes the bytes; calamine
+    // would parse each whole sheet a second time to find them
+    let quick: HashMap<String, Vec<Merge>> = crate::xlsx_parts::sheet_paths(&bytes)
+        .map(|paths| {
+            paths
+                .into_iter()
+                .filter_map(|(name, path)| Some((name, crate::xlsx_parts::merges(&bytes, &path)?)))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut wb: calamine::Xlsx<_> =
         calamine::Xlsx::new(std::io::Cursor::new(bytes)).map_err(map_xlsx_err)?;
     let mut metas = Vec::new();
     for (name, hidden) in worksheets(wb.sheets_metadata()) {
-        let merges = merges(wb.merge_cells_by_sheet_name(&name).map_err(map_xlsx_err)?);
+        let merges = match quick.get(&name) {
+            Some(m) => m.clone(),
+            None => merges(wb.merge_cells_by_sheet_name(&name).map_err(map_xlsx_err)?),
+        };
         metas.push(SheetMeta {
             name,
             hidden,

@@ -1,0 +1,220 @@
+//! Small lookups in xlsx parts that calamine does only expensively.
+//!
+//! calamine finds a sheet's merged regions by parsing the whole sheet XML a
+//! second time (they sit after the cells). Here the sheet part is inflated
+//! and the `<mergeCells>` element is found with a byte search, so only that
+//! fragment is parsed. Sheet names are mapped to their parts through
+//! `xl/workbook.xml` and its relationships. Any surprise returns `None` and
+//! the caller falls back to calamine.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use quick_xml::events::Event;
+
+use crate::read::Merge;
+
+type Zip<'a> = zip::ZipArchive<std::io::Cursor<&'a [u8]>>;
+
+fn part(zip: &mut Zip<'_>, name: &str) -> Option<Vec<u8>> {
+    let mut f = zip.by_name(name).ok()?;
+    let mut out = Vec::with_capacity(f.size().min(1 << 30) as usize);
+    f.read_to_end(&mut out).ok()?;
+    Some(out)
+}
+
+fn attr(e: &quick_xml::events::BytesStart<'_>, local: &str) -> Option<String> {
+    e.attributes().flatten().find_map(|a| {
+        if a.key.local_name().as_ref() != local {
+            return None;
+        }
+        quick_xml::escape::unescape(&a.value)
+            .ok()
+            .map(|v| v.into_owned())
+    })
+}
+
+/// Sheet name → part path (`xl/worksheets/sheet1.xml`).
+pub fn sheet_paths(bytes: &[u8]) -> Option<HashMap<String, String>> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+    let rels = part(&mut zip, "xl/_rels/workbook.xml.rels")?;
+    let mut targets: HashMap<String, String> = HashMap::new();
+    let mut r = quick_xml::Reader::from_reader(rels.as_slice());
+    let mut buf = Vec::new();
+    loop {
+        match r.read_event_into(&mut buf).ok()? {
+            Event::Empty(e) | Event::Start(e) if e.local_name().as_ref() == "Relationship" => {
+                if let (Some(id), Some(t)) = (attr(&e, "Id"), attr(&e, "Target")) {
+                    let path = match t.strip_prefix('/') {
+                        Some(abs) => abs.to_string(),
+                        None => format!("xl/{t}"),
+                    };
+                    targets.insert(id, path);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    let wb = part(&mut zip, "xl/workbook.xml")?;
+    let mut r = quick_xml::Reader::from_reader(wb.as_slice());
+    let mut out = HashMap::new();
+    loop {
+        match r.read_event_into(&mut buf).ok()? {
+            Event::Empty(e) | Event::Start(e) if e.local_name().as_ref() == "sheet" => {
+                let name = attr(&e, "name")?;
+                let id = attr(&e, "id")?;
+                out.insert(name, targets.get(&id)?.clone());
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    Some(out)
+}
+
+/// `B3` → (row 2, col 1).
+fn cell(a1: &str) -> Option<(usize, usize)> {
+    let split = a1.find(|c: char| c.is_ascii_digit())?;
+    let (letters, digits) = a1.split_at(split);
+    if letters.is_empty() || letters.len() > 3 {
+        return None;
+    }
+    let mut col = 0usize;
+    for c in letters.chars() {
+        if !c.is_ascii_uppercase() {
+            return None;
+        }
+        col = col * 26 + (c as usize - 'A' as usize + 1);
+    }
+    let row: usize = digits.parse().ok()?;
+    (row >= 1).then(|| (row - 1, col - 1))
+}
+
+/// Where the opening `<mergeCells` (or `<x:mergeCells`) tag starts in `xml`.
+fn merge_tag(xml: &[u8]) -> Option<usize> {
+    memchr::memmem::find_iter(xml, b"mergeCells").find_map(|p| {
+        let lt = xml[..p].iter().rposition(|&b| b == b'<')?;
+        xml[lt + 1..p]
+            .iter()
+            .all(|&b| b != b'/' && b != b'>' && !b.is_ascii_whitespace())
+            .then_some(lt)
+    })
+}
+
+/// The merged regions of one sheet part. The part is inflated in chunks
+/// and only the `<mergeCells>` fragment is kept and parsed.
+pub fn merges(bytes: &[u8], path: &str) -> Option<Vec<Merge>> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+    let mut f = zip.by_name(path).ok()?;
+    const KEEP: usize = 4096;
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut window: Vec<u8> = Vec::new();
+    let mut fragment: Option<Vec<u8>> = None;
+    loop {
+        let n = f.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        if let Some(frag) = fragment.as_mut() {
+            frag.extend_from_slice(&chunk[..n]);
+            continue;
+        }
+        window.extend_from_slice(&chunk[..n]);
+        if let Some(lt) = merge_tag(&window) {
+            fragment = Some(window.split_off(lt));
+            continue;
+        }
+        if window.len() > KEEP {
+            window.drain(..window.len() - KEEP);
+        }
+    }
+    let Some(xml) = fragment else {
+        return Some(Vec::new());
+    };
+    let mut r = quick_xml::Reader::from_reader(xml.as_slice());
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        match r.read_event_into(&mut buf).ok()? {
+            Event::Empty(e) | Event::Start(e) if e.local_name().as_ref() == "mergeCell" => {
+                let rf = attr(&e, "ref")?;
+                let (a, b) = rf.split_once(':').unwrap_or((&rf, &rf));
+                let ((r0, c0), (r1, c1)) = (cell(a)?, cell(b)?);
+                out.push(Merge { r0, c0, r1, c1 });
+            }
+            Event::End(e) if e.local_name().as_ref() == "mergeCells" => break,
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a1_references() {
+        assert_eq!(cell("A1"), Some((0, 0)));
+        assert_eq!(cell("AB12"), Some((11, 27)));
+        assert_eq!(cell("XFD1048576"), Some((1_048_575, 16_383)));
+        assert_eq!(cell("1A"), None);
+        assert_eq!(cell("A0"), None);
+    }
+
+    #[test]
+    fn merges_and_sheet_paths_of_a_real_workbook() {
+        use crate::synth::write::{write_book, FileKind, Out, SheetOut};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.xlsx");
+        let a = SheetOut {
+            name: "说明".into(),
+            rows: vec![vec![Out::S("x".into())]],
+            ..SheetOut::default()
+        };
+        let b = SheetOut {
+            name: "义德街道".into(),
+            rows: vec![
+                vec![Out::S("标题".into())],
+                vec![Out::S("村".into()), Out::S("组织设置".into())],
+            ],
+            merges: vec![(0, 0, 0, 4), (1, 1, 1, 3)],
+            ..SheetOut::default()
+        };
+        write_book(&path, FileKind::Xlsx, &[a, b]).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let paths = sheet_paths(&bytes).unwrap();
+        assert_eq!(paths.len(), 2);
+        assert_eq!(merges(&bytes, &paths["说明"]).unwrap(), vec![]);
+        let m = merges(&bytes, &paths["义德街道"]).unwrap();
+        assert_eq!(
+            m,
+            vec![
+                Merge {
+                    r0: 0,
+                    c0: 0,
+                    r1: 0,
+                    c1: 4
+                },
+                Merge {
+                    r0: 1,
+                    c0: 1,
+                    r1: 1,
+                    c1: 3
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn the_merge_tag_is_found_not_text_that_says_merge_cells() {
+        let xml = br#"<sheetData><row><c t="inlineStr"><is><t>mergeCells</t></is></c></row></sheetData><x:mergeCells count="1"><x:mergeCell ref="A1:C2"/></x:mergeCells>"#;
+        let at = merge_tag(xml).unwrap();
+        assert!(xml[at..].starts_with(b"<x:mergeCells"));
+    }
+}
