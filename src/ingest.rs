@@ -250,19 +250,20 @@ impl<'a> Engine<'a> {
             .any(|i| n.contains(&i.to_lowercase()))
     }
 
-    fn choose_source(&self, name: &str, grids: &[HeaderGrid]) -> Option<(&'a Source, usize)> {
-        let by_name: Vec<&Source> = self
-            .pipeline
-            .sources
+    /// The template a file is: among those whose file-name pattern matches
+    /// (or all, when none does), the one whose fields match the most columns.
+    fn choose_source(&self, name: &str, grids: &[HeaderGrid]) -> Option<&'a Source> {
+        let sources: &'a [Source] = &self.pipeline.sources;
+        let by_name: Vec<&'a Source> = sources
             .iter()
             .filter(|s| s.filename.iter().any(|r| r.is_match(name)))
             .collect();
-        let candidates: Vec<&Source> = if by_name.is_empty() {
-            self.pipeline.sources.iter().collect()
+        let candidates = if by_name.is_empty() {
+            sources.iter().collect()
         } else {
             by_name
         };
-        let mut best: Option<(&Source, usize)> = None;
+        let mut best: Option<(&'a Source, usize)> = None;
         for src in candidates {
             let score = grids
                 .iter()
@@ -274,14 +275,7 @@ impl<'a> Engine<'a> {
                 best = Some((src, score));
             }
         }
-        // the source found is borrowed from the pipeline, which lives for 'a
-        best.and_then(|(s, score)| {
-            self.pipeline
-                .sources
-                .iter()
-                .find(|x| x.id == s.id)
-                .map(|x| (x, score))
-        })
+        best.map(|(s, _)| s)
     }
 
     /// The context rows inherit, from the file name and the title above
@@ -521,10 +515,7 @@ impl<'p, 'a> FileRun<'p, 'a> {
             let grids: Vec<HeaderGrid> = data.iter().map(|&i| self.grid(i)).collect();
             let chosen = match self.force {
                 Some(s) => Some(s),
-                None => self
-                    .engine
-                    .choose_source(&self.file, &grids)
-                    .map(|(s, _)| s),
+                None => self.engine.choose_source(&self.file, &grids),
             };
             let Some(source) = chosen else {
                 let headers = match &self.slots[data[0]] {
