@@ -319,6 +319,9 @@ fn emit_whole(wb: RawWorkbook, emit: &mut dyn FnMut(Frame)) {
 
 /// Reads file content; `ext` (lower case, no dot) is a hint only for text.
 pub fn read_bytes(bytes: Vec<u8>, ext: &str, limits: &Limits) -> Result<RawWorkbook, ReadError> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ReadError::NotSpreadsheet("the file is empty".into()));
+    }
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
         let kind = inspect_zip(&bytes, limits)?;
         match kind {
@@ -337,8 +340,6 @@ pub fn read_bytes(bytes: Vec<u8>, ext: &str, limits: &Limits) -> Result<RawWorkb
         read_xls(bytes, limits)
     } else if matches!(ext, "csv" | "txt" | "tsv") {
         read_csv(&bytes, limits)
-    } else if bytes.is_empty() {
-        Err(ReadError::NotSpreadsheet("the file is empty".into()))
     } else {
         Err(ReadError::NotSpreadsheet(format!(
             "content starts with {:02X?}",

@@ -81,6 +81,7 @@ fn hostile_files_fail_alone_and_fast() {
     // not a spreadsheet at all
     std::fs::write(dir.join("photo.xlsx"), b"\x89PNG\r\n\x1a\n....").unwrap();
     std::fs::write(dir.join("empty.xlsx"), b"").unwrap();
+    std::fs::write(dir.join("blank.csv"), b"\r\n\r\n").unwrap();
     // a sheet that declares every row and column Excel has
     patch_zip(
         &good,
@@ -146,6 +147,10 @@ fn hostile_files_fail_alone_and_fast() {
         },
         Case {
             name: "empty.xlsx",
+            code: "F_NOT_SPREADSHEET",
+        },
+        Case {
+            name: "blank.csv",
             code: "F_NOT_SPREADSHEET",
         },
         Case {
