@@ -262,12 +262,15 @@ pub fn stream_file(
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if (bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06"))
-        && matches!(inspect_zip(&bytes, limits)?, ZipKind::Xlsx)
-    {
-        return stream_xlsx(bytes, limits, emit);
-    }
-    let mut wb = read_bytes(bytes, &ext, limits)?;
+    let is_zip = bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06");
+    let mut wb = if is_zip {
+        match inspect_zip(&bytes, limits)? {
+            ZipKind::Xlsx => return stream_xlsx(bytes, limits, emit),
+            ZipKind::Ods => read_ods(bytes, limits)?,
+        }
+    } else {
+        read_bytes(bytes, &ext, limits)?
+    };
     if wb.format == Format::Csv {
         // Excel names a CSV's only sheet after the file; cell references match what the officer sees
         let stem = path
