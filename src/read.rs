@@ -567,14 +567,8 @@ fn stream_xlsx(
 ) -> Result<(), ReadError> {
     // merged regions found cheaply before calamine takes the bytes; calamine
     // would parse each whole sheet a second time to find them
-    let quick: HashMap<String, Vec<Merge>> = crate::xlsx_parts::sheet_paths(&bytes)
-        .map(|paths| {
-            paths
-                .into_iter()
-                .filter_map(|(name, path)| Some((name, crate::xlsx_parts::merges(&bytes, &path)?)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let quick: HashMap<String, Vec<Merge>> =
+        crate::xlsx_parts::all_merges(&bytes).unwrap_or_default();
     let mut wb: calamine::Xlsx<_> =
         calamine::Xlsx::new(std::io::Cursor::new(bytes)).map_err(map_xlsx_err)?;
     let mut metas = Vec::new();

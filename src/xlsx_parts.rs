@@ -34,10 +34,19 @@ fn attr(e: &quick_xml::events::BytesStart<'_>, local: &str) -> Option<String> {
     })
 }
 
-/// Sheet name → part path (`xl/worksheets/sheet1.xml`).
-pub fn sheet_paths(bytes: &[u8]) -> Option<HashMap<String, String>> {
+/// The merged regions of every sheet, by sheet name; `None` when the
+/// workbook's parts are not where they are expected.
+pub fn all_merges(bytes: &[u8]) -> Option<HashMap<String, Vec<Merge>>> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
-    let rels = part(&mut zip, "xl/_rels/workbook.xml.rels")?;
+    sheet_paths(&mut zip)?
+        .into_iter()
+        .map(|(name, path)| Some((name, merges(&mut zip, &path)?)))
+        .collect()
+}
+
+/// Sheet name → part path (`xl/worksheets/sheet1.xml`).
+fn sheet_paths(zip: &mut Zip<'_>) -> Option<HashMap<String, String>> {
+    let rels = part(zip, "xl/_rels/workbook.xml.rels")?;
     let mut targets: HashMap<String, String> = HashMap::new();
     let mut r = quick_xml::Reader::from_reader(rels.as_slice());
     let mut buf = Vec::new();
@@ -57,7 +66,7 @@ pub fn sheet_paths(bytes: &[u8]) -> Option<HashMap<String, String>> {
         }
         buf.clear();
     }
-    let wb = part(&mut zip, "xl/workbook.xml")?;
+    let wb = part(zip, "xl/workbook.xml")?;
     let mut r = quick_xml::Reader::from_reader(wb.as_slice());
     let mut out = HashMap::new();
     loop {
@@ -106,8 +115,7 @@ fn merge_tag(xml: &[u8]) -> Option<usize> {
 
 /// The merged regions of one sheet part. The part is inflated in chunks
 /// and only the `<mergeCells>` fragment is kept and parsed.
-pub fn merges(bytes: &[u8], path: &str) -> Option<Vec<Merge>> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+fn merges(zip: &mut Zip<'_>, path: &str) -> Option<Vec<Merge>> {
     let mut f = zip.by_name(path).ok()?;
     const KEEP: usize = 4096;
     let mut chunk = vec![0u8; 1 << 20];
@@ -188,10 +196,10 @@ mod tests {
         };
         write_book(&path, FileKind::Xlsx, &[a, b]).unwrap();
         let bytes = std::fs::read(&path).unwrap();
-        let paths = sheet_paths(&bytes).unwrap();
-        assert_eq!(paths.len(), 2);
-        assert_eq!(merges(&bytes, &paths["说明"]).unwrap(), vec![]);
-        let m = merges(&bytes, &paths["义德街道"]).unwrap();
+        let all = all_merges(&bytes).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all["说明"], vec![]);
+        let m = all["义德街道"].clone();
         assert_eq!(
             m,
             vec![
