@@ -42,6 +42,20 @@ fn records(path: &Path) -> (zhenxing::ingest::FileResult, Vec<Vec<String>>) {
     (res, rows)
 }
 
+/// (code, cell) of every issue of a file, in order.
+fn issue_cells(res: &zhenxing::ingest::FileResult) -> Vec<(String, String)> {
+    res.issues
+        .iter()
+        .map(|i| (i.code(), i.cell_ref()))
+        .collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
 fn field<'a>(row: &'a [String], name: &str) -> &'a str {
     let prefix = format!("{name}=");
     row.iter()
@@ -179,18 +193,14 @@ fn merged_two_row_headers_and_one_sheet_per_township() {
     assert_eq!(field(&rows[0], "period"), "2024-03-01");
     assert_eq!(field(&rows[1], "grids"), "6");
     assert_eq!(field(&rows[1], "central_households"), "1050");
-    let codes: Vec<(String, String)> = res
-        .issues
-        .iter()
-        .map(|i| (i.code(), i.cell_ref()))
-        .collect();
+    let codes = issue_cells(&res);
     assert_eq!(
         codes,
-        [
-            ("W_INSTRUCTION_SHEET".to_string(), "填表说明".to_string()),
-            ("W_HIDDEN_SHEET".to_string(), "旧表".to_string()),
-            ("E_CROSS_FIELD".to_string(), "义德街道!C6".to_string()),
-        ]
+        pairs(&[
+            ("W_INSTRUCTION_SHEET", "填表说明"),
+            ("W_HIDDEN_SHEET", "旧表"),
+            ("E_CROSS_FIELD", "义德街道!C6"),
+        ])
     );
     let msg = res.issues[2].message(zhenxing::issue::Lang::Zh);
     assert_eq!(msg, "“网格党支部”（7）不应大于“网格数量”（5）");
@@ -268,18 +278,11 @@ fn numbers_units_placeholders_yes_no_dates_and_the_1904_system() {
         "— is a blank, not a no"
     );
     assert_eq!(field(&rows[1], "year_identified"), "2024");
-    let codes: Vec<(String, String)> = res
-        .issues
-        .iter()
-        .map(|i| (i.code(), i.cell_ref()))
-        .collect();
+    let codes = issue_cells(&res);
     // both problems of the bad row are reported
     assert_eq!(
         codes,
-        [
-            ("E_RANGE".to_string(), "台账!P5".to_string()),
-            ("E_REQUIRED_IF".to_string(), "台账!N5".to_string()),
-        ]
+        pairs(&[("E_RANGE", "台账!P5"), ("E_REQUIRED_IF", "台账!N5"),])
     );
 }
 
@@ -310,11 +313,7 @@ fn villages_match_by_code_name_former_name_and_merger() {
         ]
     );
     let sheet = "如皋市_党员培训与双带统计表_2023";
-    let codes: Vec<(String, String)> = res
-        .issues
-        .iter()
-        .map(|i| (i.code(), i.cell_ref()))
-        .collect();
+    let codes = issue_cells(&res);
     assert_eq!(
         codes,
         [
@@ -465,19 +464,15 @@ fn legacy_xls_with_merged_headers_hidden_and_instruction_sheets() {
     assert_eq!(field(&rows[0], "period"), "2024-03-01");
     assert_eq!(field(&rows[1], "grids"), "6");
     assert_eq!(field(&rows[1], "central_households"), "1050");
-    let codes: Vec<(String, String)> = res
-        .issues
-        .iter()
-        .map(|i| (i.code(), i.cell_ref()))
-        .collect();
+    let codes = issue_cells(&res);
     assert_eq!(
         codes,
-        [
-            ("W_INSTRUCTION_SHEET".to_string(), "填表说明".to_string()),
-            ("W_HIDDEN_SHEET".to_string(), "旧表".to_string()),
-            ("E_CROSS_FIELD".to_string(), "义德街道!C6".to_string()),
-            ("W_TOTALS_MISMATCH".to_string(), "义德街道!B7".to_string()),
-        ]
+        pairs(&[
+            ("W_INSTRUCTION_SHEET", "填表说明"),
+            ("W_HIDDEN_SHEET", "旧表"),
+            ("E_CROSS_FIELD", "义德街道!C6"),
+            ("W_TOTALS_MISMATCH", "义德街道!B7"),
+        ])
     );
     assert_eq!(
         res.issues[3].message(zhenxing::issue::Lang::Zh),
