@@ -8,7 +8,7 @@
 //! before it is looked up among a source's official headers and variants.
 
 use crate::config::Source;
-use crate::read::{Merge, RawCell, RawSheet};
+use crate::read::{Merge, RawCell};
 use crate::value::{is_count_unit, to_half_width, Unit};
 
 /// Normalises header text; returns it with the unit found in a trailing
@@ -120,10 +120,6 @@ pub const SCAN_ROWS: usize = 25;
 pub const HEAD_ROWS: usize = SCAN_ROWS + 3;
 
 impl HeaderGrid {
-    pub fn new(sheet: &RawSheet) -> HeaderGrid {
-        HeaderGrid::from_rows(&sheet.rows, &sheet.merges, sheet.has_merge_info)
-    }
-
     /// The grid of a sheet's first rows (`all` may hold more).
     pub fn from_rows(all: &[Vec<RawCell>], merges: &[Merge], has_merge_info: bool) -> HeaderGrid {
         let rows = all.len().min(HEAD_ROWS);

@@ -41,10 +41,6 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn balanced(&self) -> bool {
-        self.read == self.accepted + self.rejected + self.non_data
-    }
-
     fn add(&mut self, o: &Counts) {
         self.read += o.read;
         self.accepted += o.accepted;

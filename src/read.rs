@@ -9,7 +9,6 @@
 //! crash or an allocation failure kills only that worker.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 
 use calamine::{Data, DataRef, Reader, SheetVisible};
@@ -836,22 +835,6 @@ fn sniff_delimiter(text: &str) -> u8 {
         }
     }
     best.0
-}
-
-/// Reads at most `n` bytes of a file (used to hash and sniff).
-pub fn read_head(path: &Path, n: usize) -> std::io::Result<Vec<u8>> {
-    let mut f = std::fs::File::open(path)?;
-    let mut buf = vec![0; n];
-    let mut got = 0;
-    while got < n {
-        let k = f.read(&mut buf[got..])?;
-        if k == 0 {
-            break;
-        }
-        got += k;
-    }
-    buf.truncate(got);
-    Ok(buf)
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::config::{Field, FieldType, Pipeline, Source};
-use crate::value::{cell_ref, column_letters, format_number, Value};
+use crate::value::{cell_ref, format_number, Value};
 use world::{World, SCALES};
 use write::{write_book, FileKind, Out, SheetOut};
 
@@ -1374,11 +1374,6 @@ fn required_field(id: &str) -> &'static str {
         "T06" => "income",
         _ => "operating_income",
     }
-}
-
-/// The column letter of a zero-based index (re-exported for tests).
-pub fn letters(c: usize) -> String {
-    column_letters(c)
 }
 
 /// A date within a year, deterministic from the generator.
