@@ -17,4 +17,5 @@ pub mod registry;
 pub mod synth;
 pub mod value;
 pub mod worker;
+pub mod xlsx_lean;
 pub mod xlsx_parts;

@@ -559,7 +559,140 @@ fn corrupt(msg: String) -> ReadError {
     }
 }
 
+/// Sends the rows of one sheet in batches as its cells arrive in file order.
+struct RowSink<'e> {
+    b: SheetBuilder,
+    sheet: usize,
+    name: String,
+    emit: &'e mut dyn FnMut(Frame),
+}
+
+impl RowSink<'_> {
+    fn cell(
+        &mut self,
+        r: usize,
+        c: usize,
+        cell: RawCell,
+        budget: &mut u64,
+    ) -> Result<(), ReadError> {
+        if r < self.b.first {
+            return Err(ReadError::Corrupt(format!(
+                "sheet {}: row {} comes after row {}",
+                self.name,
+                r + 1,
+                self.b.first + 1
+            )));
+        }
+        // rows before this one are complete: send a full batch of them
+        if r >= self.b.first + BATCH_ROWS && self.b.rows.len() >= BATCH_ROWS {
+            let (first, rows) = self.b.take(r);
+            (self.emit)(Frame::Rows {
+                sheet: self.sheet,
+                first,
+                rows,
+            });
+        }
+        self.b.put(r, c, cell, budget)
+    }
+
+    fn finish(mut self) {
+        let (first, rows) = self.b.take(usize::MAX);
+        if !rows.is_empty() {
+            (self.emit)(Frame::Rows {
+                sheet: self.sheet,
+                first,
+                rows,
+            });
+        }
+    }
+}
+
+/// Refuses a sheet whose declared dimension is absurd, before its cells are read.
+fn check_dimension(
+    name: &str,
+    start: (u64, u64),
+    end: (u64, u64),
+    limits: &Limits,
+) -> Result<(), ReadError> {
+    let declared = (end.0 + 1)
+        .saturating_sub(start.0)
+        .saturating_mul((end.1 + 1).saturating_sub(start.1));
+    if declared > limits.max_declared_cells {
+        return Err(ReadError::TooLarge(format!(
+            "sheet {name} declares {} rows × {} columns",
+            end.0 + 1,
+            end.1 + 1
+        )));
+    }
+    Ok(())
+}
+
 fn stream_xlsx(
+    bytes: Vec<u8>,
+    limits: &Limits,
+    emit: &mut dyn FnMut(Frame),
+) -> Result<(), ReadError> {
+    if let Some(book) = crate::xlsx_lean::Book::open(&bytes) {
+        if let Some(done) = stream_xlsx_lean(book, limits, emit) {
+            return done;
+        }
+    }
+    stream_xlsx_calamine(bytes, limits, emit)
+}
+
+/// The lean reader; `None` (before anything is sent) when a sheet's merged
+/// regions cannot be found, so that calamine reads the file.
+fn stream_xlsx_lean(
+    mut book: crate::xlsx_lean::Book<'_>,
+    limits: &Limits,
+    emit: &mut dyn FnMut(Frame),
+) -> Option<Result<(), ReadError>> {
+    let mut metas = Vec::new();
+    for i in 0..book.sheets.len() {
+        let merges = book.merges(i)?;
+        let s = &book.sheets[i];
+        metas.push(SheetMeta {
+            name: s.name.clone(),
+            hidden: s.hidden,
+            merges,
+            has_merge_info: true,
+        });
+    }
+    emit(Frame::Book {
+        format: Format::Xlsx,
+        is_1904: book.is_1904,
+        encoding: None,
+        sheets: metas,
+    });
+    let mut budget = limits.max_cells;
+    for i in 0..book.sheets.len() {
+        let name = book.sheets[i].name.clone();
+        let mut sink = RowSink {
+            b: SheetBuilder::new(),
+            sheet: i,
+            name: name.clone(),
+            emit: &mut *emit,
+        };
+        let read = book.cells(
+            i,
+            &mut |start, end| {
+                let (s, e) = (
+                    (start.0 as u64, start.1 as u64),
+                    (end.0 as u64, end.1 as u64),
+                );
+                check_dimension(&name, s, e, limits)
+            },
+            &mut |r, c, cell| sink.cell(r, c, cell, &mut budget),
+        );
+        if let Err(e) = read {
+            return Some(Err(e));
+        }
+        sink.finish();
+    }
+    Some(Ok(()))
+}
+
+fn stream_xlsx_calamine(
     bytes: Vec<u8>,
     limits: &Limits,
     emit: &mut dyn FnMut(Frame),
@@ -594,45 +727,28 @@ fn stream_xlsx(
     for (i, name) in names.iter().enumerate() {
         let mut reader = wb.worksheet_cells_reader(name).map_err(map_xlsx_err)?;
         let dim = reader.dimensions();
-        let declared = (dim.end.0 as u64 + 1).saturating_sub(dim.start.0 as u64)
-            * (dim.end.1 as u64 + 1).saturating_sub(dim.start.1 as u64);
-        if declared > limits.max_declared_cells {
-            return Err(ReadError::TooLarge(format!(
-                "sheet {name} declares {} rows × {} columns",
-                dim.end.0 as u64 + 1,
-                dim.end.1 as u64 + 1
-            )));
-        }
-        let mut b = SheetBuilder::new();
+        check_dimension(
+            name,
+            (dim.start.0 as u64, dim.start.1 as u64),
+            (dim.end.0 as u64, dim.end.1 as u64),
+            limits,
+        )?;
+        let mut sink = RowSink {
+            b: SheetBuilder::new(),
+            sheet: i,
+            name: name.clone(),
+            emit: &mut *emit,
+        };
         while let Some(cell) = reader.next_cell().map_err(map_xlsx_err)? {
             let (r, c) = cell.get_position();
-            let r = r as usize;
-            if r < b.first {
-                return Err(ReadError::Corrupt(format!(
-                    "sheet {name}: row {} comes after row {}",
-                    r + 1,
-                    b.first + 1
-                )));
-            }
-            // rows before this one are complete: send a full batch of them
-            if r >= b.first + BATCH_ROWS && b.rows.len() >= BATCH_ROWS {
-                let (first, rows) = b.take(r);
-                emit(Frame::Rows {
-                    sheet: i,
-                    first,
-                    rows,
-                });
-            }
-            b.put(r, c as usize, convert_ref(cell.get_value()), &mut budget)?;
+            sink.cell(
+                r as usize,
+                c as usize,
+                convert_ref(cell.get_value()),
+                &mut budget,
+            )?;
         }
-        let (first, rows) = b.take(usize::MAX);
-        if !rows.is_empty() {
-            emit(Frame::Rows {
-                sheet: i,
-                first,
-                rows,
-            });
-        }
+        sink.finish();
     }
     Ok(())
 }
@@ -840,6 +956,98 @@ fn sniff_delimiter(text: &str) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both xlsx readers on the same bytes: sheets, flags, merges and every cell.
+    fn lean_equals_calamine(bytes: &[u8], what: &str) -> usize {
+        let limits = Limits::default();
+        let book = crate::xlsx_lean::Book::open(bytes).expect("lean reader opens the workbook");
+        let lean = collect(|emit| match stream_xlsx_lean(book, &limits, emit) {
+            Some(r) => r,
+            None => Err(ReadError::Corrupt("lean reader gave up".into())),
+        })
+        .unwrap();
+        let cal = collect(|emit| stream_xlsx_calamine(bytes.to_vec(), &limits, emit)).unwrap();
+        assert_eq!(lean.is_1904, cal.is_1904, "{what}");
+        assert_eq!(lean.sheets.len(), cal.sheets.len(), "{what}");
+        let mut cells = 0;
+        for (a, b) in lean.sheets.iter().zip(&cal.sheets) {
+            assert_eq!(
+                (&a.name, a.hidden, &a.merges),
+                (&b.name, b.hidden, &b.merges),
+                "{what}"
+            );
+            assert_eq!(a.rows.len(), b.rows.len(), "{what} {}", a.name);
+            for (i, (ra, rb)) in a.rows.iter().zip(&b.rows).enumerate() {
+                assert_eq!(ra, rb, "{what} sheet {} row {}", a.name, i + 1);
+                cells += ra.iter().filter(|c| !c.is_empty()).count();
+            }
+        }
+        cells
+    }
+
+    #[test]
+    fn lean_xlsx_reader_matches_calamine_on_every_sample_workbook() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+        let mut stack = vec![root];
+        let (mut files, mut cells) = (0, 0);
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let bytes = std::fs::read(&p).unwrap();
+                if bytes.starts_with(b"PK") && crate::xlsx_lean::Book::open(&bytes).is_some() {
+                    files += 1;
+                    cells += lean_equals_calamine(&bytes, &p.display().to_string());
+                }
+            }
+        }
+        // every xlsx of the bundled inbox and the registry
+        assert!(files > 100, "{files} workbooks");
+        assert!(cells > 100_000, "{cells} cells");
+    }
+
+    #[test]
+    fn lean_xlsx_reader_matches_calamine_on_odd_cells() {
+        use rust_xlsxwriter::{Format, Formula, Workbook};
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.set_name("数据").unwrap();
+        let bold = Format::new().set_bold();
+        let ymd = Format::new().set_num_format("yyyy\"年\"m\"月\"d\"日\"");
+        let hours = Format::new().set_num_format("[h]:mm:ss");
+        let pct = Format::new().set_num_format("0.00%");
+        ws.write_string(0, 0, "  前后空格  ").unwrap();
+        ws.write_string(0, 1, "a & b < c > d \"e\" 'f'").unwrap();
+        ws.write_string(0, 2, "行一\n行二\r\n行三").unwrap();
+        ws.write_string(0, 3, "_x000D_ literal").unwrap();
+        ws.write_string(0, 4, "控制\u{1}符").unwrap();
+        ws.write_rich_string(1, 0, &[(&bold, "富"), (&Format::default(), "文本 ")])
+            .unwrap();
+        ws.write_number(1, 1, 45_000.0).unwrap();
+        ws.write_number_with_format(1, 2, 45_000.25, &ymd).unwrap();
+        ws.write_number_with_format(1, 3, 1.5, &hours).unwrap();
+        ws.write_number_with_format(1, 4, 0.985, &pct).unwrap();
+        ws.write_boolean(2, 0, true).unwrap();
+        ws.write_boolean(2, 1, false).unwrap();
+        ws.write_formula(2, 2, Formula::new("=B2*2").set_result("90000"))
+            .unwrap();
+        ws.write_formula(2, 3, Formula::new("=A1&\"x\"").set_result("前后空格x"))
+            .unwrap();
+        ws.write_number(2, 4, -1.0e-7).unwrap();
+        ws.write_number(40_000, 3, 7.0).unwrap();
+        ws.merge_range(5, 0, 6, 2, "合并", &Format::default())
+            .unwrap();
+        let hidden = wb.add_worksheet();
+        hidden.set_name("隐藏").unwrap();
+        hidden.write_string(0, 0, "x").unwrap();
+        hidden.set_hidden(true);
+        let bytes = wb.save_to_buffer().unwrap();
+        let cells = lean_equals_calamine(&bytes, "odd cells");
+        assert_eq!(cells, 18);
+    }
 
     #[test]
     fn utf8_with_and_without_bom() {

@@ -14,7 +14,7 @@ use quick_xml::events::Event;
 
 use crate::read::Merge;
 
-type Zip<'a> = zip::ZipArchive<std::io::Cursor<&'a [u8]>>;
+pub(crate) type Zip<'a> = zip::ZipArchive<std::io::Cursor<&'a [u8]>>;
 
 fn part(zip: &mut Zip<'_>, name: &str) -> Option<Vec<u8>> {
     let mut f = zip.by_name(name).ok()?;
@@ -23,7 +23,7 @@ fn part(zip: &mut Zip<'_>, name: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn attr(e: &quick_xml::events::BytesStart<'_>, local: &str) -> Option<String> {
+pub(crate) fn attr(e: &quick_xml::events::BytesStart<'_>, local: &str) -> Option<String> {
     e.attributes().flatten().find_map(|a| {
         if a.key.local_name().as_ref() != local {
             return None;
@@ -115,7 +115,7 @@ fn merge_tag(xml: &[u8]) -> Option<usize> {
 
 /// The merged regions of one sheet part. The part is inflated in chunks
 /// and only the `<mergeCells>` fragment is kept and parsed.
-fn merges(zip: &mut Zip<'_>, path: &str) -> Option<Vec<Merge>> {
+pub(crate) fn merges(zip: &mut Zip<'_>, path: &str) -> Option<Vec<Merge>> {
     let mut f = zip.by_name(path).ok()?;
     const KEEP: usize = 4096;
     let mut chunk = vec![0u8; 1 << 20];
