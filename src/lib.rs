@@ -19,3 +19,4 @@ pub mod value;
 pub mod worker;
 pub mod xlsx_lean;
 pub mod xlsx_parts;
+pub mod xml_scan;

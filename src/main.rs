@@ -2,6 +2,9 @@
 //! outcome to an exit code (0 clean, 1 rows or files rejected, 2 usage or
 //! configuration error, 3 failed).
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let code = zhenxing::cli::main();
     std::process::exit(code);

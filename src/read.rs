@@ -633,63 +633,136 @@ fn stream_xlsx(
     emit: &mut dyn FnMut(Frame),
 ) -> Result<(), ReadError> {
     if let Some(book) = crate::xlsx_lean::Book::open(&bytes) {
-        if let Some(done) = stream_xlsx_lean(book, limits, emit) {
+        if let Some(done) = stream_xlsx_lean(book, &bytes, limits, emit) {
             return done;
         }
     }
     stream_xlsx_calamine(bytes, limits, emit)
 }
 
+/// Holds back the frames of a workbook until the merged regions of its
+/// sheets are known. They sit at the end of each sheet's XML, so a helper
+/// thread inflates the sheets to find them while the cells are already
+/// being parsed; the `Book` frame, which carries them, must go first.
+struct Gate<'s, 'e> {
+    job: Option<std::thread::ScopedJoinHandle<'s, Option<Vec<Vec<Merge>>>>>,
+    sheets: Vec<(String, bool)>,
+    is_1904: bool,
+    pending: Vec<Frame>,
+    emit: &'e mut dyn FnMut(Frame),
+    /// The merged regions could not be read: calamine reads the file.
+    failed: bool,
+}
+
+/// Frames held back at most; then the reader waits for the helper.
+const GATE_FRAMES: usize = 8;
+
+impl Gate<'_, '_> {
+    fn send(&mut self, f: Frame) {
+        if self.job.is_none() {
+            if !self.failed {
+                (self.emit)(f);
+            }
+            return;
+        }
+        self.pending.push(f);
+        let done = self.job.as_ref().is_some_and(|j| j.is_finished());
+        if done || self.pending.len() >= GATE_FRAMES {
+            self.open();
+        }
+    }
+
+    /// Waits for the merged regions, then sends the book and what is held.
+    fn open(&mut self) {
+        let Some(job) = self.job.take() else { return };
+        let Some(merges) = job.join().ok().flatten() else {
+            self.failed = true;
+            self.pending.clear();
+            return;
+        };
+        let sheets = std::mem::take(&mut self.sheets)
+            .into_iter()
+            .zip(merges)
+            .map(|((name, hidden), merges)| SheetMeta {
+                name,
+                hidden,
+                merges,
+                has_merge_info: true,
+            })
+            .collect();
+        (self.emit)(Frame::Book {
+            format: Format::Xlsx,
+            is_1904: self.is_1904,
+            encoding: None,
+            sheets,
+        });
+        for f in self.pending.drain(..) {
+            (self.emit)(f);
+        }
+    }
+}
+
 /// The lean reader; `None` (before anything is sent) when a sheet's merged
 /// regions cannot be found, so that calamine reads the file.
 fn stream_xlsx_lean(
     mut book: crate::xlsx_lean::Book<'_>,
+    bytes: &[u8],
     limits: &Limits,
     emit: &mut dyn FnMut(Frame),
 ) -> Option<Result<(), ReadError>> {
-    let mut metas = Vec::new();
-    for i in 0..book.sheets.len() {
-        let merges = book.merges(i)?;
-        let s = &book.sheets[i];
-        metas.push(SheetMeta {
-            name: s.name.clone(),
-            hidden: s.hidden,
-            merges,
-            has_merge_info: true,
+    let parts = book.sheet_parts()?;
+    std::thread::scope(|scope| {
+        let job = scope.spawn(move || crate::xlsx_parts::merges_of_parts(bytes, &parts));
+        let gate = std::cell::RefCell::new(Gate {
+            job: Some(job),
+            sheets: book
+                .sheets
+                .iter()
+                .map(|s| (s.name.clone(), s.hidden))
+                .collect(),
+            is_1904: book.is_1904,
+            pending: Vec::new(),
+            emit,
+            failed: false,
         });
-    }
-    emit(Frame::Book {
-        format: Format::Xlsx,
-        is_1904: book.is_1904,
-        encoding: None,
-        sheets: metas,
-    });
-    let mut budget = limits.max_cells;
-    for i in 0..book.sheets.len() {
-        let name = book.sheets[i].name.clone();
-        let mut sink = RowSink {
-            b: SheetBuilder::new(),
-            sheet: i,
-            name: name.clone(),
-            emit: &mut *emit,
-        };
-        let read = book.cells(
-            i,
-            &mut |start, end| {
-                let (s, e) = (
-                    (start.0 as u64, start.1 as u64),
-                    (end.0 as u64, end.1 as u64),
-                );
-                check_dimension(&name, s, e, limits)
-            },
-            &mut |r, c, cell| sink.cell(r, c, cell, &mut budget),
-        );
-        if let Err(e) = read {
-            return Some(Err(e));
+        let mut budget = limits.max_cells;
+        for i in 0..book.sheets.len() {
+            let name = book.sheets[i].name.clone();
+            let mut send = |f: Frame| gate.borrow_mut().send(f);
+            let mut sink = RowSink {
+                b: SheetBuilder::new(),
+                sheet: i,
+                name: name.clone(),
+                emit: &mut send,
+            };
+            let read = book.cells(
+                i,
+                &mut |start, end| {
+                    let (s, e) = (
+                        (start.0 as u64, start.1 as u64),
+                        (end.0 as u64, end.1 as u64),
+                    );
+                    check_dimension(&name, s, e, limits)
+                },
+                &mut |r, c, cell| {
+                    if gate.borrow().failed {
+                        return Err(ReadError::Corrupt("merged regions unreadable".into()));
+                    }
+                    sink.cell(r, c, cell, &mut budget)
+                },
+            );
+            if gate.borrow().failed {
+                return None;
+            }
+            if let Err(e) = read {
+                return Some(Err(e));
+            }
+            sink.finish();
         }
-        sink.finish();
-    }
-    Some(Ok(()))
+        let mut gate = gate.into_inner();
+        gate.open();
+        (!gate.failed).then_some(Ok(()))
+    })
 }
 
 fn stream_xlsx_calamine(
@@ -961,7 +1034,7 @@ mod tests {
     fn lean_equals_calamine(bytes: &[u8], what: &str) -> usize {
         let limits = Limits::default();
         let book = crate::xlsx_lean::Book::open(bytes).expect("lean reader opens the workbook");
-        let lean = collect(|emit| match stream_xlsx_lean(book, &limits, emit) {
+        let lean = collect(|emit| match stream_xlsx_lean(book, bytes, &limits, emit) {
             Some(r) => r,
             None => Err(ReadError::Corrupt("lean reader gave up".into())),
         })

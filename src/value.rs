@@ -96,14 +96,30 @@ impl ValueError {
 
 /// Maps full-width ASCII forms (`１２３`, `（`, `％`) and the ideographic
 /// space to their half-width forms.
-pub fn to_half_width(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\u{3000}' => ' ',
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            _ => c,
-        })
-        .collect()
+pub fn to_half_width(s: &str) -> Cow<'_, str> {
+    // full-width forms are U+FF01..=U+FF5E (lead byte 0xEF), the
+    // ideographic space U+3000 (lead byte 0xE3)
+    if !s.bytes().any(|b| b == 0xEF || b == 0xE3) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| match c {
+                '\u{3000}' => ' ',
+                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+                _ => c,
+            })
+            .collect(),
+    )
+}
+
+/// Whether a byte can start a character that [`clean_name`] removes or
+/// changes: ASCII white space, or the UTF-8 lead bytes of U+0085/U+00A0,
+/// U+1680, U+2000–U+2FFF, U+3000–U+3FFF and U+F000–U+FFFF. Chinese
+/// characters (lead bytes 0xE4–0xE9) never match, so most names are
+/// cleared by this byte scan alone.
+fn maybe_odd(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | b' ' | 0xC2 | 0xE1 | 0xE2 | 0xE3 | 0xEF)
 }
 
 /// Trims a name and removes the spaces and line breaks that people put
@@ -117,7 +133,7 @@ pub fn clean_name(s: &str) -> Cow<'_, str> {
             )
     };
     // most cells are clean already: no copy then
-    if !s.chars().any(odd) {
+    if !s.bytes().any(maybe_odd) || !s.chars().any(odd) {
         return Cow::Borrowed(s);
     }
     Cow::Owned(
@@ -651,5 +667,26 @@ mod tests {
         assert_eq!(cell_ref("如皋市", 16, 3), "如皋市!D17");
         assert_eq!(format_number(0.1 + 0.2), "0.3");
         assert_eq!(format_number(350000.0), "350000");
+    }
+
+    #[test]
+    fn the_byte_prefilter_misses_no_character_clean_name_changes() {
+        let mut buf = [0u8; 4];
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let s: &str = c.encode_utf8(&mut buf);
+            if clean_name_slow_changes(s) {
+                assert!(maybe_odd(s.as_bytes()[0]), "U+{:04X}", c as u32);
+            }
+        }
+    }
+
+    fn clean_name_slow_changes(s: &str) -> bool {
+        s.chars().any(|c| {
+            c.is_whitespace()
+                || matches!(
+                    c,
+                    '\u{200B}' | '\u{FEFF}' | '\u{3000}' | '\u{FF01}'..='\u{FF5E}'
+                )
+        })
     }
 }

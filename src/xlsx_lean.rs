@@ -10,11 +10,12 @@
 //! from [`Book::open`] so the caller uses calamine instead.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 
-use quick_xml::events::{BytesRef, Event};
+use quick_xml::events::Event;
 
 use crate::read::{RawCell, ReadError};
+use crate::xml_scan::{self as scan, Scanner, Tok};
 
 use crate::xlsx_parts::{attr, Zip};
 
@@ -48,14 +49,6 @@ fn xml_config<R: BufRead>(r: &mut quick_xml::Reader<R>) {
     c.trim_text(false);
     c.check_comments = false;
     c.expand_empty_elements = true;
-}
-
-/// `&amp;`, `&#x4E2D;` and the like, as text; `None` for an unknown entity.
-fn entity(e: &BytesRef<'_>) -> Option<String> {
-    if let Some(s) = quick_xml::escape::resolve_xml_entity(e) {
-        return Some(s.to_string());
-    }
-    e.resolve_char_ref().ok().flatten().map(String::from)
 }
 
 impl<'a> Book<'a> {
@@ -169,19 +162,19 @@ impl<'a> Book<'a> {
     }
 
     fn read_strings(&mut self, path: &str) -> Option<Vec<String>> {
-        let mut r = self.xml(path)?;
-        let mut buf = Vec::new();
-        let mut text_buf = Vec::new();
+        let mut sc = Scanner::new(self.entry(path)?);
         let mut out = Vec::new();
-        loop {
-            match r.read_event_into(&mut buf).ok()? {
-                Event::Start(e) if e.local_name().as_ref() == "si" => {
-                    out.push(rich_text(&mut r, "si", &mut text_buf).ok()?);
-                }
-                Event::Eof => break,
-                _ => {}
+        while let Some(t) = sc.next_tok().ok()? {
+            if let Tok::Open {
+                name: b"si", empty, ..
+            } = t
+            {
+                out.push(if empty {
+                    String::new()
+                } else {
+                    rich_text(&mut sc, b"si").ok()?
+                });
             }
-            buf.clear();
         }
         Some(out)
     }
@@ -223,11 +216,12 @@ impl<'a> Book<'a> {
         Some(out)
     }
 
-    /// The merged regions of a sheet; `None` when its part is missing.
-    pub fn merges(&mut self, sheet: usize) -> Option<Vec<crate::read::Merge>> {
-        let path = self.sheets.get(sheet)?.path.to_ascii_lowercase();
-        let real = self.names.get(&path)?.clone();
-        crate::xlsx_parts::merges(&mut self.zip, &real)
+    /// The zip entry of every sheet; `None` when one is missing.
+    pub fn sheet_parts(&self) -> Option<Vec<String>> {
+        self.sheets
+            .iter()
+            .map(|s| self.names.get(&s.path.to_ascii_lowercase()).cloned())
+            .collect()
     }
 
     /// Streams the cells of one sheet: `cell(row, col, value)` for each
@@ -243,8 +237,9 @@ impl<'a> Book<'a> {
         let is_1904 = self.is_1904;
         let strings = std::mem::take(&mut self.strings);
         let date_style = std::mem::take(&mut self.date_style);
-        let result = match self.xml(&path) {
-            Some(mut r) => {
+        let result = match self.entry(&path) {
+            Some(f) => {
+                let mut r = Scanner::new(f);
                 let ctx = Ctx {
                     strings: &strings,
                     date_style: &date_style,
@@ -267,44 +262,37 @@ fn bad(what: impl std::fmt::Display) -> ReadError {
 /// Text of an `<si>` or `<is>` element (`closing` is its local name):
 /// the `<t>` runs without phonetic (`<rPh>`) text; runs not marked
 /// `xml:space="preserve"` lose surrounding ASCII white space, as in calamine.
-fn rich_text<R: BufRead>(
-    r: &mut quick_xml::Reader<R>,
-    closing: &str,
-    buf: &mut Vec<u8>,
-) -> Result<String, ReadError> {
+fn rich_text<R: Read>(r: &mut Scanner<R>, closing: &[u8]) -> Result<String, ReadError> {
     let mut out = String::new();
     let mut phonetic = false;
     let mut run: Option<(bool, String)> = None;
     loop {
-        buf.clear();
-        match r.read_event_into(buf).map_err(bad)? {
-            Event::Start(e) if e.local_name().as_ref() == "rPh" => phonetic = true,
-            Event::End(e) if e.local_name().as_ref() == "rPh" => phonetic = false,
-            Event::Start(e) if e.local_name().as_ref() == "t" && !phonetic => {
-                let preserve = e
-                    .attributes()
-                    .flatten()
-                    .any(|a| a.key.as_ref() == "xml:space" && a.value.as_ref() == "preserve");
+        match r.next_tok().map_err(bad)? {
+            Some(Tok::Open {
+                name: b"rPh",
+                empty: false,
+                ..
+            }) => phonetic = true,
+            Some(Tok::Close { name: b"rPh" }) => phonetic = false,
+            Some(Tok::Open {
+                name: b"t",
+                attrs,
+                empty,
+            }) if !phonetic && !empty => {
+                let preserve = scan::attrs(attrs).any(|(k, v)| k == b"space" && v == b"preserve");
                 run = Some((preserve, String::new()));
             }
-            Event::Text(t) => {
+            Some(Tok::Text(t)) => {
                 if let Some((_, v)) = run.as_mut() {
-                    v.push_str(&t.xml10_content());
+                    scan::push_text(t, v).map_err(bad)?;
                 }
             }
-            Event::CData(t) => {
+            Some(Tok::CData(t)) => {
                 if let Some((_, v)) = run.as_mut() {
-                    v.push_str(&t.xml10_content());
+                    scan::push_cdata(t, v).map_err(bad)?;
                 }
             }
-            Event::GeneralRef(g) => {
-                if let Some((_, v)) = run.as_mut() {
-                    v.push_str(
-                        &entity(&g).ok_or_else(|| bad(format!("unknown entity &{};", &*g)))?,
-                    );
-                }
-            }
-            Event::End(e) if e.local_name().as_ref() == "t" => {
+            Some(Tok::Close { name: b"t" }) => {
                 if let Some((preserve, value)) = run.take() {
                     if preserve {
                         out.push_str(&unescape_excel(&value));
@@ -313,9 +301,9 @@ fn rich_text<R: BufRead>(
                     }
                 }
             }
-            Event::End(e) if e.local_name().as_ref() == closing => return Ok(out),
-            Event::Eof => return Err(bad("ends inside a string")),
-            _ => {}
+            Some(Tok::Close { name }) if name == closing => return Ok(out),
+            Some(_) => {}
+            None => return Err(bad("ends inside a string")),
         }
     }
 }
@@ -456,61 +444,78 @@ fn error_cell(v: &str) -> Result<RawCell, ReadError> {
     Ok(RawCell::Error(name.to_string()))
 }
 
-fn sheet_cells<R: BufRead>(
-    r: &mut quick_xml::Reader<R>,
+fn sheet_cells<R: Read>(
+    r: &mut Scanner<R>,
     ctx: &Ctx<'_>,
     dims: &mut dyn FnMut((usize, usize), (usize, usize)) -> Result<(), ReadError>,
     cell: &mut dyn FnMut(usize, usize, RawCell) -> Result<(), ReadError>,
 ) -> Result<(), ReadError> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut inner = Vec::with_capacity(256);
     let mut text = String::new();
     let mut row = 0usize;
     let mut col = 0usize;
     let mut in_data = false;
     loop {
-        buf.clear();
-        let ev = r.read_event_into(&mut buf).map_err(bad)?;
-        match ev {
-            Event::Start(e) if !in_data => match e.local_name().as_ref() {
-                "dimension" => {
-                    let Some(rf) = attr(&e, "ref") else { continue };
-                    let last = rf.rsplit(':').next().unwrap_or(&rf);
-                    let first = rf.split(':').next().unwrap_or(&rf);
-                    if let (Some(start), Some(end)) = (a1(first.as_bytes()), a1(last.as_bytes())) {
+        let Some(tok) = r.next_tok().map_err(bad)? else {
+            return if in_data {
+                Err(bad("the sheet ends inside its data"))
+            } else {
+                Ok(())
+            };
+        };
+        match tok {
+            Tok::Open { name, attrs, empty } if !in_data => match name {
+                b"dimension" => {
+                    let Some((_, rf)) = scan::attrs(attrs).find(|(k, _)| *k == b"ref") else {
+                        continue;
+                    };
+                    let mut parts = rf.split(|&b| b == b':');
+                    let first = parts.next().unwrap_or(rf);
+                    let last = parts.next().unwrap_or(first);
+                    if let (Some(start), Some(end)) = (a1(first), a1(last)) {
                         dims(start, end)?;
                     }
                 }
-                "sheetData" => in_data = true,
+                b"sheetData" if empty => return Ok(()),
+                b"sheetData" => in_data = true,
                 _ => {}
             },
-            Event::Start(e) if e.local_name().as_ref() == "row" => {
-                for a in e.attributes().with_checks(false).flatten() {
-                    if a.key.as_ref() == "r" {
-                        let n = digits(a.value.as_bytes()).ok_or_else(|| bad("bad row number"))?;
-                        row = n.checked_sub(1).ok_or_else(|| bad("row number 0"))?;
-                    }
+            Tok::Open {
+                name: b"row",
+                attrs,
+                empty,
+            } => {
+                if let Some((_, v)) = scan::attrs(attrs).find(|(k, _)| *k == b"r") {
+                    let n = digits(v).ok_or_else(|| bad("bad row number"))?;
+                    row = n.checked_sub(1).ok_or_else(|| bad("row number 0"))?;
+                }
+                if empty {
+                    row += 1;
+                    col = 0;
                 }
             }
-            Event::End(e) if e.local_name().as_ref() == "row" => {
+            Tok::Close { name: b"row" } => {
                 row += 1;
                 col = 0;
             }
-            Event::Start(e) if e.local_name().as_ref() == "c" => {
+            Tok::Open {
+                name: b"c",
+                attrs,
+                empty,
+            } => {
                 let mut style: Option<usize> = None;
                 let mut typ: [u8; 9] = [0; 9];
                 let mut typ_len = usize::MAX;
                 let mut at = (row, col);
-                for a in e.attributes().with_checks(false).flatten() {
-                    match a.key.as_ref() {
-                        "r" => {
-                            at = a1(a.value.as_bytes())
-                                .ok_or_else(|| bad(format!("bad cell reference {}", a.value)))?;
+                for (k, v) in scan::attrs(attrs) {
+                    match k {
+                        b"r" => {
+                            at = a1(v).ok_or_else(|| {
+                                bad(format!("bad cell reference {}", String::from_utf8_lossy(v)))
+                            })?;
                             col = at.1;
                         }
-                        "s" => style = Some(digits(a.value.as_bytes()).unwrap_or(0)),
-                        "t" => {
-                            let v = a.value.as_bytes();
+                        b"s" => style = Some(digits(v).unwrap_or(0)),
+                        b"t" => {
                             if v.len() > typ.len() {
                                 return Err(bad(format!(
                                     "unknown cell type {}",
@@ -524,30 +529,20 @@ fn sheet_cells<R: BufRead>(
                     }
                 }
                 let typ: Option<&[u8]> = (typ_len != usize::MAX).then(|| &typ[..typ_len]);
-                let value = cell_value(r, &mut inner, &mut text, (typ, style), ctx)?;
+                let value = if empty {
+                    RawCell::Empty
+                } else {
+                    cell_value(r, &mut text, (typ, style), ctx)?
+                };
                 col += 1;
                 if !value.is_empty() {
                     cell(at.0, at.1, value)?;
                 }
             }
-            Event::End(e) if e.local_name().as_ref() == "sheetData" => return Ok(()),
-            Event::Eof => {
-                return if in_data {
-                    Err(bad("the sheet ends inside its data"))
-                } else {
-                    Ok(())
-                }
-            }
+            Tok::Close { name: b"sheetData" } => return Ok(()),
             _ => {}
         }
     }
-}
-
-enum Part {
-    None,
-    V,
-    Is,
-    Skip(String),
 }
 
 /// What every cell of a workbook is read against.
@@ -558,51 +553,51 @@ struct Ctx<'s> {
 }
 
 /// Reads the content of a `<c>` element up to its end tag.
-fn cell_value<R: BufRead>(
-    r: &mut quick_xml::Reader<R>,
-    buf: &mut Vec<u8>,
+fn cell_value<R: Read>(
+    r: &mut Scanner<R>,
     text: &mut String,
     (typ, style): (Option<&[u8]>, Option<usize>),
     ctx: &Ctx<'_>,
 ) -> Result<RawCell, ReadError> {
     let mut value = RawCell::Empty;
     loop {
-        buf.clear();
-        let part = match r.read_event_into(buf).map_err(bad)? {
-            Event::Start(e) => match e.local_name().as_ref() {
-                "v" => Part::V,
-                "is" => Part::Is,
-                _ => Part::Skip(e.name().as_ref().to_string()),
-            },
-            Event::End(e) if e.local_name().as_ref() == "c" => return Ok(value),
-            Event::Eof => return Err(bad("ends inside a cell")),
-            _ => Part::None,
-        };
-        match part {
-            Part::None => {}
-            Part::V => {
+        match r.next_tok().map_err(bad)? {
+            Some(Tok::Open {
+                name: b"v", empty, ..
+            }) => {
                 text.clear();
-                loop {
-                    buf.clear();
-                    match r.read_event_into(buf).map_err(bad)? {
-                        Event::Text(t) => text.push_str(&t.xml10_content()),
-                        Event::GeneralRef(g) => text.push_str(
-                            &entity(&g).ok_or_else(|| bad(format!("unknown entity &{};", &*g)))?,
-                        ),
-                        Event::End(x) if x.local_name().as_ref() == "v" => break,
-                        Event::Eof => return Err(bad("ends inside a value")),
-                        _ => {}
+                if !empty {
+                    loop {
+                        match r.next_tok().map_err(bad)? {
+                            Some(Tok::Text(t)) => scan::push_text(t, text).map_err(bad)?,
+                            Some(Tok::CData(t)) => scan::push_cdata(t, text).map_err(bad)?,
+                            Some(Tok::Close { name: b"v" }) => break,
+                            Some(_) => {}
+                            None => return Err(bad("ends inside a value")),
+                        }
                     }
                 }
                 value = v_value(text, typ, style, ctx)?;
             }
-            Part::Is => value = RawCell::Text(rich_text(r, "is", buf)?),
-            Part::Skip(end) => {
-                // <f> and anything else: skip to its end
-                buf.clear();
-                r.read_to_end_into(quick_xml::name::QName(&end), buf)
-                    .map_err(bad)?;
+            Some(Tok::Open {
+                name: b"is", empty, ..
+            }) => {
+                value = if empty {
+                    RawCell::Empty
+                } else {
+                    RawCell::Text(rich_text(r, b"is")?)
+                };
             }
+            Some(Tok::Open {
+                name, empty: false, ..
+            }) => {
+                // <f> and anything else: skip to its end
+                let name = name.to_vec();
+                r.skip_element(&name).map_err(bad)?;
+            }
+            Some(Tok::Close { name: b"c" }) => return Ok(value),
+            Some(_) => {}
+            None => return Err(bad("ends inside a cell")),
         }
     }
 }
@@ -634,6 +629,7 @@ fn v_value(
             t => return Err(bad(format!("boolean cell holds {t}"))),
         },
         Some(b"d") => RawCell::Text(v.to_string()),
+        Some(b"e") if v.is_empty() => RawCell::Empty,
         Some(b"e") => error_cell(v)?,
         Some(b"str") => RawCell::Text(unescape_excel(v).into_owned()),
         Some(b"n") | None => {

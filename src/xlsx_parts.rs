@@ -44,6 +44,13 @@ pub fn all_merges(bytes: &[u8]) -> Option<HashMap<String, Vec<Merge>>> {
         .collect()
 }
 
+/// The merged regions of the given sheet parts, in order; `None` when a
+/// part is missing or unreadable.
+pub fn merges_of_parts(bytes: &[u8], parts: &[String]) -> Option<Vec<Vec<Merge>>> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+    parts.iter().map(|p| merges(&mut zip, p)).collect()
+}
+
 /// Sheet name → part path (`xl/worksheets/sheet1.xml`).
 fn sheet_paths(zip: &mut Zip<'_>) -> Option<HashMap<String, String>> {
     let rels = part(zip, "xl/_rels/workbook.xml.rels")?;
@@ -115,7 +122,7 @@ fn merge_tag(xml: &[u8]) -> Option<usize> {
 
 /// The merged regions of one sheet part. The part is inflated in chunks
 /// and only the `<mergeCells>` fragment is kept and parsed.
-pub(crate) fn merges(zip: &mut Zip<'_>, path: &str) -> Option<Vec<Merge>> {
+fn merges(zip: &mut Zip<'_>, path: &str) -> Option<Vec<Merge>> {
     let mut f = zip.by_name(path).ok()?;
     const KEEP: usize = 4096;
     let mut chunk = vec![0u8; 1 << 20];
