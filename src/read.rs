@@ -713,6 +713,11 @@ fn stream_xlsx_lean(
     let parts = book.sheet_parts()?;
     std::thread::scope(|scope| {
         let job = scope.spawn(move || crate::xlsx_parts::merges_of_parts(bytes, &parts));
+        // the shared strings are read while the helper looks for merged regions
+        if book.load().is_none() {
+            let _ = job.join();
+            return None;
+        }
         let gate = std::cell::RefCell::new(Gate {
             job: Some(job),
             sheets: book

@@ -7,7 +7,7 @@
 //! `<sheetData>` of each sheet, streamed from the zip entry. It gives the
 //! same values calamine gives (a test compares both on every sample
 //! workbook); any part it does not find where it expects returns `None`
-//! from [`Book::open`] so the caller uses calamine instead.
+//! from [`Book::open`] or [`Book::load`] so the caller uses calamine instead.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -41,6 +41,8 @@ pub struct Book<'a> {
     strings: Vec<String>,
     /// Per cell style (`s=` index): whether its number format shows a date.
     date_style: Vec<bool>,
+    /// Shared strings and styles parts, read by [`Book::load`].
+    parts: (Option<String>, String),
 }
 
 fn xml_config<R: BufRead>(r: &mut quick_xml::Reader<R>) {
@@ -64,8 +66,8 @@ impl<'a> Book<'a> {
         Some(r)
     }
 
-    /// Reads the workbook structure, shared strings and styles. `None` when
-    /// a part is missing or unusual, so that calamine handles the file.
+    /// Reads the workbook structure (sheets, date system). `None` when a
+    /// part is missing or unusual, so that calamine handles the file.
     pub fn open(bytes: &'a [u8]) -> Option<Book<'a>> {
         let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
         let names = zip
@@ -80,6 +82,7 @@ impl<'a> Book<'a> {
             sheets: Vec::new(),
             strings: Vec::new(),
             date_style: Vec::new(),
+            parts: (None, "xl/styles.xml".to_string()),
         };
         let rels = book.relationships()?;
         book.read_workbook(&rels)?;
@@ -88,12 +91,22 @@ impl<'a> Book<'a> {
                 .find(|(t, _)| t.ends_with(kind))
                 .map(|(_, p)| p.clone())
         };
-        if let Some(path) = target("/sharedStrings") {
-            book.strings = book.read_strings(&path)?;
+        if let Some(styles) = target("/styles") {
+            book.parts.1 = styles;
         }
-        let styles = target("/styles").unwrap_or_else(|| "xl/styles.xml".to_string());
-        book.date_style = book.read_styles(&styles)?;
+        book.parts.0 = target("/sharedStrings");
         Some(book)
+    }
+
+    /// Reads the shared strings and the cell styles; `None` when they are
+    /// unreadable, so that calamine handles the file.
+    pub fn load(&mut self) -> Option<()> {
+        let (strings, styles) = self.parts.clone();
+        if let Some(path) = strings {
+            self.strings = self.read_strings(&path)?;
+        }
+        self.date_style = self.read_styles(&styles)?;
+        Some(())
     }
 
     /// Relationship id → (type, zip path) of `xl/workbook.xml`.
