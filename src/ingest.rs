@@ -1056,9 +1056,16 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                         .collect();
                     return Parsed::Ok(Value::Text(parts.join(";")));
                 }
-                Parsed::Ok(Value::Text(
-                    crate::value::to_half_width(t).trim().to_string(),
-                ))
+                let t = crate::value::to_half_width(t).trim().to_string();
+                if field.pii == Some(crate::config::PiiKind::IdNumber)
+                    && !crate::pseudo::id_number_valid(&t)
+                {
+                    return bad(
+                        "E_ID_NUMBER",
+                        "an 18-character resident ID number with a valid check digit",
+                    );
+                }
+                Parsed::Ok(Value::Text(t))
             }
             FieldType::Name => {
                 let raw = cell_text(cell);

@@ -372,6 +372,9 @@ fn expected_zh(e: &str) -> &str {
         "a year" => "年份",
         "a 12-digit division code" => "12位区划代码",
         "a level" => "等级（如 一级、3档）",
+        "an 18-character resident ID number with a valid check digit" => {
+            "18位且校验码正确的居民身份证号"
+        }
         other => other,
     }
 }

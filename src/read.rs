@@ -644,8 +644,30 @@ fn stream_xlsx(
 /// sheets are known. They sit at the end of each sheet's XML, so a helper
 /// thread inflates the sheets to find them while the cells are already
 /// being parsed; the `Book` frame, which carries them, must go first.
+/// The merged regions of all sheets: being found, or found.
+enum Job<'s> {
+    Thread(std::thread::ScopedJoinHandle<'s, Option<Vec<Vec<Merge>>>>),
+    Done(Option<Vec<Vec<Merge>>>),
+}
+
+impl Job<'_> {
+    fn is_finished(&self) -> bool {
+        match self {
+            Job::Thread(j) => j.is_finished(),
+            Job::Done(_) => true,
+        }
+    }
+
+    fn join(self) -> Option<Vec<Vec<Merge>>> {
+        match self {
+            Job::Thread(j) => j.join().ok().flatten(),
+            Job::Done(m) => m,
+        }
+    }
+}
+
 struct Gate<'s, 'e> {
-    job: Option<std::thread::ScopedJoinHandle<'s, Option<Vec<Vec<Merge>>>>>,
+    job: Option<Job<'s>>,
     sheets: Vec<(String, bool)>,
     is_1904: bool,
     pending: Vec<Frame>,
@@ -675,7 +697,7 @@ impl Gate<'_, '_> {
     /// Waits for the merged regions, then sends the book and what is held.
     fn open(&mut self) {
         let Some(job) = self.job.take() else { return };
-        let Some(merges) = job.join().ok().flatten() else {
+        let Some(merges) = job.join() else {
             self.failed = true;
             self.pending.clear();
             return;
@@ -712,10 +734,18 @@ fn stream_xlsx_lean(
 ) -> Option<Result<(), ReadError>> {
     let parts = book.sheet_parts()?;
     std::thread::scope(|scope| {
-        let job = scope.spawn(move || crate::xlsx_parts::merges_of_parts(bytes, &parts));
+        // a small stack: the helper only inflates and searches bytes. When no
+        // thread can be started (a tight address-space limit), it runs here.
+        let helper = std::thread::Builder::new()
+            .name("merges".into())
+            .stack_size(256 << 10)
+            .spawn_scoped(scope, || crate::xlsx_parts::merges_of_parts(bytes, &parts));
+        let job = match helper {
+            Ok(job) => Job::Thread(job),
+            Err(_) => Job::Done(crate::xlsx_parts::merges_of_parts(bytes, &parts)),
+        };
         // the shared strings are read while the helper looks for merged regions
         if book.load().is_none() {
-            let _ = job.join();
             return None;
         }
         let gate = std::cell::RefCell::new(Gate {

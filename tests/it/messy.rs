@@ -333,9 +333,9 @@ fn villages_match_by_code_name_former_name_and_merger() {
 fn secretaries_levels_grades_conditional_dates_and_duplicates() {
     let d = tempfile::tempdir().unwrap();
     let text = "县(市、区),镇(街道),村(社区),年度,姓名,身份证号,等级,档次,月基本报酬,选聘事业编制,选聘时间,是否专职
-如皋市,义德街道,平祥村,2024,王敏,320682198001010013,三级,9档,\"5,000\",否,,是
+如皋市,义德街道,平祥村,2024,王敏,320682198001010015,三级,9档,\"5,000\",否,,是
 如皋市,义德街道,启梅村,2024,陈刚,,七级,10,5200,否,,是
-如皋市,义德街道,园北村,2024,李强,,二级,19,5300,否,,是
+如皋市,义德街道,园北村,2024,李强,320682198001010013,二级,19,5300,否,,是
 如皋市,义德街道,兰和社区,2024,赵丽,,一级,2,4800,是,,可能
 如皋市,义德街道,平祥村,2024,王敏,,三级,9,5000,否,,是
 如皋市,义德街道,石瑞村,2024,孙伟,,四级,12,6000,是,2023-13-01,是
@@ -347,6 +347,7 @@ fn secretaries_levels_grades_conditional_dates_and_duplicates() {
     let got = issues(&v[0], "reject");
     let want: Vec<(String, String)> = [
         ("E_DUPLICATE_KEY", format!("{sheet}!6")),
+        ("E_ID_NUMBER", format!("{sheet}!F4")),
         ("E_NOT_DATE", format!("{sheet}!K7")),
         ("E_NOT_YESNO", format!("{sheet}!L5")),
         ("E_RANGE", format!("{sheet}!G3")),
@@ -358,6 +359,14 @@ fn secretaries_levels_grades_conditional_dates_and_duplicates() {
     .collect();
     assert_eq!(got, want);
     assert_eq!(counts(&v[0]), [7, 1, 5, 1, 1]);
+    // a wrong check digit is a reject, and the number is shown masked
+    let bad_id = v[0]["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "E_ID_NUMBER")
+        .unwrap();
+    assert_eq!(bad_id["raw"], "3206**********0013");
     let (_, rows) = records(&f);
     assert_eq!(field(&rows[0], "level"), "3");
     assert_eq!(field(&rows[0], "grade"), "9");
