@@ -745,9 +745,7 @@ fn stream_xlsx_lean(
             Err(_) => Job::Done(crate::xlsx_parts::merges_of_parts(bytes, &parts)),
         };
         // the shared strings are read while the helper looks for merged regions
-        if book.load().is_none() {
-            return None;
-        }
+        book.load()?;
         let gate = std::cell::RefCell::new(Gate {
             job: Some(job),
             sheets: book

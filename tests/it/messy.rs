@@ -329,6 +329,16 @@ fn villages_match_by_code_name_former_name_and_merger() {
     );
 }
 
+/// The first issue of a file's JSON report with this code.
+fn issue_with_code<'a>(file: &'a serde_json::Value, code: &str) -> &'a serde_json::Value {
+    file["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == code)
+        .unwrap()
+}
+
 #[test]
 fn secretaries_levels_grades_conditional_dates_and_duplicates() {
     let d = tempfile::tempdir().unwrap();
@@ -360,23 +370,13 @@ fn secretaries_levels_grades_conditional_dates_and_duplicates() {
     assert_eq!(got, want);
     assert_eq!(counts(&v[0]), [7, 1, 5, 1, 1]);
     // a wrong check digit is a reject, and the number is shown masked
-    let bad_id = v[0]["issues"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["code"] == "E_ID_NUMBER")
-        .unwrap();
+    let bad_id = issue_with_code(&v[0], "E_ID_NUMBER");
     assert_eq!(bad_id["raw"], "3206**********0013");
     let (_, rows) = records(&f);
     assert_eq!(field(&rows[0], "level"), "3");
     assert_eq!(field(&rows[0], "grade"), "9");
     assert_eq!(field(&rows[0], "monthly_base_pay"), "5000");
-    let dup = v[0]["issues"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["code"] == "E_DUPLICATE_KEY")
-        .unwrap();
+    let dup = issue_with_code(&v[0], "E_DUPLICATE_KEY");
     assert_eq!(
         dup["message_zh"],
         format!("与 {sheet}!2 重复（village_code+year = 320682001001|2024）")
