@@ -31,6 +31,10 @@ pub struct PipelineFile {
     pub sheets: SheetsSection,
     #[serde(default)]
     pub totals: TotalsSection,
+    #[serde(default)]
+    pub lake: LakeSection,
+    #[serde(default)]
+    pub privacy: PrivacySection,
     /// Field definitions shared by several templates (county, township,
     /// village, code), named by a source's `common` list.
     #[serde(default)]
@@ -87,6 +91,62 @@ impl LimitsSection {
             max_unzipped_bytes: self.max_unzipped_mb << 20,
             max_declared_cells: self.max_declared_cells,
             max_cells: self.max_cells,
+        }
+    }
+}
+
+/// How the lake is kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LakeSection {
+    /// Published versions kept for `zhenxing rollback` (at least 1).
+    pub keep_versions: usize,
+    /// Rows per Parquet row group.
+    pub row_group_rows: usize,
+    /// How long a run waits for another run's lock before giving up.
+    pub lock_wait_s: u64,
+}
+
+impl Default for LakeSection {
+    fn default() -> Self {
+        LakeSection {
+            keep_versions: 5,
+            row_group_rows: 65_536,
+            lock_wait_s: 0,
+        }
+    }
+}
+
+/// Where the pseudonym key for personal data comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacySection {
+    /// Environment variable with the key (64 hex digits); checked first.
+    pub key_env: String,
+    /// Key file, outside the output folder; `~` is the home folder.
+    pub key_file: String,
+}
+
+impl Default for PrivacySection {
+    fn default() -> Self {
+        PrivacySection {
+            key_env: "ZHENXING_KEY".into(),
+            key_file: "~/.config/zhenxing/pseudonym.key".into(),
+        }
+    }
+}
+
+impl PrivacySection {
+    pub fn key_source(&self) -> crate::pseudo::KeySource {
+        let file = match self.key_file.strip_prefix("~/") {
+            Some(rest) => std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(rest))
+                .unwrap_or_else(|| PathBuf::from(&self.key_file)),
+            None => PathBuf::from(&self.key_file),
+        };
+        crate::pseudo::KeySource {
+            env: self.key_env.clone(),
+            file,
         }
     }
 }
@@ -399,6 +459,8 @@ pub struct Pipeline {
     pub yes_no: YesNo,
     pub sheets: SheetsSection,
     pub totals: TotalsSection,
+    pub lake: LakeSection,
+    pub privacy: PrivacySection,
     pub sources: Vec<Source>,
     /// Hash of every definition file's bytes, in order.
     pub hash: String,
@@ -609,6 +671,12 @@ pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
         },
         sheets: file.sheets.clone(),
         totals: file.totals.clone(),
+        lake: LakeSection {
+            keep_versions: file.lake.keep_versions.max(1),
+            row_group_rows: file.lake.row_group_rows.max(1024),
+            lock_wait_s: file.lake.lock_wait_s,
+        },
+        privacy: file.privacy.clone(),
         sources,
         hash,
     })

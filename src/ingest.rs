@@ -28,7 +28,7 @@ use crate::value::{
 use crate::worker::{stream_isolated, Isolation};
 
 /// Row counts of a file or sheet.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Counts {
     /// Non-blank rows of the data sheets that were read.
     pub read: usize,

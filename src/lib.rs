@@ -12,6 +12,7 @@ pub mod config;
 pub mod header;
 pub mod ingest;
 pub mod issue;
+pub mod lake;
 pub mod pseudo;
 pub mod read;
 pub mod registry;

@@ -1,0 +1,713 @@
+//! The Parquet lake: per-file segments, partitioned versions, atomic publish.
+//!
+//! Layout under the output folder `OUT`:
+//!
+//! ```text
+//! OUT/lake -> .zhenxing/versions/<run_id>      the published version (a symlink)
+//!   <dataset>/county_code=<6 digits>[/year=<yyyy>]/part-0.parquet
+//!   rejects/part-0.parquet                      every rejected row and failed file
+//!   _zhenxing/version.json                      what this version holds (the ledger)
+//! OUT/runs/<run_id>.json, OUT/runs/runs.parquet run manifests and the runs table
+//! OUT/.zhenxing/segments/<basis>/<sha256>.*     one input file, ingested once
+//! OUT/.zhenxing/staging/<run_id>/               a version being written
+//! OUT/.zhenxing/lock                            held while a run works
+//! ```
+//!
+//! A version is written completely under `staging`, synced, renamed into
+//! `versions`, and published by replacing the `lake` symlink with
+//! `rename(2)`, which is atomic: a reader resolves `OUT/lake` either to the
+//! old version or to the new one, never to a mix. Old versions stay for
+//! `rollback` until more than `keep_versions` exist.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{FieldType, Source};
+use crate::ingest::{Counts, FileResult};
+use crate::issue::{Lang, Severity};
+use crate::pseudo::Key;
+use crate::value::Value;
+
+/// Where things live under `OUT`.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub out: PathBuf,
+}
+
+impl Layout {
+    pub fn new(out: &Path) -> Layout {
+        Layout {
+            out: out.to_path_buf(),
+        }
+    }
+    pub fn state(&self) -> PathBuf {
+        self.out.join(".zhenxing")
+    }
+    pub fn versions(&self) -> PathBuf {
+        self.state().join("versions")
+    }
+    pub fn staging(&self) -> PathBuf {
+        self.state().join("staging")
+    }
+    pub fn segments(&self) -> PathBuf {
+        self.state().join("segments")
+    }
+    pub fn lock(&self) -> PathBuf {
+        self.state().join("lock")
+    }
+    pub fn lake(&self) -> PathBuf {
+        self.out.join("lake")
+    }
+    pub fn runs(&self) -> PathBuf {
+        self.out.join("runs")
+    }
+
+    /// The published version's run id, if any.
+    pub fn current(&self) -> Option<String> {
+        let target = std::fs::read_link(self.lake()).ok()?;
+        target.file_name().map(|n| n.to_string_lossy().to_string())
+    }
+
+    /// Published versions still kept, oldest first.
+    pub fn kept_versions(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.versions())
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().join("_zhenxing/version.json").is_file())
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    pub fn version_meta(&self, run_id: &str) -> Result<VersionMeta, LakeError> {
+        let p = self
+            .versions()
+            .join(run_id)
+            .join("_zhenxing/version.json");
+        let text = std::fs::read_to_string(&p).map_err(|e| io(&p, e))?;
+        serde_json::from_str(&text).map_err(|e| LakeError::Corrupt {
+            path: p,
+            detail: e.to_string(),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("{path}: {detail}")]
+    Io { path: PathBuf, detail: String },
+    #[error("{path} is damaged: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("writing Parquet {path}: {detail}")]
+    Parquet { path: PathBuf, detail: String },
+    #[error("partition value {value:?} of {dataset} is not {what}; nothing was published")]
+    BadPartition {
+        dataset: String,
+        value: String,
+        what: &'static str,
+    },
+}
+
+pub fn io(path: &Path, e: std::io::Error) -> LakeError {
+    LakeError::Io {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
+}
+
+fn pq(path: &Path, e: PolarsError) -> LakeError {
+    LakeError::Parquet {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
+}
+
+/// One input file as a version knows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileEntry {
+    /// Path relative to the inbox (the registry: its own path).
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+    /// Modification time in nanoseconds, to skip re-hashing unchanged files.
+    pub mtime_ns: i128,
+    pub template: Option<String>,
+    pub dataset: Option<String>,
+    pub county: Option<String>,
+    pub period: Option<String>,
+    pub counts: Counts,
+    pub warnings: usize,
+    pub failed: bool,
+    /// The run that first saw this content.
+    pub first_seen: String,
+    /// `current`, `superseded` or `failed`.
+    pub status: String,
+    /// The file whose rows replace this one's.
+    pub superseded_by: Option<String>,
+    /// Rows per partition (`county_code` or `county_code/year`).
+    pub partitions: BTreeMap<String, usize>,
+}
+
+/// One partition file of a version.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PartitionEntry {
+    /// `county_code=320682/year=2024`
+    pub dir: String,
+    pub rows: usize,
+    /// The segments (file hashes) it was built from, in order.
+    pub sources: Vec<String>,
+    /// The run that wrote the file (an unchanged partition keeps its file).
+    pub written_by: String,
+}
+
+/// What a published version holds; `_zhenxing/version.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionMeta {
+    pub run_id: String,
+    pub created: String,
+    pub pipeline_hash: String,
+    /// Hash of pipeline, registry and key: segments are valid for one basis.
+    pub basis: String,
+    pub key_fingerprint: String,
+    pub previous: Option<String>,
+    pub files: Vec<FileEntry>,
+    pub datasets: BTreeMap<String, Vec<PartitionEntry>>,
+    pub rejects: usize,
+}
+
+/// Columns every dataset row carries besides its fields.
+pub const LINEAGE: [&str; 4] = [
+    "source_file_sha256",
+    "source_file",
+    "source_sheet",
+    "source_row",
+];
+
+/// Name of a field's column in the lake: personal data is pseudonymised
+/// and says so in its name.
+pub fn column_name(f: &crate::config::Field) -> String {
+    if f.pii.is_some() {
+        format!("{}_pseudonym", f.name)
+    } else {
+        f.name.clone()
+    }
+}
+
+fn unit_of(f: &crate::config::Field) -> Option<&'static str> {
+    match f.ty {
+        FieldType::Money => Some("元 (yuan)"),
+        FieldType::Percent => Some("% (0-100)"),
+        _ => None,
+    }
+}
+
+/// The dataset's partition keys found in a row: the 6-digit county
+/// division code (from the village code) and the year, when the grain has one.
+fn partition_of(src: &Source, values: &[Value]) -> (Option<String>, Option<i64>) {
+    let code = ["village_code", "code"]
+        .iter()
+        .find_map(|n| src.field_index(n))
+        .and_then(|i| values[i].as_str())
+        .filter(|c| c.len() >= 6)
+        .map(|c| c[..6].to_string());
+    let year = src.field_index("year").and_then(|i| match &values[i] {
+        Value::Int(y) => Some(*y),
+        Value::Float(y) => Some(*y as i64),
+        _ => None,
+    });
+    (code, year)
+}
+
+/// Partition directory of a row; the values become path segments, so they
+/// must be plain digits.
+pub fn partition_dir(
+    dataset: &str,
+    code: Option<&str>,
+    year: Option<i64>,
+    has_year: bool,
+) -> Result<String, LakeError> {
+    let code = code.unwrap_or("000000");
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(LakeError::BadPartition {
+            dataset: dataset.into(),
+            value: code.into(),
+            what: "a 6-digit division code",
+        });
+    }
+    if !has_year {
+        return Ok(format!("county_code={code}"));
+    }
+    let y = year.unwrap_or(0);
+    if !(0..=9999).contains(&y) {
+        return Err(LakeError::BadPartition {
+            dataset: dataset.into(),
+            value: y.to_string(),
+            what: "a year",
+        });
+    }
+    Ok(format!("county_code={code}/year={y:04}"))
+}
+
+/// Whether a dataset is partitioned by year as well.
+pub fn has_year(src: &Source) -> bool {
+    src.field_index("year").is_some()
+}
+
+/// Builds the typed frame of one file's accepted records, with lineage and
+/// the partition directory of each row (`_partition`, dropped on publish).
+pub fn records_frame(
+    src: &Source,
+    res: &FileResult,
+    rel_path: &str,
+    key: &Key,
+) -> Result<(DataFrame, BTreeMap<String, usize>), LakeError> {
+    let n = res.records.len();
+    let mut cols: Vec<Column> = Vec::with_capacity(src.fields.len() + 5);
+    let with_year = has_year(src);
+    for (i, f) in src.fields.iter().enumerate() {
+        let name = PlSmallStr::from(column_name(f));
+        let vals = res.records.iter().map(|r| &r.values[i]);
+        let col = if let Some(kind) = f.pii {
+            let v: Vec<Option<String>> = vals
+                .map(|v| v.as_str().map(|s| key.pseudonym(kind, s)))
+                .collect();
+            Column::new(name, v)
+        } else {
+            match f.ty {
+                FieldType::Int | FieldType::Level | FieldType::Year => {
+                    let v: Vec<Option<i64>> = vals
+                        .map(|v| match v {
+                            Value::Int(x) => Some(*x),
+                            Value::Float(x) => Some(*x as i64),
+                            _ => None,
+                        })
+                        .collect();
+                    Column::new(name, v)
+                }
+                FieldType::Number | FieldType::Money | FieldType::Percent => {
+                    let v: Vec<Option<f64>> = vals.map(|v| v.as_f64()).collect();
+                    Column::new(name, v)
+                }
+                FieldType::Bool => {
+                    let v: Vec<Option<bool>> = vals
+                        .map(|v| match v {
+                            Value::Bool(b) => Some(*b),
+                            _ => None,
+                        })
+                        .collect();
+                    Column::new(name, v)
+                }
+                FieldType::Date | FieldType::Month => {
+                    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+                        .unwrap_or(chrono::NaiveDate::MIN);
+                    let days: Int32Chunked = vals
+                        .map(|v| match v {
+                            Value::Date(d) => Some((*d - epoch).num_days() as i32),
+                            _ => None,
+                        })
+                        .collect();
+                    days.with_name(name).into_date().into_column()
+                }
+                FieldType::Text
+                | FieldType::Name
+                | FieldType::Code
+                | FieldType::List
+                | FieldType::Enum => {
+                    let v: Vec<Option<String>> = vals
+                        .map(|v| match v {
+                            Value::Null => None,
+                            Value::Text(s) => Some(s.clone()),
+                            other => Some(other.render()),
+                        })
+                        .collect();
+                    Column::new(name, v)
+                }
+            }
+        };
+        cols.push(col);
+    }
+    cols.push(Column::new(
+        LINEAGE[0].into(),
+        vec![res.sha256.as_str(); n],
+    ));
+    cols.push(Column::new(LINEAGE[1].into(), vec![rel_path; n]));
+    let sheets: Vec<&str> = res.records.iter().map(|r| &*r.sheet).collect();
+    cols.push(Column::new(LINEAGE[2].into(), sheets));
+    let rows: Vec<i64> = res.records.iter().map(|r| r.row as i64).collect();
+    cols.push(Column::new(LINEAGE[3].into(), rows));
+    let mut parts = BTreeMap::new();
+    let mut dirs = Vec::with_capacity(n);
+    for r in &res.records {
+        let (code, year) = partition_of(src, &r.values);
+        let d = partition_dir(&src.dataset, code.as_deref(), year, with_year)?;
+        *parts.entry(d.clone()).or_insert(0) += 1;
+        dirs.push(d);
+    }
+    cols.push(Column::new("_partition".into(), dirs));
+    let df = DataFrame::new(n, cols).map_err(|e| pq(Path::new(rel_path), e))?;
+    Ok((df, parts))
+}
+
+/// One row per rejected row problem and per failed file.
+pub fn rejects_frame(res: &FileResult, rel_path: &str) -> Result<DataFrame, LakeError> {
+    let issues: Vec<&crate::issue::Issue> = res
+        .issues
+        .iter()
+        .filter(|i| matches!(i.severity(), Severity::Reject | Severity::FileError))
+        .collect();
+    let n = issues.len();
+    let s = |f: &dyn Fn(&crate::issue::Issue) -> Option<String>| -> Vec<Option<String>> {
+        issues.iter().map(|i| f(i)).collect()
+    };
+    let cols = vec![
+        Column::new("source_file_sha256".into(), vec![res.sha256.as_str(); n]),
+        Column::new("source_file".into(), vec![rel_path; n]),
+        Column::new("template".into(), vec![res.template.clone(); n]),
+        Column::new("dataset".into(), vec![res.dataset.clone(); n]),
+        Column::new("county".into(), vec![res.county.clone(); n]),
+        Column::new("period".into(), vec![res.period.clone(); n]),
+        Column::new("source_sheet".into(), s(&|i| i.sheet.clone())),
+        Column::new(
+            "source_row".into(),
+            issues
+                .iter()
+                .map(|i| i.row.map(|r| r as i64 + 1))
+                .collect::<Vec<Option<i64>>>(),
+        ),
+        Column::new(
+            "cell".into(),
+            s(&|i| Some(i.cell_ref()).filter(|c| !c.is_empty())),
+        ),
+        Column::new("field".into(), s(&|i| i.field.clone())),
+        Column::new("code".into(), s(&|i| Some(i.problem.code()))),
+        Column::new(
+            "severity".into(),
+            s(&|i| {
+                Some(match i.severity() {
+                    Severity::FileError => "file".to_string(),
+                    _ => "row".to_string(),
+                })
+            }),
+        ),
+        Column::new("message_zh".into(), s(&|i| Some(i.message(Lang::Zh)))),
+        Column::new("message_en".into(), s(&|i| Some(i.message(Lang::En)))),
+        Column::new("raw_value".into(), s(&|i| i.raw.clone())),
+    ];
+    DataFrame::new(n, cols).map_err(|e| pq(Path::new(rel_path), e))
+}
+
+/// Writes a frame as one Parquet file (zstd, full statistics) with
+/// key-value metadata, through a temporary name and fsync.
+pub fn write_parquet(
+    path: &Path,
+    df: &mut DataFrame,
+    meta: Vec<(String, String)>,
+    row_group_rows: usize,
+) -> Result<(), LakeError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    }
+    let tmp = path.with_extension("parquet.tmp");
+    let f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+    ParquetWriter::new(&f)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .with_row_group_size(Some(row_group_rows))
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(meta)))
+        .finish(df)
+        .map_err(|e| pq(path, e))?;
+    f.sync_all().map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+}
+
+pub fn read_parquet(path: &Path) -> Result<DataFrame, LakeError> {
+    let f = File::open(path).map_err(|e| io(path, e))?;
+    ParquetReader::new(f).finish().map_err(|e| pq(path, e))
+}
+
+/// File-level metadata of a lake file.
+pub fn file_meta(
+    run_id: &str,
+    pipeline_hash: &str,
+    src: Option<&Source>,
+    dataset: &str,
+) -> Vec<(String, String)> {
+    let mut m = vec![
+        ("zhenxing.run_id".to_string(), run_id.to_string()),
+        ("zhenxing.pipeline_hash".to_string(), pipeline_hash.to_string()),
+        ("zhenxing.dataset".to_string(), dataset.to_string()),
+    ];
+    if let Some(src) = src {
+        let units: BTreeMap<String, &str> = src
+            .fields
+            .iter()
+            .filter_map(|f| unit_of(f).map(|u| (column_name(f), u)))
+            .collect();
+        let pii: Vec<String> = src
+            .fields
+            .iter()
+            .filter(|f| f.pii.is_some())
+            .map(column_name)
+            .collect();
+        m.push((
+            "zhenxing.units".to_string(),
+            serde_json::to_string(&units).unwrap_or_default(),
+        ));
+        m.push((
+            "zhenxing.pseudonymised".to_string(),
+            serde_json::to_string(&pii).unwrap_or_default(),
+        ));
+        m.push(("zhenxing.template".to_string(), src.id.clone()));
+    }
+    m
+}
+
+/// fsyncs a directory so that renames inside it survive a crash.
+pub fn sync_dir(dir: &Path) -> Result<(), LakeError> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io(dir, e))
+}
+
+/// Builds a version directory from segments. `datasets` maps each dataset
+/// to its current segments (file hash, segment path) in file order; a
+/// partition whose sources equal those of the previous version is
+/// hard-linked from it instead of rewritten.
+pub struct Builder<'a> {
+    pub layout: &'a Layout,
+    pub run_id: &'a str,
+    pub pipeline_hash: &'a str,
+    pub row_group_rows: usize,
+    pub previous: Option<&'a VersionMeta>,
+    pub dir: PathBuf,
+}
+
+/// A dataset's input for one version.
+pub struct DatasetInput<'a> {
+    pub source: Option<&'a Source>,
+    pub dataset: String,
+    /// (file hash, segment path, rows per partition), in file order.
+    pub segments: Vec<(String, PathBuf, BTreeMap<String, usize>)>,
+}
+
+impl Builder<'_> {
+    pub fn dataset(&self, input: &DatasetInput<'_>) -> Result<Vec<PartitionEntry>, LakeError> {
+        let mut dirs: BTreeSet<&str> = BTreeSet::new();
+        for (_, _, parts) in &input.segments {
+            dirs.extend(parts.keys().map(|s| s.as_str()));
+        }
+        let prev: BTreeMap<&str, &PartitionEntry> = self
+            .previous
+            .and_then(|m| m.datasets.get(&input.dataset))
+            .map(|ps| ps.iter().map(|p| (p.dir.as_str(), p)).collect())
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for dir in dirs {
+            let sources: Vec<&(String, PathBuf, BTreeMap<String, usize>)> = input
+                .segments
+                .iter()
+                .filter(|(_, _, p)| p.contains_key(dir))
+                .collect();
+            let hashes: Vec<String> = sources.iter().map(|(h, _, _)| h.clone()).collect();
+            let rows: usize = sources.iter().map(|(_, _, p)| p[dir]).sum();
+            let target = self
+                .dir
+                .join(&input.dataset)
+                .join(dir)
+                .join("part-0.parquet");
+            if let Some(dir_parent) = target.parent() {
+                std::fs::create_dir_all(dir_parent).map_err(|e| io(dir_parent, e))?;
+            }
+            if let (Some(p), Some(prev_meta)) = (prev.get(dir), self.previous) {
+                if p.sources == hashes {
+                    let old = self
+                        .layout
+                        .versions()
+                        .join(&prev_meta.run_id)
+                        .join(&input.dataset)
+                        .join(dir)
+                        .join("part-0.parquet");
+                    if std::fs::hard_link(&old, &target).is_ok() {
+                        out.push(PartitionEntry {
+                            dir: dir.to_string(),
+                            rows,
+                            sources: hashes,
+                            written_by: p.written_by.clone(),
+                        });
+                        continue;
+                    }
+                }
+            }
+            let mut df: Option<DataFrame> = None;
+            for (_, seg, _) in &sources {
+                let part = read_parquet(seg)?;
+                let mask = part
+                    .column("_partition")
+                    .and_then(|c| c.str().map(|s| s.equal(dir)))
+                    .map_err(|e| pq(seg, e))?;
+                let part = part.filter(&mask).map_err(|e| pq(seg, e))?;
+                match df.as_mut() {
+                    None => df = Some(part),
+                    Some(d) => {
+                        d.vstack_mut_owned(part).map_err(|e| pq(seg, e))?;
+                    }
+                }
+            }
+            let Some(df) = df else { continue };
+            let mut df = drop_partition_columns(df, input.source).map_err(|e| pq(&target, e))?;
+            df.rechunk_mut();
+            let meta = file_meta(self.run_id, self.pipeline_hash, input.source, &input.dataset);
+            write_parquet(&target, &mut df, meta, self.row_group_rows)?;
+            out.push(PartitionEntry {
+                dir: dir.to_string(),
+                rows,
+                sources: hashes,
+                written_by: self.run_id.to_string(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Partition keys live in the path only: a key repeated inside the files
+/// with another type makes some readers refuse the dataset.
+fn drop_partition_columns(df: DataFrame, src: Option<&Source>) -> PolarsResult<DataFrame> {
+    let mut df = df.drop("_partition")?;
+    if let Some(src) = src {
+        if has_year(src) && df.column("year").is_ok() {
+            df = df.drop("year")?;
+        }
+    }
+    Ok(df)
+}
+
+/// A unique, sortable, ASCII run id: `20261125T085300Z-1a2b`.
+pub fn new_run_id() -> String {
+    use rand::RngCore;
+    let now = chrono::Utc::now();
+    let mut b = [0u8; 2];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    format!("{}-{}", now.format("%Y%m%dT%H%M%S%.3fZ"), hex::encode(b)).replace('.', "")
+}
+
+/// Points `OUT/lake` at a version, atomically.
+pub fn publish(layout: &Layout, run_id: &str) -> Result<(), LakeError> {
+    let target = PathBuf::from(".zhenxing/versions").join(run_id);
+    let tmp = layout.out.join(format!(".lake-{run_id}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(&target, &tmp).map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, layout.lake()).map_err(|e| io(&layout.lake(), e))?;
+    sync_dir(&layout.out)
+}
+
+/// Removes staging left by a crashed run, temporary links, and versions
+/// beyond `keep` (never the published one).
+pub fn clean(layout: &Layout, keep: usize) -> Vec<String> {
+    let mut removed = Vec::new();
+    if let Ok(d) = std::fs::read_dir(layout.staging()) {
+        for e in d.flatten() {
+            if std::fs::remove_dir_all(e.path()).is_ok() {
+                removed.push(format!("staging/{}", e.file_name().to_string_lossy()));
+            }
+        }
+    }
+    if let Ok(d) = std::fs::read_dir(&layout.out) {
+        for e in d.flatten() {
+            let n = e.file_name().to_string_lossy().to_string();
+            if n.starts_with(".lake-") && n.ends_with(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let current = layout.current();
+    let kept = layout.kept_versions();
+    if kept.len() > keep {
+        for v in &kept[..kept.len() - keep] {
+            if Some(v) != current.as_ref()
+                && std::fs::remove_dir_all(layout.versions().join(v)).is_ok()
+            {
+                removed.push(format!("versions/{v}"));
+            }
+        }
+    }
+    // versions without a version.json are unfinished renames: drop them
+    if let Ok(d) = std::fs::read_dir(layout.versions()) {
+        for e in d.flatten() {
+            if !e.path().join("_zhenxing/version.json").is_file()
+                && Some(e.file_name().to_string_lossy().to_string()) != current
+                && std::fs::remove_dir_all(e.path()).is_ok()
+            {
+                removed.push(format!("versions/{}", e.file_name().to_string_lossy()));
+            }
+        }
+    }
+    removed
+}
+
+/// Deletes segments no kept version uses.
+pub fn collect_segments(layout: &Layout) {
+    let mut used: BTreeSet<(String, String)> = BTreeSet::new();
+    for v in layout.kept_versions() {
+        if let Ok(m) = layout.version_meta(&v) {
+            for f in &m.files {
+                used.insert((m.basis.clone(), f.sha256.clone()));
+            }
+        }
+    }
+    let Ok(bases) = std::fs::read_dir(layout.segments()) else {
+        return;
+    };
+    for b in bases.flatten() {
+        let basis = b.file_name().to_string_lossy().to_string();
+        let Ok(files) = std::fs::read_dir(b.path()) else {
+            continue;
+        };
+        let mut left = 0;
+        for f in files.flatten() {
+            let name = f.file_name().to_string_lossy().to_string();
+            let sha = name.split('.').next().unwrap_or("").to_string();
+            if used.contains(&(basis.clone(), sha)) {
+                left += 1;
+            } else {
+                let _ = std::fs::remove_file(f.path());
+            }
+        }
+        if left == 0 {
+            let _ = std::fs::remove_dir(b.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_values_must_be_digits() {
+        assert_eq!(
+            partition_dir("d", Some("320682"), Some(2024), true).unwrap(),
+            "county_code=320682/year=2024"
+        );
+        assert_eq!(
+            partition_dir("d", Some("320682"), None, false).unwrap(),
+            "county_code=320682"
+        );
+        assert!(partition_dir("d", Some("../../x"), None, false).is_err());
+        assert!(partition_dir("d", Some("如皋市"), None, false).is_err());
+        assert!(partition_dir("d", Some("320682"), Some(-3), true).is_err());
+    }
+
+    #[test]
+    fn run_ids_are_ascii_and_sortable() {
+        let a = new_run_id();
+        assert!(a.is_ascii() && a.len() == 24, "{a}");
+        assert!(a.starts_with("20"));
+    }
+}
