@@ -27,6 +27,12 @@ pub struct Cli {
     pub command: Command,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LangArg {
     Zh,
@@ -86,6 +92,18 @@ pub enum Command {
         /// Village registry file (default: from the pipeline file).
         #[arg(long)]
         registry: Option<PathBuf>,
+        /// Output folder (default: from the pipeline file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Ingest every file again and rebuild the lake (same result as incremental runs).
+        #[arg(long)]
+        full_refresh: bool,
+        /// Seconds to wait for another run to finish (default: the pipeline's lock_wait_s).
+        #[arg(long)]
+        wait: Option<u64>,
+        /// `json`: one JSON object per file and per run on stderr, for log collectors.
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: LogFormat,
         /// Print only the final summary.
         #[arg(long, short)]
         quiet: bool,
@@ -167,6 +185,10 @@ pub fn main() -> i32 {
             pipeline,
             inbox,
             registry,
+            out,
+            full_refresh,
+            wait,
+            log_format,
             quiet,
             no_isolation,
             jobs,
@@ -175,6 +197,10 @@ pub fn main() -> i32 {
             pipeline,
             inbox,
             registry,
+            out,
+            full_refresh,
+            wait_s: wait,
+            log_json: log_format == LogFormat::Json,
             quiet,
             isolate: !no_isolation,
             jobs,

@@ -90,6 +90,28 @@ pub struct FileResult {
 }
 
 impl FileResult {
+    /// A result with nothing in it (the shape of an empty rejects table).
+    pub fn empty() -> FileResult {
+        FileResult {
+            path: PathBuf::new(),
+            name: String::new(),
+            sha256: String::new(),
+            bytes: 0,
+            format: None,
+            encoding: None,
+            template: None,
+            dataset: None,
+            county: None,
+            period: None,
+            sheets: Vec::new(),
+            counts: Counts::default(),
+            issues: Vec::new(),
+            records: Vec::new(),
+            read_ms: 0,
+            total_ms: 0,
+        }
+    }
+
     pub fn failed(&self) -> bool {
         self.issues
             .iter()
@@ -109,7 +131,7 @@ pub struct Engine<'a> {
     pub limits: Limits,
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
     use sha2::Digest;
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;

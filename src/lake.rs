@@ -87,10 +87,7 @@ impl Layout {
     }
 
     pub fn version_meta(&self, run_id: &str) -> Result<VersionMeta, LakeError> {
-        let p = self
-            .versions()
-            .join(run_id)
-            .join("_zhenxing/version.json");
+        let p = self.versions().join(run_id).join("_zhenxing/version.json");
         let text = std::fs::read_to_string(&p).map_err(|e| io(&p, e))?;
         serde_json::from_str(&text).map_err(|e| LakeError::Corrupt {
             path: p,
@@ -122,7 +119,7 @@ pub fn io(path: &Path, e: std::io::Error) -> LakeError {
     }
 }
 
-fn pq(path: &Path, e: PolarsError) -> LakeError {
+pub fn pq(path: &Path, e: PolarsError) -> LakeError {
     LakeError::Parquet {
         path: path.to_path_buf(),
         detail: e.to_string(),
@@ -265,9 +262,9 @@ pub fn has_year(src: &Source) -> bool {
 pub fn records_frame(
     src: &Source,
     res: &FileResult,
-    rel_path: &str,
     key: &Key,
 ) -> Result<(DataFrame, BTreeMap<String, usize>), LakeError> {
+    let rel_path = res.name.as_str();
     let n = res.records.len();
     let mut cols: Vec<Column> = Vec::with_capacity(src.fields.len() + 5);
     let with_year = has_year(src);
@@ -333,11 +330,7 @@ pub fn records_frame(
         };
         cols.push(col);
     }
-    cols.push(Column::new(
-        LINEAGE[0].into(),
-        vec![res.sha256.as_str(); n],
-    ));
-    cols.push(Column::new(LINEAGE[1].into(), vec![rel_path; n]));
+    cols.push(Column::new(LINEAGE[0].into(), vec![res.sha256.as_str(); n]));
     let sheets: Vec<&str> = res.records.iter().map(|r| &*r.sheet).collect();
     cols.push(Column::new(LINEAGE[2].into(), sheets));
     let rows: Vec<i64> = res.records.iter().map(|r| r.row as i64).collect();
@@ -355,8 +348,21 @@ pub fn records_frame(
     Ok((df, parts))
 }
 
+/// Adds the file's current path (relative to the inbox) as `source_file`,
+/// after `source_file_sha256`; segments are kept by content, not by name.
+pub fn with_source_file(mut df: DataFrame, path: &str) -> PolarsResult<DataFrame> {
+    let at = df
+        .get_column_index("source_file_sha256")
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let col = Column::new(LINEAGE[1].into(), vec![path; df.height()]);
+    df.insert_column(at, col)?;
+    Ok(df)
+}
+
 /// One row per rejected row problem and per failed file.
-pub fn rejects_frame(res: &FileResult, rel_path: &str) -> Result<DataFrame, LakeError> {
+pub fn rejects_frame(res: &FileResult) -> Result<DataFrame, LakeError> {
+    let rel_path = res.name.as_str();
     let issues: Vec<&crate::issue::Issue> = res
         .issues
         .iter()
@@ -368,7 +374,6 @@ pub fn rejects_frame(res: &FileResult, rel_path: &str) -> Result<DataFrame, Lake
     };
     let cols = vec![
         Column::new("source_file_sha256".into(), vec![res.sha256.as_str(); n]),
-        Column::new("source_file".into(), vec![rel_path; n]),
         Column::new("template".into(), vec![res.template.clone(); n]),
         Column::new("dataset".into(), vec![res.dataset.clone(); n]),
         Column::new("county".into(), vec![res.county.clone(); n]),
@@ -441,7 +446,10 @@ pub fn file_meta(
 ) -> Vec<(String, String)> {
     let mut m = vec![
         ("zhenxing.run_id".to_string(), run_id.to_string()),
-        ("zhenxing.pipeline_hash".to_string(), pipeline_hash.to_string()),
+        (
+            "zhenxing.pipeline_hash".to_string(),
+            pipeline_hash.to_string(),
+        ),
         ("zhenxing.dataset".to_string(), dataset.to_string()),
     ];
     if let Some(src) = src {
@@ -493,14 +501,15 @@ pub struct Builder<'a> {
 pub struct DatasetInput<'a> {
     pub source: Option<&'a Source>,
     pub dataset: String,
-    /// (file hash, segment path, rows per partition), in file order.
-    pub segments: Vec<(String, PathBuf, BTreeMap<String, usize>)>,
+    /// (file hash, file path in the inbox, segment path, rows per
+    /// partition), in file order.
+    pub segments: Vec<(String, String, PathBuf, BTreeMap<String, usize>)>,
 }
 
 impl Builder<'_> {
     pub fn dataset(&self, input: &DatasetInput<'_>) -> Result<Vec<PartitionEntry>, LakeError> {
         let mut dirs: BTreeSet<&str> = BTreeSet::new();
-        for (_, _, parts) in &input.segments {
+        for (_, _, _, parts) in &input.segments {
             dirs.extend(parts.keys().map(|s| s.as_str()));
         }
         let prev: BTreeMap<&str, &PartitionEntry> = self
@@ -510,13 +519,17 @@ impl Builder<'_> {
             .unwrap_or_default();
         let mut out = Vec::new();
         for dir in dirs {
-            let sources: Vec<&(String, PathBuf, BTreeMap<String, usize>)> = input
+            let sources: Vec<&(String, String, PathBuf, BTreeMap<String, usize>)> = input
                 .segments
                 .iter()
-                .filter(|(_, _, p)| p.contains_key(dir))
+                .filter(|(_, _, _, p)| p.contains_key(dir))
                 .collect();
-            let hashes: Vec<String> = sources.iter().map(|(h, _, _)| h.clone()).collect();
-            let rows: usize = sources.iter().map(|(_, _, p)| p[dir]).sum();
+            // a renamed file changes `source_file`, so the name is part of the identity
+            let hashes: Vec<String> = sources
+                .iter()
+                .map(|(h, name, _, _)| format!("{h} {name}"))
+                .collect();
+            let rows: usize = sources.iter().map(|(_, _, _, p)| p[dir]).sum();
             let target = self
                 .dir
                 .join(&input.dataset)
@@ -546,8 +559,8 @@ impl Builder<'_> {
                 }
             }
             let mut df: Option<DataFrame> = None;
-            for (_, seg, _) in &sources {
-                let part = read_parquet(seg)?;
+            for (_, name, seg, _) in &sources {
+                let part = with_source_file(read_parquet(seg)?, name).map_err(|e| pq(seg, e))?;
                 let mask = part
                     .column("_partition")
                     .and_then(|c| c.str().map(|s| s.equal(dir)))
@@ -563,7 +576,12 @@ impl Builder<'_> {
             let Some(df) = df else { continue };
             let mut df = drop_partition_columns(df, input.source).map_err(|e| pq(&target, e))?;
             df.rechunk_mut();
-            let meta = file_meta(self.run_id, self.pipeline_hash, input.source, &input.dataset);
+            let meta = file_meta(
+                self.run_id,
+                self.pipeline_hash,
+                input.source,
+                &input.dataset,
+            );
             write_parquet(&target, &mut df, meta, self.row_group_rows)?;
             out.push(PartitionEntry {
                 dir: dir.to_string(),

@@ -13,6 +13,8 @@ pub mod header;
 pub mod ingest;
 pub mod issue;
 pub mod lake;
+pub mod lock;
+pub mod nightly;
 pub mod pseudo;
 pub mod read;
 pub mod registry;

@@ -8,16 +8,20 @@
 
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use crate::cli::exit;
-use crate::ingest::{load_registry, Counts, Engine, FileResult};
+use crate::ingest::FileResult;
 use crate::issue::{Lang, Severity};
+use crate::nightly::{Manifest, ManifestFile, Options, RunError};
 
 pub struct RunOptions {
     pub pipeline: PathBuf,
     pub inbox: Option<PathBuf>,
     pub registry: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub full_refresh: bool,
+    /// Seconds to wait for another run's lock (default: the pipeline's).
+    pub wait_s: Option<u64>,
+    pub log_json: bool,
     pub quiet: bool,
     pub isolate: bool,
     pub jobs: Option<usize>,
@@ -108,86 +112,144 @@ pub fn run(opts: RunOptions) -> i32 {
         eprintln!("inbox {} is not a folder", inbox.display());
         return exit::USAGE;
     }
+    if !p.registry.is_file() {
+        eprintln!("registry file {} does not exist", p.registry.display());
+        return exit::USAGE;
+    }
+    let out = opts.out.clone().unwrap_or_else(|| p.out.clone());
     let start = std::time::Instant::now();
-    let iso = super::isolation(&p, opts.isolate);
-    let registry = match load_registry(&p, iso.clone()) {
-        Ok((r, _)) => r,
-        Err(e) => {
-            eprintln!("{e}");
+    let nopts = Options {
+        inbox: inbox.clone(),
+        out: out.clone(),
+        isolation: super::isolation(&p, opts.isolate),
+        jobs: opts.jobs,
+        full_refresh: opts.full_refresh,
+        lock_wait: std::time::Duration::from_secs(opts.wait_s.unwrap_or(p.lake.lock_wait_s)),
+    };
+    let m = match crate::nightly::run(&p, &nopts) {
+        Ok(m) => m,
+        Err(RunError::Config(e)) => {
+            eprintln!("zhenxing run: {e}");
             return exit::USAGE;
         }
-    };
-    let files = match list_inbox(&inbox, std::slice::from_ref(&p.registry)) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("cannot list inbox {}: {e}", inbox.display());
+        Err(RunError::Failed(e)) => {
+            eprintln!("zhenxing run failed: {e}");
             return exit::FAILED;
         }
     };
-    let engine = Engine::new(&p, Some(&registry), iso);
-    let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.unwrap_or(0))
-        .build()
-    {
-        Ok(pool) => pool,
-        Err(e) => {
-            eprintln!("cannot start worker threads: {e}");
-            return exit::FAILED;
+    if opts.log_json {
+        for f in &m.files {
+            let line = serde_json::json!({
+                "ts": m.ended, "level": if f.status == "failed" { "error" } else if f.rows_rejected > 0 { "warn" } else { "info" },
+                "event": "file", "run_id": m.run_id, "path": f.path, "sha256": f.sha256,
+                "template": f.template, "county": f.county, "period": f.period,
+                "status": f.status, "change": f.change, "read_this_run": f.read_this_run,
+                "rows_read": f.rows_read, "rows_accepted": f.rows_accepted,
+                "rows_rejected": f.rows_rejected, "rows_non_data": f.rows_non_data,
+                "superseded_by": f.superseded_by, "error": f.error,
+            });
+            eprintln!("{line}");
         }
-    };
-    // records are dropped as soon as a file is counted, so memory stays flat
-    let results: Vec<FileResult> = pool.install(|| {
-        files
-            .par_iter()
-            .map(|f| {
-                let mut r = engine.ingest(f, None);
-                r.records = Vec::new();
-                r
-            })
-            .collect()
-    });
-    let mut total = Counts::default();
-    let (mut failed, mut with_rejects) = (0, 0);
-    for r in &results {
-        total.read += r.counts.read;
-        total.accepted += r.counts.accepted;
-        total.rejected += r.counts.rejected;
-        total.non_data += r.counts.non_data;
-        total.records += r.counts.records;
-        if r.failed() {
-            failed += 1;
-        } else if r.counts.rejected > 0 {
-            with_rejects += 1;
-        }
-        if !opts.quiet {
-            let shown = r.path.strip_prefix(&inbox).unwrap_or(&r.path);
-            println!("{}  {}", summary_line(r, opts.lang), shown.display());
+    } else if !opts.quiet {
+        for f in &m.files {
+            println!("{}", file_line(f, opts.lang));
         }
     }
     let secs = start.elapsed().as_secs_f64();
     let (own, readers) = crate::worker::peak_rss_mib();
-    println!(
-        "zhenxing run: {} files in {:.1} s ({} clean, {} with rejected rows, {} failed); \
-         rows read {} = accepted {} + rejected {} + non-data {}; {} records; registry {} villages; \
-         {:.0} rows/s; peak memory {} MiB (largest reader process {} MiB).",
-        results.len(),
-        secs,
-        results.len() - failed - with_rejects,
-        with_rejects,
-        failed,
-        total.read,
-        total.accepted,
-        total.rejected,
-        total.non_data,
-        total.records,
-        registry.villages.len(),
-        total.read as f64 / secs.max(1e-9),
-        own,
-        readers
-    );
-    if failed > 0 || with_rejects > 0 {
-        exit::REJECTS
-    } else {
-        exit::CLEAN
+    let para = summary_paragraph(&m, &out, secs, own, readers);
+    if opts.log_json {
+        let line = serde_json::json!({
+            "ts": m.ended, "level": "info", "event": "run", "run_id": m.run_id,
+            "outcome": m.outcome, "version": m.version, "exit_code": m.exit_code,
+            "files": m.files.len(), "files_read_this_run": m.files_read_this_run,
+            "rows_read": m.totals.read, "rows_accepted": m.totals.accepted,
+            "rows_rejected": m.totals.rejected, "rows_non_data": m.totals.non_data,
+            "seconds": secs, "peak_rss_mib": own, "summary": para,
+        });
+        eprintln!("{line}");
     }
+    println!("{para}");
+    m.exit_code
+}
+
+/// `OK   T01 如皋市 2024-06  read 270 = accepted 262 + rejected 2 + non-data 6  path`
+fn file_line(f: &ManifestFile, lang: Lang) -> String {
+    let status = match f.status.as_str() {
+        "failed" => "FAIL",
+        "superseded" => "OLD ",
+        _ if f.rows_rejected > 0 => "REJ ",
+        _ => "OK  ",
+    };
+    if let Some(e) = &f.error {
+        return format!("{status} {e}  {}", f.path);
+    }
+    let head = format!(
+        "{status} {} {} {} {}",
+        f.template.as_deref().unwrap_or("?"),
+        f.dataset.as_deref().unwrap_or("?"),
+        f.county.as_deref().unwrap_or("-"),
+        f.period.as_deref().unwrap_or("-"),
+    );
+    let (read, acc, rej, non) = (
+        f.rows_read,
+        f.rows_accepted,
+        f.rows_rejected,
+        f.rows_non_data,
+    );
+    let mut line = match lang {
+        Lang::Zh => format!("{head}  读取 {read} 行 = 接收 {acc} + 退回 {rej} + 非数据 {non}"),
+        Lang::En => {
+            format!("{head}  read {read} = accepted {acc} + rejected {rej} + non-data {non}")
+        }
+    };
+    if let Some(by) = &f.superseded_by {
+        line.push_str(&format!(" (superseded by {by})"));
+    }
+    format!("{line}  {}", f.path)
+}
+
+/// The closing paragraph a cron mail shows.
+fn summary_paragraph(m: &Manifest, out: &Path, secs: f64, own: u64, readers: u64) -> String {
+    let current = m.files.iter().filter(|f| f.status == "current").count();
+    let superseded = m.files.iter().filter(|f| f.status == "superseded").count();
+    let what = match m.outcome.as_str() {
+        "unchanged" => format!(
+            "nothing new in the inbox: no file was read and the lake ({}) is unchanged",
+            m.version.as_deref().unwrap_or("-")
+        ),
+        _ => format!(
+            "published lake version {} at {}",
+            m.version.as_deref().unwrap_or("-"),
+            out.join("lake").display()
+        ),
+    };
+    let rows: Vec<String> = m
+        .lake_rows
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(d, n)| format!("{d} {n}"))
+        .collect();
+    format!(
+        "zhenxing run {}: {what}. {} input files ({} read this run; {current} current, {superseded} superseded, {} failed, {} with rejected rows); \
+         rows read {} = accepted {} + rejected {} + non-data {}; {} warnings. Lake rows: {}. \
+         Removed from the inbox: {}. {:.1} s, peak memory {} MiB (largest reader {} MiB). Manifest: {}. Exit {}.",
+        m.run_id,
+        m.files.len(),
+        m.files_read_this_run,
+        m.files_failed,
+        m.files_with_rejects,
+        m.totals.read,
+        m.totals.accepted,
+        m.totals.rejected,
+        m.totals.non_data,
+        m.warnings,
+        if rows.is_empty() { "none".to_string() } else { rows.join(", ") },
+        m.removed.len(),
+        secs,
+        own,
+        readers,
+        out.join("runs").join(format!("{}.json", m.run_id)).display(),
+        m.exit_code
+    )
 }

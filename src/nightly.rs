@@ -1,0 +1,931 @@
+//! The nightly run: inbox → segments → a new lake version, published atomically.
+//!
+//! Every input file (the registry included) is identified by the SHA-256 of
+//! its bytes. A file is ingested once per *basis* (pipeline definitions,
+//! registry content and pseudonym key): its accepted rows, its rejects and
+//! its counts are kept as a segment. A run ingests only files whose segment
+//! is missing, decides which files are current (a resubmission for the same
+//! county, template and period supersedes the earlier file), builds a
+//! version from the segments of the current files and publishes it. When
+//! nothing changed, nothing is read and nothing in the lake is written.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Pipeline;
+use crate::ingest::{load_registry, sha256_file, Counts, Engine, FileResult};
+use crate::issue::{Lang, Severity};
+use crate::lake::{self, io, DatasetInput, FileEntry, LakeError, Layout, VersionMeta};
+use crate::pseudo::Key;
+use crate::worker::Isolation;
+
+/// What a segment remembers of its file, besides the rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SegmentInfo {
+    pub sha256: String,
+    pub name: String,
+    pub template: Option<String>,
+    pub dataset: Option<String>,
+    pub county: Option<String>,
+    pub period: Option<String>,
+    pub counts: Counts,
+    pub failed: bool,
+    pub partitions: BTreeMap<String, usize>,
+    pub warnings: Vec<IssueNote>,
+    pub rejects: usize,
+    /// The file-level error, when the file could not be used.
+    pub error: Option<String>,
+}
+
+/// A warning or error as the manifest lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IssueNote {
+    pub code: String,
+    pub cell: String,
+    pub message_zh: String,
+    pub message_en: String,
+}
+
+/// One input file in a run manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestFile {
+    pub path: String,
+    pub sha256: String,
+    pub template: Option<String>,
+    pub dataset: Option<String>,
+    pub county: Option<String>,
+    pub period: Option<String>,
+    pub rows_read: usize,
+    pub rows_accepted: usize,
+    pub rows_rejected: usize,
+    pub rows_non_data: usize,
+    pub records: usize,
+    /// `new`, `changed` (same path, new content), `unchanged`.
+    pub change: String,
+    /// `current`, `superseded` or `failed`.
+    pub status: String,
+    pub superseded_by: Option<String>,
+    /// Files whose rows this one replaces.
+    pub supersedes: Vec<String>,
+    /// Whether this run parsed the file (false: its segment was reused).
+    pub read_this_run: bool,
+    pub error: Option<String>,
+    pub warnings: Vec<IssueNote>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub run_id: String,
+    pub started: String,
+    pub ended: String,
+    /// `published`, `unchanged` or `failed`.
+    pub outcome: String,
+    pub error: Option<String>,
+    pub pipeline_hash: String,
+    pub basis: String,
+    pub key_fingerprint: String,
+    /// The lake version after the run.
+    pub version: Option<String>,
+    pub previous_version: Option<String>,
+    pub full_refresh: bool,
+    pub files: Vec<ManifestFile>,
+    /// Files of the previous version no longer in the inbox.
+    pub removed: Vec<String>,
+    pub totals: Counts,
+    pub files_read_this_run: usize,
+    pub files_failed: usize,
+    pub files_with_rejects: usize,
+    pub warnings: usize,
+    pub lake_rows: BTreeMap<String, usize>,
+    pub exit_code: i32,
+}
+
+pub struct Options {
+    pub inbox: PathBuf,
+    pub out: PathBuf,
+    pub isolation: Isolation,
+    pub jobs: Option<usize>,
+    pub full_refresh: bool,
+    pub lock_wait: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Usage or configuration: nothing was read or written (exit 2).
+    #[error("{0}")]
+    Config(String),
+    /// The run failed; the previous version stays published (exit 3).
+    #[error("{0}")]
+    Failed(String),
+}
+
+struct Input {
+    abs: PathBuf,
+    rel: String,
+    is_registry: bool,
+    size: u64,
+    mtime_ns: i128,
+    sha256: String,
+}
+
+fn mtime_ns(m: &std::fs::Metadata) -> i128 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn note(i: &crate::issue::Issue) -> IssueNote {
+    IssueNote {
+        code: i.problem.code(),
+        cell: i.cell_ref(),
+        message_zh: i.message(Lang::Zh),
+        message_en: i.message(Lang::En),
+    }
+}
+
+/// A test hook: `ZHENXING_FAULT=before-publish` fails a run after the new
+/// version is complete and before it is published.
+fn fault(point: &str) -> Result<(), LakeError> {
+    match std::env::var("ZHENXING_FAULT") {
+        Ok(v) if v == point => Err(LakeError::Io {
+            path: PathBuf::from(point),
+            detail: "fault injected by ZHENXING_FAULT".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Runs the nightly job. Returns the manifest (already written) or an
+/// error that stopped the run before anything was published.
+pub fn run(p: &Pipeline, opts: &Options) -> Result<Manifest, RunError> {
+    let layout = Layout::new(&opts.out);
+    std::fs::create_dir_all(&opts.out)
+        .map_err(|e| RunError::Failed(format!("cannot create {}: {e}", opts.out.display())))?;
+    let _lock = crate::lock::RunLock::acquire(&layout.lock(), opts.lock_wait)
+        .map_err(|e| RunError::Failed(e.to_string()))?;
+    lake::clean(&layout, p.lake.keep_versions);
+    let current = layout.current();
+    let prev_meta =
+        match &current {
+            Some(v) => Some(layout.version_meta(v).map_err(|e| {
+                RunError::Failed(format!("the published version cannot be read: {e}"))
+            })?),
+            None => None,
+        };
+    let key = p
+        .privacy
+        .key_source()
+        .load(
+            &opts.out,
+            prev_meta.as_ref().map(|m| m.key_fingerprint.as_str()),
+        )
+        .map_err(|e| RunError::Config(e.to_string()))?;
+    if let Some(m) = &prev_meta {
+        if m.key_fingerprint != key.fingerprint() {
+            return Err(RunError::Config(format!(
+                "the pseudonym key from {} (fingerprint {}) is not the key the lake was written with ({}); \
+                 restore that key — a different key would break every join with earlier data",
+                key.origin,
+                key.fingerprint(),
+                m.key_fingerprint
+            )));
+        }
+    }
+    if key.created {
+        eprintln!(
+            "zhenxing: created a new pseudonym key at {} (fingerprint {}); back it up and keep it outside {}",
+            key.origin,
+            key.fingerprint(),
+            opts.out.display()
+        );
+    }
+    let run_id = lake::new_run_id();
+    let started = now();
+    let result = run_inner(
+        p,
+        opts,
+        &layout,
+        &run_id,
+        &started,
+        prev_meta.as_ref(),
+        &key,
+    );
+    match result {
+        Ok(m) => Ok(m),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(layout.staging().join(&run_id));
+            let m = Manifest {
+                run_id: run_id.clone(),
+                started,
+                ended: now(),
+                outcome: "failed".into(),
+                error: Some(e.to_string()),
+                pipeline_hash: p.hash.clone(),
+                basis: String::new(),
+                key_fingerprint: key.fingerprint(),
+                version: current.clone(),
+                previous_version: current,
+                full_refresh: opts.full_refresh,
+                files: Vec::new(),
+                removed: Vec::new(),
+                totals: Counts::default(),
+                files_read_this_run: 0,
+                files_failed: 0,
+                files_with_rejects: 0,
+                warnings: 0,
+                lake_rows: BTreeMap::new(),
+                exit_code: crate::cli::exit::FAILED,
+            };
+            let _ = write_manifest(&layout, &m);
+            Err(RunError::Failed(format!(
+                "{e}; nothing was published, the lake still shows the previous version"
+            )))
+        }
+    }
+}
+
+fn list_inputs(
+    p: &Pipeline,
+    opts: &Options,
+    prev: Option<&VersionMeta>,
+) -> Result<Vec<Input>, LakeError> {
+    let files = crate::cmd::run::list_inbox(&opts.inbox, std::slice::from_ref(&p.registry))
+        .map_err(|e| io(&opts.inbox, e))?;
+    let mut inputs = Vec::with_capacity(files.len() + 1);
+    let reg_rel = p.registry.display().to_string();
+    inputs.push((p.registry.clone(), reg_rel, true));
+    for f in files {
+        let rel = f
+            .strip_prefix(&opts.inbox)
+            .unwrap_or(&f)
+            .display()
+            .to_string();
+        inputs.push((f, rel, false));
+    }
+    let known: HashMap<&str, &FileEntry> = prev
+        .map(|m| m.files.iter().map(|f| (f.path.as_str(), f)).collect())
+        .unwrap_or_default();
+    inputs
+        .into_par_iter()
+        .map(|(abs, rel, is_registry)| {
+            let meta = std::fs::metadata(&abs).map_err(|e| io(&abs, e))?;
+            let (size, mt) = (meta.len(), mtime_ns(&meta));
+            let sha256 = match known.get(rel.as_str()) {
+                Some(f) if f.size == size && f.mtime_ns == mt && mt != 0 => f.sha256.clone(),
+                _ => sha256_file(&abs).map_err(|e| io(&abs, e))?.0,
+            };
+            Ok(Input {
+                abs,
+                rel,
+                is_registry,
+                size,
+                mtime_ns: mt,
+                sha256,
+            })
+        })
+        .collect()
+}
+
+fn basis_of(p: &Pipeline, registry_sha: &str, key: &Key) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(p.hash.as_bytes());
+    h.update(b"\n");
+    h.update(registry_sha.as_bytes());
+    h.update(b"\n");
+    h.update(key.fingerprint().as_bytes());
+    hex::encode(&h.finalize()[..8])
+}
+
+fn read_info(path: &Path) -> Option<SegmentInfo> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// Writes one file's segment: rows, rejects, then the info that marks it complete.
+fn write_segment(
+    p: &Pipeline,
+    dir: &Path,
+    res: &FileResult,
+    key: &Key,
+    run_id: &str,
+) -> Result<SegmentInfo, LakeError> {
+    let src = res.template.as_deref().and_then(|t| p.source(t));
+    let mut partitions = BTreeMap::new();
+    if let (Some(src), false) = (src, res.records.is_empty()) {
+        let (mut df, parts) = lake::records_frame(src, res, key)?;
+        partitions = parts;
+        let meta = lake::file_meta(run_id, &p.hash, Some(src), &src.dataset);
+        lake::write_parquet(
+            &dir.join(format!("{}.records.parquet", res.sha256)),
+            &mut df,
+            meta,
+            p.lake.row_group_rows,
+        )?;
+    }
+    let mut rej = lake::rejects_frame(res)?;
+    let rejects = rej.height();
+    if rejects > 0 {
+        let meta = lake::file_meta(run_id, &p.hash, None, "rejects");
+        lake::write_parquet(
+            &dir.join(format!("{}.rejects.parquet", res.sha256)),
+            &mut rej,
+            meta,
+            p.lake.row_group_rows,
+        )?;
+    }
+    let info = SegmentInfo {
+        sha256: res.sha256.clone(),
+        name: res.name.clone(),
+        template: res.template.clone(),
+        dataset: res.dataset.clone(),
+        county: res.county.clone(),
+        period: res.period.clone(),
+        counts: res.counts,
+        failed: res.failed(),
+        partitions,
+        warnings: res
+            .issues
+            .iter()
+            .filter(|i| i.severity() == Severity::Warning)
+            .map(note)
+            .collect(),
+        rejects,
+        error: res
+            .issues
+            .iter()
+            .find(|i| i.severity() == Severity::FileError)
+            .map(|i| i.message(Lang::En)),
+    };
+    let path = dir.join(format!("{}.json", res.sha256));
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(&info).map_err(|e| LakeError::Corrupt {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
+    std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+    Ok(info)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_inner(
+    p: &Pipeline,
+    opts: &Options,
+    layout: &Layout,
+    run_id: &str,
+    started: &str,
+    prev: Option<&VersionMeta>,
+    key: &Key,
+) -> Result<Manifest, LakeError> {
+    // Parquet encoding needs more stack than rayon's default 2 MiB in debug builds
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.unwrap_or(0))
+        .stack_size(16 << 20)
+        .build()
+        .map_err(|e| LakeError::Io {
+            path: PathBuf::from("threads"),
+            detail: e.to_string(),
+        })?;
+    let inputs = pool.install(|| list_inputs(p, opts, prev))?;
+    let registry_sha = inputs
+        .iter()
+        .find(|i| i.is_registry)
+        .map(|i| i.sha256.clone())
+        .unwrap_or_default();
+    let basis = basis_of(p, &registry_sha, key);
+    let seg_dir = layout.segments().join(&basis);
+    std::fs::create_dir_all(&seg_dir).map_err(|e| io(&seg_dir, e))?;
+
+    // nothing new: the same files, the same basis, the same lake
+    let same_inputs = prev.is_some_and(|m| {
+        m.basis == basis
+            && m.files.len() == inputs.len()
+            && inputs.iter().all(|i| {
+                m.files
+                    .iter()
+                    .any(|f| f.path == i.rel && f.sha256 == i.sha256)
+            })
+    });
+    if same_inputs && !opts.full_refresh {
+        if let Some(m) = prev {
+            return unchanged(p, layout, run_id, started, m, &inputs);
+        }
+    }
+
+    // ingest what has no segment yet
+    let mut infos: HashMap<String, SegmentInfo> = HashMap::new();
+    let mut todo: Vec<&Input> = Vec::new();
+    for i in &inputs {
+        let info = (!opts.full_refresh)
+            .then(|| read_info(&seg_dir.join(format!("{}.json", i.sha256))))
+            .flatten();
+        match info {
+            Some(info) => {
+                infos.insert(i.sha256.clone(), info);
+            }
+            None => todo.push(i),
+        }
+    }
+    let mut read_now: BTreeSet<String> = BTreeSet::new();
+    if !todo.is_empty() {
+        let (registry, reg_res) =
+            load_registry(p, opts.isolation.clone()).map_err(|e| LakeError::Io {
+                path: p.registry.clone(),
+                detail: e,
+            })?;
+        let engine = Engine::new(p, Some(&registry), opts.isolation.clone());
+        let mut reg_res = Some(reg_res);
+        let done: Vec<Result<SegmentInfo, LakeError>> = pool.install(|| {
+            let reg_todo: Vec<&&Input> = todo.iter().filter(|i| i.is_registry).collect();
+            let mut out: Vec<Result<SegmentInfo, LakeError>> = Vec::new();
+            if !reg_todo.is_empty() {
+                if let Some(r) = reg_res.take() {
+                    out.push(write_segment(p, &seg_dir, &r, key, run_id));
+                }
+            }
+            out.extend(
+                todo.par_iter()
+                    .filter(|i| !i.is_registry)
+                    .map(|i| {
+                        let res = engine.ingest(&i.abs, None);
+                        write_segment(p, &seg_dir, &res, key, run_id)
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            out
+        });
+        for d in done {
+            let info = d?;
+            read_now.insert(info.sha256.clone());
+            infos.insert(info.sha256.clone(), info);
+        }
+    }
+
+    // which files are current
+    let prev_files: HashMap<&str, &FileEntry> = prev
+        .map(|m| m.files.iter().map(|f| (f.path.as_str(), f)).collect())
+        .unwrap_or_default();
+    let first_seen = |i: &Input| -> String {
+        prev.and_then(|m| m.files.iter().find(|f| f.sha256 == i.sha256))
+            .map(|f| f.first_seen.clone())
+            .unwrap_or_else(|| run_id.to_string())
+    };
+    let mut entries: Vec<FileEntry> = Vec::new();
+    for i in &inputs {
+        let Some(info) = infos.get(&i.sha256) else {
+            continue;
+        };
+        entries.push(FileEntry {
+            path: i.rel.clone(),
+            sha256: i.sha256.clone(),
+            size: i.size,
+            mtime_ns: i.mtime_ns,
+            template: info.template.clone(),
+            dataset: info.dataset.clone(),
+            county: info.county.clone(),
+            period: info.period.clone(),
+            counts: info.counts,
+            warnings: info.warnings.len(),
+            failed: info.failed,
+            first_seen: first_seen(i),
+            status: if info.failed { "failed" } else { "current" }.into(),
+            superseded_by: None,
+            partitions: info.partitions.clone(),
+        });
+    }
+    supersede(&mut entries);
+
+    // build the version
+    let staging = layout.staging().join(run_id);
+    std::fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
+    let builder = lake::Builder {
+        layout,
+        run_id,
+        pipeline_hash: &p.hash,
+        row_group_rows: p.lake.row_group_rows,
+        previous: prev.filter(|m| m.basis == basis),
+        dir: staging.clone(),
+    };
+    let mut datasets = BTreeMap::new();
+    let mut lake_rows = BTreeMap::new();
+    for src in &p.sources {
+        let mut segs: Vec<&FileEntry> = entries
+            .iter()
+            .filter(|e| e.status == "current" && e.dataset.as_deref() == Some(&src.dataset))
+            .filter(|e| !e.partitions.is_empty())
+            .collect();
+        segs.sort_by(|a, b| a.path.cmp(&b.path));
+        let input = DatasetInput {
+            source: Some(src),
+            dataset: src.dataset.clone(),
+            segments: segs
+                .iter()
+                .map(|e| {
+                    (
+                        e.sha256.clone(),
+                        e.path.clone(),
+                        seg_dir.join(format!("{}.records.parquet", e.sha256)),
+                        e.partitions.clone(),
+                    )
+                })
+                .collect(),
+        };
+        let parts = builder.dataset(&input)?;
+        lake_rows.insert(src.dataset.clone(), parts.iter().map(|x| x.rows).sum());
+        datasets.insert(src.dataset.clone(), parts);
+    }
+    let rejects = build_rejects(p, run_id, &entries, &infos, &seg_dir, &staging)?;
+    let meta = VersionMeta {
+        run_id: run_id.to_string(),
+        created: now(),
+        pipeline_hash: p.hash.clone(),
+        basis: basis.clone(),
+        key_fingerprint: key.fingerprint(),
+        previous: prev.map(|m| m.run_id.clone()),
+        files: entries.clone(),
+        datasets,
+        rejects,
+    };
+    let meta_path = staging.join("_zhenxing/version.json");
+    if let Some(d) = meta_path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
+    }
+    let text = serde_json::to_string_pretty(&meta).map_err(|e| LakeError::Corrupt {
+        path: meta_path.clone(),
+        detail: e.to_string(),
+    })?;
+    std::fs::write(&meta_path, text).map_err(|e| io(&meta_path, e))?;
+    sync_tree(&staging)?;
+    fault("before-publish")?;
+    let version_dir = layout.versions().join(run_id);
+    std::fs::create_dir_all(layout.versions()).map_err(|e| io(&layout.versions(), e))?;
+    std::fs::rename(&staging, &version_dir).map_err(|e| io(&version_dir, e))?;
+    lake::sync_dir(&layout.versions())?;
+    lake::publish(layout, run_id)?;
+    lake::clean(layout, p.lake.keep_versions);
+    lake::collect_segments(layout);
+
+    // the manifest
+    let files = manifest_files(&inputs, &entries, &infos, &prev_files, &read_now);
+    let removed = prev
+        .map(|m| {
+            m.files
+                .iter()
+                .filter(|f| !inputs.iter().any(|i| i.rel == f.path))
+                .map(|f| f.path.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let m = finish_manifest(
+        p,
+        run_id,
+        started,
+        "published",
+        &basis,
+        key,
+        Some(run_id.to_string()),
+        prev.map(|m| m.run_id.clone()),
+        opts.full_refresh,
+        files,
+        removed,
+        lake_rows,
+    );
+    write_manifest(layout, &m)?;
+    Ok(m)
+}
+
+/// Marks files whose rows another file replaces: of the files for the same
+/// template, county and period, the one that arrived last is current
+/// (arrival run, then modification time, then name: `…_更正.xlsx` after
+/// `….xlsx`). A failed file replaces nothing.
+fn supersede(entries: &mut [FileEntry]) {
+    let mut groups: BTreeMap<(String, String, String), Vec<usize>> = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        if e.failed {
+            continue;
+        }
+        if let (Some(t), Some(c)) = (&e.template, &e.county) {
+            groups
+                .entry((t.clone(), c.clone(), e.period.clone().unwrap_or_default()))
+                .or_default()
+                .push(i);
+        }
+    }
+    for (_, idx) in groups {
+        if idx.len() < 2 {
+            continue;
+        }
+        let Some(&win) = idx.iter().max_by(|&&a, &&b| {
+            let (x, y) = (&entries[a], &entries[b]);
+            (&x.first_seen, x.mtime_ns, &x.path).cmp(&(&y.first_seen, y.mtime_ns, &y.path))
+        }) else {
+            continue;
+        };
+        let winner = entries[win].path.clone();
+        for &i in &idx {
+            if i != win {
+                entries[i].status = "superseded".into();
+                entries[i].superseded_by = Some(winner.clone());
+            }
+        }
+    }
+}
+
+fn build_rejects(
+    p: &Pipeline,
+    run_id: &str,
+    entries: &[FileEntry],
+    infos: &HashMap<String, SegmentInfo>,
+    seg_dir: &Path,
+    staging: &Path,
+) -> Result<usize, LakeError> {
+    use polars::prelude::*;
+    let mut all: Option<DataFrame> = None;
+    let mut sorted: Vec<&FileEntry> = entries
+        .iter()
+        .filter(|e| e.status != "superseded")
+        .collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    for e in sorted {
+        if infos.get(&e.sha256).map(|i| i.rejects).unwrap_or(0) == 0 {
+            continue;
+        }
+        let seg = seg_dir.join(format!("{}.rejects.parquet", e.sha256));
+        let df = lake::with_source_file(lake::read_parquet(&seg)?, &e.path)
+            .map_err(|x| lake::pq(&seg, x))?;
+        match all.as_mut() {
+            None => all = Some(df),
+            Some(a) => {
+                a.vstack_mut_owned(df).map_err(|x| lake::pq(&seg, x))?;
+            }
+        }
+    }
+    let target = staging.join("rejects/part-0.parquet");
+    let mut df = match all {
+        Some(df) => df,
+        None => lake::rejects_frame(&FileResult::empty())
+            .and_then(|d| lake::with_source_file(d, "").map_err(|x| lake::pq(&target, x)))?,
+    };
+    df.rechunk_mut();
+    let n = df.height();
+    let meta = lake::file_meta(run_id, &p.hash, None, "rejects");
+    lake::write_parquet(&target, &mut df, meta, p.lake.row_group_rows)?;
+    Ok(n)
+}
+
+/// fsyncs every file and directory under `dir`.
+fn sync_tree(dir: &Path) -> Result<(), LakeError> {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(|e| io(&d, e))? {
+            let e = e.map_err(|x| io(&d, x))?;
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                std::fs::File::open(&path)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|x| io(&path, x))?;
+            }
+        }
+        lake::sync_dir(&d)?;
+    }
+    Ok(())
+}
+
+fn manifest_files(
+    inputs: &[Input],
+    entries: &[FileEntry],
+    infos: &HashMap<String, SegmentInfo>,
+    prev_files: &HashMap<&str, &FileEntry>,
+    read_now: &BTreeSet<String>,
+) -> Vec<ManifestFile> {
+    entries
+        .iter()
+        .map(|e| {
+            let info = infos.get(&e.sha256);
+            let change = match prev_files.get(e.path.as_str()) {
+                None => "new",
+                Some(f) if f.sha256 != e.sha256 => "changed",
+                Some(_) => "unchanged",
+            };
+            let supersedes = entries
+                .iter()
+                .filter(|o| o.superseded_by.as_deref() == Some(e.path.as_str()))
+                .map(|o| o.path.clone())
+                .chain(
+                    prev_files
+                        .get(e.path.as_str())
+                        .filter(|f| f.sha256 != e.sha256)
+                        .map(|f| {
+                            format!(
+                                "{} (sha256 {})",
+                                f.path,
+                                &f.sha256[..12.min(f.sha256.len())]
+                            )
+                        }),
+                )
+                .collect();
+            ManifestFile {
+                path: e.path.clone(),
+                sha256: e.sha256.clone(),
+                template: e.template.clone(),
+                dataset: e.dataset.clone(),
+                county: e.county.clone(),
+                period: e.period.clone(),
+                rows_read: e.counts.read,
+                rows_accepted: e.counts.accepted,
+                rows_rejected: e.counts.rejected,
+                rows_non_data: e.counts.non_data,
+                records: e.counts.records,
+                change: change.into(),
+                status: e.status.clone(),
+                superseded_by: e.superseded_by.clone(),
+                supersedes,
+                read_this_run: read_now.contains(&e.sha256)
+                    && inputs.iter().any(|i| i.sha256 == e.sha256),
+                error: info.and_then(|i| i.error.clone()),
+                warnings: info.map(|i| i.warnings.clone()).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish_manifest(
+    p: &Pipeline,
+    run_id: &str,
+    started: &str,
+    outcome: &str,
+    basis: &str,
+    key: &Key,
+    version: Option<String>,
+    previous_version: Option<String>,
+    full_refresh: bool,
+    files: Vec<ManifestFile>,
+    removed: Vec<String>,
+    lake_rows: BTreeMap<String, usize>,
+) -> Manifest {
+    let mut totals = Counts::default();
+    for f in &files {
+        totals.read += f.rows_read;
+        totals.accepted += f.rows_accepted;
+        totals.rejected += f.rows_rejected;
+        totals.non_data += f.rows_non_data;
+        totals.records += f.records;
+    }
+    let failed = files.iter().filter(|f| f.status == "failed").count();
+    let with_rejects = files
+        .iter()
+        .filter(|f| f.status == "current" && f.rows_rejected > 0)
+        .count();
+    let exit_code = if failed > 0 || with_rejects > 0 {
+        crate::cli::exit::REJECTS
+    } else {
+        crate::cli::exit::CLEAN
+    };
+    Manifest {
+        run_id: run_id.to_string(),
+        started: started.to_string(),
+        ended: now(),
+        outcome: outcome.into(),
+        error: None,
+        pipeline_hash: p.hash.clone(),
+        basis: basis.to_string(),
+        key_fingerprint: key.fingerprint(),
+        version,
+        previous_version,
+        full_refresh,
+        files_read_this_run: files.iter().filter(|f| f.read_this_run).count(),
+        files_failed: failed,
+        files_with_rejects: with_rejects,
+        warnings: files.iter().map(|f| f.warnings.len()).sum(),
+        files,
+        removed,
+        totals,
+        lake_rows,
+        exit_code,
+    }
+}
+
+/// A run that found nothing new: no file parsed, no lake byte written.
+fn unchanged(
+    p: &Pipeline,
+    layout: &Layout,
+    run_id: &str,
+    started: &str,
+    m: &VersionMeta,
+    inputs: &[Input],
+) -> Result<Manifest, LakeError> {
+    let seg_dir = layout.segments().join(&m.basis);
+    let infos: HashMap<String, SegmentInfo> = m
+        .files
+        .iter()
+        .filter_map(|f| {
+            read_info(&seg_dir.join(format!("{}.json", f.sha256))).map(|i| (f.sha256.clone(), i))
+        })
+        .collect();
+    let prev_files: HashMap<&str, &FileEntry> =
+        m.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let files = manifest_files(inputs, &m.files, &infos, &prev_files, &BTreeSet::new());
+    let lake_rows = m
+        .datasets
+        .iter()
+        .map(|(d, ps)| (d.clone(), ps.iter().map(|x| x.rows).sum()))
+        .collect();
+    let key_fp = m.key_fingerprint.clone();
+    let mut man = finish_manifest(
+        p,
+        run_id,
+        started,
+        "unchanged",
+        &m.basis,
+        &Key::from_bytes([0; 32]),
+        Some(m.run_id.clone()),
+        Some(m.run_id.clone()),
+        false,
+        files,
+        Vec::new(),
+        lake_rows,
+    );
+    man.key_fingerprint = key_fp;
+    write_manifest(layout, &man)?;
+    Ok(man)
+}
+
+/// `OUT/runs/<run_id>.json` and the runs table `OUT/runs/runs.parquet`.
+pub fn write_manifest(layout: &Layout, m: &Manifest) -> Result<(), LakeError> {
+    let dir = layout.runs();
+    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+    let path = dir.join(format!("{}.json", m.run_id));
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(m).map_err(|e| LakeError::Corrupt {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
+    std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+    write_runs_table(layout)
+}
+
+/// All manifests, oldest first.
+pub fn read_manifests(layout: &Layout) -> Vec<Manifest> {
+    let mut out: Vec<Manifest> = std::fs::read_dir(layout.runs())
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .filter_map(|e| serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a: &Manifest, b: &Manifest| a.run_id.cmp(&b.run_id));
+    out
+}
+
+fn write_runs_table(layout: &Layout) -> Result<(), LakeError> {
+    use polars::prelude::*;
+    let ms = read_manifests(layout);
+    let n = ms.len();
+    let s = |f: &dyn Fn(&Manifest) -> Option<String>| -> Vec<Option<String>> {
+        ms.iter().map(f).collect()
+    };
+    let u =
+        |f: &dyn Fn(&Manifest) -> usize| -> Vec<i64> { ms.iter().map(|m| f(m) as i64).collect() };
+    let cols = vec![
+        Column::new("run_id".into(), s(&|m| Some(m.run_id.clone()))),
+        Column::new("started".into(), s(&|m| Some(m.started.clone()))),
+        Column::new("ended".into(), s(&|m| Some(m.ended.clone()))),
+        Column::new("outcome".into(), s(&|m| Some(m.outcome.clone()))),
+        Column::new("error".into(), s(&|m| m.error.clone())),
+        Column::new("version".into(), s(&|m| m.version.clone())),
+        Column::new(
+            "pipeline_hash".into(),
+            s(&|m| Some(m.pipeline_hash.clone())),
+        ),
+        Column::new("files".into(), u(&|m| m.files.len())),
+        Column::new("files_read_this_run".into(), u(&|m| m.files_read_this_run)),
+        Column::new("files_failed".into(), u(&|m| m.files_failed)),
+        Column::new("rows_read".into(), u(&|m| m.totals.read)),
+        Column::new("rows_accepted".into(), u(&|m| m.totals.accepted)),
+        Column::new("rows_rejected".into(), u(&|m| m.totals.rejected)),
+        Column::new("rows_non_data".into(), u(&|m| m.totals.non_data)),
+        Column::new("warnings".into(), u(&|m| m.warnings)),
+        Column::new(
+            "exit_code".into(),
+            ms.iter().map(|m| m.exit_code as i64).collect::<Vec<i64>>(),
+        ),
+    ];
+    let path = layout.runs().join("runs.parquet");
+    let mut df = DataFrame::new(n, cols).map_err(|e| lake::pq(&path, e))?;
+    lake::write_parquet(&path, &mut df, Vec::new(), 65_536)
+}
