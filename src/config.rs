@@ -137,7 +137,15 @@ impl Default for PrivacySection {
 }
 
 impl PrivacySection {
+    /// The configured key source; `ZHENXING_KEY_FILE` overrides the key
+    /// file (tests and one-off runs).
     pub fn key_source(&self) -> crate::pseudo::KeySource {
+        if let Some(f) = std::env::var_os("ZHENXING_KEY_FILE") {
+            return crate::pseudo::KeySource {
+                env: self.key_env.clone(),
+                file: PathBuf::from(f),
+            };
+        }
         let file = match self.key_file.strip_prefix("~/") {
             Some(rest) => std::env::var_os("HOME")
                 .map(|h| PathBuf::from(h).join(rest))

@@ -3,6 +3,7 @@
 
 mod check;
 mod hostile;
+mod lake;
 mod messy;
 mod truth;
 mod util;

@@ -1,0 +1,534 @@
+//! The nightly run: lake layout and contents, incremental reruns,
+//! supersession, atomic publish under injected failures and SIGKILL, the
+//! lock, and personal data.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use polars::prelude::*;
+
+use crate::util::{registry, repo, Out};
+
+/// A fixed test key (never a real one).
+const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// Runs `zhenxing run` to completion.
+fn run(out: &Path, inbox: &Path, extra: &[&str], env: &[(&str, &str)]) -> Out {
+    let o = run_cmd(out, inbox, extra)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).to_string(),
+        stderr: String::from_utf8_lossy(&o.stderr).to_string(),
+    }
+}
+
+/// `zhenxing run` on this inbox and output, as a command to start.
+fn run_cmd(out: &Path, inbox: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(crate::util::bin());
+    c.args([
+        "run",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--inbox",
+        inbox.to_str().unwrap(),
+        "--registry",
+        &registry(),
+    ])
+    .args(extra)
+    .env("ZHENXING_KEY", KEY)
+    .current_dir(repo());
+    c
+}
+
+/// A dataset of the published lake, read the way an analyst would: a
+/// hive-partitioned scan of `OUT/lake/<dataset>`.
+fn lake(out: &Path, dataset: &str) -> DataFrame {
+    let glob = format!("{}/lake/{dataset}/**/*.parquet", out.display());
+    let args = ScanArgsParquet {
+        hive_options: HiveOptions {
+            enabled: Some(true),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    LazyFrame::scan_parquet(PlRefPath::new(glob), args)
+        .unwrap()
+        .collect()
+        .unwrap()
+}
+
+/// sha256 of every file reachable under `OUT/lake`, by relative path.
+fn lake_hashes(out: &Path) -> BTreeMap<String, String> {
+    use sha2::Digest;
+    let root = out.join("lake").canonicalize().unwrap();
+    let mut m = BTreeMap::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let h = hex::encode(sha2::Sha256::digest(std::fs::read(&p).unwrap()));
+                m.insert(p.strip_prefix(&root).unwrap().display().to_string(), h);
+            }
+        }
+    }
+    m
+}
+
+fn manifest(out: &Path, stdout: &str) -> serde_json::Value {
+    let id = stdout
+        .split("zhenxing run ")
+        .nth(1)
+        .and_then(|s| s.split(':').next())
+        .unwrap_or_else(|| panic!("no run id in {stdout}"));
+    let text = std::fs::read_to_string(out.join("runs").join(format!("{id}.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn current_version(out: &Path) -> String {
+    std::fs::read_link(out.join("lake"))
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string()
+}
+
+/// Copies the files of one county folder of the bundled inbox.
+fn county_inbox(dir: &Path, county: &str, skip: &[&str]) -> PathBuf {
+    let inbox = dir.join("inbox");
+    let to = inbox.join(county);
+    std::fs::create_dir_all(&to).unwrap();
+    for e in std::fs::read_dir(repo().join("sample_data/inbox").join(county)).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if !skip.iter().any(|s| name.contains(s)) {
+            std::fs::copy(&p, to.join(&name)).unwrap();
+        }
+    }
+    inbox
+}
+
+/// 18 characters that pass the resident ID check (digits, check digit,
+/// birth date), standing alone (not inside a longer code or hash).
+fn id_numbers_in(text: &str) -> Vec<String> {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    // cheap test first: most values are short or have no run of 17 digits
+    if text.len() < 18
+        || !text
+            .as_bytes()
+            .windows(17)
+            .any(|w| w.iter().all(u8::is_ascii_digit))
+    {
+        return Vec::new();
+    }
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r"(?:^|[^0-9A-Za-z])([0-9]{17}[0-9Xx])(?:$|[^0-9A-Za-z])").unwrap()
+    });
+    re.captures_iter(text)
+        .map(|c| c[1].to_string())
+        .filter(|s| zhenxing::pseudo::id_number_valid(s))
+        .collect()
+}
+
+#[test]
+fn the_sample_inbox_becomes_a_lake_with_exact_rows_and_real_types() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let inbox = repo().join("sample_data/inbox");
+    let r = run(&out, &inbox, &[], &[]);
+    assert_eq!(
+        r.code, 1,
+        "planted rejects make the run exit 1: {}",
+        r.stderr
+    );
+    assert!(
+        r.stdout
+            .contains("261 input files (261 read this run; 260 current, 1 superseded, 0 failed"),
+        "{}",
+        r.stdout
+    );
+    let m = manifest(&out, &r.stdout);
+    assert_eq!(m["outcome"], "published");
+    // conservation in the manifest, per file and in total
+    for f in m["files"].as_array().unwrap() {
+        let n = |k: &str| f[k].as_u64().unwrap();
+        assert_eq!(
+            n("rows_read"),
+            n("rows_accepted") + n("rows_rejected") + n("rows_non_data"),
+            "{}",
+            f["path"]
+        );
+    }
+    let t = &m["totals"];
+    assert_eq!(
+        (
+            t["read"].as_u64(),
+            t["accepted"].as_u64(),
+            t["rejected"].as_u64(),
+            t["non_data"].as_u64()
+        ),
+        (Some(60388), Some(57650), Some(175), Some(2563))
+    );
+
+    // expected rows per dataset and county: the truth of every file whose
+    // rows are current (the corrected resubmission replaces the original)
+    let p = zhenxing::config::load(&repo().join("pipelines/nantong.toml")).unwrap();
+    let truth: Vec<serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("sample_data/truth/files.json")).unwrap(),
+    )
+    .unwrap();
+    let replaced: Vec<&str> = truth
+        .iter()
+        .filter_map(|f| f["resubmits"].as_str())
+        .collect();
+    let mut want: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for f in &truth {
+        if replaced.contains(&f["file"].as_str().unwrap()) {
+            continue;
+        }
+        let ds = p
+            .source(f["template"].as_str().unwrap())
+            .unwrap()
+            .dataset
+            .clone();
+        *want
+            .entry((ds, f["county"].as_str().unwrap().to_string()))
+            .or_default() += f["records"].as_u64().unwrap() as usize;
+    }
+    let mut got: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for src in &p.sources {
+        if src.dataset == "villages" {
+            continue;
+        }
+        let df = lake(&out, &src.dataset);
+        let by = df
+            .clone()
+            .lazy()
+            .group_by([col("county")])
+            .agg([len().alias("n")])
+            .collect()
+            .unwrap();
+        let counties = by.column("county").unwrap().str().unwrap().clone();
+        let ns = by.column("n").unwrap().u32().unwrap().clone();
+        for (c, n) in counties.iter().zip(ns.iter()) {
+            got.insert(
+                (src.dataset.clone(), c.unwrap().to_string()),
+                n.unwrap() as usize,
+            );
+        }
+        // every row sits in the partition of its own county code
+        let codes = df.column("village_code").unwrap().str().unwrap().clone();
+        let parts = df
+            .column("county_code")
+            .unwrap()
+            .cast(&DataType::String)
+            .unwrap();
+        let parts = parts.str().unwrap().clone();
+        for (c, p) in codes.iter().zip(parts.iter()) {
+            assert_eq!(&c.unwrap()[..6], p.unwrap(), "{}", src.dataset);
+        }
+    }
+    assert_eq!(got, want);
+    assert_eq!(lake(&out, "villages").height(), 1800);
+
+    // real types, lineage, pseudonyms
+    let hh = lake(&out, "household_income");
+    let ty = |c: &str| hh.column(c).unwrap().dtype().clone();
+    assert_eq!(ty("income"), DataType::Float64);
+    assert_eq!(ty("persons"), DataType::Int64);
+    assert_eq!(ty("member"), DataType::Boolean);
+    assert_eq!(ty("year"), DataType::Int64);
+    assert_eq!(ty("source_row"), DataType::Int64);
+    assert!(hh.column("head_id_number").is_err());
+    assert_eq!(ty("head_id_number_pseudonym"), DataType::String);
+    let sec = lake(&out, "secretaries");
+    assert_eq!(sec.column("appointed_on").unwrap().dtype(), &DataType::Date);
+    let rej = lake(&out, "rejects");
+    assert_eq!(rej.height(), 173);
+
+    // a partition file: the metadata names run and pipeline, the unit of money
+    let f = std::fs::File::open(
+        out.join("lake/household_income/county_code=320682/year=2024/part-0.parquet"),
+    )
+    .unwrap();
+    let mut reader = ParquetReader::new(f);
+    let kv = reader
+        .get_metadata()
+        .unwrap()
+        .key_value_metadata()
+        .clone()
+        .unwrap();
+    let get = |k: &str| kv.iter().find(|x| x.key == k).and_then(|x| x.value.clone());
+    assert_eq!(get("zhenxing.run_id").as_deref(), m["version"].as_str());
+    assert_eq!(get("zhenxing.pipeline_hash"), Some(p.hash.clone()));
+    assert_eq!(
+        get("zhenxing.units").as_deref(),
+        Some("{\"income\":\"元 (yuan)\"}")
+    );
+
+    // no ID number in clear anywhere in the output
+    let mut stack = vec![out.clone()];
+    let mut parquet_files = 0;
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_symlink() {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "parquet") {
+                parquet_files += 1;
+                let df = zhenxing::lake::read_parquet(&path).unwrap();
+                for c in df.columns() {
+                    if let Ok(s) = c.str() {
+                        for v in s.iter().flatten() {
+                            assert!(id_numbers_in(v).is_empty(), "{} in {}", v, path.display());
+                        }
+                    }
+                }
+            } else {
+                let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).to_string();
+                assert_eq!(
+                    id_numbers_in(&text),
+                    Vec::<String>::new(),
+                    "{}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(parquet_files > 100, "{parquet_files}");
+    // the scan itself finds ID numbers where they are
+    assert_eq!(
+        id_numbers_in("身份证 11010519491231002X。"),
+        vec!["11010519491231002X"]
+    );
+
+    // a rerun with nothing new reads nothing and changes no byte
+    let before = lake_hashes(&out);
+    let again = run(&out, &inbox, &[], &[]);
+    assert_eq!(again.code, 1);
+    let m2 = manifest(&out, &again.stdout);
+    assert_eq!(m2["outcome"], "unchanged");
+    assert_eq!(m2["files_read_this_run"], 0);
+    assert_eq!(lake_hashes(&out), before);
+}
+
+#[test]
+fn resubmissions_supersede_and_full_refresh_equals_incremental() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let inbox = county_inbox(d.path(), "如东县", &["_更正"]);
+    let first = run(&out, &inbox, &[], &[]);
+    assert!(first.code == 0 || first.code == 1, "{}", first.stderr);
+    let v1 = current_version(&out);
+    let ce = |out: &Path| lake(out, "collective_economy");
+    let original = "如东县/如东县_村级集体经济收入统计表_2023.xlsx";
+    let corrected = "如东县/如东县_村级集体经济收入统计表_2023_更正.xlsx";
+    let rows_from = |df: &DataFrame, f: &str| {
+        df.column("source_file")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .filter(|x| *x == Some(f))
+            .count()
+    };
+    assert!(rows_from(&ce(&out), original) > 0);
+
+    // the corrected file arrives
+    std::fs::copy(
+        repo().join("sample_data/inbox").join(corrected),
+        inbox.join(corrected),
+    )
+    .unwrap();
+    let second = run(&out, &inbox, &[], &[]);
+    let m = manifest(&out, &second.stdout);
+    assert_eq!(m["files_read_this_run"], 1, "only the new file is read");
+    let files = m["files"].as_array().unwrap();
+    let entry = |p: &str| files.iter().find(|f| f["path"] == p).unwrap().clone();
+    assert_eq!(entry(original)["status"], "superseded");
+    assert_eq!(entry(original)["superseded_by"], corrected);
+    assert_eq!(entry(corrected)["supersedes"][0], original);
+    let df = ce(&out);
+    assert_eq!(rows_from(&df, original), 0);
+    assert_eq!(
+        rows_from(&df, corrected),
+        entry(corrected)["records"].as_u64().unwrap() as usize
+    );
+    assert_ne!(current_version(&out), v1);
+    // the previous version is kept, complete, for rollback
+    assert!(out
+        .join(".zhenxing/versions")
+        .join(&v1)
+        .join("_zhenxing/version.json")
+        .is_file());
+
+    // --full-refresh reads everything again and gives the same lake
+    let sorted = |df: DataFrame| {
+        df.sort(
+            ["source_file", "source_sheet", "source_row"],
+            Default::default(),
+        )
+        .unwrap()
+    };
+    let p = zhenxing::config::load(&repo().join("pipelines/nantong.toml")).unwrap();
+    let before: Vec<DataFrame> = p
+        .sources
+        .iter()
+        .map(|s| sorted(lake(&out, &s.dataset)))
+        .collect();
+    let full = run(&out, &inbox, &["--full-refresh"], &[]);
+    let mf = manifest(&out, &full.stdout);
+    assert_eq!(mf["files_read_this_run"].as_u64(), Some(files.len() as u64));
+    for (s, b) in p.sources.iter().zip(before) {
+        assert!(
+            sorted(lake(&out, &s.dataset)).equals_missing(&b),
+            "{}",
+            s.dataset
+        );
+    }
+}
+
+#[test]
+fn a_failure_before_publishing_leaves_the_previous_version() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let inbox = county_inbox(d.path(), "海安市", &["2024"]);
+    assert!(run(&out, &inbox, &[], &[]).code <= 1);
+    let v1 = current_version(&out);
+    let before = lake_hashes(&out);
+    // new files arrive, and the run fails after writing, before publishing
+    let all = county_inbox(d.path(), "海安市", &[]);
+    assert_eq!(all, inbox);
+    let r = run(&out, &inbox, &[], &[("ZHENXING_FAULT", "before-publish")]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("nothing was published"), "{}", r.stderr);
+    assert_eq!(current_version(&out), v1);
+    assert_eq!(lake_hashes(&out), before);
+    // the next run cleans up and publishes
+    let r = run(&out, &inbox, &[], &[]);
+    assert!(r.code <= 1, "{}", r.stderr);
+    assert_ne!(current_version(&out), v1);
+    assert!(std::fs::read_dir(out.join(".zhenxing/staging"))
+        .unwrap()
+        .next()
+        .is_none());
+}
+
+/// Every partition file a version lists exists and has its rows.
+fn assert_complete(out: &Path) -> String {
+    let v = current_version(out);
+    let layout = zhenxing::lake::Layout::new(out);
+    let meta = layout.version_meta(&v).unwrap();
+    for (ds, parts) in &meta.datasets {
+        for p in parts {
+            let f = out
+                .join("lake")
+                .join(ds)
+                .join(&p.dir)
+                .join("part-0.parquet");
+            let df = zhenxing::lake::read_parquet(&f).unwrap();
+            assert_eq!(df.height(), p.rows, "{}", f.display());
+        }
+    }
+    v
+}
+
+#[test]
+fn a_killed_run_leaves_a_readable_lake_and_the_next_run_recovers() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let inbox = county_inbox(d.path(), "启东市", &[]);
+    assert!(run(&out, &inbox, &[], &[]).code <= 1);
+    let mut seen = vec![assert_complete(&out)];
+    for delay_ms in [30u64, 150, 400, 900, 1600] {
+        let mut child = run_cmd(&out, &inbox, &["--full-refresh"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let v = assert_complete(&out);
+        if !seen.contains(&v) {
+            seen.push(v);
+        }
+    }
+    let r = run(&out, &inbox, &[], &[]);
+    assert!(r.code <= 1, "{}", r.stderr);
+    assert_complete(&out);
+    assert!(std::fs::read_dir(out.join(".zhenxing/staging"))
+        .unwrap()
+        .next()
+        .is_none());
+}
+
+#[test]
+fn two_runs_at_once_do_not_both_write() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let inbox = county_inbox(d.path(), "崇川区", &[]);
+    let spawn = || run_cmd(&out, &inbox, &[]).output();
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+    });
+    let codes = [a.status.code(), b.status.code()];
+    let refused: Vec<&std::process::Output> = [&a, &b]
+        .into_iter()
+        .filter(|o| o.status.code() == Some(3))
+        .collect();
+    assert_eq!(refused.len(), 1, "{codes:?}");
+    let msg = String::from_utf8_lossy(&refused[0].stderr);
+    assert!(msg.contains("another zhenxing run holds"), "{msg}");
+    let versions = std::fs::read_dir(out.join(".zhenxing/versions"))
+        .unwrap()
+        .count();
+    assert_eq!(versions, 1);
+}
+
+#[test]
+fn the_pseudonym_key_is_created_once_and_then_required() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let key_file = d.path().join("keys/pseudonym.key");
+    let inbox = county_inbox(d.path(), "海门区", &["2023", "2024"]);
+    let env = [("ZHENXING_KEY_FILE", key_file.to_str().unwrap())];
+    let run_nokey = |out: &Path| {
+        run_cmd(out, &inbox, &[])
+            .env_remove("ZHENXING_KEY")
+            .envs(env)
+            .output()
+            .unwrap()
+    };
+    let first = run_nokey(&out);
+    assert!(first.status.code().unwrap() <= 1);
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert!(err.contains("created a new pseudonym key"), "{err}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let before = lake_hashes(&out);
+    std::fs::remove_file(&key_file).unwrap();
+    let second = run_nokey(&out);
+    assert_eq!(second.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("does not exist, but the lake was written with key"),
+        "{err}"
+    );
+    assert!(!key_file.exists(), "no new key was made");
+    assert_eq!(lake_hashes(&out), before);
+}
