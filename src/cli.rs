@@ -117,6 +117,34 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "en")]
         lang: LangArg,
     },
+    /// Publish an earlier kept lake version again (default: the one before the current).
+    Rollback {
+        #[arg(long, default_value = "pipelines/nantong.toml")]
+        pipeline: PathBuf,
+        /// Output folder (default: from the pipeline file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The version (run id) to publish.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Latest period per county and template, what is missing or overdue, and the last runs.
+    Status {
+        #[arg(long, default_value = "pipelines/nantong.toml")]
+        pipeline: PathBuf,
+        /// Output folder (default: from the pipeline file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Judge due dates as of this day (YYYY-MM-DD; default today).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// How many recent runs to list.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+    },
     /// Write a synthetic inbox with the messiness of real county files, and its true values.
     Synth {
         /// Pipeline whose templates (headers, variants, types) the files follow.
@@ -206,6 +234,16 @@ pub fn main() -> i32 {
             jobs,
             lang: lang.into(),
         }),
+        Command::Rollback { pipeline, out, to } => {
+            crate::cmd::rollback::run(&pipeline, out.as_deref(), to.as_deref())
+        }
+        Command::Status {
+            pipeline,
+            out,
+            as_of,
+            json,
+            runs,
+        } => crate::cmd::status::run(&pipeline, out.as_deref(), as_of, json, runs),
         Command::Synth {
             pipeline,
             scale,

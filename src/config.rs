@@ -105,6 +105,8 @@ pub struct LakeSection {
     pub row_group_rows: usize,
     /// How long a run waits for another run's lock before giving up.
     pub lock_wait_s: u64,
+    /// `status`: a period's report is due this many days after the period ends.
+    pub due_days: i64,
 }
 
 impl Default for LakeSection {
@@ -113,6 +115,7 @@ impl Default for LakeSection {
             keep_versions: 5,
             row_group_rows: 65_536,
             lock_wait_s: 0,
+            due_days: 15,
         }
     }
 }
@@ -683,6 +686,7 @@ pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
             keep_versions: file.lake.keep_versions.max(1),
             row_group_rows: file.lake.row_group_rows.max(1024),
             lock_wait_s: file.lake.lock_wait_s,
+            due_days: file.lake.due_days.max(0),
         },
         privacy: file.privacy.clone(),
         sources,

@@ -6,6 +6,11 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // `zhenxing status | head` ends quietly, like other Unix tools
+    // SAFETY: restoring the default disposition of one signal at start-up.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let code = zhenxing::cli::main();
     std::process::exit(code);
 }

@@ -1,7 +1,9 @@
 //! One module per subcommand; each exposes `run(...) -> exit code`.
 
 pub mod check;
+pub mod rollback;
 pub mod run;
+pub mod status;
 pub mod synth;
 pub mod validate;
 

@@ -532,3 +532,72 @@ fn the_pseudonym_key_is_created_once_and_then_required() {
     assert!(!key_file.exists(), "no new key was made");
     assert_eq!(lake_hashes(&out), before);
 }
+
+#[test]
+fn rollback_publishes_the_previous_version_and_status_reports_it() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let inbox = county_inbox(d.path(), "如皋市", &["2024"]);
+    assert!(run(&out, &inbox, &[], &[]).code <= 1);
+    let v1 = current_version(&out);
+    let rows_v1 = lake(&out, "training").height();
+    county_inbox(d.path(), "如皋市", &[]);
+    assert!(run(&out, &inbox, &[], &[]).code <= 1);
+    let v2 = current_version(&out);
+    assert!(lake(&out, "training").height() > rows_v1);
+
+    let zx = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--out", out.to_str().unwrap()]);
+        crate::util::zx(&a)
+    };
+    let r = zx(&["rollback"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(current_version(&out), v1);
+    assert_eq!(lake(&out, "training").height(), rows_v1);
+    assert!(
+        r.stdout.contains(&format!("zhenxing rollback --to {v2}")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        zx(&["rollback", "--to", "20990101T000000000Z-0000"]).code,
+        2
+    );
+    assert_eq!(zx(&["rollback", "--to", &v2]).code, 0);
+    assert_eq!(current_version(&out), v2);
+
+    // status: 如皋市 has reported the 2024 yearly templates; the other
+    // counties of the registry never reported anything here
+    let s = zx(&["status", "--as-of", "2025-03-01", "--json"]);
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    let cell = |v: &serde_json::Value, county: &str, t: &str| {
+        v["submissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["county"] == county && c["template"] == t)
+            .unwrap()
+            .clone()
+    };
+    let training = cell(&v, "如皋市", "T10");
+    assert_eq!(training["latest"], "2024");
+    assert_eq!(training["expected"], "2024");
+    assert_eq!(training["state"], "ok");
+    assert_eq!(training["missing"], serde_json::json!([]));
+    assert_eq!(cell(&v, "海门区", "T10")["state"], "never");
+    // a year later the 2025 reports are due and missing
+    let s = zx(&["status", "--as-of", "2026-02-01", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    let t = cell(&v, "如皋市", "T10");
+    assert_eq!(t["state"], "overdue");
+    assert_eq!(t["missing"], serde_json::json!(["2025"]));
+    let outcomes: Vec<String> = v["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(outcomes, ["rollback", "rollback", "published", "published"]);
+}

@@ -1,0 +1,101 @@
+//! `zhenxing rollback [--to RUN_ID]`: publish an earlier kept version again.
+//!
+//! The `lake` symlink is switched with the same atomic rename a run uses,
+//! under the same lock. The newer versions stay on disk until they age out,
+//! so a rollback can itself be undone with `--to`. The rollback is recorded
+//! as a run with outcome `rollback`.
+
+use std::path::Path;
+
+use crate::cli::exit;
+use crate::lake::{self, Layout};
+use crate::nightly::{write_manifest, Manifest};
+
+pub fn run(pipeline: &Path, out: Option<&Path>, to: Option<&str>) -> i32 {
+    let p = match super::load_pipeline(pipeline) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let out = out.map(Path::to_path_buf).unwrap_or_else(|| p.out.clone());
+    let layout = Layout::new(&out);
+    let wait = std::time::Duration::from_secs(p.lake.lock_wait_s);
+    let _lock = match crate::lock::RunLock::acquire(&layout.lock(), wait) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("zhenxing rollback: {e}");
+            return exit::FAILED;
+        }
+    };
+    let Some(current) = layout.current() else {
+        eprintln!("zhenxing rollback: {} has no published lake", out.display());
+        return exit::USAGE;
+    };
+    let kept = layout.kept_versions();
+    let target = match to {
+        Some(t) if kept.iter().any(|k| k == t) => t.to_string(),
+        Some(t) => {
+            eprintln!(
+                "zhenxing rollback: version {t} is not kept; kept versions: {}",
+                kept.join(", ")
+            );
+            return exit::USAGE;
+        }
+        None => match kept.iter().rev().find(|k| k.as_str() < current.as_str()) {
+            Some(k) => k.clone(),
+            None => {
+                eprintln!(
+                    "zhenxing rollback: no version older than {current} is kept (kept: {})",
+                    kept.join(", ")
+                );
+                return exit::USAGE;
+            }
+        },
+    };
+    let meta = match layout.version_meta(&target) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("zhenxing rollback: {e}");
+            return exit::FAILED;
+        }
+    };
+    if let Err(e) = lake::publish(&layout, &target) {
+        eprintln!("zhenxing rollback: {e}; the lake still shows {current}");
+        return exit::FAILED;
+    }
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let m = Manifest {
+        run_id: lake::new_run_id(),
+        started: now.clone(),
+        ended: now,
+        outcome: "rollback".into(),
+        error: None,
+        pipeline_hash: meta.pipeline_hash.clone(),
+        basis: meta.basis.clone(),
+        key_fingerprint: meta.key_fingerprint.clone(),
+        version: Some(target.clone()),
+        previous_version: Some(current.clone()),
+        full_refresh: false,
+        files: Vec::new(),
+        removed: Vec::new(),
+        totals: Default::default(),
+        files_read_this_run: 0,
+        files_failed: 0,
+        files_with_rejects: 0,
+        warnings: 0,
+        lake_rows: meta
+            .datasets
+            .iter()
+            .map(|(d, ps)| (d.clone(), ps.iter().map(|x| x.rows).sum()))
+            .collect(),
+        exit_code: exit::CLEAN,
+    };
+    if let Err(e) = write_manifest(&layout, &m) {
+        eprintln!("zhenxing rollback: the lake now shows {target}, but the run record failed: {e}");
+        return exit::FAILED;
+    }
+    println!(
+        "zhenxing rollback: the lake now shows version {target} (was {current}); \
+         the next run starts from it. Undo with: zhenxing rollback --to {current}"
+    );
+    exit::CLEAN
+}
