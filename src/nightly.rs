@@ -111,6 +111,8 @@ pub struct Options {
     pub jobs: Option<usize>,
     pub full_refresh: bool,
     pub lock_wait: Duration,
+    /// Show a progress bar (only when stderr is a terminal).
+    pub progress: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -445,6 +447,16 @@ fn run_inner(
             })?;
         let engine = Engine::new(p, Some(&registry), opts.isolation.clone());
         let mut reg_res = Some(reg_res);
+        let bar =
+            (opts.progress && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+                let b = indicatif::ProgressBar::new(todo.len() as u64);
+                if let Ok(style) = indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:40}] {pos}/{len} files {msg}",
+                ) {
+                    b.set_style(style.progress_chars("=> "));
+                }
+                b
+            });
         let done: Vec<Result<SegmentInfo, LakeError>> = pool.install(|| {
             let reg_todo: Vec<&&Input> = todo.iter().filter(|i| i.is_registry).collect();
             let mut out: Vec<Result<SegmentInfo, LakeError>> = Vec::new();
@@ -458,12 +470,19 @@ fn run_inner(
                     .filter(|i| !i.is_registry)
                     .map(|i| {
                         let res = engine.ingest(&i.abs, None);
-                        write_segment(p, &seg_dir, &res, key, run_id)
+                        let seg = write_segment(p, &seg_dir, &res, key, run_id);
+                        if let Some(b) = &bar {
+                            b.inc(1);
+                        }
+                        seg
                     })
                     .collect::<Vec<_>>(),
             );
             out
         });
+        if let Some(b) = &bar {
+            b.finish_and_clear();
+        }
         for d in done {
             let info = d?;
             read_now.insert(info.sha256.clone());

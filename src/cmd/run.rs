@@ -125,30 +125,74 @@ pub fn run(opts: RunOptions) -> i32 {
         jobs: opts.jobs,
         full_refresh: opts.full_refresh,
         lock_wait: std::time::Duration::from_secs(opts.wait_s.unwrap_or(p.lake.lock_wait_s)),
+        progress: !opts.quiet && !opts.log_json,
     };
+    if opts.log_json {
+        // one JSON object per line on stderr; a second init (tests) is harmless
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_current_span(false)
+            .try_init();
+    }
     let m = match crate::nightly::run(&p, &nopts) {
         Ok(m) => m,
         Err(RunError::Config(e)) => {
-            eprintln!("zhenxing run: {e}");
+            if opts.log_json {
+                tracing::error!(
+                    event = "run",
+                    outcome = "refused",
+                    exit_code = exit::USAGE,
+                    "{e}"
+                );
+            } else {
+                eprintln!("zhenxing run: {e}");
+            }
             return exit::USAGE;
         }
         Err(RunError::Failed(e)) => {
-            eprintln!("zhenxing run failed: {e}");
+            if opts.log_json {
+                tracing::error!(
+                    event = "run",
+                    outcome = "failed",
+                    exit_code = exit::FAILED,
+                    "{e}"
+                );
+            } else {
+                eprintln!("zhenxing run failed: {e}");
+            }
             return exit::FAILED;
         }
     };
     if opts.log_json {
         for f in &m.files {
-            let line = serde_json::json!({
-                "ts": m.ended, "level": if f.status == "failed" { "error" } else if f.rows_rejected > 0 { "warn" } else { "info" },
-                "event": "file", "run_id": m.run_id, "path": f.path, "sha256": f.sha256,
-                "template": f.template, "county": f.county, "period": f.period,
-                "status": f.status, "change": f.change, "read_this_run": f.read_this_run,
-                "rows_read": f.rows_read, "rows_accepted": f.rows_accepted,
-                "rows_rejected": f.rows_rejected, "rows_non_data": f.rows_non_data,
-                "superseded_by": f.superseded_by, "error": f.error,
-            });
-            eprintln!("{line}");
+            let msg = format!("{} {}", f.status, f.path);
+            let (t, c, per) = (
+                f.template.as_deref().unwrap_or(""),
+                f.county.as_deref().unwrap_or(""),
+                f.period.as_deref().unwrap_or(""),
+            );
+            let by = f.superseded_by.as_deref().unwrap_or("");
+            let err = f.error.as_deref().unwrap_or("");
+            macro_rules! file_event {
+                ($level:ident) => {
+                    tracing::$level!(
+                        event = "file", run_id = %m.run_id, path = %f.path, sha256 = %f.sha256,
+                        template = t, county = c, period = per, status = %f.status,
+                        change = %f.change, read_this_run = f.read_this_run,
+                        rows_read = f.rows_read, rows_accepted = f.rows_accepted,
+                        rows_rejected = f.rows_rejected, rows_non_data = f.rows_non_data,
+                        superseded_by = by, error = err, "{msg}"
+                    )
+                };
+            }
+            if f.status == "failed" {
+                file_event!(error);
+            } else if f.rows_rejected > 0 {
+                file_event!(warn);
+            } else {
+                file_event!(info);
+            }
         }
     } else if !opts.quiet {
         for f in &m.files {
@@ -159,15 +203,14 @@ pub fn run(opts: RunOptions) -> i32 {
     let (own, readers) = crate::worker::peak_rss_mib();
     let para = summary_paragraph(&m, &out, secs, own, readers);
     if opts.log_json {
-        let line = serde_json::json!({
-            "ts": m.ended, "level": "info", "event": "run", "run_id": m.run_id,
-            "outcome": m.outcome, "version": m.version, "exit_code": m.exit_code,
-            "files": m.files.len(), "files_read_this_run": m.files_read_this_run,
-            "rows_read": m.totals.read, "rows_accepted": m.totals.accepted,
-            "rows_rejected": m.totals.rejected, "rows_non_data": m.totals.non_data,
-            "seconds": secs, "peak_rss_mib": own, "summary": para,
-        });
-        eprintln!("{line}");
+        tracing::info!(
+            event = "run", run_id = %m.run_id, outcome = %m.outcome,
+            version = m.version.as_deref().unwrap_or(""), exit_code = m.exit_code,
+            files = m.files.len(), files_read_this_run = m.files_read_this_run,
+            rows_read = m.totals.read, rows_accepted = m.totals.accepted,
+            rows_rejected = m.totals.rejected, rows_non_data = m.totals.non_data,
+            seconds = secs, peak_rss_mib = own, "{para}"
+        );
     }
     println!("{para}");
     m.exit_code

@@ -415,9 +415,22 @@ fn a_failure_before_publishing_leaves_the_previous_version() {
     assert!(r.stderr.contains("nothing was published"), "{}", r.stderr);
     assert_eq!(current_version(&out), v1);
     assert_eq!(lake_hashes(&out), before);
-    // the next run cleans up and publishes
-    let r = run(&out, &inbox, &[], &[]);
+    // the next run cleans up and publishes; its log is JSON lines
+    let r = run(&out, &inbox, &["--log-format", "json"], &[]);
     assert!(r.code <= 1, "{}", r.stderr);
+    let events: Vec<serde_json::Value> = r
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let last = &events[events.len() - 1]["fields"];
+    assert_eq!(last["event"], "run");
+    assert_eq!(last["outcome"], "published");
+    let files = events
+        .iter()
+        .filter(|e| e["fields"]["event"] == "file")
+        .count();
+    assert_eq!(files as u64, last["files"].as_u64().unwrap());
     assert_ne!(current_version(&out), v1);
     assert!(std::fs::read_dir(out.join(".zhenxing/staging"))
         .unwrap()
