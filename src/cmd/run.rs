@@ -137,31 +137,19 @@ pub fn run(opts: RunOptions) -> i32 {
     }
     let m = match crate::nightly::run(&p, &nopts) {
         Ok(m) => m,
-        Err(RunError::Config(e)) => {
+        Err(e) => {
+            let (code, outcome, text) = match &e {
+                RunError::Config(e) => (exit::USAGE, "refused", format!("zhenxing run: {e}")),
+                RunError::Failed(e) => {
+                    (exit::FAILED, "failed", format!("zhenxing run failed: {e}"))
+                }
+            };
             if opts.log_json {
-                tracing::error!(
-                    event = "run",
-                    outcome = "refused",
-                    exit_code = exit::USAGE,
-                    "{e}"
-                );
+                tracing::error!(event = "run", outcome, exit_code = code, "{text}");
             } else {
-                eprintln!("zhenxing run: {e}");
+                eprintln!("{text}");
             }
-            return exit::USAGE;
-        }
-        Err(RunError::Failed(e)) => {
-            if opts.log_json {
-                tracing::error!(
-                    event = "run",
-                    outcome = "failed",
-                    exit_code = exit::FAILED,
-                    "{e}"
-                );
-            } else {
-                eprintln!("zhenxing run failed: {e}");
-            }
-            return exit::FAILED;
+            return code;
         }
     };
     if opts.log_json {
