@@ -41,4 +41,23 @@ if python3 -c "import polars, fastexcel" 2>/dev/null; then
 else
   echo "(python-polars not installed: pip install polars fastexcel for the comparison)"
 fi
+echo "== the nightly run on the province inbox: first run, unchanged rerun, one county resubmits one file"
+lake="$work/province-out"
+rm -rf "$lake"
+export ZHENXING_KEY=${ZHENXING_KEY:-$(printf 'be%.0s' $(seq 32))}
+timed_run() {
+  local label=$1; shift
+  out=$(/usr/bin/time -f "%e %M" $zx run -q --inbox "$work/province/inbox" --registry "$reg" --out "$lake" "$@" 2>"$work/time.txt" || true)
+  read -r wall rss < <(tail -1 "$work/time.txt")
+  echo "$label: wall ${wall} s, peak RSS of the main process $((rss / 1024)) MiB"
+  echo "   ${out}" | cut -c1-400
+}
+timed_run "first run (empty lake)"
+timed_run "rerun, nothing new"
+# one county resubmits one file: a corrected copy (new bytes: a trailing blank line)
+one=$(find "$work/province/inbox" -name '*村级集体经济收入统计表_2024.csv' | sort | head -1)
+cp "$one" "${one%.csv}_更正.csv" && printf '\n' >> "${one%.csv}_更正.csv"
+timed_run "rerun after one resubmission"
+rm -f "${one%.csv}_更正.csv"
+du -sh "$lake/.zhenxing/versions" "$lake/.zhenxing/segments" | sed 's/^/   disk: /'
 echo "(work folder: $work)"
