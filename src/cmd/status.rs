@@ -171,6 +171,7 @@ pub fn cells(p: &Pipeline, layout: &Layout, as_of: NaiveDate) -> Vec<Cell> {
         }
     }
     let mut out = Vec::new();
+    let all_counties = counties(layout);
     for src in p.sources.iter().filter(|s| s.dataset != "villages") {
         let f = src.frequency;
         let exp = expected(f, as_of, p.lake.due_days);
@@ -180,7 +181,7 @@ pub fn cells(p: &Pipeline, layout: &Layout, as_of: NaiveDate) -> Vec<Cell> {
             .filter(|((t, _), _)| *t == src.id)
             .flat_map(|(_, ps)| ps.iter().map(|x| x.as_frequency(f)))
             .min();
-        for county in counties(layout) {
+        for county in all_counties.iter().cloned() {
             let periods: BTreeSet<Period> = got
                 .get(&(src.id.clone(), county.clone()))
                 .map(|ps| ps.iter().map(|x| x.as_frequency(f)).collect())
