@@ -419,7 +419,10 @@ pub fn write_parquet(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     }
-    let tmp = path.with_extension("parquet.tmp");
+    // a name of its own: two writers of the same target never share a temporary file
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("parquet.{}-{n}.tmp", std::process::id()));
     let f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
     ParquetWriter::new(&f)
         .with_compression(ParquetCompression::Zstd(None))

@@ -438,6 +438,9 @@ fn run_inner(
             None => todo.push(i),
         }
     }
+    // files with the same bytes (copies under two names) are parsed once
+    let mut seen_sha = BTreeSet::new();
+    todo.retain(|i| seen_sha.insert(i.sha256.clone()));
     let mut read_now: BTreeSet<String> = BTreeSet::new();
     if !todo.is_empty() {
         let (registry, reg_res) =

@@ -614,3 +614,31 @@ fn rollback_publishes_the_previous_version_and_status_reports_it() {
         .collect();
     assert_eq!(outcomes, ["rollback", "rollback", "published", "published"]);
 }
+
+#[test]
+fn copies_of_the_same_bytes_under_two_names_do_not_collide() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let inbox = county_inbox(d.path(), "崇川区", &["2022", "2023"]);
+    let files: Vec<PathBuf> = std::fs::read_dir(inbox.join("崇川区"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    std::fs::create_dir_all(inbox.join("copies")).unwrap();
+    for f in &files {
+        std::fs::copy(f, inbox.join("copies").join(f.file_name().unwrap())).unwrap();
+    }
+    let r = run(&out, &inbox, &[], &[]);
+    assert!(r.code <= 1, "{}", r.stderr);
+    let m = manifest(&out, &r.stdout);
+    let n = files.len() as u64;
+    // the registry and both names of every file (their content was read this run)
+    assert_eq!(m["files_read_this_run"].as_u64(), Some(2 * n + 1));
+    let superseded = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "superseded")
+        .count() as u64;
+    assert_eq!(superseded, n, "each copy and its original: one is current");
+}
