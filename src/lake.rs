@@ -428,6 +428,7 @@ pub fn write_parquet(
         .with_compression(ParquetCompression::Zstd(None))
         .with_statistics(StatisticsOptions::full())
         .with_row_group_size(Some(row_group_rows))
+        .set_parallel(false)
         .with_key_value_metadata(Some(KeyValueMetadata::from_static(meta)))
         .finish(df)
         .map_err(|e| pq(path, e))?;
