@@ -205,20 +205,7 @@ impl<'a> Engine<'a> {
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_default(),
-            sha256: String::new(),
-            bytes: 0,
-            format: None,
-            encoding: None,
-            template: None,
-            dataset: None,
-            county: None,
-            period: None,
-            sheets: Vec::new(),
-            counts: Counts::default(),
-            issues: Vec::new(),
-            records: Vec::new(),
-            read_ms: 0,
-            total_ms: 0,
+            ..FileResult::empty()
         }
     }
 
