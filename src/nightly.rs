@@ -409,18 +409,20 @@ fn run_inner(
     std::fs::create_dir_all(&seg_dir).map_err(|e| io(&seg_dir, e))?;
 
     // nothing new: the same files, the same basis, the same lake
+    let now_set: BTreeSet<(&str, &str)> = inputs
+        .iter()
+        .map(|i| (i.rel.as_str(), i.sha256.as_str()))
+        .collect();
     let same_inputs = prev.is_some_and(|m| {
         m.basis == basis
-            && m.files.len() == inputs.len()
-            && inputs.iter().all(|i| {
-                m.files
-                    .iter()
-                    .any(|f| f.path == i.rel && f.sha256 == i.sha256)
-            })
+            && m.files.len() == now_set.len()
+            && m.files
+                .iter()
+                .all(|f| now_set.contains(&(f.path.as_str(), f.sha256.as_str())))
     });
     if same_inputs && !opts.full_refresh {
         if let Some(m) = prev {
-            return unchanged(p, layout, run_id, started, m, &inputs);
+            return unchanged(p, layout, run_id, started, m);
         }
     }
 
@@ -497,9 +499,18 @@ fn run_inner(
     let prev_files: HashMap<&str, &FileEntry> = prev
         .map(|m| m.files.iter().map(|f| (f.path.as_str(), f)).collect())
         .unwrap_or_default();
+    let seen_by_sha: HashMap<&str, &str> = prev
+        .map(|m| {
+            m.files
+                .iter()
+                .map(|f| (f.sha256.as_str(), f.first_seen.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
     let first_seen = |i: &Input| -> String {
-        prev.and_then(|m| m.files.iter().find(|f| f.sha256 == i.sha256))
-            .map(|f| f.first_seen.clone())
+        seen_by_sha
+            .get(i.sha256.as_str())
+            .map(|s| s.to_string())
             .unwrap_or_else(|| run_id.to_string())
     };
     let mut entries: Vec<FileEntry> = Vec::new();
@@ -598,12 +609,13 @@ fn run_inner(
     lake::collect_segments(layout);
 
     // the manifest
-    let files = manifest_files(&inputs, &entries, &infos, &prev_files, &read_now);
+    let now_paths: BTreeSet<&str> = inputs.iter().map(|i| i.rel.as_str()).collect();
+    let files = manifest_files(&entries, &infos, &prev_files, &read_now);
     let removed = prev
         .map(|m| {
             m.files
                 .iter()
-                .filter(|f| !inputs.iter().any(|i| i.rel == f.path))
+                .filter(|f| !now_paths.contains(f.path.as_str()))
                 .map(|f| f.path.clone())
                 .collect()
         })
@@ -726,7 +738,6 @@ fn sync_tree(dir: &Path) -> Result<(), LakeError> {
 }
 
 fn manifest_files(
-    inputs: &[Input],
     entries: &[FileEntry],
     infos: &HashMap<String, SegmentInfo>,
     prev_files: &HashMap<&str, &FileEntry>,
@@ -774,8 +785,7 @@ fn manifest_files(
                 status: e.status.clone(),
                 superseded_by: e.superseded_by.clone(),
                 supersedes,
-                read_this_run: read_now.contains(&e.sha256)
-                    && inputs.iter().any(|i| i.sha256 == e.sha256),
+                read_this_run: read_now.contains(&e.sha256),
                 error: info.and_then(|i| i.error.clone()),
                 warnings: info.map(|i| i.warnings.clone()).unwrap_or_default(),
             }
@@ -847,7 +857,6 @@ fn unchanged(
     run_id: &str,
     started: &str,
     m: &VersionMeta,
-    inputs: &[Input],
 ) -> Result<Manifest, LakeError> {
     let seg_dir = layout.segments().join(&m.basis);
     let infos: HashMap<String, SegmentInfo> = m
@@ -859,7 +868,7 @@ fn unchanged(
         .collect();
     let prev_files: HashMap<&str, &FileEntry> =
         m.files.iter().map(|f| (f.path.as_str(), f)).collect();
-    let files = manifest_files(inputs, &m.files, &infos, &prev_files, &BTreeSet::new());
+    let files = manifest_files(&m.files, &infos, &prev_files, &BTreeSet::new());
     let lake_rows = m
         .datasets
         .iter()
