@@ -179,6 +179,16 @@ fn township_workbook(path: &Path, kind: FileKind) {
     write_book(path, kind, &[help, sheet, hidden]).unwrap();
 }
 
+/// The values of the township workbook (`township_workbook`, and the .xls
+/// fixture made from it), whatever the format.
+fn assert_township_rows(rows: &[Vec<String>]) {
+    assert_eq!(field(&rows[0], "township"), "义德街道");
+    assert_eq!(field(&rows[0], "county"), "如皋市");
+    assert_eq!(field(&rows[0], "period"), "2024-03-01");
+    assert_eq!(field(&rows[1], "grids"), "6");
+    assert_eq!(field(&rows[1], "central_households"), "1050");
+}
+
 #[test]
 fn merged_two_row_headers_and_one_sheet_per_township() {
     let d = tempfile::tempdir().unwrap();
@@ -188,11 +198,7 @@ fn merged_two_row_headers_and_one_sheet_per_township() {
     let c = res.counts;
     assert_eq!((c.read, c.accepted, c.rejected, c.non_data), (6, 2, 1, 3));
     // township from the sheet name, county and period from the file name
-    assert_eq!(field(&rows[0], "township"), "义德街道");
-    assert_eq!(field(&rows[0], "county"), "如皋市");
-    assert_eq!(field(&rows[0], "period"), "2024-03-01");
-    assert_eq!(field(&rows[1], "grids"), "6");
-    assert_eq!(field(&rows[1], "central_households"), "1050");
+    assert_township_rows(&rows);
     let codes = issue_cells(&res);
     assert_eq!(
         codes,
@@ -468,11 +474,7 @@ fn legacy_xls_with_merged_headers_hidden_and_instruction_sheets() {
     let c = res.counts;
     assert_eq!((c.read, c.accepted, c.rejected, c.non_data), (7, 2, 1, 4));
     // county and period from the title row, township from the sheet name
-    assert_eq!(field(&rows[0], "county"), "如皋市");
-    assert_eq!(field(&rows[0], "township"), "义德街道");
-    assert_eq!(field(&rows[0], "period"), "2024-03-01");
-    assert_eq!(field(&rows[1], "grids"), "6");
-    assert_eq!(field(&rows[1], "central_households"), "1050");
+    assert_township_rows(&rows);
     let codes = issue_cells(&res);
     assert_eq!(
         codes,
