@@ -368,15 +368,22 @@ fn write_segment(
             .find(|i| i.severity() == Severity::FileError)
             .map(|i| i.message(Lang::En)),
     };
-    let path = dir.join(format!("{}.json", res.sha256));
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(&info).map_err(|e| LakeError::Corrupt {
-        path: path.clone(),
+    write_json(&dir.join(format!("{}.json", res.sha256)), &info)?;
+    Ok(info)
+}
+
+/// Writes JSON whole or not at all: a temporary file renamed into place.
+fn write_json(path: &Path, value: &impl Serialize) -> Result<(), LakeError> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
+    }
+    let text = serde_json::to_string_pretty(value).map_err(|e| LakeError::Corrupt {
+        path: path.to_path_buf(),
         detail: e.to_string(),
     })?;
+    let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
-    Ok(info)
+    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -589,15 +596,7 @@ fn run_inner(
         datasets,
         rejects,
     };
-    let meta_path = staging.join("_zhenxing/version.json");
-    if let Some(d) = meta_path.parent() {
-        std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
-    }
-    let text = serde_json::to_string_pretty(&meta).map_err(|e| LakeError::Corrupt {
-        path: meta_path.clone(),
-        detail: e.to_string(),
-    })?;
-    std::fs::write(&meta_path, text).map_err(|e| io(&meta_path, e))?;
+    write_json(&staging.join("_zhenxing/version.json"), &meta)?;
     sync_tree(&staging)?;
     fault("before-publish")?;
     let version_dir = layout.versions().join(run_id);
@@ -896,16 +895,7 @@ fn unchanged(
 
 /// `OUT/runs/<run_id>.json` and the runs table `OUT/runs/runs.parquet`.
 pub fn write_manifest(layout: &Layout, m: &Manifest) -> Result<(), LakeError> {
-    let dir = layout.runs();
-    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-    let path = dir.join(format!("{}.json", m.run_id));
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(m).map_err(|e| LakeError::Corrupt {
-        path: path.clone(),
-        detail: e.to_string(),
-    })?;
-    std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+    write_json(&layout.runs().join(format!("{}.json", m.run_id)), m)?;
     write_runs_table(layout)
 }
 
