@@ -145,6 +145,77 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         runs: usize,
     },
+    /// Recompute the indicator tables (OUT/indicators/*.parquet) from the published lake.
+    Indicators {
+        #[arg(long, default_value = "pipelines/nantong.toml")]
+        pipeline: PathBuf,
+        /// Output folder (default: from the pipeline file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also write the report of the latest year.
+        #[arg(long)]
+        report: bool,
+    },
+    /// Write the report (Excel workbook, HTML page, SVG charts) of one period to OUT/reports/<period>/.
+    Report {
+        #[arg(long, default_value = "pipelines/nantong.toml")]
+        pipeline: PathBuf,
+        /// Output folder (default: from the pipeline file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The year to report (default: the latest year with data).
+        #[arg(long)]
+        period: Option<String>,
+    },
+    /// Show how one figure is made: definition, numerator, denominator and the lake rows behind it.
+    Explain {
+        /// Indicator id, e.g. org_four_in_one (see `zhenxing docs`).
+        indicator: String,
+        /// Geography code: the city's, a county's 6 digits, a township's 9 or a village's 12.
+        #[arg(long)]
+        geo: String,
+        /// Period as in the indicator table, e.g. 2024 or 2024-06.
+        #[arg(long)]
+        period: String,
+        /// Category, for indicators with a breakdown (e.g. 5星 or 10-30万元).
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long, default_value = "pipelines/nantong.toml")]
+        pipeline: PathBuf,
+        /// Output folder (default: from the pipeline file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the rows as CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Run SQL over the lake datasets, villages, rejects, indicators and income_effects.
+    Query {
+        /// The query, e.g. "SELECT county, COUNT(*) FROM org_structure GROUP BY county".
+        sql: String,
+        #[arg(long, default_value = "pipelines/nantong.toml")]
+        pipeline: PathBuf,
+        /// Output folder (default: from the pipeline file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
+        /// Write the result to this Parquet file instead of printing it.
+        #[arg(long)]
+        parquet: Option<PathBuf>,
+        /// Rows printed as a table (CSV and Parquet get every row).
+        #[arg(long, default_value_t = 50)]
+        max_rows: usize,
+    },
+    /// Write the data dictionary (Markdown and xlsx) of every dataset column and indicator.
+    Docs {
+        #[arg(long, default_value = "pipelines/nantong.toml")]
+        pipeline: PathBuf,
+        /// Folder to write to (default: OUT/docs).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Write a synthetic inbox with the messiness of real county files, and its true values.
     Synth {
         /// Pipeline whose templates (headers, variants, types) the files follow.
@@ -237,6 +308,49 @@ pub fn main() -> i32 {
         Command::Rollback { pipeline, out, to } => {
             crate::cmd::rollback::run(&pipeline, out.as_deref(), to.as_deref())
         }
+        Command::Indicators {
+            pipeline,
+            out,
+            report,
+        } => crate::cmd::indicators::run(&pipeline, out.as_deref(), report),
+        Command::Report {
+            pipeline,
+            out,
+            period,
+        } => crate::cmd::report::run(&pipeline, out.as_deref(), period.as_deref()),
+        Command::Explain {
+            indicator,
+            geo,
+            period,
+            category,
+            pipeline,
+            out,
+            csv,
+        } => crate::cmd::explain::run(crate::cmd::explain::ExplainOptions {
+            indicator,
+            geo,
+            period,
+            category,
+            pipeline,
+            out,
+            csv,
+        }),
+        Command::Query {
+            sql,
+            pipeline,
+            out,
+            csv,
+            parquet,
+            max_rows,
+        } => crate::cmd::query::run(
+            &pipeline,
+            out.as_deref(),
+            &sql,
+            csv,
+            parquet.as_deref(),
+            max_rows,
+        ),
+        Command::Docs { pipeline, dir } => crate::cmd::docs::run(&pipeline, dir.as_deref()),
         Command::Status {
             pipeline,
             out,

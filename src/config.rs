@@ -55,6 +55,13 @@ pub struct PipelineSection {
     pub registry: String,
     /// Source definition files, relative to this pipeline file.
     pub sources: Vec<Spanned<String>>,
+    /// Indicator definitions, relative to this pipeline file.
+    #[serde(default = "default_indicators")]
+    pub indicators: String,
+}
+
+fn default_indicators() -> String {
+    "indicators.toml".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -443,6 +450,7 @@ pub struct Field {
     pub context: Option<Context>,
     pub total: bool,
     pub spread: bool,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -466,6 +474,8 @@ pub struct Pipeline {
     pub inbox: PathBuf,
     pub out: PathBuf,
     pub registry: PathBuf,
+    /// Indicator definitions file (see [`crate::indicators`]).
+    pub indicators: PathBuf,
     pub limits: LimitsSection,
     pub yes_no: YesNo,
     pub sheets: SheetsSection,
@@ -675,6 +685,7 @@ pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
         inbox: PathBuf::from(&p.inbox),
         out: PathBuf::from(&p.out),
         registry: PathBuf::from(&p.registry),
+        indicators: dir.join(&p.indicators),
         limits: file.limits.clone(),
         yes_no: YesNo {
             yes: file.vocabulary.yes.clone(),
@@ -872,6 +883,7 @@ fn check_source(
             context: f.context,
             total: f.total.unwrap_or(default_total) && f.pii.is_none(),
             spread: f.spread,
+            description: f.description.clone(),
         });
     }
     let mut keys = Vec::new();

@@ -9,7 +9,9 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod effects;
 pub mod header;
+pub mod indicators;
 pub mod ingest;
 pub mod issue;
 pub mod lake;
@@ -18,6 +20,7 @@ pub mod nightly;
 pub mod pseudo;
 pub mod read;
 pub mod registry;
+pub mod report;
 pub mod synth;
 pub mod value;
 pub mod worker;

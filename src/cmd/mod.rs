@@ -1,6 +1,11 @@
 //! One module per subcommand; each exposes `run(...) -> exit code`.
 
 pub mod check;
+pub mod docs;
+pub mod explain;
+pub mod indicators;
+pub mod query;
+pub mod report;
 pub mod rollback;
 pub mod run;
 pub mod status;
@@ -33,4 +38,19 @@ pub fn isolation(p: &Pipeline, isolate: bool) -> Isolation {
         },
         Err(_) => Isolation::in_process(),
     }
+}
+
+/// Loads the indicator definitions named by the pipeline or prints every
+/// problem; `Err` carries the exit code.
+pub fn load_definitions(p: &Pipeline) -> Result<crate::indicators::Definitions, i32> {
+    let datasets: Vec<String> = p.sources.iter().map(|s| s.dataset.clone()).collect();
+    crate::indicators::defs::load(&p.indicators, &datasets).map_err(|e| {
+        eprint!("{e}");
+        crate::cli::exit::USAGE
+    })
+}
+
+/// The output folder: the flag, else the pipeline's.
+pub fn out_dir(p: &Pipeline, out: Option<&Path>) -> std::path::PathBuf {
+    out.map(Path::to_path_buf).unwrap_or_else(|| p.out.clone())
 }

@@ -116,6 +116,11 @@ pub fn run(opts: RunOptions) -> i32 {
         eprintln!("registry file {} does not exist", p.registry.display());
         return exit::USAGE;
     }
+    // indicator definitions are checked before any file is read
+    let defs = match super::load_definitions(&p) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
     let out = opts.out.clone().unwrap_or_else(|| p.out.clone());
     let start = std::time::Instant::now();
     let nopts = Options {
@@ -187,9 +192,21 @@ pub fn run(opts: RunOptions) -> i32 {
             println!("{}", file_line(f, opts.lang));
         }
     }
+    let ingest_secs = start.elapsed().as_secs_f64();
+    let mut exit_code = m.exit_code;
+    let stage_line = match super::indicators::stage_locked(&p, &defs, &out, nopts.lock_wait) {
+        Ok(line) => line,
+        Err(e) => {
+            exit_code = exit::FAILED;
+            Some(format!("indicators FAILED (the lake is published): {e}"))
+        }
+    };
     let secs = start.elapsed().as_secs_f64();
     let (own, readers) = crate::worker::peak_rss_mib();
-    let para = summary_paragraph(&m, &out, secs, own, readers);
+    let mut para = summary_paragraph(&m, &out, ingest_secs, own, readers);
+    if let Some(line) = stage_line {
+        para = format!("{para}\n{line}. Total {secs:.1} s. Exit {exit_code}.");
+    }
     if opts.log_json {
         tracing::info!(
             event = "run", run_id = %m.run_id, outcome = %m.outcome,
@@ -201,7 +218,7 @@ pub fn run(opts: RunOptions) -> i32 {
         );
     }
     println!("{para}");
-    m.exit_code
+    exit_code
 }
 
 /// `OK   T01 如皋市 2024-06  read 270 = accepted 262 + rejected 2 + non-data 6  path`

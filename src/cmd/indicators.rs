@@ -1,0 +1,112 @@
+//! `zhenxing indicators`: recompute the indicator tables (and reports) from
+//! the published lake, without reading the inbox.
+
+use std::path::Path;
+
+use crate::cli::exit;
+use crate::lake::Layout;
+
+/// Computes indicators and income effects and writes the reports; prints
+/// one line. Used by `run` after publishing and by `indicators`.
+pub fn stage(
+    p: &crate::config::Pipeline,
+    defs: &crate::indicators::Definitions,
+    out: &Path,
+    reports: bool,
+) -> Result<Option<String>, String> {
+    let Some(c) = crate::indicators::compute(p, defs, out).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    crate::indicators::write_tables(p, defs, out, &c).map_err(|e| e.to_string())?;
+    let mut line = format!(
+        "indicators: {} rows of {} indicators, {} income-effect rows from lake version {} in {:.2} s (written to {})",
+        c.rows.len(),
+        defs.indicators.len(),
+        c.effects.len(),
+        c.lake_version,
+        c.seconds,
+        crate::indicators::dir(out).display()
+    );
+    if reports {
+        let t0 = std::time::Instant::now();
+        let written =
+            crate::report::write_all(p, defs, out, &c, None).map_err(|e| e.to_string())?;
+        line.push_str(&format!(
+            "; reports: {} in {:.2} s",
+            written
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            t0.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(Some(line))
+}
+
+/// The stage as `run` calls it: under the run lock, skipped when the lake
+/// version and the definitions are the ones the tables were made from.
+pub fn stage_locked(
+    p: &crate::config::Pipeline,
+    defs: &crate::indicators::Definitions,
+    out: &Path,
+    wait: std::time::Duration,
+) -> Result<Option<String>, String> {
+    let layout = Layout::new(out);
+    let _lock = crate::lock::RunLock::acquire(&layout.lock(), wait).map_err(|e| e.to_string())?;
+    let Some(version) = layout.current() else {
+        return Ok(None);
+    };
+    let stamp = crate::indicators::stamp(p, defs, &version);
+    let stamp_path = crate::indicators::dir(out).join("_stamp.json");
+    if std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp)
+        && crate::indicators::dir(out)
+            .join("indicators.parquet")
+            .is_file()
+    {
+        return Ok(Some(format!(
+            "indicators: up to date for lake version {version} and these definitions (nothing recomputed)"
+        )));
+    }
+    let line = stage(p, defs, out, true)?;
+    crate::report::write_atomic(&stamp_path, stamp.as_bytes()).map_err(|e| e.to_string())?;
+    Ok(line)
+}
+
+pub fn run(pipeline: &Path, out: Option<&Path>, reports: bool) -> i32 {
+    let p = match super::load_pipeline(pipeline) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let defs = match super::load_definitions(&p) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let out = super::out_dir(&p, out);
+    let layout = Layout::new(&out);
+    let wait = std::time::Duration::from_secs(p.lake.lock_wait_s);
+    let _lock = match crate::lock::RunLock::acquire(&layout.lock(), wait) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("zhenxing indicators: {e}");
+            return exit::FAILED;
+        }
+    };
+    match stage(&p, &defs, &out, reports) {
+        Ok(Some(line)) => {
+            println!("{line}");
+            exit::CLEAN
+        }
+        Ok(None) => {
+            eprintln!(
+                "zhenxing indicators: {} has no published lake; run `zhenxing run` first",
+                out.display()
+            );
+            exit::USAGE
+        }
+        Err(e) => {
+            eprintln!("zhenxing indicators: {e}");
+            exit::FAILED
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! `zhenxing query "SQL"`: SQL over the published lake and the indicator
+//! tables, printed as a table, as CSV, or written to Parquet.
+
+use std::io::Write;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::cli::exit;
+use crate::indicators::Tables;
+
+/// Registers the indicator tables next to the lake's.
+pub fn with_indicator_tables(t: &mut Tables, out: &Path) -> Result<(), String> {
+    let dir = crate::indicators::dir(out);
+    for name in ["indicators", "income_effects"] {
+        let path = dir.join(format!("{name}.parquet"));
+        if path.is_file() {
+            let df = crate::lake::read_parquet(&path).map_err(|e| e.to_string())?;
+            t.frames.insert(name.to_string(), df);
+        }
+    }
+    Ok(())
+}
+
+/// A cell as text: strings without quotes, nulls empty.
+pub fn cell_text(v: &AnyValue<'_>) -> String {
+    match v {
+        AnyValue::Null => String::new(),
+        AnyValue::String(s) => (*s).to_string(),
+        AnyValue::StringOwned(s) => s.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Writes a frame as CSV (RFC 4180 quoting).
+pub fn write_csv(df: &DataFrame, w: &mut dyn Write) -> Result<(), String> {
+    let mut c = csv::Writer::from_writer(w);
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    c.write_record(&names).map_err(|e| e.to_string())?;
+    let cols = df.columns();
+    for i in 0..df.height() {
+        let rec: Vec<String> = cols
+            .iter()
+            .map(|col| col.get(i).map(|v| cell_text(&v)).unwrap_or_default())
+            .collect();
+        c.write_record(&rec).map_err(|e| e.to_string())?;
+    }
+    c.flush().map_err(|e| e.to_string())
+}
+
+/// Prints a frame as an aligned table (polars' formatting).
+pub fn print_table(df: &DataFrame, max_rows: usize) {
+    // polars reads its display limits from the environment
+    std::env::set_var("POLARS_FMT_MAX_ROWS", max_rows.to_string());
+    std::env::set_var("POLARS_FMT_MAX_COLS", "40");
+    std::env::set_var("POLARS_FMT_STR_LEN", "60");
+    std::env::set_var("POLARS_FMT_TABLE_HIDE_DATAFRAME_SHAPE_INFORMATION", "1");
+    println!("{df}");
+    println!("{} rows", df.height());
+}
+
+pub fn run(
+    pipeline: &Path,
+    out: Option<&Path>,
+    sql: &str,
+    csv: bool,
+    parquet: Option<&Path>,
+    max_rows: usize,
+) -> i32 {
+    let p = match super::load_pipeline(pipeline) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let out = super::out_dir(&p, out);
+    let mut t = match Tables::load(&p, &out) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            eprintln!(
+                "zhenxing query: {} has no published lake; run `zhenxing run` first",
+                out.display()
+            );
+            return exit::USAGE;
+        }
+        Err(e) => {
+            eprintln!("zhenxing query: {e}");
+            return exit::FAILED;
+        }
+    };
+    if let Err(e) = with_indicator_tables(&mut t, &out) {
+        eprintln!("zhenxing query: {e}");
+        return exit::FAILED;
+    }
+    let mut ctx = t.context();
+    let mut df = match ctx.execute(sql).and_then(|lf| lf.collect()) {
+        Ok(df) => df,
+        Err(e) => {
+            eprintln!(
+                "zhenxing query: {e}\ntables: {}",
+                t.frames.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+            return exit::USAGE;
+        }
+    };
+    if let Some(path) = parquet {
+        let meta = vec![("zhenxing.lake_version".to_string(), t.lake_version.clone())];
+        return match crate::lake::write_parquet(path, &mut df, meta, 65536) {
+            Ok(()) => {
+                println!("{} rows written to {}", df.height(), path.display());
+                exit::CLEAN
+            }
+            Err(e) => {
+                eprintln!("zhenxing query: {e}");
+                exit::FAILED
+            }
+        };
+    }
+    if csv {
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        if let Err(e) = write_csv(&df, &mut lock) {
+            eprintln!("zhenxing query: {e}");
+            return exit::FAILED;
+        }
+        return exit::CLEAN;
+    }
+    print_table(&df, max_rows);
+    exit::CLEAN
+}

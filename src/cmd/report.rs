@@ -1,0 +1,59 @@
+//! `zhenxing report [--period P]`: the report folder of one period,
+//! computed from the published lake and the indicator definitions.
+
+use std::path::Path;
+
+use crate::cli::exit;
+
+pub fn run(pipeline: &Path, out: Option<&Path>, period: Option<&str>) -> i32 {
+    let p = match super::load_pipeline(pipeline) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let defs = match super::load_definitions(&p) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let out = super::out_dir(&p, out);
+    let c = match crate::indicators::compute(&p, &defs, &out) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            eprintln!(
+                "zhenxing report: {} has no published lake; run `zhenxing run` first",
+                out.display()
+            );
+            return exit::USAGE;
+        }
+        Err(e) => {
+            eprintln!("zhenxing report: {e}");
+            return exit::FAILED;
+        }
+    };
+    let t0 = std::time::Instant::now();
+    match crate::report::write_all(&p, &defs, &out, &c, period) {
+        Ok(dirs) if dirs.is_empty() => {
+            eprintln!("zhenxing report: no indicator has a yearly or monthly period yet");
+            exit::USAGE
+        }
+        Ok(dirs) => {
+            for d in dirs {
+                println!(
+                    "report written to {} (indicators {:.2} s, report {:.2} s, lake version {})",
+                    d.display(),
+                    c.seconds,
+                    t0.elapsed().as_secs_f64(),
+                    c.lake_version
+                );
+            }
+            exit::CLEAN
+        }
+        Err(e @ crate::report::ReportError::NoPeriod(..)) => {
+            eprintln!("zhenxing report: {e}");
+            exit::USAGE
+        }
+        Err(e) => {
+            eprintln!("zhenxing report: {e}");
+            exit::FAILED
+        }
+    }
+}

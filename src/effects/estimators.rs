@@ -1,0 +1,689 @@
+//! Panel estimators of a staggered treatment (joining a prosperity
+//! community): two-way fixed effects, event study, and Callaway &
+//! Sant'Anna (2021) group-time effects with influence-function standard
+//! errors. Plain data in, numbers out; `super` builds the panels.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// 97.5 % quantile of the standard normal: a 95 % confidence interval.
+pub const Z95: f64 = 1.959_963_984_540_054;
+
+/// One observation: household index, cluster index, year, outcome.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Obs {
+    pub unit: usize,
+    pub cluster: usize,
+    pub year: i32,
+    pub y: f64,
+}
+
+/// A household panel. `cohort[u]` is the year household `u` joined (None:
+/// never joined).
+#[derive(Debug, Clone, Default)]
+pub struct Panel {
+    pub obs: Vec<Obs>,
+    pub cohort: Vec<Option<i32>>,
+    pub n_clusters: usize,
+}
+
+/// Comparison households for Callaway & Sant'Anna.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Control {
+    NeverTreated,
+    NotYetTreated,
+}
+
+impl Control {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Control::NeverTreated => "never_treated",
+            Control::NotYetTreated => "not_yet_treated",
+        }
+    }
+}
+
+/// An estimate with its standard error and sample sizes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    pub est: f64,
+    pub se: f64,
+    pub n_obs: usize,
+    pub n_units: usize,
+    pub n_treated: usize,
+    pub n_clusters: usize,
+}
+
+impl Estimate {
+    pub fn ci(&self) -> (f64, f64) {
+        (self.est - Z95 * self.se, self.est + Z95 * self.se)
+    }
+}
+
+/// Inverts a symmetric positive definite matrix (Gauss–Jordan with
+/// partial pivoting); `None` when it is singular.
+fn invert(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
+    let k = a.len();
+    let mut m: Vec<Vec<f64>> = a
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mut r = row.clone();
+            r.extend((0..k).map(|j| if i == j { 1.0 } else { 0.0 }));
+            r
+        })
+        .collect();
+    let scale = (0..k)
+        .map(|i| a[i][i].abs())
+        .fold(0.0, f64::max)
+        .max(1e-300);
+    for c in 0..k {
+        let p = (c..k).max_by(|&x, &y| m[x][c].abs().total_cmp(&m[y][c].abs()))?;
+        if m[p][c].abs() <= 1e-10 * scale {
+            return None;
+        }
+        m.swap(c, p);
+        let d = m[c][c];
+        for v in m[c].iter_mut() {
+            *v /= d;
+        }
+        let pivot = m[c].clone();
+        for (r, row) in m.iter_mut().enumerate() {
+            let f = row[c];
+            if r != c && f != 0.0 {
+                for (x, p) in row.iter_mut().zip(&pivot) {
+                    *x -= f * p;
+                }
+            }
+        }
+    }
+    Some(m.into_iter().map(|r| r[k..].to_vec()).collect())
+}
+
+/// OLS of household-demeaned y on household-demeaned regressors with
+/// cluster-robust variance. Returns coefficients and their standard errors.
+/// Small-sample factor G/(G−1)·(N−1)/(N−K), K = regressors + 1 (the
+/// constant absorbed by the household effects), as Stata's `xtreg, fe
+/// vce(cluster)`.
+struct Fit {
+    beta: Vec<f64>,
+    se: Vec<f64>,
+    n_obs: usize,
+    n_units: usize,
+    n_clusters: usize,
+}
+
+fn within_ols(
+    obs: &[Obs],
+    x: &[Vec<f64>],
+    n_units: usize,
+    n_clusters: usize,
+) -> Result<Fit, String> {
+    let k = x.first().map_or(0, Vec::len);
+    // households with one observation carry no within information
+    let mut count = vec![0usize; n_units];
+    for o in obs {
+        count[o.unit] += 1;
+    }
+    let keep: Vec<usize> = (0..obs.len()).filter(|&i| count[obs[i].unit] > 1).collect();
+    let mut sum_y = vec![0.0; n_units];
+    let mut sum_x = vec![vec![0.0; k]; n_units];
+    for &i in &keep {
+        let u = obs[i].unit;
+        sum_y[u] += obs[i].y;
+        for j in 0..k {
+            sum_x[u][j] += x[i][j];
+        }
+    }
+    let mut xt = Vec::with_capacity(keep.len());
+    let mut yt = Vec::with_capacity(keep.len());
+    for &i in &keep {
+        let u = obs[i].unit;
+        let c = count[u] as f64;
+        yt.push(obs[i].y - sum_y[u] / c);
+        xt.push(
+            (0..k)
+                .map(|j| x[i][j] - sum_x[u][j] / c)
+                .collect::<Vec<f64>>(),
+        );
+    }
+    let n = keep.len();
+    let units: BTreeSet<usize> = keep.iter().map(|&i| obs[i].unit).collect();
+    let clusters: BTreeSet<usize> = keep.iter().map(|&i| obs[i].cluster).collect();
+    let _ = n_clusters;
+    let g = clusters.len();
+    if n <= k + 1 || g < 2 {
+        return Err(format!(
+            "too few observations or clusters ({n} observations, {g} clusters)"
+        ));
+    }
+    let mut xtx = vec![vec![0.0; k]; k];
+    let mut xty = vec![0.0; k];
+    for (xi, yi) in xt.iter().zip(&yt) {
+        for a in 0..k {
+            xty[a] += xi[a] * yi;
+            for b in 0..k {
+                xtx[a][b] += xi[a] * xi[b];
+            }
+        }
+    }
+    let inv = invert(&xtx).ok_or("the regressors are collinear")?;
+    let beta: Vec<f64> = (0..k)
+        .map(|a| (0..k).map(|b| inv[a][b] * xty[b]).sum())
+        .collect();
+    let mut score: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for (pos, &i) in keep.iter().enumerate() {
+        let xi = &xt[pos];
+        let u = yt[pos] - (0..k).map(|a| xi[a] * beta[a]).sum::<f64>();
+        let s = score.entry(obs[i].cluster).or_insert_with(|| vec![0.0; k]);
+        for a in 0..k {
+            s[a] += xi[a] * u;
+        }
+    }
+    let mut meat = vec![vec![0.0; k]; k];
+    for s in score.values() {
+        for a in 0..k {
+            for b in 0..k {
+                meat[a][b] += s[a] * s[b];
+            }
+        }
+    }
+    let factor = (g as f64 / (g as f64 - 1.0)) * ((n as f64 - 1.0) / (n as f64 - k as f64 - 1.0));
+    let mut se = vec![0.0; k];
+    for (a, se_a) in se.iter_mut().enumerate() {
+        let mut v = 0.0;
+        for b in 0..k {
+            for c in 0..k {
+                v += inv[a][b] * meat[b][c] * inv[c][a];
+            }
+        }
+        *se_a = (factor * v).max(0.0).sqrt();
+    }
+    Ok(Fit {
+        beta,
+        se,
+        n_obs: n,
+        n_units: units.len(),
+        n_clusters: g,
+    })
+}
+
+fn years(p: &Panel) -> Vec<i32> {
+    let s: BTreeSet<i32> = p.obs.iter().map(|o| o.year).collect();
+    s.into_iter().collect()
+}
+
+fn year_dummies(years: &[i32], y: i32) -> impl Iterator<Item = f64> + '_ {
+    years[1..]
+        .iter()
+        .map(move |&t| if t == y { 1.0 } else { 0.0 })
+}
+
+fn treated_units(p: &Panel, obs: &[Obs]) -> usize {
+    let s: BTreeSet<usize> = obs
+        .iter()
+        .filter(|o| p.cohort[o.unit].is_some())
+        .map(|o| o.unit)
+        .collect();
+    s.len()
+}
+
+/// Two-way fixed effects (household and year) difference in differences:
+/// y = α_household + λ_year + β·member_since_joining + ε.
+pub fn twfe(p: &Panel) -> Result<Estimate, String> {
+    let ys = years(p);
+    if ys.len() < 2 {
+        return Err("fewer than two years of data".into());
+    }
+    let d = |o: &Obs| p.cohort[o.unit].is_some_and(|g| o.year >= g);
+    if !p.obs.iter().any(&d) {
+        return Err("no member household observed after joining".into());
+    }
+    if !p.obs.iter().any(|o| !d(o)) {
+        return Err("no comparison observations (every household already joined)".into());
+    }
+    let x: Vec<Vec<f64>> = p
+        .obs
+        .iter()
+        .map(|o| {
+            std::iter::once(if d(o) { 1.0 } else { 0.0 })
+                .chain(year_dummies(&ys, o.year))
+                .collect()
+        })
+        .collect();
+    let f = within_ols(&p.obs, &x, p.cohort.len(), p.n_clusters)?;
+    Ok(Estimate {
+        est: f.beta[0],
+        se: f.se[0],
+        n_obs: f.n_obs,
+        n_units: f.n_units,
+        n_treated: treated_units(p, &p.obs),
+        n_clusters: f.n_clusters,
+    })
+}
+
+/// Event study: one coefficient per year relative to joining (the year
+/// before joining, −1, is the reference), household and year effects.
+pub fn event_study(p: &Panel) -> Result<Vec<(i32, Estimate)>, String> {
+    let ys = years(p);
+    if ys.len() < 2 {
+        return Err("fewer than two years of data".into());
+    }
+    let rel = |o: &Obs| p.cohort[o.unit].map(|g| o.year - g);
+    let es: Vec<i32> = {
+        let s: BTreeSet<i32> = p.obs.iter().filter_map(rel).filter(|&e| e != -1).collect();
+        s.into_iter().collect()
+    };
+    if es.is_empty() {
+        return Err("no member household observed".into());
+    }
+    if !p.obs.iter().any(|o| rel(o) == Some(-1)) {
+        return Err("no member household observed in the year before joining".into());
+    }
+    let x: Vec<Vec<f64>> = p
+        .obs
+        .iter()
+        .map(|o| {
+            let r = rel(o);
+            es.iter()
+                .map(|&e| if r == Some(e) { 1.0 } else { 0.0 })
+                .chain(year_dummies(&ys, o.year))
+                .collect()
+        })
+        .collect();
+    let f = within_ols(&p.obs, &x, p.cohort.len(), p.n_clusters)?;
+    Ok(es
+        .iter()
+        .enumerate()
+        .map(|(j, &e)| {
+            let n_treated = {
+                let s: BTreeSet<usize> = p
+                    .obs
+                    .iter()
+                    .filter(|o| rel(o) == Some(e))
+                    .map(|o| o.unit)
+                    .collect();
+                s.len()
+            };
+            (
+                e,
+                Estimate {
+                    est: f.beta[j],
+                    se: f.se[j],
+                    n_obs: f.n_obs,
+                    n_units: f.n_units,
+                    n_treated,
+                    n_clusters: f.n_clusters,
+                },
+            )
+        })
+        .collect())
+}
+
+/// One group-time cell: ATT(g,t), or why it cannot be estimated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub group: i32,
+    pub time: i32,
+    pub result: Result<Estimate, String>,
+}
+
+/// Callaway & Sant'Anna results: cells and aggregations.
+#[derive(Debug, Clone, Default)]
+pub struct CsResult {
+    pub cells: Vec<Cell>,
+    pub simple: Option<Result<Estimate, String>>,
+    pub by_group: Vec<(i32, Estimate)>,
+    pub group_overall: Option<Estimate>,
+    pub by_event: Vec<(i32, Estimate)>,
+    pub by_calendar: Vec<(i32, Estimate)>,
+    pub calendar_overall: Option<Estimate>,
+}
+
+struct CellIf {
+    g: i32,
+    t: i32,
+    att: f64,
+    /// influence function over the CS sample's units
+    psi: Vec<f64>,
+}
+
+/// Callaway & Sant'Anna (2021) ATT(g,t) without covariates, "varying"
+/// base period (t−1 before joining, g−1 after), with analytic standard
+/// errors from the influence function summed within clusters. Households
+/// observed as members from the first year on (no year before joining in
+/// the data) are left out, as in the `did` R package.
+pub fn callaway_santanna(p: &Panel, control: Control) -> Result<CsResult, String> {
+    let ys = years(p);
+    let Some(&first) = ys.first() else {
+        return Err("no observations".into());
+    };
+    // outcome by (unit, year)
+    let mut y: BTreeMap<(usize, i32), f64> = BTreeMap::new();
+    for o in &p.obs {
+        y.insert((o.unit, o.year), o.y);
+    }
+    let units: Vec<usize> = {
+        let s: BTreeSet<usize> = p
+            .obs
+            .iter()
+            .map(|o| o.unit)
+            .filter(|&u| p.cohort[u].is_none_or(|g| g > first))
+            .collect();
+        s.into_iter().collect()
+    };
+    let n = units.len();
+    if n == 0 {
+        return Err("no households with a year before joining".into());
+    }
+    let pos: BTreeMap<usize, usize> = units.iter().enumerate().map(|(i, &u)| (u, i)).collect();
+    let cluster_of: Vec<usize> = units
+        .iter()
+        .map(|&u| p.obs.iter().find(|o| o.unit == u).map_or(0, |o| o.cluster))
+        .collect();
+    let groups: Vec<i32> = {
+        let s: BTreeSet<i32> = units.iter().filter_map(|&u| p.cohort[u]).collect();
+        s.into_iter().filter(|g| ys.contains(g)).collect()
+    };
+    if groups.is_empty() {
+        return Err("no households that joined within the years observed".into());
+    }
+    if !units.iter().any(|&u| p.cohort[u].is_none()) && control == Control::NeverTreated {
+        return Err("no never-member comparison households".into());
+    }
+    let pg: BTreeMap<i32, f64> = groups
+        .iter()
+        .map(|&g| {
+            let c = units.iter().filter(|&&u| p.cohort[u] == Some(g)).count();
+            (g, c as f64 / n as f64)
+        })
+        .collect();
+    let mut res = CsResult::default();
+    let mut ifs: Vec<CellIf> = Vec::new();
+    for &g in &groups {
+        for &t in &ys[1..] {
+            let base = if t >= g { g - 1 } else { t - 1 };
+            if !ys.contains(&base) {
+                res.cells.push(Cell {
+                    group: g,
+                    time: t,
+                    result: Err(format!("no data for the base year {base}")),
+                });
+                continue;
+            }
+            let is_control = |u: usize| match (control, p.cohort[u]) {
+                (_, None) => true,
+                (Control::NotYetTreated, Some(h)) => h != g && h > t.max(base),
+                _ => false,
+            };
+            let mut tr: Vec<(usize, f64)> = Vec::new();
+            let mut co: Vec<(usize, f64)> = Vec::new();
+            for &u in &units {
+                let (Some(a), Some(b)) = (y.get(&(u, t)), y.get(&(u, base))) else {
+                    continue;
+                };
+                if p.cohort[u] == Some(g) {
+                    tr.push((u, a - b));
+                } else if is_control(u) {
+                    co.push((u, a - b));
+                }
+            }
+            if tr.is_empty() || co.is_empty() {
+                res.cells.push(Cell {
+                    group: g,
+                    time: t,
+                    result: Err(if tr.is_empty() {
+                        format!("no households of cohort {g} observed in {base} and {t}")
+                    } else {
+                        format!("no comparison households observed in {base} and {t}")
+                    }),
+                });
+                continue;
+            }
+            let mt = tr.iter().map(|x| x.1).sum::<f64>() / tr.len() as f64;
+            let mc = co.iter().map(|x| x.1).sum::<f64>() / co.len() as f64;
+            let mut psi = vec![0.0; n];
+            let (nt, nc) = (tr.len() as f64, co.len() as f64);
+            for &(u, d) in &tr {
+                psi[pos[&u]] = n as f64 / nt * (d - mt);
+            }
+            for &(u, d) in &co {
+                psi[pos[&u]] = -(n as f64) / nc * (d - mc);
+            }
+            let att = mt - mc;
+            let clusters: BTreeSet<usize> = tr
+                .iter()
+                .chain(&co)
+                .map(|&(u, _)| cluster_of[pos[&u]])
+                .collect();
+            let se = if_se(&psi, &cluster_of, n);
+            res.cells.push(Cell {
+                group: g,
+                time: t,
+                result: Ok(Estimate {
+                    est: att,
+                    se,
+                    n_obs: 2 * (tr.len() + co.len()),
+                    n_units: tr.len() + co.len(),
+                    n_treated: tr.len(),
+                    n_clusters: clusters.len(),
+                }),
+            });
+            ifs.push(CellIf { g, t, att, psi });
+        }
+    }
+    let total_clusters = {
+        let s: BTreeSet<usize> = cluster_of.iter().copied().collect();
+        s.len()
+    };
+    let treated_in = |cells: &[&CellIf]| {
+        let gs: BTreeSet<i32> = cells.iter().map(|c| c.g).collect();
+        units
+            .iter()
+            .filter(|&&u| p.cohort[u].is_some_and(|g| gs.contains(&g)))
+            .count()
+    };
+    let agg = |cells: &[&CellIf]| -> Option<Estimate> {
+        let (est, se) = weighted_by_group(cells, &pg, &units, p, &cluster_of, n)?;
+        Some(Estimate {
+            est,
+            se,
+            n_obs: p.obs.iter().filter(|o| pos.contains_key(&o.unit)).count(),
+            n_units: n,
+            n_treated: treated_in(cells),
+            n_clusters: total_clusters,
+        })
+    };
+    let post: Vec<&CellIf> = ifs.iter().filter(|c| c.t >= c.g).collect();
+    res.simple = Some(agg(&post).ok_or_else(|| "no estimable cell after joining".to_string()));
+    // by group: equal weights over the group's post cells
+    let mut group_est: Vec<(i32, f64, Vec<f64>)> = Vec::new();
+    for &g in &groups {
+        let cs: Vec<&CellIf> = post.iter().copied().filter(|c| c.g == g).collect();
+        if cs.is_empty() {
+            continue;
+        }
+        let k = cs.len() as f64;
+        let est = cs.iter().map(|c| c.att).sum::<f64>() / k;
+        let psi: Vec<f64> = (0..n)
+            .map(|i| cs.iter().map(|c| c.psi[i]).sum::<f64>() / k)
+            .collect();
+        res.by_group.push((
+            g,
+            Estimate {
+                est,
+                se: if_se(&psi, &cluster_of, n),
+                n_obs: p.obs.iter().filter(|o| pos.contains_key(&o.unit)).count(),
+                n_units: n,
+                n_treated: units.iter().filter(|&&u| p.cohort[u] == Some(g)).count(),
+                n_clusters: total_clusters,
+            },
+        ));
+        group_est.push((g, est, psi));
+    }
+    if !group_est.is_empty() {
+        let cells: Vec<CellIf> = group_est
+            .iter()
+            .map(|(g, est, psi)| CellIf {
+                g: *g,
+                t: *g,
+                att: *est,
+                psi: psi.clone(),
+            })
+            .collect();
+        let refs: Vec<&CellIf> = cells.iter().collect();
+        res.group_overall = agg(&refs);
+    }
+    let events: BTreeSet<i32> = ifs.iter().map(|c| c.t - c.g).collect();
+    for e in events {
+        let cs: Vec<&CellIf> = ifs.iter().filter(|c| c.t - c.g == e).collect();
+        if let Some(est) = agg(&cs) {
+            res.by_event.push((e, est));
+        }
+    }
+    let mut cal_psi: Vec<(f64, Vec<f64>)> = Vec::new();
+    for &t in &ys {
+        let cs: Vec<&CellIf> = post.iter().copied().filter(|c| c.t == t).collect();
+        if cs.is_empty() {
+            continue;
+        }
+        if let Some((est, psi)) = weighted_if(&cs, &pg, &units, p, n) {
+            let se = if_se(&psi, &cluster_of, n);
+            res.by_calendar.push((
+                t,
+                Estimate {
+                    est,
+                    se,
+                    n_obs: p.obs.iter().filter(|o| pos.contains_key(&o.unit)).count(),
+                    n_units: n,
+                    n_treated: treated_in(&cs),
+                    n_clusters: total_clusters,
+                },
+            ));
+            cal_psi.push((est, psi));
+        }
+    }
+    if !cal_psi.is_empty() {
+        let k = cal_psi.len() as f64;
+        let est = cal_psi.iter().map(|c| c.0).sum::<f64>() / k;
+        let psi: Vec<f64> = (0..n)
+            .map(|i| cal_psi.iter().map(|c| c.1[i]).sum::<f64>() / k)
+            .collect();
+        res.calendar_overall = Some(Estimate {
+            est,
+            se: if_se(&psi, &cluster_of, n),
+            n_obs: p.obs.iter().filter(|o| pos.contains_key(&o.unit)).count(),
+            n_units: n,
+            n_treated: treated_in(&post),
+            n_clusters: total_clusters,
+        });
+    }
+    Ok(res)
+}
+
+/// Standard error from an influence function: sqrt(Σ_c (Σ_{i∈c} ψ_i)²)/n.
+fn if_se(psi: &[f64], cluster_of: &[usize], n: usize) -> f64 {
+    let mut by: BTreeMap<usize, f64> = BTreeMap::new();
+    for (i, &v) in psi.iter().enumerate() {
+        *by.entry(cluster_of[i]).or_default() += v;
+    }
+    by.values().map(|s| s * s).sum::<f64>().sqrt() / n as f64
+}
+
+/// Group-size weighted average of cells and its influence function,
+/// including the part that comes from estimating the weights (as the
+/// `did` package's `aggte`).
+fn weighted_if(
+    cells: &[&CellIf],
+    pg: &BTreeMap<i32, f64>,
+    units: &[usize],
+    p: &Panel,
+    n: usize,
+) -> Option<(f64, Vec<f64>)> {
+    if cells.is_empty() {
+        return None;
+    }
+    let w: Vec<f64> = cells
+        .iter()
+        .map(|c| pg.get(&c.g).copied().unwrap_or(0.0))
+        .collect();
+    let sw: f64 = w.iter().sum();
+    if sw <= 0.0 {
+        return None;
+    }
+    let est: f64 = cells.iter().zip(&w).map(|(c, wk)| wk / sw * c.att).sum();
+    let mut psi = vec![0.0; n];
+    for (i, &u) in units.iter().enumerate() {
+        let gi = p.cohort[u];
+        let ind = |g: i32| if gi == Some(g) { 1.0 } else { 0.0 };
+        let s2: f64 = cells.iter().zip(&w).map(|(c, wk)| ind(c.g) - wk).sum();
+        let mut v = 0.0;
+        for (c, wk) in cells.iter().zip(&w) {
+            let wif = (ind(c.g) - wk) / sw - wk * s2 / (sw * sw);
+            v += wk / sw * c.psi[i] + wif * c.att;
+        }
+        psi[i] = v;
+    }
+    Some((est, psi))
+}
+
+fn weighted_by_group(
+    cells: &[&CellIf],
+    pg: &BTreeMap<i32, f64>,
+    units: &[usize],
+    p: &Panel,
+    cluster_of: &[usize],
+    n: usize,
+) -> Option<(f64, f64)> {
+    let (est, psi) = weighted_if(cells, pg, units, p, n)?;
+    Some((est, if_se(&psi, cluster_of, n)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invert_solves_a_small_system_and_refuses_a_singular_one() {
+        let a = vec![vec![4.0, 2.0], vec![2.0, 3.0]];
+        let inv = invert(&a).unwrap();
+        // inverse of [[4,2],[2,3]] is 1/8 · [[3,−2],[−2,4]]
+        assert!((inv[0][0] - 0.375).abs() < 1e-12);
+        assert!((inv[0][1] + 0.25).abs() < 1e-12);
+        assert!((inv[1][1] - 0.5).abs() < 1e-12);
+        assert!(invert(&[vec![1.0, 2.0], vec![2.0, 4.0]]).is_none());
+    }
+
+    /// Two households, two years, one joins in year 2: the DiD is the
+    /// difference of the two changes: (15 − 10) − (12 − 10) = 3.
+    #[test]
+    fn two_by_two_did_is_the_difference_of_changes() {
+        let mut obs = Vec::new();
+        // treated: 10 → 15, controls: 10 → 12 and 20 → 22
+        for (u, c, a, b) in [(0, 0, 10.0, 15.0), (1, 1, 10.0, 12.0), (2, 2, 20.0, 22.0)] {
+            obs.push(Obs {
+                unit: u,
+                cluster: c,
+                year: 2023,
+                y: a,
+            });
+            obs.push(Obs {
+                unit: u,
+                cluster: c,
+                year: 2024,
+                y: b,
+            });
+        }
+        let p = Panel {
+            obs,
+            cohort: vec![Some(2024), None, None],
+            n_clusters: 3,
+        };
+        let t = twfe(&p).unwrap();
+        assert!((t.est - 3.0).abs() < 1e-9, "{t:?}");
+        let cs = callaway_santanna(&p, Control::NeverTreated).unwrap();
+        let s = cs.simple.unwrap().unwrap();
+        assert!((s.est - 3.0).abs() < 1e-9);
+        assert_eq!(s.n_treated, 1);
+    }
+}

@@ -1,0 +1,459 @@
+//! Income effects of the prosperity communities, from the household income
+//! panel (T06): members' before/after change, two-way fixed-effects DiD,
+//! an event study and Callaway & Sant'Anna group-time effects, per county
+//! and citywide, in yuan and in log points.
+
+pub mod estimators;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use polars::prelude::*;
+use serde::Deserialize;
+
+use crate::indicators::Tables;
+pub use estimators::{Control, Estimate, Obs, Panel};
+
+/// `[income_effects]` in the indicator definitions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EffectsConfig {
+    /// Comparison households for Callaway & Sant'Anna.
+    #[serde(default = "never")]
+    pub control: Control,
+    /// Cluster level of the standard errors: village, township, county or household.
+    #[serde(default = "village")]
+    pub cluster: ClusterLevel,
+    /// Cells with fewer treated households than this are reported as not estimable.
+    #[serde(default = "one")]
+    pub min_treated: usize,
+}
+
+impl Default for EffectsConfig {
+    fn default() -> Self {
+        EffectsConfig {
+            control: Control::NeverTreated,
+            cluster: ClusterLevel::Village,
+            min_treated: 1,
+        }
+    }
+}
+
+fn never() -> Control {
+    Control::NeverTreated
+}
+fn village() -> ClusterLevel {
+    ClusterLevel::Village
+}
+fn one() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterLevel {
+    Household,
+    Village,
+    Township,
+    County,
+}
+
+impl ClusterLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterLevel::Household => "household",
+            ClusterLevel::Village => "village",
+            ClusterLevel::Township => "township",
+            ClusterLevel::County => "county",
+        }
+    }
+}
+
+/// One row of `income_effects.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectRow {
+    pub scope_level: &'static str,
+    pub scope_code: String,
+    pub scope_name: String,
+    pub outcome: &'static str,
+    pub unit: &'static str,
+    pub estimator: &'static str,
+    pub group: Option<i64>,
+    pub time: Option<i64>,
+    pub event_time: Option<i64>,
+    pub estimate: Option<f64>,
+    pub se: Option<f64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub n_obs: Option<u64>,
+    pub n_households: Option<u64>,
+    pub n_treated: Option<u64>,
+    pub n_clusters: Option<u64>,
+    pub control: &'static str,
+    pub cluster: &'static str,
+    pub note: Option<String>,
+}
+
+/// A household's rows as read from the lake.
+#[derive(Debug, Clone)]
+pub struct HouseholdRow {
+    pub county_code: String,
+    pub village_code: String,
+    pub household: String,
+    pub year: i32,
+    pub income: Option<f64>,
+    pub member: bool,
+    pub join_year: Option<i32>,
+}
+
+/// Reads the household panel from the lake tables.
+pub fn household_rows(t: &Tables) -> PolarsResult<Vec<HouseholdRow>> {
+    let Some(df) = t.frames.get("household_income") else {
+        return Ok(Vec::new());
+    };
+    let s = |n: &str| -> PolarsResult<Vec<Option<String>>> {
+        match df.column(n) {
+            Ok(c) => Ok(c
+                .cast(&DataType::String)?
+                .str()?
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect()),
+            Err(_) => Ok(vec![None; df.height()]),
+        }
+    };
+    let i = |n: &str| -> PolarsResult<Vec<Option<i64>>> {
+        Ok(df
+            .column(n)?
+            .cast(&DataType::Int64)?
+            .i64()?
+            .iter()
+            .collect())
+    };
+    let county = s("county_code")?;
+    let village = s("village_code")?;
+    let hid = s("household_id")?;
+    let head = s("head_id_number_pseudonym")?;
+    let year = i("year")?;
+    let join = i("join_year")?;
+    let income: Vec<Option<f64>> = df
+        .column("income")?
+        .cast(&DataType::Float64)?
+        .f64()?
+        .iter()
+        .collect();
+    let member: Vec<Option<bool>> = df
+        .column("member")?
+        .cast(&DataType::Boolean)?
+        .bool()?
+        .iter()
+        .collect();
+    let mut out = Vec::with_capacity(df.height());
+    for r in 0..df.height() {
+        let (Some(c), Some(v), Some(y)) = (&county[r], &village[r], year[r]) else {
+            continue;
+        };
+        // a household is its id within the county, else its head's pseudonym
+        let Some(h) = hid[r]
+            .as_ref()
+            .map(|h| format!("{c}/{h}"))
+            .or_else(|| head[r].as_ref().map(|p| format!("p/{p}")))
+        else {
+            continue;
+        };
+        out.push(HouseholdRow {
+            county_code: c.clone(),
+            village_code: v.clone(),
+            household: h,
+            year: y as i32,
+            income: income[r],
+            member: member[r].unwrap_or(false),
+            join_year: join[r].map(|j| j as i32),
+        });
+    }
+    out.sort_by(|a, b| (&a.household, a.year).cmp(&(&b.household, b.year)));
+    Ok(out)
+}
+
+/// Builds a panel from household rows. The joining year of a household is
+/// the earliest `join_year` it reports (or the first year it is a member).
+/// `log`: outcome 100·ln(income), incomes ≤ 0 left out.
+pub fn build_panel(rows: &[HouseholdRow], cluster: ClusterLevel, log: bool) -> Panel {
+    let mut units: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut clusters: BTreeMap<String, usize> = BTreeMap::new();
+    let mut cohort: Vec<Option<i32>> = Vec::new();
+    let mut obs = Vec::new();
+    for r in rows {
+        let n = units.len();
+        let u = *units.entry(&r.household).or_insert(n);
+        if u == cohort.len() {
+            cohort.push(None);
+        }
+        let joined = r.join_year.or(if r.member { Some(r.year) } else { None });
+        if let Some(j) = joined.filter(|_| r.member || r.join_year.is_some()) {
+            cohort[u] = Some(cohort[u].map_or(j, |c: i32| c.min(j)));
+        }
+        let key = match cluster {
+            ClusterLevel::Household => r.household.clone(),
+            ClusterLevel::Village => r.village_code.clone(),
+            ClusterLevel::Township => r.village_code.chars().take(9).collect(),
+            ClusterLevel::County => r.county_code.clone(),
+        };
+        let nc = clusters.len();
+        let c = *clusters.entry(key).or_insert(nc);
+        let Some(inc) = r.income else { continue };
+        let y = if log {
+            if inc <= 0.0 {
+                continue;
+            }
+            100.0 * inc.ln()
+        } else {
+            inc
+        };
+        obs.push(Obs {
+            unit: u,
+            cluster: c,
+            year: r.year,
+            y,
+        });
+    }
+    Panel {
+        obs,
+        cohort,
+        n_clusters: clusters.len(),
+    }
+}
+
+/// Members' own before/after change: per member household with years both
+/// before and after joining, mean after − mean before.
+pub fn before_after(p: &Panel) -> Option<(f64, f64, f64, usize)> {
+    let mut pre: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
+    let mut post: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
+    for o in &p.obs {
+        let Some(g) = p.cohort[o.unit] else { continue };
+        let m = if o.year >= g { &mut post } else { &mut pre };
+        let e = m.entry(o.unit).or_default();
+        e.0 += o.y;
+        e.1 += 1;
+    }
+    let mut changes: Vec<f64> = pre
+        .iter()
+        .filter_map(|(u, (s, n))| post.get(u).map(|(s2, n2)| s2 / *n2 as f64 - s / *n as f64))
+        .collect();
+    if changes.is_empty() {
+        return None;
+    }
+    let n = changes.len();
+    let mean = changes.iter().sum::<f64>() / n as f64;
+    let rose = changes.iter().filter(|&&c| c > 0.0).count() as f64 / n as f64 * 100.0;
+    changes.sort_by(|a, b| a.total_cmp(b));
+    let median = if n % 2 == 1 {
+        changes[n / 2]
+    } else {
+        (changes[n / 2 - 1] + changes[n / 2]) / 2.0
+    };
+    Some((mean, median, rose, n))
+}
+
+struct Scope<'a> {
+    level: &'static str,
+    code: String,
+    name: String,
+    rows: Vec<&'a HouseholdRow>,
+}
+
+/// All estimates for every scope (city, then each county) and outcome.
+pub fn compute(t: &Tables, city: &str, cfg: &EffectsConfig) -> PolarsResult<Vec<EffectRow>> {
+    let rows = household_rows(t)?;
+    let (city_code, city_name) = crate::indicators::city_of(&t.geo, city);
+    let mut scopes = vec![Scope {
+        level: "city",
+        code: city_code,
+        name: city_name,
+        rows: rows.iter().collect(),
+    }];
+    let counties: BTreeSet<&str> = rows.iter().map(|r| r.county_code.as_str()).collect();
+    for c in counties {
+        scopes.push(Scope {
+            level: "county",
+            code: c.to_string(),
+            name: t.geo.county.get(c).cloned().unwrap_or_default(),
+            rows: rows.iter().filter(|r| r.county_code == c).collect(),
+        });
+    }
+    let mut out = Vec::new();
+    for s in &scopes {
+        let owned: Vec<HouseholdRow> = s.rows.iter().map(|r| (*r).clone()).collect();
+        for (outcome, unit, log) in [("income", "元", false), ("log_income", "对数点", true)] {
+            let panel = build_panel(&owned, cfg.cluster, log);
+            estimate_scope(s, outcome, unit, &panel, cfg, &mut out);
+        }
+    }
+    Ok(out)
+}
+
+fn estimate_scope(
+    s: &Scope<'_>,
+    outcome: &'static str,
+    unit: &'static str,
+    panel: &Panel,
+    cfg: &EffectsConfig,
+    out: &mut Vec<EffectRow>,
+) {
+    let base = EffectRow {
+        scope_level: s.level,
+        scope_code: s.code.clone(),
+        scope_name: s.name.clone(),
+        outcome,
+        unit,
+        estimator: "",
+        group: None,
+        time: None,
+        event_time: None,
+        estimate: None,
+        se: None,
+        ci_low: None,
+        ci_high: None,
+        n_obs: None,
+        n_households: None,
+        n_treated: None,
+        n_clusters: None,
+        control: cfg.control.as_str(),
+        cluster: cfg.cluster.as_str(),
+        note: None,
+    };
+    let with = |estimator: &'static str, r: Result<Estimate, String>| {
+        let mut row = base.clone();
+        row.estimator = estimator;
+        match r {
+            Ok(e) if e.n_treated >= cfg.min_treated => {
+                let (lo, hi) = e.ci();
+                row.estimate = Some(e.est);
+                row.se = Some(e.se);
+                row.ci_low = Some(lo);
+                row.ci_high = Some(hi);
+                row.n_obs = Some(e.n_obs as u64);
+                row.n_households = Some(e.n_units as u64);
+                row.n_treated = Some(e.n_treated as u64);
+                row.n_clusters = Some(e.n_clusters as u64);
+            }
+            Ok(e) => {
+                row.note = Some(format!(
+                    "not estimable: {} treated households, fewer than min_treated = {}",
+                    e.n_treated, cfg.min_treated
+                ));
+            }
+            Err(why) => row.note = Some(format!("not estimable: {why}")),
+        }
+        row
+    };
+    // members' own change
+    match before_after(panel) {
+        Some((mean, median, rose, n)) => {
+            for (est, v) in [
+                ("before_after_mean", mean),
+                ("before_after_median", median),
+                ("before_after_share_rose", rose),
+            ] {
+                let mut row = base.clone();
+                row.estimator = est;
+                row.estimate = Some(v);
+                row.n_households = Some(n as u64);
+                row.n_treated = Some(n as u64);
+                if est == "before_after_share_rose" {
+                    row.unit = "%";
+                }
+                out.push(row);
+            }
+        }
+        None => {
+            let mut row = base.clone();
+            row.estimator = "before_after_mean";
+            row.note = Some(
+                "not estimable: no member household observed both before and after joining".into(),
+            );
+            out.push(row);
+        }
+    }
+    out.push(with("twfe_did", estimators::twfe(panel)));
+    match estimators::event_study(panel) {
+        Ok(es) => {
+            for (e, est) in es {
+                let mut row = with("event_study", Ok(est));
+                row.event_time = Some(i64::from(e));
+                out.push(row);
+            }
+        }
+        Err(why) => out.push(with("event_study", Err(why))),
+    }
+    match estimators::callaway_santanna(panel, cfg.control) {
+        Ok(cs) => {
+            for c in cs.cells {
+                let mut row = with("cs_att_gt", c.result);
+                row.group = Some(i64::from(c.group));
+                row.time = Some(i64::from(c.time));
+                row.event_time = Some(i64::from(c.time - c.group));
+                out.push(row);
+            }
+            if let Some(r) = cs.simple {
+                out.push(with("cs_simple", r));
+            }
+            for (g, e) in cs.by_group {
+                let mut row = with("cs_group", Ok(e));
+                row.group = Some(i64::from(g));
+                out.push(row);
+            }
+            if let Some(e) = cs.group_overall {
+                out.push(with("cs_group_overall", Ok(e)));
+            }
+            for (ev, e) in cs.by_event {
+                let mut row = with("cs_event", Ok(e));
+                row.event_time = Some(i64::from(ev));
+                out.push(row);
+            }
+            for (tm, e) in cs.by_calendar {
+                let mut row = with("cs_calendar", Ok(e));
+                row.time = Some(i64::from(tm));
+                out.push(row);
+            }
+            if let Some(e) = cs.calendar_overall {
+                out.push(with("cs_calendar_overall", Ok(e)));
+            }
+        }
+        Err(why) => out.push(with("cs_simple", Err(why))),
+    }
+}
+
+/// The table as a frame.
+pub fn effects_frame(rows: &[EffectRow], run_id: &str) -> PolarsResult<DataFrame> {
+    let st = |f: &dyn Fn(&EffectRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
+    let oi = |f: &dyn Fn(&EffectRow) -> Option<i64>| rows.iter().map(f).collect::<Vec<_>>();
+    let of = |f: &dyn Fn(&EffectRow) -> Option<f64>| rows.iter().map(f).collect::<Vec<_>>();
+    let ou = |f: &dyn Fn(&EffectRow) -> Option<u64>| rows.iter().map(f).collect::<Vec<_>>();
+    let cols = vec![
+        Column::new("scope_level".into(), st(&|r| r.scope_level.into())),
+        Column::new("scope_code".into(), st(&|r| r.scope_code.clone())),
+        Column::new("scope_name".into(), st(&|r| r.scope_name.clone())),
+        Column::new("outcome".into(), st(&|r| r.outcome.into())),
+        Column::new("unit".into(), st(&|r| r.unit.into())),
+        Column::new("estimator".into(), st(&|r| r.estimator.into())),
+        Column::new("cohort".into(), oi(&|r| r.group)),
+        Column::new("year".into(), oi(&|r| r.time)),
+        Column::new("event_time".into(), oi(&|r| r.event_time)),
+        Column::new("estimate".into(), of(&|r| r.estimate)),
+        Column::new("se".into(), of(&|r| r.se)),
+        Column::new("ci_low".into(), of(&|r| r.ci_low)),
+        Column::new("ci_high".into(), of(&|r| r.ci_high)),
+        Column::new("n_obs".into(), ou(&|r| r.n_obs)),
+        Column::new("n_households".into(), ou(&|r| r.n_households)),
+        Column::new("n_treated".into(), ou(&|r| r.n_treated)),
+        Column::new("n_clusters".into(), ou(&|r| r.n_clusters)),
+        Column::new("control".into(), st(&|r| r.control.into())),
+        Column::new("cluster".into(), st(&|r| r.cluster.into())),
+        Column::new(
+            "note".into(),
+            rows.iter().map(|r| r.note.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new("run_id".into(), vec![run_id.to_string(); rows.len()]),
+    ];
+    DataFrame::new(rows.len(), cols)
+}

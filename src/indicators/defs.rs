@@ -1,0 +1,313 @@
+//! Indicator definitions (`pipelines/indicators.toml`): parameters and one
+//! SQL query per indicator, checked when loaded.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::config::{ConfigErrors, ConfigProblem};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregate {
+    Ratio,
+    Sum,
+    Mean,
+    Median,
+}
+
+impl Aggregate {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Aggregate::Ratio => "scale × Σ num / Σ den",
+            Aggregate::Sum => "scale × Σ num",
+            Aggregate::Mean => "scale × mean(num)",
+            Aggregate::Median => "scale × median(num)",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RankOrder {
+    Desc,
+    Asc,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDef {
+    #[serde(default)]
+    params: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    income_effects: crate::effects::EffectsConfig,
+    /// Chinese sheet/section name of each family.
+    #[serde(default)]
+    families: BTreeMap<String, String>,
+    #[serde(default)]
+    indicator: Vec<toml::Spanned<IndicatorDef>>,
+}
+
+/// One indicator as written in the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndicatorDef {
+    pub id: String,
+    pub family: String,
+    pub name_zh: String,
+    pub name_en: String,
+    #[serde(default)]
+    pub description: String,
+    pub unit: String,
+    pub aggregate: Aggregate,
+    #[serde(default = "one")]
+    pub scale: f64,
+    /// The lake dataset whose rows `explain` shows behind each unit.
+    pub dataset: String,
+    /// Column of `dataset` that the query's `unit` comes from.
+    #[serde(default = "village_code")]
+    pub unit_column: String,
+    /// Variants: (category label, text put in for `{{each}}`).
+    #[serde(default)]
+    pub each: Vec<(String, String)>,
+    pub sql: String,
+    /// Also keep one row per village.
+    #[serde(default)]
+    pub village_rows: bool,
+    /// Rank villages within their county by value.
+    #[serde(default)]
+    pub rank: Option<RankOrder>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn village_code() -> String {
+    "village_code".into()
+}
+
+/// A checked indicator, its SQL filled in.
+#[derive(Debug, Clone)]
+pub struct Indicator {
+    pub def: IndicatorDef,
+    /// Description with the parameters filled in.
+    pub description: String,
+    /// (category from `each`, SQL) per variant.
+    pub queries: Vec<(Option<String>, String)>,
+    /// sha256 (16 hex digits) of everything that decides the values.
+    pub hash: String,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Definitions {
+    pub path: PathBuf,
+    pub params: BTreeMap<String, String>,
+    pub effects: crate::effects::EffectsConfig,
+    pub family_names: BTreeMap<String, String>,
+    pub indicators: Vec<Indicator>,
+}
+
+impl Definitions {
+    pub fn get(&self, id: &str) -> Option<&Indicator> {
+        self.indicators.iter().find(|i| i.def.id == id)
+    }
+
+    /// A family's Chinese name (its id when none is given).
+    pub fn family_name<'a>(&'a self, family: &'a str) -> &'a str {
+        self.family_names.get(family).map_or(family, String::as_str)
+    }
+
+    /// Families in the order they first appear.
+    pub fn families(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for i in &self.indicators {
+            if !out.contains(&i.def.family.as_str()) {
+                out.push(&i.def.family);
+            }
+        }
+        out
+    }
+}
+
+fn param_text(v: &toml::Value) -> Option<String> {
+    match v {
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::String(s) => Some(format!("'{}'", s.replace('\'', "''"))),
+        toml::Value::Boolean(b) => Some(if *b { "TRUE" } else { "FALSE" }.into()),
+        _ => None,
+    }
+}
+
+/// Replaces `{{name}}` by its value; names not found are returned.
+pub fn fill(text: &str, vars: &BTreeMap<String, String>) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(text.len());
+    let mut missing = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}") {
+            Some(end) => {
+                let name = after[..end].trim();
+                match vars.get(name) {
+                    Some(v) => out.push_str(v),
+                    None => {
+                        missing.push(name.to_string());
+                        out.push_str(&rest[start..start + 2 + end + 2]);
+                    }
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    (out, missing)
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Loads and checks the definitions; `datasets` are the lake datasets the
+/// pipeline defines.
+pub fn load(path: &Path, datasets: &[String]) -> Result<Definitions, ConfigErrors> {
+    let problem = |line: Option<usize>, message: String| ConfigProblem {
+        file: path.to_path_buf(),
+        line,
+        message,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigErrors(vec![problem(None, format!("cannot read: {e}"))]))?;
+    let file: FileDef = toml::from_str(&text).map_err(|e| {
+        let line = e.span().map(|s| line_of(&text, s.start));
+        ConfigErrors(vec![problem(line, e.message().to_string())])
+    })?;
+    let mut problems = Vec::new();
+    let mut params = BTreeMap::new();
+    for (k, v) in &file.params {
+        match param_text(v) {
+            Some(t) => {
+                params.insert(k.clone(), t);
+            }
+            None => problems.push(problem(
+                None,
+                format!("parameter {k}: only numbers, text and true/false can be parameters"),
+            )),
+        }
+    }
+    let mut seen = BTreeMap::new();
+    let mut indicators = Vec::new();
+    for spanned in file.indicator {
+        let line = line_of(&text, spanned.span().start);
+        let def = spanned.into_inner();
+        let p = |m: String| problem(Some(line), format!("indicator {}: {m}", def.id));
+        if let Some(prev) = seen.insert(def.id.clone(), line) {
+            problems.push(p(format!("id already used at line {prev}")));
+        }
+        if def.id.is_empty()
+            || !def
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            problems.push(p("id must be letters, digits and _".into()));
+        }
+        if !datasets.contains(&def.dataset) {
+            problems.push(p(format!(
+                "dataset {} is not a dataset of the pipeline",
+                def.dataset
+            )));
+        }
+        if !def.scale.is_finite() || def.scale == 0.0 {
+            problems.push(p("scale must be a non-zero number".into()));
+        }
+        if def.rank.is_some() && !def.village_rows {
+            problems.push(p("rank needs village_rows = true".into()));
+        }
+        let (description, missing) = fill(&def.description, &params);
+        for m in missing {
+            problems.push(p(format!(
+                "description names unknown parameter {{{{{m}}}}}"
+            )));
+        }
+        let variants: Vec<(Option<String>, Option<String>)> = if def.each.is_empty() {
+            vec![(None, None)]
+        } else {
+            def.each
+                .iter()
+                .map(|(l, e)| (Some(l.clone()), Some(e.clone())))
+                .collect()
+        };
+        let mut queries = Vec::new();
+        for (label, each) in variants {
+            let mut vars = params.clone();
+            if let (Some(l), Some(e)) = (&label, &each) {
+                vars.insert("each_label".into(), l.replace('\'', "''"));
+                vars.insert("each".into(), e.clone());
+            }
+            let (sql, missing) = fill(&def.sql, &vars);
+            for m in missing {
+                problems.push(p(format!("sql names unknown parameter {{{{{m}}}}}")));
+            }
+            queries.push((label, sql));
+        }
+        let mut h = Sha256::new();
+        for part in [
+            def.id.as_str(),
+            &def.unit,
+            &format!("{:?}", def.aggregate),
+            &def.scale.to_string(),
+            &format!("{}{:?}", def.village_rows, def.rank),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        for (l, q) in &queries {
+            h.update(l.as_deref().unwrap_or("").as_bytes());
+            h.update([0]);
+            h.update(q.as_bytes());
+            h.update([0]);
+        }
+        let hash = hex::encode(&h.finalize()[..8]);
+        indicators.push(Indicator {
+            def,
+            description,
+            queries,
+            hash,
+            line,
+        });
+    }
+    if !problems.is_empty() {
+        return Err(ConfigErrors(problems));
+    }
+    Ok(Definitions {
+        path: path.to_path_buf(),
+        params,
+        effects: file.income_effects,
+        family_names: file.families,
+        indicators,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_replaces_known_names_and_reports_unknown_ones() {
+        let mut v = BTreeMap::new();
+        v.insert("floor".to_string(), "350000".to_string());
+        let (s, missing) = fill("x >= {{floor}} AND y < {{ceiling}} {{", &v);
+        assert_eq!(s, "x >= 350000 AND y < {{ceiling}} {{");
+        assert_eq!(missing, vec!["ceiling".to_string()]);
+    }
+}

@@ -1,0 +1,231 @@
+//! The tables indicator SQL sees: the published lake's datasets with a text
+//! `period`, `<dataset>_periods`, and `villages` (active registry villages).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use polars::prelude::*;
+use polars::sql::SQLContext;
+
+use crate::config::{Frequency, Pipeline, Source};
+use crate::ingest::FileResult;
+use crate::lake::{LakeError, Layout};
+
+/// Geography names from the registry.
+#[derive(Debug, Clone, Default)]
+pub struct Geo {
+    pub county: BTreeMap<String, String>,
+    pub township: BTreeMap<String, String>,
+    pub village: BTreeMap<String, String>,
+    /// active villages per county code and per township code
+    pub villages_in_county: BTreeMap<String, usize>,
+    pub villages_in_township: BTreeMap<String, usize>,
+    pub villages_total: usize,
+}
+
+pub struct Tables {
+    /// dataset name → frame as the SQL sees it
+    pub frames: BTreeMap<String, DataFrame>,
+    pub geo: Geo,
+    /// run id of the published lake version
+    pub lake_version: String,
+}
+
+fn pq(path: &Path, e: PolarsError) -> LakeError {
+    crate::lake::pq(path, e)
+}
+
+/// Reads `lake/<dataset>` (hive partitions) or, when it has no file, an
+/// empty frame with the dataset's columns.
+fn read_dataset(lake: &Path, src: &Source) -> Result<DataFrame, LakeError> {
+    let dir = lake.join(&src.dataset);
+    let has_files = walk_has_parquet(&dir);
+    let mut df = if has_files {
+        let glob = format!("{}/**/*.parquet", dir.display());
+        let args = ScanArgsParquet {
+            hive_options: HiveOptions {
+                enabled: Some(true),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        LazyFrame::scan_parquet(PlRefPath::new(glob), args)
+            .and_then(|lf| lf.collect())
+            .map_err(|e| pq(&dir, e))?
+    } else {
+        let key = crate::pseudo::Key::from_bytes([0; 32]);
+        let (df, _) = crate::lake::records_frame(src, &FileResult::empty(), &key)?;
+        let mut df = df.drop("_partition").map_err(|e| pq(&dir, e))?;
+        df.with_column(Column::new_empty("county_code".into(), &DataType::Int64))
+            .map_err(|e| pq(&dir, e))?;
+        if crate::lake::has_year(src) && df.column("year").is_err() {
+            df.with_column(Column::new_empty("year".into(), &DataType::Int64))
+                .map_err(|e| pq(&dir, e))?;
+        }
+        df
+    };
+    // county codes are codes, not numbers
+    let cc = df
+        .column("county_code")
+        .and_then(|c| c.cast(&DataType::String))
+        .map_err(|e| pq(&dir, e))?;
+    df.with_column(cc).map_err(|e| pq(&dir, e))?;
+    Ok(df)
+}
+
+fn walk_has_parquet(dir: &Path) -> bool {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    rd.flatten().any(|e| {
+        let p = e.path();
+        if p.is_dir() {
+            walk_has_parquet(&p)
+        } else {
+            p.extension().is_some_and(|x| x == "parquet")
+        }
+    })
+}
+
+/// The text period of every row: 'YYYY-MM' (monthly), 'YYYY-Qn'
+/// (quarterly), 'YYYY' (yearly), 'current' (rosters).
+fn period_column(df: &DataFrame, src: &Source) -> PolarsResult<Column> {
+    let n = df.height();
+    let dated = matches!(src.frequency, Frequency::Monthly | Frequency::Quarterly)
+        && df
+            .column("period")
+            .is_ok_and(|c| c.dtype() == &DataType::Date);
+    let v: Vec<Option<String>> = if dated {
+        let days = df.column("period")?.cast(&DataType::Int32)?;
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+        days.i32()?
+            .iter()
+            .map(|d| {
+                let d = epoch + chrono::Duration::days(i64::from(d?));
+                use chrono::Datelike;
+                Some(match src.frequency {
+                    Frequency::Quarterly => format!("{}-Q{}", d.year(), (d.month() - 1) / 3 + 1),
+                    _ => format!("{}-{:02}", d.year(), d.month()),
+                })
+            })
+            .collect()
+    } else if df.column("year").is_ok() {
+        let y = df.column("year")?.cast(&DataType::Int64)?;
+        y.i64()?
+            .iter()
+            .map(|y| y.map(|y| format!("{y:04}")))
+            .collect()
+    } else {
+        vec![Some("current".to_string()); n]
+    };
+    Ok(Column::new("period".into(), v))
+}
+
+/// Each period present and the one before it.
+fn periods_frame(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let mut ps: Vec<String> = df
+        .column("period")?
+        .str()?
+        .iter()
+        .flatten()
+        .map(str::to_string)
+        .collect();
+    ps.sort();
+    ps.dedup();
+    let prev: Vec<Option<String>> = (0..ps.len())
+        .map(|i: usize| i.checked_sub(1).map(|j| ps[j].clone()))
+        .collect();
+    DataFrame::new(
+        ps.len(),
+        vec![
+            Column::new("period".into(), ps),
+            Column::new("previous".into(), prev),
+        ],
+    )
+}
+
+fn str_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
+    let c = df.column(name)?.cast(&DataType::String)?;
+    Ok(c.str()?.iter().map(|s| s.map(str::to_string)).collect())
+}
+
+impl Tables {
+    /// Loads the published lake. `Ok(None)` when nothing is published yet.
+    pub fn load(p: &Pipeline, out: &Path) -> Result<Option<Tables>, LakeError> {
+        let layout = Layout::new(out);
+        let Some(version) = layout.current() else {
+            return Ok(None);
+        };
+        let lake = layout.lake();
+        let mut frames = BTreeMap::new();
+        let mut geo = Geo::default();
+        for src in &p.sources {
+            let mut df = read_dataset(&lake, src)?;
+            if src.dataset == "villages" {
+                let mask = df
+                    .column("merged_into")
+                    .map_err(|e| pq(&lake, e))?
+                    .is_null();
+                df = df.filter(&mask).map_err(|e| pq(&lake, e))?;
+                geo = geography(&df).map_err(|e| pq(&lake, e))?;
+                frames.insert("villages".to_string(), df);
+                continue;
+            }
+            let period = period_column(&df, src).map_err(|e| pq(&lake, e))?;
+            df.with_column(period).map_err(|e| pq(&lake, e))?;
+            let periods = periods_frame(&df).map_err(|e| pq(&lake, e))?;
+            frames.insert(format!("{}_periods", src.dataset), periods);
+            frames.insert(src.dataset.clone(), df);
+        }
+        let rejects = lake.join("rejects");
+        if walk_has_parquet(&rejects) {
+            let glob = format!("{}/**/*.parquet", rejects.display());
+            let df = LazyFrame::scan_parquet(PlRefPath::new(glob), ScanArgsParquet::default())
+                .and_then(|lf| lf.collect())
+                .map_err(|e| pq(&rejects, e))?;
+            frames.insert("rejects".into(), df);
+        }
+        Ok(Some(Tables {
+            frames,
+            geo,
+            lake_version: version,
+        }))
+    }
+
+    /// A SQL context with every table registered.
+    pub fn context(&self) -> SQLContext {
+        let ctx = SQLContext::new();
+        for (name, df) in &self.frames {
+            ctx.register(name, df.clone().lazy());
+        }
+        ctx
+    }
+}
+
+fn geography(v: &DataFrame) -> PolarsResult<Geo> {
+    let codes = str_values(v, "village_code")?;
+    let counties = str_values(v, "county")?;
+    let towns = str_values(v, "township")?;
+    let names = str_values(v, "village")?;
+    let mut g = Geo::default();
+    for i in 0..codes.len() {
+        let Some(code) = codes[i].as_deref().filter(|c| c.len() >= 9) else {
+            continue;
+        };
+        g.villages_total += 1;
+        let cc = code[..6].to_string();
+        let tc = code[..9].to_string();
+        if let Some(c) = &counties[i] {
+            g.county.entry(cc.clone()).or_insert_with(|| c.clone());
+        }
+        if let Some(t) = &towns[i] {
+            g.township.entry(tc.clone()).or_insert_with(|| t.clone());
+        }
+        if let Some(n) = &names[i] {
+            g.village.insert(code.to_string(), n.clone());
+        }
+        *g.villages_in_county.entry(cc).or_default() += 1;
+        *g.villages_in_township.entry(tc).or_default() += 1;
+    }
+    Ok(g)
+}

@@ -1,0 +1,242 @@
+//! The HTML report: headline table, county table, income effects and
+//! three charts (also written as SVG files next to it).
+
+use std::fmt::Write;
+use std::path::Path;
+
+use super::svg::{self, esc};
+use super::{fmt_value, write_atomic, ReportData, ReportError};
+use crate::indicators::Level;
+
+/// The charts of a report: (file name, SVG).
+pub fn charts(d: &ReportData<'_>) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    // coverage by county
+    if let Some(i) = d
+        .defs
+        .indicators
+        .iter()
+        .position(|x| x.def.id == "org_four_in_one")
+    {
+        let rows = d.rows_of(i, &[Level::County]);
+        let labels: Vec<String> = rows.iter().map(|r| r.geo_name.clone()).collect();
+        let vals: Vec<f64> = rows.iter().map(|r| r.value.unwrap_or(0.0)).collect();
+        let ind = &d.defs.indicators[i];
+        let title = format!(
+            "{}（{}）",
+            ind.def.name_zh,
+            d.chosen.get(&i).map_or("", String::as_str)
+        );
+        out.push((
+            "coverage_by_county.svg",
+            svg::bars(&title, &labels, &vals, "%", Some(100.0)),
+        ));
+    }
+    // operating-income bands by county
+    if let Some(i) = d
+        .defs
+        .indicators
+        .iter()
+        .position(|x| x.def.id == "ce_income_band")
+    {
+        let rows = d.rows_of(i, &[Level::County]);
+        let mut counties: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| (r.geo_code.clone(), r.geo_name.clone()))
+            .collect();
+        counties.sort();
+        counties.dedup();
+        let ind = &d.defs.indicators[i];
+        let cats: Vec<String> = ind.def_categories(&rows);
+        let series: Vec<(String, Vec<f64>)> = cats
+            .iter()
+            .map(|c| {
+                let v = counties
+                    .iter()
+                    .map(|(code, _)| {
+                        rows.iter()
+                            .find(|r| &r.geo_code == code && r.category.as_deref() == Some(c))
+                            .and_then(|r| r.value)
+                            .unwrap_or(0.0)
+                    })
+                    .collect();
+                (c.clone(), v)
+            })
+            .collect();
+        let labels: Vec<String> = counties.into_iter().map(|c| c.1).collect();
+        let title = format!(
+            "村集体经营性收入分档（{}，占名录村%）",
+            d.chosen.get(&i).map_or("", String::as_str)
+        );
+        out.push((
+            "income_bands_by_county.svg",
+            svg::stacked(&title, &labels, &series),
+        ));
+    }
+    // event study, citywide, in yuan
+    let mut pts: Vec<(i64, f64, f64, f64)> = d
+        .effects
+        .iter()
+        .filter(|e| e.scope_level == "city" && e.outcome == "income" && e.estimator == "cs_event")
+        .filter_map(|e| Some((e.event_time?, e.estimate?, e.ci_low?, e.ci_high?)))
+        .collect();
+    pts.sort_by_key(|p| p.0);
+    out.push((
+        "event_study.svg",
+        svg::event_plot(
+            "共同体成员收入效应：事件研究（Callaway-Sant'Anna，全市，95%置信区间）",
+            &pts,
+            "元",
+        ),
+    ));
+    out
+}
+
+trait Categories {
+    fn def_categories(&self, rows: &[&crate::indicators::IndicatorRow]) -> Vec<String>;
+}
+
+impl Categories for crate::indicators::Indicator {
+    /// The categories in the order the definition lists them (its `each`),
+    /// else in the bands' natural order as they first appear by value.
+    fn def_categories(&self, rows: &[&crate::indicators::IndicatorRow]) -> Vec<String> {
+        if !self.def.each.is_empty() {
+            return self.def.each.iter().map(|e| e.0.clone()).collect();
+        }
+        // bands: order by where the label appears in the SQL text
+        let mut cats: Vec<String> = rows.iter().filter_map(|r| r.category.clone()).collect();
+        cats.sort();
+        cats.dedup();
+        let sql = self.queries.first().map_or("", |q| q.1.as_str());
+        cats.sort_by_key(|c| sql.find(&format!("'{c}'")).unwrap_or(usize::MAX));
+        cats
+    }
+}
+
+fn page(d: &ReportData<'_>, charts: &[(&'static str, String)]) -> String {
+    let mut h = String::new();
+    let title = format!("{} {} 乡村振兴指标报告", d.pipeline.city, d.period);
+    let _ = write!(
+        h,
+        r#"<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{t}</title><style>
+body{{font-family:{f};margin:2em;color:#222}} table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:4px 8px}} th{{background:#ddebf7}} td.n{{text-align:right}}
+.meta{{color:#666}}</style></head><body><h1>{t}</h1>"#,
+        t = esc(&title),
+        f = svg::FONTS
+    );
+    let _ = write!(
+        h,
+        r#"<p class="meta">数据截至 {asof} · 湖版本 {v} · 输入文件 {n} 个 · 指标定义 {defs}</p>"#,
+        asof = esc(&d.data_as_of),
+        v = esc(&d.lake_version),
+        n = d.files.len(),
+        defs = esc(&d.defs.path.display().to_string())
+    );
+    // headline: every indicator without categories, citywide
+    h.push_str("<h2>主要指标（全市）</h2><table><tr><th>指标</th><th>统计期</th><th>数值</th><th>单位</th><th>分子</th><th>分母</th><th>报送村数/名录村数</th></tr>");
+    for (i, ind) in d.defs.indicators.iter().enumerate() {
+        for r in d.rows_of(i, &[Level::City]) {
+            if r.category.is_some() {
+                continue;
+            }
+            let _ = write!(
+                h,
+                r#"<tr><td>{name}</td><td>{p}</td><td class="n">{v}</td><td>{u}</td><td class="n">{num}</td><td class="n">{den}</td><td class="n">{rep}/{reg}</td></tr>"#,
+                name = esc(&ind.def.name_zh),
+                p = esc(&r.period),
+                v = fmt_value(r.value, &ind.def.unit),
+                u = esc(&ind.def.unit),
+                num = r.numerator.map_or("—".into(), |x| format!("{x:.0}")),
+                den = r.denominator.map_or("—".into(), |x| format!("{x:.0}")),
+                rep = r.villages_reporting,
+                reg = r.villages_registry
+            );
+        }
+    }
+    h.push_str("</table>");
+    // county table of the uncategorised indicators
+    let mut counties: Vec<(String, String)> = d
+        .rows
+        .iter()
+        .filter(|r| r.level == Level::County)
+        .map(|r| (r.geo_code.clone(), r.geo_name.clone()))
+        .collect();
+    counties.sort();
+    counties.dedup();
+    h.push_str("<h2>分县(市、区)主要指标</h2><table><tr><th>指标</th><th>单位</th>");
+    for (_, n) in &counties {
+        let _ = write!(h, "<th>{}</th>", esc(n));
+    }
+    h.push_str("</tr>");
+    for (i, ind) in d.defs.indicators.iter().enumerate() {
+        let rows = d.rows_of(i, &[Level::County]);
+        if rows.is_empty() || rows.iter().any(|r| r.category.is_some()) {
+            continue;
+        }
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td>",
+            esc(&ind.def.name_zh),
+            esc(&ind.def.unit)
+        );
+        for (code, _) in &counties {
+            let v = rows
+                .iter()
+                .find(|r| &r.geo_code == code)
+                .and_then(|r| r.value);
+            let _ = write!(h, r#"<td class="n">{}</td>"#, fmt_value(v, &ind.def.unit));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table>");
+    // income effects
+    h.push_str("<h2>党群致富共同体收入效应（全市）</h2><table><tr><th>结果变量</th><th>方法</th><th>估计值</th><th>95%置信区间</th><th>标准误</th><th>农户数</th><th>成员户数</th><th>聚类数</th><th>说明</th></tr>");
+    for e in d.effects.iter().filter(|e| {
+        e.scope_level == "city"
+            && matches!(
+                e.estimator,
+                "before_after_mean" | "before_after_share_rose" | "twfe_did" | "cs_simple"
+            )
+    }) {
+        let ci = match (e.ci_low, e.ci_high) {
+            (Some(a), Some(b)) => format!("[{a:.1}, {b:.1}]"),
+            _ => "—".into(),
+        };
+        let _ = write!(
+            h,
+            r#"<tr><td>{o}</td><td>{m}</td><td class="n">{v}</td><td class="n">{ci}</td><td class="n">{se}</td><td class="n">{n}</td><td class="n">{nt}</td><td class="n">{nc}</td><td>{note}</td></tr>"#,
+            o = if e.outcome == "income" {
+                "家庭年纯收入（元）"
+            } else {
+                "家庭年纯收入（对数点）"
+            },
+            m = esc(e.estimator),
+            v = e.estimate.map_or("—".into(), |x| format!("{x:.1}")),
+            se = e.se.map_or("—".into(), |x| format!("{x:.1}")),
+            n = e.n_households.map_or("—".into(), |x| x.to_string()),
+            nt = e.n_treated.map_or("—".into(), |x| x.to_string()),
+            nc = e.n_clusters.map_or("—".into(), |x| x.to_string()),
+            note = esc(e.note.as_deref().unwrap_or(""))
+        );
+    }
+    h.push_str("</table>");
+    h.push_str("<h2>图表</h2>");
+    for (name, s) in charts {
+        let _ = write!(
+            h,
+            r#"<figure>{s}<figcaption><a href="{n}">{n}</a></figcaption></figure>"#,
+            n = esc(name)
+        );
+    }
+    h.push_str("<p class=\"meta\">各指标口径、分子分母和输入文件见同目录 Excel 报表的“说明”工作表；<code>zhenxing explain 指标编号 --geo 地区代码 --period 统计期</code> 可列出某个数字背后的每一行原始数据。</p></body></html>\n");
+    h
+}
+
+pub fn write(d: &ReportData<'_>, dir: &Path) -> Result<(), ReportError> {
+    let charts = charts(d);
+    for (name, s) in &charts {
+        write_atomic(&dir.join(name), s.as_bytes())?;
+    }
+    write_atomic(&dir.join("index.html"), page(d, &charts).as_bytes())
+}

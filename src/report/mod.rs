@@ -1,0 +1,181 @@
+//! Reports for one period: `OUT/reports/<period>/` with an Excel workbook
+//! (one sheet per indicator family, income effects, village ranks, notes)
+//! and an HTML page with the headline table and SVG charts.
+
+pub mod html;
+pub mod svg;
+pub mod xlsx;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::config::Pipeline;
+use crate::effects::EffectRow;
+use crate::indicators::{Computed, Definitions, IndicatorRow, Level};
+use crate::lake::{FileEntry, Layout};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {message}")]
+    Write { path: PathBuf, message: String },
+    #[error("no indicator has data for period {0}; periods present: {1}")]
+    NoPeriod(String, String),
+}
+
+/// What a report is made from.
+pub struct ReportData<'a> {
+    pub pipeline: &'a Pipeline,
+    pub defs: &'a Definitions,
+    /// The report period (a year, e.g. `2024`).
+    pub period: String,
+    /// Indicator → the period its figures are taken from (the year, the
+    /// year's last month, or `current` for rosters).
+    pub chosen: BTreeMap<usize, String>,
+    pub rows: &'a [IndicatorRow],
+    pub effects: &'a [EffectRow],
+    pub lake_version: String,
+    pub data_as_of: String,
+    pub files: Vec<FileEntry>,
+}
+
+impl ReportData<'_> {
+    /// Rows of one indicator for the report period at the given levels.
+    pub fn rows_of(&self, ind: usize, levels: &[Level]) -> Vec<&IndicatorRow> {
+        let Some(p) = self.chosen.get(&ind) else {
+            return Vec::new();
+        };
+        self.rows
+            .iter()
+            .filter(|r| r.indicator == ind && &r.period == p && levels.contains(&r.level))
+            .collect()
+    }
+
+    /// The city-level value of an indicator (and category).
+    pub fn city_value(&self, ind: &str, category: Option<&str>) -> Option<&IndicatorRow> {
+        let i = self.defs.indicators.iter().position(|d| d.def.id == ind)?;
+        self.rows_of(i, &[Level::City])
+            .into_iter()
+            .find(|r| r.category.as_deref() == category)
+    }
+}
+
+/// Years a report can be made for: every year that some indicator has.
+pub fn report_periods(rows: &[IndicatorRow]) -> Vec<String> {
+    let s: BTreeSet<String> = rows
+        .iter()
+        .filter(|r| r.period.len() >= 4 && r.period[..4].bytes().all(|b| b.is_ascii_digit()))
+        .map(|r| r.period[..4].to_string())
+        .collect();
+    s.into_iter().collect()
+}
+
+/// Chooses each indicator's period for a report on `year`.
+pub fn choose_periods(rows: &[IndicatorRow], year: &str) -> BTreeMap<usize, String> {
+    let mut best: BTreeMap<usize, String> = BTreeMap::new();
+    for r in rows {
+        let fits = r.period == year
+            || (r.period.starts_with(year) && r.period.as_bytes().get(4) == Some(&b'-'))
+            || r.period == "current";
+        if !fits {
+            continue;
+        }
+        let e = best.entry(r.indicator).or_insert_with(|| r.period.clone());
+        // the year itself, else its last month or quarter, else the roster
+        let rank = |p: &str| match p {
+            "current" => (0, String::new()),
+            p if p == year => (2, String::new()),
+            p => (1, p.to_string()),
+        };
+        if rank(&r.period) > rank(e) {
+            *e = r.period.clone();
+        }
+    }
+    best
+}
+
+/// Writes the reports for `period` (default: the latest year) and returns
+/// the folders written.
+pub fn write_all(
+    p: &Pipeline,
+    defs: &Definitions,
+    out: &Path,
+    c: &Computed,
+    period: Option<&str>,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let periods = report_periods(&c.rows);
+    let period = match period {
+        Some(p) => p.to_string(),
+        None => match periods.last() {
+            Some(p) => p.clone(),
+            None => return Ok(Vec::new()),
+        },
+    };
+    if !periods.contains(&period) {
+        return Err(ReportError::NoPeriod(period, periods.join(", ")));
+    }
+    let layout = Layout::new(out);
+    let meta = layout.version_meta(&c.lake_version).ok();
+    let (files, as_of) = match meta {
+        Some(m) => (
+            m.files
+                .into_iter()
+                .filter(|f| f.status == "current")
+                .collect::<Vec<_>>(),
+            m.created,
+        ),
+        None => (Vec::new(), String::new()),
+    };
+    let data = ReportData {
+        pipeline: p,
+        defs,
+        chosen: choose_periods(&c.rows, &period),
+        period: period.clone(),
+        rows: &c.rows,
+        effects: &c.effects,
+        lake_version: c.lake_version.clone(),
+        data_as_of: as_of,
+        files,
+    };
+    let dir = out.join("reports").join(&period);
+    let werr = |path: &Path, e: String| ReportError::Write {
+        path: path.to_path_buf(),
+        message: e,
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| werr(&dir, e.to_string()))?;
+    let xlsx_path = dir.join(format!("{}_{}_指标报表.xlsx", p.name, period));
+    xlsx::write(&data, &xlsx_path)?;
+    html::write(&data, &dir)?;
+    Ok(vec![dir])
+}
+
+/// Writes bytes through a temporary name, so a reader never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| ReportError::Write {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
+/// A number as a report shows it.
+pub fn fmt_value(v: Option<f64>, unit: &str) -> String {
+    match v {
+        None => "—".into(),
+        Some(x) => {
+            let d = decimals(unit);
+            format!("{x:.d$}")
+        }
+    }
+}
+
+/// Decimals shown for a unit.
+pub fn decimals(unit: &str) -> usize {
+    match unit {
+        "%" | "分" | "万元" => 1,
+        "个" | "人" | "户" => 0,
+        "元" => 0,
+        _ => 2,
+    }
+}

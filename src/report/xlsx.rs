@@ -1,0 +1,426 @@
+//! The Excel workbook of a report (rust_xlsxwriter).
+
+use std::path::Path;
+
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
+
+use super::{ReportData, ReportError};
+use crate::indicators::Level;
+
+/// Text that Excel could take for a formula when the cell is edited or
+/// the sheet is saved as CSV and opened again.
+pub fn looks_like_formula(s: &str) -> bool {
+    matches!(
+        s.chars().next(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '＝' | '＋' | '－' | '＠')
+    )
+}
+
+struct Formats {
+    header: Format,
+    text: Format,
+    quoted: Format,
+    title: Format,
+}
+
+impl Formats {
+    fn new() -> Formats {
+        Formats {
+            header: Format::new()
+                .set_bold()
+                .set_background_color(0xDDEBF7)
+                .set_text_wrap(),
+            text: Format::new(),
+            // the quote prefix keeps text text, whatever it starts with
+            quoted: Format::new().set_quote_prefix(),
+            title: Format::new().set_bold().set_font_size(14),
+        }
+    }
+}
+
+/// Writes text; text that looks like a formula gets Excel's quote prefix.
+fn text(ws: &mut Worksheet, f: &Formats, row: u32, col: u16, s: &str) -> Result<(), XlsxError> {
+    let fmt = if looks_like_formula(s) {
+        &f.quoted
+    } else {
+        &f.text
+    };
+    ws.write_string_with_format(row, col, s, fmt)?;
+    Ok(())
+}
+
+fn number(
+    ws: &mut Worksheet,
+    row: u32,
+    col: u16,
+    v: Option<f64>,
+    fmt: &Format,
+) -> Result<(), XlsxError> {
+    if let Some(v) = v.filter(|v| v.is_finite()) {
+        ws.write_number_with_format(row, col, v, fmt)?;
+    }
+    Ok(())
+}
+
+fn headers(ws: &mut Worksheet, f: &Formats, row: u32, names: &[&str]) -> Result<(), XlsxError> {
+    for (i, h) in names.iter().enumerate() {
+        ws.write_string_with_format(row, i as u16, *h, &f.header)?;
+    }
+    ws.set_freeze_panes(row + 1, 0)?;
+    Ok(())
+}
+
+fn num_format(unit: &str) -> Format {
+    match super::decimals(unit) {
+        0 => Format::new().set_num_format("#,##0"),
+        1 => Format::new().set_num_format("#,##0.0"),
+        _ => Format::new().set_num_format("#,##0.00"),
+    }
+}
+
+pub const FAMILY_HEADERS: [&str; 13] = [
+    "指标",
+    "分类",
+    "统计期",
+    "层级",
+    "地区代码",
+    "地区",
+    "数值",
+    "单位",
+    "分子",
+    "分母",
+    "报送村数",
+    "名录村数",
+    "指标编号",
+];
+
+fn level_zh(l: Level) -> &'static str {
+    match l {
+        Level::City => "全市",
+        Level::County => "县(市、区)",
+        Level::Township => "镇(街道)",
+        Level::Village => "村(社区)",
+    }
+}
+
+fn build(d: &ReportData<'_>) -> Result<Workbook, XlsxError> {
+    let f = Formats::new();
+    let mut wb = Workbook::new();
+    // the workbook's creation time is the lake version's, so the same lake
+    // gives the same workbook
+    let created = d
+        .lake_version
+        .get(..15)
+        .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%S").ok())
+        .and_then(|t| {
+            use chrono::{Datelike, Timelike};
+            ExcelDateTime::from_ymd(t.year() as u16, t.month() as u8, t.day() as u8)
+                .and_then(|x| x.and_hms(t.hour() as u16, t.minute() as u8, t.second() as f64))
+                .ok()
+        });
+    let mut props = DocProperties::new()
+        .set_title(format!("{} {} 乡村振兴指标报表", d.pipeline.city, d.period))
+        .set_author("zhenxing");
+    if let Some(c) = &created {
+        props = props.set_creation_datetime(c);
+    }
+    wb.set_properties(&props);
+    for fam in d.defs.families() {
+        let ws = wb.add_worksheet();
+        ws.set_name(d.defs.family_name(fam))?;
+        headers(ws, &f, 0, &FAMILY_HEADERS)?;
+        let mut row = 1u32;
+        for (i, ind) in d.defs.indicators.iter().enumerate() {
+            if ind.def.family != fam {
+                continue;
+            }
+            let nf = num_format(&ind.def.unit);
+            let raw = Format::new().set_num_format("#,##0.##");
+            for r in d.rows_of(i, &[Level::City, Level::County]) {
+                text(ws, &f, row, 0, &ind.def.name_zh)?;
+                text(ws, &f, row, 1, r.category.as_deref().unwrap_or(""))?;
+                text(ws, &f, row, 2, &r.period)?;
+                text(ws, &f, row, 3, level_zh(r.level))?;
+                text(ws, &f, row, 4, &r.geo_code)?;
+                text(ws, &f, row, 5, &r.geo_name)?;
+                number(ws, row, 6, r.value, &nf)?;
+                text(ws, &f, row, 7, &ind.def.unit)?;
+                number(ws, row, 8, r.numerator, &raw)?;
+                number(ws, row, 9, r.denominator, &raw)?;
+                ws.write_number(row, 10, r.villages_reporting as f64)?;
+                ws.write_number(row, 11, r.villages_registry as f64)?;
+                text(ws, &f, row, 12, &ind.def.id)?;
+                row += 1;
+            }
+        }
+        for (c, w) in [28, 12, 9, 10, 12, 12, 12, 8, 14, 14, 9, 9, 26]
+            .iter()
+            .enumerate()
+        {
+            ws.set_column_width(c as u16, *w)?;
+        }
+    }
+    effects_sheet(&mut wb, &f, d)?;
+    ranks_sheet(&mut wb, &f, d)?;
+    notes_sheet(&mut wb, &f, d)?;
+    Ok(wb)
+}
+
+fn estimator_zh(e: &str) -> &'static str {
+    match e {
+        "before_after_mean" => "成员加入前后变化（均值）",
+        "before_after_median" => "成员加入前后变化（中位数）",
+        "before_after_share_rose" => "收入增加的成员户占比",
+        "twfe_did" => "双重差分（双向固定效应）",
+        "event_study" => "事件研究（距加入年数）",
+        "cs_att_gt" => "CS 组别-时期效应 ATT(g,t)",
+        "cs_simple" => "CS 总体效应（简单加权）",
+        "cs_group" => "CS 按加入年份",
+        "cs_group_overall" => "CS 按加入年份汇总",
+        "cs_event" => "CS 按距加入年数",
+        "cs_calendar" => "CS 按自然年",
+        "cs_calendar_overall" => "CS 按自然年汇总",
+        _ => "",
+    }
+}
+
+pub const EFFECT_HEADERS: [&str; 19] = [
+    "范围",
+    "地区代码",
+    "地区",
+    "结果变量",
+    "单位",
+    "估计方法",
+    "方法说明",
+    "加入年份",
+    "年份",
+    "距加入年数",
+    "估计值",
+    "标准误",
+    "95%置信区间下限",
+    "95%置信区间上限",
+    "观测数",
+    "农户数",
+    "成员户数",
+    "聚类数",
+    "说明",
+];
+
+fn effects_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(), XlsxError> {
+    let ws = wb.add_worksheet();
+    ws.set_name("收入效应")?;
+    headers(ws, f, 0, &EFFECT_HEADERS)?;
+    let nf = Format::new().set_num_format("#,##0.00");
+    for (k, e) in d.effects.iter().enumerate() {
+        let row = k as u32 + 1;
+        text(
+            ws,
+            f,
+            row,
+            0,
+            if e.scope_level == "city" {
+                "全市"
+            } else {
+                "县(市、区)"
+            },
+        )?;
+        text(ws, f, row, 1, &e.scope_code)?;
+        text(ws, f, row, 2, &e.scope_name)?;
+        text(
+            ws,
+            f,
+            row,
+            3,
+            if e.outcome == "income" {
+                "家庭年纯收入"
+            } else {
+                "家庭年纯收入（对数×100）"
+            },
+        )?;
+        text(ws, f, row, 4, e.unit)?;
+        text(ws, f, row, 5, e.estimator)?;
+        text(ws, f, row, 6, estimator_zh(e.estimator))?;
+        for (c, v) in [(7u16, e.group), (8, e.time), (9, e.event_time)] {
+            if let Some(v) = v {
+                ws.write_number(row, c, v as f64)?;
+            }
+        }
+        for (c, v) in [
+            (10u16, e.estimate),
+            (11, e.se),
+            (12, e.ci_low),
+            (13, e.ci_high),
+        ] {
+            number(ws, row, c, v, &nf)?;
+        }
+        for (c, v) in [
+            (14u16, e.n_obs),
+            (15, e.n_households),
+            (16, e.n_treated),
+            (17, e.n_clusters),
+        ] {
+            if let Some(v) = v {
+                ws.write_number(row, c, v as f64)?;
+            }
+        }
+        text(ws, f, row, 18, e.note.as_deref().unwrap_or(""))?;
+    }
+    ws.set_column_width(6, 28)?;
+    ws.set_column_width(18, 40)?;
+    Ok(())
+}
+
+fn ranks_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(), XlsxError> {
+    let ranked: Vec<usize> = (0..d.defs.indicators.len())
+        .filter(|&i| d.defs.indicators[i].def.village_rows)
+        .collect();
+    if ranked.is_empty() {
+        return Ok(());
+    }
+    let ws = wb.add_worksheet();
+    ws.set_name("村排名")?;
+    headers(
+        ws,
+        f,
+        0,
+        &[
+            "指标",
+            "统计期",
+            "县(市、区)",
+            "村(社区)代码",
+            "村(社区)",
+            "数值",
+            "县内排名",
+        ],
+    )?;
+    let mut row = 1u32;
+    for i in ranked {
+        let ind = &d.defs.indicators[i];
+        let nf = num_format(&ind.def.unit);
+        let mut rows = d.rows_of(i, &[Level::Village]);
+        rows.sort_by(|a, b| {
+            (&a.geo_code[..6], a.rank, &a.geo_code).cmp(&(&b.geo_code[..6], b.rank, &b.geo_code))
+        });
+        for r in rows {
+            text(ws, f, row, 0, &ind.def.name_zh)?;
+            text(ws, f, row, 1, &r.period)?;
+            let county = d
+                .rows
+                .iter()
+                .find(|c| c.level == Level::County && c.geo_code == r.geo_code[..6])
+                .map_or("", |c| c.geo_name.as_str());
+            text(ws, f, row, 2, county)?;
+            text(ws, f, row, 3, &r.geo_code)?;
+            text(ws, f, row, 4, &r.geo_name)?;
+            number(ws, row, 5, r.value, &nf)?;
+            if let Some(k) = r.rank {
+                ws.write_number(row, 6, k as f64)?;
+            }
+            row += 1;
+        }
+    }
+    ws.set_column_width(0, 20)?;
+    ws.set_column_width(3, 16)?;
+    Ok(())
+}
+
+fn notes_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(), XlsxError> {
+    let ws = wb.add_worksheet();
+    ws.set_name("说明")?;
+    ws.write_string_with_format(
+        0,
+        0,
+        format!("{} {} 乡村振兴指标报表 · 说明", d.pipeline.city, d.period),
+        &f.title,
+    )?;
+    let facts: [(&str, String); 5] = [
+        ("数据截至（湖版本生成时间）", d.data_as_of.clone()),
+        ("湖版本（run id）", d.lake_version.clone()),
+        ("报表统计期", d.period.clone()),
+        ("指标定义文件", d.defs.path.display().to_string()),
+        (
+            "生成工具",
+            format!("zhenxing {}", env!("CARGO_PKG_VERSION")),
+        ),
+    ];
+    let mut row = 2u32;
+    for (k, v) in facts {
+        ws.write_string_with_format(row, 0, k, &f.header)?;
+        text(ws, f, row, 1, &v)?;
+        row += 1;
+    }
+    row += 1;
+    ws.write_string_with_format(row, 0, "指标定义", &f.title)?;
+    row += 1;
+    let h = [
+        "指标编号",
+        "指标名称",
+        "英文名称",
+        "单位",
+        "计算方式",
+        "口径说明",
+        "采用统计期",
+        "定义哈希",
+    ];
+    for (i, t) in h.iter().enumerate() {
+        ws.write_string_with_format(row, i as u16, *t, &f.header)?;
+    }
+    row += 1;
+    for (i, ind) in d.defs.indicators.iter().enumerate() {
+        text(ws, f, row, 0, &ind.def.id)?;
+        text(ws, f, row, 1, &ind.def.name_zh)?;
+        text(ws, f, row, 2, &ind.def.name_en)?;
+        text(ws, f, row, 3, &ind.def.unit)?;
+        text(ws, f, row, 4, ind.def.aggregate.describe())?;
+        text(ws, f, row, 5, &ind.description)?;
+        text(
+            ws,
+            f,
+            row,
+            6,
+            d.chosen.get(&i).map_or("无数据", String::as_str),
+        )?;
+        text(ws, f, row, 7, &ind.hash)?;
+        row += 1;
+    }
+    row += 1;
+    ws.write_string_with_format(row, 0, "输入文件", &f.title)?;
+    row += 1;
+    let h = [
+        "文件",
+        "模板",
+        "县(市、区)",
+        "统计期",
+        "接收行数",
+        "拒收行数",
+        "SHA-256",
+    ];
+    for (i, t) in h.iter().enumerate() {
+        ws.write_string_with_format(row, i as u16, *t, &f.header)?;
+    }
+    row += 1;
+    for file in &d.files {
+        text(ws, f, row, 0, &file.path)?;
+        text(ws, f, row, 1, file.template.as_deref().unwrap_or(""))?;
+        text(ws, f, row, 2, file.county.as_deref().unwrap_or(""))?;
+        text(ws, f, row, 3, file.period.as_deref().unwrap_or(""))?;
+        ws.write_number(row, 4, file.counts.accepted as f64)?;
+        ws.write_number(row, 5, file.counts.rejected as f64)?;
+        text(ws, f, row, 6, &file.sha256)?;
+        row += 1;
+    }
+    for (c, w) in [30, 26, 30, 10, 22, 60, 12, 18].iter().enumerate() {
+        ws.set_column_width(c as u16, *w)?;
+    }
+    Ok(())
+}
+
+pub fn write(d: &ReportData<'_>, path: &Path) -> Result<(), ReportError> {
+    let err = |e: XlsxError| ReportError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut wb = build(d).map_err(err)?;
+    let bytes = wb.save_to_buffer().map_err(err)?;
+    super::write_atomic(path, &bytes)
+}
