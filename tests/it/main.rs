@@ -2,6 +2,7 @@
 //! library on whole inboxes) in its own temporary directory.
 
 mod check;
+mod effects;
 mod hostile;
 mod lake;
 mod messy;
