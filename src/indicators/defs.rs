@@ -13,6 +13,8 @@ use crate::config::{ConfigErrors, ConfigProblem};
 #[serde(rename_all = "lowercase")]
 pub enum Aggregate {
     Ratio,
+    /// A distribution: Σ num of the category / Σ den of all categories.
+    Share,
     Sum,
     Mean,
     Median,
@@ -22,6 +24,7 @@ impl Aggregate {
     pub fn describe(self) -> &'static str {
         match self {
             Aggregate::Ratio => "scale × Σ num / Σ den",
+            Aggregate::Share => "scale × Σ num of the category / Σ den of all categories",
             Aggregate::Sum => "scale × Σ num",
             Aggregate::Mean => "scale × mean(num)",
             Aggregate::Median => "scale × median(num)",

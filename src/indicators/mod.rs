@@ -249,7 +249,7 @@ pub fn aggregate(
                 .or_default();
             if let Some(n) = r.num {
                 match ind.def.aggregate {
-                    Aggregate::Ratio => {
+                    Aggregate::Ratio | Aggregate::Share => {
                         if let Some(d) = r.den {
                             a.num += n;
                             a.den += d;
@@ -272,10 +272,28 @@ pub fn aggregate(
         }
     }
     let scale = ind.def.scale;
+    // a share's denominator is the whole distribution of the area
+    let mut totals: BTreeMap<(String, Level, String), f64> = BTreeMap::new();
+    for ((period, _, level, code), a) in &accs {
+        *totals
+            .entry((period.clone(), *level, code.clone()))
+            .or_default() += a.den;
+    }
     let mut out: Vec<IndicatorRow> = accs
         .into_iter()
         .map(|((period, category, level, code), mut a)| {
             let (value, numerator, denominator) = match ind.def.aggregate {
+                Aggregate::Share => {
+                    let total = totals
+                        .get(&(period.clone(), level, code.clone()))
+                        .copied()
+                        .unwrap_or(0.0);
+                    (
+                        (total != 0.0).then(|| scale * a.num / total),
+                        Some(a.num),
+                        Some(total),
+                    )
+                }
                 Aggregate::Ratio => (
                     (a.den != 0.0).then(|| scale * a.num / a.den),
                     Some(a.num),

@@ -78,7 +78,11 @@ fn event_study_matches_statsmodels() {
     assert_eq!(es.len(), refs.len());
     for ((e, est), want) in es.iter().zip(refs) {
         assert_eq!(i64::from(*e), want["event_time"].as_i64().unwrap());
-        close(est.est, num(want, "estimate"), &format!("event {e} estimate"));
+        close(
+            est.est,
+            num(want, "estimate"),
+            &format!("event {e} estimate"),
+        );
         close(est.se, num(want, "se"), &format!("event {e} se"));
     }
 }

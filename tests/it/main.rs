@@ -4,6 +4,7 @@
 mod check;
 mod effects;
 mod hostile;
+mod indicators;
 mod lake;
 mod messy;
 mod truth;

@@ -1,0 +1,801 @@
+//! Indicators on a small inbox whose every figure can be checked by hand.
+//! The files are written below; each test works its expected numbers out
+//! in comments from these rows.
+//!
+//! Registry (active villages: 甲 乙 丙 丁 in 如皋市 320682, 己 in 海安市
+//! 320685; 戊 is merged into 丁 and is in no denominator):
+//!   320682100001 如皋市 城北街道 甲村   households 400
+//!   320682100002 如皋市 城北街道 乙村   300
+//!   320682101001 如皋市 东陈镇   丙村   200
+//!   320682101002 如皋市 东陈镇   丁村   100 (former name 旧丁村)
+//!   320682101003 如皋市 东陈镇   戊村   merged into 320682101002
+//!   320685100001 海安市 城东镇   己村   reports nothing at all
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use polars::prelude::*;
+
+use super::util::{bin, Out};
+
+const KEY: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+
+fn write(dir: &Path, name: &str, header: &str, rows: &[&str]) {
+    let mut s = String::from(header);
+    s.push('\n');
+    for r in rows {
+        s.push_str(r);
+        s.push('\n');
+    }
+    std::fs::write(dir.join(name), s).unwrap();
+}
+
+const LOC: &str = "县(市、区),镇(街道),村(社区),区划代码";
+const JIA: &str = "如皋市,城北街道,甲村,320682100001";
+const YI: &str = "如皋市,城北街道,乙村,320682100002";
+const BING: &str = "如皋市,东陈镇,丙村,320682101001";
+const DING: &str = "如皋市,东陈镇,丁村,320682101002";
+
+/// Booleans S01…S24 with the listed standards not met.
+fn standards(missed: &[usize]) -> String {
+    (1..=24)
+        .map(|i| if missed.contains(&i) { "否" } else { "是" })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The inbox and registry of this module (see the module comment).
+pub fn make_inbox(root: &Path) -> (PathBuf, PathBuf) {
+    let inbox = root.join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let registry = root.join("南通市村社区名录.csv");
+    std::fs::write(
+        &registry,
+        "区划代码,县(市、区),镇(街道),村(社区),曾用名,类型,撤并情况,户籍户数\n\
+         320682100001,如皋市,城北街道,甲村,,村,,400\n\
+         320682100002,如皋市,城北街道,乙村,,村,,300\n\
+         320682101001,如皋市,东陈镇,丙村,,村,,200\n\
+         320682101002,如皋市,东陈镇,丁村,旧丁村,村,,100\n\
+         320682101003,如皋市,东陈镇,戊村,,村,320682101002,50\n\
+         320685100001,海安市,城东镇,己村,,村,,500\n",
+    )
+    .unwrap();
+    let t01 = format!(
+        "{LOC},统计期,户籍户数,党员数,村党组织类型,网格数,网格党支部数,党小组数,党员中心户数"
+    );
+    write(
+        &inbox,
+        "如皋市_村级组织架构统计表_2024年6月.csv",
+        &t01,
+        &[
+            &format!("{JIA},2024年6月,400,40,党总支,4,2,3,8"),
+            &format!("{YI},2024年6月,300,30,党支部,3,0,2,6"),
+            &format!("{BING},2024年6月,200,20,党支部,2,1,1,2"),
+        ],
+    );
+    write(
+        &inbox,
+        "如皋市_村级组织架构统计表_2024年12月.csv",
+        &t01,
+        &[
+            &format!("{JIA},2024年12月,400,40,党总支,4,3,4,10"),
+            &format!("{YI},2024年12月,300,30,党支部,3,1,2,6"),
+            &format!("{BING},2024年12月,200,20,无,2,1,1,3"),
+            &format!("{DING},2024年12月,100,10,党支部,1,1,1,1"),
+        ],
+    );
+    let s_head = (1..=24)
+        .map(|i| format!("S{i:02}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    write(
+        &inbox,
+        "如皋市_基层党建标准化评估表_2024.csv",
+        &format!("{LOC},年度,{s_head},村党组织星级,书记星级"),
+        &[
+            &format!("{JIA},2024,{},5,4", standards(&[])),
+            &format!("{YI},2024,{},3,3", standards(&[5])),
+            &format!("{BING},2024,{},5,5", standards(&[1, 2])),
+        ],
+    );
+    write(
+        &inbox,
+        "如皋市_软弱涣散村党组织整顿台账_2024.csv",
+        &format!("{LOC},认定年度,组建工作班子,选派第一书记,考察研判,整顿清单,专题组织生活会,教育培训,解决突出问题,整改报告,是否转化,转化时间,书记调整,群众满意度"),
+        &[
+            &format!("{YI},2023,是,是,是,是,是,是,是,是,是,2024-03-01,是,96%"),
+            &format!("{BING},2023,是,是,是,是,是,是,否,否,否,,否,88%"),
+            &format!("{DING},2024,是,是,是,是,否,否,否,否,否,,否,"),
+        ],
+    );
+    write(
+        &inbox,
+        "如皋市_村书记专职化管理台账_2024.csv",
+        &format!("{LOC},年度,姓名,等级,档次,年度报酬,是否专职,选聘事业编制,选聘时间,进入镇领导班子,进入时间"),
+        &[
+            &format!("{JIA},2024,张三,一级,3,120000,是,是,2023-09-01,否,"),
+            &format!("{YI},2024,李四,二级,8,90000,是,否,,是,2024-01-01"),
+            &format!("{BING},2024,王五,二级,10,60000,否,否,,否,"),
+        ],
+    );
+    write(
+        &inbox,
+        "如皋市_党群致富共同体名册_2024.csv",
+        &format!("{LOC},共同体编号,名称,成员户数"),
+        &[
+            &format!("{JIA},GT001,甲村果蔬共同体,20"),
+            &format!("{BING},GT002,丙村养殖共同体,12"),
+        ],
+    );
+    let t06 = format!("{LOC},年度,户编号,家庭年纯收入,是否共同体成员,共同体编号,加入年份");
+    // H1 joins in 2024, H4 in 2023; H2, H3, H5 never join
+    let incomes: [(&str, &str, [i64; 3], Option<i32>, &str); 5] = [
+        (JIA, "H1", [50000, 52000, 58000], Some(2024), "GT001"),
+        (JIA, "H2", [40000, 42000, 44000], None, ""),
+        (JIA, "H3", [60000, 61000, 63000], None, ""),
+        (BING, "H4", [30000, 36000, 37000], Some(2023), "GT002"),
+        (BING, "H5", [35000, 36000, 38000], None, ""),
+    ];
+    for (k, year) in [2022, 2023, 2024].iter().enumerate() {
+        let rows: Vec<String> = incomes
+            .iter()
+            .map(|(loc, h, inc, join, com)| match join {
+                Some(j) if *j <= *year => format!("{loc},{year},{h},{},是,{com},{j}", inc[k]),
+                _ => format!("{loc},{year},{h},{},否,,", inc[k]),
+            })
+            .collect();
+        let refs: Vec<&str> = rows.iter().map(String::as_str).collect();
+        write(
+            &inbox,
+            &format!("如皋市_农户收入监测表_{year}.csv"),
+            &t06,
+            &refs,
+        );
+    }
+    let t07 = format!("{LOC},年度,集体经营性收入");
+    write(
+        &inbox,
+        "如皋市_村级集体经济收入统计表_2023.csv",
+        &t07,
+        &[
+            &format!("{JIA},2023,60"),
+            &format!("{YI},2023,25"),
+            &format!("{BING},2023,8"),
+            &format!("{DING},2023,40"),
+        ],
+    );
+    write(
+        &inbox,
+        "如皋市_村级集体经济收入统计表_2024.csv",
+        &t07,
+        &[
+            &format!("{JIA},2024,120"),
+            &format!("{YI},2024,30"),
+            &format!("{BING},2024,9"),
+        ],
+    );
+    write(
+        &inbox,
+        "如皋市_强村加油站收益台账_2024.csv",
+        "加油站编号,名称,县(市、区),入股资金,年度,帮扶村,分红金额",
+        &[
+            "JYZ01,如皋市强村加油站1号,如皋市,100,2024,甲村,40",
+            "JYZ01,如皋市强村加油站1号,如皋市,100,2024,乙村,35",
+            "JYZ01,如皋市强村加油站1号,如皋市,100,2024,丙村,30",
+        ],
+    );
+    // a file name that Excel would run as a formula if it were not quoted
+    write(
+        &inbox,
+        "=HYPERLINK(\"x\")如皋市_千企联千村项目表_2024.csv",
+        &format!("{LOC},项目编号,企业名称,项目类型"),
+        &[
+            &format!("{JIA},XM01,甲企业,资源共享"),
+            &format!("{JIA},XM02,乙企业,产销对接"),
+            &format!("{BING},XM03,丙企业,人才联培"),
+        ],
+    );
+    write(
+        &inbox,
+        "如皋市_考核评价汇总表_2024.csv",
+        &format!("{LOC},年度,自我评价,督导组评价,社会公众评价,党建观察员评价,发展得分,党建得分"),
+        &[
+            &format!("{JIA},2024,90,80,70,60,80,85"),
+            &format!("{YI},2024,100,90,80,70,70,75"),
+            &format!("{BING},2024,50,60,70,80,60,65"),
+        ],
+    );
+    write(
+        &inbox,
+        "如皋市_新经济组织党组织覆盖表_2024.csv",
+        &format!("{LOC},组织名称,类型,是否建立党组织,建立时间"),
+        &[
+            &format!("{JIA},甲合作社,合作社,是,2021-05-01"),
+            &format!("{YI},乙企业,企业,否,"),
+            &format!("{BING},丙基地,产业基地,是,2022-07-01"),
+            &format!("{DING},丁合作社,合作社,是,2023-01-01"),
+        ],
+    );
+    (inbox, registry)
+}
+
+pub fn zx_out(args: &[&str]) -> Out {
+    let o = std::process::Command::new(bin())
+        .args(args)
+        .env("ZHENXING_KEY", KEY)
+        .current_dir(super::util::repo())
+        .output()
+        .unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).to_string(),
+        stderr: String::from_utf8_lossy(&o.stderr).to_string(),
+    }
+}
+
+/// The run over the fixture inbox, once per test process: OUT folder.
+fn out() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap();
+        let (inbox, registry) = make_inbox(d.path());
+        let out = d.path().join("out");
+        let o = zx_out(&[
+            "run",
+            "--quiet",
+            "--inbox",
+            inbox.to_str().unwrap(),
+            "--registry",
+            registry.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        if o.code != 0 {
+            let q = zx_out(&[
+                "query",
+                "--out",
+                out.to_str().unwrap(),
+                "--csv",
+                "SELECT source_file, cell, code, message_en, raw_value FROM rejects",
+            ]);
+            panic!(
+                "run: {}\n{}\nrejects:\n{}{}",
+                o.stdout, o.stderr, q.stdout, q.stderr
+            );
+        }
+        assert!(o.stdout.contains("indicators:"), "{}", o.stdout);
+        d
+    })
+    .path()
+}
+
+fn out_dir() -> PathBuf {
+    out().join("out")
+}
+
+type Key = (String, Option<String>, String, String, String);
+
+/// (indicator, category, period, level, geo) → (value, numerator, denominator, reporting, registry)
+fn table() -> &'static BTreeMap<Key, (Option<f64>, Option<f64>, Option<f64>, u64, u64)> {
+    static T: OnceLock<BTreeMap<Key, (Option<f64>, Option<f64>, Option<f64>, u64, u64)>> =
+        OnceLock::new();
+    T.get_or_init(|| {
+        let df =
+            zhenxing::lake::read_parquet(&out_dir().join("indicators/indicators.parquet")).unwrap();
+        let s = |n: &str| df.column(n).unwrap().str().unwrap().clone();
+        let f = |n: &str| df.column(n).unwrap().f64().unwrap().clone();
+        let u = |n: &str| df.column(n).unwrap().u64().unwrap().clone();
+        let (id, cat, per, lev, geo) = (
+            s("indicator_id"),
+            s("category"),
+            s("period"),
+            s("level"),
+            s("geo_code"),
+        );
+        let (val, num, den) = (f("value"), f("numerator"), f("denominator"));
+        let (rep, reg) = (u("villages_reporting"), u("villages_registry"));
+        let mut m = BTreeMap::new();
+        for i in 0..df.height() {
+            m.insert(
+                (
+                    id.get(i).unwrap().to_string(),
+                    cat.get(i).map(str::to_string),
+                    per.get(i).unwrap().to_string(),
+                    lev.get(i).unwrap().to_string(),
+                    geo.get(i).unwrap().to_string(),
+                ),
+                (
+                    val.get(i),
+                    num.get(i),
+                    den.get(i),
+                    rep.get(i).unwrap(),
+                    reg.get(i).unwrap(),
+                ),
+            );
+        }
+        m
+    })
+}
+
+fn get(
+    id: &str,
+    cat: Option<&str>,
+    period: &str,
+    level: &str,
+    geo: &str,
+) -> (Option<f64>, Option<f64>, Option<f64>, u64, u64) {
+    let k = (
+        id.to_string(),
+        cat.map(str::to_string),
+        period.to_string(),
+        level.to_string(),
+        geo.to_string(),
+    );
+    *table().get(&k).unwrap_or_else(|| panic!("no row {k:?}"))
+}
+
+fn value(id: &str, cat: Option<&str>, period: &str, level: &str, geo: &str) -> f64 {
+    get(id, cat, period, level, geo)
+        .0
+        .unwrap_or_else(|| panic!("{id} {cat:?} {period} {geo}: no value"))
+}
+
+fn near(a: f64, b: f64) {
+    assert!((a - b).abs() < 1e-9, "{a} != {b}");
+}
+
+const CITY: &str = "320600";
+const RUGAO: &str = "320682";
+const HAIAN: &str = "320685";
+
+#[test]
+fn organisational_coverage() {
+    // 2024-06: complete = 甲 (党总支, 2 branches, 3 groups, 8 households) and
+    // 丙; 乙 has no grid branch; 丁 did not report. Denominator: the 5
+    // active registry villages (戊 is merged away) → 2/5.
+    assert_eq!(
+        get("org_four_in_one", None, "2024-06", "city", CITY),
+        (Some(40.0), Some(2.0), Some(5.0), 3, 5)
+    );
+    // 如皋市 2/4; 海安市 0/1 with no village reporting
+    near(
+        value("org_four_in_one", None, "2024-06", "county", RUGAO),
+        50.0,
+    );
+    assert_eq!(
+        get("org_four_in_one", None, "2024-06", "county", HAIAN),
+        (Some(0.0), Some(0.0), Some(1.0), 0, 1)
+    );
+    // township 东陈镇 (320682101): 丙 complete, 丁 not reported → 1/2
+    near(
+        value("org_four_in_one", None, "2024-06", "township", "320682101"),
+        50.0,
+    );
+    // 2024-12: 甲 乙 丁 complete, 丙 has org type 无 → 3/5
+    near(
+        value("org_four_in_one", None, "2024-12", "city", CITY),
+        60.0,
+    );
+    // grid branches / grids: June (2+0+1)/(4+3+2) = 3/9, December 6/10
+    near(
+        value("org_grid_branch_coverage", None, "2024-06", "city", CITY),
+        100.0 / 3.0,
+    );
+    near(
+        value("org_grid_branch_coverage", None, "2024-12", "city", CITY),
+        60.0,
+    );
+    // central households per 100 households: (10+6+3+1)/(400+300+200+100) × 100 = 2
+    near(
+        value(
+            "org_central_per_100_households",
+            None,
+            "2024-12",
+            "city",
+            CITY,
+        ),
+        2.0,
+    );
+    // per Party member: 20 / (40+30+20+10) = 0.2
+    near(
+        value("org_central_per_member", None, "2024-12", "city", CITY),
+        0.2,
+    );
+    // new since June, villages in both periods (甲 乙 丙):
+    // branches (3−2)+(1−0)+(1−1) = 2; groups (4−3)+0+0 = 1; central (10−8)+0+(3−2) = 3
+    near(
+        value("org_new_units", Some("网格党支部"), "2024-12", "city", CITY),
+        2.0,
+    );
+    near(
+        value("org_new_units", Some("党小组"), "2024-12", "city", CITY),
+        1.0,
+    );
+    near(
+        value("org_new_units", Some("党员中心户"), "2024-12", "city", CITY),
+        3.0,
+    );
+    // the first period has no previous one: no row
+    assert!(!table()
+        .keys()
+        .any(|k| k.0 == "org_new_units" && k.2 == "2024-06"));
+    // economic organisations: 3 of 4 have a Party organisation; 合作社 2/2, 企业 0/1
+    near(
+        value(
+            "org_econ_org_coverage",
+            Some("合计"),
+            "current",
+            "city",
+            CITY,
+        ),
+        75.0,
+    );
+    near(
+        value(
+            "org_econ_org_coverage",
+            Some("合作社"),
+            "current",
+            "city",
+            CITY,
+        ),
+        100.0,
+    );
+    near(
+        value(
+            "org_econ_org_coverage",
+            Some("企业"),
+            "current",
+            "city",
+            CITY,
+        ),
+        0.0,
+    );
+}
+
+#[test]
+fn standardisation() {
+    // only 甲 meets all 24 standards; 丁 and 己 were not assessed → 1/5
+    assert_eq!(
+        get("std_compliance_rate", None, "2024", "city", CITY),
+        (Some(20.0), Some(1.0), Some(5.0), 3, 5)
+    );
+    near(
+        value("std_compliance_rate", None, "2024", "county", RUGAO),
+        25.0,
+    );
+    // 组织设置 (S01–S04): 丙 misses S01, S02 → 2 of 3 assessed villages
+    near(
+        value(
+            "std_aspect_pass_rate",
+            Some("组织设置"),
+            "2024",
+            "city",
+            CITY,
+        ),
+        200.0 / 3.0,
+    );
+    // 班子建设 (S05–S08): 乙 misses S05 → 2/3; 党员队伍: all 3
+    near(
+        value(
+            "std_aspect_pass_rate",
+            Some("班子建设"),
+            "2024",
+            "city",
+            CITY,
+        ),
+        200.0 / 3.0,
+    );
+    near(
+        value(
+            "std_aspect_pass_rate",
+            Some("党员队伍"),
+            "2024",
+            "city",
+            CITY,
+        ),
+        100.0,
+    );
+    near(
+        value("std_standard_pass_rate", Some("S01"), "2024", "city", CITY),
+        200.0 / 3.0,
+    );
+    near(
+        value("std_standard_pass_rate", Some("S03"), "2024", "city", CITY),
+        100.0,
+    );
+    // stars: 甲 5, 乙 3, 丙 5 → two five-star organisations, 2/3
+    assert_eq!(
+        get("std_org_stars", Some("5星"), "2024", "city", CITY).1,
+        Some(2.0)
+    );
+    near(
+        value("std_org_stars", Some("5星"), "2024", "city", CITY),
+        200.0 / 3.0,
+    );
+    near(
+        value("std_org_stars", Some("3星"), "2024", "city", CITY),
+        100.0 / 3.0,
+    );
+    // secretary stars 4, 3, 5
+    assert_eq!(
+        get("std_secretary_stars", Some("5星"), "2024", "city", CITY).1,
+        Some(1.0)
+    );
+}
+
+#[test]
+fn rectification() {
+    // identified in 2023: 乙 (transformed, 8 actions, secretary replaced, 96 %)
+    // and 丙 (not transformed, 6 actions, 88 %); in 2024: 丁 (4 actions, no satisfaction)
+    near(value("rect_identified", None, "2023", "city", CITY), 2.0);
+    near(value("rect_transformed", None, "2023", "city", CITY), 1.0);
+    near(
+        value("rect_transformation_rate", None, "2023", "city", CITY),
+        50.0,
+    );
+    // (8 + 6) / 16
+    near(
+        value("rect_actions_completion", None, "2023", "city", CITY),
+        87.5,
+    );
+    near(value("rect_satisfaction", None, "2023", "city", CITY), 92.0);
+    near(
+        value("rect_secretaries_replaced", None, "2023", "city", CITY),
+        1.0,
+    );
+    near(
+        value("rect_transformation_rate", None, "2024", "city", CITY),
+        0.0,
+    );
+    near(
+        value("rect_actions_completion", None, "2024", "city", CITY),
+        50.0,
+    );
+    // no satisfaction reported in 2024: no value, not 0
+    assert_eq!(get("rect_satisfaction", None, "2024", "city", CITY).0, None);
+}
+
+#[test]
+fn secretaries() {
+    // levels 一级, 二级, 二级
+    near(
+        value("sec_level_distribution", Some("1级"), "2024", "city", CITY),
+        100.0 / 3.0,
+    );
+    near(
+        value("sec_level_distribution", Some("2级"), "2024", "city", CITY),
+        200.0 / 3.0,
+    );
+    near(
+        value("sec_grade_distribution", Some("10档"), "2024", "city", CITY),
+        100.0 / 3.0,
+    );
+    // (120000 + 90000 + 60000) / 3
+    near(
+        value("sec_mean_annual_pay", None, "2024", "city", CITY),
+        90000.0,
+    );
+    // 270000 / (3 × 100000)
+    near(
+        value("sec_pay_to_benchmark", None, "2024", "city", CITY),
+        90.0,
+    );
+    // 1 career post of 3; quota 0.2 × 3 = 0.6 posts → 1/0.6
+    near(
+        value("sec_career_post_share", None, "2024", "city", CITY),
+        100.0 / 3.0,
+    );
+    near(
+        value("sec_career_post_quota_use", None, "2024", "city", CITY),
+        100.0 / 0.6,
+    );
+    near(value("sec_promoted", None, "2024", "city", CITY), 1.0);
+    near(
+        value("sec_full_time_share", None, "2024", "city", CITY),
+        200.0 / 3.0,
+    );
+}
+
+#[test]
+fn prosperity_communities_and_income_effects() {
+    near(
+        value("comm_communities", None, "current", "city", CITY),
+        2.0,
+    );
+    near(
+        value("comm_member_households", None, "current", "city", CITY),
+        32.0,
+    );
+    // members among the 5 monitored households: 2022 none, 2023 H4, 2024 H1 and H4
+    near(
+        value("comm_monitored_member_share", None, "2022", "city", CITY),
+        0.0,
+    );
+    near(
+        value("comm_monitored_member_share", None, "2024", "city", CITY),
+        40.0,
+    );
+
+    let df =
+        zhenxing::lake::read_parquet(&out_dir().join("indicators/income_effects.parquet")).unwrap();
+    let find = |est: &str, g: Option<i64>, t: Option<i64>| -> (Option<f64>, Option<u64>) {
+        let mut hit = None;
+        for i in 0..df.height() {
+            let s = |n: &str| {
+                df.column(n)
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .get(i)
+                    .map(str::to_string)
+            };
+            let n = |n: &str| df.column(n).unwrap().i64().unwrap().get(i);
+            if s("scope_level").as_deref() == Some("city")
+                && s("outcome").as_deref() == Some("income")
+                && s("estimator").as_deref() == Some(est)
+                && n("cohort") == g
+                && n("year") == t
+            {
+                hit = Some((
+                    df.column("estimate").unwrap().f64().unwrap().get(i),
+                    df.column("n_treated").unwrap().u64().unwrap().get(i),
+                ));
+            }
+        }
+        hit.unwrap_or_else(|| panic!("no {est} {g:?} {t:?}"))
+    };
+    // before/after: H1 58000 − 51000 = 7000; H4 (36000+37000)/2 − 30000 = 6500
+    let (mean, n) = find("before_after_mean", None, None);
+    near(mean.unwrap(), 6750.0);
+    assert_eq!(n, Some(2));
+    near(
+        find("before_after_share_rose", None, None).0.unwrap(),
+        100.0,
+    );
+    // Callaway & Sant'Anna, never-members H2 H3 H5 as comparison:
+    // ATT(2023,2023): H4 +6000 − mean(2000, 1000, 1000) = 4666.67
+    near(
+        find("cs_att_gt", Some(2023), Some(2023)).0.unwrap(),
+        6000.0 - 4000.0 / 3.0,
+    );
+    // ATT(2023,2024) against 2022: 7000 − mean(4000, 3000, 3000)
+    near(
+        find("cs_att_gt", Some(2023), Some(2024)).0.unwrap(),
+        7000.0 - 10000.0 / 3.0,
+    );
+    // ATT(2024,2023), a pre-period check: H1 +2000 − mean(2000, 1000, 1000)
+    near(
+        find("cs_att_gt", Some(2024), Some(2023)).0.unwrap(),
+        2000.0 - 4000.0 / 3.0,
+    );
+    // ATT(2024,2024) against 2023: 6000 − 2000
+    near(find("cs_att_gt", Some(2024), Some(2024)).0.unwrap(), 4000.0);
+    // simple: both cohorts have one household, so the three post cells weigh the same
+    let simple = (6000.0 - 4000.0 / 3.0 + 7000.0 - 10000.0 / 3.0 + 4000.0) / 3.0;
+    near(find("cs_simple", None, None).0.unwrap(), simple);
+}
+
+#[test]
+fn collective_economy() {
+    // 2024: 甲 120万 is the only village at 50万 or more, of 5 → 20 %
+    assert_eq!(
+        get("ce_attainment_50w", None, "2024", "city", CITY),
+        (Some(20.0), Some(1.0), Some(5.0), 3, 5)
+    );
+    // bands: 甲 ≥100万, 乙 30万 (lower bound inclusive → 30-50万元), 丙 9万 <10万,
+    // 丁 and 己 did not report
+    assert_eq!(
+        get("ce_income_band", Some("100万元以上"), "2024", "city", CITY).1,
+        Some(1.0)
+    );
+    assert_eq!(
+        get("ce_income_band", Some("30-50万元"), "2024", "city", CITY).1,
+        Some(1.0)
+    );
+    assert_eq!(
+        get("ce_income_band", Some("10万元以下"), "2024", "city", CITY).1,
+        Some(1.0)
+    );
+    near(
+        value("ce_income_band", Some("未报送"), "2024", "city", CITY),
+        40.0,
+    );
+    assert!(!table().contains_key(&(
+        "ce_income_band".into(),
+        Some("10-30万元".into()),
+        "2024".into(),
+        "city".into(),
+        CITY.into()
+    )));
+    // total 120 + 30 + 9 = 159万元; median of 9, 30, 120 = 30; 2023 median (25+40)/2
+    near(
+        value("ce_operating_income_total", None, "2024", "city", CITY),
+        159.0,
+    );
+    near(
+        value("ce_operating_income_median", None, "2024", "city", CITY),
+        30.0,
+    );
+    near(
+        value("ce_operating_income_median", None, "2023", "city", CITY),
+        32.5,
+    );
+    // growth over villages in both years (甲 乙 丙): (159 − 93) / 93
+    near(
+        value("ce_operating_income_growth", None, "2024", "city", CITY),
+        6600.0 / 93.0,
+    );
+    // fuel station: 105万 dividends on 100万 invested
+    near(
+        value("ce_station_return", None, "2024", "city", CITY),
+        105.0,
+    );
+    // 350k floor: 甲 40万, 乙 35万 (at the floor counts), 丙 30万 → 2/3
+    near(
+        value("ce_station_floor_met", None, "2024", "city", CITY),
+        200.0 / 3.0,
+    );
+    // 3 projects over 5 registry villages; 如皋市 3/4
+    near(
+        value(
+            "ce_pairing_projects_per_village",
+            None,
+            "current",
+            "city",
+            CITY,
+        ),
+        0.6,
+    );
+    near(
+        value(
+            "ce_pairing_projects_per_village",
+            None,
+            "current",
+            "county",
+            RUGAO,
+        ),
+        0.75,
+    );
+}
+
+#[test]
+fn evaluation_composite_and_rank() {
+    // 0.1 self + 0.4 supervisor + 0.3 public + 0.2 observer:
+    // 甲 9+32+21+12 = 74; 乙 10+36+24+14 = 84; 丙 5+24+21+16 = 66
+    near(
+        value("eval_composite", None, "2024", "city", CITY),
+        (74.0 + 84.0 + 66.0) / 3.0,
+    );
+    near(
+        value("eval_composite", None, "2024", "village", "320682100002"),
+        84.0,
+    );
+    let df =
+        zhenxing::lake::read_parquet(&out_dir().join("indicators/indicators.parquet")).unwrap();
+    let mut ranks = BTreeMap::new();
+    for i in 0..df.height() {
+        let s = |n: &str| {
+            df.column(n)
+                .unwrap()
+                .str()
+                .unwrap()
+                .get(i)
+                .map(str::to_string)
+        };
+        if s("indicator_id").as_deref() == Some("eval_composite")
+            && s("level").as_deref() == Some("village")
+        {
+            ranks.insert(
+                s("geo_name").unwrap(),
+                df.column("rank").unwrap().u64().unwrap().get(i),
+            );
+        }
+    }
+    let want: BTreeMap<String, Option<u64>> = [("乙村", 1), ("甲村", 2), ("丙村", 3)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Some(v)))
+        .collect();
+    assert_eq!(ranks, want);
+    near(value("eval_development", None, "2024", "city", CITY), 70.0);
+}
