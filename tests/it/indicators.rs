@@ -15,8 +15,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use polars::prelude::*;
-
 use super::util::{bin, Out};
 
 const KEY: &str = "1111111111111111111111111111111111111111111111111111111111111111";
@@ -130,7 +128,7 @@ pub fn make_inbox(root: &Path) -> (PathBuf, PathBuf) {
     );
     let t06 = format!("{LOC},年度,户编号,家庭年纯收入,是否共同体成员,共同体编号,加入年份");
     // H1 joins in 2024, H4 in 2023; H2, H3, H5 never join
-    let incomes: [(&str, &str, [i64; 3], Option<i32>, &str); 5] = [
+    let incomes: [Household; 5] = [
         (JIA, "H1", [50000, 52000, 58000], Some(2024), "GT001"),
         (JIA, "H2", [40000, 42000, 44000], None, ""),
         (JIA, "H3", [60000, 61000, 63000], None, ""),
@@ -275,11 +273,14 @@ fn out_dir() -> PathBuf {
 }
 
 type Key = (String, Option<String>, String, String, String);
+/// value, numerator, denominator, villages reporting, registry villages
+type Fig = (Option<f64>, Option<f64>, Option<f64>, u64, u64);
+/// location, household, incomes 2022–2024, joining year, community
+type Household<'a> = (&'a str, &'a str, [i64; 3], Option<i32>, &'a str);
 
 /// (indicator, category, period, level, geo) → (value, numerator, denominator, reporting, registry)
-fn table() -> &'static BTreeMap<Key, (Option<f64>, Option<f64>, Option<f64>, u64, u64)> {
-    static T: OnceLock<BTreeMap<Key, (Option<f64>, Option<f64>, Option<f64>, u64, u64)>> =
-        OnceLock::new();
+fn table() -> &'static BTreeMap<Key, Fig> {
+    static T: OnceLock<BTreeMap<Key, Fig>> = OnceLock::new();
     T.get_or_init(|| {
         let df =
             zhenxing::lake::read_parquet(&out_dir().join("indicators/indicators.parquet")).unwrap();
@@ -318,13 +319,7 @@ fn table() -> &'static BTreeMap<Key, (Option<f64>, Option<f64>, Option<f64>, u64
     })
 }
 
-fn get(
-    id: &str,
-    cat: Option<&str>,
-    period: &str,
-    level: &str,
-    geo: &str,
-) -> (Option<f64>, Option<f64>, Option<f64>, u64, u64) {
+fn get(id: &str, cat: Option<&str>, period: &str, level: &str, geo: &str) -> Fig {
     let k = (
         id.to_string(),
         cat.map(str::to_string),
@@ -798,4 +793,405 @@ fn evaluation_composite_and_rank() {
         .collect();
     assert_eq!(ranks, want);
     near(value("eval_development", None, "2024", "city", CITY), 70.0);
+}
+
+fn workbook_path() -> PathBuf {
+    let dir = out_dir().join("reports/2024");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "xlsx"))
+        .unwrap()
+}
+
+#[test]
+fn report_workbook_reopens_with_sheets_headers_and_values() {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let mut wb: Xlsx<_> = open_workbook(workbook_path()).unwrap();
+    assert_eq!(
+        wb.sheet_names(),
+        [
+            "组织体系覆盖",
+            "党建标准化",
+            "软弱涣散整顿",
+            "村书记专职化",
+            "党群致富共同体",
+            "村级集体经济",
+            "考核评价",
+            "收入效应",
+            "村排名",
+            "说明"
+        ]
+    );
+    let r = wb.worksheet_range("组织体系覆盖").unwrap();
+    let header: Vec<String> = r
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(header, zhenxing::report::xlsx::FAMILY_HEADERS);
+    // the 2024 report takes December, the year's last month: 如皋市 3 of 4 complete
+    let row = r
+        .rows()
+        .find(|row| {
+            row[12] == Data::String("org_four_in_one".into())
+                && row[4] == Data::String(RUGAO.into())
+        })
+        .unwrap();
+    assert_eq!(row[2], Data::String("2024-12".into()));
+    assert_eq!(row[5], Data::String("如皋市".into()));
+    assert_eq!(row[6], Data::Float(75.0));
+    assert_eq!(row[7], Data::String("%".into()));
+    assert_eq!(
+        (row[8].clone(), row[9].clone()),
+        (Data::Float(3.0), Data::Float(4.0))
+    );
+    // village ranks: 乙村 first in 如皋市
+    let ranks = wb.worksheet_range("村排名").unwrap();
+    let first = ranks.rows().nth(1).unwrap();
+    assert_eq!(first[4], Data::String("乙村".into()));
+    assert_eq!(first[6], Data::Float(1.0));
+    // income effects sheet has the TWFE row for the city
+    let eff = wb.worksheet_range("收入效应").unwrap();
+    assert!(eff
+        .rows()
+        .any(|r| r[0] == Data::String("全市".into()) && r[5] == Data::String("twfe_did".into())));
+}
+
+/// A file named `=HYPERLINK("x")…` is listed in the notes sheet as text:
+/// the cell is a string with Excel's quote prefix, and no sheet holds a formula.
+#[test]
+fn text_that_looks_like_a_formula_is_never_a_formula() {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let path = workbook_path();
+    let name = "=HYPERLINK(\"x\")如皋市_千企联千村项目表_2024.csv";
+    let mut wb: Xlsx<_> = open_workbook(&path).unwrap();
+    let notes = wb.worksheet_range("说明").unwrap();
+    assert!(notes.rows().any(|r| r[0] == Data::String(name.into())));
+    let formulas = wb.worksheet_formula("说明").unwrap();
+    assert!(formulas.cells().all(|(_, _, f)| f.is_empty()));
+    let bytes = std::fs::read(&path).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut saw_quote_prefix = false;
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        let name = f.name().unwrap().to_string();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut f, &mut text).unwrap();
+        if name.starts_with("xl/worksheets/") {
+            assert!(
+                !text.contains("<f>") && !text.contains("<f "),
+                "{name} has a formula"
+            );
+        }
+        if name == "xl/styles.xml" {
+            saw_quote_prefix = text.contains("quotePrefix=\"1\"");
+        }
+    }
+    assert!(saw_quote_prefix);
+    assert!(zhenxing::report::xlsx::looks_like_formula("+1"));
+    assert!(zhenxing::report::xlsx::looks_like_formula("-1"));
+    assert!(zhenxing::report::xlsx::looks_like_formula("@SUM(A1)"));
+    assert!(!zhenxing::report::xlsx::looks_like_formula("如皋市"));
+}
+
+#[test]
+fn html_report_has_the_headline_table_and_charts() {
+    let dir = out_dir().join("reports/2024");
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(
+        html.contains("<td>四位一体组织体系完整率</td><td>2024-12</td><td class=\"n\">60.0</td>"),
+        "{html}"
+    );
+    for chart in [
+        "coverage_by_county.svg",
+        "income_bands_by_county.svg",
+        "event_study.svg",
+    ] {
+        let svg = std::fs::read_to_string(dir.join(chart)).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("Noto Sans CJK SC"),
+            "{chart}"
+        );
+        assert!(html.contains(chart));
+    }
+    // coverage chart: one bar per county with its value
+    let cov = std::fs::read_to_string(dir.join("coverage_by_county.svg")).unwrap();
+    assert!(
+        cov.contains(">如皋市</text>")
+            && cov.contains(">75.0%</text>")
+            && cov.contains(">0.0%</text>")
+    );
+}
+
+/// The CSV part of `explain` output, as (unit, num, reported, file, sheet, row).
+fn explain_rows(args: &[&str]) -> (String, Vec<Vec<String>>) {
+    let out = out_dir();
+    let mut a = vec!["explain"];
+    a.extend_from_slice(args);
+    a.extend_from_slice(&["--csv", "--out", out.to_str().unwrap()]);
+    let o = zx_out(&a);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let (head, csv) = o.stdout.split_once("rows behind the figure").unwrap();
+    let csv = csv.split_once('\n').unwrap().1;
+    let mut rd = csv::Reader::from_reader(csv.as_bytes());
+    let rows = rd
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            [0, 3, 5, 6, 7, 8]
+                .iter()
+                .map(|&i| r[i].to_string())
+                .collect()
+        })
+        .collect();
+    (head.to_string(), rows)
+}
+
+#[test]
+fn explain_lists_the_rows_behind_a_figure() {
+    let (head, rows) = explain_rows(&["org_four_in_one", "--geo", RUGAO, "--period", "2024-12"]);
+    assert!(
+        head.contains("value 75 %   numerator 3   denominator 4   villages reporting 4 of 4"),
+        "{head}"
+    );
+    assert!(head.contains("FROM villages v"), "{head}");
+    let f = "如皋市_村级组织架构统计表_2024年12月.csv";
+    let want: Vec<Vec<String>> = [
+        ("320682100001", "1", 2),
+        ("320682100002", "1", 3),
+        ("320682101001", "0", 4),
+        ("320682101002", "1", 5),
+    ]
+    .iter()
+    .map(|(u, n, row)| {
+        vec![
+            u.to_string(),
+            n.to_string(),
+            "yes".into(),
+            f.into(),
+            "如皋市_村级组织架构统计表_2024年12月".into(),
+            row.to_string(),
+        ]
+    })
+    .collect();
+    assert_eq!(rows, want);
+    // June: 丁村 did not report and still counts in the denominator
+    let (head, rows) = explain_rows(&[
+        "org_four_in_one",
+        "--geo",
+        "320682101",
+        "--period",
+        "2024-06",
+    ]);
+    assert!(head.contains("value 50 %"), "{head}");
+    assert_eq!(
+        rows[1],
+        vec![
+            "320682101002".to_string(),
+            "0".into(),
+            "no (not reported)".into(),
+            String::new(),
+            String::new(),
+            String::new()
+        ]
+    );
+    // a breakdown needs its category
+    let o = zx_out(&[
+        "explain",
+        "ce_income_band",
+        "--geo",
+        CITY,
+        "--period",
+        "2024",
+        "--out",
+        out_dir().to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("--category"), "{}", o.stderr);
+}
+
+#[test]
+fn query_runs_sql_over_lake_and_indicator_tables() {
+    let out = out_dir();
+    let o = zx_out(&[
+        "query",
+        "--csv",
+        "--out",
+        out.to_str().unwrap(),
+        "SELECT geo_name, value FROM indicators WHERE indicator_id = 'ce_attainment_50w' AND level = 'county' AND period = '2024' ORDER BY geo_code",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "geo_name,value\n如皋市,25.0\n海安市,0.0\n");
+    let pq = out.join("q.parquet");
+    let o = zx_out(&[
+        "query",
+        "--out",
+        out.to_str().unwrap(),
+        "--parquet",
+        pq.to_str().unwrap(),
+        "SELECT village, operating_income FROM collective_economy WHERE period = '2024'",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(zhenxing::lake::read_parquet(&pq).unwrap().height(), 3);
+    let o = zx_out(&[
+        "query",
+        "--out",
+        out.to_str().unwrap(),
+        "SELECT nope FROM nowhere",
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("tables:"), "{}", o.stderr);
+}
+
+/// Same lake → byte-identical indicator tables and report files.
+#[test]
+fn same_lake_gives_identical_tables_and_reports() {
+    let out = out_dir();
+    let files = [
+        out.join("indicators/indicators.parquet"),
+        out.join("indicators/income_effects.parquet"),
+        workbook_path(),
+        out.join("reports/2024/index.html"),
+        out.join("reports/2024/event_study.svg"),
+    ];
+    let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let o = zx_out(&["indicators", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = zx_out(&["report", "--out", out.to_str().unwrap(), "--period", "2024"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for (f, b) in files.iter().zip(&before) {
+        assert!(std::fs::read(f).unwrap() == *b, "{} changed", f.display());
+    }
+    let o = zx_out(&["report", "--out", out.to_str().unwrap(), "--period", "1999"]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("periods present: 2022, 2023, 2024"),
+        "{}",
+        o.stderr
+    );
+}
+
+/// A threshold is a parameter: raising the 50万+ line to 100万 changes the
+/// figure without touching code. 2023: 甲 60万 no longer counts → 0 %;
+/// 2024: 甲 120万 still does → 20 %.
+#[test]
+fn a_threshold_is_changed_in_the_definitions_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pipes = tmp.path().join("pipelines");
+    std::fs::create_dir_all(pipes.join("sources")).unwrap();
+    let repo = super::util::repo().join("pipelines");
+    for e in std::fs::read_dir(repo.join("sources")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, pipes.join("sources").join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(repo.join("nantong.toml"), pipes.join("nantong.toml")).unwrap();
+    let defs = std::fs::read_to_string(repo.join("indicators.toml")).unwrap();
+    assert!(defs.contains("income_target_yuan = 500000\n"));
+    std::fs::write(
+        pipes.join("indicators.toml"),
+        defs.replace(
+            "income_target_yuan = 500000\n",
+            "income_target_yuan = 1000000\n",
+        ),
+    )
+    .unwrap();
+    // a copy of the lake (not of the tables other tests rewrite)
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    for e in std::fs::read_dir(out_dir()).unwrap() {
+        let p = e.unwrap().path();
+        if !["indicators", "reports"].iter().any(|n| p.ends_with(n)) {
+            let ok = std::process::Command::new("cp")
+                .args(["-a", p.to_str().unwrap(), out.to_str().unwrap()])
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+    }
+    let p = pipes.join("nantong.toml");
+    let o = zx_out(&[
+        "indicators",
+        "--pipeline",
+        p.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = zx_out(&[
+        "query", "--csv", "--pipeline", p.to_str().unwrap(), "--out", out.to_str().unwrap(),
+        "SELECT period, value FROM indicators WHERE indicator_id = 'ce_attainment_50w' AND level = 'city' ORDER BY period",
+    ]);
+    assert_eq!(
+        o.stdout, "period,value\n2023,0.0\n2024,20.0\n",
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn docs_cover_every_column_and_indicator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = zx_out(&["docs", "--dir", tmp.path().to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let md = std::fs::read_to_string(tmp.path().join("data_dictionary.md")).unwrap();
+    let p = zhenxing::config::load(&super::util::repo().join("pipelines/nantong.toml")).unwrap();
+    for s in &p.sources {
+        assert!(
+            md.contains(&format!("### {} — {}", s.dataset, s.id)),
+            "{}",
+            s.dataset
+        );
+        for f in &s.fields {
+            assert!(
+                md.contains(&format!("| `{}` |", zhenxing::lake::column_name(f))),
+                "{}",
+                f.name
+            );
+        }
+    }
+    let datasets: Vec<String> = p.sources.iter().map(|s| s.dataset.clone()).collect();
+    let defs = zhenxing::indicators::defs::load(&p.indicators, &datasets).unwrap();
+    for i in &defs.indicators {
+        assert!(
+            md.contains(&format!("#### `{}` {}", i.def.id, i.def.name_zh)),
+            "{}",
+            i.def.id
+        );
+    }
+    assert!(md.contains("| `income_target_yuan` | 500000 |"));
+    use calamine::{open_workbook, Reader, Xlsx};
+    let mut wb: Xlsx<_> = open_workbook(tmp.path().join("data_dictionary.xlsx")).unwrap();
+    assert_eq!(
+        wb.sheet_names(),
+        ["数据集字段", "指标", "输出表字段", "参数"]
+    );
+    assert_eq!(
+        wb.worksheet_range("指标").unwrap().height(),
+        defs.indicators.len() + 1
+    );
+}
+
+/// A second run over the same inbox recomputes nothing.
+#[test]
+fn an_unchanged_run_leaves_the_indicators_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inbox, registry) = make_inbox(tmp.path());
+    let out = tmp.path().join("out");
+    let args = [
+        "run",
+        "--quiet",
+        "--inbox",
+        inbox.to_str().unwrap(),
+        "--registry",
+        registry.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    assert_eq!(zx_out(&args).code, 0);
+    let o = zx_out(&args);
+    assert_eq!(o.code, 0);
+    assert!(o.stdout.contains("indicators: up to date"), "{}", o.stdout);
 }
