@@ -13,6 +13,11 @@
 //! of every row that must be accepted). Everything is a function of the
 //! seed: the same seed gives the same bytes.
 
+/// The true effect of joining a prosperity community on a household's
+/// yearly income in synthetic panels (yuan), constant across years and
+/// cohorts: estimators must recover it (tests/it/lake.rs).
+pub const MEMBER_INCOME_EFFECT: f64 = 4_000.0;
+
 pub mod world;
 pub mod write;
 

@@ -557,7 +557,11 @@ impl World {
                         let member = joins && join_year <= year;
                         let mut yr = stream(v.seed, &format!("hh{h}y{year}"));
                         let income = base * (1.0 + 0.05 * since as f64)
-                            + if member { 4_000.0 } else { 0.0 }
+                            + if member {
+                                super::MEMBER_INCOME_EFFECT
+                            } else {
+                                0.0
+                            }
                             + yr.gen_range(-3_000.0..3_000.0);
                         row.insert("income", Value::Float((income / 100.0).round() * 100.0));
                         row.insert("member", yes(member));

@@ -313,6 +313,45 @@ fn the_sample_inbox_becomes_a_lake_with_exact_rows_and_real_types() {
         vec!["11010519491231002X"]
     );
 
+    // the synthetic panel's true effect of joining (4,000 yuan a year) lies
+    // in the 95 % interval of the DiD and Callaway-Sant'Anna estimates
+    let eff = zhenxing::lake::read_parquet(&out.join("indicators/income_effects.parquet")).unwrap();
+    let truth = zhenxing::synth::MEMBER_INCOME_EFFECT;
+    let mut checked = Vec::new();
+    for i in 0..eff.height() {
+        let s = |n: &str| {
+            eff.column(n)
+                .unwrap()
+                .str()
+                .unwrap()
+                .get(i)
+                .unwrap_or("")
+                .to_string()
+        };
+        let f = |n: &str| eff.column(n).unwrap().f64().unwrap().get(i);
+        let est = s("estimator");
+        if s("scope_level") == "city"
+            && s("outcome") == "income"
+            && ["twfe_did", "cs_simple"].contains(&est.as_str())
+        {
+            let (lo, hi) = (f("ci_low").unwrap(), f("ci_high").unwrap());
+            assert!(
+                lo <= truth && truth <= hi,
+                "{est}: [{lo}, {hi}] misses {truth}"
+            );
+            assert_eq!(
+                eff.column("n_clusters").unwrap().u64().unwrap().get(i),
+                Some(103)
+            );
+            checked.push(est);
+        }
+    }
+    assert_eq!(checked, ["twfe_did", "cs_simple"]);
+    // and the report folder of the latest year is there
+    let reports = out.join("reports/2024");
+    assert!(reports.join("index.html").is_file());
+    assert!(reports.join("nantong_2024_指标报表.xlsx").is_file());
+
     // a rerun with nothing new reads nothing and changes no byte
     let before = lake_hashes(&out);
     let again = run(&out, &inbox, &[], &[]);
