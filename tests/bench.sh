@@ -2,7 +2,8 @@
 # Benchmark: a province-scale synthetic inbox and one 200,000-row
 # household-income sheet, each run parsing every file into a Parquet lake
 # (--full-refresh), with and without worker isolation; then the nightly run
-# on the province inbox: first run, unchanged rerun, one resubmission.
+# on the province inbox: first run, unchanged rerun, one resubmission;
+# then the indicator and report stages alone on the province lake.
 # Prints wall time, rows/s and peak memory. Usage: bash tests/bench.sh [DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,5 +64,13 @@ one=$(find "$work/province/inbox" -name '*村级集体经济收入统计表_2024
 cp "$one" "${one%.csv}_更正.csv" && printf '\n' >> "${one%.csv}_更正.csv"
 timed_run "rerun after one resubmission"
 rm -f "${one%.csv}_更正.csv"
+echo "== indicators and reports on the province lake (each stage alone, 3 runs)"
+for i in 1 2 3; do
+  for stage in indicators report; do
+    out=$(/usr/bin/time -f "%e %M" $zx $stage --out "$lake" 2>"$work/time.txt" || true)
+    read -r wall rss < <(tail -1 "$work/time.txt")
+    echo "$stage: wall ${wall} s, peak RSS $((rss / 1024)) MiB   ${out}" | cut -c1-300
+  done
+done
 du -sh "$lake/.zhenxing/versions" "$lake/.zhenxing/segments" | sed 's/^/   disk: /'
 echo "(work folder: $work)"

@@ -189,8 +189,24 @@ pub fn run(o: ExplainOptions) -> i32 {
         t.lake_version
     );
     let f = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x}"));
+    let how = match ind.def.aggregate {
+        crate::indicators::Aggregate::Ratio | crate::indicators::Aggregate::Share => format!(
+            " = {} × {} / {}",
+            ind.def.scale,
+            f(fig.numerator),
+            f(fig.denominator)
+        ),
+        crate::indicators::Aggregate::Sum => format!(" = {} × {}", ind.def.scale, f(fig.numerator)),
+        crate::indicators::Aggregate::Mean => format!(
+            " = {} × {} / {} units",
+            ind.def.scale,
+            f(fig.numerator),
+            f(fig.denominator)
+        ),
+        crate::indicators::Aggregate::Median => String::new(),
+    };
     println!(
-        "value {} {}   numerator {}   denominator {}   villages reporting {} of {} in the registry   units {}",
+        "value {} {}{how}   numerator {}   denominator {}   villages reporting {} of {} in the registry   units {}",
         f(fig.value),
         ind.def.unit,
         f(fig.numerator),
@@ -256,6 +272,9 @@ pub fn run(o: ExplainOptions) -> i32 {
             cols[9].push(r.category.clone());
         }
     }
+    // the unit column only when it says more than the village code
+    let same_unit = cols[0] == cols[1];
+    let no_category = cols[9].iter().all(Option::is_none);
     let names = [
         "unit",
         "village_code",
@@ -272,6 +291,9 @@ pub fn run(o: ExplainOptions) -> i32 {
     let columns: Vec<Column> = names
         .iter()
         .zip(cols)
+        .filter(|(name, _)| {
+            !((**name == "unit" && same_unit) || (**name == "category" && no_category))
+        })
         .map(|(name, v)| Column::new((*name).into(), v))
         .collect();
     let df = match DataFrame::new(n, columns) {

@@ -57,8 +57,12 @@ pub fn print_table(df: &DataFrame, max_rows: usize) {
     // polars reads its display limits from the environment
     std::env::set_var("POLARS_FMT_MAX_ROWS", max_rows.to_string());
     std::env::set_var("POLARS_FMT_MAX_COLS", "40");
-    std::env::set_var("POLARS_FMT_STR_LEN", "60");
+    std::env::set_var("POLARS_FMT_STR_LEN", "100");
     std::env::set_var("POLARS_FMT_TABLE_HIDE_DATAFRAME_SHAPE_INFORMATION", "1");
+    std::env::set_var("POLARS_FMT_TABLE_HIDE_COLUMN_DATA_TYPES", "1");
+    // a Markdown table that is never wrapped: it can be pasted as it is
+    std::env::set_var("POLARS_FMT_TABLE_FORMATTING", "ASCII_MARKDOWN");
+    std::env::set_var("POLARS_TABLE_WIDTH", "10000");
     println!("{df}");
     println!("{} rows", df.height());
 }

@@ -377,10 +377,15 @@ pub fn callaway_santanna(p: &Panel, control: Control) -> Result<CsResult, String
         return Err("no households with a year before joining".into());
     }
     let pos: BTreeMap<usize, usize> = units.iter().enumerate().map(|(i, &u)| (u, i)).collect();
+    let mut first_cluster: BTreeMap<usize, usize> = BTreeMap::new();
+    for o in &p.obs {
+        first_cluster.entry(o.unit).or_insert(o.cluster);
+    }
     let cluster_of: Vec<usize> = units
         .iter()
-        .map(|&u| p.obs.iter().find(|o| o.unit == u).map_or(0, |o| o.cluster))
+        .map(|u| first_cluster.get(u).copied().unwrap_or(0))
         .collect();
+    let n_obs = p.obs.iter().filter(|o| pos_has(&units, o.unit)).count();
     let groups: Vec<i32> = {
         let s: BTreeSet<i32> = units.iter().filter_map(|&u| p.cohort[u]).collect();
         s.into_iter().filter(|g| ys.contains(g)).collect()
@@ -488,7 +493,7 @@ pub fn callaway_santanna(p: &Panel, control: Control) -> Result<CsResult, String
         Some(Estimate {
             est,
             se,
-            n_obs: p.obs.iter().filter(|o| pos.contains_key(&o.unit)).count(),
+            n_obs,
             n_units: n,
             n_treated: treated_in(cells),
             n_clusters: total_clusters,
@@ -513,7 +518,7 @@ pub fn callaway_santanna(p: &Panel, control: Control) -> Result<CsResult, String
             Estimate {
                 est,
                 se: if_se(&psi, &cluster_of, n),
-                n_obs: p.obs.iter().filter(|o| pos.contains_key(&o.unit)).count(),
+                n_obs,
                 n_units: n,
                 n_treated: units.iter().filter(|&&u| p.cohort[u] == Some(g)).count(),
                 n_clusters: total_clusters,
@@ -554,7 +559,7 @@ pub fn callaway_santanna(p: &Panel, control: Control) -> Result<CsResult, String
                 Estimate {
                     est,
                     se,
-                    n_obs: p.obs.iter().filter(|o| pos.contains_key(&o.unit)).count(),
+                    n_obs,
                     n_units: n,
                     n_treated: treated_in(&cs),
                     n_clusters: total_clusters,
@@ -572,13 +577,17 @@ pub fn callaway_santanna(p: &Panel, control: Control) -> Result<CsResult, String
         res.calendar_overall = Some(Estimate {
             est,
             se: if_se(&psi, &cluster_of, n),
-            n_obs: p.obs.iter().filter(|o| pos.contains_key(&o.unit)).count(),
+            n_obs,
             n_units: n,
             n_treated: treated_in(&post),
             n_clusters: total_clusters,
         });
     }
     Ok(res)
+}
+
+fn pos_has(sorted_units: &[usize], u: usize) -> bool {
+    sorted_units.binary_search(&u).is_ok()
 }
 
 /// Standard error from an influence function: sqrt(Σ_c (Σ_{i∈c} ψ_i)²)/n.

@@ -937,14 +937,21 @@ fn explain_rows(args: &[&str]) -> (String, Vec<Vec<String>>) {
     let (head, csv) = o.stdout.split_once("rows behind the figure").unwrap();
     let csv = csv.split_once('\n').unwrap().1;
     let mut rd = csv::Reader::from_reader(csv.as_bytes());
+    let names: Vec<String> = rd.headers().unwrap().iter().map(str::to_string).collect();
+    let at = |n: &str| names.iter().position(|h| h == n).unwrap();
+    let idx = [
+        at("village_code"),
+        at("num"),
+        at("reported"),
+        at("source_file"),
+        at("source_sheet"),
+        at("source_row"),
+    ];
     let rows = rd
         .records()
         .map(|r| {
             let r = r.unwrap();
-            [0, 3, 5, 6, 7, 8]
-                .iter()
-                .map(|&i| r[i].to_string())
-                .collect()
+            idx.iter().map(|&i| r[i].to_string()).collect()
         })
         .collect();
     (head.to_string(), rows)
@@ -954,7 +961,9 @@ fn explain_rows(args: &[&str]) -> (String, Vec<Vec<String>>) {
 fn explain_lists_the_rows_behind_a_figure() {
     let (head, rows) = explain_rows(&["org_four_in_one", "--geo", RUGAO, "--period", "2024-12"]);
     assert!(
-        head.contains("value 75 %   numerator 3   denominator 4   villages reporting 4 of 4"),
+        head.contains(
+            "value 75 % = 100 × 3 / 4   numerator 3   denominator 4   villages reporting 4 of 4"
+        ),
         "{head}"
     );
     assert!(head.contains("FROM villages v"), "{head}");
