@@ -3,7 +3,8 @@
 //! Loads the pipeline file and every source definition it names, checks
 //! them (unknown keys, types, units, ranges, headers claimed by two fields,
 //! keys and checks naming fields that do not exist, filename patterns) and
-//! reports every problem at once, each with file and line. Exit 0 when all
+//! the indicator definitions (unknown datasets or parameters, duplicate
+//! ids), and reports every problem at once, each with file and line. Exit 0 when all
 //! is well, 2 otherwise.
 
 use std::path::Path;
@@ -32,6 +33,13 @@ pub fn run(pipeline: &Path) -> i32 {
         );
         problems += 1;
     }
+    let defs = match super::load_definitions(&p) {
+        Ok(d) => Some(d),
+        Err(_) => {
+            problems += 1;
+            None
+        }
+    };
     if problems > 0 {
         return exit::USAGE;
     }
@@ -55,6 +63,15 @@ pub fn run(pipeline: &Path) -> i32 {
             pii,
             s.frequency,
             s.title
+        );
+    }
+    if let Some(d) = defs {
+        println!(
+            "{}: {} indicators in {} families, {} parameters",
+            d.path.display(),
+            d.indicators.len(),
+            d.families().len(),
+            d.params.len()
         );
     }
     exit::CLEAN
