@@ -27,6 +27,9 @@ pub fn stage(
         c.seconds,
         crate::indicators::dir(out).display()
     );
+    for w in &c.warnings {
+        line.push_str(&format!("\n  warning: {w}"));
+    }
     if reports {
         let t0 = std::time::Instant::now();
         let written =

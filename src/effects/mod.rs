@@ -170,6 +170,7 @@ pub fn household_rows(t: &Tables) -> PolarsResult<Vec<HouseholdRow>> {
             join_year: join[r].map(|j| j as i32),
         });
     }
+    // stable: rows of one household and year keep their file order
     out.sort_by(|a, b| (&a.household, a.year).cmp(&(&b.household, b.year)));
     Ok(out)
 }
@@ -262,8 +263,23 @@ struct Scope<'a> {
 }
 
 /// All estimates for every scope (city, then each county) and outcome.
-pub fn compute(t: &Tables, city: &str, cfg: &EffectsConfig) -> PolarsResult<Vec<EffectRow>> {
-    let rows = household_rows(t)?;
+/// The second value names data problems: a household reported twice for
+/// one year (only its first row, in file order, is used).
+pub fn compute(
+    t: &Tables,
+    city: &str,
+    cfg: &EffectsConfig,
+) -> PolarsResult<(Vec<EffectRow>, Vec<String>)> {
+    let mut rows = household_rows(t)?;
+    let before = rows.len();
+    rows.dedup_by(|b, a| a.household == b.household && a.year == b.year);
+    let mut warnings = Vec::new();
+    if rows.len() < before {
+        warnings.push(format!(
+            "income effects: {} household-year rows repeat an earlier row of the same household and year and are left out",
+            before - rows.len()
+        ));
+    }
     let (city_code, city_name) = crate::indicators::city_of(&t.geo, city);
     let mut scopes = vec![Scope {
         level: "city",
@@ -288,7 +304,7 @@ pub fn compute(t: &Tables, city: &str, cfg: &EffectsConfig) -> PolarsResult<Vec<
             estimate_scope(s, outcome, unit, &panel, cfg, &mut out);
         }
     }
-    Ok(out)
+    Ok((out, warnings))
 }
 
 fn estimate_scope(

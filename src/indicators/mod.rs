@@ -395,21 +395,39 @@ pub fn city_of(geo: &Geo, name: &str) -> (String, String) {
 }
 
 /// Computes every indicator.
+/// Computes every indicator. The second value lists data problems the
+/// figures depend on: a unit counted more than once in one period (two
+/// files reporting the same village, say).
 pub fn compute_all(
     defs: &Definitions,
     tables: &Tables,
     city: &str,
-) -> Result<Vec<IndicatorRow>, IndicatorError> {
+) -> Result<(Vec<IndicatorRow>, Vec<String>), IndicatorError> {
     let (code, name) = city_of(&tables.geo, city);
     let mut out = Vec::new();
+    let mut warnings = Vec::new();
     for (i, ind) in defs.indicators.iter().enumerate() {
         let mut rows = Vec::new();
         for (label, sql) in &ind.queries {
             rows.extend(run_query(tables, ind, label, sql)?);
         }
+        // rows are sorted: repeats are neighbours
+        let repeats = rows
+            .windows(2)
+            .filter(|w| {
+                (&w[0].period, &w[0].category, &w[0].unit)
+                    == (&w[1].period, &w[1].category, &w[1].unit)
+            })
+            .count();
+        if repeats > 0 {
+            warnings.push(format!(
+                "{}: {repeats} unit(s) appear more than once in a period (e.g. two files report the same village); each row is counted",
+                ind.def.id
+            ));
+        }
         out.extend(aggregate(i, ind, &rows, &tables.geo, (&code, &name)));
     }
-    Ok(out)
+    Ok((out, warnings))
 }
 
 /// The long table as a frame.
@@ -473,7 +491,13 @@ pub fn indicators_frame(
 /// What the indicator tables depend on: lake version, pipeline, the
 /// definitions (parameters and SQL) and this program's version.
 pub fn stamp(p: &crate::config::Pipeline, defs: &Definitions, lake_version: &str) -> String {
-    let hashes: Vec<&str> = defs.indicators.iter().map(|i| i.hash.as_str()).collect();
+    let mut hashes: Vec<String> = defs.indicators.iter().map(|i| i.hash.clone()).collect();
+    // family names and comments change the report, not the hashes above
+    hashes.push(
+        crate::ingest::sha256_file(&defs.path)
+            .map(|h| h.0)
+            .unwrap_or_default(),
+    );
     format!(
         "{{\"lake_version\":\"{lake_version}\",\"pipeline_hash\":\"{}\",\"definitions\":\"{}\",\"effects\":\"{:?}\",\"zhenxing\":\"{}\"}}",
         p.hash,
@@ -491,6 +515,8 @@ pub fn dir(out: &Path) -> PathBuf {
 /// What one `indicators` stage produced.
 pub struct Computed {
     pub rows: Vec<IndicatorRow>,
+    /// data problems behind some figures (see [`compute_all`])
+    pub warnings: Vec<String>,
     pub effects: Vec<crate::effects::EffectRow>,
     pub lake_version: String,
     pub seconds: f64,
@@ -507,11 +533,13 @@ pub fn compute(
     let Some(tables) = Tables::load(p, out)? else {
         return Ok(None);
     };
-    let rows = compute_all(defs, &tables, &p.city)?;
-    let effects = crate::effects::compute(&tables, &p.city, &defs.effects)
+    let (rows, mut warnings) = compute_all(defs, &tables, &p.city)?;
+    let (effects, more) = crate::effects::compute(&tables, &p.city, &defs.effects)
         .map_err(|e| IndicatorError::Other(format!("income effects: {e}")))?;
+    warnings.extend(more);
     Ok(Some(Computed {
         rows,
+        warnings,
         effects,
         lake_version: tables.lake_version.clone(),
         seconds: t0.elapsed().as_secs_f64(),
