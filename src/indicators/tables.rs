@@ -88,8 +88,14 @@ fn walk_has_parquet(dir: &Path) -> bool {
 }
 
 /// The text period of every row: 'YYYY-MM' (monthly), 'YYYY-Qn'
-/// (quarterly), 'YYYY' (yearly), 'current' (rosters).
-fn period_column(df: &DataFrame, src: &Source) -> PolarsResult<Column> {
+/// (quarterly), 'YYYY' (a `year` column); otherwise (rosters) the period of
+/// the file the row came from, so that each yearly snapshot of a roster is
+/// its own period, or 'current' when the file has none.
+fn period_column(
+    df: &DataFrame,
+    src: &Source,
+    file_period: &BTreeMap<String, String>,
+) -> PolarsResult<Column> {
     let n = df.height();
     let dated = matches!(src.frequency, Frequency::Monthly | Frequency::Quarterly)
         && df
@@ -116,8 +122,17 @@ fn period_column(df: &DataFrame, src: &Source) -> PolarsResult<Column> {
             .map(|y| y.map(|y| format!("{y:04}")))
             .collect()
     } else {
-        vec![Some("current".to_string()); n]
+        str_values(df, "source_file_sha256")?
+            .into_iter()
+            .map(|sha| {
+                Some(
+                    sha.and_then(|h| file_period.get(&h).cloned())
+                        .unwrap_or_else(|| "current".to_string()),
+                )
+            })
+            .collect()
     };
+    debug_assert_eq!(v.len(), n);
     Ok(Column::new("period".into(), v))
 }
 
@@ -157,6 +172,13 @@ impl Tables {
             return Ok(None);
         };
         let lake = layout.lake();
+        // each input file's period, for roster rows
+        let file_period: BTreeMap<String, String> = layout
+            .version_meta(&version)?
+            .files
+            .into_iter()
+            .filter_map(|f| Some((f.sha256, f.period?)))
+            .collect();
         let mut frames = BTreeMap::new();
         let mut geo = Geo::default();
         for src in &p.sources {
@@ -171,7 +193,7 @@ impl Tables {
                 frames.insert("villages".to_string(), df);
                 continue;
             }
-            let period = period_column(&df, src).map_err(|e| pq(&lake, e))?;
+            let period = period_column(&df, src, &file_period).map_err(|e| pq(&lake, e))?;
             df.with_column(period).map_err(|e| pq(&lake, e))?;
             let periods = periods_frame(&df).map_err(|e| pq(&lake, e))?;
             frames.insert(format!("{}_periods", src.dataset), periods);

@@ -81,8 +81,17 @@ pub fn stacked(title: &str, labels: &[String], series: &[(String, Vec<f64>)]) ->
     let row = 26.0;
     let left = 110.0;
     let width = 460.0;
-    let legend = 24.0;
-    let h = 50.0 + row * labels.len() as f64 + legend + 20.0;
+    let mut lines = 1.0;
+    let mut lx = 0.0;
+    for (name, _) in series {
+        let w = 16.0 + 13.0 * name.chars().count() as f64 + 14.0;
+        if lx + w > width && lx > 0.0 {
+            lines += 1.0;
+            lx = 0.0;
+        }
+        lx += w;
+    }
+    let h = 50.0 + row * labels.len() as f64 + 20.0 * lines + 24.0;
     let mut s = open(left + width + 30.0, h, title);
     for (i, l) in labels.iter().enumerate() {
         let y = 40.0 + row * i as f64;
@@ -106,9 +115,15 @@ pub fn stacked(title: &str, labels: &[String], series: &[(String, Vec<f64>)]) ->
             x += bw;
         }
     }
-    let ly = 40.0 + row * labels.len() as f64 + 8.0;
+    // the legend wraps onto as many lines as it needs
+    let mut ly = 40.0 + row * labels.len() as f64 + 8.0;
     let mut x = left;
     for (k, (name, _)) in series.iter().enumerate() {
+        let w = 16.0 + 13.0 * name.chars().count() as f64 + 14.0;
+        if x + w > left + width && x > left {
+            x = left;
+            ly += 20.0;
+        }
         let _ = write!(
             s,
             r#"<rect x="{x:.1}" y="{ly}" width="12" height="12" fill="{c}"/><text x="{tx:.1}" y="{ty}">{n}</text>"#,
@@ -117,7 +132,7 @@ pub fn stacked(title: &str, labels: &[String], series: &[(String, Vec<f64>)]) ->
             ty = ly + 11.0,
             n = esc(name)
         );
-        x += 16.0 + 13.0 * name.chars().count() as f64 + 14.0;
+        x += w;
     }
     s.push_str("</svg>");
     s

@@ -126,6 +126,13 @@ pub fn make_inbox(root: &Path) -> (PathBuf, PathBuf) {
             &format!("{BING},GT002,丙村养殖共同体,12"),
         ],
     );
+    // last year's roster: a snapshot of its own, not added to this year's
+    write(
+        &inbox,
+        "如皋市_党群致富共同体名册_2023.csv",
+        &format!("{LOC},共同体编号,名称,成员户数"),
+        &[&format!("{JIA},GT001,甲村果蔬共同体,15")],
+    );
     let t06 = format!("{LOC},年度,户编号,家庭年纯收入,是否共同体成员,共同体编号,加入年份");
     // H1 joins in 2024, H4 in 2023; H2, H3, H5 never join
     let incomes: [Household; 5] = [
@@ -417,33 +424,21 @@ fn organisational_coverage() {
         .any(|k| k.0 == "org_new_units" && k.2 == "2024-06"));
     // economic organisations: 3 of 4 have a Party organisation; 合作社 2/2, 企业 0/1
     near(
-        value(
-            "org_econ_org_coverage",
-            Some("合计"),
-            "current",
-            "city",
-            CITY,
-        ),
+        value("org_econ_org_coverage", Some("合计"), "2024", "city", CITY),
         75.0,
     );
     near(
         value(
             "org_econ_org_coverage",
             Some("合作社"),
-            "current",
+            "2024",
             "city",
             CITY,
         ),
         100.0,
     );
     near(
-        value(
-            "org_econ_org_coverage",
-            Some("企业"),
-            "current",
-            "city",
-            CITY,
-        ),
+        value("org_econ_org_coverage", Some("企业"), "2024", "city", CITY),
         0.0,
     );
 }
@@ -594,12 +589,15 @@ fn secretaries() {
 
 #[test]
 fn prosperity_communities_and_income_effects() {
+    // each year's roster is its own snapshot: 2 communities in 2024, 1 in 2023
+    near(value("comm_communities", None, "2024", "city", CITY), 2.0);
+    near(value("comm_communities", None, "2023", "city", CITY), 1.0);
     near(
-        value("comm_communities", None, "current", "city", CITY),
-        2.0,
+        value("comm_member_households", None, "2023", "city", CITY),
+        15.0,
     );
     near(
-        value("comm_member_households", None, "current", "city", CITY),
+        value("comm_member_households", None, "2024", "city", CITY),
         32.0,
     );
     // members among the 5 monitored households: 2022 none, 2023 H4, 2024 H1 and H4
@@ -736,7 +734,7 @@ fn collective_economy() {
         value(
             "ce_pairing_projects_per_village",
             None,
-            "current",
+            "2024",
             "city",
             CITY,
         ),
@@ -746,7 +744,7 @@ fn collective_economy() {
         value(
             "ce_pairing_projects_per_village",
             None,
-            "current",
+            "2024",
             "county",
             RUGAO,
         ),
