@@ -10,6 +10,7 @@ use crate::cli::exit;
 use crate::config::{FieldType, Pipeline, Source};
 use crate::indicators::Definitions;
 use crate::lake::column_name;
+use crate::report::xlsx::header_row;
 
 /// One documented column.
 pub struct ColumnDoc {
@@ -99,29 +100,25 @@ fn source_columns(src: &Source) -> Vec<ColumnDoc> {
             "6-digit county division code: the partition folder county_code=…",
         ),
     ];
+    let added = |c: &str, t: &'static str, d: &str| ColumnDoc {
+        table: src.dataset.clone(),
+        column: c.into(),
+        ty: t,
+        unit: String::new(),
+        header: String::new(),
+        variants: String::new(),
+        rule: String::new(),
+        description: d.into(),
+    };
     for (c, t, d) in fixed {
-        out.push(ColumnDoc {
-            table: src.dataset.clone(),
-            column: c.into(),
-            ty: t,
-            unit: String::new(),
-            header: String::new(),
-            variants: String::new(),
-            rule: String::new(),
-            description: d.into(),
-        });
+        out.push(added(c, t, d));
     }
     if crate::lake::has_year(src) && !out.iter().any(|c| c.column == "year") {
-        out.push(ColumnDoc {
-            table: src.dataset.clone(),
-            column: "year".into(),
-            ty: "Int64 (partition)",
-            unit: String::new(),
-            header: String::new(),
-            variants: String::new(),
-            rule: String::new(),
-            description: "report year: the partition folder year=…".into(),
-        });
+        out.push(added(
+            "year",
+            "Int64 (partition)",
+            "report year: the partition folder year=…",
+        ));
     }
     out
 }
@@ -351,9 +348,7 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
         "规则",
         "说明",
     ];
-    for (i, t) in h.iter().enumerate() {
-        ws.write_string_with_format(0, i as u16, *t, &bold)?;
-    }
+    header_row(ws, 0, &h, &bold)?;
     ws.set_freeze_panes(1, 0)?;
     let mut row = 1;
     for src in &p.sources {
@@ -390,9 +385,7 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
         "SQL",
         "定义哈希",
     ];
-    for (i, t) in h.iter().enumerate() {
-        ws.write_string_with_format(0, i as u16, *t, &bold)?;
-    }
+    header_row(ws, 0, &h, &bold)?;
     ws.set_freeze_panes(1, 0)?;
     for (k, ind) in defs.indicators.iter().enumerate() {
         let row = k as u32 + 1;
@@ -417,9 +410,7 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
     }
     let ws = wb.add_worksheet();
     ws.set_name("输出表字段")?;
-    for (i, t) in ["表", "字段", "类型", "说明"].iter().enumerate() {
-        ws.write_string_with_format(0, i as u16, *t, &bold)?;
-    }
+    header_row(ws, 0, &["表", "字段", "类型", "说明"], &bold)?;
     ws.set_freeze_panes(1, 0)?;
     let mut row = 1;
     for (table, cols) in [
@@ -445,12 +436,8 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
 }
 
 pub fn run(pipeline: &Path, dir: Option<&Path>) -> i32 {
-    let p = match super::load_pipeline(pipeline) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let defs = match super::load_definitions(&p) {
-        Ok(d) => d,
+    let (p, defs) = match super::load_with_definitions(pipeline) {
+        Ok(x) => x,
         Err(code) => return code,
     };
     let dir = dir

@@ -72,12 +72,8 @@ fn in_geo(r: &UnitRow, geo: &str, city: &str) -> bool {
 }
 
 pub fn run(o: ExplainOptions) -> i32 {
-    let p = match super::load_pipeline(&o.pipeline) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let defs = match super::load_definitions(&p) {
-        Ok(d) => d,
+    let (p, defs) = match super::load_with_definitions(&o.pipeline) {
+        Ok(x) => x,
         Err(code) => return code,
     };
     let Some(idx) = defs.indicators.iter().position(|i| i.def.id == o.indicator) else {

@@ -77,12 +77,8 @@ pub fn stage_locked(
 }
 
 pub fn run(pipeline: &Path, out: Option<&Path>, reports: bool) -> i32 {
-    let p = match super::load_pipeline(pipeline) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let defs = match super::load_definitions(&p) {
-        Ok(d) => d,
+    let (p, defs) = match super::load_with_definitions(pipeline) {
+        Ok(x) => x,
         Err(code) => return code,
     };
     let out = super::out_dir(&p, out);

@@ -50,6 +50,16 @@ pub fn load_definitions(p: &Pipeline) -> Result<crate::indicators::Definitions, 
     })
 }
 
+/// The pipeline and its indicator definitions, or the exit code after
+/// printing every problem.
+pub fn load_with_definitions(
+    path: &Path,
+) -> Result<(Pipeline, crate::indicators::Definitions), i32> {
+    let p = load_pipeline(path)?;
+    let d = load_definitions(&p)?;
+    Ok((p, d))
+}
+
 /// The output folder: the flag, else the pipeline's.
 pub fn out_dir(p: &Pipeline, out: Option<&Path>) -> std::path::PathBuf {
     out.map(Path::to_path_buf).unwrap_or_else(|| p.out.clone())

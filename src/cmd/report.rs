@@ -6,12 +6,8 @@ use std::path::Path;
 use crate::cli::exit;
 
 pub fn run(pipeline: &Path, out: Option<&Path>, period: Option<&str>) -> i32 {
-    let p = match super::load_pipeline(pipeline) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let defs = match super::load_definitions(&p) {
-        Ok(d) => d,
+    let (p, defs) = match super::load_with_definitions(pipeline) {
+        Ok(x) => x,
         Err(code) => return code,
     };
     let out = super::out_dir(&p, out);

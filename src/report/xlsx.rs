@@ -62,10 +62,22 @@ fn number(
     Ok(())
 }
 
-fn headers(ws: &mut Worksheet, f: &Formats, row: u32, names: &[&str]) -> Result<(), XlsxError> {
+/// One row of header cells.
+pub fn header_row(
+    ws: &mut Worksheet,
+    row: u32,
+    names: &[&str],
+    fmt: &Format,
+) -> Result<(), XlsxError> {
     for (i, h) in names.iter().enumerate() {
-        ws.write_string_with_format(row, i as u16, *h, &f.header)?;
+        ws.write_string_with_format(row, i as u16, *h, fmt)?;
     }
+    Ok(())
+}
+
+/// A header row that stays in view when scrolling.
+fn headers(ws: &mut Worksheet, f: &Formats, row: u32, names: &[&str]) -> Result<(), XlsxError> {
+    header_row(ws, row, names, &f.header)?;
     ws.set_freeze_panes(row + 1, 0)?;
     Ok(())
 }
@@ -362,9 +374,7 @@ fn notes_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
         "采用统计期",
         "定义哈希",
     ];
-    for (i, t) in h.iter().enumerate() {
-        ws.write_string_with_format(row, i as u16, *t, &f.header)?;
-    }
+    header_row(ws, row, &h, &f.header)?;
     row += 1;
     for (i, ind) in d.defs.indicators.iter().enumerate() {
         text(ws, f, row, 0, &ind.def.id)?;
@@ -395,9 +405,7 @@ fn notes_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
         "拒收行数",
         "SHA-256",
     ];
-    for (i, t) in h.iter().enumerate() {
-        ws.write_string_with_format(row, i as u16, *t, &f.header)?;
-    }
+    header_row(ws, row, &h, &f.header)?;
     row += 1;
     for file in &d.files {
         text(ws, f, row, 0, &file.path)?;

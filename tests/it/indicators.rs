@@ -343,6 +343,11 @@ fn value(id: &str, cat: Option<&str>, period: &str, level: &str, geo: &str) -> f
         .unwrap_or_else(|| panic!("{id} {cat:?} {period} {geo}: no value"))
 }
 
+/// A citywide value.
+fn city(id: &str, cat: Option<&str>, period: &str) -> f64 {
+    value(id, cat, period, "city", CITY)
+}
+
 fn near(a: f64, b: f64) {
     assert!((a - b).abs() < 1e-9, "{a} != {b}");
 }
@@ -375,72 +380,30 @@ fn organisational_coverage() {
         50.0,
     );
     // 2024-12: 甲 乙 丁 complete, 丙 has org type 无 → 3/5
-    near(
-        value("org_four_in_one", None, "2024-12", "city", CITY),
-        60.0,
-    );
+    near(city("org_four_in_one", None, "2024-12"), 60.0);
     // grid branches / grids: June (2+0+1)/(4+3+2) = 3/9, December 6/10
     near(
-        value("org_grid_branch_coverage", None, "2024-06", "city", CITY),
+        city("org_grid_branch_coverage", None, "2024-06"),
         100.0 / 3.0,
     );
-    near(
-        value("org_grid_branch_coverage", None, "2024-12", "city", CITY),
-        60.0,
-    );
+    near(city("org_grid_branch_coverage", None, "2024-12"), 60.0);
     // central households per 100 households: (10+6+3+1)/(400+300+200+100) × 100 = 2
-    near(
-        value(
-            "org_central_per_100_households",
-            None,
-            "2024-12",
-            "city",
-            CITY,
-        ),
-        2.0,
-    );
+    near(city("org_central_per_100_households", None, "2024-12"), 2.0);
     // per Party member: 20 / (40+30+20+10) = 0.2
-    near(
-        value("org_central_per_member", None, "2024-12", "city", CITY),
-        0.2,
-    );
+    near(city("org_central_per_member", None, "2024-12"), 0.2);
     // new since June, villages in both periods (甲 乙 丙):
     // branches (3−2)+(1−0)+(1−1) = 2; groups (4−3)+0+0 = 1; central (10−8)+0+(3−2) = 3
-    near(
-        value("org_new_units", Some("网格党支部"), "2024-12", "city", CITY),
-        2.0,
-    );
-    near(
-        value("org_new_units", Some("党小组"), "2024-12", "city", CITY),
-        1.0,
-    );
-    near(
-        value("org_new_units", Some("党员中心户"), "2024-12", "city", CITY),
-        3.0,
-    );
+    near(city("org_new_units", Some("网格党支部"), "2024-12"), 2.0);
+    near(city("org_new_units", Some("党小组"), "2024-12"), 1.0);
+    near(city("org_new_units", Some("党员中心户"), "2024-12"), 3.0);
     // the first period has no previous one: no row
     assert!(!table()
         .keys()
         .any(|k| k.0 == "org_new_units" && k.2 == "2024-06"));
     // economic organisations: 3 of 4 have a Party organisation; 合作社 2/2, 企业 0/1
-    near(
-        value("org_econ_org_coverage", Some("合计"), "2024", "city", CITY),
-        75.0,
-    );
-    near(
-        value(
-            "org_econ_org_coverage",
-            Some("合作社"),
-            "2024",
-            "city",
-            CITY,
-        ),
-        100.0,
-    );
-    near(
-        value("org_econ_org_coverage", Some("企业"), "2024", "city", CITY),
-        0.0,
-    );
+    near(city("org_econ_org_coverage", Some("合计"), "2024"), 75.0);
+    near(city("org_econ_org_coverage", Some("合作社"), "2024"), 100.0);
+    near(city("org_econ_org_coverage", Some("企业"), "2024"), 0.0);
 }
 
 #[test]
@@ -456,57 +419,30 @@ fn standardisation() {
     );
     // 组织设置 (S01–S04): 丙 misses S01, S02 → 2 of 3 assessed villages
     near(
-        value(
-            "std_aspect_pass_rate",
-            Some("组织设置"),
-            "2024",
-            "city",
-            CITY,
-        ),
+        city("std_aspect_pass_rate", Some("组织设置"), "2024"),
         200.0 / 3.0,
     );
     // 班子建设 (S05–S08): 乙 misses S05 → 2/3; 党员队伍: all 3
     near(
-        value(
-            "std_aspect_pass_rate",
-            Some("班子建设"),
-            "2024",
-            "city",
-            CITY,
-        ),
+        city("std_aspect_pass_rate", Some("班子建设"), "2024"),
         200.0 / 3.0,
     );
     near(
-        value(
-            "std_aspect_pass_rate",
-            Some("党员队伍"),
-            "2024",
-            "city",
-            CITY,
-        ),
+        city("std_aspect_pass_rate", Some("党员队伍"), "2024"),
         100.0,
     );
     near(
-        value("std_standard_pass_rate", Some("S01"), "2024", "city", CITY),
+        city("std_standard_pass_rate", Some("S01"), "2024"),
         200.0 / 3.0,
     );
-    near(
-        value("std_standard_pass_rate", Some("S03"), "2024", "city", CITY),
-        100.0,
-    );
+    near(city("std_standard_pass_rate", Some("S03"), "2024"), 100.0);
     // stars: 甲 5, 乙 3, 丙 5 → two five-star organisations, 2/3
     assert_eq!(
         get("std_org_stars", Some("5星"), "2024", "city", CITY).1,
         Some(2.0)
     );
-    near(
-        value("std_org_stars", Some("5星"), "2024", "city", CITY),
-        200.0 / 3.0,
-    );
-    near(
-        value("std_org_stars", Some("3星"), "2024", "city", CITY),
-        100.0 / 3.0,
-    );
+    near(city("std_org_stars", Some("5星"), "2024"), 200.0 / 3.0);
+    near(city("std_org_stars", Some("3星"), "2024"), 100.0 / 3.0);
     // secretary stars 4, 3, 5
     assert_eq!(
         get("std_secretary_stars", Some("5星"), "2024", "city", CITY).1,
@@ -518,30 +454,15 @@ fn standardisation() {
 fn rectification() {
     // identified in 2023: 乙 (transformed, 8 actions, secretary replaced, 96 %)
     // and 丙 (not transformed, 6 actions, 88 %); in 2024: 丁 (4 actions, no satisfaction)
-    near(value("rect_identified", None, "2023", "city", CITY), 2.0);
-    near(value("rect_transformed", None, "2023", "city", CITY), 1.0);
-    near(
-        value("rect_transformation_rate", None, "2023", "city", CITY),
-        50.0,
-    );
+    near(city("rect_identified", None, "2023"), 2.0);
+    near(city("rect_transformed", None, "2023"), 1.0);
+    near(city("rect_transformation_rate", None, "2023"), 50.0);
     // (8 + 6) / 16
-    near(
-        value("rect_actions_completion", None, "2023", "city", CITY),
-        87.5,
-    );
-    near(value("rect_satisfaction", None, "2023", "city", CITY), 92.0);
-    near(
-        value("rect_secretaries_replaced", None, "2023", "city", CITY),
-        1.0,
-    );
-    near(
-        value("rect_transformation_rate", None, "2024", "city", CITY),
-        0.0,
-    );
-    near(
-        value("rect_actions_completion", None, "2024", "city", CITY),
-        50.0,
-    );
+    near(city("rect_actions_completion", None, "2023"), 87.5);
+    near(city("rect_satisfaction", None, "2023"), 92.0);
+    near(city("rect_secretaries_replaced", None, "2023"), 1.0);
+    near(city("rect_transformation_rate", None, "2024"), 0.0);
+    near(city("rect_actions_completion", None, "2024"), 50.0);
     // no satisfaction reported in 2024: no value, not 0
     assert_eq!(get("rect_satisfaction", None, "2024", "city", CITY).0, None);
 }
@@ -550,65 +471,38 @@ fn rectification() {
 fn secretaries() {
     // levels 一级, 二级, 二级
     near(
-        value("sec_level_distribution", Some("1级"), "2024", "city", CITY),
+        city("sec_level_distribution", Some("1级"), "2024"),
         100.0 / 3.0,
     );
     near(
-        value("sec_level_distribution", Some("2级"), "2024", "city", CITY),
+        city("sec_level_distribution", Some("2级"), "2024"),
         200.0 / 3.0,
     );
     near(
-        value("sec_grade_distribution", Some("10档"), "2024", "city", CITY),
+        city("sec_grade_distribution", Some("10档"), "2024"),
         100.0 / 3.0,
     );
     // (120000 + 90000 + 60000) / 3
-    near(
-        value("sec_mean_annual_pay", None, "2024", "city", CITY),
-        90000.0,
-    );
+    near(city("sec_mean_annual_pay", None, "2024"), 90000.0);
     // 270000 / (3 × 100000)
-    near(
-        value("sec_pay_to_benchmark", None, "2024", "city", CITY),
-        90.0,
-    );
+    near(city("sec_pay_to_benchmark", None, "2024"), 90.0);
     // 1 career post of 3; quota 0.2 × 3 = 0.6 posts → 1/0.6
-    near(
-        value("sec_career_post_share", None, "2024", "city", CITY),
-        100.0 / 3.0,
-    );
-    near(
-        value("sec_career_post_quota_use", None, "2024", "city", CITY),
-        100.0 / 0.6,
-    );
-    near(value("sec_promoted", None, "2024", "city", CITY), 1.0);
-    near(
-        value("sec_full_time_share", None, "2024", "city", CITY),
-        200.0 / 3.0,
-    );
+    near(city("sec_career_post_share", None, "2024"), 100.0 / 3.0);
+    near(city("sec_career_post_quota_use", None, "2024"), 100.0 / 0.6);
+    near(city("sec_promoted", None, "2024"), 1.0);
+    near(city("sec_full_time_share", None, "2024"), 200.0 / 3.0);
 }
 
 #[test]
 fn prosperity_communities_and_income_effects() {
     // each year's roster is its own snapshot: 2 communities in 2024, 1 in 2023
-    near(value("comm_communities", None, "2024", "city", CITY), 2.0);
-    near(value("comm_communities", None, "2023", "city", CITY), 1.0);
-    near(
-        value("comm_member_households", None, "2023", "city", CITY),
-        15.0,
-    );
-    near(
-        value("comm_member_households", None, "2024", "city", CITY),
-        32.0,
-    );
+    near(city("comm_communities", None, "2024"), 2.0);
+    near(city("comm_communities", None, "2023"), 1.0);
+    near(city("comm_member_households", None, "2023"), 15.0);
+    near(city("comm_member_households", None, "2024"), 32.0);
     // members among the 5 monitored households: 2022 none, 2023 H4, 2024 H1 and H4
-    near(
-        value("comm_monitored_member_share", None, "2022", "city", CITY),
-        0.0,
-    );
-    near(
-        value("comm_monitored_member_share", None, "2024", "city", CITY),
-        40.0,
-    );
+    near(city("comm_monitored_member_share", None, "2022"), 0.0);
+    near(city("comm_monitored_member_share", None, "2024"), 40.0);
 
     let df =
         zhenxing::lake::read_parquet(&out_dir().join("indicators/income_effects.parquet")).unwrap();
@@ -690,10 +584,7 @@ fn collective_economy() {
         get("ce_income_band", Some("10万元以下"), "2024", "city", CITY).1,
         Some(1.0)
     );
-    near(
-        value("ce_income_band", Some("未报送"), "2024", "city", CITY),
-        40.0,
-    );
+    near(city("ce_income_band", Some("未报送"), "2024"), 40.0);
     assert!(!table().contains_key(&(
         "ce_income_band".into(),
         Some("10-30万元".into()),
@@ -702,44 +593,20 @@ fn collective_economy() {
         CITY.into()
     )));
     // total 120 + 30 + 9 = 159万元; median of 9, 30, 120 = 30; 2023 median (25+40)/2
-    near(
-        value("ce_operating_income_total", None, "2024", "city", CITY),
-        159.0,
-    );
-    near(
-        value("ce_operating_income_median", None, "2024", "city", CITY),
-        30.0,
-    );
-    near(
-        value("ce_operating_income_median", None, "2023", "city", CITY),
-        32.5,
-    );
+    near(city("ce_operating_income_total", None, "2024"), 159.0);
+    near(city("ce_operating_income_median", None, "2024"), 30.0);
+    near(city("ce_operating_income_median", None, "2023"), 32.5);
     // growth over villages in both years (甲 乙 丙): (159 − 93) / 93
     near(
-        value("ce_operating_income_growth", None, "2024", "city", CITY),
+        city("ce_operating_income_growth", None, "2024"),
         6600.0 / 93.0,
     );
     // fuel station: 105万 dividends on 100万 invested
-    near(
-        value("ce_station_return", None, "2024", "city", CITY),
-        105.0,
-    );
+    near(city("ce_station_return", None, "2024"), 105.0);
     // 350k floor: 甲 40万, 乙 35万 (at the floor counts), 丙 30万 → 2/3
-    near(
-        value("ce_station_floor_met", None, "2024", "city", CITY),
-        200.0 / 3.0,
-    );
+    near(city("ce_station_floor_met", None, "2024"), 200.0 / 3.0);
     // 3 projects over 5 registry villages; 如皋市 3/4
-    near(
-        value(
-            "ce_pairing_projects_per_village",
-            None,
-            "2024",
-            "city",
-            CITY,
-        ),
-        0.6,
-    );
+    near(city("ce_pairing_projects_per_village", None, "2024"), 0.6);
     near(
         value(
             "ce_pairing_projects_per_village",
@@ -757,7 +624,7 @@ fn evaluation_composite_and_rank() {
     // 0.1 self + 0.4 supervisor + 0.3 public + 0.2 observer:
     // 甲 9+32+21+12 = 74; 乙 10+36+24+14 = 84; 丙 5+24+21+16 = 66
     near(
-        value("eval_composite", None, "2024", "city", CITY),
+        city("eval_composite", None, "2024"),
         (74.0 + 84.0 + 66.0) / 3.0,
     );
     near(
@@ -790,7 +657,7 @@ fn evaluation_composite_and_rank() {
         .map(|(k, v)| (k.to_string(), Some(v)))
         .collect();
     assert_eq!(ranks, want);
-    near(value("eval_development", None, "2024", "city", CITY), 70.0);
+    near(city("eval_development", None, "2024"), 70.0);
 }
 
 fn workbook_path() -> PathBuf {
