@@ -63,9 +63,10 @@ pub fn stage_locked(
     let stamp = crate::indicators::stamp(p, defs, &version);
     let stamp_path = crate::indicators::dir(out).join("_stamp.json");
     if std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp)
-        && crate::indicators::dir(out)
-            .join("indicators.parquet")
-            .is_file()
+        && ["indicators.parquet", "income_effects.parquet"]
+            .iter()
+            .all(|f| crate::indicators::dir(out).join(f).is_file())
+        && out.join("reports").is_dir()
     {
         return Ok(Some(format!(
             "indicators: up to date for lake version {version} and these definitions (nothing recomputed)"
