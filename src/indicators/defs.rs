@@ -306,6 +306,60 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_problem_in_a_definitions_file_is_reported_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("indicators.toml");
+        std::fs::write(
+            &path,
+            r#"[params]
+floor = 350000
+
+[[indicator]]
+id = "a"
+family = "f"
+name_zh = "甲"
+name_en = "A"
+unit = "%"
+aggregate = "ratio"
+dataset = "nowhere"
+sql = "SELECT {{ceiling}} AS num"
+
+[[indicator]]
+id = "a"
+family = "f"
+name_zh = "乙"
+name_en = "B"
+unit = "%"
+aggregate = "sum"
+dataset = "villages"
+rank = "desc"
+sql = "SELECT {{floor}} AS num"
+"#,
+        )
+        .unwrap();
+        let e = load(&path, &["villages".to_string()]).unwrap_err();
+        let msgs: Vec<String> = e.0.iter().map(|p| p.to_string()).collect();
+        let file = path.display();
+        assert_eq!(
+            msgs,
+            [
+                format!("{file}:4: indicator a: dataset nowhere is not a dataset of the pipeline"),
+                format!("{file}:4: indicator a: sql names unknown parameter {{{{ceiling}}}}"),
+                format!("{file}:14: indicator a: id already used at line 4"),
+                format!("{file}:14: indicator a: rank needs village_rows = true"),
+            ]
+        );
+        // the good one loads with its parameter filled in
+        std::fs::write(
+            &path,
+            "[params]\nfloor = 350000\n[[indicator]]\nid = \"b\"\nfamily = \"f\"\nname_zh = \"乙\"\nname_en = \"B\"\nunit = \"%\"\naggregate = \"sum\"\ndataset = \"villages\"\nsql = \"SELECT {{floor}} AS num\"\n",
+        )
+        .unwrap();
+        let d = load(&path, &["villages".to_string()]).unwrap();
+        assert_eq!(d.indicators[0].queries[0].1, "SELECT 350000 AS num");
+    }
+
+    #[test]
     fn fill_replaces_known_names_and_reports_unknown_ones() {
         let mut v = BTreeMap::new();
         v.insert("floor".to_string(), "350000".to_string());
