@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use polars::prelude::*;
 
 use crate::cli::exit;
-use crate::indicators::{aggregate, city_of, run_query, Level, Tables, UnitRow};
+use crate::indicators::{aggregate, city_of, run_queries, Level, Tables, UnitRow, Units};
 
 pub struct ExplainOptions {
     pub indicator: String,
@@ -99,16 +99,13 @@ pub fn run(o: ExplainOptions) -> i32 {
         }
     };
     let (city_code, city_name) = city_of(&t.geo, &p.city);
-    let mut all = Vec::new();
-    for (label, sql) in &ind.queries {
-        match run_query(&t, ind, label, sql) {
-            Ok(r) => all.extend(r),
-            Err(e) => {
-                eprintln!("zhenxing explain: {e}");
-                return exit::FAILED;
-            }
+    let all = match run_queries(&t, ind) {
+        Ok(u) => u.unit_rows(),
+        Err(e) => {
+            eprintln!("zhenxing explain: {e}");
+            return exit::FAILED;
         }
-    }
+    };
     let periods: std::collections::BTreeSet<&str> = all.iter().map(|r| r.period.as_str()).collect();
     let cats: std::collections::BTreeSet<&str> =
         all.iter().filter_map(|r| r.category.as_deref()).collect();
@@ -148,7 +145,13 @@ pub fn run(o: ExplainOptions) -> i32 {
     };
     let mut def = ind.clone();
     def.def.village_rows = true;
-    let agg = aggregate(idx, &def, &rows, &t.geo, (&city_code, &city_name));
+    let agg = aggregate(
+        idx,
+        &def,
+        &Units::from_rows(&rows),
+        &t.geo,
+        (&city_code, &city_name),
+    );
     let Some(fig) = agg.iter().find(|r| r.level == level && r.geo_code == o.geo) else {
         eprintln!(
             "zhenxing explain: geo {} is not a city, county, township or village code here",

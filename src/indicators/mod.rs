@@ -5,7 +5,7 @@
 pub mod defs;
 pub mod tables;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -41,7 +41,7 @@ pub struct UnitRow {
     pub reported: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
     City,
     County,
@@ -89,113 +89,262 @@ fn query_err(ind: &Indicator, label: &Option<String>, message: String) -> Indica
     }
 }
 
-fn col_str(df: &DataFrame, name: &str) -> Result<Option<Vec<Option<String>>>, String> {
-    let Ok(c) = df.column(name) else {
-        return Ok(None);
-    };
-    let c = c
-        .cast(&DataType::String)
-        .map_err(|e| format!("column {name}: {e}"))?;
-    let s = c.str().map_err(|e| format!("column {name}: {e}"))?;
-    Ok(Some(s.iter().map(|v| v.map(str::to_string)).collect()))
+/// Text interned as numbers: ids are handed out as text is first seen and
+/// renumbered by [`Interner::finish`] so that id order is text order.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+    strings: Vec<String>,
 }
 
-fn col_f64(df: &DataFrame, name: &str) -> Result<Option<Vec<Option<f64>>>, String> {
-    let Ok(c) = df.column(name) else {
-        return Ok(None);
-    };
-    let c = c
-        .cast(&DataType::Float64)
-        .map_err(|e| format!("column {name} must be a number: {e}"))?;
-    let s = c.f64().map_err(|e| format!("column {name}: {e}"))?;
-    Ok(Some(s.iter().collect()))
+const NONE: u32 = u32::MAX;
+
+impl Interner {
+    fn id(&mut self, s: Option<&str>) -> u32 {
+        let Some(s) = s else { return NONE };
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = self.strings.len() as u32;
+        self.strings.push(s.to_string());
+        self.ids.insert(s.to_string(), i);
+        i
+    }
+
+    /// Sorted strings and old id → new id.
+    fn finish(self) -> (Vec<String>, Vec<u32>) {
+        let mut order: Vec<u32> = (0..self.strings.len() as u32).collect();
+        order.sort_by(|&a, &b| self.strings[a as usize].cmp(&self.strings[b as usize]));
+        let mut remap = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            remap[old as usize] = new as u32;
+        }
+        let mut strings = self.strings;
+        let sorted = order
+            .iter()
+            .map(|&o| std::mem::take(&mut strings[o as usize]))
+            .collect();
+        (sorted, remap)
+    }
 }
 
-/// Runs one variant's SQL and reads its rows, sorted so that sums are
-/// added in the same order on every run.
-pub fn run_query(
+/// One row of an indicator query, its text interned in [`Units::strings`]
+/// (`NONE`: null).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Unit {
+    pub period: u32,
+    pub category: u32,
+    pub county: u32,
+    pub village: u32,
+    pub unit: u32,
+    pub num: Option<f64>,
+    pub den: Option<f64>,
+    pub reported: bool,
+}
+
+/// The rows of all of an indicator's queries, sorted (text order, then
+/// num) so that sums are added in the same order on every run.
+#[derive(Debug, Clone, Default)]
+pub struct Units {
+    pub strings: Vec<String>,
+    pub rows: Vec<Unit>,
+}
+
+impl Units {
+    pub fn text(&self, id: u32) -> Option<&str> {
+        (id != NONE).then(|| self.strings[id as usize].as_str())
+    }
+
+    /// The rows with their text.
+    pub fn unit_rows(&self) -> Vec<UnitRow> {
+        let t = |i: u32| self.text(i).map(str::to_string);
+        self.rows
+            .iter()
+            .map(|r| UnitRow {
+                period: t(r.period).unwrap_or_default(),
+                category: t(r.category),
+                county_code: t(r.county).unwrap_or_default(),
+                village_code: t(r.village),
+                unit: t(r.unit).unwrap_or_default(),
+                num: r.num,
+                den: r.den,
+                reported: r.reported,
+            })
+            .collect()
+    }
+
+    /// Units from rows with text (used by `explain` on a selection).
+    pub fn from_rows(rows: &[UnitRow]) -> Units {
+        let mut b = UnitsBuilder::default();
+        for r in rows {
+            b.push(r.clone());
+        }
+        b.finish()
+    }
+}
+
+/// A query row as borrowed text.
+struct RowText<'a> {
+    period: &'a str,
+    category: Option<&'a str>,
+    county: &'a str,
+    village: Option<&'a str>,
+    unit: &'a str,
+    num: Option<f64>,
+    den: Option<f64>,
+    reported: bool,
+}
+
+#[derive(Default)]
+struct UnitsBuilder {
+    interner: Interner,
+    rows: Vec<Unit>,
+}
+
+impl UnitsBuilder {
+    fn push(&mut self, r: UnitRow) {
+        self.push_text(RowText {
+            period: &r.period,
+            category: r.category.as_deref(),
+            county: &r.county_code,
+            village: r.village_code.as_deref(),
+            unit: &r.unit,
+            num: r.num,
+            den: r.den,
+            reported: r.reported,
+        });
+    }
+
+    fn push_text(&mut self, r: RowText<'_>) {
+        let i = &mut self.interner;
+        let row = Unit {
+            period: i.id(Some(r.period)),
+            category: i.id(r.category),
+            county: i.id(Some(r.county)),
+            village: i.id(r.village),
+            unit: i.id(Some(r.unit)),
+            num: r.num,
+            den: r.den,
+            reported: r.reported,
+        };
+        self.rows.push(row);
+    }
+
+    fn finish(self) -> Units {
+        let (strings, remap) = self.interner.finish();
+        let m = |i: u32| if i == NONE { NONE } else { remap[i as usize] };
+        let mut rows: Vec<Unit> = self
+            .rows
+            .into_iter()
+            .map(|r| Unit {
+                period: m(r.period),
+                category: m(r.category),
+                county: m(r.county),
+                village: m(r.village),
+                unit: m(r.unit),
+                ..r
+            })
+            .collect();
+        // NONE sorts last, like a missing text after every text
+        rows.sort_by(|a, b| {
+            (a.period, a.category, a.county, a.village, a.unit)
+                .cmp(&(b.period, b.category, b.county, b.village, b.unit))
+                .then(
+                    a.num
+                        .partial_cmp(&b.num)
+                        .unwrap_or(std::cmp::Ordering::Equal),
+                )
+        });
+        Units { strings, rows }
+    }
+}
+
+/// Runs an indicator's queries (every `each` variant) and reads their rows.
+pub fn run_queries(tables: &Tables, ind: &Indicator) -> Result<Units, IndicatorError> {
+    let mut b = UnitsBuilder::default();
+    for (label, sql) in &ind.queries {
+        read_query(tables, ind, label, sql, &mut b)?;
+    }
+    Ok(b.finish())
+}
+
+fn read_query(
     tables: &Tables,
     ind: &Indicator,
     label: &Option<String>,
     sql: &str,
-) -> Result<Vec<UnitRow>, IndicatorError> {
+    b: &mut UnitsBuilder,
+) -> Result<(), IndicatorError> {
     let mut ctx = tables.context();
     let df = ctx
         .execute(sql)
         .and_then(|lf| lf.collect())
         .map_err(|e| query_err(ind, label, e.to_string()))?;
-    let need = |name: &str, v: Result<Option<Vec<Option<String>>>, String>| match v {
-        Ok(Some(v)) => Ok(v),
-        Ok(None) => Err(query_err(
-            ind,
-            label,
-            format!("the query must return a column `{name}`"),
-        )),
-        Err(e) => Err(query_err(ind, label, e)),
-    };
-    let period = need("period", col_str(&df, "period"))?;
-    let county = need("county_code", col_str(&df, "county_code"))?;
-    let unit = need("unit", col_str(&df, "unit"))?;
-    let village = col_str(&df, "village_code").map_err(|e| query_err(ind, label, e))?;
-    let category = col_str(&df, "category").map_err(|e| query_err(ind, label, e))?;
-    let num = match col_f64(&df, "num") {
-        Ok(Some(v)) => v,
-        Ok(None) => {
-            return Err(query_err(
+    let need = |name: &str| -> Result<Column, IndicatorError> {
+        let c = df.column(name).map_err(|_| {
+            query_err(
                 ind,
                 label,
-                "the query must return a column `num`".into(),
-            ));
-        }
-        Err(e) => return Err(query_err(ind, label, e)),
+                format!("the query must return a column `{name}`"),
+            )
+        })?;
+        c.cast(&DataType::String)
+            .map_err(|e| query_err(ind, label, format!("column {name}: {e}")))
     };
-    let den = col_f64(&df, "den").map_err(|e| query_err(ind, label, e))?;
-    let reported = col_f64(&df, "reported").map_err(|e| query_err(ind, label, e))?;
-    let mut rows = Vec::with_capacity(df.height());
+    let maybe = |name: &str, dt: &DataType| -> Result<Option<Column>, IndicatorError> {
+        match df.column(name) {
+            Err(_) => Ok(None),
+            Ok(c) => c
+                .cast(dt)
+                .map(Some)
+                .map_err(|e| query_err(ind, label, format!("column {name}: {e}"))),
+        }
+    };
+    let period = need("period")?;
+    let county = need("county_code")?;
+    let unit = need("unit")?;
+    let village = maybe("village_code", &DataType::String)?;
+    let category = maybe("category", &DataType::String)?;
+    let num = maybe("num", &DataType::Float64)?
+        .ok_or_else(|| query_err(ind, label, "the query must return a column `num`".into()))?;
+    let den = maybe("den", &DataType::Float64)?;
+    let reported = maybe("reported", &DataType::Float64)?;
+    let err = |e: PolarsError| query_err(ind, label, e.to_string());
+    let period = period.str().map_err(err)?;
+    let county = county.str().map_err(err)?;
+    let unit = unit.str().map_err(err)?;
+    let village = village.as_ref().map(|c| c.str()).transpose().map_err(err)?;
+    let category = category
+        .as_ref()
+        .map(|c| c.str())
+        .transpose()
+        .map_err(err)?;
+    let num = num.f64().map_err(err)?;
+    let den = den.as_ref().map(|c| c.f64()).transpose().map_err(err)?;
+    let reported = reported
+        .as_ref()
+        .map(|c| c.f64())
+        .transpose()
+        .map_err(err)?;
     for i in 0..df.height() {
-        let (Some(p), Some(c)) = (&period[i], &county[i]) else {
+        let (Some(p), Some(c)) = (period.get(i), county.get(i)) else {
             continue;
         };
-        rows.push(UnitRow {
-            period: p.clone(),
-            category: label
-                .clone()
-                .or_else(|| category.as_ref().and_then(|c| c[i].clone())),
-            county_code: c.clone(),
-            village_code: village.as_ref().and_then(|v| v[i].clone()),
-            unit: unit[i].clone().unwrap_or_default(),
-            num: num[i],
-            den: match &den {
-                Some(d) => d[i],
+        b.push_text(RowText {
+            period: p,
+            category: label.as_deref().or_else(|| category.and_then(|c| c.get(i))),
+            county: c,
+            village: village.and_then(|v| v.get(i)),
+            unit: unit.get(i).unwrap_or(""),
+            num: num.get(i),
+            den: match den {
+                Some(d) => d.get(i),
                 None => Some(1.0),
             },
-            reported: reported
-                .as_ref()
-                .is_none_or(|r| r[i].is_some_and(|x| x != 0.0)),
+            reported: reported.is_none_or(|r| r.get(i).is_some_and(|x| x != 0.0)),
         });
     }
-    rows.sort_by(|a, b| {
-        (
-            &a.period,
-            &a.category,
-            &a.county_code,
-            &a.village_code,
-            &a.unit,
-        )
-            .cmp(&(
-                &b.period,
-                &b.category,
-                &b.county_code,
-                &b.village_code,
-                &b.unit,
-            ))
-            .then(
-                a.num
-                    .partial_cmp(&b.num)
-                    .unwrap_or(std::cmp::Ordering::Equal),
-            )
-    });
-    Ok(rows)
+    Ok(())
 }
 
 #[derive(Default)]
@@ -203,9 +352,15 @@ struct Acc {
     num: f64,
     den: f64,
     vals: Vec<f64>,
-    villages: BTreeSet<String>,
-    reporting: BTreeSet<String>,
-    units: BTreeSet<String>,
+    villages: Vec<u32>,
+    reporting: Vec<u32>,
+    units: Vec<u32>,
+}
+
+fn distinct(mut v: Vec<u32>) -> u64 {
+    v.sort_unstable();
+    v.dedup();
+    v.len() as u64
 }
 
 fn median(v: &mut [f64]) -> Option<f64> {
@@ -225,69 +380,82 @@ fn median(v: &mut [f64]) -> Option<f64> {
 pub fn aggregate(
     idx: usize,
     ind: &Indicator,
-    rows: &[UnitRow],
+    units: &Units,
     geo: &Geo,
     city: (&str, &str),
 ) -> Vec<IndicatorRow> {
-    type Key = (String, Option<String>, Level, String);
-    let mut accs: BTreeMap<Key, Acc> = BTreeMap::new();
+    // townships: the first 9 digits of a village code
+    let mut towns = Interner::default();
+    let mut town_of: HashMap<u32, u32> = HashMap::new();
+    for r in &units.rows {
+        if let Some(v) = units.text(r.village).filter(|v| v.len() >= 9) {
+            let t = towns.id(Some(&v[..9]));
+            town_of.insert(r.village, t);
+        }
+    }
     let village_level = ind.def.village_rows;
-    for r in rows {
-        let mut keys = vec![
-            (Level::City, city.0.to_string()),
-            (Level::County, r.county_code.clone()),
+    type Key = (u32, u32, Level, u32);
+    let mut accs: HashMap<Key, Acc> = HashMap::new();
+    for r in &units.rows {
+        let mut keys = [
+            (Level::City, 0),
+            (Level::County, r.county),
+            (Level::Township, NONE),
+            (Level::Village, NONE),
         ];
-        if let Some(v) = r.village_code.as_deref().filter(|v| v.len() >= 9) {
-            keys.push((Level::Township, v[..9].to_string()));
+        let mut n = 2;
+        if let Some(&t) = town_of.get(&r.village) {
+            keys[2] = (Level::Township, t);
+            n = 3;
             if village_level {
-                keys.push((Level::Village, v.to_string()));
+                keys[3] = (Level::Village, r.village);
+                n = 4;
             }
         }
-        for (level, code) in keys {
-            let a = accs
-                .entry((r.period.clone(), r.category.clone(), level, code))
-                .or_default();
-            if let Some(n) = r.num {
+        for &(level, code) in &keys[..n] {
+            let a = accs.entry((r.period, r.category, level, code)).or_default();
+            if let Some(v) = r.num {
                 match ind.def.aggregate {
                     Aggregate::Ratio | Aggregate::Share => {
                         if let Some(d) = r.den {
-                            a.num += n;
+                            a.num += v;
                             a.den += d;
                         }
                     }
-                    Aggregate::Sum => a.num += n,
+                    Aggregate::Sum => a.num += v,
                     Aggregate::Mean | Aggregate::Median => {
-                        a.num += n;
-                        a.vals.push(n);
+                        a.num += v;
+                        a.vals.push(v);
                     }
                 }
             }
-            if let Some(v) = &r.village_code {
-                a.villages.insert(v.clone());
+            if r.village != NONE {
+                a.villages.push(r.village);
                 if r.reported {
-                    a.reporting.insert(v.clone());
+                    a.reporting.push(r.village);
                 }
             }
-            a.units.insert(r.unit.clone());
+            a.units.push(r.unit);
         }
     }
     let scale = ind.def.scale;
     // a share's denominator is the whole distribution of the area
-    let mut totals: BTreeMap<(String, Level, String), f64> = BTreeMap::new();
-    for ((period, _, level, code), a) in &accs {
-        *totals
-            .entry((period.clone(), *level, code.clone()))
-            .or_default() += a.den;
+    let mut totals: HashMap<(u32, Level, u32), f64> = HashMap::new();
+    if ind.def.aggregate == Aggregate::Share {
+        // added in key order, so the total is the same on every run
+        let mut keys: Vec<&Key> = accs.keys().collect();
+        keys.sort_unstable();
+        for k in keys {
+            *totals.entry((k.0, k.2, k.3)).or_default() += accs[k].den;
+        }
     }
+    let town_names = towns.strings;
     let mut out: Vec<IndicatorRow> = accs
         .into_iter()
         .map(|((period, category, level, code), mut a)| {
             let (value, numerator, denominator) = match ind.def.aggregate {
                 Aggregate::Share => {
-                    let total = totals
-                        .get(&(period.clone(), level, code.clone()))
-                        .copied()
-                        .unwrap_or(0.0);
+                    let total = totals.get(&(period, level, code)).copied().unwrap_or(0.0);
                     (
                         (total != 0.0).then(|| scale * a.num / total),
                         Some(a.num),
@@ -309,31 +477,40 @@ pub fn aggregate(
                     (median(&mut a.vals).map(|m| scale * m), None, Some(n))
                 }
             };
-            let (geo_name, registry) = match level {
-                Level::City => (city.1.to_string(), geo.villages_total),
-                Level::County => (
-                    geo.county.get(&code).cloned().unwrap_or_default(),
-                    geo.villages_in_county.get(&code).copied().unwrap_or(0),
-                ),
-                Level::Township => (
-                    geo.township.get(&code).cloned().unwrap_or_default(),
-                    geo.villages_in_township.get(&code).copied().unwrap_or(0),
-                ),
-                Level::Village => (geo.village.get(&code).cloned().unwrap_or_default(), 1),
+            let text = |i: u32| units.text(i).unwrap_or_default().to_string();
+            let (geo_code, geo_name, registry) = match level {
+                Level::City => (city.0.to_string(), city.1.to_string(), geo.villages_total),
+                Level::County => {
+                    let c = text(code);
+                    let n = geo.county.get(&c).cloned().unwrap_or_default();
+                    let k = geo.villages_in_county.get(&c).copied().unwrap_or(0);
+                    (c, n, k)
+                }
+                Level::Township => {
+                    let t = town_names[code as usize].clone();
+                    let n = geo.township.get(&t).cloned().unwrap_or_default();
+                    let k = geo.villages_in_township.get(&t).copied().unwrap_or(0);
+                    (t, n, k)
+                }
+                Level::Village => {
+                    let v = text(code);
+                    let n = geo.village.get(&v).cloned().unwrap_or_default();
+                    (v, n, 1)
+                }
             };
             IndicatorRow {
                 indicator: idx,
-                category,
-                period,
+                category: units.text(category).map(str::to_string),
+                period: text(period),
                 level,
-                geo_code: code,
+                geo_code,
                 geo_name,
                 value,
                 numerator,
                 denominator,
-                villages_reporting: a.reporting.len() as u64,
+                villages_reporting: distinct(a.reporting),
                 villages_registry: registry as u64,
-                units: a.units.len() as u64,
+                units: distinct(a.units),
                 rank: None,
             }
         })
@@ -406,17 +583,17 @@ pub fn compute_all(
     let (code, name) = city_of(&tables.geo, city);
     let mut out = Vec::new();
     let mut warnings = Vec::new();
+    let timings = std::env::var_os("ZHENXING_TIMINGS").is_some();
     for (i, ind) in defs.indicators.iter().enumerate() {
-        let mut rows = Vec::new();
-        for (label, sql) in &ind.queries {
-            rows.extend(run_query(tables, ind, label, sql)?);
-        }
+        let t0 = std::time::Instant::now();
+        let units = run_queries(tables, ind)?;
+        let t1 = t0.elapsed();
         // rows are sorted: repeats are neighbours
-        let repeats = rows
+        let repeats = units
+            .rows
             .windows(2)
             .filter(|w| {
-                (&w[0].period, &w[0].category, &w[0].unit)
-                    == (&w[1].period, &w[1].category, &w[1].unit)
+                (w[0].period, w[0].category, w[0].unit) == (w[1].period, w[1].category, w[1].unit)
             })
             .count();
         if repeats > 0 {
@@ -425,7 +602,16 @@ pub fn compute_all(
                 ind.def.id
             ));
         }
-        out.extend(aggregate(i, ind, &rows, &tables.geo, (&code, &name)));
+        out.extend(aggregate(i, ind, &units, &tables.geo, (&code, &name)));
+        if timings {
+            eprintln!(
+                "timing: {:<34} {:>8} unit rows  query {:>7.3} s  aggregate {:>7.3} s",
+                ind.def.id,
+                units.rows.len(),
+                t1.as_secs_f64(),
+                (t0.elapsed() - t1).as_secs_f64()
+            );
+        }
     }
     Ok((out, warnings))
 }
@@ -533,10 +719,18 @@ pub fn compute(
     let Some(tables) = Tables::load(p, out)? else {
         return Ok(None);
     };
+    let timings = std::env::var_os("ZHENXING_TIMINGS").is_some();
+    if timings {
+        eprintln!("timing: load the lake {:.3} s", t0.elapsed().as_secs_f64());
+    }
     let (rows, mut warnings) = compute_all(defs, &tables, &p.city)?;
+    let t1 = std::time::Instant::now();
     let (effects, more) = crate::effects::compute(&tables, &p.city, &defs.effects)
         .map_err(|e| IndicatorError::Other(format!("income effects: {e}")))?;
     warnings.extend(more);
+    if timings {
+        eprintln!("timing: income effects {:.3} s", t1.elapsed().as_secs_f64());
+    }
     Ok(Some(Computed {
         rows,
         warnings,
