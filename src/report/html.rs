@@ -142,15 +142,19 @@ td,th{{border:1px solid #ccc;padding:4px 8px}} th{{background:#ddebf7}} td.n{{te
             }
             let _ = write!(
                 h,
-                r#"<tr><td>{name}</td><td>{p}</td><td class="n">{v}</td><td>{u}</td><td class="n">{num}</td><td class="n">{den}</td><td class="n">{rep}/{reg}</td></tr>"#,
+                r#"<tr><td>{name}</td><td>{p}</td><td class="n">{v}</td><td>{u}</td><td class="n">{num}</td><td class="n">{den}</td><td class="n">{rep}</td></tr>"#,
                 name = esc(&ind.def.name_zh),
                 p = esc(&r.period),
                 v = fmt_value(r.value, &ind.def.unit),
                 u = esc(&ind.def.unit),
                 num = r.numerator.map_or("—".into(), |x| format!("{x:.0}")),
                 den = r.denominator.map_or("—".into(), |x| format!("{x:.0}")),
-                rep = r.villages_reporting,
-                reg = r.villages_registry
+                // stations are not villages: their count says more
+                rep = if r.villages_reporting == 0 && ind.def.unit_column != "village_code" {
+                    format!("{} 个统计单位", r.units)
+                } else {
+                    format!("{}/{}", r.villages_reporting, r.villages_registry)
+                }
             );
         }
     }
