@@ -242,6 +242,22 @@ pub fn twfe(p: &Panel) -> Result<Estimate, String> {
     if !p.obs.iter().any(|o| !d(o)) {
         return Err("no comparison observations (every household already joined)".into());
     }
+    // β is identified by households seen both before and after joining
+    let mut seen: BTreeMap<usize, (bool, bool)> = BTreeMap::new();
+    for o in &p.obs {
+        let e = seen.entry(o.unit).or_default();
+        if d(o) {
+            e.1 = true;
+        } else {
+            e.0 = true;
+        }
+    }
+    if !seen.values().any(|&(before, after)| before && after) {
+        return Err(
+            "no member household observed both before and after joining (all joined before the first year observed)"
+                .into(),
+        );
+    }
     let x: Vec<Vec<f64>> = p
         .obs
         .iter()
@@ -661,6 +677,41 @@ mod tests {
         assert!((inv[0][1] + 0.25).abs() < 1e-12);
         assert!((inv[1][1] - 0.5).abs() < 1e-12);
         assert!(invert(&[vec![1.0, 2.0], vec![2.0, 4.0]]).is_none());
+    }
+
+    /// A member who joined before the first year observed identifies
+    /// nothing: each estimator says so instead of returning a number.
+    #[test]
+    fn members_without_a_year_before_joining_are_not_estimable() {
+        let mut obs = Vec::new();
+        for (u, a, b) in [(0, 10.0, 15.0), (1, 10.0, 12.0)] {
+            obs.push(Obs {
+                unit: u,
+                cluster: u,
+                year: 2023,
+                y: a,
+            });
+            obs.push(Obs {
+                unit: u,
+                cluster: u,
+                year: 2024,
+                y: b,
+            });
+        }
+        let p = Panel {
+            obs,
+            cohort: vec![Some(2021), None],
+            n_clusters: 2,
+        };
+        let e = twfe(&p).unwrap_err();
+        assert!(
+            e.starts_with("no member household observed both before and after"),
+            "{e}"
+        );
+        let e = event_study(&p).unwrap_err();
+        assert!(e.contains("year before joining"), "{e}");
+        let e = callaway_santanna(&p, Control::NeverTreated).unwrap_err();
+        assert_eq!(e, "no households that joined within the years observed");
     }
 
     /// Two households, two years, one joins in year 2: the DiD is the
