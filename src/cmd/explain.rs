@@ -99,7 +99,7 @@ pub fn run(o: ExplainOptions) -> i32 {
         }
     };
     let (city_code, city_name) = city_of(&t.geo, &p.city);
-    let all = match run_queries(&t, ind) {
+    let all = match run_queries(&mut t.context(), ind) {
         Ok(u) => u.unit_rows(),
         Err(e) => {
             eprintln!("zhenxing explain: {e}");

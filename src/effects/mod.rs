@@ -178,7 +178,7 @@ pub fn household_rows(t: &Tables) -> PolarsResult<Vec<HouseholdRow>> {
 /// Builds a panel from household rows. The joining year of a household is
 /// the earliest `join_year` it reports (or the first year it is a member).
 /// `log`: outcome 100·ln(income), incomes ≤ 0 left out.
-pub fn build_panel(rows: &[HouseholdRow], cluster: ClusterLevel, log: bool) -> Panel {
+pub fn build_panel(rows: &[&HouseholdRow], cluster: ClusterLevel, log: bool) -> Panel {
     let mut units: BTreeMap<&str, usize> = BTreeMap::new();
     let mut clusters: BTreeMap<String, usize> = BTreeMap::new();
     let mut cohort: Vec<Option<i32>> = Vec::new();
@@ -298,9 +298,8 @@ pub fn compute(
     }
     let mut out = Vec::new();
     for s in &scopes {
-        let owned: Vec<HouseholdRow> = s.rows.iter().map(|r| (*r).clone()).collect();
         for (outcome, unit, log) in [("income", "元", false), ("log_income", "对数点", true)] {
-            let panel = build_panel(&owned, cfg.cluster, log);
+            let panel = build_panel(&s.rows, cfg.cluster, log);
             estimate_scope(s, outcome, unit, &panel, cfg, &mut out);
         }
     }

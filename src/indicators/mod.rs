@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
+use polars::sql::SQLContext;
 
 use crate::lake::{write_parquet, LakeError};
 pub use defs::{Aggregate, Definitions, Indicator};
@@ -260,22 +261,22 @@ impl UnitsBuilder {
 }
 
 /// Runs an indicator's queries (every `each` variant) and reads their rows.
-pub fn run_queries(tables: &Tables, ind: &Indicator) -> Result<Units, IndicatorError> {
+/// `ctx` is [`Tables::context`], made once for all indicators.
+pub fn run_queries(ctx: &mut SQLContext, ind: &Indicator) -> Result<Units, IndicatorError> {
     let mut b = UnitsBuilder::default();
     for (label, sql) in &ind.queries {
-        read_query(tables, ind, label, sql, &mut b)?;
+        read_query(ctx, ind, label, sql, &mut b)?;
     }
     Ok(b.finish())
 }
 
 fn read_query(
-    tables: &Tables,
+    ctx: &mut SQLContext,
     ind: &Indicator,
     label: &Option<String>,
     sql: &str,
     b: &mut UnitsBuilder,
 ) -> Result<(), IndicatorError> {
-    let mut ctx = tables.context();
     let df = ctx
         .execute(sql)
         .and_then(|lf| lf.collect())
@@ -584,9 +585,10 @@ pub fn compute_all(
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     let timings = std::env::var_os("ZHENXING_TIMINGS").is_some();
+    let mut ctx = tables.context();
     for (i, ind) in defs.indicators.iter().enumerate() {
         let t0 = std::time::Instant::now();
-        let units = run_queries(tables, ind)?;
+        let units = run_queries(&mut ctx, ind)?;
         let t1 = t0.elapsed();
         // rows are sorted: repeats are neighbours
         let repeats = units
