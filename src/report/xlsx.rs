@@ -289,6 +289,12 @@ fn ranks_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
     if ranked.is_empty() {
         return Ok(());
     }
+    let counties: std::collections::BTreeMap<&str, &str> = d
+        .rows
+        .iter()
+        .filter(|c| c.level == Level::County)
+        .map(|c| (c.geo_code.as_str(), c.geo_name.as_str()))
+        .collect();
     let ws = wb.add_worksheet();
     ws.set_name("村排名")?;
     headers(
@@ -316,11 +322,7 @@ fn ranks_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
         for r in rows {
             text(ws, f, row, 0, &ind.def.name_zh)?;
             text(ws, f, row, 1, &r.period)?;
-            let county = d
-                .rows
-                .iter()
-                .find(|c| c.level == Level::County && c.geo_code == r.geo_code[..6])
-                .map_or("", |c| c.geo_name.as_str());
+            let county = counties.get(&r.geo_code[..6]).copied().unwrap_or("");
             text(ws, f, row, 2, county)?;
             text(ws, f, row, 3, &r.geo_code)?;
             text(ws, f, row, 4, &r.geo_name)?;
