@@ -5,7 +5,7 @@ use std::path::Path;
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
 use super::{ReportData, ReportError};
-use crate::indicators::Level;
+use crate::indicators::{Indicator, Level};
 
 /// Text that Excel could take for a formula when the cell is edited or
 /// the sheet is saved as CSV and opened again.
@@ -138,44 +138,82 @@ fn build(d: &ReportData<'_>) -> Result<Workbook, XlsxError> {
     }
     wb.set_properties(&props);
     for fam in d.defs.families() {
-        let ws = wb.add_worksheet();
-        ws.set_name(d.defs.family_name(fam))?;
-        headers(ws, &f, 0, &FAMILY_HEADERS)?;
-        let mut row = 1u32;
-        for (i, ind) in d.defs.indicators.iter().enumerate() {
-            if ind.def.family != fam {
-                continue;
-            }
-            let nf = num_format(&ind.def.unit);
-            let raw = Format::new().set_num_format("#,##0.##");
-            for r in d.rows_of(i, &[Level::City, Level::County]) {
-                text(ws, &f, row, 0, &ind.def.name_zh)?;
-                text(ws, &f, row, 1, r.category.as_deref().unwrap_or(""))?;
-                text(ws, &f, row, 2, &r.period)?;
-                text(ws, &f, row, 3, level_zh(r.level))?;
-                text(ws, &f, row, 4, &r.geo_code)?;
-                text(ws, &f, row, 5, &r.geo_name)?;
-                number(ws, row, 6, r.value, &nf)?;
-                text(ws, &f, row, 7, &ind.def.unit)?;
-                number(ws, row, 8, r.numerator, &raw)?;
-                number(ws, row, 9, r.denominator, &raw)?;
-                ws.write_number(row, 10, r.villages_reporting as f64)?;
-                ws.write_number(row, 11, r.villages_registry as f64)?;
-                text(ws, &f, row, 12, &ind.def.id)?;
-                row += 1;
-            }
-        }
-        for (c, w) in [28, 12, 9, 10, 12, 12, 12, 8, 14, 14, 9, 9, 26]
-            .iter()
-            .enumerate()
-        {
-            ws.set_column_width(c as u16, *w)?;
-        }
+        let pick = |i: &Indicator| i.def.family == fam;
+        let name = d.defs.family_name(fam);
+        figure_sheet(
+            &mut wb,
+            &f,
+            d,
+            name,
+            &pick,
+            &[Level::City, Level::County],
+            true,
+        )?;
     }
+    // townships, for the indicators without a breakdown
+    figure_sheet(
+        &mut wb,
+        &f,
+        d,
+        "分乡镇",
+        &|_| true,
+        &[Level::Township],
+        false,
+    )?;
     effects_sheet(&mut wb, &f, d)?;
     ranks_sheet(&mut wb, &f, d)?;
     notes_sheet(&mut wb, &f, d)?;
     Ok(wb)
+}
+
+/// One sheet of figures in long form: the rows of the indicators `pick`
+/// takes at `levels` (only rows without a category unless `categories`).
+fn figure_sheet(
+    wb: &mut Workbook,
+    f: &Formats,
+    d: &ReportData<'_>,
+    name: &str,
+    pick: &dyn Fn(&Indicator) -> bool,
+    levels: &[Level],
+    categories: bool,
+) -> Result<(), XlsxError> {
+    let ws = wb.add_worksheet();
+    ws.set_name(name)?;
+    headers(ws, f, 0, &FAMILY_HEADERS)?;
+    let raw = Format::new().set_num_format("#,##0.##");
+    let mut row = 1u32;
+    for (i, ind) in d.defs.indicators.iter().enumerate() {
+        if !pick(ind) {
+            continue;
+        }
+        let nf = num_format(&ind.def.unit);
+        for r in d.rows_of(i, levels) {
+            if r.category.is_some() && !categories {
+                continue;
+            }
+            text(ws, f, row, 0, &ind.def.name_zh)?;
+            text(ws, f, row, 1, r.category.as_deref().unwrap_or(""))?;
+            text(ws, f, row, 2, &r.period)?;
+            text(ws, f, row, 3, level_zh(r.level))?;
+            text(ws, f, row, 4, &r.geo_code)?;
+            text(ws, f, row, 5, &r.geo_name)?;
+            number(ws, row, 6, r.value, &nf)?;
+            text(ws, f, row, 7, &ind.def.unit)?;
+            number(ws, row, 8, r.numerator, &raw)?;
+            number(ws, row, 9, r.denominator, &raw)?;
+            ws.write_number(row, 10, r.villages_reporting as f64)?;
+            ws.write_number(row, 11, r.villages_registry as f64)?;
+            text(ws, f, row, 12, &ind.def.id)?;
+            row += 1;
+        }
+    }
+    for (c, w) in [28, 12, 9, 10, 12, 12, 12, 8, 14, 14, 9, 9, 26]
+        .iter()
+        .enumerate()
+    {
+        ws.set_column_width(c as u16, *w)?;
+    }
+    Ok(())
 }
 
 fn estimator_zh(e: &str) -> &'static str {

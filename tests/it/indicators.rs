@@ -683,6 +683,7 @@ fn report_workbook_reopens_with_sheets_headers_and_values() {
             "党群致富共同体",
             "村级集体经济",
             "考核评价",
+            "分乡镇",
             "收入效应",
             "村排名",
             "说明"
@@ -719,6 +720,24 @@ fn report_workbook_reopens_with_sheets_headers_and_values() {
     assert_eq!(first[4], Data::String("乙村".into()));
     assert_eq!(first[6], Data::Float(1.0));
     // income effects sheet has the TWFE row for the city
+    // townships: 东陈镇 in December, 丙 (无) not complete, 丁 complete → 50 %
+    let towns = wb.worksheet_range("分乡镇").unwrap();
+    let dc = towns
+        .rows()
+        .find(|row| {
+            row[12] == Data::String("org_four_in_one".into())
+                && row[4] == Data::String("320682101".into())
+        })
+        .unwrap();
+    assert_eq!(
+        (dc[5].clone(), dc[6].clone()),
+        (Data::String("东陈镇".into()), Data::Float(50.0))
+    );
+    // only indicators without a breakdown are listed by township
+    assert!(towns
+        .rows()
+        .skip(1)
+        .all(|r| r[1] == Data::String(String::new()) || r[1] == Data::Empty));
     let eff = wb.worksheet_range("收入效应").unwrap();
     assert!(eff
         .rows()
