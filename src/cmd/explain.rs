@@ -87,7 +87,7 @@ pub fn run(o: ExplainOptions) -> i32 {
     };
     let ind = &defs.indicators[idx];
     let out = super::out_dir(&p, o.out.as_deref());
-    let t = match Tables::load(&p, &out) {
+    let t = match Tables::load(&p, &out, true) {
         Ok(Some(t)) => t,
         Ok(None) => {
             eprintln!("zhenxing explain: {} has no published lake", out.display());

@@ -80,7 +80,7 @@ pub fn run(
         Err(code) => return code,
     };
     let out = super::out_dir(&p, out);
-    let mut t = match Tables::load(&p, &out) {
+    let mut t = match Tables::load(&p, &out, true) {
         Ok(Some(t)) => t,
         Ok(None) => {
             eprintln!(

@@ -718,7 +718,7 @@ pub fn compute(
     out: &Path,
 ) -> Result<Option<Computed>, IndicatorError> {
     let t0 = std::time::Instant::now();
-    let Some(tables) = Tables::load(p, out)? else {
+    let Some(tables) = Tables::load(p, out, false)? else {
         return Ok(None);
     };
     let timings = std::env::var_os("ZHENXING_TIMINGS").is_some();

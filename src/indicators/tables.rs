@@ -166,7 +166,9 @@ fn str_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
 
 impl Tables {
     /// Loads the published lake. `Ok(None)` when nothing is published yet.
-    pub fn load(p: &Pipeline, out: &Path) -> Result<Option<Tables>, LakeError> {
+    /// Without `lineage` the source file, sheet and row columns are left
+    /// out (the indicators do not need them; `explain` and `query` do).
+    pub fn load(p: &Pipeline, out: &Path, lineage: bool) -> Result<Option<Tables>, LakeError> {
         let layout = Layout::new(out);
         let Some(version) = layout.current() else {
             return Ok(None);
@@ -195,6 +197,9 @@ impl Tables {
             }
             let period = period_column(&df, src, &file_period).map_err(|e| pq(&lake, e))?;
             df.with_column(period).map_err(|e| pq(&lake, e))?;
+            if !lineage {
+                df = df.drop_many(crate::lake::LINEAGE);
+            }
             let periods = periods_frame(&df).map_err(|e| pq(&lake, e))?;
             frames.insert(format!("{}_periods", src.dataset), periods);
             frames.insert(src.dataset.clone(), df);
