@@ -83,14 +83,9 @@ pub fn run(pipeline: &Path, out: Option<&Path>, reports: bool) -> i32 {
         Err(code) => return code,
     };
     let out = super::out_dir(&p, out);
-    let layout = Layout::new(&out);
-    let wait = std::time::Duration::from_secs(p.lake.lock_wait_s);
-    let _lock = match crate::lock::RunLock::acquire(&layout.lock(), wait) {
+    let _lock = match super::lock_out(&p, &out, "indicators") {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("zhenxing indicators: {e}");
-            return exit::FAILED;
-        }
+        Err(code) => return code,
     };
     match stage(&p, &defs, &out, reports) {
         Ok(Some(line)) => {

@@ -64,3 +64,22 @@ pub fn load_with_definitions(
 pub fn out_dir(p: &Pipeline, out: Option<&Path>) -> std::path::PathBuf {
     out.map(Path::to_path_buf).unwrap_or_else(|| p.out.clone())
 }
+
+/// Takes the run lock of a published lake in `out` (waiting the
+/// pipeline's `lock_wait_s`), or prints why not and returns the exit code.
+/// Nothing is created in an `out` that holds no lake.
+pub fn lock_out(p: &Pipeline, out: &Path, command: &str) -> Result<crate::lock::RunLock, i32> {
+    let layout = crate::lake::Layout::new(out);
+    if layout.current().is_none() {
+        eprintln!(
+            "zhenxing {command}: {} has no published lake; run `zhenxing run` first",
+            out.display()
+        );
+        return Err(crate::cli::exit::USAGE);
+    }
+    let wait = std::time::Duration::from_secs(p.lake.lock_wait_s);
+    crate::lock::RunLock::acquire(&layout.lock(), wait).map_err(|e| {
+        eprintln!("zhenxing {command}: {e}");
+        crate::cli::exit::FAILED
+    })
+}

@@ -11,6 +11,11 @@ pub fn run(pipeline: &Path, out: Option<&Path>, period: Option<&str>) -> i32 {
         Err(code) => return code,
     };
     let out = super::out_dir(&p, out);
+    // a run publishing a new lake version meanwhile waits, or is waited for
+    let _lock = match super::lock_out(&p, &out, "report") {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
     let c = match crate::indicators::compute(&p, &defs, &out) {
         Ok(Some(c)) => c,
         Ok(None) => {

@@ -1088,3 +1088,16 @@ fn an_unchanged_run_leaves_the_indicators_alone() {
     assert_eq!(o.code, 0);
     assert!(o.stdout.contains("indicators: up to date"), "{}", o.stdout);
 }
+
+/// Without a lake the stages say so, exit 2 and create nothing.
+#[test]
+fn stages_without_a_lake_exit_2_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    for cmd in ["indicators", "report"] {
+        let o = zx_out(&[cmd, "--out", out.to_str().unwrap()]);
+        assert_eq!(o.code, 2, "{cmd}: {}", o.stderr);
+        assert!(o.stderr.contains("has no published lake"), "{}", o.stderr);
+    }
+    assert!(!out.exists());
+}
