@@ -707,6 +707,9 @@ pub struct Computed {
     pub warnings: Vec<String>,
     pub effects: Vec<crate::effects::EffectRow>,
     pub lake_version: String,
+    /// when the lake version was made, and its current input files
+    pub created: String,
+    pub files: Vec<crate::lake::FileEntry>,
     pub seconds: f64,
 }
 
@@ -738,6 +741,8 @@ pub fn compute(
         warnings,
         effects,
         lake_version: tables.lake_version.clone(),
+        created: tables.created.clone(),
+        files: tables.files.clone(),
         seconds: t0.elapsed().as_secs_f64(),
     }))
 }

@@ -29,6 +29,10 @@ pub struct Tables {
     pub geo: Geo,
     /// run id of the published lake version
     pub lake_version: String,
+    /// when that version was made
+    pub created: String,
+    /// the version's current input files
+    pub files: Vec<crate::lake::FileEntry>,
 }
 
 fn pq(path: &Path, e: PolarsError) -> LakeError {
@@ -174,12 +178,12 @@ impl Tables {
             return Ok(None);
         };
         let lake = layout.lake();
+        let meta = layout.version_meta(&version)?;
         // each input file's period, for roster rows
-        let file_period: BTreeMap<String, String> = layout
-            .version_meta(&version)?
+        let file_period: BTreeMap<String, String> = meta
             .files
-            .into_iter()
-            .filter_map(|f| Some((f.sha256, f.period?)))
+            .iter()
+            .filter_map(|f| Some((f.sha256.clone(), f.period.clone()?)))
             .collect();
         let mut frames = BTreeMap::new();
         let mut geo = Geo::default();
@@ -216,6 +220,12 @@ impl Tables {
             frames,
             geo,
             lake_version: version,
+            created: meta.created,
+            files: meta
+                .files
+                .into_iter()
+                .filter(|f| f.status == "current")
+                .collect(),
         }))
     }
 

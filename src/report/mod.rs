@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::config::Pipeline;
 use crate::effects::EffectRow;
 use crate::indicators::{Computed, Definitions, IndicatorRow, Level};
-use crate::lake::{FileEntry, Layout};
+use crate::lake::FileEntry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -35,7 +35,7 @@ pub struct ReportData<'a> {
     pub effects: &'a [EffectRow],
     pub lake_version: String,
     pub data_as_of: String,
-    pub files: Vec<FileEntry>,
+    pub files: &'a [FileEntry],
 }
 
 impl ReportData<'_> {
@@ -113,18 +113,6 @@ pub fn write_all(
     if !periods.contains(&period) {
         return Err(ReportError::NoPeriod(period, periods.join(", ")));
     }
-    let layout = Layout::new(out);
-    let meta = layout.version_meta(&c.lake_version).ok();
-    let (files, as_of) = match meta {
-        Some(m) => (
-            m.files
-                .into_iter()
-                .filter(|f| f.status == "current")
-                .collect::<Vec<_>>(),
-            m.created,
-        ),
-        None => (Vec::new(), String::new()),
-    };
     let data = ReportData {
         pipeline: p,
         defs,
@@ -133,8 +121,8 @@ pub fn write_all(
         rows: &c.rows,
         effects: &c.effects,
         lake_version: c.lake_version.clone(),
-        data_as_of: as_of,
-        files,
+        data_as_of: c.created.clone(),
+        files: &c.files,
     };
     let dir = out.join("reports").join(&period);
     let werr = |path: &Path, e: String| ReportError::Write {

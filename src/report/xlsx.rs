@@ -447,7 +447,7 @@ fn notes_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
     ];
     header_row(ws, row, &h, &f.header)?;
     row += 1;
-    for file in &d.files {
+    for file in d.files {
         text(ws, f, row, 0, &file.path)?;
         text(ws, f, row, 1, file.template.as_deref().unwrap_or(""))?;
         text(ws, f, row, 2, file.county.as_deref().unwrap_or(""))?;
