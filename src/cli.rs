@@ -381,9 +381,15 @@ pub fn main() -> i32 {
             cpu_s,
             limits,
         } => {
-            let limits = limits
-                .and_then(|l| serde_json::from_str(&l).ok())
-                .unwrap_or_default();
+            // limits that do not parse are refused, never replaced by defaults
+            let limits = match limits.map(|l| serde_json::from_str(&l)) {
+                None => Default::default(),
+                Some(Ok(l)) => l,
+                Some(Err(e)) => {
+                    eprintln!("zhenxing __read: --limits is not a limits document: {e}");
+                    return 2;
+                }
+            };
             crate::worker::worker_main(&file, memory_mb, cpu_s, &limits)
         }
     }

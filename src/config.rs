@@ -75,6 +75,15 @@ pub struct LimitsSection {
     pub max_unzipped_mb: u64,
     pub max_declared_cells: u64,
     pub max_cells: u64,
+    /// Rows and columns a sheet may have (Excel's own limits by default).
+    pub max_rows: usize,
+    pub max_columns: usize,
+    /// Merged regions in a sheet's header area.
+    pub max_merges: usize,
+    /// One frame from the reader process to the parent.
+    pub max_frame_mb: usize,
+    /// Village names longer than this get no "did you mean" search.
+    pub max_match_name_chars: usize,
 }
 
 impl Default for LimitsSection {
@@ -87,6 +96,11 @@ impl Default for LimitsSection {
             max_unzipped_mb: 1024,
             max_declared_cells: 100_000_000,
             max_cells: 40_000_000,
+            max_rows: crate::read::EXCEL_ROWS,
+            max_columns: crate::read::EXCEL_COLS,
+            max_merges: 10_000,
+            max_frame_mb: 64,
+            max_match_name_chars: 40,
         }
     }
 }
@@ -98,6 +112,10 @@ impl LimitsSection {
             max_unzipped_bytes: self.max_unzipped_mb << 20,
             max_declared_cells: self.max_declared_cells,
             max_cells: self.max_cells,
+            max_rows: self.max_rows,
+            max_cols: self.max_columns,
+            max_merges: self.max_merges,
+            max_frame_bytes: self.max_frame_mb << 20,
         }
     }
 }
@@ -150,14 +168,14 @@ impl PrivacySection {
     /// The configured key source; `ZHENXING_KEY_FILE` overrides the key
     /// file (tests and one-off runs).
     pub fn key_source(&self) -> crate::pseudo::KeySource {
-        if let Some(f) = std::env::var_os("ZHENXING_KEY_FILE") {
+        if let Some(f) = crate::pseudo::env_set("ZHENXING_KEY_FILE") {
             return crate::pseudo::KeySource {
                 env: self.key_env.clone(),
                 file: PathBuf::from(f),
             };
         }
         let file = match self.key_file.strip_prefix("~/") {
-            Some(rest) => std::env::var_os("HOME")
+            Some(rest) => crate::pseudo::env_set("HOME")
                 .map(|h| PathBuf::from(h).join(rest))
                 .unwrap_or_else(|| PathBuf::from(&self.key_file)),
             None => PathBuf::from(&self.key_file),
@@ -654,6 +672,15 @@ pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
     }
     if file.limits.worker_timeout_s == 0 {
         c.add(path, None, "limits.worker_timeout_s must be at least 1");
+    }
+    if file.limits.max_rows == 0 || file.limits.max_rows > crate::read::EXCEL_ROWS * 16 {
+        c.add(path, None, "limits.max_rows must be between 1 and 16777216");
+    }
+    if file.limits.max_columns == 0 || file.limits.max_columns > crate::read::EXCEL_COLS {
+        c.add(path, None, "limits.max_columns must be between 1 and 16384");
+    }
+    if file.limits.max_frame_mb == 0 || file.limits.max_frame_mb > 1024 {
+        c.add(path, None, "limits.max_frame_mb must be between 1 and 1024");
     }
     if file.totals.absolute < 0.0 || file.totals.relative < 0.0 {
         c.add(path, None, "totals tolerances must not be negative");

@@ -132,14 +132,32 @@ impl HeaderGrid {
                 _ => String::new(),
             }
         };
+        // which merged region covers each grid cell (the first listed wins);
+        // the work is bounded by the grid's size, whatever the regions are
+        let mut owner: Vec<Vec<Option<usize>>> = vec![vec![None; width]; rows];
+        let mut work = 0usize;
+        let budget = 4 * rows * width + 1024;
+        'regions: for (k, m) in merges.iter().enumerate() {
+            if m.r0 >= rows || m.c0 >= width || m.r1 < m.r0 || m.c1 < m.c0 {
+                continue;
+            }
+            for row in owner.iter_mut().take(m.r1.min(rows - 1) + 1).skip(m.r0) {
+                for slot in row.iter_mut().take(m.c1.min(width - 1) + 1).skip(m.c0) {
+                    work += 1;
+                    if work > budget {
+                        break 'regions;
+                    }
+                    slot.get_or_insert(k);
+                }
+            }
+        }
         let mut cells = vec![vec![HeadCell::default(); width]; rows];
         for (r, row) in cells.iter_mut().enumerate() {
             for (c, cell) in row.iter_mut().enumerate() {
-                let text = merges
-                    .iter()
-                    .find(|m| r >= m.r0 && r <= m.r1 && c >= m.c0 && c <= m.c1)
-                    .map(|m| raw(m.r0, m.c0))
-                    .unwrap_or_else(|| raw(r, c));
+                let text = match owner[r][c] {
+                    Some(k) => raw(merges[k].r0, merges[k].c0),
+                    None => raw(r, c),
+                };
                 if !text.is_empty() {
                     let (norm, unit) = normalise_header(&text);
                     *cell = HeadCell {
@@ -153,11 +171,17 @@ impl HeaderGrid {
         let mut inherit = vec![vec![None; width]; rows];
         if !has_merge_info {
             for r in 0..rows.saturating_sub(1) {
+                // the nearest label on the left, carried along the row
+                let mut left: Option<usize> = None;
                 for c in 0..width {
-                    if !cells[r][c].raw.is_empty() || cells[r + 1][c].raw.is_empty() {
+                    if !cells[r][c].raw.is_empty() {
+                        left = Some(c);
                         continue;
                     }
-                    if let Some(k) = (0..c).rev().find(|&k| !cells[r][k].raw.is_empty()) {
+                    if cells[r + 1][c].raw.is_empty() {
+                        continue;
+                    }
+                    if let Some(k) = left {
                         if !cells[r + 1][k].raw.is_empty() {
                             inherit[r][c] = Some(k);
                         }

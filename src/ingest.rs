@@ -176,6 +176,29 @@ pub fn find_period(text: &str) -> (Option<i32>, Option<u32>) {
     (None, None)
 }
 
+thread_local! {
+    /// What this thread's file ingest is doing, for an `F_INTERNAL` report.
+    static STAGE: std::cell::Cell<&'static str> = const { std::cell::Cell::new("starting") };
+}
+
+fn set_stage(stage: &'static str) {
+    STAGE.with(|s| s.set(stage));
+}
+
+/// Fault injection for tests: `ZHENXING_FAULT=ingest-panic:NAME` panics
+/// while validating the rows of a file whose name contains NAME.
+fn inject_panic(file: &str) {
+    if let Ok(f) = std::env::var("ZHENXING_FAULT") {
+        for part in f.split(',') {
+            if let Some(name) = part.strip_prefix("ingest-panic:") {
+                if !name.is_empty() && file.contains(name) {
+                    panic!("injected fault for {name}");
+                }
+            }
+        }
+    }
+}
+
 /// Facts about a file that rows without their own column inherit.
 #[derive(Debug, Clone, Default)]
 struct FileContext {
@@ -211,7 +234,42 @@ impl<'a> Engine<'a> {
 
     /// Ingests one file; `force` names the template when it is known.
     /// Rows are validated while the reader is still reading.
+    ///
+    /// Nothing in a file can end the caller: a panic anywhere in this
+    /// file's ingest (also on rayon's threads, which hand it back here)
+    /// becomes the file's `F_INTERNAL` error, naming the stage it was in.
     pub fn ingest(&self, path: &Path, force: Option<&'a Source>) -> FileResult {
+        let t0 = std::time::Instant::now();
+        set_stage("hashing the file");
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.ingest_inner(path, force)
+        })) {
+            Ok(res) => res,
+            Err(payload) => {
+                let detail = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".to_string());
+                let mut res = self.base_result(path);
+                if let Ok((h, n)) = sha256_file(path) {
+                    res.sha256 = h;
+                    res.bytes = n;
+                }
+                res.issues.push(Issue::file(
+                    Problem::Internal {
+                        stage: STAGE.with(|s| s.get()).to_string(),
+                        detail: detail.chars().take(300).collect(),
+                    },
+                    &res.name,
+                ));
+                res.total_ms = t0.elapsed().as_millis() as u64;
+                res
+            }
+        }
+    }
+
+    fn ingest_inner(&self, path: &Path, force: Option<&'a Source>) -> FileResult {
         let t0 = std::time::Instant::now();
         let mut res = self.base_result(path);
         match sha256_file(path) {
@@ -231,12 +289,16 @@ impl<'a> Engine<'a> {
             }
         }
         let mut run = FileRun::new(self, Arc::from(res.name.as_str()), force);
+        set_stage("reading the file");
         let read = stream_isolated(path, &self.limits, &self.isolation, &mut |f| {
             run.on_frame(f)
         });
         res.read_ms = t0.elapsed().as_millis() as u64;
         match read {
-            Ok(()) => run.finish(&mut res),
+            Ok(()) => {
+                set_stage("assembling the result");
+                run.finish(&mut res)
+            }
             Err(p) => {
                 // whatever was read before the reader failed is not used
                 res.issues.push(Issue::file(p, &res.name));
@@ -377,6 +439,10 @@ fn first_rows_text(rows: &[Vec<RawCell>]) -> Vec<String> {
         .collect()
 }
 
+/// Blank rows between two batches that are filled in while a sheet's
+/// first rows are kept; a longer gap keeps the batches apart.
+const GAP_FILL: usize = 64;
+
 fn nonblank(row: &[RawCell]) -> bool {
     row.iter().any(|c| !c.is_empty())
 }
@@ -389,8 +455,13 @@ fn count_nonblank(rows: &[Vec<RawCell>]) -> usize {
 enum Slot<'p, 'a> {
     /// A hidden or instruction sheet: its rows are only counted.
     Skipped { status: &'static str, rows: usize },
-    /// A data sheet whose header is not found yet: its first rows are kept.
-    Waiting { rows: Vec<Vec<RawCell>>, done: bool },
+    /// A data sheet whose header is not found yet: its rows are kept,
+    /// the first ones by position, batches after a gap as they came.
+    Waiting {
+        rows: Vec<Vec<RawCell>>,
+        later: Vec<(usize, Vec<Vec<RawCell>>)>,
+        done: bool,
+    },
     /// A data sheet without a header band: its rows are only counted.
     NoHeader { rows: usize },
     /// Rows go straight to validation.
@@ -417,6 +488,8 @@ struct FileRun<'p, 'a> {
     no_template: Option<Issue>,
     failed: bool,
     keys: HashMap<String, (Arc<str>, usize)>,
+    /// A frame broke a limit: the file's error; later frames are ignored.
+    limit: Option<Issue>,
 }
 
 impl<'p, 'a> FileRun<'p, 'a> {
@@ -435,10 +508,23 @@ impl<'p, 'a> FileRun<'p, 'a> {
             no_template: None,
             failed: false,
             keys: HashMap::new(),
+            limit: None,
         }
     }
 
     fn on_frame(&mut self, frame: Frame) {
+        if self.limit.is_some() {
+            return;
+        }
+        if let Some(detail) = self.over_limits(&frame) {
+            let p = Problem::Unreadable {
+                code: "F_TOO_LARGE".into(),
+                detail,
+            };
+            self.limit = Some(Issue::file(p, &self.file));
+            self.slots.clear();
+            return;
+        }
         match frame {
             Frame::Book {
                 format,
@@ -465,6 +551,7 @@ impl<'p, 'a> FileRun<'p, 'a> {
                         } else {
                             Slot::Waiting {
                                 rows: Vec::new(),
+                                later: Vec::new(),
                                 done: false,
                             }
                         }
@@ -484,11 +571,17 @@ impl<'p, 'a> FileRun<'p, 'a> {
                     Some(Slot::Skipped { rows: n, .. })
                     | Some(Slot::NoHeader { rows: n })
                     | Some(Slot::Blocked { rows: n, .. }) => *n += count_nonblank(&rows),
-                    Some(Slot::Waiting { rows: kept, .. }) => {
-                        if kept.len() < first {
+                    Some(Slot::Waiting {
+                        rows: kept, later, ..
+                    }) => {
+                        // a gap is a gap: only a short one is filled, and
+                        // only among the first rows
+                        if later.is_empty() && first <= kept.len() + GAP_FILL {
                             kept.resize_with(first, Vec::new);
+                            kept.extend(rows);
+                        } else {
+                            later.push((first, rows));
                         }
-                        kept.extend(rows);
                     }
                     Some(Slot::Active(pass)) => pass.feed(keys, first, &rows),
                     None => {}
@@ -499,11 +592,55 @@ impl<'p, 'a> FileRun<'p, 'a> {
         }
     }
 
+    /// Whether a frame breaks the limits the reader should have kept (the
+    /// parent does not trust it): a description of the breach.
+    fn over_limits(&self, frame: &Frame) -> Option<String> {
+        let l = &self.engine.limits;
+        match frame {
+            Frame::Book { sheets, .. } => sheets
+                .iter()
+                .find(|m| m.merges.len() > l.max_merges)
+                .map(|m| {
+                    format!(
+                        "sheet {} has {} merged regions, limit {}",
+                        m.name,
+                        m.merges.len(),
+                        l.max_merges
+                    )
+                }),
+            Frame::Rows { sheet, first, rows } => {
+                let name = self
+                    .metas
+                    .get(*sheet)
+                    .map(|m| m.name.as_str())
+                    .unwrap_or("?");
+                if first.saturating_add(rows.len()) > l.max_rows {
+                    return Some(format!(
+                        "sheet {name} has rows beyond row {}; a sheet has at most {} rows",
+                        l.max_rows, l.max_rows
+                    ));
+                }
+                rows.iter().position(|r| r.len() > l.max_cols).map(|i| {
+                    format!(
+                        "sheet {name} row {} has {} columns; a sheet has at most {}",
+                        first + i + 1,
+                        rows[i].len(),
+                        l.max_cols
+                    )
+                })
+            }
+            Frame::End(_) => None,
+        }
+    }
+
     /// Chooses the template once the data sheets' first rows are in, and
     /// starts each sheet's validation once its header can be found.
     fn advance(&mut self, all_done: bool) {
+        set_stage("finding the template and header band");
         let ready = |slot: &Slot| match slot {
-            Slot::Waiting { rows, done } => all_done || *done || rows.len() >= HEAD_ROWS,
+            Slot::Waiting { rows, later, done } => {
+                all_done || *done || rows.len() >= HEAD_ROWS || !later.is_empty()
+            }
             _ => true,
         };
         let ignore = &self.engine.pipeline.sheets.ignore_headers;
@@ -553,15 +690,16 @@ impl<'p, 'a> FileRun<'p, 'a> {
                 continue;
             }
             let grid = self.grid(i);
-            let Slot::Waiting { rows, .. } =
+            let Slot::Waiting { rows, later, .. } =
                 std::mem::replace(&mut self.slots[i], Slot::NoHeader { rows: 0 })
             else {
                 continue;
             };
+            let later_rows: usize = later.iter().map(|(_, b)| count_nonblank(b)).sum();
             let name = self.metas[i].name.clone();
             let Some(band) = detect(&grid, source, ignore) else {
                 self.slots[i] = Slot::NoHeader {
-                    rows: count_nonblank(&rows),
+                    rows: count_nonblank(&rows) + later_rows,
                 };
                 continue;
             };
@@ -596,14 +734,14 @@ impl<'p, 'a> FileRun<'p, 'a> {
                 issue.row = Some(band.start);
                 self.failed = true;
                 self.slots[i] = Slot::Blocked {
-                    rows: count_nonblank(&rows),
+                    rows: count_nonblank(&rows) + later_rows,
                     issue: Some(Box::new(issue)),
                 };
                 continue;
             }
             if self.failed {
                 self.slots[i] = Slot::Blocked {
-                    rows: count_nonblank(&rows),
+                    rows: count_nonblank(&rows) + later_rows,
                     issue: None,
                 };
                 continue;
@@ -623,6 +761,12 @@ impl<'p, 'a> FileRun<'p, 'a> {
             if rows.len() > end {
                 pass.feed(&mut self.keys, end, &rows[end..]);
             }
+            for (first, batch) in later {
+                // a batch that starts inside the band (cannot happen after a
+                // gap, but the rows are never counted twice)
+                let skip = end.saturating_sub(first).min(batch.len());
+                pass.feed(&mut self.keys, first + skip, &batch[skip..]);
+            }
             self.slots[i] = Slot::Active(Box::new(pass));
         }
     }
@@ -638,6 +782,10 @@ impl<'p, 'a> FileRun<'p, 'a> {
 
     /// Everything is read: assemble the result.
     fn finish(mut self, res: &mut FileResult) {
+        if let Some(i) = self.limit.take() {
+            res.issues.push(i);
+            return;
+        }
         self.advance(true);
         res.format = self.format.map(|f| f.label().to_string());
         res.encoding = self.encoding.clone();
@@ -719,6 +867,12 @@ impl<'p, 'a> FileRun<'p, 'a> {
             res.issues.extend(pass.issues);
             res.records.extend(pass.records);
         }
+        // a missing column of a rule is said once per file, not per sheet
+        let mut said = std::collections::HashSet::new();
+        res.issues.retain(|i| match &i.problem {
+            Problem::MissingColumn { column, .. } => said.insert(column.clone()),
+            _ => true,
+        });
         res.period = file_period(source, &self.ctx, &res.records);
     }
 }
@@ -873,6 +1027,37 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                 }
             }
         }
+        // a cross-field rule needs its columns; without one it is not
+        // checked (one warning per file, see `finish`)
+        for ck in &self.source.checks {
+            let (cols, rule) = match *ck {
+                Check::Le { left, right } => {
+                    let f = &self.source.fields;
+                    (
+                        vec![left, right],
+                        format!("{} ≤ {}", f[left].header, f[right].header),
+                    )
+                }
+                Check::RequiredIf { field, when } => {
+                    let f = &self.source.fields;
+                    (
+                        vec![field, when],
+                        format!("{} ⇐ {}", f[field].header, f[when].header),
+                    )
+                }
+            };
+            for f in cols {
+                if self.field_cols[f].is_empty() && self.source.fields[f].context.is_none() {
+                    let p = Problem::MissingColumn {
+                        column: self.source.fields[f].header.clone(),
+                        rule: rule.clone(),
+                    };
+                    let mut i = Issue::file(p, &self.file);
+                    i.field = Some(self.source.fields[f].name.clone());
+                    self.issues.push(i);
+                }
+            }
+        }
         // unknown columns are reported once per sheet
         for c in 0..self.band.columns.len() {
             let label = &self.band.labels[c];
@@ -894,6 +1079,8 @@ impl<'p, 'a> SheetPass<'p, 'a> {
         first: usize,
         rows: &[Vec<RawCell>],
     ) {
+        set_stage("validating rows");
+        inject_panic(&self.file);
         let evaluated: Vec<(usize, RowKind, Option<RowEval>)> = {
             let this = &*self;
             let todo: Vec<usize> = (0..rows.len()).filter(|&i| nonblank(&rows[i])).collect();
@@ -1114,8 +1301,10 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                 };
                 match field.ty {
                     FieldType::Int => {
+                        // beyond 2^53 a float no longer holds every whole number
                         if n.unit.is_some_and(|u| u != Unit::Yuan)
                             || (n.value - n.value.round()).abs() > 1e-9
+                            || n.value.abs() > MAX_EXACT_INT
                         {
                             bad("E_NOT_INTEGER", "a whole number")
                         } else {
@@ -1132,6 +1321,9 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                             .or(field.unit)
                             .unwrap_or(Unit::Yuan);
                         let yuan = (n.value * unit.to_yuan() * 100.0).round() / 100.0;
+                        if !yuan.is_finite() || yuan.abs() > MAX_EXACT_INT {
+                            return bad("E_NOT_NUMBER", "a number");
+                        }
                         Parsed::Ok(Value::Float(yuan))
                     }
                     _ => {
@@ -1140,14 +1332,20 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                         } else {
                             n.value * 100.0
                         };
-                        Parsed::Ok(Value::Float((pct * 1e6).round() / 1e6))
+                        let pct = (pct * 1e6).round() / 1e6;
+                        if !pct.is_finite() {
+                            return bad("E_NOT_NUMBER", "a number");
+                        }
+                        Parsed::Ok(Value::Float(pct))
                     }
                 }
             }
             FieldType::Level => match cell {
                 RawCell::Empty => Parsed::Ok(Value::Null),
                 RawCell::Int(i) => Parsed::Ok(Value::Int(*i)),
-                RawCell::Float(f) if f.fract() == 0.0 => Parsed::Ok(Value::Int(*f as i64)),
+                RawCell::Float(f) if f.fract() == 0.0 && f.abs() <= MAX_EXACT_INT => {
+                    Parsed::Ok(Value::Int(*f as i64))
+                }
                 RawCell::Text(t) if is_placeholder(t) => Parsed::Ok(Value::Null),
                 RawCell::Text(t) => match parse_chinese_level(t) {
                     Some(n) => Parsed::Ok(Value::Int(n)),
@@ -1333,6 +1531,10 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                     }
                 }
                 Check::RequiredIf { field, when } => {
+                    // a rule whose column the file lacks is not checked
+                    if field_cols[field].is_empty() {
+                        continue;
+                    }
                     if let (Parsed::Ok(v), Parsed::Ok(Value::Bool(true))) =
                         (&parsed[field], &parsed[when])
                     {
@@ -1419,6 +1621,12 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                 suggestions,
             } = &mut p.problem
             {
+                // the edit-distance search costs length × length per village:
+                // a long "name" (a pasted paragraph) gets no suggestions
+                let max = self.engine.pipeline.limits.max_match_name_chars;
+                if name.chars().count() > max {
+                    continue;
+                }
                 if let Some(reg) = self.engine.registry {
                     let key = format!("{county}\u{1F}{township}\u{1F}{name}");
                     *suggestions = self
@@ -1580,6 +1788,9 @@ fn unit_note(text: &str) -> Option<Unit> {
 }
 
 static EMPTY: RawCell = RawCell::Empty;
+
+/// 2^53: the largest magnitude below which every whole number is exact.
+const MAX_EXACT_INT: f64 = 9_007_199_254_740_992.0;
 
 /// A cell's text without copying when it is text already.
 fn cell_text(c: &RawCell) -> std::borrow::Cow<'_, str> {

@@ -45,6 +45,12 @@ pub enum Problem {
         headers: Vec<String>,
     },
     NoDataSheet,
+    /// The file's ingest hit a bug in zhenxing (a panic); the file is
+    /// retried by the next run.
+    Internal {
+        stage: String,
+        detail: String,
+    },
     // ---- row level
     Required,
     BadValue {
@@ -105,6 +111,11 @@ pub enum Problem {
         given: String,
         successor: String,
     },
+    /// A rule names a column the file does not have, so it is not checked.
+    MissingColumn {
+        column: String,
+        rule: String,
+    },
 }
 
 impl Problem {
@@ -116,6 +127,7 @@ impl Problem {
             Problem::NoTemplate { .. } => "F_NO_TEMPLATE".into(),
             Problem::MissingFields { .. } => "F_MISSING_FIELD".into(),
             Problem::NoDataSheet => "F_NO_DATA_SHEET".into(),
+            Problem::Internal { .. } => "F_INTERNAL".into(),
             Problem::Required => "E_REQUIRED".into(),
             Problem::BadValue { code, .. } => code.clone(),
             Problem::OutOfRange { .. } => "E_RANGE".into(),
@@ -132,6 +144,7 @@ impl Problem {
             Problem::TotalsMismatch { .. } => "W_TOTALS_MISMATCH".into(),
             Problem::VillageByAlias { .. } => "W_VILLAGE_ALIAS".into(),
             Problem::VillageMerged { .. } => "W_VILLAGE_MERGED".into(),
+            Problem::MissingColumn { .. } => "W_MISSING_COLUMN".into(),
         }
     }
 
@@ -142,7 +155,8 @@ impl Problem {
             | Problem::WorkerTimeout { .. }
             | Problem::NoTemplate { .. }
             | Problem::MissingFields { .. }
-            | Problem::NoDataSheet => Severity::FileError,
+            | Problem::NoDataSheet
+            | Problem::Internal { .. } => Severity::FileError,
             Problem::Required
             | Problem::BadValue { .. }
             | Problem::OutOfRange { .. }
@@ -220,6 +234,13 @@ impl Problem {
                     "文件中没有可读取的数据工作表".into()
                 } else {
                     "the file has no data sheet".into()
+                }
+            }
+            Problem::Internal { stage, detail } => {
+                if zh {
+                    format!("处理文件时程序内部出错（{stage}：{detail}），其他文件不受影响，下次运行将重试；请将此文件报告给市级管理员")
+                } else {
+                    format!("internal error in zhenxing while {stage} ({detail}); the other files went on and the next run retries this one; please report this file")
                 }
             }
             Problem::Required => {
@@ -357,6 +378,13 @@ impl Problem {
                     format!("“{given}”已撤并，计入“{successor}”")
                 } else {
                     format!("{given} was merged; counted under {successor}")
+                }
+            }
+            Problem::MissingColumn { column, rule } => {
+                if zh {
+                    format!("文件中没有“{column}”列，规则“{rule}”未检查，数据行照常接收")
+                } else {
+                    format!("the file has no column {column}, so the rule {rule:?} was not checked; rows are kept")
                 }
             }
         }

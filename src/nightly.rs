@@ -372,7 +372,7 @@ fn write_segment(
     Ok(info)
 }
 
-/// Writes JSON whole or not at all: a temporary file renamed into place.
+/// Writes JSON whole or not at all, durably (see [`lake::write_durable`]).
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), LakeError> {
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
@@ -381,9 +381,7 @@ fn write_json(path: &Path, value: &impl Serialize) -> Result<(), LakeError> {
         path: path.to_path_buf(),
         detail: e.to_string(),
     })?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+    lake::write_durable(path, text.as_bytes()).map_err(|e| io(path, e))
 }
 
 #[allow(clippy::too_many_arguments)]

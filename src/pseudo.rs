@@ -70,6 +70,12 @@ fn parse_hex(text: &str, origin: &str) -> Result<Vec<u8>, KeyError> {
     }
 }
 
+/// An environment variable's value; set but empty counts as unset (a
+/// cron line `ZHENXING_KEY_FILE=` means "not given", not "the file ''").
+pub fn env_set(name: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(name).filter(|v| !v.is_empty())
+}
+
 /// Where the key comes from, as configured.
 #[derive(Debug, Clone)]
 pub struct KeySource {
@@ -84,7 +90,8 @@ impl KeySource {
     /// random key file is created; when the lake already has a key, a
     /// missing key is an error.
     pub fn load(&self, out: &Path, known: Option<&str>) -> Result<Key, KeyError> {
-        if let Ok(v) = std::env::var(&self.env) {
+        if let Some(v) = env_set(&self.env) {
+            let v = v.to_string_lossy();
             let origin = format!("environment variable {}", self.env);
             let bytes = parse_hex(&v, &origin)?;
             return Ok(Key {
@@ -134,16 +141,30 @@ impl KeySource {
         }
         let mut bytes = vec![0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        // create_new: never overwrite a key that appeared meanwhile
-        let mut f = std::fs::OpenOptions::new()
+        // the key file appears complete or not at all: a temporary file
+        // (0600) is written and fsynced, then hard-linked to the key's name,
+        // which fails rather than overwrite a key that appeared meanwhile
+        let name = self
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let tmp = self
+            .file
+            .with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let written = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&self.file)
-            .map_err(err)?;
-        f.write_all(format!("{}\n", hex::encode(&bytes)).as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(err)?;
+            .open(&tmp)
+            .and_then(|mut f| {
+                f.write_all(format!("{}\n", hex::encode(&bytes)).as_bytes())?;
+                f.sync_all()
+            })
+            .and_then(|_| std::fs::hard_link(&tmp, &self.file));
+        let _ = std::fs::remove_file(&tmp);
+        written.map_err(err)?;
+        crate::lake::sync_parent(&self.file).map_err(err)?;
         Ok(Key {
             bytes,
             origin,

@@ -139,7 +139,23 @@ pub struct Limits {
     pub max_declared_cells: u64,
     /// Cells actually kept, over all sheets of a file.
     pub max_cells: u64,
+    /// Rows a sheet may have (a row number beyond is a file error).
+    pub max_rows: usize,
+    /// Columns a row may have (Excel's 16,384, `XFD`).
+    pub max_cols: usize,
+    /// Merged regions in the header area of one sheet.
+    pub max_merges: usize,
+    /// Bytes of one frame between the reader process and the parent.
+    pub max_frame_bytes: usize,
 }
+
+/// Excel's last row and column: what a sheet can hold.
+pub const EXCEL_ROWS: usize = 1_048_576;
+pub const EXCEL_COLS: usize = 16_384;
+
+/// Merged regions matter only to header detection, which looks at the
+/// first rows; regions starting below this row are not sent.
+pub const HEADER_MERGE_ROWS: usize = 64;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -148,8 +164,30 @@ impl Default for Limits {
             max_unzipped_bytes: 1 << 30,
             max_declared_cells: 100_000_000,
             max_cells: 40_000_000,
+            max_rows: EXCEL_ROWS,
+            max_cols: EXCEL_COLS,
+            max_merges: 10_000,
+            max_frame_bytes: 64 << 20,
         }
     }
+}
+
+/// The merged regions of a sheet that header detection can use, within
+/// the limit on their number.
+fn header_merges(
+    sheet: &str,
+    mut merges: Vec<Merge>,
+    limits: &Limits,
+) -> Result<Vec<Merge>, ReadError> {
+    merges.retain(|m| m.r0 < HEADER_MERGE_ROWS && m.r0 <= m.r1 && m.c0 <= m.c1);
+    if merges.len() > limits.max_merges {
+        return Err(ReadError::TooLarge(format!(
+            "sheet {sheet} has {} merged regions in its first {HEADER_MERGE_ROWS} rows, limit {}",
+            merges.len(),
+            limits.max_merges
+        )));
+    }
+    Ok(merges)
 }
 
 /// A file-level reading failure. Each variant has a stable code.
@@ -303,18 +341,40 @@ fn emit_whole(wb: RawWorkbook, emit: &mut dyn FnMut(Frame)) {
         sheets: metas,
     });
     for (i, s) in wb.sheets.into_iter().enumerate() {
-        let mut rows = s.rows;
-        let mut first = 0;
-        while !rows.is_empty() {
-            let rest = rows.split_off(rows.len().min(BATCH_ROWS));
-            let n = rows.len();
+        // batches of at most BATCH_ROWS rows and about BATCH_CELLS cells;
+        // a run of blank rows ends a batch and is not sent
+        let mut batch: Vec<Vec<RawCell>> = Vec::new();
+        let (mut first, mut cells, mut blanks) = (0usize, 0usize, 0usize);
+        for (r, row) in s.rows.into_iter().enumerate() {
+            let n = row.iter().filter(|c| !c.is_empty()).count();
+            if n == 0 {
+                blanks += 1;
+                continue;
+            }
+            let full = batch.len() + blanks >= BATCH_ROWS || cells >= BATCH_CELLS;
+            if !batch.is_empty() && (full || blanks > 64) {
+                emit(Frame::Rows {
+                    sheet: i,
+                    first,
+                    rows: std::mem::take(&mut batch),
+                });
+                cells = 0;
+            }
+            if batch.is_empty() {
+                first = r;
+            } else {
+                batch.extend(std::iter::repeat_with(Vec::new).take(blanks));
+            }
+            blanks = 0;
+            cells += n;
+            batch.push(row);
+        }
+        if !batch.is_empty() {
             emit(Frame::Rows {
                 sheet: i,
                 first,
-                rows,
+                rows: batch,
             });
-            first += n;
-            rows = rest;
         }
     }
 }
@@ -406,18 +466,30 @@ fn inspect_zip(bytes: &[u8], limits: &Limits) -> Result<ZipKind, ReadError> {
     }
 }
 
-/// Collects cells of one sheet and enforces the cell budget. `rows[0]`
-/// is sheet row `first`; rows already sent are gone.
+/// Collects cells of one sheet and enforces the cell budget and the
+/// sheet's shape (rows and columns). `rows[0]` is sheet row `first`; rows
+/// already sent are gone.
 struct SheetBuilder {
     first: usize,
     rows: Vec<Vec<RawCell>>,
+    /// Non-empty cells held (a batch is sent when it holds many).
+    cells: usize,
+    max_rows: usize,
+    max_cols: usize,
 }
 
+/// Cells per frame, at most (plus one row): frames stay small whatever a
+/// row holds.
+pub const BATCH_CELLS: usize = 1 << 20;
+
 impl SheetBuilder {
-    fn new() -> Self {
+    fn new(limits: &Limits) -> Self {
         SheetBuilder {
             first: 0,
             rows: Vec::new(),
+            cells: 0,
+            max_rows: limits.max_rows,
+            max_cols: limits.max_cols,
         }
     }
 
@@ -425,6 +497,7 @@ impl SheetBuilder {
     fn take(&mut self, next: usize) -> (usize, Vec<Vec<RawCell>>) {
         let first = self.first;
         let rows = std::mem::take(&mut self.rows);
+        self.cells = 0;
         self.first = if next == usize::MAX {
             first + rows.len()
         } else {
@@ -442,6 +515,21 @@ impl SheetBuilder {
     ) -> Result<(), ReadError> {
         if cell.is_empty() {
             return Ok(());
+        }
+        if row >= self.max_rows {
+            return Err(ReadError::TooLarge(format!(
+                "a cell in row {}: a sheet has at most {} rows",
+                row.saturating_add(1),
+                self.max_rows
+            )));
+        }
+        if col >= self.max_cols {
+            return Err(ReadError::TooLarge(format!(
+                "row {} has a cell in column {}: a sheet has at most {} columns",
+                row.saturating_add(1),
+                col.saturating_add(1),
+                self.max_cols
+            )));
         }
         let at = row;
         let row = row - self.first;
@@ -466,6 +554,7 @@ impl SheetBuilder {
             r.resize(col + 1, RawCell::Empty);
         }
         r[col] = cell;
+        self.cells += 1;
         Ok(())
     }
 }
@@ -583,14 +672,18 @@ impl RowSink<'_> {
                 self.b.first + 1
             )));
         }
-        // rows before this one are complete: send a full batch of them
-        if r >= self.b.first + BATCH_ROWS && self.b.rows.len() >= BATCH_ROWS {
+        // rows before this one are complete: send them when the batch is
+        // full or this row lies beyond it (a gap is a gap, never filled)
+        let new_row = r >= self.b.first + self.b.rows.len();
+        if r >= self.b.first + BATCH_ROWS || (new_row && self.b.cells >= BATCH_CELLS) {
             let (first, rows) = self.b.take(r);
-            (self.emit)(Frame::Rows {
-                sheet: self.sheet,
-                first,
-                rows,
-            });
+            if !rows.is_empty() {
+                (self.emit)(Frame::Rows {
+                    sheet: self.sheet,
+                    first,
+                    rows,
+                });
+            }
         }
         self.b.put(r, c, cell, budget)
     }
@@ -674,44 +767,50 @@ struct Gate<'s, 'e> {
     emit: &'e mut dyn FnMut(Frame),
     /// The merged regions could not be read: calamine reads the file.
     failed: bool,
+    /// A limit was exceeded while frames were held back.
+    error: Option<ReadError>,
+    limits: Limits,
 }
 
 /// Frames held back at most; then the reader waits for the helper.
 const GATE_FRAMES: usize = 8;
 
 impl Gate<'_, '_> {
-    fn send(&mut self, f: Frame) {
+    fn send(&mut self, f: Frame) -> Result<(), ReadError> {
         if self.job.is_none() {
             if !self.failed {
                 (self.emit)(f);
             }
-            return;
+            return Ok(());
         }
         self.pending.push(f);
         let done = self.job.as_ref().is_some_and(|j| j.is_finished());
         if done || self.pending.len() >= GATE_FRAMES {
-            self.open();
+            self.open()?;
         }
+        Ok(())
     }
 
     /// Waits for the merged regions, then sends the book and what is held.
-    fn open(&mut self) {
-        let Some(job) = self.job.take() else { return };
+    fn open(&mut self) -> Result<(), ReadError> {
+        let Some(job) = self.job.take() else {
+            return Ok(());
+        };
         let Some(merges) = job.join() else {
             self.failed = true;
             self.pending.clear();
-            return;
+            return Ok(());
         };
-        let sheets = std::mem::take(&mut self.sheets)
-            .into_iter()
-            .zip(merges)
-            .map(|((name, hidden), merges)| SheetMeta {
+        let mut sheets = Vec::new();
+        for ((name, hidden), merges) in std::mem::take(&mut self.sheets).into_iter().zip(merges) {
+            let merges = header_merges(&name, merges, &self.limits)?;
+            sheets.push(SheetMeta {
                 name,
                 hidden,
                 merges,
                 has_merge_info: true,
-            })
-            .collect();
+            });
+        }
         (self.emit)(Frame::Book {
             format: Format::Xlsx,
             is_1904: self.is_1904,
@@ -721,6 +820,7 @@ impl Gate<'_, '_> {
         for f in self.pending.drain(..) {
             (self.emit)(f);
         }
+        Ok(())
     }
 }
 
@@ -757,13 +857,20 @@ fn stream_xlsx_lean(
             pending: Vec::new(),
             emit,
             failed: false,
+            error: None,
+            limits: *limits,
         });
         let mut budget = limits.max_cells;
         for i in 0..book.sheets.len() {
             let name = book.sheets[i].name.clone();
-            let mut send = |f: Frame| gate.borrow_mut().send(f);
+            let mut send = |f: Frame| {
+                let mut g = gate.borrow_mut();
+                if let Err(e) = g.send(f) {
+                    g.error.get_or_insert(e);
+                }
+            };
             let mut sink = RowSink {
-                b: SheetBuilder::new(),
+                b: SheetBuilder::new(limits),
                 sheet: i,
                 name: name.clone(),
                 emit: &mut send,
@@ -781,6 +888,9 @@ fn stream_xlsx_lean(
                     if gate.borrow().failed {
                         return Err(ReadError::Corrupt("merged regions unreadable".into()));
                     }
+                    if let Some(e) = gate.borrow().error.clone() {
+                        return Err(e);
+                    }
                     sink.cell(r, c, cell, &mut budget)
                 },
             );
@@ -791,9 +901,14 @@ fn stream_xlsx_lean(
                 return Some(Err(e));
             }
             sink.finish();
+            if let Some(e) = gate.borrow().error.clone() {
+                return Some(Err(e));
+            }
         }
         let mut gate = gate.into_inner();
-        gate.open();
+        if let Err(e) = gate.open() {
+            return Some(Err(e));
+        }
         (!gate.failed).then_some(Ok(()))
     })
 }
@@ -815,6 +930,7 @@ fn stream_xlsx_calamine(
             Some(m) => m.clone(),
             None => merges(wb.merge_cells_by_sheet_name(&name).map_err(map_xlsx_err)?),
         };
+        let merges = header_merges(&name, merges, limits)?;
         metas.push(SheetMeta {
             name,
             hidden,
@@ -840,7 +956,7 @@ fn stream_xlsx_calamine(
             limits,
         )?;
         let mut sink = RowSink {
-            b: SheetBuilder::new(),
+            b: SheetBuilder::new(limits),
             sheet: i,
             name: name.clone(),
             emit: &mut *emit,
@@ -862,8 +978,9 @@ fn stream_xlsx_calamine(
 fn range_to_sheet(
     range: &calamine::Range<Data>,
     budget: &mut u64,
+    limits: &Limits,
 ) -> Result<Vec<Vec<RawCell>>, ReadError> {
-    let mut b = SheetBuilder::new();
+    let mut b = SheetBuilder::new(limits);
     for (r, c, d) in range.used_cells() {
         let (sr, sc) = range.start().unwrap_or((0, 0));
         b.put(r + sr as usize, c + sc as usize, convert_data(d), budget)?;
@@ -894,11 +1011,15 @@ fn read_xls(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, ReadError> {
         let range = wb
             .worksheet_range(&name)
             .map_err(|e| corrupt(e.to_string()))?;
-        let merges = merges(wb.merge_cells_by_sheet_name(&name).unwrap_or_default());
+        let merges = header_merges(
+            &name,
+            merges(wb.merge_cells_by_sheet_name(&name).unwrap_or_default()),
+            limits,
+        )?;
         sheets.push(RawSheet {
             name,
             hidden,
-            rows: range_to_sheet(&range, &mut budget)?,
+            rows: range_to_sheet(&range, &mut budget, limits)?,
             merges,
             has_merge_info: true,
         });
@@ -928,7 +1049,7 @@ fn read_ods(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, ReadError> {
         sheets.push(RawSheet {
             name,
             hidden,
-            rows: range_to_sheet(&range, &mut budget)?,
+            rows: range_to_sheet(&range, &mut budget, limits)?,
             merges: Vec::new(),
             has_merge_info: false,
         });
@@ -995,7 +1116,7 @@ fn read_csv(bytes: &[u8], limits: &Limits) -> Result<RawWorkbook, ReadError> {
         .flexible(true)
         .delimiter(delimiter)
         .from_reader(text.as_bytes());
-    let mut b = SheetBuilder::new();
+    let mut b = SheetBuilder::new(limits);
     let mut budget = limits.max_cells;
     let mut record = csv::StringRecord::new();
     let bytes_text = text.as_bytes();

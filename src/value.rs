@@ -284,10 +284,11 @@ pub fn cell_number(cell: &RawCell) -> Result<Option<ParsedNumber>, ValueError> {
             value: *i as f64,
             unit: None,
         })),
-        RawCell::Float(f) => Ok(Some(ParsedNumber {
+        RawCell::Float(f) if f.is_finite() => Ok(Some(ParsedNumber {
             value: *f,
             unit: None,
         })),
+        RawCell::Float(_) => Err(ValueError::NotANumber),
         RawCell::Bool(_) | RawCell::Date { .. } | RawCell::Error(_) => Err(ValueError::NotANumber),
         RawCell::Text(s) => {
             if is_placeholder(s) {
@@ -400,9 +401,14 @@ pub fn parse_date_text(raw: &str) -> Option<NaiveDate> {
             p.parse().ok()
         }
     };
+    // `20240301` / `202403`: only all-ASCII-digit text is sliced by bytes
+    // (`待定` is six bytes too, and a byte index inside a character panics)
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
     let (y, m, d) = match parts.as_slice() {
-        [one] if one.len() == 8 => (num(&one[0..4])?, num(&one[4..6])?, num(&one[6..8])?),
-        [one] if one.len() == 6 => (num(&one[0..4])?, num(&one[4..6])?, 1),
+        [one] if one.len() == 8 && digits(one) => {
+            (num(&one[0..4])?, num(&one[4..6])?, num(&one[6..8])?)
+        }
+        [one] if one.len() == 6 && digits(one) => (num(&one[0..4])?, num(&one[4..6])?, 1),
         [y, m] => (num(y)?, num(m)?, 1),
         [y, m, d] => (num(y)?, num(m)?, num(d)?),
         _ => return None,

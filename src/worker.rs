@@ -63,23 +63,57 @@ pub fn stream_isolated(
     let mut child = cmd.spawn().map_err(|e| Problem::WorkerDied {
         detail: format!("cannot start reader process: {e}"),
     })?;
-    // a watchdog kills the worker at the deadline; the child cannot be
-    // reaped (and its pid reused) before the watchdog has finished
+    // from here on the child is killed and reaped whatever happens,
+    // also when validating its rows panics in this thread
+    let mut guard = ChildGuard(Some(child.id() as libc::pid_t));
+    // stderr is drained while stdout is read: a chatty worker cannot fill
+    // its pipe and stall; the first 64 KiB are kept for the report
+    let stderr = child.stderr.take();
+    let err_thread = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        if let Some(mut s) = stderr {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let room = (64 * 1024usize).saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+        kept
+    });
+    // the time the worker spends waiting for this process to take its rows
+    // (validation) does not count against its wall-clock limit
+    let parent_ns = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let pid = child.id() as libc::pid_t;
     let (done, deadline) = std::sync::mpsc::channel::<()>();
     let timeout = iso.timeout;
-    let watchdog = std::thread::spawn(move || match deadline.recv_timeout(timeout) {
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            // SAFETY: kill only sends a signal to our own unreaped child
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            true
+    let waited = parent_ns.clone();
+    // a watchdog kills the worker at the deadline; the child cannot be
+    // reaped (and its pid reused) before the watchdog has finished
+    let watchdog = std::thread::spawn(move || {
+        let t0 = std::time::Instant::now();
+        loop {
+            let spent = t0.elapsed().saturating_sub(Duration::from_nanos(
+                waited.load(std::sync::atomic::Ordering::Relaxed),
+            ));
+            let Some(left) = timeout.checked_sub(spent).filter(|d| !d.is_zero()) else {
+                // SAFETY: kill only sends a signal to our own unreaped child
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                return true;
+            };
+            match deadline.recv_timeout(left) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                _ => return false,
+            }
         }
-        _ => false,
     });
     // a reader thread drains the pipe and decodes frames, so the worker
     // keeps reading while this thread validates the rows already in
     let (tx, rx) = std::sync::mpsc::sync_channel::<Frame>(4);
     let stdout = child.stdout.take();
+    let max_frame = limits.max_frame_bytes;
     let reader = std::thread::spawn(move || -> (Option<Option<ReadError>>, Option<String>) {
         let Some(s) = stdout else {
             return (None, None);
@@ -92,7 +126,15 @@ pub fn stream_isolated(
             if s.read_exact(&mut len).is_err() {
                 break;
             }
-            buf.resize(u32::from_le_bytes(len) as usize, 0);
+            // the length is checked before anything is allocated for it
+            let len = u32::from_le_bytes(len) as usize;
+            if len > max_frame {
+                result.1 = Some(format!(
+                    "a frame of {len} bytes, more than the limit of {max_frame}"
+                ));
+                break;
+            }
+            buf.resize(len, 0);
             if s.read_exact(&mut buf).is_err() {
                 break;
             }
@@ -102,9 +144,14 @@ pub fn stream_isolated(
                     break;
                 }
                 Ok(frame) => {
+                    let t = std::time::Instant::now();
                     if tx.send(frame).is_err() {
                         break;
                     }
+                    parent_ns.fetch_add(
+                        t.elapsed().as_nanos() as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
                 }
                 Err(e) => {
                     result.1 = Some(e.to_string());
@@ -113,6 +160,10 @@ pub fn stream_isolated(
             }
         }
         drop(tx);
+        if result.1.is_some() {
+            // SAFETY: our own unreaped child; it is not worth reading further
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
         // drain whatever follows so the worker can exit
         let _ = std::io::copy(&mut s, &mut std::io::sink());
         result
@@ -123,15 +174,13 @@ pub fn stream_isolated(
     let (ended, garbled) = reader
         .join()
         .unwrap_or((None, Some("reader thread failed".into())));
-    let mut err = Vec::new();
-    if let Some(s) = child.stderr.take() {
-        let _ = s.take(64 * 1024).read_to_end(&mut err);
-    }
     let _ = done.send(());
     let timed_out = watchdog.join().unwrap_or(false);
+    guard.0 = None;
     let status = wait_measured(&mut child).map_err(|e| Problem::WorkerDied {
         detail: e.to_string(),
     })?;
+    let err = err_thread.join().unwrap_or_default();
     if timed_out {
         return Err(Problem::WorkerTimeout {
             seconds: iso.timeout.as_secs(),
@@ -146,6 +195,24 @@ pub fn stream_isolated(
         _ => Err(Problem::WorkerDied {
             detail: describe_exit(&status, &err, iso.memory_mb),
         }),
+    }
+}
+
+/// Kills and reaps the reader process when the parent leaves early (a
+/// panic while validating its rows); disarmed on the normal path.
+struct ChildGuard(Option<libc::pid_t>);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            // SAFETY: our own child, not yet reaped: the signal and the
+            // wait cannot reach another process
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                let mut status = 0;
+                libc::waitpid(pid, &mut status, 0);
+            }
+        }
     }
 }
 
@@ -238,12 +305,24 @@ fn read_problem(e: ReadError) -> Problem {
 /// The worker side: cap resources, read, answer on stdout. Never returns
 /// an error to the caller: everything goes into the frame.
 pub fn worker_main(path: &Path, memory_mb: u64, cpu_s: u64, limits: &Limits) -> i32 {
-    set_limits(memory_mb, cpu_s);
+    if let Err(e) = set_limits(memory_mb, cpu_s) {
+        eprintln!("{e}");
+        return 71;
+    }
     inject_fault(path);
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut broken = false;
+    let max_frame = limits.max_frame_bytes;
     let send = |frame: &Frame, out: &mut dyn Write| -> bool {
         match postcard::to_stdvec(frame) {
+            Ok(b) if b.len() > max_frame => {
+                eprintln!(
+                    "a batch of rows is {} MiB, more than the {} MiB a frame may hold",
+                    b.len() >> 20,
+                    max_frame >> 20
+                );
+                false
+            }
             Ok(b) => out
                 .write_all(&(b.len() as u32).to_le_bytes())
                 .and_then(|_| out.write_all(&b))
@@ -292,24 +371,30 @@ fn inject_fault(path: &Path) {
     }
 }
 
-fn set_limits(memory_mb: u64, cpu_s: u64) {
-    // SAFETY: setrlimit only reads the struct we pass; failure leaves the
-    // default limits, which the parent's timeout still backs up.
-    unsafe {
-        if memory_mb > 0 {
-            let bytes = (memory_mb as libc::rlim_t) << 20;
-            let lim = libc::rlimit {
-                rlim_cur: bytes,
-                rlim_max: bytes,
-            };
-            libc::setrlimit(libc::RLIMIT_AS, &lim);
+/// Caps the worker's address space and CPU time. A cap that cannot be set
+/// is an error: the file is not read without its limits.
+fn set_limits(memory_mb: u64, cpu_s: u64) -> Result<(), String> {
+    let set = |what: &str, res: libc::__rlimit_resource_t, cur: u64, max: u64| {
+        let lim = libc::rlimit {
+            rlim_cur: cur as libc::rlim_t,
+            rlim_max: max as libc::rlim_t,
+        };
+        // SAFETY: setrlimit only reads the struct we pass
+        if unsafe { libc::setrlimit(res, &lim) } != 0 {
+            Err(format!(
+                "cannot set the reader's {what} limit: {}",
+                std::io::Error::last_os_error()
+            ))
+        } else {
+            Ok(())
         }
-        if cpu_s > 0 {
-            let lim = libc::rlimit {
-                rlim_cur: cpu_s as libc::rlim_t,
-                rlim_max: cpu_s as libc::rlim_t + 5,
-            };
-            libc::setrlimit(libc::RLIMIT_CPU, &lim);
-        }
+    };
+    if memory_mb > 0 {
+        let bytes = memory_mb.saturating_mul(1 << 20);
+        set("memory", libc::RLIMIT_AS, bytes, bytes)?;
     }
+    if cpu_s > 0 {
+        set("CPU time", libc::RLIMIT_CPU, cpu_s, cpu_s.saturating_add(5))?;
+    }
+    Ok(())
 }

@@ -32,7 +32,21 @@ pub fn cell_text(v: &AnyValue<'_>) -> String {
     }
 }
 
-/// Writes a frame as CSV (RFC 4180 quoting).
+/// A text cell as CSV holds it: text that a spreadsheet would run as a
+/// formula (`=…`, `+…`, `-…`, `@…`, also full-width, tab, CR) gets a
+/// leading apostrophe, as the report workbook's quote prefix does. Numbers
+/// are not text and are written as they are.
+pub fn csv_text(v: &AnyValue<'_>) -> String {
+    let t = cell_text(v);
+    let is_text = matches!(v, AnyValue::String(_) | AnyValue::StringOwned(_));
+    if is_text && crate::report::xlsx::looks_like_formula(&t) {
+        format!("'{t}")
+    } else {
+        t
+    }
+}
+
+/// Writes a frame as CSV (RFC 4180 quoting, formula-like text escaped).
 pub fn write_csv(df: &DataFrame, w: &mut dyn Write) -> Result<(), String> {
     let mut c = csv::Writer::from_writer(w);
     let names: Vec<String> = df
@@ -45,7 +59,7 @@ pub fn write_csv(df: &DataFrame, w: &mut dyn Write) -> Result<(), String> {
     for i in 0..df.height() {
         let rec: Vec<String> = cols
             .iter()
-            .map(|col| col.get(i).map(|v| cell_text(&v)).unwrap_or_default())
+            .map(|col| col.get(i).map(|v| csv_text(&v)).unwrap_or_default())
             .collect();
         c.write_record(&rec).map_err(|e| e.to_string())?;
     }

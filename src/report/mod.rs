@@ -136,15 +136,13 @@ pub fn write_all(
     Ok(vec![dir])
 }
 
-/// Writes bytes through a temporary name, so a reader never sees half a file.
+/// Writes bytes through a temporary name, fsynced, so a reader never sees
+/// half a file and a crash never leaves one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| ReportError::Write {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+    crate::lake::write_durable(path, bytes).map_err(|e| ReportError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 /// A number as a report shows it.
