@@ -150,6 +150,10 @@ pub struct FileEntry {
     pub superseded_by: Option<String>,
     /// Rows per partition (`county_code` or `county_code/year`).
     pub partitions: BTreeMap<String, usize>,
+    /// The file failed on an internal error (`F_INTERNAL`): the next run
+    /// reads it again instead of reusing its result.
+    #[serde(default)]
+    pub retry: bool,
 }
 
 /// One partition file of a version.

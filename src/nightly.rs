@@ -39,6 +39,9 @@ pub struct SegmentInfo {
     pub rejects: usize,
     /// The file-level error, when the file could not be used.
     pub error: Option<String>,
+    /// An internal error: the segment is not reused (see [`FileEntry::retry`]).
+    #[serde(default)]
+    pub retry: bool,
 }
 
 /// A warning or error as the manifest lists it.
@@ -367,8 +370,13 @@ fn write_segment(
             .iter()
             .find(|i| i.severity() == Severity::FileError)
             .map(|i| i.message(Lang::En)),
+        retry: res.issues.iter().any(|i| i.code() == "F_INTERNAL"),
     };
-    write_json(&dir.join(format!("{}.json", res.sha256)), &info)?;
+    // an internal error is not remembered: without its info the segment
+    // is incomplete, and the next run reads the file again
+    if !info.retry {
+        write_json(&dir.join(format!("{}.json", res.sha256)), &info)?;
+    }
     Ok(info)
 }
 
@@ -420,6 +428,7 @@ fn run_inner(
         .collect();
     let same_inputs = prev.is_some_and(|m| {
         m.basis == basis
+            && !m.files.iter().any(|f| f.retry)
             && m.files.len() == now_set.len()
             && m.files
                 .iter()
@@ -539,6 +548,7 @@ fn run_inner(
             status: if info.failed { "failed" } else { "current" }.into(),
             superseded_by: None,
             partitions: info.partitions.clone(),
+            retry: info.retry,
         });
     }
     supersede(&mut entries);

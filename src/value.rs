@@ -227,6 +227,19 @@ pub fn parse_number_text(raw: &str) -> Option<ParsedNumber> {
         }
     }
     let (head, tail) = s.split_at(end);
+    // commas only as thousands separators: `1,234,567.5`, never `1,2,3`
+    if head.contains(',') {
+        let int_part = head.split('.').next().unwrap_or("");
+        let int_part = int_part.trim_start_matches(['-', '+']);
+        let mut groups = int_part.split(',');
+        let lead_ok = groups.next().is_some_and(|g| (1..=3).contains(&g.len()));
+        if !lead_ok
+            || !groups.all(|g| g.len() == 3)
+            || head.split('.').nth(1).is_some_and(|f| f.contains(','))
+        {
+            return None;
+        }
+    }
     let head: String = head.chars().filter(|c| *c != ',').collect();
     if head.is_empty() || head == "-" || head == "+" || head == "." {
         return None;
@@ -596,6 +609,10 @@ mod tests {
         assert_eq!(n("abc"), None);
         assert_eq!(n("12abc"), None);
         assert_eq!(n("-"), None);
+        assert_eq!(n("1,234,567.5"), Some((1234567.5, None)));
+        assert_eq!(n("1,2,3"), None);
+        assert_eq!(n("12,34"), None);
+        assert_eq!(n("1.5,000"), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Integration tests: each module runs the real `zhenxing` binary (or the
 //! library on whole inboxes) in its own temporary directory.
 
+mod bad_inbox;
 mod check;
 mod effects;
 mod hostile;
