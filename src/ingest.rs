@@ -429,6 +429,16 @@ fn file_period(source: &Source, ctx: &FileContext, records: &[Record]) -> Option
     }
 }
 
+/// The header labels a message lists: the first 40, then how many more.
+fn shown_headers(labels: &[String]) -> Vec<String> {
+    let all: Vec<&String> = labels.iter().filter(|l| !l.is_empty()).collect();
+    let mut shown: Vec<String> = all.iter().take(40).map(|l| l.to_string()).collect();
+    if all.len() > 40 {
+        shown.push(format!("… (+{})", all.len() - 40));
+    }
+    shown
+}
+
 fn first_rows_text(rows: &[Vec<RawCell>]) -> Vec<String> {
     rows.iter()
         .take(6)
@@ -721,12 +731,7 @@ impl<'p, 'a> FileRun<'p, 'a> {
                 let mut issue = Issue::file(
                     Problem::MissingFields {
                         fields: missing.iter().map(|f| f.header.clone()).collect(),
-                        headers: band
-                            .labels
-                            .iter()
-                            .filter(|l| !l.is_empty())
-                            .cloned()
-                            .collect(),
+                        headers: shown_headers(&band.labels),
                     },
                     &self.file,
                 );

@@ -350,7 +350,8 @@ pub fn worker_main(path: &Path, memory_mb: u64, cpu_s: u64, limits: &Limits) -> 
 
 /// Fault injection for tests: `ZHENXING_FAULT=worker-abort:NAME` makes the
 /// worker abort (as an allocation failure does), `worker-hang:NAME` makes it
-/// hang, when the file path contains NAME.
+/// hang, `worker-chatty:NAME` floods its stderr, `worker-bigframe:NAME`
+/// announces a 4 GiB frame, when the file path contains NAME.
 fn inject_fault(path: &Path) {
     let Ok(fault) = std::env::var("ZHENXING_FAULT") else {
         return;
@@ -366,6 +367,22 @@ fn inject_fault(path: &Path) {
             "worker-hang" => loop {
                 std::thread::sleep(std::time::Duration::from_secs(1));
             },
+            // 1 MiB on stderr before reading: more than a pipe holds
+            "worker-chatty" => {
+                let line = "x".repeat(1023);
+                let mut err = std::io::stderr().lock();
+                for _ in 0..1024 {
+                    let _ = writeln!(err, "{line}");
+                }
+            }
+            // a frame that claims to be 4 GiB long
+            "worker-bigframe" => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(&u32::MAX.to_le_bytes());
+                let _ = out.write_all(&[0u8; 1024]);
+                let _ = out.flush();
+                std::process::exit(0);
+            }
             _ => {}
         }
     }

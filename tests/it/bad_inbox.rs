@@ -407,3 +407,57 @@ fn the_nightly_run_takes_the_hostile_inbox() {
         }
     }
 }
+
+/// A file of `n` clean rows of one template for 如皋市, as a county would
+/// send it; `drop` names fields whose column the file leaves out, `set`
+/// overrides a field's value in every row.
+pub fn clean_file(
+    dir: &Path,
+    template: &str,
+    n: usize,
+    kind: FileKind,
+    drop: &[&str],
+    set: &[(&str, &str)],
+) -> PathBuf {
+    let p = pipeline();
+    let vs = villages(&p);
+    let county = "如皋市".to_string();
+    let src = p.source(template).unwrap();
+    let cols: Vec<usize> = columns(src)
+        .into_iter()
+        .filter(|&f| !drop.contains(&src.fields[f].name.as_str()))
+        .collect();
+    let mut rows: Vec<Vec<Out>> = vec![
+        vec![Out::s(format!("{county}{}", src.title))],
+        cols.iter()
+            .map(|&f| Out::s(src.fields[f].header.clone()))
+            .collect(),
+    ];
+    for (i, v) in vs[&county].iter().enumerate().take(n) {
+        rows.push(
+            cols.iter()
+                .map(|&f| {
+                    let field = &src.fields[f];
+                    match set.iter().find(|(k, _)| *k == field.name) {
+                        Some((_, val)) => Out::s(val.to_string()),
+                        None => Out::s(good(field, i, v)),
+                    }
+                })
+                .collect(),
+        );
+    }
+    let period = if src.frequency == zhenxing::config::Frequency::Monthly {
+        "2024_06"
+    } else {
+        "2024"
+    };
+    let path = dir.join(format!("{county}_{}_{period}.{}", src.title, kind.ext()));
+    let sheet = SheetOut {
+        name: county.clone(),
+        hidden: false,
+        rows,
+        merges: Vec::new(),
+    };
+    write_book(&path, kind, &[sheet]).unwrap();
+    path
+}

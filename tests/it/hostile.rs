@@ -28,7 +28,7 @@ fn good_xlsx(path: &Path) {
 }
 
 /// Rewrites one entry of a zip.
-fn patch_zip(src: &Path, dst: &Path, entry: &str, f: impl Fn(String) -> String) {
+pub fn patch_zip(src: &Path, dst: &Path, entry: &str, f: impl Fn(String) -> String) {
     use std::io::Read;
     let mut zin = zip::ZipArchive::new(std::fs::File::open(src).unwrap()).unwrap();
     let mut out = zip::ZipWriter::new(std::fs::File::create(dst).unwrap());

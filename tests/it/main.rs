@@ -8,6 +8,7 @@ mod hostile;
 mod indicators;
 mod lake;
 mod messy;
+mod parent;
 mod truth;
 mod util;
 mod validate;
