@@ -116,6 +116,41 @@ fn county_inbox(dir: &Path, county: &str, skip: &[&str]) -> PathBuf {
     inbox
 }
 
+/// ID numbers in any output file: a Parquet file's string values and its
+/// key-value metadata, every entry of a zip (xlsx), or the bytes as text.
+fn id_numbers_in_file(path: &Path) -> Vec<String> {
+    use std::io::Read;
+    let bytes = std::fs::read(path).unwrap();
+    let mut found = Vec::new();
+    if path.extension().is_some_and(|x| x == "parquet") {
+        let df = zhenxing::lake::read_parquet(path).unwrap();
+        for c in df.columns() {
+            if let Ok(s) = c.str() {
+                for v in s.iter().flatten() {
+                    found.extend(id_numbers_in(v));
+                }
+            }
+        }
+        let mut reader = ParquetReader::new(std::fs::File::open(path).unwrap());
+        let meta = reader.get_metadata().unwrap().clone();
+        for kv in meta.key_value_metadata().iter().flatten() {
+            found.extend(id_numbers_in(&kv.key));
+            found.extend(id_numbers_in(kv.value.as_deref().unwrap_or("")));
+        }
+    } else if bytes.starts_with(b"PK\x03\x04") {
+        let mut zip = ::zip::ZipArchive::new(std::io::Cursor::new(&bytes)).unwrap();
+        for i in 0..zip.len() {
+            let mut e = zip.by_index(i).unwrap();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            found.extend(id_numbers_in(&String::from_utf8_lossy(&data)));
+        }
+    } else {
+        found.extend(id_numbers_in(&String::from_utf8_lossy(&bytes)));
+    }
+    found
+}
+
 /// 18 characters that pass the resident ID check (digits, check digit,
 /// birth date), standing alone (not inside a longer code or hash).
 fn id_numbers_in(text: &str) -> Vec<String> {
@@ -274,9 +309,10 @@ fn the_sample_inbox_becomes_a_lake_with_exact_rows_and_real_types() {
         Some("{\"income\":\"元 (yuan)\"}")
     );
 
-    // no ID number in clear anywhere in the output
+    // no ID number in clear anywhere in the output: every Parquet file's
+    // values and key-value metadata, every part of every xlsx, every text
     let mut stack = vec![out.clone()];
-    let mut parquet_files = 0;
+    let (mut parquet_files, mut xlsx_files) = (0, 0);
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(&dir).unwrap() {
             let path = e.unwrap().path();
@@ -285,33 +321,28 @@ fn the_sample_inbox_becomes_a_lake_with_exact_rows_and_real_types() {
             }
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|x| x == "parquet") {
-                parquet_files += 1;
-                let df = zhenxing::lake::read_parquet(&path).unwrap();
-                for c in df.columns() {
-                    if let Ok(s) = c.str() {
-                        for v in s.iter().flatten() {
-                            assert!(id_numbers_in(v).is_empty(), "{} in {}", v, path.display());
-                        }
-                    }
-                }
-            } else {
-                let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).to_string();
-                assert_eq!(
-                    id_numbers_in(&text),
-                    Vec::<String>::new(),
-                    "{}",
-                    path.display()
-                );
+                continue;
             }
+            if path.extension().is_some_and(|x| x == "parquet") {
+                parquet_files += 1;
+            }
+            if path.extension().is_some_and(|x| x == "xlsx") {
+                xlsx_files += 1;
+            }
+            let found = id_numbers_in_file(&path);
+            assert!(found.is_empty(), "{found:?} in {}", path.display());
         }
     }
     assert!(parquet_files > 100, "{parquet_files}");
-    // the scan itself finds ID numbers where they are
+    assert!(xlsx_files >= 1, "{xlsx_files}");
+    // the scan itself finds ID numbers where they are: in text, and inside
+    // the county workbooks (zip) of the inbox
     assert_eq!(
         id_numbers_in("身份证 11010519491231002X。"),
         vec!["11010519491231002X"]
     );
+    let with_ids = repo().join("sample_data/inbox/如皋市/如皋市_农户收入监测表_2024.xlsx");
+    assert!(!id_numbers_in_file(&with_ids).is_empty());
 
     // the synthetic panel's true effect of joining (4,000 yuan a year) lies
     // in the 95 % interval of the DiD and Callaway-Sant'Anna estimates

@@ -9,6 +9,7 @@ mod indicators;
 mod lake;
 mod messy;
 mod parent;
+mod props;
 mod truth;
 mod util;
 mod validate;
