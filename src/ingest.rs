@@ -186,14 +186,19 @@ fn set_stage(stage: &'static str) {
 }
 
 /// Fault injection for tests: `ZHENXING_FAULT=ingest-panic:NAME` panics
-/// while validating the rows of a file whose name contains NAME.
-fn inject_panic(file: &str) {
+/// while validating the rows of a file whose name contains NAME;
+/// `ingest-slow:NAME` makes that validation take two seconds longer.
+fn inject_fault(file: &str) {
     if let Ok(f) = std::env::var("ZHENXING_FAULT") {
         for part in f.split(',') {
-            if let Some(name) = part.strip_prefix("ingest-panic:") {
-                if !name.is_empty() && file.contains(name) {
-                    panic!("injected fault for {name}");
-                }
+            let (what, name) = part.split_once(':').unwrap_or((part, ""));
+            if name.is_empty() || !file.contains(name) {
+                continue;
+            }
+            match what {
+                "ingest-panic" => panic!("injected fault for {name}"),
+                "ingest-slow" => std::thread::sleep(std::time::Duration::from_secs(2)),
+                _ => {}
             }
         }
     }
@@ -1085,7 +1090,7 @@ impl<'p, 'a> SheetPass<'p, 'a> {
         rows: &[Vec<RawCell>],
     ) {
         set_stage("validating rows");
-        inject_panic(&self.file);
+        inject_fault(&self.file);
         let evaluated: Vec<(usize, RowKind, Option<RowEval>)> = {
             let this = &*self;
             let todo: Vec<usize> = (0..rows.len()).filter(|&i| nonblank(&rows[i])).collect();

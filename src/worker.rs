@@ -114,6 +114,8 @@ pub fn stream_isolated(
     let (tx, rx) = std::sync::mpsc::sync_channel::<Frame>(4);
     let stdout = child.stdout.take();
     let max_frame = limits.max_frame_bytes;
+    // the watchdog stops once the worker has said all it has to say
+    let finished = done.clone();
     let reader = std::thread::spawn(move || -> (Option<Option<ReadError>>, Option<String>) {
         let Some(s) = stdout else {
             return (None, None);
@@ -160,6 +162,7 @@ pub fn stream_isolated(
             }
         }
         drop(tx);
+        let _ = finished.send(());
         if result.1.is_some() {
             // SAFETY: our own unreaped child; it is not worth reading further
             unsafe { libc::kill(pid, libc::SIGKILL) };

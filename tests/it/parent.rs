@@ -357,6 +357,32 @@ fn a_chatty_or_lying_reader_takes_only_its_file_down() {
 }
 
 #[test]
+fn the_readers_time_limit_counts_its_reading_not_the_parents_validation() {
+    let d = tempfile::tempdir().unwrap();
+    let inbox = d.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let f = clean_file(&inbox, "T04", 5, FileKind::Xlsx, &[], &[]);
+    let pipeline = super::hostile::pipeline_with(
+        d.path(),
+        "isolate = true\nworker_memory_mb = 1024\nworker_timeout_s = 1",
+    );
+    // validating the file's rows takes two seconds, the reader has one
+    let out = zx_env(
+        &[
+            "validate",
+            "--pipeline",
+            pipeline.to_str().unwrap(),
+            "--registry",
+            &registry(),
+            f.to_str().unwrap(),
+        ],
+        &[("ZHENXING_FAULT", "ingest-slow:村书记专职化管理台账")],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("接收 5 + 退回 0"), "{}", out.stdout);
+}
+
+#[test]
 fn limits_that_do_not_parse_are_refused() {
     let d = tempfile::tempdir().unwrap();
     let f = clean_file(d.path(), "T04", 2, FileKind::Xlsx, &[], &[]);
