@@ -1,29 +1,33 @@
 //! zhenxing (振兴): county spreadsheets in, a typed and validated lake out.
 //!
-//! The modules follow the data: [`read`] (bytes → raw cells, isolated in a
-//! [`worker`] process) → [`header`] (header band → fields) → [`value`]
-//! (cells → typed values) → [`ingest`] (rows → records, rejects, counts),
-//! with [`registry`] for village matching, [`config`] for the pipeline
-//! definitions and [`issue`] for problems as values.
+//! The folders follow the data, and imports run one way only, from the top
+//! of this list down (README "Architecture"):
+//!
+//! - [`cmd`]: the commands, thin: flags → one stage → exit code;
+//! - [`report`]: the Excel and HTML reports, from the analysis output;
+//! - [`analysis`]: indicators and income effects, from the lake's tables;
+//! - [`lake`]: the nightly job: inbox, segments, versions, manifests, lock,
+//!   pseudonyms;
+//! - [`validate`]: one file in, records, rejects and counts out: template
+//!   choice, the sheet pass, village matching, problems and their messages;
+//! - [`normalise`]: cells to typed values, and the header band;
+//! - [`worker`]: the reader in its own process, and its protocol;
+//! - [`read`]: bytes to raw cells: formats, the zip guard, CSV, calamine,
+//!   the lean xlsx reader;
+//! - [`config`]: the pipeline definitions, a model every stage may read;
+//! - [`text`] and [`fsio`]: text normalisation and durable file writes, the
+//!   foundation;
+//! - [`synth`]: the synthetic inbox generator, used only by `cmd::synth`.
 
-pub mod cli;
+pub mod analysis;
 pub mod cmd;
 pub mod config;
-pub mod effects;
-pub mod header;
-pub mod indicators;
-pub mod ingest;
-pub mod issue;
+pub mod fsio;
 pub mod lake;
-pub mod lock;
-pub mod nightly;
-pub mod pseudo;
+pub mod normalise;
 pub mod read;
-pub mod registry;
 pub mod report;
 pub mod synth;
-pub mod value;
+pub mod text;
+pub mod validate;
 pub mod worker;
-pub mod xlsx_lean;
-pub mod xlsx_parts;
-pub mod xml_scan;

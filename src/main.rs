@@ -11,6 +11,6 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let code = zhenxing::cli::main();
+    let code = zhenxing::cmd::cli::main();
     std::process::exit(code);
 }

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use crate::cli::exit;
+use crate::cmd::exit;
 
 pub fn run(pipeline: &Path) -> i32 {
     let p = match super::load_pipeline(pipeline) {

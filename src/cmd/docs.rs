@@ -6,9 +6,9 @@ use std::path::Path;
 
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
-use crate::cli::exit;
+use crate::analysis::indicators::Definitions;
+use crate::cmd::exit;
 use crate::config::{FieldType, Pipeline, Source};
-use crate::indicators::Definitions;
 use crate::lake::column_name;
 use crate::report::xlsx::header_row;
 

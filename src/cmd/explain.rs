@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use polars::prelude::*;
 
-use crate::cli::exit;
-use crate::indicators::{aggregate, city_of, run_queries, Level, Tables, UnitRow, Units};
+use crate::analysis::indicators::{aggregate, city_of, run_queries, Level, Tables, UnitRow, Units};
+use crate::cmd::exit;
 
 pub struct ExplainOptions {
     pub indicator: String,
@@ -189,20 +189,23 @@ pub fn run(o: ExplainOptions) -> i32 {
     );
     let f = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x}"));
     let how = match ind.def.aggregate {
-        crate::indicators::Aggregate::Ratio | crate::indicators::Aggregate::Share => format!(
+        crate::analysis::indicators::Aggregate::Ratio
+        | crate::analysis::indicators::Aggregate::Share => format!(
             " = {} × {} / {}",
             ind.def.scale,
             f(fig.numerator),
             f(fig.denominator)
         ),
-        crate::indicators::Aggregate::Sum => format!(" = {} × {}", ind.def.scale, f(fig.numerator)),
-        crate::indicators::Aggregate::Mean => format!(
+        crate::analysis::indicators::Aggregate::Sum => {
+            format!(" = {} × {}", ind.def.scale, f(fig.numerator))
+        }
+        crate::analysis::indicators::Aggregate::Mean => format!(
             " = {} × {} / {} units",
             ind.def.scale,
             f(fig.numerator),
             f(fig.denominator)
         ),
-        crate::indicators::Aggregate::Median => String::new(),
+        crate::analysis::indicators::Aggregate::Median => String::new(),
     };
     println!(
         "value {} {}{how}   numerator {}   denominator {}   villages reporting {} of {} in the registry   units {}",

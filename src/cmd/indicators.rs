@@ -3,21 +3,22 @@
 
 use std::path::Path;
 
-use crate::cli::exit;
+use crate::cmd::exit;
 use crate::lake::Layout;
 
 /// Computes indicators and income effects and writes the reports; prints
 /// one line. Used by `run` after publishing and by `indicators`.
 pub fn stage(
     p: &crate::config::Pipeline,
-    defs: &crate::indicators::Definitions,
+    defs: &crate::analysis::indicators::Definitions,
     out: &Path,
     reports: bool,
 ) -> Result<Option<String>, String> {
-    let Some(c) = crate::indicators::compute(p, defs, out).map_err(|e| e.to_string())? else {
+    let Some(c) = crate::analysis::indicators::compute(p, defs, out).map_err(|e| e.to_string())?
+    else {
         return Ok(None);
     };
-    crate::indicators::write_tables(p, defs, out, &c).map_err(|e| e.to_string())?;
+    crate::analysis::indicators::write_tables(p, defs, out, &c).map_err(|e| e.to_string())?;
     let mut line = format!(
         "indicators: {} rows of {} indicators, {} income-effect rows from lake version {} in {:.2} s (written to {})",
         c.rows.len(),
@@ -25,7 +26,7 @@ pub fn stage(
         c.effects.len(),
         c.lake_version,
         c.seconds,
-        crate::indicators::dir(out).display()
+        crate::analysis::indicators::dir(out).display()
     );
     for w in &c.warnings {
         line.push_str(&format!("\n  warning: {w}"));
@@ -51,21 +52,22 @@ pub fn stage(
 /// version and the definitions are the ones the tables were made from.
 pub fn stage_locked(
     p: &crate::config::Pipeline,
-    defs: &crate::indicators::Definitions,
+    defs: &crate::analysis::indicators::Definitions,
     out: &Path,
     wait: std::time::Duration,
 ) -> Result<Option<String>, String> {
     let layout = Layout::new(out);
-    let _lock = crate::lock::RunLock::acquire(&layout.lock(), wait).map_err(|e| e.to_string())?;
+    let _lock =
+        crate::lake::lock::RunLock::acquire(&layout.lock(), wait).map_err(|e| e.to_string())?;
     let Some(version) = layout.current() else {
         return Ok(None);
     };
-    let stamp = crate::indicators::stamp(p, defs, &version);
-    let stamp_path = crate::indicators::dir(out).join("_stamp.json");
+    let stamp = crate::analysis::indicators::stamp(p, defs, &version);
+    let stamp_path = crate::analysis::indicators::dir(out).join("_stamp.json");
     if std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp)
         && ["indicators.parquet", "income_effects.parquet"]
             .iter()
-            .all(|f| crate::indicators::dir(out).join(f).is_file())
+            .all(|f| crate::analysis::indicators::dir(out).join(f).is_file())
         && out.join("reports").is_dir()
     {
         return Ok(Some(format!(

@@ -1,7 +1,11 @@
-//! One module per subcommand; each exposes `run(...) -> exit code`.
+//! The commands: thin layers from flags to one stage and an exit code.
+//! `cli` parses the arguments; one module per subcommand exposes
+//! `run(...) -> exit code`; `exit` holds the codes.
 
 pub mod check;
+pub mod cli;
 pub mod docs;
+pub mod exit;
 pub mod explain;
 pub mod indicators;
 pub mod query;
@@ -21,7 +25,7 @@ use crate::worker::Isolation;
 pub fn load_pipeline(path: &Path) -> Result<Pipeline, i32> {
     crate::config::load(path).map_err(|e| {
         eprint!("{e}");
-        crate::cli::exit::USAGE
+        crate::cmd::exit::USAGE
     })
 }
 
@@ -42,11 +46,11 @@ pub fn isolation(p: &Pipeline, isolate: bool) -> Isolation {
 
 /// Loads the indicator definitions named by the pipeline or prints every
 /// problem; `Err` carries the exit code.
-pub fn load_definitions(p: &Pipeline) -> Result<crate::indicators::Definitions, i32> {
+pub fn load_definitions(p: &Pipeline) -> Result<crate::analysis::indicators::Definitions, i32> {
     let datasets: Vec<String> = p.sources.iter().map(|s| s.dataset.clone()).collect();
-    crate::indicators::defs::load(&p.indicators, &datasets).map_err(|e| {
+    crate::analysis::indicators::defs::load(&p.indicators, &datasets).map_err(|e| {
         eprint!("{e}");
-        crate::cli::exit::USAGE
+        crate::cmd::exit::USAGE
     })
 }
 
@@ -54,7 +58,7 @@ pub fn load_definitions(p: &Pipeline) -> Result<crate::indicators::Definitions, 
 /// printing every problem.
 pub fn load_with_definitions(
     path: &Path,
-) -> Result<(Pipeline, crate::indicators::Definitions), i32> {
+) -> Result<(Pipeline, crate::analysis::indicators::Definitions), i32> {
     let p = load_pipeline(path)?;
     let d = load_definitions(&p)?;
     Ok((p, d))
@@ -68,18 +72,22 @@ pub fn out_dir(p: &Pipeline, out: Option<&Path>) -> std::path::PathBuf {
 /// Takes the run lock of a published lake in `out` (waiting the
 /// pipeline's `lock_wait_s`), or prints why not and returns the exit code.
 /// Nothing is created in an `out` that holds no lake.
-pub fn lock_out(p: &Pipeline, out: &Path, command: &str) -> Result<crate::lock::RunLock, i32> {
+pub fn lock_out(
+    p: &Pipeline,
+    out: &Path,
+    command: &str,
+) -> Result<crate::lake::lock::RunLock, i32> {
     let layout = crate::lake::Layout::new(out);
     if layout.current().is_none() {
         eprintln!(
             "zhenxing {command}: {} has no published lake; run `zhenxing run` first",
             out.display()
         );
-        return Err(crate::cli::exit::USAGE);
+        return Err(crate::cmd::exit::USAGE);
     }
     let wait = std::time::Duration::from_secs(p.lake.lock_wait_s);
-    crate::lock::RunLock::acquire(&layout.lock(), wait).map_err(|e| {
+    crate::lake::lock::RunLock::acquire(&layout.lock(), wait).map_err(|e| {
         eprintln!("zhenxing {command}: {e}");
-        crate::cli::exit::FAILED
+        crate::cmd::exit::FAILED
     })
 }

@@ -6,12 +6,12 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::cli::exit;
-use crate::indicators::Tables;
+use crate::analysis::indicators::Tables;
+use crate::cmd::exit;
 
 /// Registers the indicator tables next to the lake's.
 pub fn with_indicator_tables(t: &mut Tables, out: &Path) -> Result<(), String> {
-    let dir = crate::indicators::dir(out);
+    let dir = crate::analysis::indicators::dir(out);
     for name in ["indicators", "income_effects"] {
         let path = dir.join(format!("{name}.parquet"));
         if path.is_file() {

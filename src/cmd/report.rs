@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::cli::exit;
+use crate::cmd::exit;
 
 pub fn run(pipeline: &Path, out: Option<&Path>, period: Option<&str>) -> i32 {
     let (p, defs) = match super::load_with_definitions(pipeline) {
@@ -16,7 +16,7 @@ pub fn run(pipeline: &Path, out: Option<&Path>, period: Option<&str>) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let c = match crate::indicators::compute(&p, &defs, &out) {
+    let c = match crate::analysis::indicators::compute(&p, &defs, &out) {
         Ok(Some(c)) => c,
         Ok(None) => {
             eprintln!(

@@ -7,9 +7,9 @@
 
 use std::path::Path;
 
-use crate::cli::exit;
+use crate::cmd::exit;
+use crate::lake::nightly::{write_manifest, Manifest};
 use crate::lake::{self, Layout};
-use crate::nightly::{write_manifest, Manifest};
 
 pub fn run(pipeline: &Path, out: Option<&Path>, to: Option<&str>) -> i32 {
     let p = match super::load_pipeline(pipeline) {
@@ -19,7 +19,7 @@ pub fn run(pipeline: &Path, out: Option<&Path>, to: Option<&str>) -> i32 {
     let out = out.map(Path::to_path_buf).unwrap_or_else(|| p.out.clone());
     let layout = Layout::new(&out);
     let wait = std::time::Duration::from_secs(p.lake.lock_wait_s);
-    let _lock = match crate::lock::RunLock::acquire(&layout.lock(), wait) {
+    let _lock = match crate::lake::lock::RunLock::acquire(&layout.lock(), wait) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("zhenxing rollback: {e}");

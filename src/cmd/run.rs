@@ -8,10 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::exit;
-use crate::ingest::FileResult;
-use crate::issue::{Lang, Severity};
-use crate::nightly::{Manifest, ManifestFile, Options, RunError};
+use crate::cmd::exit;
+use crate::lake::nightly::{Manifest, ManifestFile, Options, RunError};
+use crate::validate::issue::{Lang, Severity};
+use crate::validate::FileResult;
 
 pub struct RunOptions {
     pub pipeline: PathBuf,
@@ -26,38 +26,6 @@ pub struct RunOptions {
     pub isolate: bool,
     pub jobs: Option<usize>,
     pub lang: Lang,
-}
-
-/// Every file under `dir`, sorted; Office lock files (`~$…`) and hidden
-/// files are left out.
-pub fn list_inbox(dir: &Path, skip: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d)? {
-            let e = e?;
-            let path = e.path();
-            let name = e.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') || name.starts_with("~$") {
-                continue;
-            }
-            let ft = e.file_type()?;
-            if ft.is_dir() {
-                stack.push(path);
-            } else if ft.is_file() && !skip.iter().any(|s| same_file(s, &path)) {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
 }
 
 /// `OK   T01 org_structure 如皋市 2024-06  read 270 = accepted 262 + rejected 2 + non-data 6`
@@ -131,6 +99,11 @@ pub fn run(opts: RunOptions) -> i32 {
         full_refresh: opts.full_refresh,
         lock_wait: std::time::Duration::from_secs(opts.wait_s.unwrap_or(p.lake.lock_wait_s)),
         progress: !opts.quiet && !opts.log_json,
+        exit_codes: crate::lake::nightly::ExitCodes {
+            clean: exit::CLEAN,
+            rejects: exit::REJECTS,
+            failed: exit::FAILED,
+        },
     };
     if opts.log_json {
         // one JSON object per line on stderr; a second init (tests) is harmless
@@ -140,7 +113,7 @@ pub fn run(opts: RunOptions) -> i32 {
             .with_current_span(false)
             .try_init();
     }
-    let m = match crate::nightly::run(&p, &nopts) {
+    let m = match crate::lake::nightly::run(&p, &nopts) {
         Ok(m) => m,
         Err(e) => {
             let (code, outcome, text) = match &e {

@@ -13,7 +13,7 @@ use std::path::Path;
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
-use crate::cli::exit;
+use crate::cmd::exit;
 use crate::config::{Frequency, Pipeline};
 use crate::lake::Layout;
 
@@ -253,8 +253,8 @@ pub fn run(
     let layout = Layout::new(&out);
     let as_of = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
     let cells = cells(&p, &layout, as_of);
-    let manifests = crate::nightly::read_manifests(&layout);
-    let last: Vec<&crate::nightly::Manifest> = manifests.iter().rev().take(runs).collect();
+    let manifests = crate::lake::nightly::read_manifests(&layout);
+    let last: Vec<&crate::lake::nightly::Manifest> = manifests.iter().rev().take(runs).collect();
     if json {
         let runs_json: Vec<serde_json::Value> = last
             .iter()

@@ -5,4 +5,22 @@
 //! `--household-sheet-rows N` also one large household-income sheet for
 //! benchmarks (`DIR/big/`). See [`crate::synth`].
 
-pub use crate::synth::run;
+use super::exit;
+use crate::synth::SynthOptions;
+
+pub fn run(o: SynthOptions) -> i32 {
+    let pipeline = match super::load_pipeline(&o.pipeline) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match crate::synth::run(&o, &pipeline) {
+        Ok(summary) => {
+            println!("{summary}");
+            exit::CLEAN
+        }
+        Err(e) => {
+            eprintln!("synth failed: {e:#}");
+            exit::FAILED
+        }
+    }
+}

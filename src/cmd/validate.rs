@@ -16,9 +16,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::cli::exit;
-use crate::ingest::{load_registry, Counts, Engine, FileResult};
-use crate::issue::{Lang, Severity};
+use crate::cmd::exit;
+use crate::validate::issue::{Lang, Severity};
+use crate::validate::{load_registry, Counts, Engine, FileResult};
 
 pub struct ValidateOptions {
     pub pipeline: PathBuf,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::svg::{self, esc};
 use super::{fmt_value, write_atomic, ReportData, ReportError};
-use crate::indicators::Level;
+use crate::analysis::indicators::Level;
 
 /// The charts of a report: (file name, SVG).
 pub fn charts(d: &ReportData<'_>) -> Vec<(&'static str, String)> {
@@ -93,13 +93,13 @@ pub fn charts(d: &ReportData<'_>) -> Vec<(&'static str, String)> {
 }
 
 trait Categories {
-    fn def_categories(&self, rows: &[&crate::indicators::IndicatorRow]) -> Vec<String>;
+    fn def_categories(&self, rows: &[&crate::analysis::indicators::IndicatorRow]) -> Vec<String>;
 }
 
-impl Categories for crate::indicators::Indicator {
+impl Categories for crate::analysis::indicators::Indicator {
     /// The categories in the order the definition lists them (its `each`),
     /// else in the bands' natural order as they first appear by value.
-    fn def_categories(&self, rows: &[&crate::indicators::IndicatorRow]) -> Vec<String> {
+    fn def_categories(&self, rows: &[&crate::analysis::indicators::IndicatorRow]) -> Vec<String> {
         if !self.def.each.is_empty() {
             return self.def.each.iter().map(|e| e.0.clone()).collect();
         }

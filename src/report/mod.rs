@@ -9,9 +9,9 @@ pub mod xlsx;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use crate::analysis::effects::EffectRow;
+use crate::analysis::indicators::{Computed, Definitions, IndicatorRow, Level};
 use crate::config::Pipeline;
-use crate::effects::EffectRow;
-use crate::indicators::{Computed, Definitions, IndicatorRow, Level};
 use crate::lake::FileEntry;
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +139,7 @@ pub fn write_all(
 /// Writes bytes through a temporary name, fsynced, so a reader never sees
 /// half a file and a crash never leaves one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    crate::lake::write_durable(path, bytes).map_err(|e| ReportError::Write {
+    crate::fsio::write_durable(path, bytes).map_err(|e| ReportError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
     })

@@ -5,7 +5,7 @@ use std::path::Path;
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
 use super::{ReportData, ReportError};
-use crate::indicators::{Indicator, Level};
+use crate::analysis::indicators::{Indicator, Level};
 
 /// Text that Excel could take for a formula when the cell is edited or
 /// the sheet is saved as CSV and opened again.

@@ -31,8 +31,17 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::config::{Field, FieldType, Pipeline, Source};
-use crate::value::{cell_ref, format_number, Value};
+use crate::normalise::value::{cell_ref, Value};
+use crate::text::format_number;
 use world::{World, SCALES};
+
+/// How large an inbox `synth` writes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
+pub enum Scale {
+    City,
+    Province,
+    National,
+}
 use write::{write_book, FileKind, Out, SheetOut};
 
 /// How one county writes its files.
@@ -247,7 +256,7 @@ struct Line {
 
 pub struct SynthOptions {
     pub pipeline: std::path::PathBuf,
-    pub scale: crate::cli::Scale,
+    pub scale: crate::synth::Scale,
     pub out: std::path::PathBuf,
     pub seed: u64,
     pub from: i32,
@@ -255,45 +264,27 @@ pub struct SynthOptions {
     pub household_sheet_rows: Option<usize>,
 }
 
-pub fn run(o: SynthOptions) -> i32 {
-    let pipeline = match crate::config::load(&o.pipeline) {
-        Ok(p) => p,
-        Err(e) => {
-            eprint!("{e}");
-            return crate::cli::exit::USAGE;
-        }
-    };
-    let done =
-        generate(&pipeline, o.scale, &o.out, o.seed, o.from, o.to).and_then(|(summary, world)| {
-            if let Some(n) = o.household_sheet_rows {
-                let path = o
-                    .out
-                    .join("big")
-                    .join(format!("如皋市_农户收入监测表_{}.xlsx", o.to));
-                write_household_sheet(&world, &path, n, o.seed, o.to)?;
-                return Ok(format!(
-                    "{summary}\nsynth: {n}-row household sheet → {}",
-                    path.display()
-                ));
-            }
-            Ok(summary)
-        });
-    match done {
-        Ok(summary) => {
-            println!("{summary}");
-            crate::cli::exit::CLEAN
-        }
-        Err(e) => {
-            eprintln!("synth failed: {e:#}");
-            crate::cli::exit::FAILED
-        }
+/// Generates what the options ask for; returns the summary to print.
+pub fn run(o: &SynthOptions, pipeline: &Pipeline) -> anyhow::Result<String> {
+    let (summary, world) = generate(pipeline, o.scale, &o.out, o.seed, o.from, o.to)?;
+    if let Some(n) = o.household_sheet_rows {
+        let path = o
+            .out
+            .join("big")
+            .join(format!("如皋市_农户收入监测表_{}.xlsx", o.to));
+        write_household_sheet(&world, &path, n, o.seed, o.to)?;
+        return Ok(format!(
+            "{summary}\nsynth: {n}-row household sheet → {}",
+            path.display()
+        ));
     }
+    Ok(summary)
 }
 
 /// Writes the registry, the inbox and the truth under `out`.
 pub fn generate(
     p: &Pipeline,
-    scale: crate::cli::Scale,
+    scale: crate::synth::Scale,
     out: &Path,
     seed: u64,
     from: i32,
@@ -483,7 +474,7 @@ impl FilePlan<'_> {
         if f.ty == FieldType::Money {
             if self.prof.money_in_yuan {
                 h.push_str("（元）");
-            } else if self.prof.variant == 1 && f.unit == Some(crate::value::Unit::WanYuan) {
+            } else if self.prof.variant == 1 && f.unit == Some(crate::text::Unit::WanYuan) {
                 h.push_str("（万元）");
             }
         }
@@ -547,9 +538,9 @@ impl FilePlan<'_> {
             }
             (FieldType::Money, Value::Float(y)) => {
                 let unit = if p.money_in_yuan {
-                    crate::value::Unit::Yuan
+                    crate::text::Unit::Yuan
                 } else {
-                    f.unit.unwrap_or(crate::value::Unit::Yuan)
+                    f.unit.unwrap_or(crate::text::Unit::Yuan)
                 };
                 let amount = y / unit.to_yuan();
                 let amount = (amount * 100.0).round() / 100.0;

@@ -15,9 +15,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::write::{write_book, FileKind, Out, SheetOut};
 use super::TrueRow;
-use crate::cli::Scale;
 use crate::config::{Pipeline, Source};
-use crate::value::Value;
+use crate::normalise::value::Value;
+use crate::synth::Scale;
 
 /// Villages generated per scale.
 pub const SCALES: [(Scale, usize); 3] = [
@@ -311,7 +311,7 @@ impl World {
                 for _ in 0..n {
                     seq += 1;
                     let ind = INDUSTRY[r.gen_range(0..INDUSTRY.len())];
-                    let stem = crate::registry::stem(&v.name);
+                    let stem = crate::text::stem(&v.name);
                     out.push(Community {
                         id: format!("GT{}{:04}", c.code, seq),
                         village: vi,
@@ -698,7 +698,7 @@ impl World {
             "T12" => {
                 for (_, v) in self.active(ci) {
                     let mut r = stream(v.seed, "t12");
-                    let stem = crate::registry::stem(&v.name);
+                    let stem = crate::text::stem(&v.name);
                     for k in 0..[0, 1, 1, 2][r.gen_range(0..4)] {
                         let (kind, label) = [
                             ("合作社", "专业合作社"),

@@ -33,7 +33,7 @@ impl Out {
         match self {
             Out::Empty => String::new(),
             Out::S(s) => s.clone(),
-            Out::N(n) => crate::value::format_number(*n),
+            Out::N(n) => crate::text::format_number(*n),
             Out::D(d) => d.format("%Y-%m-%d").to_string(),
         }
     }
@@ -208,7 +208,7 @@ fn write_ods(path: &Path, sheets: &[SheetOut]) -> Result<()> {
                     )),
                     Out::N(n) => content.push_str(&format!(
                         "<table:table-cell office:value-type=\"float\" office:value=\"{n}\"><text:p>{}</text:p></table:table-cell>",
-                        crate::value::format_number(*n)
+                        crate::text::format_number(*n)
                     )),
                     Out::D(d) => content.push_str(&format!(
                         "<table:table-cell office:value-type=\"date\" office:date-value=\"{}\"><text:p>{}</text:p></table:table-cell>",

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use zhenxing::config::{Context, Field, FieldType, Pipeline, Source};
-use zhenxing::ingest::{load_registry, Engine, FileResult};
-use zhenxing::issue::Severity;
 use zhenxing::synth::write::{write_book, FileKind, Out, SheetOut};
-use zhenxing::value::{clean_name, is_placeholder, to_half_width};
+use zhenxing::text::{clean_name, is_placeholder, to_half_width};
+use zhenxing::validate::issue::Severity;
+use zhenxing::validate::{load_registry, Engine, FileResult};
 use zhenxing::worker::Isolation;
 
 use super::util::*;
@@ -290,7 +290,7 @@ fn check_file(p: &Pipeline, res: &FileResult, planted: &Planted) -> Vec<String> 
             res.issues
                 .iter()
                 .filter(|i| i.row == Some(r))
-                .map(|i| i.render(zhenxing::issue::Lang::En))
+                .map(|i| i.render(zhenxing::validate::issue::Lang::En))
                 .collect::<Vec<_>>()
         );
     }
@@ -319,7 +319,7 @@ fn check_file(p: &Pipeline, res: &FileResult, planted: &Planted) -> Vec<String> 
                 res.issues
                     .iter()
                     .filter(|i| i.row == Some(*row))
-                    .map(|i| i.render(zhenxing::issue::Lang::En))
+                    .map(|i| i.render(zhenxing::validate::issue::Lang::En))
                     .collect::<Vec<_>>()
             )),
             _ => {}

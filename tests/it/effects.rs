@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use zhenxing::effects::estimators::{callaway_santanna, event_study, twfe, Control, Obs, Panel};
+use zhenxing::analysis::effects::estimators::{
+    callaway_santanna, event_study, twfe, Control, Obs, Panel,
+};
 
 use super::util::repo;
 

@@ -1046,7 +1046,7 @@ fn docs_cover_every_column_and_indicator() {
         }
     }
     let datasets: Vec<String> = p.sources.iter().map(|s| s.dataset.clone()).collect();
-    let defs = zhenxing::indicators::defs::load(&p.indicators, &datasets).unwrap();
+    let defs = zhenxing::analysis::indicators::defs::load(&p.indicators, &datasets).unwrap();
     for i in &defs.indicators {
         assert!(
             md.contains(&format!("#### `{}` {}", i.def.id, i.def.name_zh)),

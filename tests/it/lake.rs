@@ -169,7 +169,7 @@ fn id_numbers_in(text: &str) -> Vec<String> {
     });
     re.captures_iter(text)
         .map(|c| c[1].to_string())
-        .filter(|s| zhenxing::pseudo::id_number_valid(s))
+        .filter(|s| zhenxing::validate::pii::id_number_valid(s))
         .collect()
 }
 

@@ -17,15 +17,15 @@ fn n(v: f64) -> Out {
 }
 
 /// Ingests one file in-process and returns its records rendered as text.
-fn records(path: &Path) -> (zhenxing::ingest::FileResult, Vec<Vec<String>>) {
+fn records(path: &Path) -> (zhenxing::validate::FileResult, Vec<Vec<String>>) {
     let p = zhenxing::config::load(&repo().join("pipelines/nantong.toml")).unwrap();
     let p = zhenxing::config::Pipeline {
         registry: repo().join("sample_data/registry/南通市村社区名录.xlsx"),
         ..p
     };
     let iso = zhenxing::worker::Isolation::in_process();
-    let (reg, _) = zhenxing::ingest::load_registry(&p, iso.clone()).unwrap();
-    let engine = zhenxing::ingest::Engine::new(&p, Some(&reg), iso);
+    let (reg, _) = zhenxing::validate::load_registry(&p, iso.clone()).unwrap();
+    let engine = zhenxing::validate::Engine::new(&p, Some(&reg), iso);
     let res = engine.ingest(path, None);
     let src = p.source(res.template.as_deref().unwrap_or("")).cloned();
     let rows = res
@@ -43,7 +43,7 @@ fn records(path: &Path) -> (zhenxing::ingest::FileResult, Vec<Vec<String>>) {
 }
 
 /// (code, cell) of every issue of a file, in order.
-fn issue_cells(res: &zhenxing::ingest::FileResult) -> Vec<(String, String)> {
+fn issue_cells(res: &zhenxing::validate::FileResult) -> Vec<(String, String)> {
     res.issues
         .iter()
         .map(|i| (i.code(), i.cell_ref()))
@@ -208,7 +208,7 @@ fn merged_two_row_headers_and_one_sheet_per_township() {
             ("E_CROSS_FIELD", "义德街道!C6"),
         ])
     );
-    let msg = res.issues[2].message(zhenxing::issue::Lang::Zh);
+    let msg = res.issues[2].message(zhenxing::validate::issue::Lang::Zh);
     assert_eq!(msg, "“网格党支部”（7）不应大于“网格数量”（5）");
 }
 
@@ -328,7 +328,7 @@ fn villages_match_by_code_name_former_name_and_merger() {
             ("E_UNKNOWN_VILLAGE".to_string(), format!("{sheet}!D6")),
         ]
     );
-    let unknown = res.issues[2].message(zhenxing::issue::Lang::Zh);
+    let unknown = res.issues[2].message(zhenxing::validate::issue::Lang::Zh);
     assert!(
         unknown.starts_with("名录中没有“如皋市义德街道彭祥村”；是否为：义德街道平祥村"),
         "{unknown}"
@@ -486,7 +486,7 @@ fn legacy_xls_with_merged_headers_hidden_and_instruction_sheets() {
         ])
     );
     assert_eq!(
-        res.issues[3].message(zhenxing::issue::Lang::Zh),
+        res.issues[3].message(zhenxing::validate::issue::Lang::Zh),
         "合计行“网格数量”为 15，明细合计为 16"
     );
 }

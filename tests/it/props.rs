@@ -6,9 +6,10 @@
 use proptest::prelude::*;
 
 use zhenxing::config::Pipeline;
-use zhenxing::header::{detect, normalise_header, HeaderGrid};
-use zhenxing::read::{Merge, RawCell};
-use zhenxing::value::*;
+use zhenxing::normalise::header::{detect, HeaderGrid};
+use zhenxing::normalise::value::*;
+use zhenxing::read::{excel_serial_to_date, Merge, RawCell};
+use zhenxing::text::*;
 
 use super::util::*;
 
@@ -73,7 +74,7 @@ proptest! {
         if let Ok(Some(y)) = cell_year(&c, is_1904) {
             prop_assert!((1900..=9999).contains(&y));
         }
-        let _ = YesNo::default().parse(&c);
+        let _ = yes_no(&zhenxing::config::YesNo::default(), &c);
         let _ = raw_text(&c);
     }
 
@@ -165,15 +166,17 @@ proptest! {
 }
 
 /// The sample registry, loaded once for the whole test process.
-fn registry_once() -> &'static (zhenxing::registry::Registry, ()) {
-    static R: std::sync::OnceLock<(zhenxing::registry::Registry, ())> = std::sync::OnceLock::new();
+fn registry_once() -> &'static (zhenxing::validate::registry::Registry, ()) {
+    static R: std::sync::OnceLock<(zhenxing::validate::registry::Registry, ())> =
+        std::sync::OnceLock::new();
     R.get_or_init(|| {
         let p = Pipeline {
             registry: repo().join("sample_data/registry/南通市村社区名录.xlsx"),
             ..pipeline()
         };
         let (reg, _) =
-            zhenxing::ingest::load_registry(&p, zhenxing::worker::Isolation::in_process()).unwrap();
+            zhenxing::validate::load_registry(&p, zhenxing::worker::Isolation::in_process())
+                .unwrap();
         (reg, ())
     })
 }
@@ -199,7 +202,7 @@ proptest! {
             ..pipeline()
         };
         let (reg, _) = registry_once();
-        let engine = zhenxing::ingest::Engine::new(
+        let engine = zhenxing::validate::Engine::new(
             &p,
             Some(reg),
             zhenxing::worker::Isolation::in_process(),
@@ -232,7 +235,7 @@ proptest! {
         prop_assert_eq!(c.read, c.accepted + c.rejected + c.non_data);
         // every reject names its row, and its column when it names a field's cell
         for i in &res.issues {
-            if i.severity() == zhenxing::issue::Severity::Reject {
+            if i.severity() == zhenxing::validate::issue::Severity::Reject {
                 prop_assert!(i.row.is_some());
             }
         }

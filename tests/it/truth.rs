@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
-use zhenxing::ingest::{load_registry, Engine};
+use zhenxing::validate::{load_registry, Engine};
 use zhenxing::worker::Isolation;
 
 use super::util::*;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use polars::prelude::*;
 use serde::Deserialize;
 
-use crate::indicators::Tables;
+use crate::analysis::tables::Tables;
 pub use estimators::{Control, Estimate, Obs, Panel};
 
 /// `[income_effects]` in the indicator definitions.
@@ -280,7 +280,7 @@ pub fn compute(
             before - rows.len()
         ));
     }
-    let (city_code, city_name) = crate::indicators::city_of(&t.geo, city);
+    let (city_code, city_name) = crate::analysis::tables::city_of(&t.geo, city);
     let mut scopes = vec![Scope {
         level: "city",
         code: city_code,

@@ -1,19 +1,15 @@
 //! Command-line parsing: raw flags become checked options, then one
 //! subcommand in [`crate::cmd`] runs.
 
+use crate::cmd::exit;
+use crate::synth::Scale;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::issue::Lang;
+use crate::validate::issue::Lang;
 
 /// Exit codes shared by every command.
-pub mod exit {
-    pub const CLEAN: i32 = 0;
-    pub const REJECTS: i32 = 1;
-    pub const USAGE: i32 = 2;
-    pub const FAILED: i32 = 3;
-}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,13 +42,6 @@ impl From<LangArg> for Lang {
             LangArg::En => Lang::En,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum Scale {
-    City,
-    Province,
-    National,
 }
 
 #[derive(Debug, Subcommand)]

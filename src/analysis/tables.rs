@@ -8,7 +8,6 @@ use polars::prelude::*;
 use polars::sql::SQLContext;
 
 use crate::config::{Frequency, Pipeline, Source};
-use crate::ingest::FileResult;
 use crate::lake::{LakeError, Layout};
 
 /// Geography names from the registry.
@@ -57,9 +56,7 @@ fn read_dataset(lake: &Path, src: &Source) -> Result<DataFrame, LakeError> {
             .and_then(|lf| lf.collect())
             .map_err(|e| pq(&dir, e))?
     } else {
-        let key = crate::pseudo::Key::from_bytes([0; 32]);
-        let (df, _) = crate::lake::records_frame(src, &FileResult::empty(), &key)?;
-        let mut df = df.drop("_partition").map_err(|e| pq(&dir, e))?;
+        let mut df = crate::lake::empty_frame(src)?;
         df.with_column(Column::new_empty("county_code".into(), &DataType::Int64))
             .map_err(|e| pq(&dir, e))?;
         if crate::lake::has_year(src) && df.column("year").is_err() {
@@ -265,4 +262,15 @@ fn geography(v: &DataFrame) -> PolarsResult<Geo> {
         *g.villages_in_township.entry(tc).or_default() += 1;
     }
     Ok(g)
+}
+
+/// City code and name: the city's code is the counties' first 4 digits + "00".
+pub fn city_of(geo: &Geo, name: &str) -> (String, String) {
+    let code = geo
+        .county
+        .keys()
+        .next()
+        .map(|c| format!("{}00", &c[..4.min(c.len())]))
+        .unwrap_or_else(|| "000000".into());
+    (code, name.to_string())
 }

@@ -17,10 +17,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Pipeline;
-use crate::ingest::{load_registry, sha256_file, Counts, Engine, FileResult};
-use crate::issue::{Lang, Severity};
+use crate::fsio::sha256_file;
+use crate::lake::privacy::Key;
 use crate::lake::{self, io, DatasetInput, FileEntry, LakeError, Layout, VersionMeta};
-use crate::pseudo::Key;
+use crate::validate::issue::{Lang, Severity};
+use crate::validate::{load_registry, Counts, Engine, FileResult};
 use crate::worker::Isolation;
 
 /// What a segment remembers of its file, besides the rows.
@@ -116,6 +117,17 @@ pub struct Options {
     pub lock_wait: Duration,
     /// Show a progress bar (only when stderr is a terminal).
     pub progress: bool,
+    /// The exit codes the manifest records (the command's, see `cmd::exit`).
+    pub exit_codes: ExitCodes,
+}
+
+/// The exit code a run's outcome maps to, given by the command that runs
+/// it: the job records it in the manifest but does not decide it.
+#[derive(Debug, Clone, Copy)]
+pub struct ExitCodes {
+    pub clean: i32,
+    pub rejects: i32,
+    pub failed: i32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,7 +161,7 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn note(i: &crate::issue::Issue) -> IssueNote {
+fn note(i: &crate::validate::issue::Issue) -> IssueNote {
     IssueNote {
         code: i.problem.code(),
         cell: i.cell_ref(),
@@ -176,7 +188,7 @@ pub fn run(p: &Pipeline, opts: &Options) -> Result<Manifest, RunError> {
     let layout = Layout::new(&opts.out);
     std::fs::create_dir_all(&opts.out)
         .map_err(|e| RunError::Failed(format!("cannot create {}: {e}", opts.out.display())))?;
-    let _lock = crate::lock::RunLock::acquire(&layout.lock(), opts.lock_wait)
+    let _lock = crate::lake::lock::RunLock::acquire(&layout.lock(), opts.lock_wait)
         .map_err(|e| RunError::Failed(e.to_string()))?;
     lake::clean(&layout, p.lake.keep_versions);
     let current = layout.current();
@@ -187,9 +199,7 @@ pub fn run(p: &Pipeline, opts: &Options) -> Result<Manifest, RunError> {
             })?),
             None => None,
         };
-    let key = p
-        .privacy
-        .key_source()
+    let key = crate::lake::privacy::KeySource::configured(&p.privacy)
         .load(
             &opts.out,
             prev_meta.as_ref().map(|m| m.key_fingerprint.as_str()),
@@ -249,7 +259,7 @@ pub fn run(p: &Pipeline, opts: &Options) -> Result<Manifest, RunError> {
                 files_with_rejects: 0,
                 warnings: 0,
                 lake_rows: BTreeMap::new(),
-                exit_code: crate::cli::exit::FAILED,
+                exit_code: opts.exit_codes.failed,
             };
             let _ = write_manifest(&layout, &m);
             Err(RunError::Failed(format!(
@@ -264,7 +274,7 @@ fn list_inputs(
     opts: &Options,
     prev: Option<&VersionMeta>,
 ) -> Result<Vec<Input>, LakeError> {
-    let files = crate::cmd::run::list_inbox(&opts.inbox, std::slice::from_ref(&p.registry))
+    let files = crate::lake::inbox::list_inbox(&opts.inbox, std::slice::from_ref(&p.registry))
         .map_err(|e| io(&opts.inbox, e))?;
     let mut inputs = Vec::with_capacity(files.len() + 1);
     let reg_rel = p.registry.display().to_string();
@@ -389,7 +399,7 @@ fn write_json(path: &Path, value: &impl Serialize) -> Result<(), LakeError> {
         path: path.to_path_buf(),
         detail: e.to_string(),
     })?;
-    lake::write_durable(path, text.as_bytes()).map_err(|e| io(path, e))
+    crate::fsio::write_durable(path, text.as_bytes()).map_err(|e| io(path, e))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -436,7 +446,7 @@ fn run_inner(
     });
     if same_inputs && !opts.full_refresh {
         if let Some(m) = prev {
-            return unchanged(p, layout, run_id, started, m);
+            return unchanged(p, layout, run_id, started, m, opts.exit_codes);
         }
     }
 
@@ -633,13 +643,14 @@ fn run_inner(
         started,
         "published",
         &basis,
-        key,
+        &key.fingerprint(),
         Some(run_id.to_string()),
         prev.map(|m| m.run_id.clone()),
         opts.full_refresh,
         files,
         removed,
         lake_rows,
+        opts.exit_codes,
     );
     write_manifest(layout, &m)?;
     Ok(m)
@@ -807,13 +818,14 @@ fn finish_manifest(
     started: &str,
     outcome: &str,
     basis: &str,
-    key: &Key,
+    key_fingerprint: &str,
     version: Option<String>,
     previous_version: Option<String>,
     full_refresh: bool,
     files: Vec<ManifestFile>,
     removed: Vec<String>,
     lake_rows: BTreeMap<String, usize>,
+    codes: ExitCodes,
 ) -> Manifest {
     let mut totals = Counts::default();
     for f in &files {
@@ -829,9 +841,9 @@ fn finish_manifest(
         .filter(|f| f.status == "current" && f.rows_rejected > 0)
         .count();
     let exit_code = if failed > 0 || with_rejects > 0 {
-        crate::cli::exit::REJECTS
+        codes.rejects
     } else {
-        crate::cli::exit::CLEAN
+        codes.clean
     };
     Manifest {
         run_id: run_id.to_string(),
@@ -841,7 +853,7 @@ fn finish_manifest(
         error: None,
         pipeline_hash: p.hash.clone(),
         basis: basis.to_string(),
-        key_fingerprint: key.fingerprint(),
+        key_fingerprint: key_fingerprint.to_string(),
         version,
         previous_version,
         full_refresh,
@@ -864,6 +876,7 @@ fn unchanged(
     run_id: &str,
     started: &str,
     m: &VersionMeta,
+    codes: ExitCodes,
 ) -> Result<Manifest, LakeError> {
     let seg_dir = layout.segments().join(&m.basis);
     let infos: HashMap<String, SegmentInfo> = m
@@ -882,21 +895,21 @@ fn unchanged(
         .map(|(d, ps)| (d.clone(), ps.iter().map(|x| x.rows).sum()))
         .collect();
     let key_fp = m.key_fingerprint.clone();
-    let mut man = finish_manifest(
+    let man = finish_manifest(
         p,
         run_id,
         started,
         "unchanged",
         &m.basis,
-        &Key::from_bytes([0; 32]),
+        &key_fp,
         Some(m.run_id.clone()),
         Some(m.run_id.clone()),
         false,
         files,
         Vec::new(),
         lake_rows,
+        codes,
     );
-    man.key_fingerprint = key_fp;
     write_manifest(layout, &man)?;
     Ok(man)
 }

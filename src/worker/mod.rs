@@ -13,8 +13,18 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::issue::Problem;
 use crate::read::{Frame, Limits, ReadError};
+
+/// How reading a file ended badly.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkerError {
+    /// The reader refused the file (its own, stable error).
+    Read(ReadError),
+    /// The reader process died, or its answer could not be read.
+    Died(String),
+    /// The reader took longer than its limit (seconds) and was killed.
+    Timeout(u64),
+}
 
 /// How reading is isolated.
 #[derive(Debug, Clone)]
@@ -44,9 +54,9 @@ pub fn stream_isolated(
     limits: &Limits,
     iso: &Isolation,
     on_frame: &mut dyn FnMut(Frame),
-) -> Result<(), Problem> {
+) -> Result<(), WorkerError> {
     let Some(exe) = &iso.exe else {
-        return crate::read::stream_file(path, limits, on_frame).map_err(read_problem);
+        return crate::read::stream_file(path, limits, on_frame).map_err(WorkerError::Read);
     };
     let mut cmd = Command::new(exe);
     cmd.arg("__read")
@@ -60,9 +70,9 @@ pub fn stream_isolated(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| Problem::WorkerDied {
-        detail: format!("cannot start reader process: {e}"),
-    })?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| WorkerError::Died(format!("cannot start reader process: {e}")))?;
     // from here on the child is killed and reaped whatever happens,
     // also when validating its rows panics in this thread
     let mut guard = ChildGuard(Some(child.id() as libc::pid_t));
@@ -180,24 +190,22 @@ pub fn stream_isolated(
     let _ = done.send(());
     let timed_out = watchdog.join().unwrap_or(false);
     guard.0 = None;
-    let status = wait_measured(&mut child).map_err(|e| Problem::WorkerDied {
-        detail: e.to_string(),
-    })?;
+    let status = wait_measured(&mut child).map_err(|e| WorkerError::Died(e.to_string()))?;
     let err = err_thread.join().unwrap_or_default();
     if timed_out {
-        return Err(Problem::WorkerTimeout {
-            seconds: iso.timeout.as_secs(),
-        });
+        return Err(WorkerError::Timeout(iso.timeout.as_secs()));
     }
     match (ended, garbled) {
         (Some(None), _) if status.success() => Ok(()),
-        (Some(Some(e)), _) => Err(read_problem(e)),
-        (_, Some(e)) => Err(Problem::WorkerDied {
-            detail: format!("unreadable answer from the reader process: {e}"),
-        }),
-        _ => Err(Problem::WorkerDied {
-            detail: describe_exit(&status, &err, iso.memory_mb),
-        }),
+        (Some(Some(e)), _) => Err(WorkerError::Read(e)),
+        (_, Some(e)) => Err(WorkerError::Died(format!(
+            "unreadable answer from the reader process: {e}"
+        ))),
+        _ => Err(WorkerError::Died(describe_exit(
+            &status,
+            &err,
+            iso.memory_mb,
+        ))),
     }
 }
 
@@ -296,13 +304,6 @@ fn wait_measured(child: &mut std::process::Child) -> std::io::Result<std::proces
         std::sync::atomic::Ordering::Relaxed,
     );
     Ok(std::process::ExitStatus::from_raw(status))
-}
-
-fn read_problem(e: ReadError) -> Problem {
-    Problem::Unreadable {
-        code: e.code().to_string(),
-        detail: e.to_string(),
-    }
 }
 
 /// The worker side: cap resources, read, answer on stdout. Never returns

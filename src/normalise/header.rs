@@ -9,55 +9,7 @@
 
 use crate::config::Source;
 use crate::read::{Merge, RawCell};
-use crate::value::{is_count_unit, to_half_width, Unit};
-
-/// Normalises header text; returns it with the unit found in a trailing
-/// bracket, if any.
-pub fn normalise_header(s: &str) -> (String, Option<Unit>) {
-    let half = to_half_width(s);
-    let mut t: String = half
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '*' && *c != '\u{200B}')
-        .map(|c| match c {
-            '【' | '〔' | '［' | '｛' | '[' | '{' | '〈' | '《' => '(',
-            '】' | '〕' | '］' | '｝' | ']' | '}' | '〉' | '》' => ')',
-            '：' => ':',
-            _ => c,
-        })
-        .collect::<String>()
-        .to_lowercase();
-    while t.ends_with(':') {
-        t.pop();
-    }
-    let mut unit = None;
-    // a trailing "(万元)" / "(户)" / "(%)" / "单位:万元" is a unit, not part of the name
-    loop {
-        if let Some(open) = t.rfind('(') {
-            if t.ends_with(')') {
-                let inner = t[open + 1..t.len() - 1]
-                    .trim_start_matches("单位:")
-                    .to_string();
-                if let Some(u) = Unit::parse(&inner) {
-                    unit = unit.or(Some(u));
-                    t.truncate(open);
-                    continue;
-                }
-                if is_count_unit(&inner) {
-                    t.truncate(open);
-                    continue;
-                }
-            }
-        }
-        break;
-    }
-    if let Some(pos) = t.find("单位:") {
-        if let Some(u) = Unit::parse(&t[pos + "单位:".len()..]) {
-            unit = unit.or(Some(u));
-            t.truncate(pos);
-        }
-    }
-    (t, unit)
-}
+use crate::text::{normalise_header, Unit};
 
 /// The header band found in a sheet.
 #[derive(Debug, Clone)]
@@ -128,7 +80,7 @@ impl HeaderGrid {
             match all.get(r).and_then(|row| row.get(c)) {
                 Some(RawCell::Text(s)) => s.trim().to_string(),
                 Some(RawCell::Int(i)) => i.to_string(),
-                Some(RawCell::Float(f)) => crate::value::format_number(*f),
+                Some(RawCell::Float(f)) => crate::text::format_number(*f),
                 _ => String::new(),
             }
         };

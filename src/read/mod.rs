@@ -8,6 +8,10 @@
 //! It runs inside a worker process (see [`crate::worker`]) so that a reader
 //! crash or an allocation failure kills only that worker.
 
+pub mod lean;
+pub mod parts;
+pub mod xml_scan;
+
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -149,9 +153,7 @@ pub struct Limits {
     pub max_frame_bytes: usize,
 }
 
-/// Excel's last row and column: what a sheet can hold.
-pub const EXCEL_ROWS: usize = 1_048_576;
-pub const EXCEL_COLS: usize = 16_384;
+pub use crate::config::{EXCEL_COLS, EXCEL_ROWS};
 
 /// Merged regions matter only to header detection, which looks at the
 /// first rows; regions starting below this row are not sent.
@@ -168,6 +170,22 @@ impl Default for Limits {
             max_cols: EXCEL_COLS,
             max_merges: 10_000,
             max_frame_bytes: 64 << 20,
+        }
+    }
+}
+
+impl From<&crate::config::LimitsSection> for Limits {
+    /// The limits a pipeline's `[limits]` section sets.
+    fn from(l: &crate::config::LimitsSection) -> Limits {
+        Limits {
+            max_file_bytes: l.max_file_mb << 20,
+            max_unzipped_bytes: l.max_unzipped_mb << 20,
+            max_declared_cells: l.max_declared_cells,
+            max_cells: l.max_cells,
+            max_rows: l.max_rows,
+            max_cols: l.max_columns,
+            max_merges: l.max_merges,
+            max_frame_bytes: l.max_frame_mb << 20,
         }
     }
 }
@@ -589,7 +607,7 @@ fn date_cell(dt: &calamine::ExcelDateTime) -> RawCell {
 /// calendar date it computes with the one the 1900 system would give.
 fn excel_dt_is_1904(dt: &calamine::ExcelDateTime) -> bool {
     let (y, m, d, ..) = dt.to_ymd_hms_milli();
-    match crate::value::excel_serial_to_date(dt.as_f64(), false) {
+    match excel_serial_to_date(dt.as_f64(), false) {
         Some(date) => {
             use chrono::Datelike;
             !(date.year() == y as i32 && date.month() == m as u32 && date.day() == d as u32)
@@ -725,7 +743,7 @@ fn stream_xlsx(
     limits: &Limits,
     emit: &mut dyn FnMut(Frame),
 ) -> Result<(), ReadError> {
-    if let Some(book) = crate::xlsx_lean::Book::open(&bytes) {
+    if let Some(book) = crate::read::lean::Book::open(&bytes) {
         if let Some(done) = stream_xlsx_lean(book, &bytes, limits, emit) {
             return done;
         }
@@ -827,7 +845,7 @@ impl Gate<'_, '_> {
 /// The lean reader; `None` (before anything is sent) when a sheet's merged
 /// regions cannot be found, so that calamine reads the file.
 fn stream_xlsx_lean(
-    mut book: crate::xlsx_lean::Book<'_>,
+    mut book: crate::read::lean::Book<'_>,
     bytes: &[u8],
     limits: &Limits,
     emit: &mut dyn FnMut(Frame),
@@ -839,10 +857,10 @@ fn stream_xlsx_lean(
         let helper = std::thread::Builder::new()
             .name("merges".into())
             .stack_size(256 << 10)
-            .spawn_scoped(scope, || crate::xlsx_parts::merges_of_parts(bytes, &parts));
+            .spawn_scoped(scope, || crate::read::parts::merges_of_parts(bytes, &parts));
         let job = match helper {
             Ok(job) => Job::Thread(job),
-            Err(_) => Job::Done(crate::xlsx_parts::merges_of_parts(bytes, &parts)),
+            Err(_) => Job::Done(crate::read::parts::merges_of_parts(bytes, &parts)),
         };
         // the shared strings are read while the helper looks for merged regions
         book.load()?;
@@ -921,7 +939,7 @@ fn stream_xlsx_calamine(
     // merged regions found cheaply before calamine takes the bytes; calamine
     // would parse each whole sheet a second time to find them
     let quick: HashMap<String, Vec<Merge>> =
-        crate::xlsx_parts::all_merges(&bytes).unwrap_or_default();
+        crate::read::parts::all_merges(&bytes).unwrap_or_default();
     let mut wb: calamine::Xlsx<_> =
         calamine::Xlsx::new(std::io::Cursor::new(bytes)).map_err(map_xlsx_err)?;
     let mut metas = Vec::new();
@@ -1180,6 +1198,28 @@ fn sniff_delimiter(text: &str) -> u8 {
     best.0
 }
 
+/// Converts an Excel serial day number to a date, in the 1900 or the 1904
+/// system. Serial 60 in the 1900 system is Excel's fictitious 1900-02-29 and
+/// is rejected.
+pub fn excel_serial_to_date(serial: f64, is_1904: bool) -> Option<chrono::NaiveDate> {
+    if !serial.is_finite() || !(1.0..=2_958_465.0).contains(&serial) {
+        return None;
+    }
+    let days = serial.floor() as i64;
+    if is_1904 {
+        chrono::NaiveDate::from_ymd_opt(1904, 1, 1)?
+            .checked_add_signed(chrono::Duration::days(days))
+    } else {
+        if days == 60 {
+            return None;
+        }
+        // 1899-12-31 is serial 0; serials after the phantom leap day are one too high
+        let base = chrono::NaiveDate::from_ymd_opt(1899, 12, 31)?;
+        let adj = if days > 60 { days - 1 } else { days };
+        base.checked_add_signed(chrono::Duration::days(adj))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1187,7 +1227,7 @@ mod tests {
     /// Both xlsx readers on the same bytes: sheets, flags, merges and every cell.
     fn lean_equals_calamine(bytes: &[u8], what: &str) -> usize {
         let limits = Limits::default();
-        let book = crate::xlsx_lean::Book::open(bytes).expect("lean reader opens the workbook");
+        let book = crate::read::lean::Book::open(bytes).expect("lean reader opens the workbook");
         let lean = collect(|emit| match stream_xlsx_lean(book, bytes, &limits, emit) {
             Some(r) => r,
             None => Err(ReadError::Corrupt("lean reader gave up".into())),
@@ -1225,7 +1265,7 @@ mod tests {
                     continue;
                 }
                 let bytes = std::fs::read(&p).unwrap();
-                if bytes.starts_with(b"PK") && crate::xlsx_lean::Book::open(&bytes).is_some() {
+                if bytes.starts_with(b"PK") && crate::read::lean::Book::open(&bytes).is_some() {
                     files += 1;
                     cells += lean_equals_calamine(&bytes, &p.display().to_string());
                 }

@@ -7,12 +7,11 @@
 //! cells (`35万元`), percentages as `98%` or `0.98`, placeholders (`—`, `/`,
 //! `无`), yes/no words (是/否, √/×, 达标/不达标) and dates in every shape.
 
-use std::borrow::Cow;
-
 use chrono::{Datelike, NaiveDate};
-use serde::{Deserialize, Serialize};
 
-use crate::read::RawCell;
+use crate::config::YesNo;
+use crate::read::{excel_serial_to_date, RawCell};
+use crate::text::{clean_name, format_number, is_count_unit, is_placeholder, Unit};
 
 /// A canonical, typed value of one field of one row.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,18 +57,6 @@ impl Value {
     }
 }
 
-/// Prints a float without a trailing `.0` when it is whole and without
-/// binary noise (`0.1 + 0.2` prints as `0.3`).
-pub fn format_number(f: f64) -> String {
-    if f.fract() == 0.0 && f.abs() < 1e15 {
-        format!("{}", f as i64)
-    } else {
-        let s = format!("{:.6}", f);
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        s.to_string()
-    }
-}
-
 /// Why a cell could not become a value of the declared type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ValueError {
@@ -90,116 +77,6 @@ impl ValueError {
             ValueError::NotADate => "E_NOT_DATE",
             ValueError::NotInList => "E_NOT_IN_LIST",
             ValueError::BadCode => "E_BAD_CODE",
-        }
-    }
-}
-
-/// Maps full-width ASCII forms (`１２３`, `（`, `％`) and the ideographic
-/// space to their half-width forms.
-pub fn to_half_width(s: &str) -> Cow<'_, str> {
-    // full-width forms are U+FF01..=U+FF5E (lead byte 0xEF), the
-    // ideographic space U+3000 (lead byte 0xE3)
-    if !s.bytes().any(|b| b == 0xEF || b == 0xE3) {
-        return Cow::Borrowed(s);
-    }
-    Cow::Owned(
-        s.chars()
-            .map(|c| match c {
-                '\u{3000}' => ' ',
-                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-                _ => c,
-            })
-            .collect(),
-    )
-}
-
-/// Whether a byte can start a character that [`clean_name`] removes or
-/// changes: ASCII white space, or the UTF-8 lead bytes of U+0085/U+00A0,
-/// U+1680, U+2000–U+2FFF, U+3000–U+3FFF and U+F000–U+FFFF. Chinese
-/// characters (lead bytes 0xE4–0xE9) never match, so most names are
-/// cleared by this byte scan alone.
-fn maybe_odd(b: u8) -> bool {
-    matches!(b, b'\t'..=b'\r' | b' ' | 0xC2 | 0xE1 | 0xE2 | 0xE3 | 0xEF)
-}
-
-/// Trims a name and removes the spaces and line breaks that people put
-/// inside names to align them (`新 华 村` → `新华村`).
-pub fn clean_name(s: &str) -> Cow<'_, str> {
-    let odd = |c: char| {
-        c.is_whitespace()
-            || matches!(
-                c,
-                '\u{200B}' | '\u{FEFF}' | '\u{3000}' | '\u{FF01}'..='\u{FF5E}'
-            )
-    };
-    // most cells are clean already: no copy then
-    if !s.bytes().any(maybe_odd) || !s.chars().any(odd) {
-        return Cow::Borrowed(s);
-    }
-    Cow::Owned(
-        to_half_width(s)
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '\u{200B}' && *c != '\u{FEFF}')
-            .collect(),
-    )
-}
-
-/// Text that means "nothing here".
-pub fn is_placeholder(s: &str) -> bool {
-    let t = clean_name(s);
-    matches!(
-        &*t,
-        "" | "—"
-            | "——"
-            | "-"
-            | "--"
-            | "/"
-            | "无"
-            | "／"
-            | "空"
-            | "暂无"
-            | "N/A"
-            | "n/a"
-            | "NA"
-            | "null"
-    )
-}
-
-/// A unit of money or a plain multiplier found in a header or a cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Unit {
-    Yuan,
-    WanYuan,
-    YiYuan,
-    Percent,
-}
-
-impl Unit {
-    pub fn parse(s: &str) -> Option<Unit> {
-        match s.trim() {
-            "元" | "元/年" | "元/月" => Some(Unit::Yuan),
-            "万元" | "万" => Some(Unit::WanYuan),
-            "亿元" => Some(Unit::YiYuan),
-            "%" => Some(Unit::Percent),
-            _ => None,
-        }
-    }
-
-    /// Factor that turns an amount in this unit into yuan.
-    pub fn to_yuan(self) -> f64 {
-        match self {
-            Unit::Yuan | Unit::Percent => 1.0,
-            Unit::WanYuan => 10_000.0,
-            Unit::YiYuan => 100_000_000.0,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Unit::Yuan => "元",
-            Unit::WanYuan => "万元",
-            Unit::YiYuan => "亿元",
-            Unit::Percent => "%",
         }
     }
 }
@@ -260,34 +137,6 @@ pub fn parse_number_text(raw: &str) -> Option<ParsedNumber> {
     Some(ParsedNumber { value, unit })
 }
 
-/// Units of counting that carry no scale (`12户`, `3个`), and other
-/// bracketed notes that only say how a header's values are written.
-pub fn is_count_unit(s: &str) -> bool {
-    matches!(
-        s,
-        "户" | "人"
-            | "个"
-            | "名"
-            | "人次"
-            | "次"
-            | "项"
-            | "分"
-            | "岁"
-            | "村"
-            | "家"
-            | "星"
-            | "档"
-            | "级"
-            | "年"
-            | "元/月"
-            | "元/年"
-            | "0-100"
-            | "百分制"
-            | "是/否"
-            | "√/×"
-    )
-}
-
 /// Reads a cell as a number. Returns `Ok(None)` for placeholders and
 /// blanks.
 pub fn cell_number(cell: &RawCell) -> Result<Option<ParsedNumber>, ValueError> {
@@ -309,86 +158,6 @@ pub fn cell_number(cell: &RawCell) -> Result<Option<ParsedNumber>, ValueError> {
             }
             parse_number_text(s).map(Some).ok_or(ValueError::NotANumber)
         }
-    }
-}
-
-/// Yes/no vocabulary, configurable per pipeline.
-#[derive(Debug, Clone)]
-pub struct YesNo {
-    pub yes: Vec<String>,
-    pub no: Vec<String>,
-}
-
-impl Default for YesNo {
-    fn default() -> Self {
-        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect();
-        YesNo {
-            yes: v(&[
-                "是", "√", "✓", "✔", "达标", "有", "1", "y", "yes", "true", "对", "已",
-            ]),
-            no: v(&[
-                "否",
-                "×",
-                "✗",
-                "✘",
-                "不达标",
-                "未达标",
-                "没有",
-                "0",
-                "n",
-                "no",
-                "false",
-                "未",
-            ]),
-        }
-    }
-}
-
-impl YesNo {
-    pub fn parse(&self, cell: &RawCell) -> Result<Option<bool>, ValueError> {
-        match cell {
-            RawCell::Empty => Ok(None),
-            RawCell::Bool(b) => Ok(Some(*b)),
-            RawCell::Int(1) => Ok(Some(true)),
-            RawCell::Int(0) => Ok(Some(false)),
-            RawCell::Float(f) if *f == 1.0 => Ok(Some(true)),
-            RawCell::Float(f) if *f == 0.0 => Ok(Some(false)),
-            RawCell::Text(s) => {
-                let t = clean_name(s);
-                if self.yes.iter().any(|y| y.eq_ignore_ascii_case(&t)) {
-                    Ok(Some(true))
-                } else if self.no.iter().any(|n| n.eq_ignore_ascii_case(&t)) {
-                    Ok(Some(false))
-                } else if is_placeholder(&t) {
-                    // `无` is a placeholder; a blank yes/no is unknown, not "no"
-                    Ok(None)
-                } else {
-                    Err(ValueError::NotABool)
-                }
-            }
-            _ => Err(ValueError::NotABool),
-        }
-    }
-}
-
-/// Converts an Excel serial day number to a date, in the 1900 or the 1904
-/// system. Serial 60 in the 1900 system is Excel's fictitious 1900-02-29 and
-/// is rejected.
-pub fn excel_serial_to_date(serial: f64, is_1904: bool) -> Option<NaiveDate> {
-    if !serial.is_finite() || !(1.0..=2_958_465.0).contains(&serial) {
-        return None;
-    }
-    let days = serial.floor() as i64;
-    if is_1904 {
-        NaiveDate::from_ymd_opt(1904, 1, 1)?.checked_add_signed(chrono::Duration::days(days))
-    } else {
-        if days == 60 {
-            return None;
-        }
-        // 1899-12-31 is serial 0; serials after the phantom leap day are one too high
-        let base = NaiveDate::from_ymd_opt(1899, 12, 31)?;
-        let adj = if days > 60 { days - 1 } else { days };
-        base.checked_add_signed(chrono::Duration::days(adj))
     }
 }
 
@@ -586,9 +355,38 @@ pub fn cell_ref(sheet: &str, row: usize, col: usize) -> String {
     format!("{}!{}{}", sheet, column_letters(col), row + 1)
 }
 
+/// Reads a yes/no cell with the pipeline's vocabulary.
+pub fn yes_no(vocab: &YesNo, cell: &RawCell) -> Result<Option<bool>, ValueError> {
+    {
+        match cell {
+            RawCell::Empty => Ok(None),
+            RawCell::Bool(b) => Ok(Some(*b)),
+            RawCell::Int(1) => Ok(Some(true)),
+            RawCell::Int(0) => Ok(Some(false)),
+            RawCell::Float(f) if *f == 1.0 => Ok(Some(true)),
+            RawCell::Float(f) if *f == 0.0 => Ok(Some(false)),
+            RawCell::Text(s) => {
+                let t = clean_name(s);
+                if vocab.yes.iter().any(|y| y.eq_ignore_ascii_case(&t)) {
+                    Ok(Some(true))
+                } else if vocab.no.iter().any(|n| n.eq_ignore_ascii_case(&t)) {
+                    Ok(Some(false))
+                } else if is_placeholder(&t) {
+                    // `无` is a placeholder; a blank yes/no is unknown, not "no"
+                    Ok(None)
+                } else {
+                    Err(ValueError::NotABool)
+                }
+            }
+            _ => Err(ValueError::NotABool),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::to_half_width;
 
     fn t(s: &str) -> RawCell {
         RawCell::Text(s.to_string())
@@ -627,15 +425,15 @@ mod tests {
     fn yes_no_vocabulary() {
         let yn = YesNo::default();
         for y in ["是", "√", "达标", "1", " 是 "] {
-            assert_eq!(yn.parse(&t(y)), Ok(Some(true)), "{y}");
+            assert_eq!(yes_no(&yn, &t(y)), Ok(Some(true)), "{y}");
         }
         for n in ["否", "×", "不达标", "0"] {
-            assert_eq!(yn.parse(&t(n)), Ok(Some(false)), "{n}");
+            assert_eq!(yes_no(&yn, &t(n)), Ok(Some(false)), "{n}");
         }
-        assert_eq!(yn.parse(&RawCell::Int(1)), Ok(Some(true)));
-        assert_eq!(yn.parse(&RawCell::Float(0.0)), Ok(Some(false)));
-        assert_eq!(yn.parse(&t("")), Ok(None));
-        assert_eq!(yn.parse(&t("可能")), Err(ValueError::NotABool));
+        assert_eq!(yes_no(&yn, &RawCell::Int(1)), Ok(Some(true)));
+        assert_eq!(yes_no(&yn, &RawCell::Float(0.0)), Ok(Some(false)));
+        assert_eq!(yes_no(&yn, &t("")), Ok(None));
+        assert_eq!(yes_no(&yn, &t("可能")), Err(ValueError::NotABool));
     }
 
     #[test]
@@ -690,26 +488,5 @@ mod tests {
         assert_eq!(cell_ref("如皋市", 16, 3), "如皋市!D17");
         assert_eq!(format_number(0.1 + 0.2), "0.3");
         assert_eq!(format_number(350000.0), "350000");
-    }
-
-    #[test]
-    fn the_byte_prefilter_misses_no_character_clean_name_changes() {
-        let mut buf = [0u8; 4];
-        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
-            let s: &str = c.encode_utf8(&mut buf);
-            if clean_name_slow_changes(s) {
-                assert!(maybe_odd(s.as_bytes()[0]), "U+{:04X}", c as u32);
-            }
-        }
-    }
-
-    fn clean_name_slow_changes(s: &str) -> bool {
-        s.chars().any(|c| {
-            c.is_whitespace()
-                || matches!(
-                    c,
-                    '\u{200B}' | '\u{FEFF}' | '\u{3000}' | '\u{FF01}'..='\u{FF5E}'
-                )
-        })
     }
 }

@@ -174,7 +174,7 @@ impl Problem {
     pub fn message(&self, lang: Lang, field: &str) -> String {
         let zh = lang == Lang::Zh;
         let range = |min: &Option<f64>, max: &Option<f64>| -> String {
-            let f = |v: &f64| crate::value::format_number(*v);
+            let f = |v: &f64| crate::text::format_number(*v);
             match (min, max) {
                 (Some(a), Some(b)) => format!("{}–{}", f(a), f(b)),
                 (Some(a), None) => format!("≥ {}", f(a)),
@@ -449,7 +449,7 @@ impl Issue {
     /// `如皋市!D17`, `如皋市!17` (row only), `如皋市`, or empty.
     pub fn cell_ref(&self) -> String {
         match (&self.sheet, self.row, self.col) {
-            (Some(s), Some(r), Some(c)) => crate::value::cell_ref(s, r, c),
+            (Some(s), Some(r), Some(c)) => crate::normalise::value::cell_ref(s, r, c),
             (Some(s), Some(r), None) => format!("{}!{}", s, r + 1),
             (Some(s), None, _) => s.clone(),
             _ => String::new(),
@@ -491,48 +491,9 @@ impl Issue {
     }
 }
 
-/// Masks personal data for messages: keep the first 4 and last 4
-/// characters of an ID number, the first character of a name, the last 4
-/// digits of a phone number.
-pub fn mask_pii(kind: crate::config::PiiKind, raw: &str) -> String {
-    use crate::config::PiiKind;
-    let chars: Vec<char> = raw.trim().chars().collect();
-    match kind {
-        PiiKind::IdNumber if chars.len() > 8 => {
-            let mid = "*".repeat(chars.len() - 8);
-            format!(
-                "{}{}{}",
-                chars[..4].iter().collect::<String>(),
-                mid,
-                chars[chars.len() - 4..].iter().collect::<String>()
-            )
-        }
-        PiiKind::Phone if chars.len() > 4 => format!(
-            "{}{}",
-            "*".repeat(chars.len() - 4),
-            chars[chars.len() - 4..].iter().collect::<String>()
-        ),
-        PiiKind::Name if !chars.is_empty() => {
-            format!("{}{}", chars[0], "*".repeat(chars.len().saturating_sub(1)))
-        }
-        _ => "*".repeat(chars.len()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PiiKind;
-
-    #[test]
-    fn masks() {
-        assert_eq!(
-            mask_pii(PiiKind::IdNumber, "320682198001011234"),
-            "3206**********1234"
-        );
-        assert_eq!(mask_pii(PiiKind::Name, "张三丰"), "张**");
-        assert_eq!(mask_pii(PiiKind::Phone, "13800001111"), "*******1111");
-    }
 
     #[test]
     fn issue_renders_cell_reference_in_both_languages() {

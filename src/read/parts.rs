@@ -184,24 +184,19 @@ mod tests {
 
     #[test]
     fn merges_and_sheet_paths_of_a_real_workbook() {
-        use crate::synth::write::{write_book, FileKind, Out, SheetOut};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.xlsx");
-        let a = SheetOut {
-            name: "说明".into(),
-            rows: vec![vec![Out::S("x".into())]],
-            ..SheetOut::default()
-        };
-        let b = SheetOut {
-            name: "义德街道".into(),
-            rows: vec![
-                vec![Out::S("标题".into())],
-                vec![Out::S("村".into()), Out::S("组织设置".into())],
-            ],
-            merges: vec![(0, 0, 0, 4), (1, 1, 1, 3)],
-            ..SheetOut::default()
-        };
-        write_book(&path, FileKind::Xlsx, &[a, b]).unwrap();
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let a = wb.add_worksheet();
+        a.set_name("说明").unwrap();
+        a.write_string(0, 0, "x").unwrap();
+        let b = wb.add_worksheet();
+        b.set_name("义德街道").unwrap();
+        let f = rust_xlsxwriter::Format::new();
+        b.merge_range(0, 0, 0, 4, "标题", &f).unwrap();
+        b.write_string(1, 0, "村").unwrap();
+        b.merge_range(1, 1, 1, 3, "组织设置", &f).unwrap();
+        wb.save(&path).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         let all = all_merges(&bytes).unwrap();
         assert_eq!(all.len(), 2);

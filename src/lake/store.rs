@@ -27,10 +27,10 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{FieldType, Source};
-use crate::ingest::{Counts, FileResult};
-use crate::issue::{Lang, Severity};
-use crate::pseudo::Key;
-use crate::value::Value;
+use crate::lake::privacy::Key;
+use crate::normalise::value::Value;
+use crate::validate::issue::{Lang, Severity};
+use crate::validate::{Counts, FileResult};
 
 /// Where things live under `OUT`.
 #[derive(Debug, Clone)]
@@ -367,13 +367,13 @@ pub fn with_source_file(mut df: DataFrame, path: &str) -> PolarsResult<DataFrame
 /// One row per rejected row problem and per failed file.
 pub fn rejects_frame(res: &FileResult) -> Result<DataFrame, LakeError> {
     let rel_path = res.name.as_str();
-    let issues: Vec<&crate::issue::Issue> = res
+    let issues: Vec<&crate::validate::issue::Issue> = res
         .issues
         .iter()
         .filter(|i| matches!(i.severity(), Severity::Reject | Severity::FileError))
         .collect();
     let n = issues.len();
-    let s = |f: &dyn Fn(&crate::issue::Issue) -> Option<String>| -> Vec<Option<String>> {
+    let s = |f: &dyn Fn(&crate::validate::issue::Issue) -> Option<String>| -> Vec<Option<String>> {
         issues.iter().map(|i| f(i)).collect()
     };
     let cols = vec![
@@ -412,6 +412,15 @@ pub fn rejects_frame(res: &FileResult) -> Result<DataFrame, LakeError> {
     DataFrame::new(n, cols).map_err(|e| pq(Path::new(rel_path), e))
 }
 
+/// An empty frame with a dataset's columns and types, as the lake holds
+/// them (partition keys not included).
+pub fn empty_frame(src: &Source) -> Result<DataFrame, LakeError> {
+    let key = Key::from_bytes([0; 32]);
+    let (df, _) = records_frame(src, &FileResult::empty(), &key)?;
+    df.drop("_partition")
+        .map_err(|e| pq(Path::new(&src.dataset), e))
+}
+
 /// Writes a frame as one Parquet file (zstd, full statistics) with
 /// key-value metadata, through a temporary name and fsync.
 pub fn write_parquet(
@@ -438,44 +447,7 @@ pub fn write_parquet(
         .map_err(|e| pq(path, e))?;
     f.sync_all().map_err(|e| io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| io(path, e))?;
-    sync_parent(path).map_err(|e| io(path, e))
-}
-
-/// Writes a file whole or not at all, durably: a temporary file of its own
-/// in the same folder, fsynced, renamed over the target, and the folder
-/// fsynced so that the rename survives a crash.
-pub fn write_durable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)?;
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}-{n}.tmp", std::process::id()));
-    let written = File::create(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    if let Err(e) = written.and_then(|_| std::fs::rename(&tmp, path)) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    sync_parent(path)
-}
-
-/// fsyncs the folder that holds `path`.
-pub fn sync_parent(path: &Path) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    File::open(dir).and_then(|f| f.sync_all())
+    crate::fsio::sync_parent(path).map_err(|e| io(path, e))
 }
 
 pub fn read_parquet(path: &Path) -> Result<DataFrame, LakeError> {
@@ -525,9 +497,7 @@ pub fn file_meta(
 
 /// fsyncs a directory so that renames inside it survive a crash.
 pub fn sync_dir(dir: &Path) -> Result<(), LakeError> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| io(dir, e))
+    crate::fsio::sync_dir(dir).map_err(|e| io(dir, e))
 }
 
 /// Builds a version directory from segments. `datasets` maps each dataset

@@ -9,7 +9,8 @@
 
 use std::collections::HashMap;
 
-use crate::value::{clean_name, Value};
+use crate::normalise::value::Value;
+use crate::text::{clean_name, stem};
 
 #[derive(Debug, Clone)]
 pub struct Village {
@@ -50,19 +51,6 @@ pub struct Matched<'a> {
     pub how: MatchKind,
     /// Set when the named village was merged into `village`.
     pub merged_from: Option<&'a Village>,
-}
-
-/// The name without a trailing 村 / 社区 / 居委会 / 村委会.
-pub fn stem(name: &str) -> String {
-    let n = clean_name(name);
-    for suf in ["村民委员会", "居民委员会", "村委会", "居委会", "社区", "村"] {
-        if let Some(s) = n.strip_suffix(suf) {
-            if !s.is_empty() {
-                return s.to_string();
-            }
-        }
-    }
-    n.into_owned()
 }
 
 const KEY_SEP: char = '\u{1F}';

@@ -3,7 +3,6 @@
 //! township (and village where asked) into one long table.
 
 pub mod defs;
-pub mod tables;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -11,9 +10,9 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
+pub use crate::analysis::tables::{city_of, Geo, Tables};
 use crate::lake::{write_parquet, LakeError};
 pub use defs::{Aggregate, Definitions, Indicator};
-pub use tables::{Geo, Tables};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndicatorError {
@@ -561,17 +560,6 @@ fn rank_within_county(rows: &mut [IndicatorRow], order: defs::RankOrder) {
     }
 }
 
-/// City code and name: the city's code is the counties' first 4 digits + "00".
-pub fn city_of(geo: &Geo, name: &str) -> (String, String) {
-    let code = geo
-        .county
-        .keys()
-        .next()
-        .map(|c| format!("{}00", &c[..4.min(c.len())]))
-        .unwrap_or_else(|| "000000".into());
-    (code, name.to_string())
-}
-
 /// Computes every indicator.
 /// Computes every indicator. The second value lists data problems the
 /// figures depend on: a unit counted more than once in one period (two
@@ -682,7 +670,7 @@ pub fn stamp(p: &crate::config::Pipeline, defs: &Definitions, lake_version: &str
     let mut hashes: Vec<String> = defs.indicators.iter().map(|i| i.hash.clone()).collect();
     // family names and comments change the report, not the hashes above
     hashes.push(
-        crate::ingest::sha256_file(&defs.path)
+        crate::fsio::sha256_file(&defs.path)
             .map(|h| h.0)
             .unwrap_or_default(),
     );
@@ -705,7 +693,7 @@ pub struct Computed {
     pub rows: Vec<IndicatorRow>,
     /// data problems behind some figures (see [`compute_all`])
     pub warnings: Vec<String>,
-    pub effects: Vec<crate::effects::EffectRow>,
+    pub effects: Vec<crate::analysis::effects::EffectRow>,
     pub lake_version: String,
     /// when the lake version was made, and its current input files
     pub created: String,
@@ -730,7 +718,7 @@ pub fn compute(
     }
     let (rows, mut warnings) = compute_all(defs, &tables, &p.city)?;
     let t1 = std::time::Instant::now();
-    let (effects, more) = crate::effects::compute(&tables, &p.city, &defs.effects)
+    let (effects, more) = crate::analysis::effects::compute(&tables, &p.city, &defs.effects)
         .map_err(|e| IndicatorError::Other(format!("income effects: {e}")))?;
     warnings.extend(more);
     if timings {
@@ -769,8 +757,8 @@ pub fn write_tables(
     let mut df = indicators_frame(defs, &c.rows, &c.lake_version).map_err(|e| pqerr(&path, e))?;
     write_parquet(&path, &mut df, meta.clone(), 65536)?;
     let path = dir.join("income_effects.parquet");
-    let mut df =
-        crate::effects::effects_frame(&c.effects, &c.lake_version).map_err(|e| pqerr(&path, e))?;
+    let mut df = crate::analysis::effects::effects_frame(&c.effects, &c.lake_version)
+        .map_err(|e| pqerr(&path, e))?;
     write_parquet(&path, &mut df, meta, 65536)?;
     Ok(())
 }

@@ -16,8 +16,39 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::header::normalise_header;
-use crate::value::{Unit, YesNo};
+use crate::text::{normalise_header, Unit};
+
+/// Yes/no vocabulary, configurable per pipeline.
+#[derive(Debug, Clone)]
+pub struct YesNo {
+    pub yes: Vec<String>,
+    pub no: Vec<String>,
+}
+
+impl Default for YesNo {
+    fn default() -> Self {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect();
+        YesNo {
+            yes: v(&[
+                "是", "√", "✓", "✔", "达标", "有", "1", "y", "yes", "true", "对", "已",
+            ]),
+            no: v(&[
+                "否",
+                "×",
+                "✗",
+                "✘",
+                "不达标",
+                "未达标",
+                "没有",
+                "0",
+                "n",
+                "no",
+                "false",
+                "未",
+            ]),
+        }
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +95,10 @@ fn default_indicators() -> String {
     "indicators.toml".into()
 }
 
+/// Excel's last row and column: what a sheet can hold.
+pub const EXCEL_ROWS: usize = 1_048_576;
+pub const EXCEL_COLS: usize = 16_384;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsSection {
@@ -96,26 +131,11 @@ impl Default for LimitsSection {
             max_unzipped_mb: 1024,
             max_declared_cells: 100_000_000,
             max_cells: 40_000_000,
-            max_rows: crate::read::EXCEL_ROWS,
-            max_columns: crate::read::EXCEL_COLS,
+            max_rows: EXCEL_ROWS,
+            max_columns: EXCEL_COLS,
             max_merges: 10_000,
             max_frame_mb: 64,
             max_match_name_chars: 40,
-        }
-    }
-}
-
-impl LimitsSection {
-    pub fn read_limits(&self) -> crate::read::Limits {
-        crate::read::Limits {
-            max_file_bytes: self.max_file_mb << 20,
-            max_unzipped_bytes: self.max_unzipped_mb << 20,
-            max_declared_cells: self.max_declared_cells,
-            max_cells: self.max_cells,
-            max_rows: self.max_rows,
-            max_cols: self.max_columns,
-            max_merges: self.max_merges,
-            max_frame_bytes: self.max_frame_mb << 20,
         }
     }
 }
@@ -160,29 +180,6 @@ impl Default for PrivacySection {
         PrivacySection {
             key_env: "ZHENXING_KEY".into(),
             key_file: "~/.config/zhenxing/pseudonym.key".into(),
-        }
-    }
-}
-
-impl PrivacySection {
-    /// The configured key source; `ZHENXING_KEY_FILE` overrides the key
-    /// file (tests and one-off runs).
-    pub fn key_source(&self) -> crate::pseudo::KeySource {
-        if let Some(f) = crate::pseudo::env_set("ZHENXING_KEY_FILE") {
-            return crate::pseudo::KeySource {
-                env: self.key_env.clone(),
-                file: PathBuf::from(f),
-            };
-        }
-        let file = match self.key_file.strip_prefix("~/") {
-            Some(rest) => crate::pseudo::env_set("HOME")
-                .map(|h| PathBuf::from(h).join(rest))
-                .unwrap_or_else(|| PathBuf::from(&self.key_file)),
-            None => PathBuf::from(&self.key_file),
-        };
-        crate::pseudo::KeySource {
-            env: self.key_env.clone(),
-            file,
         }
     }
 }
@@ -492,7 +489,7 @@ pub struct Pipeline {
     pub inbox: PathBuf,
     pub out: PathBuf,
     pub registry: PathBuf,
-    /// Indicator definitions file (see [`crate::indicators`]).
+    /// Indicator definitions file (see [`crate::analysis::indicators`]).
     pub indicators: PathBuf,
     pub limits: LimitsSection,
     pub yes_no: YesNo,
@@ -673,10 +670,10 @@ pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
     if file.limits.worker_timeout_s == 0 {
         c.add(path, None, "limits.worker_timeout_s must be at least 1");
     }
-    if file.limits.max_rows == 0 || file.limits.max_rows > crate::read::EXCEL_ROWS * 16 {
+    if file.limits.max_rows == 0 || file.limits.max_rows > EXCEL_ROWS * 16 {
         c.add(path, None, "limits.max_rows must be between 1 and 16777216");
     }
-    if file.limits.max_columns == 0 || file.limits.max_columns > crate::read::EXCEL_COLS {
+    if file.limits.max_columns == 0 || file.limits.max_columns > EXCEL_COLS {
         c.add(path, None, "limits.max_columns must be between 1 and 16384");
     }
     if file.limits.max_frame_mb == 0 || file.limits.max_frame_mb > 1024 {

@@ -45,7 +45,7 @@ struct FileDef {
     #[serde(default)]
     params: BTreeMap<String, toml::Value>,
     #[serde(default)]
-    income_effects: crate::effects::EffectsConfig,
+    income_effects: crate::analysis::effects::EffectsConfig,
     /// Chinese sheet/section name of each family.
     #[serde(default)]
     families: BTreeMap<String, String>,
@@ -109,7 +109,7 @@ pub struct Indicator {
 pub struct Definitions {
     pub path: PathBuf,
     pub params: BTreeMap<String, String>,
-    pub effects: crate::effects::EffectsConfig,
+    pub effects: crate::analysis::effects::EffectsConfig,
     pub family_names: BTreeMap<String, String>,
     pub indicators: Vec<Indicator>,
 }

@@ -14,10 +14,10 @@ use std::io::{BufRead, BufReader, Read};
 
 use quick_xml::events::Event;
 
+use crate::read::xml_scan::{self as scan, Scanner, Tok};
 use crate::read::{RawCell, ReadError};
-use crate::xml_scan::{self as scan, Scanner, Tok};
 
-use crate::xlsx_parts::{attr, Zip};
+use crate::read::parts::{attr, Zip};
 
 type Entry<'z, 'a> = zip::read::ZipFile<'z, std::io::Cursor<&'a [u8]>>;
 type PartReader<'z, 'a> = quick_xml::Reader<BufReader<Entry<'z, 'a>>>;

@@ -15,7 +15,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::config::PiiKind;
-use crate::value::clean_name;
+use crate::text::clean_name;
 
 /// A pseudonym key and where it came from.
 #[derive(Clone)]
@@ -82,6 +82,29 @@ pub struct KeySource {
     /// Environment variable holding the key (hex), checked first.
     pub env: String,
     pub file: PathBuf,
+}
+
+impl KeySource {
+    /// The configured key source; `ZHENXING_KEY_FILE` overrides the key
+    /// file (tests and one-off runs).
+    pub fn configured(p: &crate::config::PrivacySection) -> KeySource {
+        if let Some(f) = env_set("ZHENXING_KEY_FILE") {
+            return KeySource {
+                env: p.key_env.clone(),
+                file: PathBuf::from(f),
+            };
+        }
+        let file = match p.key_file.strip_prefix("~/") {
+            Some(rest) => env_set("HOME")
+                .map(|h| PathBuf::from(h).join(rest))
+                .unwrap_or_else(|| PathBuf::from(&p.key_file)),
+            None => PathBuf::from(&p.key_file),
+        };
+        KeySource {
+            env: p.key_env.clone(),
+            file,
+        }
+    }
 }
 
 impl KeySource {
@@ -164,7 +187,7 @@ impl KeySource {
             .and_then(|_| std::fs::hard_link(&tmp, &self.file));
         let _ = std::fs::remove_file(&tmp);
         written.map_err(err)?;
-        crate::lake::sync_parent(&self.file).map_err(err)?;
+        crate::fsio::sync_parent(&self.file).map_err(err)?;
         Ok(Key {
             bytes,
             origin,
@@ -244,41 +267,9 @@ impl Key {
     }
 }
 
-/// A resident ID number (GB 11643): 17 digits and a check character, with a
-/// real birth date at positions 7–14.
-pub fn id_number_valid(s: &str) -> bool {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: &[u8; 11] = b"10X98765432";
-    let b = s.trim().as_bytes();
-    if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
-        return false;
-    }
-    let sum: u32 = b[..17]
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(d, w)| (d - b'0') as u32 * w)
-        .sum();
-    if b[17].to_ascii_uppercase() != CHECK[(sum % 11) as usize] {
-        return false;
-    }
-    let birth = std::str::from_utf8(&b[6..14]).unwrap_or("");
-    chrono::NaiveDate::parse_from_str(birth, "%Y%m%d").is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn id_numbers() {
-        // check digit computed by hand: weights · digits mod 11 → "10X98765432"
-        assert!(id_number_valid("11010519491231002X"));
-        assert!(id_number_valid("11010519491231002x"));
-        assert!(!id_number_valid("110105194912310021"));
-        assert!(!id_number_valid("11010519491331002X"), "month 13");
-        assert!(!id_number_valid("1101051949123100"));
-        assert!(!id_number_valid("11010519491231002Ｘ"));
-    }
 
     #[test]
     fn pseudonyms_are_stable_keyed_and_normalised() {

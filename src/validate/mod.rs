@@ -7,6 +7,10 @@
 //! ranges, cross-field rules and key uniqueness. The result keeps the
 //! conservation equation: rows read = accepted + rejected + non-data.
 
+pub mod issue;
+pub mod pii;
+pub mod registry;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -17,15 +21,17 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::config::{Check, Context, Field, FieldType, Pipeline, Source};
-use crate::header::{detect, HeaderBand, HeaderGrid, HEAD_ROWS};
-use crate::issue::{mask_pii, Issue, Problem, Severity};
-use crate::read::{Format, Frame, Limits, RawCell, SheetMeta};
-use crate::registry::{MatchKind, Registry};
-use crate::value::{
-    cell_date, cell_number, cell_year, clean_name, format_number, is_placeholder,
-    parse_chinese_level, raw_text, Unit, Value,
+use crate::fsio::sha256_file;
+use crate::normalise::header::{detect, HeaderBand, HeaderGrid, HEAD_ROWS};
+use crate::normalise::value::{
+    cell_date, cell_number, cell_year, parse_chinese_level, raw_text, Value,
 };
-use crate::worker::{stream_isolated, Isolation};
+use crate::read::{Format, Frame, Limits, RawCell, SheetMeta};
+use crate::text::{clean_name, format_number, is_placeholder, Unit};
+use crate::validate::issue::{Issue, Problem, Severity};
+use crate::validate::pii::mask_pii;
+use crate::validate::registry::{MatchKind, Registry};
+use crate::worker::{stream_isolated, Isolation, WorkerError};
 
 /// Row counts of a file or sheet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -131,24 +137,6 @@ pub struct Engine<'a> {
     pub limits: Limits,
 }
 
-pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    use sha2::Digest;
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        n += k as u64;
-        h.update(&buf[..k]);
-    }
-    Ok((hex::encode(h.finalize()), n))
-}
-
 fn year_month_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
@@ -162,7 +150,7 @@ fn year_month_re() -> &'static Regex {
 
 /// Year and month named in a file name or title.
 pub fn find_period(text: &str) -> (Option<i32>, Option<u32>) {
-    let t = crate::value::to_half_width(text);
+    let t = crate::text::to_half_width(text);
     for cap in year_month_re().captures_iter(&t) {
         let y = cap.get(1).and_then(|m| m.as_str().parse::<i32>().ok());
         let m = cap
@@ -222,7 +210,7 @@ impl<'a> Engine<'a> {
             pipeline,
             registry,
             isolation,
-            limits: pipeline.limits.read_limits(),
+            limits: Limits::from(&pipeline.limits),
         }
     }
 
@@ -304,8 +292,16 @@ impl<'a> Engine<'a> {
                 set_stage("assembling the result");
                 run.finish(&mut res)
             }
-            Err(p) => {
+            Err(e) => {
                 // whatever was read before the reader failed is not used
+                let p = match e {
+                    WorkerError::Read(e) => Problem::Unreadable {
+                        code: e.code().to_string(),
+                        detail: e.to_string(),
+                    },
+                    WorkerError::Died(detail) => Problem::WorkerDied { detail },
+                    WorkerError::Timeout(seconds) => Problem::WorkerTimeout { seconds },
+                };
                 res.issues.push(Issue::file(p, &res.name));
             }
         }
@@ -1262,9 +1258,8 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                         .collect();
                     return Parsed::Ok(Value::Text(parts.join(";")));
                 }
-                let t = crate::value::to_half_width(t).trim().to_string();
-                if field.pii == Some(crate::config::PiiKind::IdNumber)
-                    && !crate::pseudo::id_number_valid(&t)
+                let t = crate::text::to_half_width(t).trim().to_string();
+                if field.pii == Some(crate::config::PiiKind::IdNumber) && !pii::id_number_valid(&t)
                 {
                     return bad(
                         "E_ID_NUMBER",
@@ -1363,11 +1358,13 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                 },
                 _ => bad("E_NOT_LEVEL", "a level"),
             },
-            FieldType::Bool => match self.engine.pipeline.yes_no.parse(cell) {
-                Ok(Some(b)) => Parsed::Ok(Value::Bool(b)),
-                Ok(None) => Parsed::Ok(Value::Null),
-                Err(_) => bad("E_NOT_YESNO", "yes or no"),
-            },
+            FieldType::Bool => {
+                match crate::normalise::value::yes_no(&self.engine.pipeline.yes_no, cell) {
+                    Ok(Some(b)) => Parsed::Ok(Value::Bool(b)),
+                    Ok(None) => Parsed::Ok(Value::Null),
+                    Err(_) => bad("E_NOT_YESNO", "yes or no"),
+                }
+            }
             FieldType::Date | FieldType::Month => match cell_date(cell, is_1904) {
                 Ok(Some(d)) => {
                     let d = if field.ty == FieldType::Month {
@@ -1839,7 +1836,7 @@ pub fn load_registry(
             .issues
             .iter()
             .filter(|i| i.severity() == Severity::FileError)
-            .map(|i| i.render(crate::issue::Lang::En))
+            .map(|i| i.render(crate::validate::issue::Lang::En))
             .collect();
         return Err(format!(
             "registry {} cannot be used: {}",

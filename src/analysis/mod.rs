@@ -1,0 +1,7 @@
+//! What the lake says: the lake's datasets as tables for SQL
+//! ([`tables`]), the income effects of the prosperity communities
+//! ([`effects`]), and the indicator tables ([`indicators`]), which use both.
+
+pub mod effects;
+pub mod indicators;
+pub mod tables;

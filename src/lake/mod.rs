@@ -1,0 +1,11 @@
+//! The lake and the nightly job that keeps it: the store (layout,
+//! Parquet, versions, publish), the run itself ([`nightly`]), the inbox it
+//! reads, the run lock and the pseudonym key ([`privacy`]).
+
+pub mod inbox;
+pub mod lock;
+pub mod nightly;
+pub mod privacy;
+pub mod store;
+
+pub use store::*;
