@@ -4,6 +4,7 @@
 
 pub mod inbox;
 pub mod lock;
+pub mod manifest;
 pub mod nightly;
 pub mod privacy;
 pub mod store;

@@ -1,0 +1,487 @@
+//! Loading and checking: every file parsed, every problem collected with
+//! its file and line, the checked model built.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use toml::Spanned;
+
+use crate::text::{normalise_header, Unit};
+
+use super::*;
+
+/// One problem in a definition file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigProblem {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}", self.file.display(), l, self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+/// All problems found while loading, printed one per line.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<ConfigProblem>);
+
+impl std::error::Error for ConfigErrors {}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} problem(s) in the pipeline definitions:",
+            self.0.len()
+        )?;
+        for p in &self.0 {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+pub(super) struct Collector {
+    problems: Vec<ConfigProblem>,
+}
+
+impl Collector {
+    fn add(&mut self, file: &Path, line: Option<usize>, message: impl Into<String>) {
+        self.problems.push(ConfigProblem {
+            file: file.to_path_buf(),
+            line,
+            message: message.into(),
+        });
+    }
+}
+
+pub(super) fn parse_toml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    c: &mut Collector,
+) -> Option<(T, String)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            c.add(path, None, format!("cannot read: {e}"));
+            return None;
+        }
+    };
+    match toml::from_str::<T>(&text) {
+        Ok(v) => Some((v, text)),
+        Err(e) => {
+            let line = e.span().map(|s| line_of(&text, s.start));
+            c.add(path, line, e.message().to_string());
+            None
+        }
+    }
+}
+
+/// Loads and checks a pipeline file and every source it names.
+pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
+    let mut c = Collector {
+        problems: Vec::new(),
+    };
+    let Some((file, text)) = parse_toml::<PipelineFile>(path, &mut c) else {
+        return Err(ConfigErrors(c.problems));
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut hasher_input: Vec<u8> = text.clone().into_bytes();
+    let mut sources = Vec::new();
+    let mut seen_ids: HashMap<String, PathBuf> = HashMap::new();
+    let mut seen_datasets: HashMap<String, PathBuf> = HashMap::new();
+    for rel in &file.pipeline.sources {
+        let spath = dir.join(rel.get_ref());
+        if !spath.is_file() {
+            c.add(
+                path,
+                Some(line_of(&text, rel.span().start)),
+                format!("source definition {} does not exist", spath.display()),
+            );
+            continue;
+        }
+        if let Some((sf, stext)) = parse_toml::<SourceFile>(&spath, &mut c) {
+            hasher_input.extend_from_slice(stext.as_bytes());
+            let common = Common {
+                fields: &file.common_fields,
+                path,
+                text: &text,
+            };
+            if let Some(src) = check_source(sf, &stext, &spath, &common, &mut c) {
+                if let Some(prev) = seen_ids.insert(src.id.clone(), spath.clone()) {
+                    c.add(
+                        &spath,
+                        None,
+                        format!(
+                            "template id {} is also defined in {}",
+                            src.id,
+                            prev.display()
+                        ),
+                    );
+                }
+                if let Some(prev) = seen_datasets.insert(src.dataset.clone(), spath.clone()) {
+                    c.add(
+                        &spath,
+                        None,
+                        format!(
+                            "dataset {} is also defined in {}",
+                            src.dataset,
+                            prev.display()
+                        ),
+                    );
+                }
+                sources.push(src);
+            }
+        }
+    }
+    let p = &file.pipeline;
+    if !sources.iter().any(|s| s.dataset == "villages") && c.problems.is_empty() {
+        c.add(
+            path,
+            None,
+            "no source defines the village registry (dataset \"villages\")",
+        );
+    }
+    if let Some(reg) = sources.iter().find(|s| s.dataset == "villages") {
+        for need in ["village_code", "county", "township", "village"] {
+            if reg.field_index(need).is_none() {
+                c.add(
+                    &reg.path,
+                    None,
+                    format!("the registry needs a field {need}"),
+                );
+            }
+        }
+    }
+    if file.limits.worker_memory_mb < 64 {
+        c.add(path, None, "limits.worker_memory_mb must be at least 64");
+    }
+    if file.limits.worker_timeout_s == 0 {
+        c.add(path, None, "limits.worker_timeout_s must be at least 1");
+    }
+    if file.limits.max_rows == 0 || file.limits.max_rows > EXCEL_ROWS * 16 {
+        c.add(path, None, "limits.max_rows must be between 1 and 16777216");
+    }
+    if file.limits.max_columns == 0 || file.limits.max_columns > EXCEL_COLS {
+        c.add(path, None, "limits.max_columns must be between 1 and 16384");
+    }
+    if file.limits.max_frame_mb == 0 || file.limits.max_frame_mb > 1024 {
+        c.add(path, None, "limits.max_frame_mb must be between 1 and 1024");
+    }
+    if file.totals.absolute < 0.0 || file.totals.relative < 0.0 {
+        c.add(path, None, "totals tolerances must not be negative");
+    }
+    let yes: HashSet<String> = file
+        .vocabulary
+        .yes
+        .iter()
+        .map(|s| s.to_lowercase())
+        .collect();
+    for n in &file.vocabulary.no {
+        if yes.contains(&n.to_lowercase()) {
+            c.add(
+                path,
+                None,
+                format!("vocabulary word {n:?} is both yes and no"),
+            );
+        }
+    }
+    if !c.problems.is_empty() {
+        return Err(ConfigErrors(c.problems));
+    }
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(&hasher_input));
+    Ok(Pipeline {
+        path: path.to_path_buf(),
+        name: p.name.clone(),
+        city: p.city.clone(),
+        inbox: PathBuf::from(&p.inbox),
+        out: PathBuf::from(&p.out),
+        registry: PathBuf::from(&p.registry),
+        indicators: dir.join(&p.indicators),
+        limits: file.limits.clone(),
+        yes_no: YesNo {
+            yes: file.vocabulary.yes.clone(),
+            no: file.vocabulary.no.clone(),
+        },
+        sheets: file.sheets.clone(),
+        totals: file.totals.clone(),
+        lake: LakeSection {
+            keep_versions: file.lake.keep_versions.max(1),
+            row_group_rows: file.lake.row_group_rows.max(1024),
+            lock_wait_s: file.lake.lock_wait_s,
+            due_days: file.lake.due_days.max(0),
+        },
+        privacy: file.privacy.clone(),
+        sources,
+        hash,
+    })
+}
+
+/// The shared field definitions and where they are written.
+pub(super) struct Common<'a> {
+    fields: &'a [Spanned<FieldDef>],
+    path: &'a Path,
+    text: &'a str,
+}
+
+pub(super) fn check_source(
+    sf: SourceFile,
+    text: &str,
+    path: &Path,
+    common: &Common<'_>,
+    c: &mut Collector,
+) -> Option<Source> {
+    let before = c.problems.len();
+    // (definition, file, line) for shared fields first, then the source's own
+    let mut defs: Vec<(&FieldDef, &Path, Option<usize>)> = Vec::new();
+    for name in &sf.common {
+        match common
+            .fields
+            .iter()
+            .find(|f| f.get_ref().name == *name.get_ref())
+        {
+            Some(f) => defs.push((
+                f.get_ref(),
+                common.path,
+                Some(line_of(common.text, f.span().start)),
+            )),
+            None => c.add(
+                path,
+                Some(line_of(text, name.span().start)),
+                format!(
+                    "common field {} is not defined in the pipeline file",
+                    name.get_ref()
+                ),
+            ),
+        }
+    }
+    for sp in &sf.fields {
+        defs.push((sp.get_ref(), path, Some(line_of(text, sp.span().start))));
+    }
+    let mut filename = Vec::new();
+    for pat in &sf.filename {
+        match Regex::new(pat) {
+            Ok(r) => filename.push(r),
+            Err(e) => c.add(path, None, format!("bad filename pattern {pat:?}: {e}")),
+        }
+    }
+    if !sf.id.starts_with('T') {
+        c.add(
+            path,
+            None,
+            format!("template id {:?} should look like T01", sf.id),
+        );
+    }
+    if sf.dataset.is_empty()
+        || !sf
+            .dataset
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+    {
+        c.add(
+            path,
+            None,
+            format!(
+                "dataset name {:?} must be lower-case ASCII letters, digits and _",
+                sf.dataset
+            ),
+        );
+    }
+    let mut fields = Vec::new();
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut header_index: HashMap<String, usize> = HashMap::new();
+    let mut header_owner: BTreeMap<String, String> = BTreeMap::new();
+    for (f, path, line) in defs {
+        let idx = fields.len();
+        if f.name.is_empty()
+            || !f
+                .name
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+        {
+            c.add(
+                path,
+                line,
+                format!("field name {:?} must be lower-case ASCII", f.name),
+            );
+        }
+        if names.insert(f.name.clone(), idx).is_some() {
+            c.add(path, line, format!("field {} is defined twice", f.name));
+        }
+        let unit = match &f.unit {
+            None => None,
+            Some(u) => match Unit::parse(u) {
+                Some(unit) => Some(unit),
+                None => {
+                    c.add(
+                        path,
+                        line,
+                        format!("field {}: unknown unit {u:?} (元, 万元, 亿元, %)", f.name),
+                    );
+                    None
+                }
+            },
+        };
+        if f.ty == FieldType::Money && unit.is_none() && f.unit.is_none() {
+            c.add(
+                path,
+                line,
+                format!("field {}: money needs a unit (元 or 万元)", f.name),
+            );
+        }
+        if f.ty == FieldType::Enum && f.values.is_empty() {
+            c.add(path, line, format!("field {}: enum needs values", f.name));
+        }
+        if f.ty != FieldType::Enum && !f.values.is_empty() {
+            c.add(
+                path,
+                line,
+                format!("field {}: values are only for type enum", f.name),
+            );
+        }
+        if let (Some(lo), Some(hi)) = (f.min, f.max) {
+            if lo > hi {
+                c.add(path, line, format!("field {}: min {lo} > max {hi}", f.name));
+            }
+        }
+        if (f.min.is_some() || f.max.is_some()) && !f.ty.is_numeric() && f.ty != FieldType::Year {
+            c.add(
+                path,
+                line,
+                format!("field {}: min/max need a numeric type", f.name),
+            );
+        }
+        if f.pii.is_some() && !matches!(f.ty, FieldType::Text | FieldType::Name) {
+            c.add(
+                path,
+                line,
+                format!("field {}: PII fields must be text or name", f.name),
+            );
+        }
+        for h in std::iter::once(&f.header).chain(f.variants.iter()) {
+            let (norm, _) = normalise_header(h);
+            if norm.is_empty() {
+                c.add(path, line, format!("field {}: empty header text", f.name));
+                continue;
+            }
+            if let Some(owner) = header_owner.get(&norm) {
+                if owner != &f.name {
+                    c.add(
+                        path,
+                        line,
+                        format!(
+                            "header {h:?} of field {} is also a header of field {owner}",
+                            f.name
+                        ),
+                    );
+                }
+                continue;
+            }
+            header_owner.insert(norm.clone(), f.name.clone());
+            header_index.insert(norm, idx);
+        }
+        let default_total = matches!(f.ty, FieldType::Int | FieldType::Money | FieldType::Number);
+        fields.push(Field {
+            name: f.name.clone(),
+            header: f.header.clone(),
+            variants: f.variants.clone(),
+            ty: f.ty,
+            unit,
+            required: f.required,
+            min: f.min,
+            max: f.max,
+            values: f.values.clone(),
+            pii: f.pii,
+            context: f.context,
+            total: f.total.unwrap_or(default_total) && f.pii.is_none(),
+            spread: f.spread,
+            description: f.description.clone(),
+        });
+    }
+    let mut keys = Vec::new();
+    for k in &sf.keys {
+        match names.get(k) {
+            Some(&i) => keys.push(i),
+            None => c.add(path, None, format!("key column {k} is not a field")),
+        }
+    }
+    if sf.match_village {
+        for need in ["county", "village", "village_code"] {
+            if !names.contains_key(need) {
+                c.add(path, None, format!("match_village needs a field {need}"));
+            }
+        }
+    }
+    let mut checks = Vec::new();
+    for sp in &sf.checks {
+        let line = Some(line_of(text, sp.span().start));
+        let ck = sp.get_ref();
+        let get = |n: &Option<String>, what: &str, c: &mut Collector| -> Option<usize> {
+            match n {
+                None => {
+                    c.add(path, line, format!("check {:?} needs {what}", ck.rule));
+                    None
+                }
+                Some(n) => match names.get(n) {
+                    Some(&i) => Some(i),
+                    None => {
+                        c.add(path, line, format!("check refers to unknown field {n}"));
+                        None
+                    }
+                },
+            }
+        };
+        match ck.rule {
+            CheckRule::Le => {
+                let l = get(&ck.left, "left", c);
+                let r = get(&ck.right, "right", c);
+                if let (Some(l), Some(r)) = (l, r) {
+                    if !fields[l].ty.is_numeric() || !fields[r].ty.is_numeric() {
+                        c.add(path, line, "rule le compares numeric fields only");
+                    }
+                    checks.push(Check::Le { left: l, right: r });
+                }
+            }
+            CheckRule::RequiredIf => {
+                let f = get(&ck.field, "field", c);
+                let w = get(&ck.when, "when", c);
+                if let (Some(f), Some(w)) = (f, w) {
+                    if fields[w].ty != FieldType::Bool {
+                        c.add(path, line, "rule required_if needs a yes/no `when` field");
+                    }
+                    checks.push(Check::RequiredIf { field: f, when: w });
+                }
+            }
+        }
+    }
+    if c.problems.len() > before {
+        return None;
+    }
+    Some(Source {
+        id: sf.id,
+        dataset: sf.dataset,
+        title: sf.title,
+        title_en: sf.title_en,
+        frequency: sf.frequency,
+        grain: sf.grain,
+        path: path.to_path_buf(),
+        filename,
+        keys,
+        match_village: sf.match_village,
+        fields,
+        checks,
+        header_index,
+    })
+}

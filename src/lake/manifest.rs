@@ -1,0 +1,275 @@
+//! Run manifests: one JSON document per run (every input file with its
+//! counts, status and warnings, the totals, the outcome), and the runs table
+//! that lists them all. Written whole and durably.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Pipeline;
+use crate::lake::{self, io, FileEntry, LakeError, Layout};
+use crate::validate::issue::Lang;
+use crate::validate::Counts;
+
+use super::nightly::{ExitCodes, SegmentInfo};
+
+/// A warning or error as the manifest lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IssueNote {
+    pub code: String,
+    pub cell: String,
+    pub message_zh: String,
+    pub message_en: String,
+}
+
+/// One input file in a run manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestFile {
+    pub path: String,
+    pub sha256: String,
+    pub template: Option<String>,
+    pub dataset: Option<String>,
+    pub county: Option<String>,
+    pub period: Option<String>,
+    pub rows_read: usize,
+    pub rows_accepted: usize,
+    pub rows_rejected: usize,
+    pub rows_non_data: usize,
+    pub records: usize,
+    /// `new`, `changed` (same path, new content), `unchanged`.
+    pub change: String,
+    /// `current`, `superseded` or `failed`.
+    pub status: String,
+    pub superseded_by: Option<String>,
+    /// Files whose rows this one replaces.
+    pub supersedes: Vec<String>,
+    /// Whether this run parsed the file (false: its segment was reused).
+    pub read_this_run: bool,
+    pub error: Option<String>,
+    pub warnings: Vec<IssueNote>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub run_id: String,
+    pub started: String,
+    pub ended: String,
+    /// `published`, `unchanged` or `failed`.
+    pub outcome: String,
+    pub error: Option<String>,
+    pub pipeline_hash: String,
+    pub basis: String,
+    pub key_fingerprint: String,
+    /// The lake version after the run.
+    pub version: Option<String>,
+    pub previous_version: Option<String>,
+    pub full_refresh: bool,
+    pub files: Vec<ManifestFile>,
+    /// Files of the previous version no longer in the inbox.
+    pub removed: Vec<String>,
+    pub totals: Counts,
+    pub files_read_this_run: usize,
+    pub files_failed: usize,
+    pub files_with_rejects: usize,
+    pub warnings: usize,
+    pub lake_rows: BTreeMap<String, usize>,
+    pub exit_code: i32,
+}
+
+pub(super) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub(super) fn note(i: &crate::validate::issue::Issue) -> IssueNote {
+    IssueNote {
+        code: i.problem.code(),
+        cell: i.cell_ref(),
+        message_zh: i.message(Lang::Zh),
+        message_en: i.message(Lang::En),
+    }
+}
+
+/// Writes JSON whole or not at all, durably (see [`lake::write_durable`]).
+pub(super) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), LakeError> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
+    }
+    let text = serde_json::to_string_pretty(value).map_err(|e| LakeError::Corrupt {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    crate::fsio::write_durable(path, text.as_bytes()).map_err(|e| io(path, e))
+}
+
+pub(super) fn manifest_files(
+    entries: &[FileEntry],
+    infos: &HashMap<String, SegmentInfo>,
+    prev_files: &HashMap<&str, &FileEntry>,
+    read_now: &BTreeSet<String>,
+) -> Vec<ManifestFile> {
+    entries
+        .iter()
+        .map(|e| {
+            let info = infos.get(&e.sha256);
+            let change = match prev_files.get(e.path.as_str()) {
+                None => "new",
+                Some(f) if f.sha256 != e.sha256 => "changed",
+                Some(_) => "unchanged",
+            };
+            let supersedes = entries
+                .iter()
+                .filter(|o| o.superseded_by.as_deref() == Some(e.path.as_str()))
+                .map(|o| o.path.clone())
+                .chain(
+                    prev_files
+                        .get(e.path.as_str())
+                        .filter(|f| f.sha256 != e.sha256)
+                        .map(|f| {
+                            format!(
+                                "{} (sha256 {})",
+                                f.path,
+                                &f.sha256[..12.min(f.sha256.len())]
+                            )
+                        }),
+                )
+                .collect();
+            ManifestFile {
+                path: e.path.clone(),
+                sha256: e.sha256.clone(),
+                template: e.template.clone(),
+                dataset: e.dataset.clone(),
+                county: e.county.clone(),
+                period: e.period.clone(),
+                rows_read: e.counts.read,
+                rows_accepted: e.counts.accepted,
+                rows_rejected: e.counts.rejected,
+                rows_non_data: e.counts.non_data,
+                records: e.counts.records,
+                change: change.into(),
+                status: e.status.clone(),
+                superseded_by: e.superseded_by.clone(),
+                supersedes,
+                read_this_run: read_now.contains(&e.sha256),
+                error: info.and_then(|i| i.error.clone()),
+                warnings: info.map(|i| i.warnings.clone()).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn finish_manifest(
+    p: &Pipeline,
+    run_id: &str,
+    started: &str,
+    outcome: &str,
+    basis: &str,
+    key_fingerprint: &str,
+    version: Option<String>,
+    previous_version: Option<String>,
+    full_refresh: bool,
+    files: Vec<ManifestFile>,
+    removed: Vec<String>,
+    lake_rows: BTreeMap<String, usize>,
+    codes: ExitCodes,
+) -> Manifest {
+    let mut totals = Counts::default();
+    for f in &files {
+        totals.read += f.rows_read;
+        totals.accepted += f.rows_accepted;
+        totals.rejected += f.rows_rejected;
+        totals.non_data += f.rows_non_data;
+        totals.records += f.records;
+    }
+    let failed = files.iter().filter(|f| f.status == "failed").count();
+    let with_rejects = files
+        .iter()
+        .filter(|f| f.status == "current" && f.rows_rejected > 0)
+        .count();
+    let exit_code = if failed > 0 || with_rejects > 0 {
+        codes.rejects
+    } else {
+        codes.clean
+    };
+    Manifest {
+        run_id: run_id.to_string(),
+        started: started.to_string(),
+        ended: now(),
+        outcome: outcome.into(),
+        error: None,
+        pipeline_hash: p.hash.clone(),
+        basis: basis.to_string(),
+        key_fingerprint: key_fingerprint.to_string(),
+        version,
+        previous_version,
+        full_refresh,
+        files_read_this_run: files.iter().filter(|f| f.read_this_run).count(),
+        files_failed: failed,
+        files_with_rejects: with_rejects,
+        warnings: files.iter().map(|f| f.warnings.len()).sum(),
+        files,
+        removed,
+        totals,
+        lake_rows,
+        exit_code,
+    }
+}
+
+/// `OUT/runs/<run_id>.json` and the runs table `OUT/runs/runs.parquet`.
+pub fn write_manifest(layout: &Layout, m: &Manifest) -> Result<(), LakeError> {
+    write_json(&layout.runs().join(format!("{}.json", m.run_id)), m)?;
+    write_runs_table(layout)
+}
+
+/// All manifests, oldest first.
+pub fn read_manifests(layout: &Layout) -> Vec<Manifest> {
+    let mut out: Vec<Manifest> = std::fs::read_dir(layout.runs())
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .filter_map(|e| serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a: &Manifest, b: &Manifest| a.run_id.cmp(&b.run_id));
+    out
+}
+
+pub(super) fn write_runs_table(layout: &Layout) -> Result<(), LakeError> {
+    use polars::prelude::*;
+    let ms = read_manifests(layout);
+    let n = ms.len();
+    let s = |f: &dyn Fn(&Manifest) -> Option<String>| -> Vec<Option<String>> {
+        ms.iter().map(f).collect()
+    };
+    let u =
+        |f: &dyn Fn(&Manifest) -> usize| -> Vec<i64> { ms.iter().map(|m| f(m) as i64).collect() };
+    let cols = vec![
+        Column::new("run_id".into(), s(&|m| Some(m.run_id.clone()))),
+        Column::new("started".into(), s(&|m| Some(m.started.clone()))),
+        Column::new("ended".into(), s(&|m| Some(m.ended.clone()))),
+        Column::new("outcome".into(), s(&|m| Some(m.outcome.clone()))),
+        Column::new("error".into(), s(&|m| m.error.clone())),
+        Column::new("version".into(), s(&|m| m.version.clone())),
+        Column::new(
+            "pipeline_hash".into(),
+            s(&|m| Some(m.pipeline_hash.clone())),
+        ),
+        Column::new("files".into(), u(&|m| m.files.len())),
+        Column::new("files_read_this_run".into(), u(&|m| m.files_read_this_run)),
+        Column::new("files_failed".into(), u(&|m| m.files_failed)),
+        Column::new("rows_read".into(), u(&|m| m.totals.read)),
+        Column::new("rows_accepted".into(), u(&|m| m.totals.accepted)),
+        Column::new("rows_rejected".into(), u(&|m| m.totals.rejected)),
+        Column::new("rows_non_data".into(), u(&|m| m.totals.non_data)),
+        Column::new("warnings".into(), u(&|m| m.warnings)),
+        Column::new(
+            "exit_code".into(),
+            ms.iter().map(|m| m.exit_code as i64).collect::<Vec<i64>>(),
+        ),
+    ];
+    let path = layout.runs().join("runs.parquet");
+    let mut df = DataFrame::new(n, cols).map_err(|e| lake::pq(&path, e))?;
+    lake::write_parquet(&path, &mut df, Vec::new(), 65_536)
+}

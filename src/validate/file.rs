@@ -1,0 +1,458 @@
+//! One file as its frames arrive from the reader: sheets kept until their
+//! header band can be found, the template chosen, each sheet's rows handed
+//! to its pass, and the result assembled.
+
+use super::*;
+
+/// The header labels a message lists: the first 40, then how many more.
+pub(super) fn shown_headers(labels: &[String]) -> Vec<String> {
+    let all: Vec<&String> = labels.iter().filter(|l| !l.is_empty()).collect();
+    let mut shown: Vec<String> = all.iter().take(40).map(|l| l.to_string()).collect();
+    if all.len() > 40 {
+        shown.push(format!("… (+{})", all.len() - 40));
+    }
+    shown
+}
+
+pub(super) fn first_rows_text(rows: &[Vec<RawCell>]) -> Vec<String> {
+    rows.iter()
+        .take(6)
+        .flat_map(|r| r.iter())
+        .filter(|c| !c.is_empty())
+        .map(raw_text)
+        .take(20)
+        .collect()
+}
+
+/// Blank rows between two batches that are filled in while a sheet's
+/// first rows are kept; a longer gap keeps the batches apart.
+pub(super) const GAP_FILL: usize = 64;
+
+pub(super) fn nonblank(row: &[RawCell]) -> bool {
+    row.iter().any(|c| !c.is_empty())
+}
+
+pub(super) fn count_nonblank(rows: &[Vec<RawCell>]) -> usize {
+    rows.iter().filter(|r| nonblank(r)).count()
+}
+
+/// A sheet of the file being read.
+pub(super) enum Slot<'p, 'a> {
+    /// A hidden or instruction sheet: its rows are only counted.
+    Skipped { status: &'static str, rows: usize },
+    /// A data sheet whose header is not found yet: its rows are kept,
+    /// the first ones by position, batches after a gap as they came.
+    Waiting {
+        rows: Vec<Vec<RawCell>>,
+        later: Vec<(usize, Vec<Vec<RawCell>>)>,
+        done: bool,
+    },
+    /// A data sheet without a header band: its rows are only counted.
+    NoHeader { rows: usize },
+    /// Rows go straight to validation.
+    Active(Box<SheetPass<'p, 'a>>),
+    /// The file failed (a missing column here or elsewhere); rows are only counted.
+    Blocked {
+        rows: usize,
+        issue: Option<Box<Issue>>,
+    },
+}
+
+/// One file being ingested as its frames arrive from the reader.
+pub(super) struct FileRun<'p, 'a> {
+    pub(super) engine: &'p Engine<'a>,
+    pub(super) file: Arc<str>,
+    pub(super) force: Option<&'a Source>,
+    pub(super) format: Option<Format>,
+    pub(super) encoding: Option<String>,
+    pub(super) is_1904: bool,
+    pub(super) metas: Vec<SheetMeta>,
+    pub(super) slots: Vec<Slot<'p, 'a>>,
+    pub(super) source: Option<&'a Source>,
+    pub(super) ctx: FileContext,
+    pub(super) no_template: Option<Issue>,
+    pub(super) failed: bool,
+    pub(super) keys: HashMap<String, (Arc<str>, usize)>,
+    /// A frame broke a limit: the file's error; later frames are ignored.
+    pub(super) limit: Option<Issue>,
+}
+
+impl<'p, 'a> FileRun<'p, 'a> {
+    pub(super) fn new(engine: &'p Engine<'a>, file: Arc<str>, force: Option<&'a Source>) -> Self {
+        FileRun {
+            engine,
+            file,
+            force,
+            format: None,
+            encoding: None,
+            is_1904: false,
+            metas: Vec::new(),
+            slots: Vec::new(),
+            source: None,
+            ctx: FileContext::default(),
+            no_template: None,
+            failed: false,
+            keys: HashMap::new(),
+            limit: None,
+        }
+    }
+
+    pub(super) fn on_frame(&mut self, frame: Frame) {
+        if self.limit.is_some() {
+            return;
+        }
+        if let Some(detail) = self.over_limits(&frame) {
+            let p = Problem::Unreadable {
+                code: "F_TOO_LARGE".into(),
+                detail,
+            };
+            self.limit = Some(Issue::file(p, &self.file));
+            self.slots.clear();
+            return;
+        }
+        match frame {
+            Frame::Book {
+                format,
+                is_1904,
+                encoding,
+                sheets,
+            } => {
+                self.format = Some(format);
+                self.is_1904 = is_1904;
+                self.encoding = encoding;
+                self.slots = sheets
+                    .iter()
+                    .map(|m| {
+                        if m.hidden {
+                            Slot::Skipped {
+                                status: "hidden",
+                                rows: 0,
+                            }
+                        } else if self.engine.is_instruction_sheet(&m.name) {
+                            Slot::Skipped {
+                                status: "instructions",
+                                rows: 0,
+                            }
+                        } else {
+                            Slot::Waiting {
+                                rows: Vec::new(),
+                                later: Vec::new(),
+                                done: false,
+                            }
+                        }
+                    })
+                    .collect();
+                self.metas = sheets;
+            }
+            Frame::Rows { sheet, first, rows } => {
+                // sheets come in order: the ones before have all their rows
+                for slot in self.slots.iter_mut().take(sheet) {
+                    if let Slot::Waiting { done, .. } = slot {
+                        *done = true;
+                    }
+                }
+                let keys = &mut self.keys;
+                match self.slots.get_mut(sheet) {
+                    Some(Slot::Skipped { rows: n, .. })
+                    | Some(Slot::NoHeader { rows: n })
+                    | Some(Slot::Blocked { rows: n, .. }) => *n += count_nonblank(&rows),
+                    Some(Slot::Waiting {
+                        rows: kept, later, ..
+                    }) => {
+                        // a gap is a gap: only a short one is filled, and
+                        // only among the first rows
+                        if later.is_empty() && first <= kept.len() + GAP_FILL {
+                            kept.resize_with(first, Vec::new);
+                            kept.extend(rows);
+                        } else {
+                            later.push((first, rows));
+                        }
+                    }
+                    Some(Slot::Active(pass)) => pass.feed(keys, first, &rows),
+                    None => {}
+                }
+                self.advance(false);
+            }
+            Frame::End(_) => {}
+        }
+    }
+
+    /// Whether a frame breaks the limits the reader should have kept (the
+    /// parent does not trust it): a description of the breach.
+    pub(super) fn over_limits(&self, frame: &Frame) -> Option<String> {
+        let l = &self.engine.limits;
+        match frame {
+            Frame::Book { sheets, .. } => sheets
+                .iter()
+                .find(|m| m.merges.len() > l.max_merges)
+                .map(|m| {
+                    format!(
+                        "sheet {} has {} merged regions, limit {}",
+                        m.name,
+                        m.merges.len(),
+                        l.max_merges
+                    )
+                }),
+            Frame::Rows { sheet, first, rows } => {
+                let name = self
+                    .metas
+                    .get(*sheet)
+                    .map(|m| m.name.as_str())
+                    .unwrap_or("?");
+                if first.saturating_add(rows.len()) > l.max_rows {
+                    return Some(format!(
+                        "sheet {name} has rows beyond row {}; a sheet has at most {} rows",
+                        l.max_rows, l.max_rows
+                    ));
+                }
+                rows.iter().position(|r| r.len() > l.max_cols).map(|i| {
+                    format!(
+                        "sheet {name} row {} has {} columns; a sheet has at most {}",
+                        first + i + 1,
+                        rows[i].len(),
+                        l.max_cols
+                    )
+                })
+            }
+            Frame::End(_) => None,
+        }
+    }
+
+    /// Chooses the template once the data sheets' first rows are in, and
+    /// starts each sheet's validation once its header can be found.
+    pub(super) fn advance(&mut self, all_done: bool) {
+        set_stage("finding the template and header band");
+        let ready = |slot: &Slot| match slot {
+            Slot::Waiting { rows, later, done } => {
+                all_done || *done || rows.len() >= HEAD_ROWS || !later.is_empty()
+            }
+            _ => true,
+        };
+        let ignore = &self.engine.pipeline.sheets.ignore_headers;
+        if self.source.is_none() {
+            if self.no_template.is_some() {
+                return;
+            }
+            let data: Vec<usize> = (0..self.slots.len())
+                .filter(|&i| matches!(self.slots[i], Slot::Waiting { .. }))
+                .collect();
+            if data.is_empty() || !data.iter().all(|&i| ready(&self.slots[i])) {
+                return;
+            }
+            let grids: Vec<HeaderGrid> = data.iter().map(|&i| self.grid(i)).collect();
+            let chosen = match self.force {
+                Some(s) => Some(s),
+                None => self.engine.choose_source(&self.file, &grids),
+            };
+            let Some(source) = chosen else {
+                let headers = match &self.slots[data[0]] {
+                    Slot::Waiting { rows, .. } => first_rows_text(rows),
+                    _ => Vec::new(),
+                };
+                self.no_template = Some(Issue::file(Problem::NoTemplate { headers }, &self.file));
+                return;
+            };
+            // the title is what stands above the first data sheet's header band
+            let title_rows = detect(&grids[0], source, ignore)
+                .map(|b| b.start)
+                .unwrap_or(0);
+            let title = match &self.slots[data[0]] {
+                Slot::Waiting { rows, .. } => rows
+                    .iter()
+                    .take(title_rows)
+                    .flat_map(|r| r.iter())
+                    .filter_map(|c| c.text())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                _ => String::new(),
+            };
+            self.ctx = self.engine.file_context(&self.file, &title);
+            self.source = Some(source);
+        }
+        let Some(source) = self.source else { return };
+        for i in 0..self.slots.len() {
+            if !matches!(self.slots[i], Slot::Waiting { .. }) || !ready(&self.slots[i]) {
+                continue;
+            }
+            let grid = self.grid(i);
+            let Slot::Waiting { rows, later, .. } =
+                std::mem::replace(&mut self.slots[i], Slot::NoHeader { rows: 0 })
+            else {
+                continue;
+            };
+            let later_rows: usize = later.iter().map(|(_, b)| count_nonblank(b)).sum();
+            let name = self.metas[i].name.clone();
+            let Some(band) = detect(&grid, source, ignore) else {
+                self.slots[i] = Slot::NoHeader {
+                    rows: count_nonblank(&rows) + later_rows,
+                };
+                continue;
+            };
+            let township = self
+                .engine
+                .sheet_township(&name, self.ctx.county.as_deref());
+            let missing: Vec<&Field> = source
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(f, field)| {
+                    field.required
+                        && !band.columns.iter().flatten().any(|m| m.field == *f)
+                        && !context_available(field.context, &self.ctx, township.as_deref())
+                })
+                .map(|(_, f)| f)
+                .collect();
+            if !missing.is_empty() {
+                let mut issue = Issue::file(
+                    Problem::MissingFields {
+                        fields: missing.iter().map(|f| f.header.clone()).collect(),
+                        headers: shown_headers(&band.labels),
+                    },
+                    &self.file,
+                );
+                issue.sheet = Some(name);
+                issue.row = Some(band.start);
+                self.failed = true;
+                self.slots[i] = Slot::Blocked {
+                    rows: count_nonblank(&rows) + later_rows,
+                    issue: Some(Box::new(issue)),
+                };
+                continue;
+            }
+            if self.failed {
+                self.slots[i] = Slot::Blocked {
+                    rows: count_nonblank(&rows) + later_rows,
+                    issue: None,
+                };
+                continue;
+            }
+            let end = band.end();
+            let mut pass = SheetPass::new(
+                self.engine,
+                source,
+                band,
+                self.ctx.clone(),
+                township,
+                self.file.clone(),
+                &name,
+                self.is_1904,
+            );
+            pass.begin(&rows);
+            if rows.len() > end {
+                pass.feed(&mut self.keys, end, &rows[end..]);
+            }
+            for (first, batch) in later {
+                // a batch that starts inside the band (cannot happen after a
+                // gap, but the rows are never counted twice)
+                let skip = end.saturating_sub(first).min(batch.len());
+                pass.feed(&mut self.keys, first + skip, &batch[skip..]);
+            }
+            self.slots[i] = Slot::Active(Box::new(pass));
+        }
+    }
+
+    pub(super) fn grid(&self, i: usize) -> HeaderGrid {
+        match &self.slots[i] {
+            Slot::Waiting { rows, .. } => {
+                HeaderGrid::from_rows(rows, &self.metas[i].merges, self.metas[i].has_merge_info)
+            }
+            _ => HeaderGrid::from_rows(&[], &[], true),
+        }
+    }
+
+    /// Everything is read: assemble the result.
+    pub(super) fn finish(mut self, res: &mut FileResult) {
+        if let Some(i) = self.limit.take() {
+            res.issues.push(i);
+            return;
+        }
+        self.advance(true);
+        res.format = self.format.map(|f| f.label().to_string());
+        res.encoding = self.encoding.clone();
+        let file = self.file.clone();
+        let sheet_issue = |p: Problem, name: &str| {
+            let mut i = Issue::file(p, &file);
+            i.sheet = Some(name.to_string());
+            i
+        };
+        let summary = |name: &str, status: &'static str| SheetSummary {
+            name: name.to_string(),
+            status,
+            header_rows: None,
+            counts: Counts::default(),
+        };
+        // skipped sheets are reported with their size
+        for (slot, meta) in self.slots.iter().zip(&self.metas) {
+            if let Slot::Skipped { status, rows } = slot {
+                let rows = *rows;
+                let p = if *status == "hidden" {
+                    Problem::HiddenSheet { rows }
+                } else {
+                    Problem::InstructionSheet { rows }
+                };
+                res.issues.push(sheet_issue(p, &meta.name));
+                res.sheets.push(summary(&meta.name, status));
+            }
+        }
+        let has_data = self
+            .slots
+            .iter()
+            .any(|s| !matches!(s, Slot::Skipped { .. }));
+        if !has_data {
+            res.issues.push(Issue::file(Problem::NoDataSheet, &file));
+            return;
+        }
+        if let Some(i) = self.no_template.take() {
+            res.issues.push(i);
+            return;
+        }
+        let Some(source) = self.source else { return };
+        res.template = Some(source.id.clone());
+        res.dataset = Some(source.dataset.clone());
+        res.county = self.ctx.county.clone();
+        let mut passes = Vec::new();
+        for (slot, meta) in self.slots.into_iter().zip(&self.metas) {
+            match slot {
+                Slot::NoHeader { rows } => {
+                    res.issues
+                        .push(sheet_issue(Problem::NoHeaderSheet { rows }, &meta.name));
+                    res.sheets.push(summary(&meta.name, "no_header"));
+                }
+                Slot::Blocked { issue: Some(i), .. } => res.issues.push(*i),
+                Slot::Active(pass) => passes.push(pass),
+                _ => {}
+            }
+        }
+        if self.failed {
+            return;
+        }
+        if passes.is_empty() {
+            res.issues.push(Issue::file(Problem::NoDataSheet, &file));
+            return;
+        }
+        for pass in passes {
+            let band = &pass.band;
+            let header_rows = Some(if band.height == 1 {
+                format!("{}", band.start + 1)
+            } else {
+                format!("{}-{}", band.start + 1, band.end())
+            });
+            res.counts.add(&pass.counts);
+            res.sheets.push(SheetSummary {
+                name: pass.sheet_name.to_string(),
+                status: "read",
+                header_rows,
+                counts: pass.counts,
+            });
+            res.issues.extend(pass.issues);
+            res.records.extend(pass.records);
+        }
+        // a missing column of a rule is said once per file, not per sheet
+        let mut said = std::collections::HashSet::new();
+        res.issues.retain(|i| match &i.problem {
+            Problem::MissingColumn { column, .. } => said.insert(column.clone()),
+            _ => true,
+        });
+        res.period = file_period(source, &self.ctx, &res.records);
+    }
+}

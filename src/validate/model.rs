@@ -1,0 +1,100 @@
+//! The record model: what one file's ingest gives back (counts, sheet
+//! summaries, accepted records with lineage, problems).
+
+use super::*;
+
+/// Row counts of a file or sheet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Counts {
+    /// Non-blank rows of the data sheets that were read.
+    pub read: usize,
+    pub accepted: usize,
+    pub rejected: usize,
+    /// Title, unit, header, sign-off, note and totals rows.
+    pub non_data: usize,
+    /// Output records (a row with 帮扶村1/2/3 gives three).
+    pub records: usize,
+}
+
+impl Counts {
+    pub(super) fn add(&mut self, o: &Counts) {
+        self.read += o.read;
+        self.accepted += o.accepted;
+        self.rejected += o.rejected;
+        self.non_data += o.non_data;
+        self.records += o.records;
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SheetSummary {
+    pub name: String,
+    /// read, hidden, instructions, no_header
+    pub status: &'static str,
+    /// One-based header rows, e.g. "3-4".
+    pub header_rows: Option<String>,
+    pub counts: Counts,
+}
+
+/// One accepted output record with its lineage.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub values: Vec<Value>,
+    pub sheet: Arc<str>,
+    /// One-based row number in the sheet.
+    pub row: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileResult {
+    pub path: PathBuf,
+    pub name: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub format: Option<String>,
+    pub encoding: Option<String>,
+    pub template: Option<String>,
+    pub dataset: Option<String>,
+    pub county: Option<String>,
+    pub period: Option<String>,
+    pub sheets: Vec<SheetSummary>,
+    pub counts: Counts,
+    pub issues: Vec<Issue>,
+    pub records: Vec<Record>,
+    pub read_ms: u64,
+    pub total_ms: u64,
+}
+
+impl FileResult {
+    /// A result with nothing in it (the shape of an empty rejects table).
+    pub fn empty() -> FileResult {
+        FileResult {
+            path: PathBuf::new(),
+            name: String::new(),
+            sha256: String::new(),
+            bytes: 0,
+            format: None,
+            encoding: None,
+            template: None,
+            dataset: None,
+            county: None,
+            period: None,
+            sheets: Vec::new(),
+            counts: Counts::default(),
+            issues: Vec::new(),
+            records: Vec::new(),
+            read_ms: 0,
+            total_ms: 0,
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        self.issues
+            .iter()
+            .any(|i| i.severity() == Severity::FileError)
+    }
+
+    pub fn count(&self, sev: Severity) -> usize {
+        self.issues.iter().filter(|i| i.severity() == sev).count()
+    }
+}

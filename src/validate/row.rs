@@ -1,0 +1,349 @@
+//! One data row: its cells parsed, required fields, ranges and
+//! cross-field rules checked, the village matched to the registry, and its
+//! keys checked against the rows before it.
+
+use super::*;
+
+impl<'p, 'a> SheetPass<'p, 'a> {
+    /// Parses and validates one data row on its own (rows are evaluated in
+    /// parallel); what depends on other rows happens in [`Self::finish_row`].
+    pub(super) fn evaluate(&self, r: usize, row: &[RawCell], field_cols: &[Vec<usize>]) -> RowEval {
+        let fields = &self.source.fields;
+        let mut problems: Vec<Issue> = Vec::new();
+        let mut parsed: Vec<Parsed> = Vec::with_capacity(fields.len());
+        let mut col_of: Vec<Option<usize>> = vec![None; fields.len()];
+        let mut spread: Option<(usize, Vec<(usize, Value)>)> = None;
+        for (f, field) in fields.iter().enumerate() {
+            let cols = &field_cols[f];
+            if field.spread && cols.len() > 1 {
+                let mut vals = Vec::new();
+                for &c in cols {
+                    let cell = row.get(c).unwrap_or(&EMPTY);
+                    match self.parse_cell(f, c, cell) {
+                        Parsed::Ok(Value::Null) => {}
+                        Parsed::Ok(v) => vals.push((c, v)),
+                        Parsed::Err(p) => {
+                            problems.push(self.issue(p, r, Some(c), Some(f), Some(raw_text(cell))))
+                        }
+                    }
+                }
+                col_of[f] = cols.first().copied();
+                parsed.push(Parsed::Ok(
+                    vals.first().map(|x| x.1.clone()).unwrap_or(Value::Null),
+                ));
+                spread = Some((f, vals));
+                continue;
+            }
+            // first non-empty matching column wins
+            let col = cols
+                .iter()
+                .copied()
+                .find(|&c| row.get(c).map(|x| !x.is_empty()).unwrap_or(false))
+                .or(cols.first().copied());
+            col_of[f] = col;
+            let p = match col {
+                Some(c) => {
+                    let cell = row.get(c).unwrap_or(&EMPTY);
+                    let p = self.parse_cell(f, c, cell);
+                    match p {
+                        Parsed::Ok(Value::Null) if field.context.is_some() => {
+                            Parsed::Ok(self.context_value(field))
+                        }
+                        other => other,
+                    }
+                }
+                None => Parsed::Ok(self.context_value(field)),
+            };
+            if let Parsed::Err(pr) = &p {
+                let raw = col.and_then(|c| row.get(c)).map(raw_text);
+                problems.push(self.issue(pr.clone(), r, col, Some(f), raw));
+            }
+            parsed.push(p);
+        }
+        // a row that gives the village's code may leave the names to the registry
+        let code_given = self.source.match_village
+            && self
+                .source
+                .field_index("village_code")
+                .map(|i| matches!(&parsed[i], Parsed::Ok(v) if !v.is_null()))
+                .unwrap_or(false);
+        // required and ranges
+        for (f, field) in fields.iter().enumerate() {
+            let Parsed::Ok(v) = &parsed[f] else { continue };
+            let raw = || col_of[f].and_then(|c| row.get(c)).map(raw_text);
+            if v.is_null() {
+                let spread_has =
+                    matches!(&spread, Some((sf, vals)) if *sf == f && !vals.is_empty());
+                let from_registry =
+                    code_given && matches!(field.name.as_str(), "county" | "township" | "village");
+                if field.required && !spread_has && !from_registry {
+                    problems.push(self.issue(Problem::Required, r, col_of[f], Some(f), raw()));
+                }
+                continue;
+            }
+            if let Some(x) = v.as_f64() {
+                let lo = field.min.map(|m| x < m).unwrap_or(false);
+                let hi = field.max.map(|m| x > m).unwrap_or(false);
+                if lo || hi {
+                    let p = Problem::OutOfRange {
+                        value: format_number(x),
+                        min: field.min,
+                        max: field.max,
+                    };
+                    problems.push(self.issue(p, r, col_of[f], Some(f), raw()));
+                }
+            }
+        }
+        // cross-field rules
+        for ck in &self.source.checks {
+            match *ck {
+                Check::Le { left, right } => {
+                    if let (Parsed::Ok(a), Parsed::Ok(b)) = (&parsed[left], &parsed[right]) {
+                        if let (Some(x), Some(y)) = (a.as_f64(), b.as_f64()) {
+                            if x > y {
+                                let p = Problem::NotGreater {
+                                    left: self.label_of(left, col_of[left]),
+                                    left_value: format_number(x),
+                                    right: self.label_of(right, col_of[right]),
+                                    right_value: format_number(y),
+                                };
+                                let raw = col_of[left].and_then(|c| row.get(c)).map(raw_text);
+                                problems.push(self.issue(p, r, col_of[left], Some(left), raw));
+                            }
+                        }
+                    }
+                }
+                Check::RequiredIf { field, when } => {
+                    // a rule whose column the file lacks is not checked
+                    if field_cols[field].is_empty() {
+                        continue;
+                    }
+                    if let (Parsed::Ok(v), Parsed::Ok(Value::Bool(true))) =
+                        (&parsed[field], &parsed[when])
+                    {
+                        if v.is_null() {
+                            let p = Problem::RequiredIf {
+                                when: self.label_of(when, col_of[when]),
+                            };
+                            problems.push(self.issue(p, r, col_of[field], Some(field), None));
+                        }
+                    }
+                }
+            }
+        }
+        // one record per spread value (or just one)
+        let mut base: Vec<Value> = parsed
+            .iter()
+            .map(|p| match p {
+                Parsed::Ok(v) => v.clone(),
+                Parsed::Err(_) => Value::Null,
+            })
+            .collect();
+        let mut out: Vec<Vec<Value>> = Vec::new();
+        let mut warnings: Vec<Issue> = Vec::new();
+        match &spread {
+            Some((sf, vals)) if vals.len() > 1 => {
+                for (c, v) in vals {
+                    let mut rec = base.clone();
+                    rec[*sf] = v.clone();
+                    if self.source.match_village {
+                        self.match_village(
+                            r,
+                            &mut rec,
+                            &col_of,
+                            Some(*c),
+                            &mut problems,
+                            &mut warnings,
+                        );
+                    }
+                    out.push(rec);
+                }
+            }
+            _ => {
+                if self.source.match_village && problems.is_empty() {
+                    self.match_village(r, &mut base, &col_of, None, &mut problems, &mut warnings);
+                }
+                out.push(base);
+            }
+        }
+        let numbers = parsed
+            .iter()
+            .map(|p| match p {
+                Parsed::Ok(v) => v.as_f64(),
+                Parsed::Err(_) => None,
+            })
+            .collect();
+        RowEval {
+            problems,
+            warnings,
+            records: out,
+            numbers,
+        }
+    }
+
+    /// Checks a row's keys against the rows before it and records the
+    /// outcome. Returns whether the row was accepted.
+    pub(super) fn finish_row(
+        &mut self,
+        keys: &mut HashMap<String, (Arc<str>, usize)>,
+        r: usize,
+        ev: RowEval,
+    ) -> bool {
+        let fields = &self.source.fields;
+        let RowEval {
+            mut problems,
+            warnings,
+            records: out,
+            ..
+        } = ev;
+        for p in problems.iter_mut() {
+            if let Problem::UnknownVillage {
+                name,
+                county,
+                township,
+                suggestions,
+            } = &mut p.problem
+            {
+                // the edit-distance search costs length × length per village:
+                // a long "name" (a pasted paragraph) gets no suggestions
+                let max = self.engine.pipeline.limits.max_match_name_chars;
+                if name.chars().count() > max {
+                    continue;
+                }
+                if let Some(reg) = self.engine.registry {
+                    let key = format!("{county}\u{1F}{township}\u{1F}{name}");
+                    *suggestions = self
+                        .suggestions
+                        .entry(key)
+                        .or_insert_with(|| reg.suggest(county, township, name))
+                        .clone();
+                }
+            }
+        }
+        // keys are unique within a file (and period, when the period is a key)
+        if problems.is_empty() && !self.source.keys.is_empty() {
+            for rec in &out {
+                if self.source.keys.iter().any(|&k| rec[k].is_null()) {
+                    continue;
+                }
+                let mut key = String::new();
+                for (n, &k) in self.source.keys.iter().enumerate() {
+                    if n > 0 {
+                        key.push('|');
+                    }
+                    match &rec[k] {
+                        Value::Text(t) => key.push_str(t),
+                        other => key.push_str(&other.render()),
+                    }
+                }
+                if let Some((sheet, row)) = keys.get(&key) {
+                    let first = format!("{sheet}!{row}");
+                    let names: Vec<String> = self
+                        .source
+                        .keys
+                        .iter()
+                        .map(|&k| fields[k].name.clone())
+                        .collect();
+                    let p = Problem::DuplicateKey {
+                        key: format!("{} = {}", names.join("+"), key),
+                        first: first.clone(),
+                    };
+                    let mut i = self.issue(p, r, None, None, None);
+                    i.field = Some(names.join("+"));
+                    problems.push(i);
+                } else {
+                    keys.insert(key, (self.sheet_name.clone(), r + 1));
+                }
+            }
+        }
+        let ok = problems.is_empty();
+        if ok {
+            self.issues.extend(warnings);
+            self.counts.records += out.len();
+            for values in out {
+                self.records.push(Record {
+                    values,
+                    sheet: self.sheet_name.clone(),
+                    row: r + 1,
+                });
+            }
+        } else {
+            self.issues.extend(problems);
+        }
+        ok
+    }
+
+    pub(super) fn match_village(
+        &self,
+        r: usize,
+        rec: &mut [Value],
+        col_of: &[Option<usize>],
+        village_col: Option<usize>,
+        problems: &mut Vec<Issue>,
+        warnings: &mut Vec<Issue>,
+    ) {
+        let src = self.source;
+        let idx = |n: &str| src.field_index(n);
+        let (Some(fc), Some(fv), Some(fcode)) =
+            (idx("county"), idx("village"), idx("village_code"))
+        else {
+            return;
+        };
+        let ft = idx("township");
+        let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+        let vcol = village_col.or(col_of[fv]);
+        let Some(reg) = self.engine.registry.filter(|r| !r.is_empty()) else {
+            let name = text(&rec[fv]);
+            problems.push(self.issue(Problem::NoRegistry, r, vcol, Some(fv), Some(name)));
+            return;
+        };
+        let found = {
+            fn s(v: &Value) -> &str {
+                v.as_str().unwrap_or("")
+            }
+            let (county, name, code) = (s(&rec[fc]), s(&rec[fv]), s(&rec[fcode]));
+            let township = ft.map(|t| s(&rec[t])).unwrap_or("");
+            if name.is_empty() && code.is_empty() {
+                return;
+            }
+            reg.resolve((!code.is_empty()).then_some(code), county, township, name)
+        };
+        let name = text(&rec[fv]);
+        match found {
+            Some(m) => {
+                if m.how == MatchKind::Former || m.how == MatchKind::Stem {
+                    let p = Problem::VillageByAlias {
+                        given: name.clone(),
+                        official: m.village.name.clone(),
+                    };
+                    warnings.push(self.issue(p, r, vcol, Some(fv), Some(name.clone())));
+                }
+                if let Some(old) = m.merged_from {
+                    let p = Problem::VillageMerged {
+                        given: old.name.clone(),
+                        successor: m.village.name.clone(),
+                    };
+                    warnings.push(self.issue(p, r, vcol, Some(fv), Some(name.clone())));
+                }
+                rec[fcode] = Value::Text(m.village.code.clone());
+                rec[fv] = Value::Text(m.village.name.clone());
+                rec[fc] = Value::Text(m.village.county.clone());
+                if let Some(t) = ft {
+                    rec[t] = Value::Text(m.village.township.clone());
+                }
+            }
+            None => {
+                let county = text(&rec[fc]);
+                let township = ft.map(|t| text(&rec[t])).unwrap_or_default();
+                // suggestions are filled in once per name by finish_row
+                let p = Problem::UnknownVillage {
+                    name: name.clone(),
+                    county,
+                    township,
+                    suggestions: Vec::new(),
+                };
+                problems.push(self.issue(p, r, vcol, Some(fv), Some(name)));
+            }
+        }
+    }
+}
