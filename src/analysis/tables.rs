@@ -221,7 +221,7 @@ impl Tables {
             files: meta
                 .files
                 .into_iter()
-                .filter(|f| f.status == "current")
+                .filter(|f| f.status == crate::lake::FileStatus::Current)
                 .collect(),
         }))
     }

@@ -5,11 +5,9 @@ use crate::cmd::exit;
 use crate::synth::Scale;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::validate::issue::Lang;
-
-/// Exit codes shared by every command.
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,6 +19,24 @@ use crate::validate::issue::Lang;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--pipeline`, which every command that reads the definitions takes.
+#[derive(Debug, Args)]
+pub struct PipelineArg {
+    /// Pipeline definition file.
+    #[arg(long, default_value = "pipelines/nantong.toml")]
+    pub pipeline: PathBuf,
+}
+
+/// `--pipeline` and `--out`: where the definitions and the output are.
+#[derive(Debug, Args)]
+pub struct Where {
+    #[command(flatten)]
+    pub p: PipelineArg,
+    /// Output folder (default: from the pipeline file).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -48,13 +64,13 @@ impl From<LangArg> for Lang {
 pub enum Command {
     /// Check the pipeline definitions and report every problem with file and line.
     Check {
-        #[arg(long, default_value = "pipelines/nantong.toml")]
-        pipeline: PathBuf,
+        #[command(flatten)]
+        p: PipelineArg,
     },
     /// Check files before sending them: print each problem with its cell. Writes nothing.
     Validate {
-        #[arg(long, default_value = "pipelines/nantong.toml")]
-        pipeline: PathBuf,
+        #[command(flatten)]
+        p: PipelineArg,
         /// Language of the messages.
         #[arg(long, value_enum, default_value = "zh")]
         lang: LangArg,
@@ -73,8 +89,8 @@ pub enum Command {
     },
     /// Read, normalise and validate the whole inbox and print a summary per file.
     Run {
-        #[arg(long, default_value = "pipelines/nantong.toml")]
-        pipeline: PathBuf,
+        #[command(flatten)]
+        p: PipelineArg,
         /// Inbox folder (default: from the pipeline file).
         #[arg(long)]
         inbox: Option<PathBuf>,
@@ -108,22 +124,16 @@ pub enum Command {
     },
     /// Publish an earlier kept lake version again (default: the one before the current).
     Rollback {
-        #[arg(long, default_value = "pipelines/nantong.toml")]
-        pipeline: PathBuf,
-        /// Output folder (default: from the pipeline file).
-        #[arg(long)]
-        out: Option<PathBuf>,
+        #[command(flatten)]
+        at: Where,
         /// The version (run id) to publish.
         #[arg(long)]
         to: Option<String>,
     },
     /// Latest period per county and template, what is missing or overdue, and the last runs.
     Status {
-        #[arg(long, default_value = "pipelines/nantong.toml")]
-        pipeline: PathBuf,
-        /// Output folder (default: from the pipeline file).
-        #[arg(long)]
-        out: Option<PathBuf>,
+        #[command(flatten)]
+        at: Where,
         /// Judge due dates as of this day (YYYY-MM-DD; default today).
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
@@ -136,22 +146,16 @@ pub enum Command {
     },
     /// Recompute the indicator tables (OUT/indicators/*.parquet) from the published lake.
     Indicators {
-        #[arg(long, default_value = "pipelines/nantong.toml")]
-        pipeline: PathBuf,
-        /// Output folder (default: from the pipeline file).
-        #[arg(long)]
-        out: Option<PathBuf>,
+        #[command(flatten)]
+        at: Where,
         /// Also write the report of the latest year.
         #[arg(long)]
         report: bool,
     },
     /// Write the report (Excel workbook, HTML page, SVG charts) of one period to OUT/reports/<period>/.
     Report {
-        #[arg(long, default_value = "pipelines/nantong.toml")]
-        pipeline: PathBuf,
-        /// Output folder (default: from the pipeline file).
-        #[arg(long)]
-        out: Option<PathBuf>,
+        #[command(flatten)]
+        at: Where,
         /// The year to report (default: the latest year with data).
         #[arg(long)]
         period: Option<String>,
@@ -169,11 +173,8 @@ pub enum Command {
         /// Category, for indicators with a breakdown (e.g. 5星 or 10-30万元).
         #[arg(long)]
         category: Option<String>,
-        #[arg(long, default_value = "pipelines/nantong.toml")]
-        pipeline: PathBuf,
-        /// Output folder (default: from the pipeline file).
-        #[arg(long)]
-        out: Option<PathBuf>,
+        #[command(flatten)]
+        at: Where,
         /// Print the rows as CSV instead of a table.
         #[arg(long)]
         csv: bool,
@@ -182,11 +183,8 @@ pub enum Command {
     Query {
         /// The query, e.g. "SELECT county, COUNT(*) FROM org_structure GROUP BY county".
         sql: String,
-        #[arg(long, default_value = "pipelines/nantong.toml")]
-        pipeline: PathBuf,
-        /// Output folder (default: from the pipeline file).
-        #[arg(long)]
-        out: Option<PathBuf>,
+        #[command(flatten)]
+        at: Where,
         /// Print CSV instead of a table.
         #[arg(long)]
         csv: bool,
@@ -199,17 +197,16 @@ pub enum Command {
     },
     /// Write the data dictionary (Markdown and xlsx) of every dataset column and indicator.
     Docs {
-        #[arg(long, default_value = "pipelines/nantong.toml")]
-        pipeline: PathBuf,
+        #[command(flatten)]
+        p: PipelineArg,
         /// Folder to write to (default: OUT/docs).
         #[arg(long)]
         dir: Option<PathBuf>,
     },
     /// Write a synthetic inbox with the messiness of real county files, and its true values.
     Synth {
-        /// Pipeline whose templates (headers, variants, types) the files follow.
-        #[arg(long, default_value = "pipelines/nantong.toml")]
-        pipeline: PathBuf,
+        #[command(flatten)]
+        p: PipelineArg,
         #[arg(long, value_enum, default_value = "city")]
         scale: Scale,
         #[arg(long)]
@@ -253,16 +250,16 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Check { pipeline } => crate::cmd::check::run(&pipeline),
+        Command::Check { p } => crate::cmd::check::run(&p.pipeline),
         Command::Validate {
-            pipeline,
+            p,
             lang,
             warnings,
             registry,
             json,
             files,
         } => crate::cmd::validate::run(crate::cmd::validate::ValidateOptions {
-            pipeline,
+            pipeline: p.pipeline,
             lang: lang.into(),
             warnings,
             registry,
@@ -270,7 +267,7 @@ pub fn main() -> i32 {
             files,
         }),
         Command::Run {
-            pipeline,
+            p,
             inbox,
             registry,
             out,
@@ -282,7 +279,7 @@ pub fn main() -> i32 {
             jobs,
             lang,
         } => crate::cmd::run::run(crate::cmd::run::RunOptions {
-            pipeline,
+            pipeline: p.pipeline,
             inbox,
             registry,
             out,
@@ -294,61 +291,54 @@ pub fn main() -> i32 {
             jobs,
             lang: lang.into(),
         }),
-        Command::Rollback { pipeline, out, to } => {
-            crate::cmd::rollback::run(&pipeline, out.as_deref(), to.as_deref())
+        Command::Rollback { at, to } => {
+            crate::cmd::rollback::run(&at.p.pipeline, at.out.as_deref(), to.as_deref())
         }
-        Command::Indicators {
-            pipeline,
-            out,
-            report,
-        } => crate::cmd::indicators::run(&pipeline, out.as_deref(), report),
-        Command::Report {
-            pipeline,
-            out,
-            period,
-        } => crate::cmd::report::run(&pipeline, out.as_deref(), period.as_deref()),
+        Command::Indicators { at, report } => {
+            crate::cmd::indicators::run(&at.p.pipeline, at.out.as_deref(), report)
+        }
+        Command::Report { at, period } => {
+            crate::cmd::report::run(&at.p.pipeline, at.out.as_deref(), period.as_deref())
+        }
         Command::Explain {
             indicator,
             geo,
             period,
             category,
-            pipeline,
-            out,
+            at,
             csv,
         } => crate::cmd::explain::run(crate::cmd::explain::ExplainOptions {
             indicator,
             geo,
             period,
             category,
-            pipeline,
-            out,
+            pipeline: at.p.pipeline,
+            out: at.out,
             csv,
         }),
         Command::Query {
             sql,
-            pipeline,
-            out,
+            at,
             csv,
             parquet,
             max_rows,
         } => crate::cmd::query::run(
-            &pipeline,
-            out.as_deref(),
+            &at.p.pipeline,
+            at.out.as_deref(),
             &sql,
             csv,
             parquet.as_deref(),
             max_rows,
         ),
-        Command::Docs { pipeline, dir } => crate::cmd::docs::run(&pipeline, dir.as_deref()),
+        Command::Docs { p, dir } => crate::cmd::docs::run(&p.pipeline, dir.as_deref()),
         Command::Status {
-            pipeline,
-            out,
+            at,
             as_of,
             json,
             runs,
-        } => crate::cmd::status::run(&pipeline, out.as_deref(), as_of, json, runs),
+        } => crate::cmd::status::run(&at.p.pipeline, at.out.as_deref(), as_of, json, runs),
         Command::Synth {
-            pipeline,
+            p,
             scale,
             out,
             seed,
@@ -356,7 +346,7 @@ pub fn main() -> i32 {
             to_year,
             household_sheet_rows,
         } => crate::cmd::synth::run(crate::synth::SynthOptions {
-            pipeline,
+            pipeline: p.pipeline,
             scale,
             out,
             seed,

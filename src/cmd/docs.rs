@@ -123,105 +123,6 @@ fn source_columns(src: &Source) -> Vec<ColumnDoc> {
     out
 }
 
-/// Columns of the indicator tables.
-pub const INDICATOR_COLUMNS: [(&str, &str, &str); 19] = [
-    (
-        "indicator_id",
-        "String",
-        "indicator id in pipelines/indicators.toml",
-    ),
-    (
-        "family",
-        "String",
-        "indicator family (organisation, standardisation, …)",
-    ),
-    ("name_zh", "String", "Chinese name"),
-    ("name_en", "String", "English name"),
-    (
-        "category",
-        "String",
-        "breakdown (band, star level, aspect, …); null when none",
-    ),
-    ("period", "String", "YYYY, YYYY-MM or current (rosters)"),
-    ("level", "String", "city, county, township or village"),
-    (
-        "geo_code",
-        "String",
-        "division code: city/county 6 digits, township 9, village 12",
-    ),
-    (
-        "geo_name",
-        "String",
-        "name of the city, county, township or village",
-    ),
-    (
-        "value",
-        "Float64",
-        "the figure, in `unit`; null when the denominator is 0",
-    ),
-    ("numerator", "Float64", "Σ num of the units (before scale)"),
-    (
-        "denominator",
-        "Float64",
-        "Σ den (ratio) or number of units with a value (mean, median)",
-    ),
-    ("unit", "String", "unit of value"),
-    (
-        "villages_reporting",
-        "UInt64",
-        "villages in scope that reported for the period",
-    ),
-    (
-        "villages_registry",
-        "UInt64",
-        "active registry villages in the area",
-    ),
-    (
-        "units",
-        "UInt64",
-        "units counted (villages, stations, secretaries, …)",
-    ),
-    (
-        "rank",
-        "UInt64",
-        "rank within the county (village rows of ranked indicators)",
-    ),
-    (
-        "run_id",
-        "String",
-        "lake version the figure was computed from",
-    ),
-    (
-        "definition_hash",
-        "String",
-        "hash of the definition and parameters that made it",
-    ),
-];
-
-pub const EFFECT_COLUMNS: [(&str, &str, &str); 21] = [
-    ("scope_level", "String", "city or county"),
-    ("scope_code", "String", "division code of the scope"),
-    ("scope_name", "String", "name of the scope"),
-    ("outcome", "String", "income (元) or log_income (100·ln income: log points)"),
-    ("unit", "String", "unit of estimate"),
-    ("estimator", "String", "before_after_mean/_median/_share_rose, twfe_did, event_study, cs_att_gt, cs_simple, cs_group, cs_group_overall, cs_event, cs_calendar, cs_calendar_overall"),
-    ("cohort", "Int64", "joining year g (cs_att_gt, cs_group)"),
-    ("year", "Int64", "calendar year t (cs_att_gt, cs_calendar)"),
-    ("event_time", "Int64", "years since joining (event_study, cs_event, cs_att_gt)"),
-    ("estimate", "Float64", "the estimate; null when not estimable"),
-    ("se", "Float64", "standard error, clustered at `cluster`"),
-    ("ci_low", "Float64", "95% confidence interval, lower bound"),
-    ("ci_high", "Float64", "95% confidence interval, upper bound"),
-    ("n_obs", "UInt64", "household-years used"),
-    ("n_households", "UInt64", "households used"),
-    ("n_treated", "UInt64", "member households used"),
-    ("n_clusters", "UInt64", "clusters"),
-    ("control", "String", "comparison households of Callaway & Sant'Anna"),
-    ("cluster", "String", "cluster level of the standard errors"),
-    ("note", "String", "why a row is not estimable"),
-    ("run_id", "String", "lake version the estimates were computed from"),
-];
-
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
@@ -261,11 +162,11 @@ pub fn markdown(p: &Pipeline, defs: &Definitions) -> String {
     for (title, cols) in [
         (
             "`OUT/indicators/indicators.parquet`",
-            &INDICATOR_COLUMNS[..],
+            &crate::analysis::indicators::INDICATOR_COLUMNS[..],
         ),
         (
             "`OUT/indicators/income_effects.parquet`",
-            &EFFECT_COLUMNS[..],
+            &crate::analysis::effects::EFFECT_COLUMNS[..],
         ),
     ] {
         let _ = writeln!(
@@ -414,8 +315,14 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
     ws.set_freeze_panes(1, 0)?;
     let mut row = 1;
     for (table, cols) in [
-        ("indicators", &INDICATOR_COLUMNS[..]),
-        ("income_effects", &EFFECT_COLUMNS[..]),
+        (
+            "indicators",
+            &crate::analysis::indicators::INDICATOR_COLUMNS[..],
+        ),
+        (
+            "income_effects",
+            &crate::analysis::effects::EFFECT_COLUMNS[..],
+        ),
     ] {
         for (c, t, d) in cols {
             for (i, v) in [table, c, t, d].iter().enumerate() {

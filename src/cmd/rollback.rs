@@ -67,7 +67,7 @@ pub fn run(pipeline: &Path, out: Option<&Path>, to: Option<&str>) -> i32 {
         run_id: lake::new_run_id(),
         started: now.clone(),
         ended: now,
-        outcome: "rollback".into(),
+        outcome: crate::lake::manifest::Outcome::Rollback,
         error: None,
         pipeline_hash: meta.pipeline_hash.clone(),
         basis: meta.basis.clone(),

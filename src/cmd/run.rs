@@ -152,7 +152,7 @@ pub fn run(opts: RunOptions) -> i32 {
                     )
                 };
             }
-            if f.status == "failed" {
+            if f.status == crate::lake::FileStatus::Failed {
                 file_event!(error);
             } else if f.rows_rejected > 0 {
                 file_event!(warn);
@@ -196,9 +196,10 @@ pub fn run(opts: RunOptions) -> i32 {
 
 /// `OK   T01 如皋市 2024-06  read 270 = accepted 262 + rejected 2 + non-data 6  path`
 fn file_line(f: &ManifestFile, lang: Lang) -> String {
-    let status = match f.status.as_str() {
-        "failed" => "FAIL",
-        "superseded" => "OLD ",
+    use crate::lake::FileStatus;
+    let status = match f.status {
+        FileStatus::Failed => "FAIL",
+        FileStatus::Superseded => "OLD ",
         _ if f.rows_rejected > 0 => "REJ ",
         _ => "OK  ",
     };
@@ -232,10 +233,18 @@ fn file_line(f: &ManifestFile, lang: Lang) -> String {
 
 /// The closing paragraph a cron mail shows.
 fn summary_paragraph(m: &Manifest, out: &Path, secs: f64, own: u64, readers: u64) -> String {
-    let current = m.files.iter().filter(|f| f.status == "current").count();
-    let superseded = m.files.iter().filter(|f| f.status == "superseded").count();
-    let what = match m.outcome.as_str() {
-        "unchanged" => format!(
+    let current = m
+        .files
+        .iter()
+        .filter(|f| f.status == crate::lake::FileStatus::Current)
+        .count();
+    let superseded = m
+        .files
+        .iter()
+        .filter(|f| f.status == crate::lake::FileStatus::Superseded)
+        .count();
+    let what = match m.outcome {
+        crate::lake::manifest::Outcome::Unchanged => format!(
             "nothing new in the inbox: no file was read and the lake ({}) is unchanged",
             m.version.as_deref().unwrap_or("-")
         ),

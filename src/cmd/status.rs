@@ -161,7 +161,11 @@ pub fn cells(p: &Pipeline, layout: &Layout, as_of: NaiveDate) -> Vec<Cell> {
     // received periods per (template, county)
     let mut got: BTreeMap<(String, String), BTreeSet<Period>> = BTreeMap::new();
     if let Some(m) = &meta {
-        for f in m.files.iter().filter(|f| f.status != "failed") {
+        for f in m
+            .files
+            .iter()
+            .filter(|f| f.status != crate::lake::FileStatus::Failed)
+        {
             if let (Some(t), Some(c)) = (&f.template, &f.county) {
                 let e = got.entry((t.clone(), c.clone())).or_default();
                 if let Some(per) = f.period.as_deref().and_then(Period::parse) {

@@ -8,13 +8,62 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Pipeline;
-use crate::lake::{self, io, FileEntry, LakeError, Layout};
+use crate::fsio::At;
+use crate::lake::{self, FileEntry, FileStatus, LakeError, Layout};
 use crate::validate::issue::Lang;
 use crate::validate::Counts;
 
 use super::nightly::{ExitCodes, SegmentInfo};
 
 /// A warning or error as the manifest lists it.
+/// How a file compares with the previous version: serialised as `new`,
+/// `changed` (same path, new content) or `unchanged`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    New,
+    Changed,
+    Unchanged,
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Change::New => "new",
+            Change::Changed => "changed",
+            Change::Unchanged => "unchanged",
+        })
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a run ended: serialised as `published`, `unchanged` (nothing new),
+/// `failed` (nothing published) or `rollback`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Published,
+    Unchanged,
+    Failed,
+    Rollback,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Published => "published",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Failed => "failed",
+            Outcome::Rollback => "rollback",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct IssueNote {
     pub code: String,
@@ -37,10 +86,8 @@ pub struct ManifestFile {
     pub rows_rejected: usize,
     pub rows_non_data: usize,
     pub records: usize,
-    /// `new`, `changed` (same path, new content), `unchanged`.
-    pub change: String,
-    /// `current`, `superseded` or `failed`.
-    pub status: String,
+    pub change: Change,
+    pub status: FileStatus,
     pub superseded_by: Option<String>,
     /// Files whose rows this one replaces.
     pub supersedes: Vec<String>,
@@ -55,8 +102,7 @@ pub struct Manifest {
     pub run_id: String,
     pub started: String,
     pub ended: String,
-    /// `published`, `unchanged` or `failed`.
-    pub outcome: String,
+    pub outcome: Outcome,
     pub error: Option<String>,
     pub pipeline_hash: String,
     pub basis: String,
@@ -93,13 +139,13 @@ pub(super) fn note(i: &crate::validate::issue::Issue) -> IssueNote {
 /// Writes JSON whole or not at all, durably (see [`lake::write_durable`]).
 pub(super) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), LakeError> {
     if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
+        std::fs::create_dir_all(d).at(d)?;
     }
     let text = serde_json::to_string_pretty(value).map_err(|e| LakeError::Corrupt {
         path: path.to_path_buf(),
         detail: e.to_string(),
     })?;
-    crate::fsio::write_durable(path, text.as_bytes()).map_err(|e| io(path, e))
+    Ok(crate::fsio::write_durable(path, text.as_bytes()).at(path)?)
 }
 
 pub(super) fn manifest_files(
@@ -113,9 +159,9 @@ pub(super) fn manifest_files(
         .map(|e| {
             let info = infos.get(&e.sha256);
             let change = match prev_files.get(e.path.as_str()) {
-                None => "new",
-                Some(f) if f.sha256 != e.sha256 => "changed",
-                Some(_) => "unchanged",
+                None => Change::New,
+                Some(f) if f.sha256 != e.sha256 => Change::Changed,
+                Some(_) => Change::Unchanged,
             };
             let supersedes = entries
                 .iter()
@@ -146,8 +192,8 @@ pub(super) fn manifest_files(
                 rows_rejected: e.counts.rejected,
                 rows_non_data: e.counts.non_data,
                 records: e.counts.records,
-                change: change.into(),
-                status: e.status.clone(),
+                change,
+                status: e.status,
                 superseded_by: e.superseded_by.clone(),
                 supersedes,
                 read_this_run: read_now.contains(&e.sha256),
@@ -163,7 +209,7 @@ pub(super) fn finish_manifest(
     p: &Pipeline,
     run_id: &str,
     started: &str,
-    outcome: &str,
+    outcome: Outcome,
     basis: &str,
     key_fingerprint: &str,
     version: Option<String>,
@@ -182,10 +228,13 @@ pub(super) fn finish_manifest(
         totals.non_data += f.rows_non_data;
         totals.records += f.records;
     }
-    let failed = files.iter().filter(|f| f.status == "failed").count();
+    let failed = files
+        .iter()
+        .filter(|f| f.status == FileStatus::Failed)
+        .count();
     let with_rejects = files
         .iter()
-        .filter(|f| f.status == "current" && f.rows_rejected > 0)
+        .filter(|f| f.status == FileStatus::Current && f.rows_rejected > 0)
         .count();
     let exit_code = if failed > 0 || with_rejects > 0 {
         codes.rejects
@@ -196,7 +245,7 @@ pub(super) fn finish_manifest(
         run_id: run_id.to_string(),
         started: started.to_string(),
         ended: now(),
-        outcome: outcome.into(),
+        outcome,
         error: None,
         pipeline_hash: p.hash.clone(),
         basis: basis.to_string(),
@@ -249,7 +298,7 @@ pub(super) fn write_runs_table(layout: &Layout) -> Result<(), LakeError> {
         Column::new("run_id".into(), s(&|m| Some(m.run_id.clone()))),
         Column::new("started".into(), s(&|m| Some(m.started.clone()))),
         Column::new("ended".into(), s(&|m| Some(m.ended.clone()))),
-        Column::new("outcome".into(), s(&|m| Some(m.outcome.clone()))),
+        Column::new("outcome".into(), s(&|m| Some(m.outcome.to_string()))),
         Column::new("error".into(), s(&|m| m.error.clone())),
         Column::new("version".into(), s(&|m| m.version.clone())),
         Column::new(

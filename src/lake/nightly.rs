@@ -18,8 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Pipeline;
 use crate::fsio::sha256_file;
+use crate::fsio::At;
+use crate::lake::manifest::Outcome;
 use crate::lake::privacy::Key;
-use crate::lake::{self, io, DatasetInput, FileEntry, LakeError, Layout, VersionMeta};
+use crate::lake::{self, io, DatasetInput, FileEntry, FileStatus, LakeError, Layout, VersionMeta};
 use crate::validate::issue::{Lang, Severity};
 use crate::validate::{load_registry, Counts, Engine, FileResult};
 use crate::worker::Isolation;
@@ -170,7 +172,7 @@ pub fn run(p: &Pipeline, opts: &Options) -> Result<Manifest, RunError> {
                 run_id: run_id.clone(),
                 started,
                 ended: now(),
-                outcome: "failed".into(),
+                outcome: Outcome::Failed,
                 error: Some(e.to_string()),
                 pipeline_hash: p.hash.clone(),
                 basis: String::new(),
@@ -202,7 +204,7 @@ fn list_inputs(
     prev: Option<&VersionMeta>,
 ) -> Result<Vec<Input>, LakeError> {
     let files = crate::lake::inbox::list_inbox(&opts.inbox, std::slice::from_ref(&p.registry))
-        .map_err(|e| io(&opts.inbox, e))?;
+        .at(&opts.inbox)?;
     let mut inputs = Vec::with_capacity(files.len() + 1);
     let reg_rel = p.registry.display().to_string();
     inputs.push((p.registry.clone(), reg_rel, true));
@@ -220,11 +222,11 @@ fn list_inputs(
     inputs
         .into_par_iter()
         .map(|(abs, rel, is_registry)| {
-            let meta = std::fs::metadata(&abs).map_err(|e| io(&abs, e))?;
+            let meta = std::fs::metadata(&abs).at(&abs)?;
             let (size, mt) = (meta.len(), mtime_ns(&meta));
             let sha256 = match known.get(rel.as_str()) {
                 Some(f) if f.size == size && f.mtime_ns == mt && mt != 0 => f.sha256.clone(),
-                _ => sha256_file(&abs).map_err(|e| io(&abs, e))?.0,
+                _ => sha256_file(&abs).at(&abs)?.0,
             };
             Ok(Input {
                 abs,
@@ -344,7 +346,7 @@ fn run_inner(
         .unwrap_or_default();
     let basis = basis_of(p, &registry_sha, key);
     let seg_dir = layout.segments().join(&basis);
-    std::fs::create_dir_all(&seg_dir).map_err(|e| io(&seg_dir, e))?;
+    std::fs::create_dir_all(&seg_dir).at(&seg_dir)?;
 
     // nothing new: the same files, the same basis, the same lake
     let now_set: BTreeSet<(&str, &str)> = inputs
@@ -470,7 +472,11 @@ fn run_inner(
             warnings: info.warnings.len(),
             failed: info.failed,
             first_seen: first_seen(i),
-            status: if info.failed { "failed" } else { "current" }.into(),
+            status: if info.failed {
+                FileStatus::Failed
+            } else {
+                FileStatus::Current
+            },
             superseded_by: None,
             partitions: info.partitions.clone(),
             retry: info.retry,
@@ -480,7 +486,7 @@ fn run_inner(
 
     // build the version
     let staging = layout.staging().join(run_id);
-    std::fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
+    std::fs::create_dir_all(&staging).at(&staging)?;
     let builder = lake::Builder {
         layout,
         run_id,
@@ -494,7 +500,9 @@ fn run_inner(
     for src in &p.sources {
         let mut segs: Vec<&FileEntry> = entries
             .iter()
-            .filter(|e| e.status == "current" && e.dataset.as_deref() == Some(&src.dataset))
+            .filter(|e| {
+                e.status == FileStatus::Current && e.dataset.as_deref() == Some(&src.dataset)
+            })
             .filter(|e| !e.partitions.is_empty())
             .collect();
         segs.sort_by(|a, b| a.path.cmp(&b.path));
@@ -533,8 +541,8 @@ fn run_inner(
     sync_tree(&staging)?;
     fault("before-publish")?;
     let version_dir = layout.versions().join(run_id);
-    std::fs::create_dir_all(layout.versions()).map_err(|e| io(&layout.versions(), e))?;
-    std::fs::rename(&staging, &version_dir).map_err(|e| io(&version_dir, e))?;
+    std::fs::create_dir_all(layout.versions()).at(&layout.versions())?;
+    std::fs::rename(&staging, &version_dir).at(&version_dir)?;
     lake::sync_dir(&layout.versions())?;
     lake::publish(layout, run_id)?;
     lake::clean(layout, p.lake.keep_versions);
@@ -556,7 +564,7 @@ fn run_inner(
         p,
         run_id,
         started,
-        "published",
+        Outcome::Published,
         &basis,
         &key.fingerprint(),
         Some(run_id.to_string()),
@@ -601,7 +609,7 @@ fn supersede(entries: &mut [FileEntry]) {
         let winner = entries[win].path.clone();
         for &i in &idx {
             if i != win {
-                entries[i].status = "superseded".into();
+                entries[i].status = FileStatus::Superseded;
                 entries[i].superseded_by = Some(winner.clone());
             }
         }
@@ -620,7 +628,7 @@ fn build_rejects(
     let mut all: Option<DataFrame> = None;
     let mut sorted: Vec<&FileEntry> = entries
         .iter()
-        .filter(|e| e.status != "superseded")
+        .filter(|e| e.status != FileStatus::Superseded)
         .collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     for e in sorted {
@@ -654,7 +662,7 @@ fn build_rejects(
 fn sync_tree(dir: &Path) -> Result<(), LakeError> {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).map_err(|e| io(&d, e))? {
+        for e in std::fs::read_dir(&d).at(&d)? {
             let e = e.map_err(|x| io(&d, x))?;
             let path = e.path();
             if path.is_dir() {
@@ -700,7 +708,7 @@ fn unchanged(
         p,
         run_id,
         started,
-        "unchanged",
+        Outcome::Unchanged,
         &m.basis,
         &key_fp,
         Some(m.run_id.clone()),

@@ -27,6 +27,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{FieldType, Source};
+use crate::fsio::At;
 use crate::lake::privacy::Key;
 use crate::normalise::value::Value;
 use crate::validate::issue::{Lang, Severity};
@@ -88,7 +89,7 @@ impl Layout {
 
     pub fn version_meta(&self, run_id: &str) -> Result<VersionMeta, LakeError> {
         let p = self.versions().join(run_id).join("_zhenxing/version.json");
-        let text = std::fs::read_to_string(&p).map_err(|e| io(&p, e))?;
+        let text = std::fs::read_to_string(&p).at(&p)?;
         serde_json::from_str(&text).map_err(|e| LakeError::Corrupt {
             path: p,
             detail: e.to_string(),
@@ -112,6 +113,12 @@ pub enum LakeError {
     },
 }
 
+impl From<crate::fsio::PathError> for LakeError {
+    fn from(e: crate::fsio::PathError) -> LakeError {
+        io(&e.path, e.source)
+    }
+}
+
 pub fn io(path: &Path, e: std::io::Error) -> LakeError {
     LakeError::Io {
         path: path.to_path_buf(),
@@ -123,6 +130,33 @@ pub fn pq(path: &Path, e: PolarsError) -> LakeError {
     LakeError::Parquet {
         path: path.to_path_buf(),
         detail: e.to_string(),
+    }
+}
+
+/// What became of an input file in a version: its rows are in the lake,
+/// another file's rows replace them, or it could not be used. Serialised
+/// as `current`, `superseded`, `failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatus {
+    Current,
+    Superseded,
+    Failed,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Current => "current",
+            FileStatus::Superseded => "superseded",
+            FileStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for FileStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -144,8 +178,7 @@ pub struct FileEntry {
     pub failed: bool,
     /// The run that first saw this content.
     pub first_seen: String,
-    /// `current`, `superseded` or `failed`.
-    pub status: String,
+    pub status: FileStatus,
     /// The file whose rows replace this one's.
     pub superseded_by: Option<String>,
     /// Rows per partition (`county_code` or `county_code/year`).
@@ -430,13 +463,13 @@ pub fn write_parquet(
     row_group_rows: usize,
 ) -> Result<(), LakeError> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        std::fs::create_dir_all(dir).at(dir)?;
     }
     // a name of its own: two writers of the same target never share a temporary file
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = path.with_extension(format!("parquet.{}-{n}.tmp", std::process::id()));
-    let f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+    let f = File::create(&tmp).at(&tmp)?;
     ParquetWriter::new(&f)
         .with_compression(ParquetCompression::Zstd(None))
         .with_statistics(StatisticsOptions::full())
@@ -445,13 +478,13 @@ pub fn write_parquet(
         .with_key_value_metadata(Some(KeyValueMetadata::from_static(meta)))
         .finish(df)
         .map_err(|e| pq(path, e))?;
-    f.sync_all().map_err(|e| io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io(path, e))?;
-    crate::fsio::sync_parent(path).map_err(|e| io(path, e))
+    f.sync_all().at(&tmp)?;
+    std::fs::rename(&tmp, path).at(path)?;
+    Ok(crate::fsio::sync_parent(path).at(path)?)
 }
 
 pub fn read_parquet(path: &Path) -> Result<DataFrame, LakeError> {
-    let f = File::open(path).map_err(|e| io(path, e))?;
+    let f = File::open(path).at(path)?;
     ParquetReader::new(f).finish().map_err(|e| pq(path, e))
 }
 
@@ -497,7 +530,7 @@ pub fn file_meta(
 
 /// fsyncs a directory so that renames inside it survive a crash.
 pub fn sync_dir(dir: &Path) -> Result<(), LakeError> {
-    crate::fsio::sync_dir(dir).map_err(|e| io(dir, e))
+    Ok(crate::fsio::sync_dir(dir).at(dir)?)
 }
 
 /// Builds a version directory from segments. `datasets` maps each dataset
@@ -552,7 +585,7 @@ impl Builder<'_> {
                 .join(dir)
                 .join("part-0.parquet");
             if let Some(dir_parent) = target.parent() {
-                std::fs::create_dir_all(dir_parent).map_err(|e| io(dir_parent, e))?;
+                std::fs::create_dir_all(dir_parent).at(dir_parent)?;
             }
             if let (Some(p), Some(prev_meta)) = (prev.get(dir), self.previous) {
                 if p.sources == hashes {
@@ -636,8 +669,8 @@ pub fn publish(layout: &Layout, run_id: &str) -> Result<(), LakeError> {
     let target = PathBuf::from(".zhenxing/versions").join(run_id);
     let tmp = layout.out.join(format!(".lake-{run_id}.tmp"));
     let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(&target, &tmp).map_err(|e| io(&tmp, e))?;
-    std::fs::rename(&tmp, layout.lake()).map_err(|e| io(&layout.lake(), e))?;
+    std::os::unix::fs::symlink(&target, &tmp).at(&tmp)?;
+    std::fs::rename(&tmp, layout.lake()).at(&layout.lake())?;
     sync_dir(&layout.out)
 }
 

@@ -170,225 +170,268 @@ impl Problem {
         }
     }
 
-    /// The message without location, in the given language.
+    /// The message without location, in the given language: the
+    /// problem's row of [`MESSAGES`] with its values filled in.
     pub fn message(&self, lang: Lang, field: &str) -> String {
-        let zh = lang == Lang::Zh;
-        let range = |min: &Option<f64>, max: &Option<f64>| -> String {
-            let f = |v: &f64| crate::text::format_number(*v);
-            match (min, max) {
-                (Some(a), Some(b)) => format!("{}–{}", f(a), f(b)),
-                (Some(a), None) => format!("≥ {}", f(a)),
-                (None, Some(b)) => format!("≤ {}", f(b)),
-                (None, None) => String::new(),
-            }
-        };
+        let kind = self.kind();
+        let (zh, en) = MESSAGES
+            .iter()
+            .find(|(k, _, _)| *k == kind)
+            .map(|(_, zh, en)| (*zh, *en))
+            .unwrap_or(("{detail}", "{detail}"));
+        let template = if lang == Lang::Zh { zh } else { en };
+        let mut vars = self.vars(lang);
+        vars.push(("field", field.to_string()));
+        fill(template, &vars)
+    }
+
+    /// The variant's name: the key of its row in [`MESSAGES`].
+    fn kind(&self) -> &'static str {
         match self {
-            Problem::Unreadable { detail, .. } => {
-                if zh {
-                    format!("文件无法读取：{detail}")
-                } else {
-                    format!("file cannot be read: {detail}")
+            Problem::Unreadable { .. } => "Unreadable",
+            Problem::WorkerDied { .. } => "WorkerDied",
+            Problem::WorkerTimeout { .. } => "WorkerTimeout",
+            Problem::NoTemplate { .. } => "NoTemplate",
+            Problem::MissingFields { .. } => "MissingFields",
+            Problem::NoDataSheet => "NoDataSheet",
+            Problem::Internal { .. } => "Internal",
+            Problem::Required => "Required",
+            Problem::BadValue { .. } => "BadValue",
+            Problem::OutOfRange { .. } => "OutOfRange",
+            Problem::NotInList { .. } => "NotInList",
+            Problem::UnknownVillage { .. } => "UnknownVillage",
+            Problem::NoRegistry => "NoRegistry",
+            Problem::DuplicateKey { .. } => "DuplicateKey",
+            Problem::NotGreater { .. } => "NotGreater",
+            Problem::RequiredIf { .. } => "RequiredIf",
+            Problem::UnknownColumn { .. } => "UnknownColumn",
+            Problem::HiddenSheet { .. } => "HiddenSheet",
+            Problem::InstructionSheet { .. } => "InstructionSheet",
+            Problem::NoHeaderSheet { .. } => "NoHeaderSheet",
+            Problem::TotalsMismatch { .. } => "TotalsMismatch",
+            Problem::VillageByAlias { .. } => "VillageByAlias",
+            Problem::VillageMerged { .. } => "VillageMerged",
+            Problem::MissingColumn { .. } => "MissingColumn",
+        }
+    }
+
+    /// The values a message template names, as that language writes them
+    /// (lists joined with 、 or a comma).
+    fn vars(&self, lang: Lang) -> Vec<(&'static str, String)> {
+        let zh = lang == Lang::Zh;
+        let list = |v: &[String]| v.join(if zh { "、" } else { ", " });
+        let s = |v: &str| v.to_string();
+        match self {
+            Problem::Unreadable { detail, .. }
+            | Problem::WorkerDied { detail }
+            | Problem::Internal { detail, .. } => {
+                let mut v = vec![("detail", s(detail))];
+                if let Problem::Internal { stage, .. } = self {
+                    v.push(("stage", s(stage)));
                 }
+                v
             }
-            Problem::WorkerDied { detail } => {
-                if zh {
-                    format!("读取文件时读取进程异常退出（{detail}），文件可能已损坏或过大")
-                } else {
-                    format!("the reader process died on this file ({detail}); it is damaged or too large")
-                }
-            }
-            Problem::WorkerTimeout { seconds } => {
-                if zh {
-                    format!("读取超过 {seconds} 秒仍未完成，已停止")
-                } else {
-                    format!("reading took longer than {seconds} s and was stopped")
-                }
-            }
-            Problem::NoTemplate { headers } => {
-                if zh {
-                    format!("无法识别报表模板；找到的表头：{}", headers.join("、"))
-                } else {
-                    format!(
-                        "cannot tell which template this is; headers found: {}",
-                        headers.join(", ")
-                    )
-                }
-            }
+            Problem::WorkerTimeout { seconds } => vec![("seconds", seconds.to_string())],
+            Problem::NoTemplate { headers } => vec![("headers", list(headers))],
             Problem::MissingFields { fields, headers } => {
-                if zh {
-                    format!(
-                        "缺少必填列：{}；找到的表头：{}",
-                        fields.join("、"),
-                        headers.join("、")
-                    )
-                } else {
-                    format!(
-                        "required column(s) missing: {}; headers found: {}",
-                        fields.join(", "),
-                        headers.join(", ")
-                    )
-                }
+                vec![("fields", list(fields)), ("headers", list(headers))]
             }
-            Problem::NoDataSheet => {
-                if zh {
-                    "文件中没有可读取的数据工作表".into()
-                } else {
-                    "the file has no data sheet".into()
-                }
-            }
-            Problem::Internal { stage, detail } => {
-                if zh {
-                    format!("处理文件时程序内部出错（{stage}：{detail}），其他文件不受影响，下次运行将重试；请将此文件报告给市级管理员")
-                } else {
-                    format!("internal error in zhenxing while {stage} ({detail}); the other files went on and the next run retries this one; please report this file")
-                }
-            }
-            Problem::Required => {
-                if zh {
-                    format!("必填项“{field}”为空")
-                } else {
-                    format!("required field {field} is empty")
-                }
-            }
-            Problem::BadValue { expected, .. } => {
-                if zh {
-                    format!("“{field}”应为{}", expected_zh(expected))
-                } else {
-                    format!("{field} should be {expected}")
-                }
-            }
+            Problem::BadValue { expected, .. } => vec![(
+                "expected",
+                s(if zh { expected_zh(expected) } else { expected }),
+            )],
             Problem::OutOfRange { value, min, max } => {
-                if zh {
-                    format!("“{field}”的值 {value} 超出范围（{}）", range(min, max))
-                } else {
-                    format!("{field} = {value} is out of range ({})", range(min, max))
-                }
+                let f = |v: &f64| crate::text::format_number(*v);
+                let range = match (min, max) {
+                    (Some(a), Some(b)) => format!("{}–{}", f(a), f(b)),
+                    (Some(a), None) => format!("≥ {}", f(a)),
+                    (None, Some(b)) => format!("≤ {}", f(b)),
+                    (None, None) => String::new(),
+                };
+                vec![("value", s(value)), ("range", range)]
             }
-            Problem::NotInList { allowed } => {
-                if zh {
-                    format!("“{field}”应为以下之一：{}", allowed.join("、"))
-                } else {
-                    format!("{field} must be one of: {}", allowed.join(", "))
-                }
-            }
+            Problem::NotInList { allowed } => vec![("allowed", list(allowed))],
             Problem::UnknownVillage {
                 name,
                 county,
                 township,
                 suggestions,
             } => {
-                let place = format!("{county}{township}");
-                if zh {
-                    let s = if suggestions.is_empty() {
-                        String::new()
-                    } else {
-                        format!("；是否为：{}", suggestions.join("、"))
-                    };
-                    format!("名录中没有“{place}{name}”{s}")
-                } else {
-                    let s = if suggestions.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; did you mean: {}", suggestions.join(", "))
-                    };
-                    format!("village {name} ({place}) is not in the registry{s}")
-                }
+                let did_you_mean = match (suggestions.is_empty(), zh) {
+                    (true, _) => String::new(),
+                    (false, true) => format!("；是否为：{}", list(suggestions)),
+                    (false, false) => format!("; did you mean: {}", list(suggestions)),
+                };
+                vec![
+                    ("name", s(name)),
+                    ("place", format!("{county}{township}")),
+                    ("did_you_mean", did_you_mean),
+                ]
             }
-            Problem::NoRegistry => {
-                if zh {
-                    "村（社区）名录不可用，无法核对村名".into()
-                } else {
-                    "the village registry is not available, so villages cannot be checked".into()
-                }
-            }
-            Problem::DuplicateKey { key, first } => {
-                if zh {
-                    format!("与 {first} 重复（{key}）")
-                } else {
-                    format!("duplicate of {first} ({key})")
-                }
-            }
+            Problem::DuplicateKey { key, first } => vec![("key", s(key)), ("first", s(first))],
             Problem::NotGreater {
                 left,
                 left_value,
                 right,
                 right_value,
-            } => {
-                if zh {
-                    format!("“{left}”（{left_value}）不应大于“{right}”（{right_value}）")
-                } else {
-                    format!("{left} ({left_value}) must not exceed {right} ({right_value})")
-                }
-            }
-            Problem::RequiredIf { when } => {
-                if zh {
-                    format!("“{when}”为是时，“{field}”必须填写")
-                } else {
-                    format!("{field} is required when {when} is yes")
-                }
-            }
+            } => vec![
+                ("left", s(left)),
+                ("left_value", s(left_value)),
+                ("right", s(right)),
+                ("right_value", s(right_value)),
+            ],
+            Problem::RequiredIf { when } => vec![("when", s(when))],
             Problem::UnknownColumn { header } => {
-                if zh {
-                    format!("未知列“{header}”，已忽略")
-                } else {
-                    format!("unknown column {header:?} ignored")
-                }
+                vec![
+                    ("header", s(header)),
+                    ("header_quoted", format!("{header:?}")),
+                ]
             }
-            Problem::HiddenSheet { rows } => {
-                if zh {
-                    format!("隐藏工作表已跳过（{rows} 行）")
-                } else {
-                    format!("hidden sheet skipped ({rows} rows)")
-                }
-            }
-            Problem::InstructionSheet { rows } => {
-                if zh {
-                    format!("填表说明工作表已跳过（{rows} 行）")
-                } else {
-                    format!("instruction sheet skipped ({rows} rows)")
-                }
-            }
-            Problem::NoHeaderSheet { rows } => {
-                if zh {
-                    format!("工作表中未找到表头，已跳过（{rows} 行）")
-                } else {
-                    format!("no header found in this sheet; skipped ({rows} rows)")
-                }
-            }
+            Problem::HiddenSheet { rows }
+            | Problem::InstructionSheet { rows }
+            | Problem::NoHeaderSheet { rows } => vec![("rows", rows.to_string())],
             Problem::TotalsMismatch {
                 label,
                 stated,
                 computed,
-            } => {
-                if zh {
-                    format!("{label}行“{field}”为 {stated}，明细合计为 {computed}")
-                } else {
-                    format!("{label} row states {field} = {stated}, detail rows sum to {computed}")
-                }
-            }
+            } => vec![
+                ("label", s(label)),
+                ("stated", s(stated)),
+                ("computed", s(computed)),
+            ],
             Problem::VillageByAlias { given, official } => {
-                if zh {
-                    format!("“{given}”按曾用名匹配为“{official}”")
-                } else {
-                    format!("{given} matched by former name to {official}")
-                }
+                vec![("given", s(given)), ("official", s(official))]
             }
             Problem::VillageMerged { given, successor } => {
-                if zh {
-                    format!("“{given}”已撤并，计入“{successor}”")
-                } else {
-                    format!("{given} was merged; counted under {successor}")
-                }
+                vec![("given", s(given)), ("successor", s(successor))]
             }
             Problem::MissingColumn { column, rule } => {
-                if zh {
-                    format!("文件中没有“{column}”列，规则“{rule}”未检查，数据行照常接收")
-                } else {
-                    format!("the file has no column {column}, so the rule {rule:?} was not checked; rows are kept")
+                vec![
+                    ("column", s(column)),
+                    ("rule_quoted", format!("{rule:?}")),
+                    ("rule", s(rule)),
+                ]
+            }
+            Problem::NoDataSheet | Problem::Required | Problem::NoRegistry => Vec::new(),
+        }
+    }
+}
+
+/// Every message, once: (problem, Chinese, English). `{name}` is filled
+/// with the problem's value of that name; `{field}` is the column as the
+/// county wrote it (Chinese) or the field's name (English).
+pub const MESSAGES: &[(&str, &str, &str)] = &[
+    ("Unreadable", "文件无法读取：{detail}", "file cannot be read: {detail}"),
+    (
+        "WorkerDied",
+        "读取文件时读取进程异常退出（{detail}），文件可能已损坏或过大",
+        "the reader process died on this file ({detail}); it is damaged or too large",
+    ),
+    (
+        "WorkerTimeout",
+        "读取超过 {seconds} 秒仍未完成，已停止",
+        "reading took longer than {seconds} s and was stopped",
+    ),
+    (
+        "NoTemplate",
+        "无法识别报表模板；找到的表头：{headers}",
+        "cannot tell which template this is; headers found: {headers}",
+    ),
+    (
+        "MissingFields",
+        "缺少必填列：{fields}；找到的表头：{headers}",
+        "required column(s) missing: {fields}; headers found: {headers}",
+    ),
+    ("NoDataSheet", "文件中没有可读取的数据工作表", "the file has no data sheet"),
+    (
+        "Internal",
+        "处理文件时程序内部出错（{stage}：{detail}），其他文件不受影响，下次运行将重试；请将此文件报告给市级管理员",
+        "internal error in zhenxing while {stage} ({detail}); the other files went on and the next run retries this one; please report this file",
+    ),
+    ("Required", "必填项“{field}”为空", "required field {field} is empty"),
+    ("BadValue", "“{field}”应为{expected}", "{field} should be {expected}"),
+    (
+        "OutOfRange",
+        "“{field}”的值 {value} 超出范围（{range}）",
+        "{field} = {value} is out of range ({range})",
+    ),
+    ("NotInList", "“{field}”应为以下之一：{allowed}", "{field} must be one of: {allowed}"),
+    (
+        "UnknownVillage",
+        "名录中没有“{place}{name}”{did_you_mean}",
+        "village {name} ({place}) is not in the registry{did_you_mean}",
+    ),
+    (
+        "NoRegistry",
+        "村（社区）名录不可用，无法核对村名",
+        "the village registry is not available, so villages cannot be checked",
+    ),
+    ("DuplicateKey", "与 {first} 重复（{key}）", "duplicate of {first} ({key})"),
+    (
+        "NotGreater",
+        "“{left}”（{left_value}）不应大于“{right}”（{right_value}）",
+        "{left} ({left_value}) must not exceed {right} ({right_value})",
+    ),
+    (
+        "RequiredIf",
+        "“{when}”为是时，“{field}”必须填写",
+        "{field} is required when {when} is yes",
+    ),
+    ("UnknownColumn", "未知列“{header}”，已忽略", "unknown column {header_quoted} ignored"),
+    ("HiddenSheet", "隐藏工作表已跳过（{rows} 行）", "hidden sheet skipped ({rows} rows)"),
+    (
+        "InstructionSheet",
+        "填表说明工作表已跳过（{rows} 行）",
+        "instruction sheet skipped ({rows} rows)",
+    ),
+    (
+        "NoHeaderSheet",
+        "工作表中未找到表头，已跳过（{rows} 行）",
+        "no header found in this sheet; skipped ({rows} rows)",
+    ),
+    (
+        "TotalsMismatch",
+        "{label}行“{field}”为 {stated}，明细合计为 {computed}",
+        "{label} row states {field} = {stated}, detail rows sum to {computed}",
+    ),
+    ("VillageByAlias", "“{given}”按曾用名匹配为“{official}”", "{given} matched by former name to {official}"),
+    ("VillageMerged", "“{given}”已撤并，计入“{successor}”", "{given} was merged; counted under {successor}"),
+    (
+        "MissingColumn",
+        "文件中没有“{column}”列，规则“{rule}”未检查，数据行照常接收",
+        "the file has no column {column}, so the rule {rule_quoted} was not checked; rows are kept",
+    ),
+];
+
+/// Fills `{name}` in a template from `vars`, in one pass: a value that
+/// itself contains braces (a county's text) is never read as a name.
+fn fill(template: &str, vars: &[(&str, String)]) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) => {
+                let name = &after[..close];
+                match vars.iter().find(|(k, _)| *k == name) {
+                    Some((_, v)) => out.push_str(v),
+                    None => {
+                        out.push('{');
+                        out.push_str(name);
+                        out.push('}');
+                    }
                 }
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
             }
         }
     }
+    out.push_str(rest);
+    out
 }
 
 fn expected_zh(e: &str) -> &str {
@@ -519,5 +562,98 @@ mod tests {
             i.render(Lang::En),
             "如皋市!D17  E_RANGE  grids = -3 is out of range (≥ 0) (value: -3)"
         );
+    }
+    #[test]
+    fn every_problem_has_one_message_row_and_every_name_is_filled() {
+        let t = |x: &str| x.to_string();
+        let all = vec![
+            Problem::Unreadable {
+                code: t("F_IO"),
+                detail: t("d"),
+            },
+            Problem::WorkerDied { detail: t("d") },
+            Problem::WorkerTimeout { seconds: 3 },
+            Problem::NoTemplate {
+                headers: vec![t("a"), t("b")],
+            },
+            Problem::MissingFields {
+                fields: vec![t("a")],
+                headers: vec![t("b")],
+            },
+            Problem::NoDataSheet,
+            Problem::Internal {
+                stage: t("s"),
+                detail: t("d"),
+            },
+            Problem::Required,
+            Problem::BadValue {
+                code: t("E_NOT_DATE"),
+                expected: t("a date"),
+            },
+            Problem::OutOfRange {
+                value: t("1"),
+                min: Some(0.0),
+                max: None,
+            },
+            Problem::NotInList {
+                allowed: vec![t("男"), t("女")],
+            },
+            Problem::UnknownVillage {
+                name: t("n"),
+                county: t("c"),
+                township: t("t"),
+                suggestions: vec![t("x")],
+            },
+            Problem::NoRegistry,
+            Problem::DuplicateKey {
+                key: t("k"),
+                first: t("f"),
+            },
+            Problem::NotGreater {
+                left: t("l"),
+                left_value: t("1"),
+                right: t("r"),
+                right_value: t("0"),
+            },
+            Problem::RequiredIf { when: t("w") },
+            Problem::UnknownColumn { header: t("h") },
+            Problem::HiddenSheet { rows: 1 },
+            Problem::InstructionSheet { rows: 1 },
+            Problem::NoHeaderSheet { rows: 1 },
+            Problem::TotalsMismatch {
+                label: t("合计"),
+                stated: t("1"),
+                computed: t("2"),
+            },
+            Problem::VillageByAlias {
+                given: t("g"),
+                official: t("o"),
+            },
+            Problem::VillageMerged {
+                given: t("g"),
+                successor: t("s"),
+            },
+            Problem::MissingColumn {
+                column: t("c"),
+                rule: t("r"),
+            },
+        ];
+        let mut kinds: Vec<&str> = all.iter().map(|p| p.kind()).collect();
+        kinds.sort();
+        kinds.dedup();
+        assert_eq!(kinds.len(), all.len());
+        assert_eq!(MESSAGES.len(), all.len());
+        for p in &all {
+            assert_eq!(MESSAGES.iter().filter(|m| m.0 == p.kind()).count(), 1);
+            for lang in [Lang::Zh, Lang::En] {
+                let m = p.message(lang, "字段");
+                assert!(!m.contains('{') && !m.contains('}'), "{m}");
+            }
+        }
+        // a county's text with braces is kept as it is
+        let p = Problem::UnknownColumn {
+            header: t("{field}"),
+        };
+        assert_eq!(p.message(Lang::Zh, "x"), "未知列“{field}”，已忽略");
     }
 }

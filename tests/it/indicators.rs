@@ -1101,3 +1101,30 @@ fn stages_without_a_lake_exit_2_and_write_nothing() {
     }
     assert!(!out.exists());
 }
+
+#[test]
+fn the_output_tables_have_exactly_the_columns_docs_lists() {
+    let p = zhenxing::config::load(&super::util::repo().join("pipelines/nantong.toml")).unwrap();
+    let datasets: Vec<String> = p.sources.iter().map(|s| s.dataset.clone()).collect();
+    let defs = zhenxing::analysis::indicators::defs::load(&p.indicators, &datasets).unwrap();
+    let check = |df: polars::prelude::DataFrame, schema: &[(&str, &str, &str)]| {
+        let got: Vec<(String, String)> = df
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_string(), format!("{:?}", c.dtype())))
+            .collect();
+        let want: Vec<(String, String)> = schema
+            .iter()
+            .map(|(n, t, _)| (n.to_string(), t.to_string()))
+            .collect();
+        assert_eq!(got, want);
+    };
+    check(
+        zhenxing::analysis::indicators::indicators_frame(&defs, &[], "r").unwrap(),
+        &zhenxing::analysis::indicators::INDICATOR_COLUMNS,
+    );
+    check(
+        zhenxing::analysis::effects::effects_frame(&[], "r").unwrap(),
+        &zhenxing::analysis::effects::EFFECT_COLUMNS,
+    );
+}

@@ -472,3 +472,29 @@ pub fn effects_frame(rows: &[EffectRow], run_id: &str) -> PolarsResult<DataFrame
     ];
     DataFrame::new(rows.len(), cols)
 }
+/// The columns of `income_effects.parquet` in order: (name, type,
+/// meaning). [`effects_frame`] writes exactly these (tested); `docs` lists
+/// them.
+pub const EFFECT_COLUMNS: [(&str, &str, &str); 21] = [
+    ("scope_level", "String", "city or county"),
+    ("scope_code", "String", "division code of the scope"),
+    ("scope_name", "String", "name of the scope"),
+    ("outcome", "String", "income (元) or log_income (100·ln income: log points)"),
+    ("unit", "String", "unit of estimate"),
+    ("estimator", "String", "before_after_mean/_median/_share_rose, twfe_did, event_study, cs_att_gt, cs_simple, cs_group, cs_group_overall, cs_event, cs_calendar, cs_calendar_overall"),
+    ("cohort", "Int64", "joining year g (cs_att_gt, cs_group)"),
+    ("year", "Int64", "calendar year t (cs_att_gt, cs_calendar)"),
+    ("event_time", "Int64", "years since joining (event_study, cs_event, cs_att_gt)"),
+    ("estimate", "Float64", "the estimate; null when not estimable"),
+    ("se", "Float64", "standard error, clustered at `cluster`"),
+    ("ci_low", "Float64", "95% confidence interval, lower bound"),
+    ("ci_high", "Float64", "95% confidence interval, upper bound"),
+    ("n_obs", "UInt64", "household-years used"),
+    ("n_households", "UInt64", "households used"),
+    ("n_treated", "UInt64", "member households used"),
+    ("n_clusters", "UInt64", "clusters"),
+    ("control", "String", "comparison households of Callaway & Sant'Anna"),
+    ("cluster", "String", "cluster level of the standard errors"),
+    ("note", "String", "why a row is not estimable"),
+    ("run_id", "String", "lake version the estimates were computed from"),
+];

@@ -762,3 +762,79 @@ pub fn write_tables(
     write_parquet(&path, &mut df, meta, 65536)?;
     Ok(())
 }
+/// The columns of `indicators.parquet` in order: (name, type, meaning).
+/// [`indicators_frame`] writes exactly these (tested); `docs` lists them.
+/// Columns of the indicator tables.
+pub const INDICATOR_COLUMNS: [(&str, &str, &str); 19] = [
+    (
+        "indicator_id",
+        "String",
+        "indicator id in pipelines/indicators.toml",
+    ),
+    (
+        "family",
+        "String",
+        "indicator family (organisation, standardisation, …)",
+    ),
+    ("name_zh", "String", "Chinese name"),
+    ("name_en", "String", "English name"),
+    (
+        "category",
+        "String",
+        "breakdown (band, star level, aspect, …); null when none",
+    ),
+    ("period", "String", "YYYY, YYYY-MM or current (rosters)"),
+    ("level", "String", "city, county, township or village"),
+    (
+        "geo_code",
+        "String",
+        "division code: city/county 6 digits, township 9, village 12",
+    ),
+    (
+        "geo_name",
+        "String",
+        "name of the city, county, township or village",
+    ),
+    (
+        "value",
+        "Float64",
+        "the figure, in `unit`; null when the denominator is 0",
+    ),
+    ("numerator", "Float64", "Σ num of the units (before scale)"),
+    (
+        "denominator",
+        "Float64",
+        "Σ den (ratio) or number of units with a value (mean, median)",
+    ),
+    ("unit", "String", "unit of value"),
+    (
+        "villages_reporting",
+        "UInt64",
+        "villages in scope that reported for the period",
+    ),
+    (
+        "villages_registry",
+        "UInt64",
+        "active registry villages in the area",
+    ),
+    (
+        "units",
+        "UInt64",
+        "units counted (villages, stations, secretaries, …)",
+    ),
+    (
+        "rank",
+        "UInt64",
+        "rank within the county (village rows of ranked indicators)",
+    ),
+    (
+        "run_id",
+        "String",
+        "lake version the figure was computed from",
+    ),
+    (
+        "definition_hash",
+        "String",
+        "hash of the definition and parameters that made it",
+    ),
+];
