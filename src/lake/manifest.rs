@@ -13,9 +13,37 @@ use crate::lake::{self, FileEntry, FileStatus, LakeError, Layout};
 use crate::validate::issue::Lang;
 use crate::validate::Counts;
 
-use super::nightly::{ExitCodes, SegmentInfo};
-
 /// A warning or error as the manifest lists it.
+/// What a segment remembers of its file, besides the rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SegmentInfo {
+    pub sha256: String,
+    pub name: String,
+    pub template: Option<String>,
+    pub dataset: Option<String>,
+    pub county: Option<String>,
+    pub period: Option<String>,
+    pub counts: Counts,
+    pub failed: bool,
+    pub partitions: BTreeMap<String, usize>,
+    pub warnings: Vec<IssueNote>,
+    pub rejects: usize,
+    /// The file-level error, when the file could not be used.
+    pub error: Option<String>,
+    /// An internal error: the segment is not reused (see [`FileEntry::retry`]).
+    #[serde(default)]
+    pub retry: bool,
+}
+
+/// The exit code a run's outcome maps to, given by the command that runs
+/// it: the job records it in the manifest but does not decide it.
+#[derive(Debug, Clone, Copy)]
+pub struct ExitCodes {
+    pub clean: i32,
+    pub rejects: i32,
+    pub failed: i32,
+}
+
 /// How a file compares with the previous version: serialised as `new`,
 /// `changed` (same path, new content) or `unchanged`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

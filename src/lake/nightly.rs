@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::config::Pipeline;
 use crate::fsio::sha256_file;
@@ -27,28 +26,9 @@ use crate::validate::{load_registry, Counts, Engine, FileResult};
 use crate::worker::Isolation;
 
 use super::manifest::{finish_manifest, manifest_files, note, now, write_json};
-pub use super::manifest::{read_manifests, write_manifest, IssueNote, Manifest, ManifestFile};
-
-/// What a segment remembers of its file, besides the rows.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SegmentInfo {
-    pub sha256: String,
-    pub name: String,
-    pub template: Option<String>,
-    pub dataset: Option<String>,
-    pub county: Option<String>,
-    pub period: Option<String>,
-    pub counts: Counts,
-    pub failed: bool,
-    pub partitions: BTreeMap<String, usize>,
-    pub warnings: Vec<IssueNote>,
-    pub rejects: usize,
-    /// The file-level error, when the file could not be used.
-    pub error: Option<String>,
-    /// An internal error: the segment is not reused (see [`FileEntry::retry`]).
-    #[serde(default)]
-    pub retry: bool,
-}
+pub use super::manifest::{
+    read_manifests, write_manifest, ExitCodes, IssueNote, Manifest, ManifestFile, SegmentInfo,
+};
 
 pub struct Options {
     pub inbox: PathBuf,
@@ -61,15 +41,6 @@ pub struct Options {
     pub progress: bool,
     /// The exit codes the manifest records (the command's, see `cmd::exit`).
     pub exit_codes: ExitCodes,
-}
-
-/// The exit code a run's outcome maps to, given by the command that runs
-/// it: the job records it in the manifest but does not decide it.
-#[derive(Debug, Clone, Copy)]
-pub struct ExitCodes {
-    pub clean: i32,
-    pub rejects: i32,
-    pub failed: i32,
 }
 
 #[derive(Debug, thiserror::Error)]
