@@ -5,11 +5,14 @@
 # on the province inbox: first run, unchanged rerun, one resubmission;
 # then the indicator and report stages alone on the province lake.
 # Prints wall time, rows/s and peak memory. Usage: bash tests/bench.sh [DIR]
+# Builds the `dist` profile (fat LTO) that README's figures were measured
+# with; PROFILE=release bash tests/bench.sh measures the quick-build profile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-$(mktemp -d)}
-cargo build --release --quiet
-zx=target/release/zhenxing
+profile=${PROFILE:-dist}
+cargo build --profile "$profile" --quiet
+zx=target/$profile/zhenxing
 export ZHENXING_KEY=${ZHENXING_KEY:-$(printf 'be%.0s' $(seq 32))}
 # ingest timings: every run parses every file (--full-refresh) into a scratch lake
 scratch="$work/scratch-out"
