@@ -137,7 +137,10 @@ fn period_column(
     Ok(Column::new("period".into(), v))
 }
 
-/// Each period present and the one before it.
+/// Each period present, the one present before it (`previous`), and the
+/// same period a year earlier (`previous_year`: `2023` for `2024`,
+/// `2023-06` for `2024-06`), present or not: year-over-year figures
+/// compare with that one only.
 fn periods_frame(df: &DataFrame) -> PolarsResult<DataFrame> {
     let mut ps: Vec<String> = df
         .column("period")?
@@ -151,13 +154,22 @@ fn periods_frame(df: &DataFrame) -> PolarsResult<DataFrame> {
     let prev: Vec<Option<String>> = (0..ps.len())
         .map(|i: usize| i.checked_sub(1).map(|j| ps[j].clone()))
         .collect();
+    let year_before: Vec<Option<String>> = ps.iter().map(|p| year_before(p)).collect();
     DataFrame::new(
         ps.len(),
         vec![
             Column::new("period".into(), ps),
             Column::new("previous".into(), prev),
+            Column::new("previous_year".into(), year_before),
         ],
     )
+}
+
+/// `2024` → `2023`, `2024-06` → `2023-06`; `current` (rosters) has none.
+fn year_before(period: &str) -> Option<String> {
+    let (y, rest) = period.split_at(period.len().min(4));
+    let y: i32 = y.parse().ok().filter(|_| y.len() == 4)?;
+    Some(format!("{:04}{rest}", y - 1))
 }
 
 fn str_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {

@@ -159,6 +159,13 @@ pub fn make_inbox(root: &Path) -> (PathBuf, PathBuf) {
         );
     }
     let t07 = format!("{LOC},年度,集体经营性收入");
+    // 2021, then no 2022: 2023 has no year-over-year figure
+    write(
+        &inbox,
+        "如皋市_村级集体经济收入统计表_2021.csv",
+        &t07,
+        &[&format!("{JIA},2021,50")],
+    );
     write(
         &inbox,
         "如皋市_村级集体经济收入统计表_2023.csv",
@@ -581,7 +588,7 @@ fn collective_economy() {
         Some(1.0)
     );
     assert_eq!(
-        get("ce_income_band", Some("10万元以下"), "2024", "city", CITY).1,
+        get("ce_income_band", Some("不足10万元"), "2024", "city", CITY).1,
         Some(1.0)
     );
     near(city("ce_income_band", Some("未报送"), "2024"), 40.0);
@@ -601,6 +608,16 @@ fn collective_economy() {
         city("ce_operating_income_growth", None, "2024"),
         6600.0 / 93.0,
     );
+    // 2022 was not reported: 2023 is not compared with 2021
+    for year in ["2021", "2023"] {
+        assert!(!table().contains_key(&(
+            "ce_operating_income_growth".into(),
+            None,
+            year.into(),
+            "city".into(),
+            CITY.into()
+        )));
+    }
     // fuel station: 105万 dividends on 100万 invested
     near(city("ce_station_return", None, "2024"), 105.0);
     // 350k floor: 甲 40万, 乙 35万 (at the floor counts), 丙 30万 → 2/3
@@ -961,7 +978,7 @@ fn same_lake_gives_identical_tables_and_reports() {
     let o = zx_out(&["report", "--out", out.to_str().unwrap(), "--period", "1999"]);
     assert_eq!(o.code, 2);
     assert!(
-        o.stderr.contains("periods present: 2022, 2023, 2024"),
+        o.stderr.contains("periods present: 2021, 2022, 2023, 2024"),
         "{}",
         o.stderr
     );
@@ -1018,7 +1035,7 @@ fn a_threshold_is_changed_in_the_definitions_file() {
         "SELECT period, value FROM indicators WHERE indicator_id = 'ce_attainment_50w' AND level = 'city' ORDER BY period",
     ]);
     assert_eq!(
-        o.stdout, "period,value\n2023,0.0\n2024,20.0\n",
+        o.stdout, "period,value\n2021,0.0\n2023,0.0\n2024,20.0\n",
         "{}",
         o.stderr
     );
