@@ -1145,3 +1145,53 @@ fn the_output_tables_have_exactly_the_columns_docs_lists() {
         &zhenxing::analysis::effects::EFFECT_COLUMNS,
     );
 }
+
+#[test]
+fn a_station_across_two_counties_counts_its_investment_once() {
+    // JYZ09 (100万 invested) supports 甲村 in 如皋市 (10万 dividends) and
+    // 己村 in 海安市 (20万). Each county sees the whole station: 30 / 100 =
+    // 30 %; the city counts it once: 30 / 100 = 30 % (not 30 / 200 = 15 %).
+    let d = tempfile::tempdir().unwrap();
+    let (_, registry) = make_inbox(d.path());
+    let inbox = d.path().join("stations");
+    std::fs::create_dir_all(&inbox).unwrap();
+    write(
+        &inbox,
+        "如皋市_强村加油站收益台账_2024.csv",
+        "加油站编号,名称,县(市、区),入股资金,年度,帮扶村,分红金额",
+        &[
+            "JYZ09,跨县加油站,如皋市,100,2024,甲村,10",
+            "JYZ09,跨县加油站,海安市,100,2024,己村,20",
+        ],
+    );
+    let out = d.path().join("out");
+    let o = zx_out(&[
+        "run",
+        "--quiet",
+        "--inbox",
+        inbox.to_str().unwrap(),
+        "--registry",
+        registry.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    assert!(!o.stdout.contains("more than once"), "{}", o.stdout);
+    let q = zx_out(&[
+        "query",
+        "--csv",
+        "--out",
+        out.to_str().unwrap(),
+        "SELECT level, geo_code, value, CAST(numerator AS BIGINT) AS numerator, \
+         CAST(denominator AS BIGINT) AS denominator FROM indicators \
+         WHERE indicator_id = 'ce_station_return' ORDER BY level, geo_code",
+    ]);
+    assert_eq!(q.code, 0, "{}", q.stderr);
+    assert_eq!(
+        q.stdout,
+        "level,geo_code,value,numerator,denominator\n\
+         city,320600,30.0,300000,1000000\n\
+         county,320682,30.0,300000,1000000\n\
+         county,320685,30.0,300000,1000000\n"
+    );
+}

@@ -52,6 +52,8 @@ pub fn aggregate(
     let village_level = ind.def.village_rows;
     type Key = (u32, u32, Level, u32);
     let mut accs: HashMap<Key, Acc> = HashMap::new();
+    // with `once_per_unit`, the (area, unit) pairs already counted
+    let mut counted: std::collections::HashSet<(Key, u32)> = std::collections::HashSet::new();
     for r in &units.rows {
         let mut keys = [
             (Level::City, 0),
@@ -69,7 +71,11 @@ pub fn aggregate(
             }
         }
         for &(level, code) in &keys[..n] {
-            let a = accs.entry((r.period, r.category, level, code)).or_default();
+            let key = (r.period, r.category, level, code);
+            if ind.def.once_per_unit && !counted.insert((key, r.unit)) {
+                continue;
+            }
+            let a = accs.entry(key).or_default();
             if let Some(v) = r.num {
                 match ind.def.aggregate {
                     Aggregate::Ratio | Aggregate::Share => {

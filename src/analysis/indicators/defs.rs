@@ -82,6 +82,11 @@ pub struct IndicatorDef {
     /// Rank villages within their county by value.
     #[serde(default)]
     pub rank: Option<RankOrder>,
+    /// A unit may stand in several counties (a fuel station supporting
+    /// villages in two): the query gives one row per county, each with the
+    /// unit's whole figures, and every area counts the unit once.
+    #[serde(default)]
+    pub once_per_unit: bool,
 }
 
 fn one() -> f64 {
@@ -270,6 +275,11 @@ pub fn load(path: &Path, datasets: &[String]) -> Result<Definitions, ConfigError
             &format!("{:?}", def.aggregate),
             &def.scale.to_string(),
             &format!("{}{:?}", def.village_rows, def.rank),
+            if def.once_per_unit {
+                "once_per_unit"
+            } else {
+                ""
+            },
         ] {
             h.update(part.as_bytes());
             h.update([0]);

@@ -110,7 +110,7 @@ pub fn compute_all(
                 (w[0].period, w[0].category, w[0].unit) == (w[1].period, w[1].category, w[1].unit)
             })
             .count();
-        if repeats > 0 {
+        if repeats > 0 && !ind.def.once_per_unit {
             warnings.push(format!(
                 "{}: {repeats} unit(s) appear more than once in a period (e.g. two files report the same village); each row is counted",
                 ind.def.id
