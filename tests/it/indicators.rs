@@ -246,6 +246,20 @@ pub fn zx_out(args: &[&str]) -> Out {
     }
 }
 
+/// `zhenxing run --quiet` on an inbox and registry into `out`.
+fn run_into(inbox: &Path, registry: &Path, out: &Path) -> Out {
+    zx_out(&[
+        "run",
+        "--quiet",
+        "--inbox",
+        inbox.to_str().unwrap(),
+        "--registry",
+        registry.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 /// The run over the fixture inbox, once per test process: OUT folder.
 fn out() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
@@ -253,16 +267,7 @@ fn out() -> &'static Path {
         let d = tempfile::tempdir().unwrap();
         let (inbox, registry) = make_inbox(d.path());
         let out = d.path().join("out");
-        let o = zx_out(&[
-            "run",
-            "--quiet",
-            "--inbox",
-            inbox.to_str().unwrap(),
-            "--registry",
-            registry.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let o = run_into(&inbox, &registry, &out);
         if o.code != 0 {
             let q = zx_out(&[
                 "query",
@@ -1090,18 +1095,8 @@ fn an_unchanged_run_leaves_the_indicators_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let (inbox, registry) = make_inbox(tmp.path());
     let out = tmp.path().join("out");
-    let args = [
-        "run",
-        "--quiet",
-        "--inbox",
-        inbox.to_str().unwrap(),
-        "--registry",
-        registry.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    assert_eq!(zx_out(&args).code, 0);
-    let o = zx_out(&args);
+    assert_eq!(run_into(&inbox, &registry, &out).code, 0);
+    let o = run_into(&inbox, &registry, &out);
     assert_eq!(o.code, 0);
     assert!(o.stdout.contains("indicators: up to date"), "{}", o.stdout);
 }
@@ -1165,16 +1160,7 @@ fn a_station_across_two_counties_counts_its_investment_once() {
         ],
     );
     let out = d.path().join("out");
-    let o = zx_out(&[
-        "run",
-        "--quiet",
-        "--inbox",
-        inbox.to_str().unwrap(),
-        "--registry",
-        registry.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = run_into(&inbox, &registry, &out);
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
     assert!(!o.stdout.contains("more than once"), "{}", o.stdout);
     let q = zx_out(&[
