@@ -222,15 +222,10 @@ impl Problem {
         let list = |v: &[String]| v.join(if zh { "、" } else { ", " });
         let s = |v: &str| v.to_string();
         match self {
-            Problem::Unreadable { detail, .. }
-            | Problem::WorkerDied { detail }
-            | Problem::Internal { detail, .. } => {
-                let mut v = vec![("detail", s(detail))];
-                if let Problem::Internal { stage, .. } = self {
-                    v.push(("stage", s(stage)));
-                }
-                v
+            Problem::Unreadable { detail, .. } | Problem::WorkerDied { detail } => {
+                vec![("detail", s(detail))]
             }
+            Problem::Internal { stage, detail } => vec![("stage", s(stage)), ("detail", s(detail))],
             Problem::WorkerTimeout { seconds } => vec![("seconds", seconds.to_string())],
             Problem::NoTemplate { headers } => vec![("headers", list(headers))],
             Problem::MissingFields { fields, headers } => {

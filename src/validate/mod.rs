@@ -66,17 +66,12 @@ fn set_stage(stage: &'static str) {
 /// while validating the rows of a file whose name contains NAME;
 /// `ingest-slow:NAME` makes that validation take two seconds longer.
 fn inject_fault(file: &str) {
-    if let Ok(f) = std::env::var("ZHENXING_FAULT") {
-        for part in f.split(',') {
-            let (what, name) = part.split_once(':').unwrap_or((part, ""));
-            if name.is_empty() || !file.contains(name) {
-                continue;
-            }
-            match what {
-                "ingest-panic" => panic!("injected fault for {name}"),
-                "ingest-slow" => std::thread::sleep(std::time::Duration::from_secs(2)),
-                _ => {}
-            }
+    for (what, name) in crate::worker::injected_faults(file) {
+        match what.as_str() {
+            _ if name.is_empty() => {}
+            "ingest-panic" => panic!("injected fault for {name}"),
+            "ingest-slow" => std::thread::sleep(std::time::Duration::from_secs(2)),
+            _ => {}
         }
     }
 }

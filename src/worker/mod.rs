@@ -357,16 +357,8 @@ pub fn worker_main(path: &Path, memory_mb: u64, cpu_s: u64, limits: &Limits) -> 
 /// hang, `worker-chatty:NAME` floods its stderr, `worker-bigframe:NAME`
 /// announces a 4 GiB frame, when the file path contains NAME.
 fn inject_fault(path: &Path) {
-    let Ok(fault) = std::env::var("ZHENXING_FAULT") else {
-        return;
-    };
-    let shown = path.display().to_string();
-    for f in fault.split(',') {
-        let (what, name) = f.split_once(':').unwrap_or((f, ""));
-        if !shown.contains(name) {
-            continue;
-        }
-        match what {
+    for (what, _) in injected_faults(&path.display().to_string()) {
+        match what.as_str() {
             "worker-abort" => std::process::abort(),
             "worker-hang" => loop {
                 std::thread::sleep(std::time::Duration::from_secs(1));
@@ -390,6 +382,20 @@ fn inject_fault(path: &Path) {
             _ => {}
         }
     }
+}
+
+/// The faults `ZHENXING_FAULT` (`KIND:NAME,KIND:NAME…`, for tests) asks
+/// for on `target`: (kind, name) of each whose NAME `target` contains.
+pub fn injected_faults(target: &str) -> Vec<(String, String)> {
+    let Ok(fault) = std::env::var("ZHENXING_FAULT") else {
+        return Vec::new();
+    };
+    fault
+        .split(',')
+        .map(|f| f.split_once(':').unwrap_or((f, "")))
+        .filter(|(_, name)| target.contains(name))
+        .map(|(what, name)| (what.to_string(), name.to_string()))
+        .collect()
 }
 
 /// Caps the worker's address space and CPU time. A cap that cannot be set

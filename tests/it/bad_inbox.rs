@@ -216,19 +216,7 @@ pub fn write_inbox(dir: &Path, kind: FileKind) -> Vec<Planted> {
                 }
                 rows.push(row);
             }
-            let period = if src.frequency == zhenxing::config::Frequency::Monthly {
-                "2024_06"
-            } else {
-                "2024"
-            };
-            let path = dir.join(format!("{county}_{}_{period}.{}", src.title, kind.ext()));
-            let sheet = SheetOut {
-                name: county.clone(),
-                hidden: false,
-                rows,
-                merges: Vec::new(),
-            };
-            write_book(&path, kind, &[sheet]).unwrap();
+            let path = write_county_file(dir, src, county, rows, kind);
             out.push(Planted { path, changed });
         }
     }
@@ -369,27 +357,10 @@ fn the_nightly_run_takes_the_hostile_inbox() {
     write_inbox(&inbox, FileKind::Xlsx);
     let out = d.path().join("out");
     let key = d.path().join("key");
-    let r = zx_env(
-        &[
-            "run",
-            "--inbox",
-            inbox.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ],
-        &[("ZHENXING_KEY_FILE", key.to_str().unwrap())],
-    );
+    let r = run_in(&inbox, &out, &key, &[]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    let runs = std::fs::read_dir(out.join("runs")).unwrap();
-    let manifest = runs
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "json"))
-        .unwrap();
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    let m = last_manifest(&out);
     assert_eq!(m["outcome"], "published");
     let files = m["files"].as_array().unwrap();
     assert!(files.len() >= 12);
@@ -446,6 +417,18 @@ pub fn clean_file(
                 .collect(),
         );
     }
+    write_county_file(dir, src, &county, rows, kind)
+}
+
+/// Writes one sheet of rows as a county's file of a template for 2024
+/// (June 2024 for monthly templates), named as counties name them.
+fn write_county_file(
+    dir: &Path,
+    src: &Source,
+    county: &str,
+    rows: Vec<Vec<Out>>,
+    kind: FileKind,
+) -> PathBuf {
     let period = if src.frequency == zhenxing::config::Frequency::Monthly {
         "2024_06"
     } else {
@@ -453,7 +436,7 @@ pub fn clean_file(
     };
     let path = dir.join(format!("{county}_{}_{period}.{}", src.title, kind.ext()));
     let sheet = SheetOut {
-        name: county.clone(),
+        name: county.to_string(),
         hidden: false,
         rows,
         merges: Vec::new(),

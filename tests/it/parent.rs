@@ -2,40 +2,13 @@
 //! error, limits hold whatever a file declares, a rule without its column
 //! is a warning, and the small things a cron job trips over.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use zhenxing::synth::write::FileKind;
 
 use super::bad_inbox::clean_file;
 use super::hostile::patch_zip;
 use super::util::*;
-
-fn run_in(inbox: &Path, out: &Path, key: &Path, env: &[(&str, &str)]) -> Out {
-    let mut e: Vec<(&str, &str)> = vec![("ZHENXING_KEY_FILE", key.to_str().unwrap())];
-    e.extend_from_slice(env);
-    zx_env(
-        &[
-            "run",
-            "--inbox",
-            inbox.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &e,
-    )
-}
-
-/// The newest run manifest of an output folder.
-fn last_manifest(out: &Path) -> serde_json::Value {
-    let mut runs: Vec<PathBuf> = std::fs::read_dir(out.join("runs"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    runs.sort();
-    serde_json::from_str(&std::fs::read_to_string(runs.last().unwrap()).unwrap()).unwrap()
-}
 
 fn file_entry<'a>(m: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     m["files"]
@@ -183,67 +156,49 @@ fn attacks(inbox: &Path) -> String {
     std::fs::create_dir_all(&scratch).unwrap();
     let good = clean_file(inbox, "T04", 20, FileKind::Xlsx, &[], &[]);
     let base = clean_file(&scratch, "T07", 5, FileKind::Xlsx, &[], &[]);
-    let sheet = "xl/worksheets/sheet1.xml";
-    let add_rows = |extra: String| {
-        move |xml: String| xml.replace("</sheetData>", &format!("{extra}</sheetData>"))
+    // each attack: what goes at the end of <sheetData>, and after it
+    let patched = |year: u32, rows: &str, after: &str| {
+        patch_zip(
+            &base,
+            &inbox.join(format!("如皋市_村级集体经济收入统计表_{year}.xlsx")),
+            "xl/worksheets/sheet1.xml",
+            |xml: String| xml.replace("</sheetData>", &format!("{rows}</sheetData>{after}")),
+        )
     };
     // a row number far below the last one, beyond Excel's last row
-    patch_zip(
-        &base,
-        &inbox.join("如皋市_村级集体经济收入统计表_2023.xlsx"),
-        sheet,
-        add_rows(
-            r#"<row r="999999999"><c r="A999999999" t="inlineStr"><is><t>x</t></is></c></row>"#
-                .into(),
-        ),
+    patched(
+        2023,
+        r#"<row r="999999999"><c r="A999999999" t="inlineStr"><is><t>x</t></is></c></row>"#,
+        "",
     );
     // a legal but distant row: a gap, never filled
-    patch_zip(
-        &base,
-        &inbox.join("如皋市_村级集体经济收入统计表_2022.xlsx"),
-        sheet,
-        add_rows(
-            r#"<row r="1048000"><c r="A1048000" t="inlineStr"><is><t>说明</t></is></c></row>"#
-                .into(),
-        ),
+    patched(
+        2022,
+        r#"<row r="1048000"><c r="A1048000" t="inlineStr"><is><t>说明</t></is></c></row>"#,
+        "",
     );
     // a cell beyond column XFD
-    patch_zip(
-        &base,
-        &inbox.join("如皋市_村级集体经济收入统计表_2021.xlsx"),
-        sheet,
-        add_rows(r#"<row r="9"><c r="XFE9" t="inlineStr"><is><t>x</t></is></c></row>"#.into()),
+    patched(
+        2021,
+        r#"<row r="9"><c r="XFE9" t="inlineStr"><is><t>x</t></is></c></row>"#,
+        "",
     );
     // 50,000 merged regions over the header
     let merges: String = (0..50_000)
         .map(|i| format!(r#"<mergeCell ref="A{}:XFD{}"/>"#, 1 + i % 20, 2 + i % 20))
         .collect();
-    patch_zip(
-        &base,
-        &inbox.join("如皋市_村级集体经济收入统计表_2020.xlsx"),
-        sheet,
-        |xml: String| {
-            xml.replace(
-                "</sheetData>",
-                &format!("</sheetData><mergeCells count=\"50000\">{merges}</mergeCells>"),
-            )
-        },
+    patched(
+        2020,
+        "",
+        &format!("<mergeCells count=\"50000\">{merges}</mergeCells>"),
     );
     // 9,000 overlapping regions, each the whole header area: under the
     // limit, so header detection must stay bounded
-    let merges: String = (0..9_000)
-        .map(|_| r#"<mergeCell ref="A1:XFD28"/>"#.to_string())
-        .collect();
-    patch_zip(
-        &base,
-        &inbox.join("如皋市_村级集体经济收入统计表_2019.xlsx"),
-        sheet,
-        |xml: String| {
-            xml.replace(
-                "</sheetData>",
-                &format!("</sheetData><mergeCells count=\"9000\">{merges}</mergeCells>"),
-            )
-        },
+    let merges = r#"<mergeCell ref="A1:XFD28"/>"#.repeat(9_000);
+    patched(
+        2019,
+        "",
+        &format!("<mergeCells count=\"9000\">{merges}</mergeCells>"),
     );
     // one CSV row with two million fields
     let mut wide = String::from("县(市、区),村(社区),村级集体经营性收入\n");

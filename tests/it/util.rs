@@ -119,3 +119,31 @@ pub fn counts(file: &serde_json::Value) -> [u64; 5] {
         c["records"].as_u64().unwrap(),
     ]
 }
+
+/// `zhenxing run` on an inbox into `out` with its own key file.
+pub fn run_in(inbox: &Path, out: &Path, key: &Path, env: &[(&str, &str)]) -> Out {
+    let mut e: Vec<(&str, &str)> = vec![("ZHENXING_KEY_FILE", key.to_str().unwrap())];
+    e.extend_from_slice(env);
+    zx_env(
+        &[
+            "run",
+            "--inbox",
+            inbox.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &e,
+    )
+}
+
+/// The newest run manifest of an output folder.
+pub fn last_manifest(out: &Path) -> serde_json::Value {
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(out.join("runs"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    runs.sort();
+    serde_json::from_str(&std::fs::read_to_string(runs.last().unwrap()).unwrap()).unwrap()
+}
