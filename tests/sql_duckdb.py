@@ -27,7 +27,7 @@ params = {k: (f"'{v}'" if isinstance(v, str) else str(v)) for k, v in defs["para
 tables = set()
 for ind in defs["indicator"]:
     tables.add(ind["dataset"])
-tables |= {"villages", "org_structure_periods", "standardisation_periods", "collective_economy_periods",
+tables |= {"villages", "org_structure_periods", "org_structure_county_periods", "standardisation_periods", "collective_economy_periods",
            "pairing_projects_periods"}
 tmp = pathlib.Path(tempfile.mkdtemp())
 con = duckdb.connect()

@@ -1,5 +1,6 @@
 //! The tables indicator SQL sees: the published lake's datasets with a text
-//! `period`, `<dataset>_periods`, and `villages` (active registry villages).
+//! `period`, `<dataset>_periods`, `<dataset>_county_periods`, and
+//! `villages` (active registry villages).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -32,7 +33,14 @@ pub struct Tables {
     pub created: String,
     /// the version's current input files
     pub files: Vec<crate::lake::FileEntry>,
+    /// Monthly and quarterly datasets after [`Tables::add_year_ends`]:
+    /// dataset → (county code, year) → the last period that county
+    /// reported in that year, whose rows stand for the year.
+    pub year_ends: BTreeMap<String, YearEnds>,
 }
+
+/// (county code, year) → the county's last reported period of the year.
+pub type YearEnds = BTreeMap<(String, String), String>;
 
 fn pq(path: &Path, e: PolarsError) -> LakeError {
     crate::lake::pq(path, e)
@@ -137,10 +145,11 @@ fn period_column(
     Ok(Column::new("period".into(), v))
 }
 
-/// Each period present, the one present before it (`previous`), and the
-/// same period a year earlier (`previous_year`: `2023` for `2024`,
-/// `2023-06` for `2024-06`), present or not: year-over-year figures
-/// compare with that one only.
+/// Each period present; `previous`, the period a change is measured
+/// against (for a month or quarter the one of its kind present before it,
+/// for a year the year before when present); and the same period a year
+/// earlier (`previous_year`: `2023` for `2024`, `2023-06` for `2024-06`),
+/// present or not: year-over-year figures compare with that one only.
 fn periods_frame(df: &DataFrame) -> PolarsResult<DataFrame> {
     let mut ps: Vec<String> = df
         .column("period")?
@@ -151,9 +160,7 @@ fn periods_frame(df: &DataFrame) -> PolarsResult<DataFrame> {
         .collect();
     ps.sort();
     ps.dedup();
-    let prev: Vec<Option<String>> = (0..ps.len())
-        .map(|i: usize| i.checked_sub(1).map(|j| ps[j].clone()))
-        .collect();
+    let prev = previous_of(&ps);
     let year_before: Vec<Option<String>> = ps.iter().map(|p| year_before(p)).collect();
     DataFrame::new(
         ps.len(),
@@ -163,6 +170,58 @@ fn periods_frame(df: &DataFrame) -> PolarsResult<DataFrame> {
             Column::new("previous_year".into(), year_before),
         ],
     )
+}
+
+/// `previous` of each county: county_code, period, previous, the same
+/// rule as [`periods_frame`] over the periods that county reported, so a
+/// change is measured against the county's own last report.
+fn county_periods_frame(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let counties = str_values(df, "county_code")?;
+    let periods = str_values(df, "period")?;
+    let mut by_county: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (c, p) in counties.into_iter().zip(periods) {
+        if let (Some(c), Some(p)) = (c, p) {
+            by_county.entry(c).or_default().push(p);
+        }
+    }
+    let (mut cc, mut pp, mut prev) = (Vec::new(), Vec::new(), Vec::new());
+    for (c, mut ps) in by_county {
+        ps.sort();
+        ps.dedup();
+        prev.extend(previous_of(&ps));
+        cc.extend(std::iter::repeat_n(c, ps.len()));
+        pp.extend(ps);
+    }
+    DataFrame::new(
+        cc.len(),
+        vec![
+            Column::new("county_code".into(), cc),
+            Column::new("period".into(), pp),
+            Column::new("previous".into(), prev),
+        ],
+    )
+}
+
+/// For sorted, distinct periods: a month's or quarter's previous is the
+/// period of its kind present before it; a year's is year − 1 when present.
+fn previous_of(ps: &[String]) -> Vec<Option<String>> {
+    let present: std::collections::BTreeSet<&str> = ps.iter().map(String::as_str).collect();
+    (0..ps.len())
+        .map(|i: usize| {
+            if is_year(&ps[i]) {
+                return year_before(&ps[i]).filter(|y| present.contains(y.as_str()));
+            }
+            ps[..i]
+                .iter()
+                .rev()
+                .find(|q| q.len() == ps[i].len() && !is_year(q))
+                .cloned()
+        })
+        .collect()
+}
+
+fn is_year(p: &str) -> bool {
+    p.len() == 4 && p.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// `2024` → `2023`, `2024-06` → `2023-06`; `current` (rosters) has none.
@@ -215,6 +274,8 @@ impl Tables {
             }
             let periods = periods_frame(&df).map_err(|e| pq(&lake, e))?;
             frames.insert(format!("{}_periods", src.dataset), periods);
+            let periods = county_periods_frame(&df).map_err(|e| pq(&lake, e))?;
+            frames.insert(format!("{}_county_periods", src.dataset), periods);
             frames.insert(src.dataset.clone(), df);
         }
         let rejects = lake.join("rejects");
@@ -235,7 +296,94 @@ impl Tables {
                 .into_iter()
                 .filter(|f| f.status == crate::lake::FileStatus::Current)
                 .collect(),
+            year_ends: BTreeMap::new(),
         }))
+    }
+
+    /// Gives every monthly and quarterly dataset its years: for each county
+    /// and year, the rows of the last period that county reported in the
+    /// year are added again with the year as their period (`2024` from a
+    /// county's `2024-11`), and `<dataset>_periods` lists the years too.
+    /// A county that stopped reporting in November is not counted as
+    /// absent in December. The indicator stage and `explain` call this;
+    /// `query` shows the lake as it is.
+    pub fn add_year_ends(&mut self, p: &Pipeline) -> PolarsResult<()> {
+        for src in &p.sources {
+            if !matches!(src.frequency, Frequency::Monthly | Frequency::Quarterly) {
+                continue;
+            }
+            let Some(df) = self.frames.get(&src.dataset) else {
+                continue;
+            };
+            let counties = str_values(df, "county_code")?;
+            let periods = str_values(df, "period")?;
+            let mut ends = YearEnds::new();
+            for (c, p) in counties.iter().zip(&periods) {
+                let (Some(c), Some(p)) = (c, p) else { continue };
+                let Some(y) = p.get(..4).filter(|y| p.len() > 4 && is_year(y)) else {
+                    continue;
+                };
+                let e = ends
+                    .entry((c.clone(), y.to_string()))
+                    .or_insert_with(|| p.clone());
+                if p > e {
+                    *e = p.clone();
+                }
+            }
+            let keep: Vec<bool> = counties
+                .iter()
+                .zip(&periods)
+                .map(|(c, p)| match (c, p) {
+                    (Some(c), Some(p)) if p.len() > 4 => p
+                        .get(..4)
+                        .is_some_and(|y| ends.get(&(c.clone(), y.to_string())) == Some(p)),
+                    _ => false,
+                })
+                .collect();
+            let mask = BooleanChunked::from_slice("keep".into(), &keep);
+            let mut years = df.filter(&mask)?;
+            let year_col: Vec<String> = str_values(&years, "period")?
+                .into_iter()
+                .map(|p| {
+                    p.and_then(|p| p.get(..4).map(str::to_string))
+                        .unwrap_or_default()
+                })
+                .collect();
+            years.with_column(Column::new("period".into(), year_col))?;
+            let mut all = df.clone();
+            all.vstack_mut(&years)?;
+            let periods = periods_frame(&all)?;
+            self.frames
+                .insert(format!("{}_periods", src.dataset), periods);
+            let periods = county_periods_frame(&all)?;
+            self.frames
+                .insert(format!("{}_county_periods", src.dataset), periods);
+            self.frames.insert(src.dataset.clone(), all);
+            self.year_ends.insert(src.dataset.clone(), ends);
+        }
+        Ok(())
+    }
+
+    /// Which period stood for a year in an area: for a year of a monthly
+    /// or quarterly dataset, the last reported period of each county in
+    /// the area (comma-separated when counties differ); else the period
+    /// itself. `area` is a county, township or village code, or `None` for
+    /// the city.
+    pub fn period_used(&self, dataset: &str, period: &str, area: Option<&str>) -> String {
+        let Some(ends) = self.year_ends.get(dataset).filter(|_| is_year(period)) else {
+            return period.to_string();
+        };
+        let used: std::collections::BTreeSet<&str> = ends
+            .iter()
+            .filter(|((c, y), _)| {
+                y == period && area.is_none_or(|a| a.get(..6).is_some_and(|a| a == c))
+            })
+            .map(|(_, m)| m.as_str())
+            .collect();
+        if used.is_empty() {
+            return period.to_string();
+        }
+        used.into_iter().collect::<Vec<_>>().join(",")
     }
 
     /// A SQL context with every table registered.

@@ -87,7 +87,7 @@ pub fn run(o: ExplainOptions) -> i32 {
     };
     let ind = &defs.indicators[idx];
     let out = super::out_dir(&p, o.out.as_deref());
-    let t = match Tables::load(&p, &out, true) {
+    let mut t = match Tables::load(&p, &out, true) {
         Ok(Some(t)) => t,
         Ok(None) => {
             eprintln!("zhenxing explain: {} has no published lake", out.display());
@@ -98,6 +98,10 @@ pub fn run(o: ExplainOptions) -> i32 {
             return exit::FAILED;
         }
     };
+    if let Err(e) = t.add_year_ends(&p) {
+        eprintln!("zhenxing explain: {e}");
+        return exit::FAILED;
+    }
     let (city_code, city_name) = city_of(&t.geo, &p.city);
     let all = match run_queries(&mut t.context(), ind) {
         Ok(u) => u.unit_rows(),
@@ -176,8 +180,15 @@ pub fn run(o: ExplainOptions) -> i32 {
         .find(|q| q.0 == o.category || q.0.is_none())
         .map_or("", |q| q.1.as_str());
     println!("SQL (parameters filled in):\n{}", sql.trim_end());
+    let area = (level != Level::City).then_some(fig.geo_code.as_str());
+    let used = t.period_used(&ind.def.dataset, &fig.period, area);
+    let used = if used == fig.period {
+        String::new()
+    } else {
+        format!(" (from {used})")
+    };
     println!(
-        "\n{} {} · period {}{} · lake version {}",
+        "\n{} {} · period {}{used}{} · lake version {}",
         fig.geo_code,
         fig.geo_name,
         fig.period,

@@ -144,7 +144,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px}} th{{background:#ddebf7}} td.n{{te
                 h,
                 r#"<tr><td>{name}</td><td>{p}</td><td class="n">{v}</td><td>{u}</td><td class="n">{num}</td><td class="n">{den}</td><td class="n">{rep}</td></tr>"#,
                 name = esc(&ind.def.name_zh),
-                p = esc(&r.period),
+                p = esc(&r.period_used),
                 v = fmt_value(r.value, &ind.def.unit),
                 u = esc(&ind.def.unit),
                 num = r.numerator.map_or("—".into(), |x| format!("{x:.0}")),

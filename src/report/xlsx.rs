@@ -193,7 +193,7 @@ fn figure_sheet(
             }
             text(ws, f, row, 0, &ind.def.name_zh)?;
             text(ws, f, row, 1, r.category.as_deref().unwrap_or(""))?;
-            text(ws, f, row, 2, &r.period)?;
+            text(ws, f, row, 2, &r.period_used)?;
             text(ws, f, row, 3, level_zh(r.level))?;
             text(ws, f, row, 4, &r.geo_code)?;
             text(ws, f, row, 5, &r.geo_name)?;
@@ -359,7 +359,7 @@ fn ranks_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
         });
         for r in rows {
             text(ws, f, row, 0, &ind.def.name_zh)?;
-            text(ws, f, row, 1, &r.period)?;
+            text(ws, f, row, 1, &r.period_used)?;
             let county = counties.get(&r.geo_code[..6]).copied().unwrap_or("");
             text(ws, f, row, 2, county)?;
             text(ws, f, row, 3, &r.geo_code)?;

@@ -34,6 +34,7 @@ const JIA: &str = "如皋市,城北街道,甲村,320682100001";
 const YI: &str = "如皋市,城北街道,乙村,320682100002";
 const BING: &str = "如皋市,东陈镇,丙村,320682101001";
 const DING: &str = "如皋市,东陈镇,丁村,320682101002";
+const JI: &str = "海安市,城东镇,己村,320685100001";
 
 /// Booleans S01…S24 with the listed standards not met.
 fn standards(missed: &[usize]) -> String {
@@ -82,6 +83,19 @@ pub fn make_inbox(root: &Path) -> (PathBuf, PathBuf) {
             &format!("{BING},2024年12月,200,20,无,2,1,1,3"),
             &format!("{DING},2024年12月,100,10,党支部,1,1,1,1"),
         ],
+    );
+    // 海安市's last report of 2024 is November: its November stands for 2024
+    write(
+        &inbox,
+        "海安市_村级组织架构统计表_2023年12月.csv",
+        &t01,
+        &[&format!("{JI},2023年12月,500,50,党支部,2,1,1,3")],
+    );
+    write(
+        &inbox,
+        "海安市_村级组织架构统计表_2024年11月.csv",
+        &t01,
+        &[&format!("{JI},2024年11月,500,50,党支部,2,2,2,5")],
     );
     let s_head = (1..=24)
         .map(|i| format!("S{i:02}"))
@@ -338,6 +352,19 @@ fn table() -> &'static BTreeMap<Key, Fig> {
     })
 }
 
+/// `period_used` of an indicator's row without category.
+fn period_used(id: &str, period: &str, level: &str, geo: &str) -> String {
+    let q = format!(
+        "SELECT period_used FROM indicators WHERE indicator_id = '{id}' AND period = '{period}' \
+         AND level = '{level}' AND geo_code = '{geo}' AND category IS NULL"
+    );
+    let o = zx_out(&["query", "--out", out_dir().to_str().unwrap(), "--csv", &q]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", o.stdout);
+    lines[1].trim_matches('"').to_string()
+}
+
 fn get(id: &str, cat: Option<&str>, period: &str, level: &str, geo: &str) -> Fig {
     let k = (
         id.to_string(),
@@ -408,10 +435,43 @@ fn organisational_coverage() {
     near(city("org_new_units", Some("网格党支部"), "2024-12"), 2.0);
     near(city("org_new_units", Some("党小组"), "2024-12"), 1.0);
     near(city("org_new_units", Some("党员中心户"), "2024-12"), 3.0);
-    // the first period has no previous one: no row
+    // each county against its own previous report: 如皋市's June has none
+    // (no row), 海安市's November is measured against its 2023-12
     assert!(!table()
         .keys()
         .any(|k| k.0 == "org_new_units" && k.2 == "2024-06"));
+    near(
+        value(
+            "org_new_units",
+            Some("党员中心户"),
+            "2024-11",
+            "county",
+            HAIAN,
+        ),
+        2.0,
+    );
+    // the year 2024 from each county's last month: 如皋市 December (甲 乙
+    // 丁 complete, 丙 无 → 3/4), 海安市 November (己 complete → 1/1): 4/5
+    assert_eq!(
+        get("org_four_in_one", None, "2024", "city", CITY),
+        (Some(80.0), Some(4.0), Some(5.0), 5, 5)
+    );
+    near(
+        value("org_four_in_one", None, "2024", "county", HAIAN),
+        100.0,
+    );
+    let used = |level: &str, geo: &str| period_used("org_four_in_one", "2024", level, geo);
+    assert_eq!(used("city", CITY), "2024-11,2024-12");
+    assert_eq!(used("county", HAIAN), "2024-11");
+    assert_eq!(used("township", "320682101"), "2024-12");
+    // new units in the year: last month of 2024 against last month of
+    // 2023, per village; only 海安市 reported in 2023 (己: branches 2−1,
+    // groups 2−1, central 5−3)
+    near(city("org_new_units", Some("网格党支部"), "2024"), 1.0);
+    near(city("org_new_units", Some("党员中心户"), "2024"), 2.0);
+    assert!(!table()
+        .keys()
+        .any(|k| k.0 == "org_new_units" && k.2 == "2024" && k.3 == "county" && k.4 == RUGAO));
     // economic organisations: 3 of 4 have a Party organisation; 合作社 2/2, 企业 0/1
     near(city("org_econ_org_coverage", Some("合计"), "2024"), 75.0);
     near(city("org_econ_org_coverage", Some("合作社"), "2024"), 100.0);
@@ -720,7 +780,7 @@ fn report_workbook_reopens_with_sheets_headers_and_values() {
         .map(|c| c.to_string())
         .collect();
     assert_eq!(header, zhenxing::report::xlsx::FAMILY_HEADERS);
-    // the 2024 report takes December, the year's last month: 如皋市 3 of 4 complete
+    // the 2024 report takes each county's last month: 如皋市 December, 3 of 4 complete
     let row = r
         .rows()
         .find(|row| {
@@ -808,7 +868,9 @@ fn html_report_has_the_headline_table_and_charts() {
     let dir = out_dir().join("reports/2024");
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
     assert!(
-        html.contains("<td>四位一体组织体系完整率</td><td>2024-12</td><td class=\"n\">60.0</td>"),
+        html.contains(
+            "<td>四位一体组织体系完整率</td><td>2024-11,2024-12</td><td class=\"n\">80.0</td>"
+        ),
         "{html}"
     );
     for chart in [
@@ -823,12 +885,14 @@ fn html_report_has_the_headline_table_and_charts() {
         );
         assert!(html.contains(chart));
     }
-    // coverage chart: one bar per county with its value
+    // coverage chart: one bar per county with its value (海安市 from its
+    // November, not 0 % for a missing December)
     let cov = std::fs::read_to_string(dir.join("coverage_by_county.svg")).unwrap();
     assert!(
         cov.contains(">如皋市</text>")
             && cov.contains(">75.0%</text>")
-            && cov.contains(">0.0%</text>")
+            && cov.contains(">100.0%</text>"),
+        "{cov}"
     );
 }
 

@@ -164,6 +164,7 @@ pub fn aggregate(
                 indicator: idx,
                 category: units.text(category).map(str::to_string),
                 period: text(period),
+                period_used: text(period),
                 level,
                 geo_code,
                 geo_name,

@@ -72,6 +72,9 @@ pub struct IndicatorRow {
     pub indicator: usize,
     pub category: Option<String>,
     pub period: String,
+    /// The period whose figures stand for `period` here (see
+    /// [`Tables::period_used`]).
+    pub period_used: String,
     pub level: Level,
     pub geo_code: String,
     pub geo_name: String,
@@ -116,7 +119,12 @@ pub fn compute_all(
                 ind.def.id
             ));
         }
-        out.extend(aggregate(i, ind, &units, &tables.geo, (&code, &name)));
+        let mut rows = aggregate(i, ind, &units, &tables.geo, (&code, &name));
+        for r in &mut rows {
+            let area = (r.level != Level::City).then_some(r.geo_code.as_str());
+            r.period_used = tables.period_used(&ind.def.dataset, &r.period, area);
+        }
+        out.extend(rows);
         if timings {
             eprintln!(
                 "timing: {:<34} {:>8} unit rows  query {:>7.3} s  aggregate {:>7.3} s",
@@ -148,6 +156,7 @@ pub fn indicators_frame(
             rows.iter().map(|r| r.category.clone()).collect::<Vec<_>>(),
         ),
         Column::new("period".into(), s(&|r| r.period.clone())),
+        Column::new("period_used".into(), s(&|r| r.period_used.clone())),
         Column::new("level".into(), s(&|r| r.level.as_str().to_string())),
         Column::new("geo_code".into(), s(&|r| r.geo_code.clone())),
         Column::new("geo_name".into(), s(&|r| r.geo_name.clone())),
@@ -233,9 +242,12 @@ pub fn compute(
     out: &Path,
 ) -> Result<Option<Computed>, IndicatorError> {
     let t0 = std::time::Instant::now();
-    let Some(tables) = Tables::load(p, out, false)? else {
+    let Some(mut tables) = Tables::load(p, out, false)? else {
         return Ok(None);
     };
+    tables
+        .add_year_ends(p)
+        .map_err(|e| IndicatorError::Other(format!("years of monthly datasets: {e}")))?;
     let timings = std::env::var_os("ZHENXING_TIMINGS").is_some();
     if timings {
         eprintln!("timing: load the lake {:.3} s", t0.elapsed().as_secs_f64());
@@ -289,7 +301,7 @@ pub fn write_tables(
 /// The columns of `indicators.parquet` in order: (name, type, meaning).
 /// [`indicators_frame`] writes exactly these (tested); `docs` lists them.
 /// Columns of the indicator tables.
-pub const INDICATOR_COLUMNS: [(&str, &str, &str); 19] = [
+pub const INDICATOR_COLUMNS: [(&str, &str, &str); 20] = [
     (
         "indicator_id",
         "String",
@@ -308,6 +320,11 @@ pub const INDICATOR_COLUMNS: [(&str, &str, &str); 19] = [
         "breakdown (band, star level, aspect, …); null when none",
     ),
     ("period", "String", "YYYY, YYYY-MM or current (rosters)"),
+    (
+        "period_used",
+        "String",
+        "the period whose reports stand for `period` here: for a year of a monthly dataset, each county's last reported month of that year (comma-separated when the counties of the area differ); else the period itself",
+    ),
     ("level", "String", "city, county, township or village"),
     (
         "geo_code",
