@@ -10,6 +10,7 @@ portable SQL subset.
 """
 
 import pathlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -24,11 +25,12 @@ zx = args[1] if len(args) > 1 else "target/release/zhenxing"
 defs = tomllib.loads(pathlib.Path("pipelines/indicators.toml").read_text())
 params = {k: (f"'{v}'" if isinstance(v, str) else str(v)) for k, v in defs["params"].items()}
 
+# every table a query reads (after FROM or JOIN, not a subquery)
 tables = set()
 for ind in defs["indicator"]:
     tables.add(ind["dataset"])
-tables |= {"villages", "org_structure_periods", "org_structure_county_periods", "standardisation_periods", "collective_economy_periods",
-           "pairing_projects_periods"}
+    tables |= {t for t in re.findall(r"(?:FROM|JOIN)\s+([a-z_]+)", ind["sql"])
+               if t == "villages" or t.endswith("_periods")}
 tmp = pathlib.Path(tempfile.mkdtemp())
 con = duckdb.connect()
 for t in sorted(tables):

@@ -121,14 +121,26 @@ pub fn make_inbox(root: &Path) -> (PathBuf, PathBuf) {
             &format!("{DING},2024,是,是,是,是,否,否,否,否,否,,否,"),
         ],
     );
+    let t04 = format!("{LOC},年度,姓名,等级,档次,月基本报酬,年度报酬,是否专职,选聘事业编制,选聘时间,进入镇领导班子,进入时间");
+    // 王五's 2023 promotion and 张三's 2023 career post are in both ledgers
     write(
         &inbox,
         "如皋市_村书记专职化管理台账_2024.csv",
-        &format!("{LOC},年度,姓名,等级,档次,年度报酬,是否专职,选聘事业编制,选聘时间,进入镇领导班子,进入时间"),
+        &t04,
         &[
-            &format!("{JIA},2024,张三,一级,3,120000,是,是,2023-09-01,否,"),
-            &format!("{YI},2024,李四,二级,8,90000,是,否,,是,2024-01-01"),
-            &format!("{BING},2024,王五,二级,10,60000,否,否,,否,"),
+            &format!("{JIA},2024,张三,一级,3,6500,120000,是,是,2023-09-01,否,"),
+            &format!("{YI},2024,李四,二级,8,5000,90000,是,否,,是,2024-01-01"),
+            &format!("{BING},2024,王五,二级,10,4000,60000,否,否,,是,2023-05-01"),
+        ],
+    );
+    write(
+        &inbox,
+        "如皋市_村书记专职化管理台账_2023.csv",
+        &t04,
+        &[
+            &format!("{JIA},2023,张三,二级,5,6000,110000,是,是,2023-09-01,否,"),
+            &format!("{BING},2023,王五,二级,10,4000,58000,否,否,,是,2023-05-01"),
+            &format!("{DING},2023,赵六,三级,12,3500,50000,是,是,2022-03-01,否,"),
         ],
     );
     write(
@@ -556,12 +568,46 @@ fn secretaries() {
     );
     // (120000 + 90000 + 60000) / 3
     near(city("sec_mean_annual_pay", None, "2024"), 90000.0);
-    // 270000 / (3 × 100000)
-    near(city("sec_pay_to_benchmark", None, "2024"), 90.0);
-    // 1 career post of 3; quota 0.2 × 3 = 0.6 posts → 1/0.6
+    // monthly base pay against the monthly benchmark of 6000:
+    // (6500 + 5000 + 4000) / 3 = 5166.67; 15500 / (3 × 6000) = 86.11 %
+    near(
+        city("sec_mean_monthly_base_pay", None, "2024"),
+        15500.0 / 3.0,
+    );
+    assert_eq!(
+        get("sec_pay_to_benchmark", None, "2024", "city", CITY).1,
+        Some(15500.0)
+    );
+    near(
+        city("sec_pay_to_benchmark", None, "2024"),
+        100.0 * 15500.0 / 18000.0,
+    );
+    // only 张三 is at 6000 or more
+    near(city("sec_pay_at_benchmark", None, "2024"), 100.0 / 3.0);
+    // 1 career post among the 3 in the 2024 ledger
     near(city("sec_career_post_share", None, "2024"), 100.0 / 3.0);
-    near(city("sec_career_post_quota_use", None, "2024"), 100.0 / 0.6);
+    // selections in the window so far, each person once: 张三 (2023-09,
+    // in both ledgers) and 赵六 (2022-03, only in the 2023 ledger) = 2;
+    // the quota is 0.2 × 5 registry villages (戊 merged away) = 1 post
+    near(city("sec_career_post_selected", None, "2024"), 2.0);
+    assert_eq!(
+        get("sec_career_post_quota_use", None, "2024", "city", CITY).0,
+        Some(200.0)
+    );
+    assert_eq!(
+        get("sec_career_post_quota_use", None, "2024", "city", CITY).2,
+        Some(1.0)
+    );
+    // 如皋市: 2 / (0.2 × 4)
+    near(
+        value("sec_career_post_quota_use", None, "2024", "county", RUGAO),
+        250.0,
+    );
+    // promotions once per person, in the year of 进入时间: 王五 in 2023
+    // (again in the 2024 ledger, not counted again), 李四 in 2024
+    near(city("sec_promoted", None, "2023"), 1.0);
     near(city("sec_promoted", None, "2024"), 1.0);
+    near(city("sec_promoted_recent", None, "2024"), 2.0);
     near(city("sec_full_time_share", None, "2024"), 200.0 / 3.0);
 }
 
