@@ -300,6 +300,42 @@ impl Tables {
         }))
     }
 
+    /// Keeps registry entries of the given kinds (`村`, `社区`) and the
+    /// rows of those villages only: the scope of every figure. An entry
+    /// without a kind is a village.
+    pub fn keep_kinds(&mut self, kinds: &[String]) -> PolarsResult<()> {
+        let Some(v) = self.frames.get("villages") else {
+            return Ok(());
+        };
+        let codes = str_values(v, "village_code")?;
+        let kind = str_values(v, "kind")?;
+        let out: std::collections::HashSet<String> = codes
+            .into_iter()
+            .zip(kind)
+            .filter_map(|(c, k)| match (c, k) {
+                (Some(c), Some(k)) if !kinds.contains(&k) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if out.is_empty() {
+            return Ok(());
+        }
+        for (name, df) in self.frames.iter_mut() {
+            if name.ends_with("_periods") || df.column("village_code").is_err() {
+                continue;
+            }
+            let keep: Vec<bool> = str_values(df, "village_code")?
+                .iter()
+                .map(|c| c.as_ref().is_none_or(|c| !out.contains(c)))
+                .collect();
+            *df = df.filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
+        }
+        if let Some(v) = self.frames.get("villages") {
+            self.geo = geography(v)?;
+        }
+        Ok(())
+    }
+
     /// Gives every monthly and quarterly dataset its years: for each county
     /// and year, the rows of the last period that county reported in the
     /// year are added again with the year as their period (`2024` from a

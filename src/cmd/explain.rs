@@ -98,7 +98,10 @@ pub fn run(o: ExplainOptions) -> i32 {
             return exit::FAILED;
         }
     };
-    if let Err(e) = t.add_year_ends(&p) {
+    if let Err(e) = t
+        .keep_kinds(&defs.scope.kinds)
+        .and_then(|()| t.add_year_ends(&p))
+    {
         eprintln!("zhenxing explain: {e}");
         return exit::FAILED;
     }

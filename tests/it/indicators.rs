@@ -9,7 +9,8 @@
 //!   320682101001 如皋市 东陈镇   丙村   200
 //!   320682101002 如皋市 东陈镇   丁村   100 (former name 旧丁村)
 //!   320682101003 如皋市 东陈镇   戊村   merged into 320682101002
-//!   320685100001 海安市 城东镇   己村   reports nothing at all
+//!   320685100001 海安市 城东镇   己社区 kind 社区 (counted as a village by
+//!                                       default); reports only T01 (2023-12, 2024-11)
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,7 +35,7 @@ const JIA: &str = "如皋市,城北街道,甲村,320682100001";
 const YI: &str = "如皋市,城北街道,乙村,320682100002";
 const BING: &str = "如皋市,东陈镇,丙村,320682101001";
 const DING: &str = "如皋市,东陈镇,丁村,320682101002";
-const JI: &str = "海安市,城东镇,己村,320685100001";
+const JI: &str = "海安市,城东镇,己社区,320685100001";
 
 /// Booleans S01…S24 with the listed standards not met.
 fn standards(missed: &[usize]) -> String {
@@ -57,7 +58,7 @@ pub fn make_inbox(root: &Path) -> (PathBuf, PathBuf) {
          320682101001,如皋市,东陈镇,丙村,,村,,200\n\
          320682101002,如皋市,东陈镇,丁村,旧丁村,村,,100\n\
          320682101003,如皋市,东陈镇,戊村,,村,320682101002,50\n\
-         320685100001,海安市,城东镇,己村,,村,,500\n",
+         320685100001,海安市,城东镇,己社区,,社区,,500\n",
     )
     .unwrap();
     let t01 = format!(
@@ -501,36 +502,60 @@ fn standardisation() {
         value("std_compliance_rate", None, "2024", "county", RUGAO),
         25.0,
     );
-    // 组织设置 (S01–S04): 丙 misses S01, S02 → 2 of 3 assessed villages
+    // 组织设置 (S01–S04): 丙 misses S01, S02 → 甲 乙 pass: 2 of the 5
+    // registry villages (丁 and 己 not assessed do not pass), 2 of 3 assessed
+    assert_eq!(
+        get(
+            "std_aspect_pass_rate",
+            Some("组织设置"),
+            "2024",
+            "city",
+            CITY
+        ),
+        (Some(40.0), Some(2.0), Some(5.0), 3, 5)
+    );
     near(
-        city("std_aspect_pass_rate", Some("组织设置"), "2024"),
+        city("std_aspect_pass_rate_assessed", Some("组织设置"), "2024"),
         200.0 / 3.0,
     );
-    // 班子建设 (S05–S08): 乙 misses S05 → 2/3; 党员队伍: all 3
+    // 班子建设 (S05–S08): 乙 misses S05 → 2/5; 党员队伍: all 3 assessed → 3/5
+    near(city("std_aspect_pass_rate", Some("班子建设"), "2024"), 40.0);
+    near(city("std_aspect_pass_rate", Some("党员队伍"), "2024"), 60.0);
     near(
-        city("std_aspect_pass_rate", Some("班子建设"), "2024"),
-        200.0 / 3.0,
-    );
-    near(
-        city("std_aspect_pass_rate", Some("党员队伍"), "2024"),
+        city("std_aspect_pass_rate_assessed", Some("党员队伍"), "2024"),
         100.0,
     );
+    near(city("std_standard_pass_rate", Some("S01"), "2024"), 40.0);
     near(
-        city("std_standard_pass_rate", Some("S01"), "2024"),
+        city("std_standard_pass_rate_assessed", Some("S01"), "2024"),
         200.0 / 3.0,
     );
-    near(city("std_standard_pass_rate", Some("S03"), "2024"), 100.0);
-    // stars: 甲 5, 乙 3, 丙 5 → two five-star organisations, 2/3
+    near(city("std_standard_pass_rate", Some("S03"), "2024"), 60.0);
+    // stars: 甲 5, 乙 3, 丙 5, 丁 and 己 not assessed → of the 5 registry
+    // villages 2 five-star (40 %), 1 three-star, 2 未评定; among the 3 rated 2/3
+    // (villages_reporting of a category counts the villages in it)
     assert_eq!(
-        get("std_org_stars", Some("5星"), "2024", "city", CITY).1,
-        Some(2.0)
+        get("std_org_stars", Some("5星"), "2024", "city", CITY),
+        (Some(40.0), Some(2.0), Some(5.0), 2, 5)
     );
-    near(city("std_org_stars", Some("5星"), "2024"), 200.0 / 3.0);
-    near(city("std_org_stars", Some("3星"), "2024"), 100.0 / 3.0);
+    near(city("std_org_stars", Some("3星"), "2024"), 20.0);
+    near(city("std_org_stars", Some("未评定"), "2024"), 40.0);
+    near(
+        city("std_org_stars_rated", Some("5星"), "2024"),
+        200.0 / 3.0,
+    );
+    near(
+        city("std_org_stars_rated", Some("3星"), "2024"),
+        100.0 / 3.0,
+    );
     // secretary stars 4, 3, 5
     assert_eq!(
         get("std_secretary_stars", Some("5星"), "2024", "city", CITY).1,
         Some(1.0)
+    );
+    near(
+        city("std_secretary_stars_rated", Some("5星"), "2024"),
+        100.0 / 3.0,
     );
 }
 
@@ -1104,6 +1129,27 @@ fn same_lake_gives_identical_tables_and_reports() {
 /// 2024: 甲 120万 still does → 20 %.
 #[test]
 fn a_threshold_is_changed_in_the_definitions_file() {
+    let (p, out, _tmp) = indicators_with(&|d| {
+        d.replace(
+            "income_target_yuan = 500000\n",
+            "income_target_yuan = 1000000\n",
+        )
+    });
+    let o = zx_out(&[
+        "query", "--csv", "--pipeline", p.to_str().unwrap(), "--out", out.to_str().unwrap(),
+        "SELECT period, value FROM indicators WHERE indicator_id = 'ce_attainment_50w' AND level = 'city' ORDER BY period",
+    ]);
+    assert_eq!(
+        o.stdout, "period,value\n2021,0.0\n2023,0.0\n2024,20.0\n",
+        "{}",
+        o.stderr
+    );
+}
+
+/// The fixture's lake copied into a new folder with the repository's
+/// pipeline files, the definitions edited by `edit`; returns (pipeline
+/// file, OUT) after `zhenxing indicators` ran there.
+fn indicators_with(edit: &dyn Fn(String) -> String) -> (PathBuf, PathBuf, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let pipes = tmp.path().join("pipelines");
     std::fs::create_dir_all(pipes.join("sources")).unwrap();
@@ -1114,15 +1160,9 @@ fn a_threshold_is_changed_in_the_definitions_file() {
     }
     std::fs::copy(repo.join("nantong.toml"), pipes.join("nantong.toml")).unwrap();
     let defs = std::fs::read_to_string(repo.join("indicators.toml")).unwrap();
-    assert!(defs.contains("income_target_yuan = 500000\n"));
-    std::fs::write(
-        pipes.join("indicators.toml"),
-        defs.replace(
-            "income_target_yuan = 500000\n",
-            "income_target_yuan = 1000000\n",
-        ),
-    )
-    .unwrap();
+    let edited = edit(defs.clone());
+    assert_ne!(edited, defs);
+    std::fs::write(pipes.join("indicators.toml"), edited).unwrap();
     // a copy of the lake (not of the tables other tests rewrite)
     let out = tmp.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
@@ -1145,15 +1185,23 @@ fn a_threshold_is_changed_in_the_definitions_file() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
+    (p, out, tmp)
+}
+
+#[test]
+fn urban_communities_are_left_out_when_the_scope_says_so() {
+    let (p, out, _tmp) =
+        indicators_with(&|d| d.replace("kinds = [\"村\", \"社区\"]", "kinds = [\"村\"]"));
+    // without 己社区 (海安市's only entry): 2024 four-in-one is 如皋市's
+    // December alone, 3 of 4; 海安市 has no row at all
     let o = zx_out(&[
         "query", "--csv", "--pipeline", p.to_str().unwrap(), "--out", out.to_str().unwrap(),
-        "SELECT period, value FROM indicators WHERE indicator_id = 'ce_attainment_50w' AND level = 'city' ORDER BY period",
+        "SELECT geo_code, value, numerator, denominator, villages_registry FROM indicators WHERE indicator_id = 'org_four_in_one' AND period = '2024' ORDER BY level, geo_code",
     ]);
-    assert_eq!(
-        o.stdout, "period,value\n2021,0.0\n2023,0.0\n2024,20.0\n",
-        "{}",
-        o.stderr
-    );
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines[1], "320600,75.0,3.0,4.0,4", "{}", o.stdout);
+    assert_eq!(lines[2], "320682,75.0,3.0,4.0,4", "{}", o.stdout);
+    assert!(!o.stdout.contains("320685"), "{}", o.stdout);
 }
 
 #[test]

@@ -46,11 +46,34 @@ struct FileDef {
     params: BTreeMap<String, toml::Value>,
     #[serde(default)]
     income_effects: crate::analysis::effects::EffectsConfig,
+    #[serde(default)]
+    scope: Scope,
     /// Chinese sheet/section name of each family.
     #[serde(default)]
     families: BTreeMap<String, String>,
     #[serde(default)]
     indicator: Vec<toml::Spanned<IndicatorDef>>,
+}
+
+/// `[scope]`: which registry entries every figure counts as villages.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    /// Registry kinds (`类型`) in scope: `["村", "社区"]` counts urban
+    /// communities (社区) as villages, `["村"]` leaves them and their rows
+    /// out of every figure. An entry without a kind is a village.
+    #[serde(default = "all_kinds")]
+    pub kinds: Vec<String>,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope { kinds: all_kinds() }
+    }
+}
+
+fn all_kinds() -> Vec<String> {
+    vec!["村".into(), "社区".into()]
 }
 
 /// One indicator as written in the file.
@@ -115,6 +138,7 @@ pub struct Definitions {
     pub path: PathBuf,
     pub params: BTreeMap<String, String>,
     pub effects: crate::analysis::effects::EffectsConfig,
+    pub scope: Scope,
     pub family_names: BTreeMap<String, String>,
     pub indicators: Vec<Indicator>,
 }
@@ -284,6 +308,11 @@ pub fn load(path: &Path, datasets: &[String]) -> Result<Definitions, ConfigError
             h.update(part.as_bytes());
             h.update([0]);
         }
+        // the scope decides every denominator
+        for k in &file.scope.kinds {
+            h.update(k.as_bytes());
+            h.update([0]);
+        }
         for (l, q) in &queries {
             h.update(l.as_deref().unwrap_or("").as_bytes());
             h.update([0]);
@@ -306,6 +335,7 @@ pub fn load(path: &Path, datasets: &[String]) -> Result<Definitions, ConfigError
         path: path.to_path_buf(),
         params,
         effects: file.income_effects,
+        scope: file.scope,
         family_names: file.families,
         indicators,
     })

@@ -246,8 +246,9 @@ pub fn compute(
         return Ok(None);
     };
     tables
-        .add_year_ends(p)
-        .map_err(|e| IndicatorError::Other(format!("years of monthly datasets: {e}")))?;
+        .keep_kinds(&defs.scope.kinds)
+        .and_then(|()| tables.add_year_ends(p))
+        .map_err(|e| IndicatorError::Other(format!("scope and years of the lake: {e}")))?;
     let timings = std::env::var_os("ZHENXING_TIMINGS").is_some();
     if timings {
         eprintln!("timing: load the lake {:.3} s", t0.elapsed().as_secs_f64());
