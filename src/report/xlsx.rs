@@ -347,6 +347,7 @@ fn ranks_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
             "村(社区)",
             "数值",
             "县内排名",
+            "未排名原因",
         ],
     )?;
     let mut row = 1u32;
@@ -354,8 +355,14 @@ fn ranks_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
         let ind = &d.defs.indicators[i];
         let nf = num_format(&ind.def.unit);
         let mut rows = d.rows_of(i, &[Level::Village]);
+        // ranked villages first, then those not ranked
         rows.sort_by(|a, b| {
-            (&a.geo_code[..6], a.rank, &a.geo_code).cmp(&(&b.geo_code[..6], b.rank, &b.geo_code))
+            (&a.geo_code[..6], a.rank.is_none(), a.rank, &a.geo_code).cmp(&(
+                &b.geo_code[..6],
+                b.rank.is_none(),
+                b.rank,
+                &b.geo_code,
+            ))
         });
         for r in rows {
             text(ws, f, row, 0, &ind.def.name_zh)?;
@@ -368,11 +375,15 @@ fn ranks_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
             if let Some(k) = r.rank {
                 ws.write_number(row, 6, k as f64)?;
             }
+            if let Some(n) = &r.note {
+                text(ws, f, row, 7, n)?;
+            }
             row += 1;
         }
     }
     ws.set_column_width(0, 20)?;
     ws.set_column_width(3, 16)?;
+    ws.set_column_width(7, 40)?;
     Ok(())
 }
 

@@ -774,8 +774,15 @@ fn collective_economy() {
 
 #[test]
 fn evaluation_composite_and_rank() {
-    // 0.1 self + 0.4 supervisor + 0.3 public + 0.2 observer:
-    // 甲 9+32+21+12 = 74; 乙 10+36+24+14 = 84; 丙 5+24+21+16 = 66
+    // the 双百分制: development 甲 80, 乙 70, 丙 60; Party building 85, 75, 65;
+    // 丁 and 己 have no evaluation
+    assert_eq!(
+        get("eval_development", None, "2024", "city", CITY),
+        (Some(70.0), Some(210.0), Some(3.0), 3, 5)
+    );
+    near(city("eval_party_building", None, "2024"), 75.0);
+    // the local-policy composite 0.1 self + 0.4 supervisor + 0.3 public +
+    // 0.2 observer: 甲 9+32+21+12 = 74; 乙 10+36+24+14 = 84; 丙 5+24+21+16 = 66
     near(
         city("eval_composite", None, "2024"),
         (74.0 + 84.0 + 66.0) / 3.0,
@@ -784,33 +791,23 @@ fn evaluation_composite_and_rank() {
         value("eval_composite", None, "2024", "village", "320682100002"),
         84.0,
     );
-    let df =
-        zhenxing::lake::read_parquet(&out_dir().join("indicators/indicators.parquet")).unwrap();
-    let mut ranks = BTreeMap::new();
-    for i in 0..df.height() {
-        let s = |n: &str| {
-            df.column(n)
-                .unwrap()
-                .str()
-                .unwrap()
-                .get(i)
-                .map(str::to_string)
-        };
-        if s("indicator_id").as_deref() == Some("eval_composite")
-            && s("level").as_deref() == Some("village")
-        {
-            ranks.insert(
-                s("geo_name").unwrap(),
-                df.column("rank").unwrap().u64().unwrap().get(i),
-            );
-        }
-    }
-    let want: BTreeMap<String, Option<u64>> = [("乙村", 1), ("甲村", 2), ("丙村", 3)]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), Some(v)))
-        .collect();
-    assert_eq!(ranks, want);
-    near(city("eval_development", None, "2024"), 70.0);
+    let ranks = |id: &str| {
+        let o = zx_out(&[
+            "query", "--csv", "--out", out_dir().to_str().unwrap(),
+            &format!("SELECT geo_name, rank, note FROM indicators WHERE indicator_id = '{id}' AND level = 'village' AND period = '2024' ORDER BY geo_code"),
+        ]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        o.stdout
+    };
+    let not_reported = "未排名：本期未报送（not ranked: nothing reported for the period）";
+    assert_eq!(
+        ranks("eval_development"),
+        format!("geo_name,rank,note\n甲村,1,\n乙村,2,\n丙村,3,\n丁村,,{not_reported}\n己社区,,{not_reported}\n")
+    );
+    assert_eq!(
+        ranks("eval_composite"),
+        format!("geo_name,rank,note\n甲村,2,\n乙村,1,\n丙村,3,\n丁村,,{not_reported}\n己社区,,{not_reported}\n")
+    );
 }
 
 fn workbook_path() -> PathBuf {
@@ -868,10 +865,20 @@ fn report_workbook_reopens_with_sheets_headers_and_values() {
         (Data::Float(3.0), Data::Float(4.0))
     );
     // village ranks: 乙村 first in 如皋市
+    // village ranks: development score first, 甲村 (80) first in 如皋市;
+    // 丁村 (no evaluation) after the ranked villages, with the reason
     let ranks = wb.worksheet_range("村排名").unwrap();
     let first = ranks.rows().nth(1).unwrap();
-    assert_eq!(first[4], Data::String("乙村".into()));
+    assert_eq!(first[0], Data::String("高质量发展得分（双百分制）".into()));
+    assert_eq!(first[4], Data::String("甲村".into()));
     assert_eq!(first[6], Data::Float(1.0));
+    let fourth = ranks.rows().nth(4).unwrap();
+    assert_eq!(fourth[4], Data::String("丁村".into()));
+    assert_eq!(fourth[6], Data::Empty);
+    assert_eq!(
+        fourth[7],
+        Data::String("未排名：本期未报送（not ranked: nothing reported for the period）".into())
+    );
     // income effects sheet has the TWFE row for the city
     // townships: 东陈镇 in December, 丙 (无) not complete, 丁 complete → 50 %
     let towns = wb.worksheet_range("分乡镇").unwrap();

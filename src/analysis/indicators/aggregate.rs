@@ -175,11 +175,25 @@ pub fn aggregate(
                 villages_registry: registry as u64,
                 units: distinct(a.units),
                 rank: None,
+                note: None,
             }
         })
         .collect();
     if let Some(order) = ind.def.rank {
         rank_within_county(&mut out, order);
+        for r in out
+            .iter_mut()
+            .filter(|r| r.level == Level::Village && r.rank.is_none())
+        {
+            r.note = Some(
+                if r.villages_reporting == 0 {
+                    "未排名：本期未报送（not ranked: nothing reported for the period）"
+                } else {
+                    "未排名：得分缺失（not ranked: the score is missing）"
+                }
+                .to_string(),
+            );
+        }
     }
     out.sort_by(|a, b| {
         (&a.period, &a.category, a.level, &a.geo_code).cmp(&(

@@ -85,6 +85,8 @@ pub struct IndicatorRow {
     pub villages_registry: u64,
     pub units: u64,
     pub rank: Option<u64>,
+    /// Why a village row of a ranked indicator has no rank.
+    pub note: Option<String>,
 }
 
 /// Computes every indicator.
@@ -190,6 +192,10 @@ pub fn indicators_frame(
         Column::new(
             "rank".into(),
             rows.iter().map(|r| r.rank).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "note".into(),
+            rows.iter().map(|r| r.note.clone()).collect::<Vec<_>>(),
         ),
         Column::new("run_id".into(), vec![run_id.to_string(); rows.len()]),
         Column::new("definition_hash".into(), s(&|r| ind(r).hash.clone())),
@@ -302,7 +308,7 @@ pub fn write_tables(
 /// The columns of `indicators.parquet` in order: (name, type, meaning).
 /// [`indicators_frame`] writes exactly these (tested); `docs` lists them.
 /// Columns of the indicator tables.
-pub const INDICATOR_COLUMNS: [(&str, &str, &str); 20] = [
+pub const INDICATOR_COLUMNS: [(&str, &str, &str); 21] = [
     (
         "indicator_id",
         "String",
@@ -368,6 +374,11 @@ pub const INDICATOR_COLUMNS: [(&str, &str, &str); 20] = [
         "rank",
         "UInt64",
         "rank within the county (village rows of ranked indicators)",
+    ),
+    (
+        "note",
+        "String",
+        "why a village of a ranked indicator has no rank (未排名：…), else null",
     ),
     (
         "run_id",
