@@ -402,6 +402,8 @@ pub(super) fn check_source(
             required: f.required,
             min: f.min,
             max: f.max,
+            warn: (f.warn_min, f.warn_max),
+            plausible: (f.plausible_min, f.plausible_max),
             values: f.values.clone(),
             pii: f.pii,
             context: f.context,

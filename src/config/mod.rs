@@ -126,6 +126,10 @@ pub struct Field {
     pub required: bool,
     pub min: Option<f64>,
     pub max: Option<f64>,
+    /// Outside this range: kept, with a warning.
+    pub warn: (Option<f64>, Option<f64>),
+    /// Non-zero and outside this range: rejected as implausible.
+    pub plausible: (Option<f64>, Option<f64>),
     pub values: Vec<String>,
     pub pii: Option<PiiKind>,
     pub context: Option<Context>,

@@ -102,6 +102,19 @@ pub struct FieldDef {
     pub min: Option<f64>,
     #[serde(default)]
     pub max: Option<f64>,
+    /// A value outside `warn_min`..`warn_max` is kept with a warning
+    /// (W_UNUSUAL): real but worth a look, like a negative household income.
+    #[serde(default)]
+    pub warn_min: Option<f64>,
+    #[serde(default)]
+    pub warn_max: Option<f64>,
+    /// A non-zero value outside `plausible_min`..`plausible_max` (money in
+    /// yuan, after the unit) is rejected as implausible (E_IMPLAUSIBLE):
+    /// usually a unit mistake, 元 typed where the template says 万元.
+    #[serde(default)]
+    pub plausible_min: Option<f64>,
+    #[serde(default)]
+    pub plausible_max: Option<f64>,
     /// Allowed values for `enum`.
     #[serde(default)]
     pub values: Vec<String>,

@@ -677,6 +677,23 @@ impl FilePlan<'_> {
                 cell: cell_ref(&first_sheet.name, header_row, width - 1),
             });
         }
+        // money that nothing gives a unit for is read in the template's
+        // unit, with one warning on the first sheet's header row
+        let unit_stated = |f: &Field| {
+            p.money_in_yuan
+                || p.cell_units
+                || (p.unit_row && unit_note.is_some())
+                || (p.variant == 1 && f.unit == Some(crate::text::Unit::WanYuan))
+        };
+        if cols
+            .iter()
+            .any(|&fi| fields[fi].ty == FieldType::Money && !unit_stated(&fields[fi]))
+        {
+            truth.warnings.push(Planted {
+                code: "W_NO_UNIT".into(),
+                cell: format!("{}!{}", sheets[0].name, if p.title { 2 } else { 1 }),
+            });
+        }
         truth.read = truth.accepted + truth.rejected + truth.non_data;
         write_book(&path, p.kind, &sheets)
             .with_context(|| format!("writing {}", path.display()))?;

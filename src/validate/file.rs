@@ -430,6 +430,10 @@ impl<'p, 'a> FileRun<'p, 'a> {
             res.issues.push(Issue::file(Problem::NoDataSheet, &file));
             return;
         }
+        // money read in the template's unit: one warning per file
+        if let Some(i) = passes.iter().find_map(|p| p.unit_warning()) {
+            res.issues.push(i);
+        }
         for pass in passes {
             let band = &pass.band;
             let header_rows = Some(if band.height == 1 {

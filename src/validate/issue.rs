@@ -85,6 +85,12 @@ pub enum Problem {
     RequiredIf {
         when: String,
     },
+    /// A non-zero amount outside the plausible range (a unit mistake).
+    Implausible {
+        value: String,
+        min: Option<f64>,
+        max: Option<f64>,
+    },
     // ---- warnings
     UnknownColumn {
         header: String,
@@ -110,6 +116,17 @@ pub enum Problem {
     VillageMerged {
         given: String,
         successor: String,
+    },
+    /// A value outside the usual range, kept.
+    Unusual {
+        value: String,
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    /// Money columns without a stated unit, read in the template's unit.
+    NoUnit {
+        fields: Vec<String>,
+        unit: String,
     },
     /// A rule names a column the file does not have, so it is not checked.
     MissingColumn {
@@ -145,6 +162,9 @@ impl Problem {
             Problem::VillageByAlias { .. } => "W_VILLAGE_ALIAS".into(),
             Problem::VillageMerged { .. } => "W_VILLAGE_MERGED".into(),
             Problem::MissingColumn { .. } => "W_MISSING_COLUMN".into(),
+            Problem::Implausible { .. } => "E_IMPLAUSIBLE".into(),
+            Problem::Unusual { .. } => "W_UNUSUAL".into(),
+            Problem::NoUnit { .. } => "W_NO_UNIT".into(),
         }
     }
 
@@ -165,7 +185,8 @@ impl Problem {
             | Problem::NoRegistry
             | Problem::DuplicateKey { .. }
             | Problem::NotGreater { .. }
-            | Problem::RequiredIf { .. } => Severity::Reject,
+            | Problem::RequiredIf { .. }
+            | Problem::Implausible { .. } => Severity::Reject,
             _ => Severity::Warning,
         }
     }
@@ -212,6 +233,9 @@ impl Problem {
             Problem::VillageByAlias { .. } => "VillageByAlias",
             Problem::VillageMerged { .. } => "VillageMerged",
             Problem::MissingColumn { .. } => "MissingColumn",
+            Problem::Implausible { .. } => "Implausible",
+            Problem::Unusual { .. } => "Unusual",
+            Problem::NoUnit { .. } => "NoUnit",
         }
     }
 
@@ -235,7 +259,9 @@ impl Problem {
                 "expected",
                 s(if zh { expected_zh(expected) } else { expected }),
             )],
-            Problem::OutOfRange { value, min, max } => {
+            Problem::OutOfRange { value, min, max }
+            | Problem::Implausible { value, min, max }
+            | Problem::Unusual { value, min, max } => {
                 let f = |v: &f64| crate::text::format_number(*v);
                 let range = match (min, max) {
                     (Some(a), Some(b)) => format!("{}–{}", f(a), f(b)),
@@ -245,6 +271,7 @@ impl Problem {
                 };
                 vec![("value", s(value)), ("range", range)]
             }
+            Problem::NoUnit { fields, unit } => vec![("fields", list(fields)), ("unit", s(unit))],
             Problem::NotInList { allowed } => vec![("allowed", list(allowed))],
             Problem::UnknownVillage {
                 name,
@@ -349,6 +376,21 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "OutOfRange",
         "“{field}”的值 {value} 超出范围（{range}）",
         "{field} = {value} is out of range ({range})",
+    ),
+    (
+        "Implausible",
+        "“{field}”的值 {value} 元不合理（应为 0 或 {range} 元），请检查金额单位（元/万元）",
+        "{field} = {value} yuan is implausible (expected 0 or {range} yuan); check the money unit (元 or 万元)",
+    ),
+    (
+        "Unusual",
+        "“{field}”的值 {value} 不常见（通常为 {range}），已保留，请核实",
+        "{field} = {value} is unusual (usually {range}); kept, please check it",
+    ),
+    (
+        "NoUnit",
+        "未注明金额单位：{fields} 按模板单位“{unit}”读取；请在表头或单位行注明“单位：元”或“单位：万元”",
+        "no money unit stated: {fields} read in the template's unit, {unit}; state 单位：元 or 单位：万元 in the header or a unit row",
     ),
     ("NotInList", "“{field}”应为以下之一：{allowed}", "{field} must be one of: {allowed}"),
     (
@@ -631,6 +673,20 @@ mod tests {
             Problem::MissingColumn {
                 column: t("c"),
                 rule: t("r"),
+            },
+            Problem::Implausible {
+                value: t("50"),
+                min: Some(100.0),
+                max: Some(1e8),
+            },
+            Problem::Unusual {
+                value: t("-3000"),
+                min: Some(0.0),
+                max: None,
+            },
+            Problem::NoUnit {
+                fields: vec![t("集体经营性收入")],
+                unit: t("万元"),
             },
         ];
         let mut kinds: Vec<&str> = all.iter().map(|p| p.kind()).collect();

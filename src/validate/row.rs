@@ -10,6 +10,9 @@ impl<'p, 'a> SheetPass<'p, 'a> {
     pub(super) fn evaluate(&self, r: usize, row: &[RawCell], field_cols: &[Vec<usize>]) -> RowEval {
         let fields = &self.source.fields;
         let mut problems: Vec<Issue> = Vec::new();
+        // warnings about single values, kept with the row
+        let mut unusual: Vec<Issue> = Vec::new();
+        let mut unit_defaulted: Vec<usize> = Vec::new();
         let mut parsed: Vec<Parsed> = Vec::with_capacity(fields.len());
         let mut col_of: Vec<Option<usize>> = vec![None; fields.len()];
         let mut spread: Option<(usize, Vec<(usize, Value)>)> = None;
@@ -58,6 +61,16 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                 let raw = col.and_then(|c| row.get(c)).map(raw_text);
                 problems.push(self.issue(pr.clone(), r, col, Some(f), raw));
             }
+            // money read in the template's unit: nothing stated another
+            if let (Parsed::Ok(v), Some(c), FieldType::Money) = (&p, col, field.ty) {
+                if !v.is_null()
+                    && self.sheet_unit.is_none()
+                    && self.column_unit(c).is_none()
+                    && matches!(cell_number(row.get(c).unwrap_or(&EMPTY)), Ok(Some(n)) if n.unit.is_none())
+                {
+                    unit_defaulted.push(f);
+                }
+            }
             parsed.push(p);
         }
         // a row that gives the village's code may leave the names to the registry
@@ -82,15 +95,31 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                 continue;
             }
             if let Some(x) = v.as_f64() {
-                let lo = field.min.map(|m| x < m).unwrap_or(false);
-                let hi = field.max.map(|m| x > m).unwrap_or(false);
-                if lo || hi {
+                let outside = |(lo, hi): (Option<f64>, Option<f64>)| {
+                    lo.is_some_and(|m| x < m) || hi.is_some_and(|m| x > m)
+                };
+                let value = format_number(x);
+                if outside((field.min, field.max)) {
                     let p = Problem::OutOfRange {
-                        value: format_number(x),
+                        value,
                         min: field.min,
                         max: field.max,
                     };
                     problems.push(self.issue(p, r, col_of[f], Some(f), raw()));
+                } else if x != 0.0 && outside(field.plausible) {
+                    let p = Problem::Implausible {
+                        value,
+                        min: field.plausible.0,
+                        max: field.plausible.1,
+                    };
+                    problems.push(self.issue(p, r, col_of[f], Some(f), raw()));
+                } else if outside(field.warn) {
+                    let p = Problem::Unusual {
+                        value,
+                        min: field.warn.0,
+                        max: field.warn.1,
+                    };
+                    unusual.push(self.issue(p, r, col_of[f], Some(f), raw()));
                 }
             }
         }
@@ -140,7 +169,7 @@ impl<'p, 'a> SheetPass<'p, 'a> {
             })
             .collect();
         let mut out: Vec<Vec<Value>> = Vec::new();
-        let mut warnings: Vec<Issue> = Vec::new();
+        let mut warnings: Vec<Issue> = unusual;
         match &spread {
             Some((sf, vals)) if vals.len() > 1 => {
                 for (c, v) in vals {
@@ -178,6 +207,7 @@ impl<'p, 'a> SheetPass<'p, 'a> {
             warnings,
             records: out,
             numbers,
+            unit_defaulted,
         }
     }
 

@@ -38,6 +38,9 @@ pub(super) struct SheetPass<'p, 'a> {
     pub(super) total_fields: Vec<usize>,
     pub(super) sheet_sum: Vec<f64>,
     pub(super) sub_sum: Vec<f64>,
+    /// Money fields with a value read in the template's unit because
+    /// neither the cell, its column nor the sheet stated one.
+    pub(super) unit_defaulted: std::collections::BTreeSet<usize>,
 }
 
 /// One data row evaluated on its own.
@@ -47,6 +50,8 @@ pub(super) struct RowEval {
     pub(super) records: Vec<Vec<Value>>,
     /// Each field's number, when it parsed as one (for totals rows).
     pub(super) numbers: Vec<Option<f64>>,
+    /// Money fields read in the template's unit (nothing stated one).
+    pub(super) unit_defaulted: Vec<usize>,
 }
 
 /// A value with the problem it had, per field.
@@ -136,6 +141,7 @@ impl<'p, 'a> SheetPass<'p, 'a> {
             total_fields,
             sheet_sum: vec![0.0; n],
             sub_sum: vec![0.0; n],
+            unit_defaulted: Default::default(),
         }
     }
 
@@ -227,6 +233,8 @@ impl<'p, 'a> SheetPass<'p, 'a> {
             self.counts.read += 1;
             match (kind, ev) {
                 (RowKind::Data, Some(ev)) => {
+                    self.unit_defaulted
+                        .extend(ev.unit_defaulted.iter().copied());
                     for &f in &self.total_fields {
                         if let Some(x) = ev.numbers[f] {
                             self.sheet_sum[f] += x;
@@ -353,6 +361,23 @@ impl<'p, 'a> SheetPass<'p, 'a> {
             .copied()
             .flatten()
             .and_then(|m| m.unit)
+    }
+
+    /// One warning naming the money fields read in the template's unit
+    /// (see [`Self::unit_defaulted`]), on the sheet's header row.
+    pub(super) fn unit_warning(&self) -> Option<Issue> {
+        let first = *self.unit_defaulted.first()?;
+        let fields = self
+            .unit_defaulted
+            .iter()
+            .map(|&f| self.label_of(f, self.field_cols[f].first().copied()))
+            .collect();
+        let unit = self.source.fields[first].unit.unwrap_or(Unit::Yuan);
+        let p = Problem::NoUnit {
+            fields,
+            unit: unit.label().to_string(),
+        };
+        Some(self.issue(p, self.band.start, None, None, None))
     }
 
     pub(super) fn label_of(&self, f: usize, col: Option<usize>) -> String {

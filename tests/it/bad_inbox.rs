@@ -126,7 +126,13 @@ fn good(f: &Field, i: usize, v: &Village) -> String {
         "village_code" => return v.3.clone(),
         _ => {}
     }
-    let lo = f.min.unwrap_or(1.0).max(1.0);
+    // money must also be plausible in yuan after the template's unit
+    let per_yuan = f.unit.map_or(1.0, |u| u.to_yuan());
+    let lo = f
+        .min
+        .unwrap_or(1.0)
+        .max(1.0)
+        .max((f.plausible.0.unwrap_or(0.0) / per_yuan).ceil());
     let n = if f.max.is_some_and(|m| m < lo) {
         f.min.unwrap_or(0.0)
     } else {

@@ -1346,3 +1346,36 @@ fn a_station_across_two_counties_counts_its_investment_once() {
          county,320685,30.0,300000,1000000\n"
     );
 }
+
+#[test]
+fn a_loss_stays_in_income_and_is_left_out_of_the_log_with_a_count() {
+    let d = tempfile::tempdir().unwrap();
+    let (inbox, registry) = make_inbox(d.path());
+    // H6 in 丙村, never a member, lost money in 2022
+    let f = inbox.join("如皋市_农户收入监测表_2022.csv");
+    let mut text = std::fs::read_to_string(&f).unwrap();
+    text.push_str(&format!("{BING},2022,H6,-2000,否,,\n"));
+    text.push_str(&format!("{BING},2022,H7,0,否,,\n"));
+    std::fs::write(&f, text).unwrap();
+    let out = d.path().join("out");
+    let o = run_into(&inbox, &registry, &out);
+    // the negative income is a warning, not a reject
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    let q = |sql: &str| {
+        let o = zx_out(&["query", "--out", out.to_str().unwrap(), "--csv", sql]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        o.stdout
+    };
+    assert_eq!(
+        q("SELECT income FROM household_income WHERE household_id IN ('H6', 'H7') ORDER BY household_id"),
+        "income\n-2000.0\n0.0\n"
+    );
+    // 2 household-years with income ≤ 0: in the income outcome, not in the log
+    let notes = q(
+        "SELECT DISTINCT outcome, note FROM income_effects WHERE scope_level = 'city' AND estimator = 'twfe_did' ORDER BY outcome",
+    );
+    assert_eq!(
+        notes,
+        "outcome,note\nincome,\nlog_income,2 household-year(s) with income ≤ 0 left out of the log\n"
+    );
+}

@@ -80,3 +80,97 @@ fn usage_and_configuration_errors_exit_2() {
         out.stderr
     );
 }
+
+#[test]
+fn money_without_a_unit_is_warned_and_implausible_amounts_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    // a county that reports in 元 without saying so: the template's unit
+    // is 万元, so 1200000 reads as ¥12 billion, refused; 0.005 万元 = ¥50 is
+    // below ¥100, refused; 0 is a real value; 60 万元 = ¥600,000 is kept
+    let f = write_csv(
+        d.path(),
+        "如皋市_村级集体经济收入统计表_2024.csv",
+        "县(市、区),镇(街道),村(社区),年度,集体经营性收入\n\
+         如皋市,义德街道,平祥村,2024,1200000\n\
+         如皋市,义德街道,平祥村,2023,0.005\n\
+         如皋市,义德街道,平祥村,2022,0\n\
+         如皋市,义德街道,平祥村,2021,60\n",
+    );
+    let (code, v) = validate_json(std::slice::from_ref(&f));
+    assert_eq!(code, 1, "{v}");
+    let file = &v[0];
+    assert_eq!(counts(file), [5, 2, 2, 1, 2]);
+    let name = "如皋市_村级集体经济收入统计表_2024";
+    assert_eq!(
+        issues(file, "reject"),
+        vec![
+            ("E_IMPLAUSIBLE".to_string(), format!("{name}!E2")),
+            ("E_IMPLAUSIBLE".to_string(), format!("{name}!E3")),
+        ]
+    );
+    // (W_MISSING_COLUMN: the file has no 集体总收入 for the ≤ rule)
+    assert_eq!(
+        issues(file, "warning"),
+        vec![
+            ("W_MISSING_COLUMN".to_string(), String::new()),
+            ("W_NO_UNIT".to_string(), format!("{name}!1"))
+        ]
+    );
+    let msgs: Vec<&str> = file["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["message_zh"].as_str().unwrap())
+        .collect();
+    assert!(
+        msgs.contains(&"“集体经营性收入”的值 12000000000 元不合理（应为 0 或 100–100000000 元），请检查金额单位（元/万元）"),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.contains(&"未注明金额单位：集体经营性收入 按模板单位“万元”读取；请在表头或单位行注明“单位：元”或“单位：万元”"),
+        "{msgs:?}"
+    );
+    // the same amounts with the unit stated in the header: no warning
+    let f = write_csv(
+        d.path(),
+        "如皋市_村级集体经济收入统计表_2025.csv",
+        "县(市、区),镇(街道),村(社区),年度,集体经营性收入（元）\n\
+         如皋市,义德街道,平祥村,2024,1200000\n",
+    );
+    let (code, v) = validate_json(&[f]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(counts(&v[0]), [2, 1, 0, 1, 1]);
+    assert!(
+        !issues(&v[0], "warning").iter().any(|w| w.0 == "W_NO_UNIT"),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_negative_household_income_is_kept_with_a_warning() {
+    let d = tempfile::tempdir().unwrap();
+    // a business loss: −3000 元 is a real net income
+    let f = write_csv(
+        d.path(),
+        "如皋市_农户收入监测表_2024.csv",
+        "县(市、区),镇(街道),村(社区),年度,户编号,家庭年纯收入（元）,是否共同体成员\n\
+         如皋市,义德街道,平祥村,2024,H1,-3000,否\n\
+         如皋市,义德街道,平祥村,2024,H2,42000,否\n",
+    );
+    let (code, v) = validate_json(&[f]);
+    assert_eq!(code, 0, "{v}");
+    let file = &v[0];
+    assert_eq!(counts(file), [3, 2, 0, 1, 2]);
+    assert_eq!(
+        issues(file, "warning"),
+        vec![(
+            "W_UNUSUAL".to_string(),
+            "如皋市_农户收入监测表_2024!F2".to_string()
+        )]
+    );
+    let msg = file["issues"][0]["message_en"].as_str().unwrap();
+    assert_eq!(
+        msg,
+        "income = -3000 is unusual (usually ≥ 0); kept, please check it"
+    );
+}

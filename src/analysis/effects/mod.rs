@@ -300,7 +300,27 @@ pub fn compute(
     for s in &scopes {
         for (outcome, unit, log) in [("income", "元", false), ("log_income", "对数点", true)] {
             let panel = build_panel(&s.rows, cfg.cluster, log);
+            let first = out.len();
             estimate_scope(s, outcome, unit, &panel, cfg, &mut out);
+            // a loss is a real income, but it has no logarithm
+            let left_out = s
+                .rows
+                .iter()
+                .filter(|r| r.income.is_some_and(|x| x <= 0.0))
+                .count();
+            if log && left_out > 0 {
+                let why =
+                    format!("{left_out} household-year(s) with income ≤ 0 left out of the log");
+                for row in &mut out[first..] {
+                    row.note = Some(match row.note.take() {
+                        Some(n) => format!("{n}; {why}"),
+                        None => why.clone(),
+                    });
+                }
+                if s.level == "city" {
+                    warnings.push(format!("income effects: log_income: {why}"));
+                }
+            }
         }
     }
     Ok((out, warnings))
@@ -495,6 +515,10 @@ pub const EFFECT_COLUMNS: [(&str, &str, &str); 21] = [
     ("n_clusters", "UInt64", "clusters"),
     ("control", "String", "comparison households of Callaway & Sant'Anna"),
     ("cluster", "String", "cluster level of the standard errors"),
-    ("note", "String", "why a row is not estimable"),
+    (
+        "note",
+        "String",
+        "why a row is not estimable; for log_income, how many household-years with income ≤ 0 were left out",
+    ),
     ("run_id", "String", "lake version the estimates were computed from"),
 ];
