@@ -21,6 +21,58 @@ pub struct Geo {
     pub villages_in_county: BTreeMap<String, usize>,
     pub villages_in_township: BTreeMap<String, usize>,
     pub villages_total: usize,
+    /// Villages merged away on a known date (code, 撤并时间): in the
+    /// registry of every period that ended before that date.
+    pub merged_later: Vec<(String, chrono::NaiveDate)>,
+}
+
+/// Villages merged after a period ended, per area: added to the counts of
+/// today's registry to give the registry as of that period.
+#[derive(Debug, Clone, Default)]
+pub struct MergedLater {
+    pub total: usize,
+    pub county: BTreeMap<String, usize>,
+    pub township: BTreeMap<String, usize>,
+}
+
+impl Geo {
+    /// The villages merged after `period` ended (none for `current`).
+    pub fn merged_after(&self, period: &str) -> MergedLater {
+        let mut m = MergedLater::default();
+        let Some(end) = period_end(period) else {
+            return m;
+        };
+        for (code, d) in &self.merged_later {
+            if *d > end && code.len() >= 9 {
+                m.total += 1;
+                *m.county.entry(code[..6].to_string()).or_default() += 1;
+                *m.township.entry(code[..9].to_string()).or_default() += 1;
+            }
+        }
+        m
+    }
+}
+
+/// The last day of a text period: `2024` → 2024-12-31, `2024-06` →
+/// 2024-06-30, `2024-Q1` → 2024-03-31; `current` and other text: none.
+pub fn period_end(period: &str) -> Option<chrono::NaiveDate> {
+    let y: i32 = period.get(..4)?.parse().ok()?;
+    let rest = period.get(4..)?;
+    let last_month = match rest {
+        "" => 12,
+        r if r.starts_with("-Q") => r[2..].parse::<u32>().ok().filter(|q| (1..=4).contains(q))? * 3,
+        r if r.starts_with('-') => r[1..]
+            .parse::<u32>()
+            .ok()
+            .filter(|m| (1..=12).contains(m))?,
+        _ => return None,
+    };
+    let (ny, nm) = if last_month == 12 {
+        (y + 1, 1)
+    } else {
+        (y, last_month + 1)
+    };
+    chrono::NaiveDate::from_ymd_opt(ny, nm, 1)?.pred_opt()
 }
 
 pub struct Tables {
@@ -162,12 +214,19 @@ fn periods_frame(df: &DataFrame) -> PolarsResult<DataFrame> {
     ps.dedup();
     let prev = previous_of(&ps);
     let year_before: Vec<Option<String>> = ps.iter().map(|p| year_before(p)).collect();
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let ends: Vec<Option<i32>> = ps
+        .iter()
+        .map(|p| period_end(p).and_then(|d| i32::try_from((d - epoch).num_days()).ok()))
+        .collect();
+    let ends = Column::new("period_end".into(), ends).cast(&DataType::Date)?;
     DataFrame::new(
         ps.len(),
         vec![
             Column::new("period".into(), ps),
             Column::new("previous".into(), prev),
             Column::new("previous_year".into(), year_before),
+            ends,
         ],
     )
 }
@@ -258,10 +317,16 @@ impl Tables {
         for src in &p.sources {
             let mut df = read_dataset(&lake, src)?;
             if src.dataset == "villages" {
-                let mask = df
+                // villages of today and those merged away on a known date
+                // (in the registry of the periods before it)
+                let active = df
                     .column("merged_into")
                     .map_err(|e| pq(&lake, e))?
                     .is_null();
+                let mask = match df.column("merged_on") {
+                    Ok(c) => &active | &c.is_not_null(),
+                    Err(_) => active,
+                };
                 df = df.filter(&mask).map_err(|e| pq(&lake, e))?;
                 geo = geography(&df).map_err(|e| pq(&lake, e))?;
                 frames.insert("villages".to_string(), df);
@@ -437,22 +502,34 @@ fn geography(v: &DataFrame) -> PolarsResult<Geo> {
     let counties = str_values(v, "county")?;
     let towns = str_values(v, "township")?;
     let names = str_values(v, "village")?;
+    let merged_on: Vec<Option<i32>> = match v.column("merged_on") {
+        Ok(c) => c.cast(&DataType::Int32)?.i32()?.iter().collect(),
+        Err(_) => vec![None; v.height()],
+    };
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     let mut g = Geo::default();
     for i in 0..codes.len() {
         let Some(code) = codes[i].as_deref().filter(|c| c.len() >= 9) else {
             continue;
         };
-        g.villages_total += 1;
         let cc = code[..6].to_string();
         let tc = code[..9].to_string();
+        if let Some(n) = &names[i] {
+            g.village.insert(code.to_string(), n.clone());
+        }
+        if let Some(days) = merged_on[i] {
+            g.merged_later.push((
+                code.to_string(),
+                epoch + chrono::Duration::days(i64::from(days)),
+            ));
+            continue;
+        }
+        g.villages_total += 1;
         if let Some(c) = &counties[i] {
             g.county.entry(cc.clone()).or_insert_with(|| c.clone());
         }
         if let Some(t) = &towns[i] {
             g.township.entry(tc.clone()).or_insert_with(|| t.clone());
-        }
-        if let Some(n) = &names[i] {
-            g.village.insert(code.to_string(), n.clone());
         }
         *g.villages_in_county.entry(cc).or_default() += 1;
         *g.villages_in_township.entry(tc).or_default() += 1;

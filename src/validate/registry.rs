@@ -3,7 +3,9 @@
 //! Matching order: the 12-digit division code; else the name within county
 //! and township; else the name within the county when it is unique there;
 //! else a former name (曾用名); else the name without its 村/社区/居委会
-//! suffix. A village merged into another (撤并) resolves to its successor.
+//! suffix. A village merged into another (撤并) resolves to its successor
+//! for rows of periods from its merge date (撤并时间) on; a row of a period
+//! that ended before the merge keeps the old village.
 //! A village the registry does not know gets the closest registry names as
 //! suggestions.
 
@@ -21,6 +23,8 @@ pub struct Village {
     pub former: Vec<String>,
     pub kind: String,
     pub merged_into: Option<String>,
+    /// When the merge took effect (撤并时间); none: merged for every period.
+    pub merged_on: Option<chrono::NaiveDate>,
     pub households: Option<i64>,
 }
 
@@ -84,6 +88,7 @@ impl Registry {
             col("merged_into"),
             col("households"),
         );
+        let c_merged_on = col("merged_on");
         let text = |row: &Vec<Value>, c: Option<usize>| -> String {
             c.and_then(|c| row.get(c))
                 .map(|v| v.render())
@@ -109,6 +114,10 @@ impl Registry {
                 } else {
                     Some(merged)
                 },
+                merged_on: c_merged_on.and_then(|c| row.get(c)).and_then(|v| match v {
+                    Value::Date(d) => Some(*d),
+                    _ => None,
+                }),
                 households: c_hh.and_then(|c| row.get(c)).and_then(|v| match v {
                     Value::Int(i) => Some(*i),
                     _ => None,
@@ -177,15 +186,19 @@ impl Registry {
         self.by_code.get(code).map(|&i| &self.villages[i])
     }
 
-    /// Follows 撤并 links to the village that exists now.
-    fn successor(&self, i: usize) -> usize {
+    /// Follows 撤并 links to the village that stood for it at the end of a
+    /// period (`as_of`; none: now). A merge with a date after `as_of` has
+    /// not happened yet.
+    fn successor(&self, i: usize, as_of: Option<chrono::NaiveDate>) -> usize {
         let mut cur = i;
         for _ in 0..16 {
-            match self.villages[cur]
-                .merged_into
-                .as_ref()
-                .and_then(|c| self.by_code.get(c))
-            {
+            let v = &self.villages[cur];
+            if let (Some(d), Some(end)) = (v.merged_on, as_of) {
+                if d > end {
+                    break;
+                }
+            }
+            match v.merged_into.as_ref().and_then(|c| self.by_code.get(c)) {
                 Some(&next) if next != cur => cur = next,
                 _ => break,
             }
@@ -194,7 +207,7 @@ impl Registry {
     }
 
     fn finish(&self, i: usize, how: MatchKind) -> Matched<'_> {
-        let s = self.successor(i);
+        let s = self.successor(i, None);
         Matched {
             village: &self.villages[s],
             how,
@@ -217,6 +230,12 @@ impl Registry {
             .filter(|&i| self.villages[i].township == township)
             .collect();
         (in_town.len() == 1).then(|| in_town[0])
+    }
+
+    /// The registry as it stood at the end of a period: merges dated
+    /// after `end` have not happened.
+    pub fn as_of(&self, end: Option<chrono::NaiveDate>) -> RegistryAsOf<'_> {
+        RegistryAsOf { reg: self, end }
     }
 
     /// Finds the registry village for a row.
@@ -279,6 +298,34 @@ impl Registry {
             .take(3)
             .map(|(_, _, v)| format!("{}{}", v.township, v.name))
             .collect()
+    }
+}
+
+/// A registry seen at the end of a period.
+pub struct RegistryAsOf<'a> {
+    reg: &'a Registry,
+    end: Option<chrono::NaiveDate>,
+}
+
+impl<'a> RegistryAsOf<'a> {
+    /// As [`Registry::resolve`], with merges dated after the period's end
+    /// not yet followed.
+    pub fn resolve(
+        &self,
+        code: Option<&str>,
+        county: &str,
+        township: &str,
+        name: &str,
+    ) -> Option<Matched<'a>> {
+        let m = self.reg.resolve(code, county, township, name)?;
+        let named = m.merged_from.unwrap_or(m.village);
+        let i = *self.reg.by_code.get(&named.code)?;
+        let s = self.reg.successor(i, self.end);
+        Some(Matched {
+            village: &self.reg.villages[s],
+            how: m.how,
+            merged_from: (s != i).then(|| &self.reg.villages[i]),
+        })
     }
 }
 

@@ -303,6 +303,31 @@ impl<'p, 'a> SheetPass<'p, 'a> {
         ok
     }
 
+    /// The last day of the row's period (its `period` month or quarter,
+    /// else its `year`, else the file's year): the registry is applied as
+    /// of that day.
+    fn period_end(&self, rec: &[Value]) -> Option<chrono::NaiveDate> {
+        use chrono::Datelike;
+        let src = self.source;
+        let first_after = |y: i32, m: u32| {
+            let (y, m) = if m > 12 { (y + 1, m - 12) } else { (y, m) };
+            chrono::NaiveDate::from_ymd_opt(y, m, 1)
+        };
+        if let Some(Value::Date(d)) = src.field_index("period").and_then(|i| rec.get(i)) {
+            let months = if src.frequency == crate::config::Frequency::Quarterly {
+                3
+            } else {
+                1
+            };
+            return first_after(d.year(), d.month() + months).and_then(|n| n.pred_opt());
+        }
+        let year = match src.field_index("year").and_then(|i| rec.get(i)) {
+            Some(Value::Int(y)) => i32::try_from(*y).ok(),
+            _ => self.ctx.year,
+        };
+        year.and_then(|y| chrono::NaiveDate::from_ymd_opt(y, 12, 31))
+    }
+
     pub(super) fn match_village(
         &self,
         r: usize,
@@ -336,7 +361,12 @@ impl<'p, 'a> SheetPass<'p, 'a> {
             if name.is_empty() && code.is_empty() {
                 return;
             }
-            reg.resolve((!code.is_empty()).then_some(code), county, township, name)
+            reg.as_of(self.period_end(rec)).resolve(
+                (!code.is_empty()).then_some(code),
+                county,
+                township,
+                name,
+            )
         };
         let name = text(&rec[fv]);
         match found {

@@ -3,12 +3,13 @@
 //! in comments from these rows.
 //!
 //! Registry (active villages: 甲 乙 丙 丁 in 如皋市 320682, 己 in 海安市
-//! 320685; 戊 is merged into 丁 and is in no denominator):
+//! 320685; 戊 is merged into 丁 in March 2024, so it counts before that):
 //!   320682100001 如皋市 城北街道 甲村   households 400
 //!   320682100002 如皋市 城北街道 乙村   300
 //!   320682101001 如皋市 东陈镇   丙村   200
 //!   320682101002 如皋市 东陈镇   丁村   100 (former name 旧丁村)
-//!   320682101003 如皋市 东陈镇   戊村   merged into 320682101002
+//!   320682101003 如皋市 东陈镇   戊村   merged into 320682101002 on 2024-03-01:
+//!                                       in the 2023 registry, not in 2024's
 //!   320685100001 海安市 城东镇   己社区 kind 社区 (counted as a village by
 //!                                       default); reports only T01 (2023-12, 2024-11)
 
@@ -52,13 +53,13 @@ pub fn make_inbox(root: &Path) -> (PathBuf, PathBuf) {
     let registry = root.join("南通市村社区名录.csv");
     std::fs::write(
         &registry,
-        "区划代码,县(市、区),镇(街道),村(社区),曾用名,类型,撤并情况,户籍户数\n\
-         320682100001,如皋市,城北街道,甲村,,村,,400\n\
-         320682100002,如皋市,城北街道,乙村,,村,,300\n\
-         320682101001,如皋市,东陈镇,丙村,,村,,200\n\
-         320682101002,如皋市,东陈镇,丁村,旧丁村,村,,100\n\
-         320682101003,如皋市,东陈镇,戊村,,村,320682101002,50\n\
-         320685100001,海安市,城东镇,己社区,,社区,,500\n",
+        "区划代码,县(市、区),镇(街道),村(社区),曾用名,类型,撤并情况,撤并时间,户籍户数\n\
+         320682100001,如皋市,城北街道,甲村,,村,,,400\n\
+         320682100002,如皋市,城北街道,乙村,,村,,,300\n\
+         320682101001,如皋市,东陈镇,丙村,,村,,,200\n\
+         320682101002,如皋市,东陈镇,丁村,旧丁村,村,,,100\n\
+         320682101003,如皋市,东陈镇,戊村,,村,320682101002,2024-03-01,50\n\
+         320685100001,海安市,城东镇,己社区,,社区,,,500\n",
     )
     .unwrap();
     let t01 = format!(
@@ -202,6 +203,8 @@ pub fn make_inbox(root: &Path) -> (PathBuf, PathBuf) {
             &format!("{YI},2023,25"),
             &format!("{BING},2023,8"),
             &format!("{DING},2023,40"),
+            // 戊村 before its merge into 丁村 (2024-03-01), named without a code
+            "如皋市,东陈镇,戊村,,2023,30",
         ],
     );
     write(
@@ -735,10 +738,33 @@ fn collective_economy() {
         "city".into(),
         CITY.into()
     )));
-    // total 120 + 30 + 9 = 159万元; median of 9, 30, 120 = 30; 2023 median (25+40)/2
+    // total 120 + 30 + 9 = 159万元; median of 9, 30, 120 = 30; 2023 median
+    // of 8, 25, 30 (戊), 40, 60 = 30
     near(city("ce_operating_income_total", None, "2024"), 159.0);
     near(city("ce_operating_income_median", None, "2024"), 30.0);
-    near(city("ce_operating_income_median", None, "2023"), 32.5);
+    near(city("ce_operating_income_median", None, "2023"), 30.0);
+    // the registry as of each period: 戊村 (merged 2024-03-01) is one of the
+    // 6 villages of 2023 and reported under its own code, not as a second
+    // row of 丁村; 2024 has 5. 2023 at 50万+: 甲 (60) → 1/6
+    assert_eq!(
+        get("ce_attainment_50w", None, "2023", "city", CITY),
+        (Some(100.0 / 6.0), Some(1.0), Some(6.0), 5, 6)
+    );
+    assert_eq!(get("ce_attainment_50w", None, "2024", "city", CITY).4, 5);
+    assert_eq!(
+        get("ce_attainment_50w", None, "2023", "township", "320682101").4,
+        3
+    );
+    let o = zx_out(&[
+        "query", "--csv", "--out", out_dir().to_str().unwrap(),
+        "SELECT year, village_code, operating_income FROM collective_economy WHERE village_code IN ('320682101002', '320682101003') ORDER BY year, village_code",
+    ]);
+    assert_eq!(
+        o.stdout,
+        "year,village_code,operating_income\n2023,320682101002,400000.0\n2023,320682101003,300000.0\n",
+        "{}",
+        o.stderr
+    );
     // growth over villages in both years (甲 乙 丙): (159 − 93) / 93
     near(
         city("ce_operating_income_growth", None, "2024"),

@@ -112,6 +112,15 @@ pub fn aggregate(
         }
     }
     let town_names = towns.strings;
+    // the registry as of each period: today's plus villages merged later
+    let mut later: HashMap<u32, crate::analysis::tables::MergedLater> = HashMap::new();
+    if !geo.merged_later.is_empty() {
+        for k in accs.keys() {
+            later
+                .entry(k.0)
+                .or_insert_with(|| geo.merged_after(units.text(k.0).unwrap_or_default()));
+        }
+    }
     let mut out: Vec<IndicatorRow> = accs
         .into_iter()
         .map(|((period, category, level, code), mut a)| {
@@ -140,18 +149,25 @@ pub fn aggregate(
                 }
             };
             let text = |i: u32| units.text(i).unwrap_or_default().to_string();
+            let extra = later.get(&period);
             let (geo_code, geo_name, registry) = match level {
-                Level::City => (city.0.to_string(), city.1.to_string(), geo.villages_total),
+                Level::City => (
+                    city.0.to_string(),
+                    city.1.to_string(),
+                    geo.villages_total + extra.map_or(0, |m| m.total),
+                ),
                 Level::County => {
                     let c = text(code);
                     let n = geo.county.get(&c).cloned().unwrap_or_default();
-                    let k = geo.villages_in_county.get(&c).copied().unwrap_or(0);
+                    let k = geo.villages_in_county.get(&c).copied().unwrap_or(0)
+                        + extra.and_then(|m| m.county.get(&c)).copied().unwrap_or(0);
                     (c, n, k)
                 }
                 Level::Township => {
                     let t = town_names[code as usize].clone();
                     let n = geo.township.get(&t).cloned().unwrap_or_default();
-                    let k = geo.villages_in_township.get(&t).copied().unwrap_or(0);
+                    let k = geo.villages_in_township.get(&t).copied().unwrap_or(0)
+                        + extra.and_then(|m| m.township.get(&t)).copied().unwrap_or(0);
                     (t, n, k)
                 }
                 Level::Village => {
