@@ -161,7 +161,7 @@ pub fn make_inbox(root: &Path) -> (PathBuf, PathBuf) {
         &format!("{LOC},共同体编号,名称,成员户数"),
         &[&format!("{JIA},GT001,甲村果蔬共同体,15")],
     );
-    let t06 = format!("{LOC},年度,户编号,家庭年纯收入,是否共同体成员,共同体编号,加入年份");
+    let t06 = format!("{LOC},年度,户编号,家庭年纯收入,是否共同体成员,共同体编号,加入年份,家庭人口");
     // H1 joins in 2024, H4 in 2023; H2, H3, H5 never join
     let incomes: [Household; 5] = [
         (JIA, "H1", [50000, 52000, 58000], Some(2024), "GT001"),
@@ -170,12 +170,21 @@ pub fn make_inbox(root: &Path) -> (PathBuf, PathBuf) {
         (BING, "H4", [30000, 36000, 37000], Some(2023), "GT002"),
         (BING, "H5", [35000, 36000, 38000], None, ""),
     ];
+    // people per household: H1 4, H2 3, H3 5, H4 2, H5 3
+    let persons = |h: &str| match h {
+        "H1" => 4,
+        "H3" => 5,
+        "H4" => 2,
+        _ => 3,
+    };
     for (k, year) in [2022, 2023, 2024].iter().enumerate() {
         let rows: Vec<String> = incomes
             .iter()
             .map(|(loc, h, inc, join, com)| match join {
-                Some(j) if *j <= *year => format!("{loc},{year},{h},{},是,{com},{j}", inc[k]),
-                _ => format!("{loc},{year},{h},{},否,,", inc[k]),
+                Some(j) if *j <= *year => {
+                    format!("{loc},{year},{h},{},是,{com},{j},{}", inc[k], persons(h))
+                }
+                _ => format!("{loc},{year},{h},{},否,,,{}", inc[k], persons(h)),
             })
             .collect();
         let refs: Vec<&str> = rows.iter().map(String::as_str).collect();
@@ -210,12 +219,18 @@ pub fn make_inbox(root: &Path) -> (PathBuf, PathBuf) {
     write(
         &inbox,
         "如皋市_村级集体经济收入统计表_2024.csv",
-        &t07,
+        &format!("{t07},是否经济薄弱村"),
         &[
-            &format!("{JIA},2024,120"),
-            &format!("{YI},2024,30"),
-            &format!("{BING},2024,9"),
+            &format!("{JIA},2024,120,否"),
+            &format!("{YI},2024,30,是"),
+            &format!("{BING},2024,9,是"),
         ],
+    );
+    write(
+        &inbox,
+        "如皋市_党员培训与双带统计表_2024.csv",
+        &format!("{LOC},年度,培训人次,双带党员数,领办创办项目数"),
+        &[&format!("{JIA},2024,120,5,2"), &format!("{YI},2024,80,3,1")],
     );
     write(
         &inbox,
@@ -858,6 +873,7 @@ fn report_workbook_reopens_with_sheets_headers_and_values() {
             "村书记专职化",
             "党群致富共同体",
             "村级集体经济",
+            "党员培训与双带",
             "考核评价",
             "分乡镇",
             "收入效应",
@@ -1380,8 +1396,8 @@ fn a_loss_stays_in_income_and_is_left_out_of_the_log_with_a_count() {
     // H6 in 丙村, never a member, lost money in 2022
     let f = inbox.join("如皋市_农户收入监测表_2022.csv");
     let mut text = std::fs::read_to_string(&f).unwrap();
-    text.push_str(&format!("{BING},2022,H6,-2000,否,,\n"));
-    text.push_str(&format!("{BING},2022,H7,0,否,,\n"));
+    text.push_str(&format!("{BING},2022,H6,-2000,否,,,2\n"));
+    text.push_str(&format!("{BING},2022,H7,0,否,,,1\n"));
     std::fs::write(&f, text).unwrap();
     let out = d.path().join("out");
     let o = run_into(&inbox, &registry, &out);
@@ -1404,4 +1420,49 @@ fn a_loss_stays_in_income_and_is_left_out_of_the_log_with_a_count() {
         notes,
         "outcome,note\nincome,\nlog_income,2 household-year(s) with income ≤ 0 left out of the log\n"
     );
+}
+
+#[test]
+fn the_figures_the_seed_reports() {
+    // central households, 2024 from each county's last month: 如皋市
+    // December 10 + 6 + 3 + 1, 海安市 November 5 → 25
+    near(city("org_central_households_total", None, "2024"), 25.0);
+    // transformed so far: 乙 (identified 2023, transformed 2024-03) → none
+    // by the end of 2023, one by the end of 2024
+    assert!(!table().contains_key(&(
+        "rect_transformed_cumulative".into(),
+        None,
+        "2023".into(),
+        "city".into(),
+        CITY.into()
+    )));
+    near(city("rect_transformed_cumulative", None, "2024"), 1.0);
+    // each action of the 八个一: identified 2023, 乙 did all 8 and 丙 not
+    // 解决突出问题 → 50 %; 2024, 丁 formed a team but held no 专题组织生活会
+    near(
+        city("rect_action_completion", Some("解决突出问题"), "2023"),
+        50.0,
+    );
+    near(
+        city("rect_action_completion", Some("组建工作班子"), "2024"),
+        100.0,
+    );
+    near(
+        city("rect_action_completion", Some("专题组织生活会"), "2024"),
+        0.0,
+    );
+    // members whose income rose against the year before: 2023 H4 (30000 →
+    // 36000, 2 people); 2024 H1 (52000 → 58000, 4) and H4 (36000 → 37000, 2)
+    near(city("comm_people_income_rose", None, "2023"), 2.0);
+    near(city("comm_people_income_rose", None, "2024"), 6.0);
+    near(city("comm_households_income_rose", None, "2024"), 2.0);
+    // JYZ01 supports exactly 甲 乙 丙; 乙 and 丙 are 经济薄弱村 on T07 2024
+    near(city("ce_station_three_villages", None, "2024"), 100.0);
+    near(city("ce_station_weak_villages", None, "2024"), 200.0 / 3.0);
+    // the 2024 project roster: XM01–XM03
+    near(city("ce_pairing_projects_total", None, "2024"), 3.0);
+    // T10: person-times 120 + 80, 双带 5 + 3, projects 2 + 1
+    near(city("train_person_times", None, "2024"), 200.0);
+    near(city("train_dual_lead_members", None, "2024"), 8.0);
+    near(city("train_member_led_projects", None, "2024"), 3.0);
 }

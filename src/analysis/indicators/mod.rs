@@ -102,10 +102,11 @@ pub fn compute_all(
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     let timings = std::env::var_os("ZHENXING_TIMINGS").is_some();
-    let mut ctx = tables.context();
     for (i, ind) in defs.indicators.iter().enumerate() {
         let t0 = std::time::Instant::now();
-        let units = run_queries(&mut ctx, ind)?;
+        // a context of its own: polars' SQL keeps the aliases of derived
+        // tables (`JOIN (SELECT …) c`) from one query to the next
+        let units = run_queries(&mut tables.context(), ind)?;
         let t1 = t0.elapsed();
         // rows are sorted: repeats are neighbours
         let repeats = units

@@ -189,7 +189,7 @@ impl UnitsBuilder {
 }
 
 /// Runs an indicator's queries (every `each` variant) and reads their rows.
-/// `ctx` is [`Tables::context`], made once for all indicators.
+/// `ctx` is a fresh [`Tables::context`].
 pub fn run_queries(ctx: &mut SQLContext, ind: &Indicator) -> Result<Units, IndicatorError> {
     let mut b = UnitsBuilder::default();
     for (label, sql) in &ind.queries {
