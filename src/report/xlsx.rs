@@ -228,6 +228,7 @@ fn estimator_zh(e: &str) -> &'static str {
         "cs_group" => "CS 按加入年份",
         "cs_group_overall" => "CS 按加入年份汇总",
         "cs_event" => "CS 按距加入年数",
+        "cs_event_overall" => "CS 事件研究总体效应（加入后各年平均）",
         "cs_calendar" => "CS 按自然年",
         "cs_calendar_overall" => "CS 按自然年汇总",
         _ => "",

@@ -130,6 +130,18 @@ fn callaway_santanna_matches_the_differences_package() {
         close(e.est, num(want, "estimate"), &format!("event {k}"));
         close(e.se, num(want, "se"), &format!("event {k} se"));
     }
+    // the dynamic aggregation's overall effect: mean over e ≥ 0
+    let overall = cs.event_overall.unwrap();
+    close(
+        overall.est,
+        num(&r["cs_event_overall"][0], "estimate"),
+        "event overall",
+    );
+    close(
+        overall.se,
+        num(&r["cs_event_overall"][0], "se"),
+        "event overall se",
+    );
     for want in r["cs_time"].as_array().unwrap() {
         let t = want["time"].as_i64().unwrap() as i32;
         let (_, e) = cs.by_calendar.iter().find(|x| x.0 == t).unwrap();
@@ -138,12 +150,57 @@ fn callaway_santanna_matches_the_differences_package() {
     }
 }
 
+/// Not-yet-treated comparison households (later cohorts before they join),
+/// against the package with the same setting.
+#[test]
+fn callaway_santanna_not_yet_treated_matches_the_differences_package() {
+    let (mut p, r) = fixture();
+    for o in &mut p.obs {
+        o.cluster = o.unit;
+    }
+    p.n_clusters = p.cohort.len();
+    let cs = callaway_santanna(&p, Control::NotYetTreated).unwrap();
+    let simple = cs.simple.unwrap().unwrap();
+    close(
+        simple.est,
+        num(&r["cs_nyt_simple"][0], "estimate"),
+        "simple",
+    );
+    close(simple.se, num(&r["cs_nyt_simple"][0], "se"), "simple se");
+    let events = r["cs_nyt_event"].as_array().unwrap();
+    assert_eq!(cs.by_event.len(), events.len());
+    for want in events {
+        let k = want["relative_period"].as_i64().unwrap() as i32;
+        let (_, e) = cs.by_event.iter().find(|x| x.0 == k).unwrap();
+        close(e.est, num(want, "estimate"), &format!("event {k}"));
+        close(e.se, num(want, "se"), &format!("event {k} se"));
+    }
+    let overall = cs.event_overall.unwrap();
+    let want = &r["cs_nyt_event_overall"][0];
+    close(overall.est, num(want, "estimate"), "event overall");
+    close(overall.se, num(want, "se"), "event overall se");
+}
+
 /// Clustering by village sums the same influence function within villages:
 /// the estimates do not change, the standard errors do.
 #[test]
 fn callaway_santanna_clustered_by_village_keeps_the_estimates() {
     let (p, r) = fixture();
     let cs = callaway_santanna(&p, Control::NeverTreated).unwrap();
+    // every cell against the package's influence function summed within villages
+    let refs = r["cs_att_gt_village"].as_array().unwrap();
+    let ok: Vec<_> = cs.cells.iter().filter(|c| c.result.is_ok()).collect();
+    assert_eq!(ok.len(), refs.len());
+    for want in refs {
+        let (g, t) = (
+            want["cohort"].as_i64().unwrap() as i32,
+            want["year"].as_i64().unwrap() as i32,
+        );
+        let c = ok.iter().find(|c| c.group == g && c.time == t).unwrap();
+        let e = c.result.as_ref().unwrap();
+        close(e.est, num(want, "estimate"), &format!("ATT({g},{t})"));
+        close(e.se, num(want, "se"), &format!("ATT({g},{t}) village se"));
+    }
     let simple = cs.simple.unwrap().unwrap();
     close(simple.est, num(&r["cs_simple"][0], "estimate"), "simple");
     assert_eq!(simple.n_clusters, 40);

@@ -352,6 +352,8 @@ pub struct CsResult {
     pub by_group: Vec<(i32, Estimate)>,
     pub group_overall: Option<Estimate>,
     pub by_event: Vec<(i32, Estimate)>,
+    /// Mean of the event-time effects over e ≥ 0.
+    pub event_overall: Option<Estimate>,
     pub by_calendar: Vec<(i32, Estimate)>,
     pub calendar_overall: Option<Estimate>,
 }
@@ -556,11 +558,35 @@ pub fn callaway_santanna(p: &Panel, control: Control) -> Result<CsResult, String
         res.group_overall = agg(&refs);
     }
     let events: BTreeSet<i32> = ifs.iter().map(|c| c.t - c.g).collect();
+    // the dynamic aggregation's overall effect: the mean of θ(e) over e ≥ 0,
+    // its influence function the mean of theirs (R's did, `aggte(type =
+    // "dynamic")`)
+    let mut event_psi: Vec<(f64, Vec<f64>)> = Vec::new();
     for e in events {
         let cs: Vec<&CellIf> = ifs.iter().filter(|c| c.t - c.g == e).collect();
         if let Some(est) = agg(&cs) {
             res.by_event.push((e, est));
         }
+        if e >= 0 {
+            if let Some(x) = weighted_if(&cs, &pg, &units, p, n) {
+                event_psi.push(x);
+            }
+        }
+    }
+    if !event_psi.is_empty() {
+        let k = event_psi.len() as f64;
+        let est = event_psi.iter().map(|c| c.0).sum::<f64>() / k;
+        let psi: Vec<f64> = (0..n)
+            .map(|i| event_psi.iter().map(|c| c.1[i]).sum::<f64>() / k)
+            .collect();
+        res.event_overall = Some(Estimate {
+            est,
+            se: if_se(&psi, &cluster_of, n),
+            n_obs,
+            n_units: n,
+            n_treated: treated_in(&post),
+            n_clusters: total_clusters,
+        });
     }
     let mut cal_psi: Vec<(f64, Vec<f64>)> = Vec::new();
     for &t in &ys {

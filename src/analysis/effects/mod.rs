@@ -445,6 +445,9 @@ fn estimate_scope(
                 row.event_time = Some(i64::from(ev));
                 out.push(row);
             }
+            if let Some(e) = cs.event_overall {
+                out.push(with("cs_event_overall", Ok(e)));
+            }
             for (tm, e) in cs.by_calendar {
                 let mut row = with("cs_calendar", Ok(e));
                 row.time = Some(i64::from(tm));
@@ -501,7 +504,7 @@ pub const EFFECT_COLUMNS: [(&str, &str, &str); 21] = [
     ("scope_name", "String", "name of the scope"),
     ("outcome", "String", "income (元) or log_income (100·ln income: log points)"),
     ("unit", "String", "unit of estimate"),
-    ("estimator", "String", "before_after_mean/_median/_share_rose, twfe_did, event_study, cs_att_gt, cs_simple, cs_group, cs_group_overall, cs_event, cs_calendar, cs_calendar_overall"),
+    ("estimator", "String", "before_after_mean/_median/_share_rose, twfe_did, event_study, cs_att_gt, cs_simple, cs_group, cs_group_overall, cs_event, cs_event_overall, cs_calendar, cs_calendar_overall"),
     ("cohort", "Int64", "joining year g (cs_att_gt, cs_group)"),
     ("year", "Int64", "calendar year t (cs_att_gt, cs_calendar)"),
     ("event_time", "Int64", "years since joining (event_study, cs_event, cs_att_gt)"),
