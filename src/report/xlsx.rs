@@ -137,6 +137,7 @@ fn build(d: &ReportData<'_>) -> Result<Workbook, XlsxError> {
         props = props.set_creation_datetime(c);
     }
     wb.set_properties(&props);
+    headline_sheet(&mut wb, &f, d)?;
     for fam in d.defs.families() {
         let pick = |i: &Indicator| i.def.family == fam;
         let name = d.defs.family_name(fam);
@@ -164,6 +165,91 @@ fn build(d: &ReportData<'_>) -> Result<Workbook, XlsxError> {
     ranks_sheet(&mut wb, &f, d)?;
     notes_sheet(&mut wb, &f, d)?;
     Ok(wb)
+}
+
+/// Print setup for a sheet a report writer prints: A4 landscape, one page
+/// wide, the header rows repeated on every page, run id and page numbers
+/// in the footer.
+fn print_setup(ws: &mut Worksheet, d: &ReportData<'_>, header_rows: u32) -> Result<(), XlsxError> {
+    ws.set_paper_size(9);
+    ws.set_landscape();
+    ws.set_print_fit_to_pages(1, 0);
+    ws.set_print_center_horizontally(true);
+    if header_rows > 0 {
+        ws.set_repeat_rows(0, header_rows - 1)?;
+    }
+    // `&` starts a control code in Excel's header and footer text
+    let run = d.lake_version.replace('&', "&&");
+    ws.set_footer(format!("&L数据版本 {run}&R第 &P 页，共 &N 页"));
+    Ok(())
+}
+
+/// `主要指标`: the table a report writer pastes, laid out as the HTML
+/// county table — every indicator without a breakdown down the side, 全市
+/// and each county across, with the unit and the period each row used.
+fn headline_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(), XlsxError> {
+    let ws = wb.add_worksheet();
+    ws.set_name("主要指标")?;
+    let counties: Vec<(&str, &str)> = {
+        let mut m: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
+        for r in d.rows.iter().filter(|r| r.level == Level::County) {
+            m.insert(r.geo_code.as_str(), r.geo_name.as_str());
+        }
+        m.into_iter().collect()
+    };
+    let mut head: Vec<String> = vec!["指标".into(), "单位".into(), "统计期".into(), "全市".into()];
+    head.extend(counties.iter().map(|c| c.1.to_string()));
+    let width = head.len() as u16;
+    let title = format!("{} {} 乡村振兴主要指标", d.pipeline.city, d.period);
+    ws.merge_range(0, 0, 0, width - 1, &title, &f.title)?;
+    let names: Vec<&str> = head.iter().map(String::as_str).collect();
+    header_row(ws, 1, &names, &f.header)?;
+    ws.set_freeze_panes(2, 1)?;
+    let mut row = 2u32;
+    for (i, ind) in d.defs.indicators.iter().enumerate() {
+        let rows: Vec<_> = d
+            .rows_of(i, &[Level::City, Level::County])
+            .into_iter()
+            .filter(|r| r.category.is_none())
+            .collect();
+        let Some(city) = rows.iter().find(|r| r.level == Level::City) else {
+            continue;
+        };
+        let nf = num_format(&ind.def.unit);
+        text(ws, f, row, 0, &ind.def.name_zh)?;
+        text(ws, f, row, 1, &ind.def.unit)?;
+        text(ws, f, row, 2, &city.period_used)?;
+        number(ws, row, 3, city.value, &nf)?;
+        for (k, (code, _)) in counties.iter().enumerate() {
+            let v = rows
+                .iter()
+                .find(|r| r.level == Level::County && r.geo_code == *code)
+                .and_then(|r| r.value);
+            match v {
+                Some(_) => number(ws, row, 4 + k as u16, v, &nf)?,
+                None => text(ws, f, row, 4 + k as u16, "—")?,
+            }
+        }
+        row += 1;
+    }
+    text(
+        ws,
+        f,
+        row + 1,
+        0,
+        &format!(
+            "数据截至 {}，数据版本 {}；各指标口径、分子分母见“说明”及各专题工作表。",
+            d.data_as_of, d.lake_version
+        ),
+    )?;
+    ws.set_column_width(0, 34)?;
+    ws.set_column_width(1, 8)?;
+    ws.set_column_width(2, 16)?;
+    for c in 3..width {
+        ws.set_column_width(c, 11)?;
+    }
+    print_setup(ws, d, 2)?;
+    Ok(())
 }
 
 /// One sheet of figures in long form: the rows of the indicators `pick`
@@ -216,21 +302,22 @@ fn figure_sheet(
     Ok(())
 }
 
-fn estimator_zh(e: &str) -> &'static str {
+/// The Chinese name of an estimator id (the id is shown beside it).
+pub fn estimator_zh(e: &str) -> &'static str {
     match e {
         "before_after_mean" => "成员加入前后变化（均值）",
         "before_after_median" => "成员加入前后变化（中位数）",
         "before_after_share_rose" => "收入增加的成员户占比",
         "twfe_did" => "双重差分（双向固定效应）",
         "event_study" => "事件研究（距加入年数）",
-        "cs_att_gt" => "CS 组别-时期效应 ATT(g,t)",
-        "cs_simple" => "CS 总体效应（简单加权）",
-        "cs_group" => "CS 按加入年份",
-        "cs_group_overall" => "CS 按加入年份汇总",
-        "cs_event" => "CS 按距加入年数",
-        "cs_event_overall" => "CS 事件研究总体效应（加入后各年平均）",
-        "cs_calendar" => "CS 按自然年",
-        "cs_calendar_overall" => "CS 按自然年汇总",
+        "cs_att_gt" => "Callaway–Sant'Anna 交错处理估计：组别-时期效应 ATT(g,t)",
+        "cs_simple" => "Callaway–Sant'Anna 交错处理估计：总体效应（按组别规模加权）",
+        "cs_group" => "Callaway–Sant'Anna 交错处理估计：按加入年份",
+        "cs_group_overall" => "Callaway–Sant'Anna 交错处理估计：按加入年份汇总",
+        "cs_event" => "Callaway–Sant'Anna 交错处理估计：按距加入年数（事件研究）",
+        "cs_event_overall" => "Callaway–Sant'Anna 交错处理估计：事件研究总体效应（加入后各年平均）",
+        "cs_calendar" => "Callaway–Sant'Anna 交错处理估计：按自然年",
+        "cs_calendar_overall" => "Callaway–Sant'Anna 交错处理估计：按自然年汇总",
         _ => "",
     }
 }
@@ -242,7 +329,7 @@ pub const EFFECT_HEADERS: [&str; 19] = [
     "结果变量",
     "单位",
     "估计方法",
-    "方法说明",
+    "方法编号",
     "加入年份",
     "年份",
     "距加入年数",
@@ -289,8 +376,8 @@ fn effects_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(
             },
         )?;
         text(ws, f, row, 4, e.unit)?;
-        text(ws, f, row, 5, e.estimator)?;
-        text(ws, f, row, 6, estimator_zh(e.estimator))?;
+        text(ws, f, row, 5, estimator_zh(e.estimator))?;
+        text(ws, f, row, 6, e.estimator)?;
         for (c, v) in [(7u16, e.group), (8, e.time), (9, e.event_time)] {
             if let Some(v) = v {
                 ws.write_number(row, c, v as f64)?;
@@ -316,7 +403,9 @@ fn effects_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(
         }
         text(ws, f, row, 18, e.note.as_deref().unwrap_or(""))?;
     }
-    ws.set_column_width(6, 28)?;
+    ws.set_column_width(3, 22)?;
+    ws.set_column_width(5, 44)?;
+    ws.set_column_width(6, 20)?;
     ws.set_column_width(18, 40)?;
     Ok(())
 }

@@ -867,6 +867,7 @@ fn report_workbook_reopens_with_sheets_headers_and_values() {
     assert_eq!(
         wb.sheet_names(),
         [
+            "主要指标",
             "组织体系覆盖",
             "党建标准化",
             "软弱涣散整顿",
@@ -940,10 +941,74 @@ fn report_workbook_reopens_with_sheets_headers_and_values() {
         .rows()
         .skip(1)
         .all(|r| r[1] == Data::String(String::new()) || r[1] == Data::Empty));
+    // the method in Chinese, its id beside it
     let eff = wb.worksheet_range("收入效应").unwrap();
-    assert!(eff
-        .rows()
-        .any(|r| r[0] == Data::String("全市".into()) && r[5] == Data::String("twfe_did".into())));
+    assert!(eff.rows().any(|r| r[0] == Data::String("全市".into())
+        && r[5] == Data::String("双重差分（双向固定效应）".into())
+        && r[6] == Data::String("twfe_did".into())));
+    assert!(eff.rows().any(|r| r[5]
+        == Data::String("Callaway–Sant'Anna 交错处理估计：总体效应（按组别规模加权）".into())
+        && r[6] == Data::String("cs_simple".into())));
+    // 主要指标: indicators down, 全市 and each county across
+    let head = wb.worksheet_range("主要指标").unwrap();
+    let rows: Vec<Vec<Data>> = head.rows().map(|r| r.to_vec()).collect();
+    assert_eq!(
+        rows[0][0],
+        Data::String("南通市 2024 乡村振兴主要指标".into())
+    );
+    let h: Vec<String> = rows[1].iter().map(|c| c.to_string()).collect();
+    assert_eq!(h, ["指标", "单位", "统计期", "全市", "如皋市", "海安市"]);
+    let four = rows
+        .iter()
+        .find(|r| r[0] == Data::String("四位一体组织体系完整率".into()))
+        .unwrap();
+    assert_eq!(
+        four[1..],
+        [
+            Data::String("%".into()),
+            Data::String("2024-11,2024-12".into()),
+            Data::Float(80.0),
+            Data::Float(75.0),
+            Data::Float(100.0)
+        ]
+    );
+    // an indicator a county has no figure for shows —
+    let pay = rows
+        .iter()
+        .find(|r| r[0] == Data::String("村书记平均年度报酬".into()))
+        .unwrap();
+    assert_eq!(pay[3], Data::Float(90000.0));
+    assert_eq!(pay[5], Data::String("—".into()));
+}
+
+/// The headline sheet prints A4 landscape, one page wide, its two header
+/// rows on every page, with the run id and page numbers in the footer.
+#[test]
+fn the_headline_sheet_is_set_up_for_print() {
+    let f = std::fs::File::open(workbook_path()).unwrap();
+    let mut z = zip::ZipArchive::new(f).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(
+        &mut z.by_name("xl/worksheets/sheet1.xml").unwrap(),
+        &mut xml,
+    )
+    .unwrap();
+    for part in [
+        "paperSize=\"9\"",
+        "orientation=\"landscape\"",
+        "fitToHeight=\"0\"",
+        "<pageSetUpPr fitToPage=\"1\"/>",
+    ] {
+        assert!(xml.contains(part), "{part}");
+    }
+    assert!(xml.contains("第 &amp;P 页，共 &amp;N 页"), "{xml}");
+    let mut wbxml = String::new();
+    std::io::Read::read_to_string(&mut z.by_name("xl/workbook.xml").unwrap(), &mut wbxml).unwrap();
+    assert!(wbxml.contains("_xlnm.Print_Titles"), "{wbxml}");
+    assert!(
+        wbxml.contains("'主要指标'!$1:$2") || wbxml.contains("主要指标!$1:$2"),
+        "{wbxml}"
+    );
 }
 
 /// A file named `=HYPERLINK("x")…` is listed in the notes sheet as text:
