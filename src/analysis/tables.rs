@@ -398,6 +398,19 @@ impl Tables {
         if let Some(v) = self.frames.get("villages") {
             self.geo = geography(v)?;
         }
+        // the periods of what is left
+        let names: Vec<String> = self
+            .frames
+            .keys()
+            .filter(|n| self.frames.contains_key(&format!("{n}_periods")))
+            .cloned()
+            .collect();
+        for n in names {
+            let df = &self.frames[&n];
+            let (a, b) = (periods_frame(df)?, county_periods_frame(df)?);
+            self.frames.insert(format!("{n}_periods"), a);
+            self.frames.insert(format!("{n}_county_periods"), b);
+        }
         Ok(())
     }
 

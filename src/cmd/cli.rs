@@ -194,11 +194,18 @@ pub enum Command {
         /// Rows printed as a table (CSV and Parquet get every row).
         #[arg(long, default_value_t = 50)]
         max_rows: usize,
+        /// The tables as the indicator SQL sees them: the years of monthly
+        /// datasets (each county's last reported month) and the definitions' [scope].
+        #[arg(long)]
+        as_indicators: bool,
     },
     /// Write the data dictionary (Markdown and xlsx) of every dataset column and indicator.
     Docs {
         #[command(flatten)]
         p: PipelineArg,
+        /// Output folder whose lake the SQL views read (default: from the pipeline file).
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Folder to write to (default: OUT/docs).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -322,6 +329,7 @@ pub fn main() -> i32 {
             csv,
             parquet,
             max_rows,
+            as_indicators,
         } => crate::cmd::query::run(
             &at.p.pipeline,
             at.out.as_deref(),
@@ -329,8 +337,11 @@ pub fn main() -> i32 {
             csv,
             parquet.as_deref(),
             max_rows,
+            as_indicators,
         ),
-        Command::Docs { p, dir } => crate::cmd::docs::run(&p.pipeline, dir.as_deref()),
+        Command::Docs { p, out, dir } => {
+            crate::cmd::docs::run(&p.pipeline, out.as_deref(), dir.as_deref())
+        }
         Command::Status {
             at,
             as_of,

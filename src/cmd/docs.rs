@@ -342,14 +342,15 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
     Ok(wb)
 }
 
-pub fn run(pipeline: &Path, dir: Option<&Path>) -> i32 {
+pub fn run(pipeline: &Path, out: Option<&Path>, dir: Option<&Path>) -> i32 {
     let (p, defs) = match super::load_with_definitions(pipeline) {
         Ok(x) => x,
         Err(code) => return code,
     };
+    let out = super::out_dir(&p, out);
     let dir = dir
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| p.out.join("docs"));
+        .unwrap_or_else(|| out.join("docs"));
     if let Err(e) = std::fs::create_dir_all(&dir) {
         eprintln!("zhenxing docs: {}: {e}", dir.display());
         return exit::FAILED;
@@ -365,12 +366,27 @@ pub fn run(pipeline: &Path, dir: Option<&Path>) -> i32 {
             })?;
         crate::report::write_atomic(&xlsx, &bytes)
     });
+    // the indicator SQL and the views it needs, over OUT/lake as it lies
+    let lake = std::path::absolute(out.join("lake")).unwrap_or_else(|_| out.join("lake"));
+    use crate::analysis::views::{queries, views, Dialect};
+    let res = res.and_then(|()| {
+        crate::report::write_atomic(
+            &dir.join("views_duckdb.sql"),
+            views(&p, &defs, &lake, Dialect::DuckDb).as_bytes(),
+        )?;
+        crate::report::write_atomic(
+            &dir.join("views_spark.sql"),
+            views(&p, &defs, &lake, Dialect::Spark).as_bytes(),
+        )?;
+        crate::report::write_atomic(&dir.join("indicators.sql"), queries(&defs).as_bytes())
+    });
     match res {
         Ok(()) => {
             println!(
-                "data dictionary written to {} and {}",
+                "data dictionary written to {} and {}; SQL views over {} in views_duckdb.sql and views_spark.sql, the indicator queries in indicators.sql",
                 md.display(),
-                xlsx.display()
+                xlsx.display(),
+                lake.display()
             );
             exit::CLEAN
         }

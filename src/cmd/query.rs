@@ -88,6 +88,7 @@ pub fn run(
     csv: bool,
     parquet: Option<&Path>,
     max_rows: usize,
+    as_indicators: bool,
 ) -> i32 {
     let p = match super::load_pipeline(pipeline) {
         Ok(p) => p,
@@ -108,6 +109,19 @@ pub fn run(
             return exit::FAILED;
         }
     };
+    if as_indicators {
+        let defs = match super::load_definitions(&p) {
+            Ok(d) => d,
+            Err(code) => return code,
+        };
+        if let Err(e) = t
+            .keep_kinds(&defs.scope.kinds)
+            .and_then(|()| t.add_year_ends(&p))
+        {
+            eprintln!("zhenxing query: {e}");
+            return exit::FAILED;
+        }
+    }
     if let Err(e) = with_indicator_tables(&mut t, &out) {
         eprintln!("zhenxing query: {e}");
         return exit::FAILED;

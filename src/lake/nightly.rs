@@ -509,6 +509,11 @@ fn run_inner(
         rejects,
     };
     write_json(&staging.join("_zhenxing/version.json"), &meta)?;
+    write_files_table(
+        &staging.join("_zhenxing/files.parquet"),
+        &meta.files,
+        run_id,
+    )?;
     sync_tree(&staging)?;
     fault("before-publish")?;
     let version_dir = layout.versions().join(run_id);
@@ -692,4 +697,34 @@ fn unchanged(
     );
     write_manifest(layout, &man)?;
     Ok(man)
+}
+
+/// `_zhenxing/files.parquet`: the version's input files as a table, so SQL
+/// engines reading the lake directly can give a roster's rows the period of
+/// the file they came from (`source_file_sha256` → `period`).
+fn write_files_table(
+    path: &Path,
+    files: &[lake::FileEntry],
+    run_id: &str,
+) -> Result<(), LakeError> {
+    use polars::prelude::*;
+    let s = |f: &dyn Fn(&lake::FileEntry) -> Option<String>| -> Vec<Option<String>> {
+        files.iter().map(f).collect()
+    };
+    let cols = vec![
+        Column::new("path".into(), s(&|f| Some(f.path.clone()))),
+        Column::new("sha256".into(), s(&|f| Some(f.sha256.clone()))),
+        Column::new("template".into(), s(&|f| f.template.clone())),
+        Column::new("dataset".into(), s(&|f| f.dataset.clone())),
+        Column::new("county".into(), s(&|f| f.county.clone())),
+        Column::new("period".into(), s(&|f| f.period.clone())),
+        Column::new("status".into(), s(&|f| Some(f.status.as_str().to_string()))),
+    ];
+    let mut df = DataFrame::new(files.len(), cols).map_err(|e| lake::pq(path, e))?;
+    lake::write_parquet(
+        path,
+        &mut df,
+        vec![("zhenxing.lake_version".to_string(), run_id.to_string())],
+        65536,
+    )
 }

@@ -332,7 +332,7 @@ fn out() -> &'static Path {
     .path()
 }
 
-fn out_dir() -> PathBuf {
+pub fn out_dir() -> PathBuf {
     out().join("out")
 }
 
@@ -1321,8 +1321,37 @@ fn urban_communities_are_left_out_when_the_scope_says_so() {
 #[test]
 fn docs_cover_every_column_and_indicator() {
     let tmp = tempfile::tempdir().unwrap();
-    let o = zx_out(&["docs", "--dir", tmp.path().to_str().unwrap()]);
+    let out = out_dir();
+    let o = zx_out(&[
+        "docs",
+        "--out",
+        out.to_str().unwrap(),
+        "--dir",
+        tmp.path().to_str().unwrap(),
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
+    // the views read this OUT's lake, in both dialects
+    let lake = std::path::absolute(out.join("lake")).unwrap();
+    let duck = std::fs::read_to_string(tmp.path().join("views_duckdb.sql")).unwrap();
+    assert!(duck.contains(&format!(
+        "CREATE OR REPLACE VIEW org_structure__lake AS SELECT * FROM read_parquet('{}/org_structure/**/*.parquet'",
+        lake.display()
+    )));
+    for v in [
+        "villages",
+        "org_structure",
+        "org_structure_periods",
+        "org_structure_county_periods",
+        "communities_periods",
+    ] {
+        assert!(
+            duck.contains(&format!("CREATE OR REPLACE VIEW {v} AS ")),
+            "{v}"
+        );
+    }
+    let spark = std::fs::read_to_string(tmp.path().join("views_spark.sql")).unwrap();
+    assert!(spark.contains("SET spark.sql.sources.partitionColumnTypeInference.enabled = false;"));
+    assert!(spark.contains("CREATE OR REPLACE TEMPORARY VIEW org_structure_periods AS "));
     let md = std::fs::read_to_string(tmp.path().join("data_dictionary.md")).unwrap();
     let p = zhenxing::config::load(&super::util::repo().join("pipelines/nantong.toml")).unwrap();
     for s in &p.sources {
@@ -1349,6 +1378,11 @@ fn docs_cover_every_column_and_indicator() {
         );
     }
     assert!(md.contains("| `income_target_yuan` | 500000 |"));
+    let sql = std::fs::read_to_string(tmp.path().join("indicators.sql")).unwrap();
+    for i in &defs.indicators {
+        assert!(sql.contains(&format!("-- {}", i.def.id)), "{}", i.def.id);
+    }
+    assert!(!sql.contains("{{"), "parameters are filled in");
     use calamine::{open_workbook, Reader, Xlsx};
     let mut wb: Xlsx<_> = open_workbook(tmp.path().join("data_dictionary.xlsx")).unwrap();
     assert_eq!(

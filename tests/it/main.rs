@@ -10,6 +10,7 @@ mod lake;
 mod messy;
 mod parent;
 mod props;
+mod readers;
 mod truth;
 mod util;
 mod validate;
