@@ -134,7 +134,8 @@ fn read_dataset(lake: &Path, src: &Source) -> Result<DataFrame, LakeError> {
     Ok(df)
 }
 
-fn walk_has_parquet(dir: &Path) -> bool {
+/// Whether a folder holds a Parquet file at any depth.
+pub(crate) fn walk_has_parquet(dir: &Path) -> bool {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return false;
     };

@@ -147,20 +147,6 @@ fn lake_columns(src: &Source) -> Vec<(String, DataType)> {
     }
 }
 
-fn has_parquet(dir: &Path) -> bool {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    rd.flatten().any(|e| {
-        let p = e.path();
-        if p.is_dir() {
-            has_parquet(&p)
-        } else {
-            p.extension().is_some_and(|x| x == "parquet")
-        }
-    })
-}
-
 /// The views of every table the indicator SQL names, for one dialect,
 /// reading the lake at `lake` (an absolute path).
 pub fn views(p: &Pipeline, defs: &Definitions, lake: &Path, d: Dialect) -> String {
@@ -198,7 +184,7 @@ pub fn views(p: &Pipeline, defs: &Definitions, lake: &Path, d: Dialect) -> Strin
     // the raw datasets
     for src in &p.sources {
         let dir = format!("{lake_s}/{}", src.dataset);
-        let from = if has_parquet(&lake.join(&src.dataset)) || !lake.exists() {
+        let from = if super::tables::walk_has_parquet(&lake.join(&src.dataset)) || !lake.exists() {
             d.scan(&dir)
         } else {
             // no file yet: an empty table of the right columns

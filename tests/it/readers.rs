@@ -38,6 +38,23 @@ fn spark(py: &str) -> Option<&'static str> {
     }
 }
 
+/// Runs a script of tests/ with the venv's Python; its stdout, after
+/// asserting that it succeeded.
+fn run_script(py: &str, args: &[String]) -> String {
+    let o = Command::new(py)
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn the_published_sql_gives_zhenxings_rows_on_duckdb_and_spark() {
     let py = match python_with("duckdb") {
@@ -54,17 +71,7 @@ fn the_published_sql_gives_zhenxings_rows_on_duckdb_and_spark() {
         bin().display().to_string(),
     ];
     args.extend(spark(&py).map(str::to_string));
-    let o = Command::new(&py)
-        .args(&args)
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let stdout = run_script(&py, &args);
     let last = stdout.lines().last().unwrap_or_default();
     let n: Vec<&str> = last.split(' ').collect();
     // "N of N queries give the same rows …", every query of the definitions
@@ -82,16 +89,12 @@ fn every_engine_reads_the_lake_with_the_same_rows_and_types() {
         }
     };
     let lake = super::indicators::out_dir().join("lake");
-    let o = Command::new(&py)
-        .args(["tests/lake_readers.py", lake.to_str().unwrap()])
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
+    let stdout = run_script(
+        &py,
+        &[
+            "tests/lake_readers.py".to_string(),
+            lake.display().to_string(),
+        ],
     );
     let engines = stdout.lines().next().unwrap_or_default();
     for e in ["polars", "pyarrow", "duckdb"] {
