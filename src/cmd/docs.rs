@@ -189,7 +189,9 @@ pub fn markdown(p: &Pipeline, defs: &Definitions) -> String {
         defs.effects.cluster.as_str(),
         defs.effects.min_treated
     );
-    m.push_str("## Indicators\n\n");
+    m.push_str("## Indicators at a glance\n\n");
+    m.push_str(&indicator_table(p, defs));
+    m.push_str("\n## Indicators\n\n");
     for fam in defs.families() {
         let _ = writeln!(m, "### {} ({fam})\n", defs.family_name(fam));
         for ind in defs.indicators.iter().filter(|i| i.def.family == fam) {
@@ -220,6 +222,61 @@ pub fn markdown(p: &Pipeline, defs: &Definitions) -> String {
                 }
                 let _ = writeln!(m, "```sql\n{}\n```\n", sql.trim());
             }
+        }
+    }
+    m
+}
+
+/// What stands for a year in an indicator's figures.
+fn year_is(p: &Pipeline, ind: &crate::analysis::indicators::Indicator) -> String {
+    if let Some(y) = &ind.def.year_is {
+        return y.clone();
+    }
+    let freq = p
+        .sources
+        .iter()
+        .find(|s| s.dataset == ind.def.dataset)
+        .map(|s| s.frequency);
+    match freq {
+        Some(crate::config::Frequency::Monthly) | Some(crate::config::Frequency::Quarterly) => {
+            "each county's last reported month of the year (`period_used`)".into()
+        }
+        Some(crate::config::Frequency::Roster) => "the year's roster (its file's period)".into(),
+        _ => "the year's report (年度)".into(),
+    }
+}
+
+/// The table of README's "The indicators": one row per indicator with its
+/// unit, aggregate, denominator and scope (the definition) and what stands
+/// for a year. README holds exactly this text (tested).
+pub fn indicator_table(p: &Pipeline, defs: &Definitions) -> String {
+    let mut m = String::from(
+        "| family | id | indicator | unit | aggregate | denominator / scope | a year is |\n|---|---|---|---|---|---|---|\n",
+    );
+    for fam in defs.families() {
+        for ind in defs.indicators.iter().filter(|i| i.def.family == fam) {
+            let cats = if ind.queries.len() > 1 {
+                let labels: Vec<&str> = ind.queries.iter().filter_map(|q| q.0.as_deref()).collect();
+                let shown = labels.iter().take(6).copied().collect::<Vec<_>>().join("/");
+                format!(
+                    " (one row per {shown}{})",
+                    if labels.len() > 6 { "…" } else { "" }
+                )
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                m,
+                "| {} | `{}` | {} — {}{cats} | {} | {} | {} | {} |",
+                defs.family_name(fam),
+                ind.def.id,
+                cell(&ind.def.name_zh),
+                cell(&ind.def.name_en),
+                cell(&ind.def.unit),
+                format!("{:?}", ind.def.aggregate).to_lowercase(),
+                cell(&ind.description),
+                cell(&year_is(p, ind)),
+            );
         }
     }
     m

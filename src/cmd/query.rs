@@ -22,13 +22,26 @@ pub fn with_indicator_tables(t: &mut Tables, out: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// A cell as text: strings without quotes, nulls empty.
+/// A cell as text: strings without quotes, nulls empty, numbers with every
+/// digit (1553980400.0, never polars' `1.5540e9`).
 pub fn cell_text(v: &AnyValue<'_>) -> String {
     match v {
         AnyValue::Null => String::new(),
         AnyValue::String(s) => (*s).to_string(),
         AnyValue::StringOwned(s) => s.to_string(),
+        AnyValue::Float64(x) => float_text(*x),
+        AnyValue::Float32(x) => float_text(f64::from(*x)),
         other => other.to_string(),
+    }
+}
+
+/// The shortest text that reads back as the same number, without an
+/// exponent; a whole number keeps one decimal (`3.0`).
+fn float_text(x: f64) -> String {
+    if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e17 {
+        format!("{x:.1}")
+    } else {
+        format!("{x}")
     }
 }
 

@@ -1565,3 +1565,106 @@ fn the_figures_the_seed_reports() {
     near(city("train_dual_lead_members", None, "2024"), 8.0);
     near(city("train_member_led_projects", None, "2024"), 3.0);
 }
+
+/// README's indicator table is the one `docs` writes from the definitions.
+#[test]
+fn the_readme_indicator_table_is_the_one_docs_writes() {
+    let repo = super::util::repo();
+    let p = zhenxing::config::load(&repo.join("pipelines/nantong.toml")).unwrap();
+    let datasets: Vec<String> = p.sources.iter().map(|s| s.dataset.clone()).collect();
+    let defs = zhenxing::analysis::indicators::defs::load(&p.indicators, &datasets).unwrap();
+    let table = zhenxing::cmd::docs::indicator_table(&p, &defs);
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let begin = "<!-- indicator table: `zhenxing docs` writes it; a test checks that this copy is the same -->\n";
+    let from = readme
+        .find(begin)
+        .expect("README has the table's begin marker")
+        + begin.len();
+    let to = readme[from..]
+        .find("<!-- end of indicator table -->")
+        .expect("README has the end marker")
+        + from;
+    assert_eq!(
+        readme[from..to],
+        table,
+        "README's indicator table is stale: copy the table of `zhenxing docs` (data_dictionary.md, \"Indicators at a glance\")"
+    );
+    assert_eq!(table.lines().count(), defs.indicators.len() + 2);
+}
+
+/// Amounts exactly at a band's lower bound belong to that band (不足10万元
+/// is below 100,000; 100万元以上 includes 1,000,000), and exactly 50万 is
+/// "50万+".
+#[test]
+fn amounts_at_a_bound_belong_to_the_band_that_starts_there() {
+    let d = tempfile::tempdir().unwrap();
+    let (inbox, registry) = make_inbox(d.path());
+    // 2020: 甲 10万, 乙 30万, 丙 50万, 丁 100万; 戊 (merged only in 2024)
+    // and 己 did not report; 99,999.99 yuan would be 不足10万元
+    write(
+        &inbox,
+        "如皋市_村级集体经济收入统计表_2020.csv",
+        &format!("{LOC},年度,集体经营性收入"),
+        &[
+            &format!("{JIA},2020,10"),
+            &format!("{YI},2020,30"),
+            &format!("{BING},2020,50"),
+            &format!("{DING},2020,100"),
+        ],
+    );
+    let out = d.path().join("out");
+    let o = run_into(&inbox, &registry, &out);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    let q = zx_out(&[
+        "query", "--out", out.to_str().unwrap(), "--csv",
+        "SELECT category, numerator, denominator FROM indicators WHERE indicator_id = 'ce_income_band' AND period = '2020' AND level = 'city' ORDER BY category",
+    ]);
+    // of the 6 registry villages of 2020: one in each band from 10万, 2 未报送
+    assert_eq!(
+        q.stdout,
+        "category,numerator,denominator\n10-30万元,1.0,6.0\n100万元以上,1.0,6.0\n30-50万元,1.0,6.0\n50-100万元,1.0,6.0\n未报送,2.0,6.0\n",
+        "{}",
+        q.stderr
+    );
+    let q = zx_out(&[
+        "query", "--out", out.to_str().unwrap(), "--csv",
+        "SELECT numerator, denominator FROM indicators WHERE indicator_id = 'ce_attainment_50w' AND period = '2020' AND level = 'city'",
+    ]);
+    // 丙 at exactly 500,000 and 丁 attain it: 2 of 6
+    assert_eq!(q.stdout, "numerator,denominator\n2.0,6.0\n", "{}", q.stderr);
+}
+
+/// A wide row (帮扶村1/2/3 with one 每村分红) is three supported villages
+/// of one station: the investment once, the dividend to each village.
+#[test]
+fn a_wide_station_row_is_three_villages_of_one_station() {
+    let d = tempfile::tempdir().unwrap();
+    let (_, registry) = make_inbox(d.path());
+    let inbox = d.path().join("wide");
+    std::fs::create_dir_all(&inbox).unwrap();
+    write(
+        &inbox,
+        "如皋市_强村加油站收益台账_2024.csv",
+        "加油站编号,名称,县(市、区),入股资金,年度,帮扶村1,帮扶村2,帮扶村3,每村分红",
+        &["JYZ05,如皋市强村加油站5号,如皋市,90,2024,甲村,乙村,丙村,36"],
+    );
+    let out = d.path().join("out");
+    let o = run_into(&inbox, &registry, &out);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    let q = zx_out(&[
+        "query", "--csv", "--out", out.to_str().unwrap(),
+        "SELECT indicator_id, value, numerator, denominator FROM indicators WHERE level = 'city' AND period = '2024' \
+         AND indicator_id IN ('ce_station_return', 'ce_station_floor_met', 'ce_station_three_villages') ORDER BY indicator_id",
+    ]);
+    // dividends 3 × 36万 = 108万 over 90万 invested once = 120 %; each
+    // village gets 36万 ≥ 35万; the station supports exactly three villages
+    assert_eq!(
+        q.stdout,
+        "indicator_id,value,numerator,denominator\n\
+         ce_station_floor_met,100.0,3.0,3.0\n\
+         ce_station_return,120.0,1080000.0,900000.0\n\
+         ce_station_three_villages,100.0,1.0,1.0\n",
+        "{}",
+        q.stderr
+    );
+}

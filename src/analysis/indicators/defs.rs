@@ -110,6 +110,11 @@ pub struct IndicatorDef {
     /// unit's whole figures, and every area counts the unit once.
     #[serde(default)]
     pub once_per_unit: bool,
+    /// What the period of a yearly figure is when it is not the dataset's
+    /// own (the year identified, the year of a promotion, …); README's
+    /// table says it.
+    #[serde(default)]
+    pub year_is: Option<String>,
 }
 
 fn one() -> f64 {
