@@ -344,13 +344,15 @@ impl Tables {
             frames.insert(format!("{}_county_periods", src.dataset), periods);
             frames.insert(src.dataset.clone(), df);
         }
-        let rejects = lake.join("rejects");
-        if walk_has_parquet(&rejects) {
-            let glob = format!("{}/**/*.parquet", rejects.display());
-            let df = LazyFrame::scan_parquet(PlRefPath::new(glob), ScanArgsParquet::default())
-                .and_then(|lf| lf.collect())
-                .map_err(|e| pq(&rejects, e))?;
-            frames.insert("rejects".into(), df);
+        for table in ["rejects", "warnings"] {
+            let dir = lake.join(table);
+            if walk_has_parquet(&dir) {
+                let glob = format!("{}/**/*.parquet", dir.display());
+                let df = LazyFrame::scan_parquet(PlRefPath::new(glob), ScanArgsParquet::default())
+                    .and_then(|lf| lf.collect())
+                    .map_err(|e| pq(&dir, e))?;
+                frames.insert(table.into(), df);
+            }
         }
         Ok(Some(Tables {
             frames,

@@ -208,8 +208,8 @@ pub fn views(p: &Pipeline, defs: &Definitions, lake: &Path, d: Dialect) -> Strin
         d.view(),
         d.file(&format!("{lake_s}/_zhenxing/files.parquet"))
     );
-    // the registry as of each period: today's villages and those merged
-    // away on a known date
+    // the registry as the lake holds it; the queries keep a merged village
+    // for the periods before its merge date
     if let Some(reg) = p.registry_source() {
         let cols: Vec<String> = lake_columns(reg)
             .into_iter()
@@ -219,12 +219,11 @@ pub fn views(p: &Pipeline, defs: &Definitions, lake: &Path, d: Dialect) -> Strin
         let scope = if all_kinds {
             String::new()
         } else {
-            format!(" AND (kind IS NULL OR kind IN ({kinds}))")
+            format!(" WHERE kind IS NULL OR kind IN ({kinds})")
         };
         let _ = writeln!(
             s,
-            "{} villages AS SELECT {}, CAST(county_code AS {t}) AS county_code FROM {}__lake \
-             WHERE (merged_into IS NULL OR merged_on IS NOT NULL){scope};",
+            "{} villages AS SELECT {}, CAST(county_code AS {t}) AS county_code FROM {}__lake{scope};",
             d.view(),
             cols.join(", "),
             reg.dataset

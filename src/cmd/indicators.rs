@@ -59,6 +59,17 @@ pub fn stage_locked(
     let layout = Layout::new(out);
     let _lock =
         crate::lake::lock::RunLock::acquire(&layout.lock(), wait).map_err(|e| e.to_string())?;
+    stage_unless_current(p, defs, out)
+}
+
+/// The stage, skipped when the tables were made from the published lake
+/// version and these definitions. The caller holds the run lock.
+pub fn stage_unless_current(
+    p: &crate::config::Pipeline,
+    defs: &crate::analysis::indicators::Definitions,
+    out: &Path,
+) -> Result<Option<String>, String> {
+    let layout = Layout::new(out);
     let Some(version) = layout.current() else {
         return Ok(None);
     };

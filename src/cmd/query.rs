@@ -90,6 +90,8 @@ pub fn print_table(df: &DataFrame, max_rows: usize) {
     // a Markdown table that is never wrapped: it can be pasted as it is
     std::env::set_var("POLARS_FMT_TABLE_FORMATTING", "ASCII_MARKDOWN");
     std::env::set_var("POLARS_TABLE_WIDTH", "10000");
+    // every digit of a float, as CSV and Parquet have them
+    polars_core::fmt::set_float_fmt(polars_core::fmt::FloatFmt::Full);
     println!("{df}");
     println!("{} rows", df.height());
 }

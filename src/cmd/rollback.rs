@@ -81,6 +81,9 @@ pub fn run(pipeline: &Path, out: Option<&Path>, to: Option<&str>) -> i32 {
         files_read_this_run: 0,
         files_failed: 0,
         files_with_rejects: 0,
+        new_files_failed: 0,
+        new_files_with_rejects: 0,
+        superseded_totals: Default::default(),
         warnings: 0,
         lake_rows: meta
             .datasets
@@ -97,5 +100,44 @@ pub fn run(pipeline: &Path, out: Option<&Path>, to: Option<&str>) -> i32 {
         "zhenxing rollback: the lake now shows version {target} (was {current}); \
          the next run starts from it. Undo with: zhenxing rollback --to {current}"
     );
-    exit::CLEAN
+    // the indicator tables and the report follow the version now published;
+    // reports of other years were made from another version: they go
+    let reports = out.join("reports");
+    let stale: Vec<String> = std::fs::read_dir(&reports)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !stale.is_empty() {
+        if let Err(e) = std::fs::remove_dir_all(&reports) {
+            eprintln!("zhenxing rollback: {}: {e}", reports.display());
+            return exit::FAILED;
+        }
+        println!(
+            "zhenxing rollback: removed the reports made from other versions ({}); `zhenxing report --period YEAR` makes any year again",
+            stale.join(", ")
+        );
+    }
+    let recomputed = super::load_definitions(&p)
+        .map_err(|_| "the indicator definitions do not load".to_string())
+        .and_then(|defs| super::indicators::stage_unless_current(&p, &defs, &out));
+    match recomputed {
+        Ok(Some(line)) => {
+            println!("{line}");
+            exit::CLEAN
+        }
+        Ok(None) => exit::CLEAN,
+        Err(e) => {
+            // never leave figures of the rolled-back version looking current
+            let dir = crate::analysis::indicators::dir(&out);
+            let _ = std::fs::remove_file(dir.join("_stamp.json"));
+            eprintln!(
+                "zhenxing rollback: the indicators could not be recomputed for {target} ({e}); \
+                 OUT/indicators and OUT/reports still show {current}: run `zhenxing indicators`"
+            );
+            exit::FAILED
+        }
+    }
 }

@@ -260,10 +260,27 @@ fn summary_paragraph(m: &Manifest, out: &Path, secs: f64, own: u64, readers: u64
         .filter(|(_, n)| **n > 0)
         .map(|(d, n)| format!("{d} {n}"))
         .collect();
+    let st = &m.superseded_totals;
+    let superseded_rows = if st.read > 0 {
+        format!(
+            " (superseded files, not in the lake: rows read {}, rejected {})",
+            st.read, st.rejected
+        )
+    } else {
+        String::new()
+    };
+    let found = if m.new_files_failed + m.new_files_with_rejects > 0 {
+        format!(
+            "this run found {} failed file(s) and {} file(s) with rejected rows",
+            m.new_files_failed, m.new_files_with_rejects
+        )
+    } else {
+        "this run found nothing new to reject".to_string()
+    };
     format!(
         "zhenxing run {}: {what}. {} input files ({} read this run; {current} current, {superseded} superseded, {} failed, {} with rejected rows); \
-         rows read {} = accepted {} + rejected {} + non-data {}; {} warnings. Lake rows: {}. \
-         Removed from the inbox: {}. {:.1} s, peak memory {} MiB (largest reader {} MiB). Manifest: {}. Exit {}.",
+         rows read {} = accepted {} + rejected {} + non-data {}{superseded_rows}; {} warnings. Lake rows: {}. \
+         Removed from the inbox: {}. {:.1} s, peak memory {} MiB (largest reader {} MiB). Manifest: {}. {found}: exit {}.",
         m.run_id,
         m.files.len(),
         m.files_read_this_run,

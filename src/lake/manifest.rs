@@ -98,6 +98,17 @@ pub struct IssueNote {
     pub cell: String,
     pub message_zh: String,
     pub message_en: String,
+    /// Where, for the `warnings` table (segments made before these were
+    /// recorded have only `cell`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    /// 1-based, as Excel shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_value: Option<String>,
 }
 
 /// One input file in a run manifest.
@@ -142,10 +153,23 @@ pub struct Manifest {
     pub files: Vec<ManifestFile>,
     /// Files of the previous version no longer in the inbox.
     pub removed: Vec<String>,
+    /// Rows of the files the lake holds (current and failed files): the
+    /// same rejects as the `rejects` table.
     pub totals: Counts,
+    /// Rows of files replaced by a later file (`_更正`): not in the lake,
+    /// their rejects not in `rejects`.
+    #[serde(default)]
+    pub superseded_totals: Counts,
     pub files_read_this_run: usize,
     pub files_failed: usize,
     pub files_with_rejects: usize,
+    /// What this run found: files read this run that failed or had rows
+    /// rejected. The exit code speaks of these; the standing state is in
+    /// `status`.
+    #[serde(default)]
+    pub new_files_failed: usize,
+    #[serde(default)]
+    pub new_files_with_rejects: usize,
     pub warnings: usize,
     pub lake_rows: BTreeMap<String, usize>,
     pub exit_code: i32,
@@ -161,6 +185,10 @@ pub(super) fn note(i: &crate::validate::issue::Issue) -> IssueNote {
         cell: i.cell_ref(),
         message_zh: i.message(Lang::Zh),
         message_en: i.message(Lang::En),
+        sheet: i.sheet.clone(),
+        row: i.row.map(|r| r as i64 + 1),
+        field: i.field.clone(),
+        raw_value: i.raw.clone(),
     }
 }
 
@@ -249,22 +277,33 @@ pub(super) fn finish_manifest(
     codes: ExitCodes,
 ) -> Manifest {
     let mut totals = Counts::default();
+    let mut superseded_totals = Counts::default();
     for f in &files {
-        totals.read += f.rows_read;
-        totals.accepted += f.rows_accepted;
-        totals.rejected += f.rows_rejected;
-        totals.non_data += f.rows_non_data;
-        totals.records += f.records;
+        let t = if f.status == FileStatus::Superseded {
+            &mut superseded_totals
+        } else {
+            &mut totals
+        };
+        t.read += f.rows_read;
+        t.accepted += f.rows_accepted;
+        t.rejected += f.rows_rejected;
+        t.non_data += f.rows_non_data;
+        t.records += f.records;
     }
-    let failed = files
+    let failed = |f: &&ManifestFile| f.status == FileStatus::Failed;
+    let with_rejects = |f: &&ManifestFile| f.status == FileStatus::Current && f.rows_rejected > 0;
+    let new_failed = files
         .iter()
-        .filter(|f| f.status == FileStatus::Failed)
+        .filter(|f| f.read_this_run)
+        .filter(failed)
         .count();
-    let with_rejects = files
+    let new_with_rejects = files
         .iter()
-        .filter(|f| f.status == FileStatus::Current && f.rows_rejected > 0)
+        .filter(|f| f.read_this_run)
+        .filter(with_rejects)
         .count();
-    let exit_code = if failed > 0 || with_rejects > 0 {
+    // cron mails on what this run found, not on rejects it already reported
+    let exit_code = if new_failed > 0 || new_with_rejects > 0 {
         codes.rejects
     } else {
         codes.clean
@@ -282,9 +321,17 @@ pub(super) fn finish_manifest(
         previous_version,
         full_refresh,
         files_read_this_run: files.iter().filter(|f| f.read_this_run).count(),
-        files_failed: failed,
-        files_with_rejects: with_rejects,
-        warnings: files.iter().map(|f| f.warnings.len()).sum(),
+        files_failed: files.iter().filter(failed).count(),
+        files_with_rejects: files.iter().filter(with_rejects).count(),
+        new_files_failed: new_failed,
+        new_files_with_rejects: new_with_rejects,
+        superseded_totals,
+        // as the `warnings` table holds them: not those of superseded files
+        warnings: files
+            .iter()
+            .filter(|f| f.status != FileStatus::Superseded)
+            .map(|f| f.warnings.len())
+            .sum(),
         files,
         removed,
         totals,

@@ -157,6 +157,9 @@ pub fn run(p: &Pipeline, opts: &Options) -> Result<Manifest, RunError> {
                 files_read_this_run: 0,
                 files_failed: 0,
                 files_with_rejects: 0,
+                new_files_failed: 0,
+                new_files_with_rejects: 0,
+                superseded_totals: Counts::default(),
                 warnings: 0,
                 lake_rows: BTreeMap::new(),
                 exit_code: opts.exit_codes.failed,
@@ -497,6 +500,7 @@ fn run_inner(
         datasets.insert(src.dataset.clone(), parts);
     }
     let rejects = build_rejects(p, run_id, &entries, &infos, &seg_dir, &staging)?;
+    let warnings = build_warnings(p, run_id, &entries, &infos, &staging)?;
     let meta = VersionMeta {
         run_id: run_id.to_string(),
         created: now(),
@@ -507,6 +511,7 @@ fn run_inner(
         files: entries.clone(),
         datasets,
         rejects,
+        warnings,
     };
     write_json(&staging.join("_zhenxing/version.json"), &meta)?;
     write_files_table(
@@ -630,6 +635,69 @@ fn build_rejects(
     df.rechunk_mut();
     let n = df.height();
     let meta = lake::file_meta(run_id, &p.hash, None, "rejects");
+    lake::write_parquet(&target, &mut df, meta, p.lake.row_group_rows)?;
+    Ok(n)
+}
+
+/// `lake/warnings/part-0.parquet`: every warning of the version's files
+/// that are in the lake (not superseded), with the lineage columns of
+/// `rejects`: kept rows and files that still deserve a look.
+fn build_warnings(
+    p: &Pipeline,
+    run_id: &str,
+    entries: &[FileEntry],
+    infos: &HashMap<String, SegmentInfo>,
+    staging: &Path,
+) -> Result<usize, LakeError> {
+    use polars::prelude::*;
+    let mut sorted: Vec<&FileEntry> = entries
+        .iter()
+        .filter(|e| e.status != FileStatus::Superseded)
+        .collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    let rows: Vec<(&FileEntry, &IssueNote)> = sorted
+        .into_iter()
+        .flat_map(|e| {
+            infos
+                .get(&e.sha256)
+                .map(|i| i.warnings.iter().map(move |w| (e, w)).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+        .collect();
+    let n = rows.len();
+    let s = |f: &dyn Fn(&FileEntry, &IssueNote) -> Option<String>| -> Vec<Option<String>> {
+        rows.iter().map(|(e, w)| f(e, w)).collect()
+    };
+    let cols = vec![
+        Column::new(
+            "source_file_sha256".into(),
+            s(&|e, _| Some(e.sha256.clone())),
+        ),
+        Column::new("source_file".into(), s(&|e, _| Some(e.path.clone()))),
+        Column::new("template".into(), s(&|e, _| e.template.clone())),
+        Column::new("dataset".into(), s(&|e, _| e.dataset.clone())),
+        Column::new("county".into(), s(&|e, _| e.county.clone())),
+        Column::new("period".into(), s(&|e, _| e.period.clone())),
+        Column::new("source_sheet".into(), s(&|_, w| w.sheet.clone())),
+        Column::new(
+            "source_row".into(),
+            rows.iter()
+                .map(|(_, w)| w.row)
+                .collect::<Vec<Option<i64>>>(),
+        ),
+        Column::new(
+            "cell".into(),
+            s(&|_, w| Some(w.cell.clone()).filter(|c| !c.is_empty())),
+        ),
+        Column::new("field".into(), s(&|_, w| w.field.clone())),
+        Column::new("code".into(), s(&|_, w| Some(w.code.clone()))),
+        Column::new("message_zh".into(), s(&|_, w| Some(w.message_zh.clone()))),
+        Column::new("message_en".into(), s(&|_, w| Some(w.message_en.clone()))),
+        Column::new("raw_value".into(), s(&|_, w| w.raw_value.clone())),
+    ];
+    let target = staging.join("warnings/part-0.parquet");
+    let mut df = DataFrame::new(n, cols).map_err(|x| lake::pq(&target, x))?;
+    let meta = lake::file_meta(run_id, &p.hash, None, "warnings");
     lake::write_parquet(&target, &mut df, meta, p.lake.row_group_rows)?;
     Ok(n)
 }

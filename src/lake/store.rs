@@ -214,6 +214,9 @@ pub struct VersionMeta {
     pub files: Vec<FileEntry>,
     pub datasets: BTreeMap<String, Vec<PartitionEntry>>,
     pub rejects: usize,
+    /// Rows of the `warnings` table.
+    #[serde(default)]
+    pub warnings: usize,
 }
 
 /// Columns every dataset row carries besides its fields.

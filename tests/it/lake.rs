@@ -210,8 +210,31 @@ fn the_sample_inbox_becomes_a_lake_with_exact_rows_and_real_types() {
             t["rejected"].as_u64(),
             t["non_data"].as_u64()
         ),
-        (Some(60388), Some(57650), Some(175), Some(2563))
+        (Some(60073), Some(57344), Some(173), Some(2556))
     );
+    // the superseded original (如东县 T07 2023) is counted apart: 60388
+    // rows read in all, 175 rejected
+    let st = &m["superseded_totals"];
+    assert_eq!(
+        (st["read"].as_u64(), st["rejected"].as_u64()),
+        (Some(315), Some(2))
+    );
+    // one count of rejects: the manifest's is the rejects table's; and
+    // the warnings are a table of their own with the same lineage
+    let rejects = lake(&out, "rejects").height() as u64;
+    assert_eq!(t["rejected"].as_u64(), Some(rejects));
+    let warnings = lake(&out, "warnings");
+    assert_eq!(m["warnings"].as_u64(), Some(warnings.height() as u64));
+    for c in [
+        "source_file",
+        "source_sheet",
+        "source_row",
+        "cell",
+        "code",
+        "message_zh",
+    ] {
+        assert!(warnings.column(c).is_ok(), "{c}");
+    }
 
     // expected rows per dataset and county: the truth of every file whose
     // rows are current (the corrected resubmission replaces the original)
@@ -386,10 +409,21 @@ fn the_sample_inbox_becomes_a_lake_with_exact_rows_and_real_types() {
     // a rerun with nothing new reads nothing and changes no byte
     let before = lake_hashes(&out);
     let again = run(&out, &inbox, &[], &[]);
-    assert_eq!(again.code, 1);
+    // and exits 0: the standing rejects were reported by the first run
+    // (cron mails on what a run finds; `status` keeps the standing state)
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert!(
+        again
+            .stdout
+            .contains("this run found nothing new to reject: exit 0"),
+        "{}",
+        again.stdout
+    );
     let m2 = manifest(&out, &again.stdout);
     assert_eq!(m2["outcome"], "unchanged");
     assert_eq!(m2["files_read_this_run"], 0);
+    assert_eq!(m2["files_with_rejects"], m["files_with_rejects"]);
+    assert_eq!(m2["new_files_with_rejects"], 0);
     assert_eq!(lake_hashes(&out), before);
 }
 
@@ -421,9 +455,24 @@ fn resubmissions_supersede_and_full_refresh_equals_incremental() {
         inbox.join(corrected),
     )
     .unwrap();
+    let rejects_before = lake(&out, "rejects").height() as u64;
     let second = run(&out, &inbox, &[], &[]);
     let m = manifest(&out, &second.stdout);
     assert_eq!(m["files_read_this_run"], 1, "only the new file is read");
+    // the corrected file is clean: this run found nothing to reject, and
+    // the superseded file's rejects leave every count at once
+    assert_eq!(second.code, 0, "{}", second.stdout);
+    let rejects = lake(&out, "rejects").height() as u64;
+    assert_eq!(m["totals"]["rejected"].as_u64(), Some(rejects));
+    let gone = m["superseded_totals"]["rejected"].as_u64().unwrap();
+    assert_eq!(rejects + gone, rejects_before);
+    assert!(
+        second
+            .stdout
+            .contains(&format!("rejected {rejects} + non-data")),
+        "{}",
+        second.stdout
+    );
     let files = m["files"].as_array().unwrap();
     let entry = |p: &str| files.iter().find(|f| f["path"] == p).unwrap().clone();
     assert_eq!(entry(original)["status"], "superseded");
@@ -643,6 +692,25 @@ fn rollback_publishes_the_previous_version_and_status_reports_it() {
         "{}",
         r.stdout
     );
+    // the indicator tables and the report follow: every run id is v1's
+    let run_ids = |out: &Path| {
+        let q = zx(&[
+            "query",
+            "--csv",
+            "SELECT DISTINCT run_id FROM indicators UNION ALL SELECT DISTINCT run_id FROM income_effects",
+        ]);
+        assert_eq!(q.code, 0, "{}", q.stderr);
+        let notes = std::fs::read_dir(out.join("reports"))
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("index.html")).ok())
+            .collect::<Vec<_>>()
+            .join("");
+        (q.stdout, notes)
+    };
+    let (ids, html) = run_ids(&out);
+    assert_eq!(ids, format!("run_id\n{v1}\n{v1}\n"));
+    assert!(html.contains(&v1) && !html.contains(&v2), "{html}");
     assert_eq!(
         zx(&["rollback", "--to", "20990101T000000000Z-0000"]).code,
         2
