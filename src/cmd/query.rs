@@ -96,6 +96,22 @@ pub fn print_table(df: &DataFrame, max_rows: usize) {
     println!("{} rows", df.height());
 }
 
+/// One line for an SQL error: polars' message without the query plan it
+/// appends, and what to write instead where polars' SQL is narrower than
+/// DuckDB's.
+pub fn sql_error(sql: &str, message: &str) -> String {
+    let first = message.lines().next().unwrap_or("").trim();
+    let join = sql.to_uppercase().contains(" JOIN ");
+    let hint = if join && first.contains("unable to find column") {
+        " — zhenxing's SQL (polars) takes only column = column conditions in a JOIN's ON: \
+         put a condition such as `c.year = 2024` in WHERE, or join a subquery: \
+         LEFT JOIN (SELECT * FROM collective_economy WHERE year = 2024) c ON c.village_code = v.village_code"
+    } else {
+        ""
+    };
+    format!("{first}{hint}")
+}
+
 pub fn run(
     pipeline: &Path,
     out: Option<&Path>,
@@ -145,13 +161,21 @@ pub fn run(
     let mut df = match ctx.execute(sql).and_then(|lf| lf.collect()) {
         Ok(df) => df,
         Err(e) => {
-            eprintln!(
-                "zhenxing query: {e}\ntables: {}",
-                t.frames.keys().cloned().collect::<Vec<_>>().join(", ")
-            );
+            eprintln!("zhenxing query: {}", sql_error(sql, &e.to_string()));
+            if e.to_string().contains("was not found") {
+                eprintln!(
+                    "tables: {}",
+                    t.frames.keys().cloned().collect::<Vec<_>>().join(", ")
+                );
+            }
             return exit::USAGE;
         }
     };
+    // polars names COUNT(*) `len`; SQL users expect `count`
+    let upper = sql.to_uppercase().split_whitespace().collect::<String>();
+    if upper.contains("COUNT(*)") && !upper.contains("ASLEN") && df.column("count").is_err() {
+        let _ = df.rename("len", "count".into());
+    }
     if let Some(path) = parquet {
         let meta = vec![("zhenxing.lake_version".to_string(), t.lake_version.clone())];
         return match crate::lake::write_parquet(path, &mut df, meta, 65536) {

@@ -1668,3 +1668,47 @@ fn a_wide_station_row_is_three_villages_of_one_station() {
         q.stderr
     );
 }
+
+/// What an analyst types: every digit of a large number in CSV and in the
+/// table, `COUNT(*)` named `count`, and an SQL error in one line that says
+/// what to write instead — never a query plan.
+#[test]
+fn query_answers_as_an_analyst_expects() {
+    let out = out_dir();
+    let q = |args: &[&str]| {
+        let mut a = vec!["query", "--out", out.to_str().unwrap()];
+        a.extend_from_slice(args);
+        zx_out(&a)
+    };
+    // 甲村's 2024 operating income: 120 万元 = 1,200,000 yuan, not 1.2e6
+    let o = q(&[
+        "--csv",
+        "SELECT operating_income * 1000 AS big FROM collective_economy WHERE year = 2024 AND village = '甲村'",
+    ]);
+    assert_eq!(o.stdout, "big\n1200000000.0\n", "{}", o.stderr);
+    let o = q(&["SELECT operating_income * 1000 + 0.25 AS big FROM collective_economy WHERE year = 2024 AND village = '甲村'"]);
+    assert!(o.stdout.contains("1200000000.25"), "{}", o.stdout);
+    let o = q(&["--csv", "SELECT COUNT(*) FROM collective_economy"]);
+    // 1 (2021) + 5 (2023) + 3 (2024)
+    assert_eq!(o.stdout, "count\n9\n", "{}", o.stderr);
+    let o = q(&[
+        "SELECT v.village, c.operating_income FROM villages v LEFT JOIN collective_economy c \
+         ON c.village_code = v.village_code AND c.year = 2024",
+    ]);
+    assert_eq!(o.code, 2);
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    assert!(o
+        .stderr
+        .contains("LEFT JOIN (SELECT * FROM collective_economy WHERE year = 2024) c"));
+    assert!(!o.stderr.contains("plan"), "{}", o.stderr);
+    // villages is the lake's table, the merged 戊村 with its merge history
+    let o = q(&[
+        "--csv",
+        "SELECT village, merged_into, merged_on FROM villages WHERE merged_into IS NOT NULL",
+    ]);
+    assert_eq!(
+        o.stdout, "village,merged_into,merged_on\n戊村,320682101002,2024-03-01\n",
+        "{}",
+        o.stderr
+    );
+}
