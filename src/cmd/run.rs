@@ -39,13 +39,17 @@ pub fn summary_line(res: &FileResult, lang: Lang) -> String {
         "OK  "
     };
     if res.failed() {
-        let why = res
+        // the file's error is the issue line above: named, not repeated
+        let code = res
             .issues
             .iter()
             .find(|i| i.severity() == Severity::FileError)
-            .map(|i| i.render(lang))
+            .map(|i| i.code())
             .unwrap_or_default();
-        return format!("{status} {}", why);
+        return match lang {
+            Lang::Zh => format!("{status} {code}  文件未使用（原因见上）"),
+            Lang::En => format!("{status} {code}  file not used (the reason is above)"),
+        };
     }
     let w = res.count(Severity::Warning);
     let head = format!(
@@ -166,6 +170,8 @@ pub fn run(opts: RunOptions) -> i32 {
         }
     }
     let ingest_secs = start.elapsed().as_secs_f64();
+    // the ingest's own peak, before the indicator stage adds its frames
+    let (own, readers) = crate::worker::peak_rss_mib();
     let mut exit_code = m.exit_code;
     let stage_line = match super::indicators::stage_locked(&p, &defs, &out, nopts.lock_wait) {
         Ok(line) => line,
@@ -175,10 +181,12 @@ pub fn run(opts: RunOptions) -> i32 {
         }
     };
     let secs = start.elapsed().as_secs_f64();
-    let (own, readers) = crate::worker::peak_rss_mib();
     let mut para = summary_paragraph(&m, &out, ingest_secs, own, readers);
     if let Some(line) = stage_line {
-        para = format!("{para}\n{line}. Total {secs:.1} s. Exit {exit_code}.");
+        let (whole, _) = crate::worker::peak_rss_mib();
+        para = format!(
+            "{para}\n{line}. Total {secs:.1} s, peak memory {whole} MiB. Exit {exit_code}."
+        );
     }
     if opts.log_json {
         tracing::info!(

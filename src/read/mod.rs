@@ -434,9 +434,15 @@ pub fn read_bytes(bytes: Vec<u8>, ext: &str, limits: &Limits) -> Result<RawWorkb
     } else if matches!(ext, "csv" | "txt" | "tsv") {
         read_csv(&bytes, limits)
     } else {
+        let head = &bytes[..bytes.len().min(8)];
+        let text: String = String::from_utf8_lossy(head)
+            .chars()
+            .map(|c| if c.is_control() { '·' } else { c })
+            .collect();
+        let hex: Vec<String> = head.iter().map(|b| format!("{b:02X}")).collect();
         Err(ReadError::NotSpreadsheet(format!(
-            "content starts with {:02X?}",
-            &bytes[..bytes.len().min(8)]
+            "content starts with \"{text}\" (bytes {})",
+            hex.join(" ")
         )))
     }
 }

@@ -799,7 +799,15 @@ impl FilePlan<'_> {
                         cells: lines[k].cells.clone(),
                         records: Vec::new(),
                         sums: lines[k].sums.clone(),
-                        bad: Some(("E_DUPLICATE_KEY".into(), None)),
+                        // named at the first key column the sheet has
+                        // (else the village's), as the reader reports it
+                        bad: Some((
+                            "E_DUPLICATE_KEY".into(),
+                            src.keys
+                                .iter()
+                                .find_map(|&k| col(&fields[k].name))
+                                .or_else(|| col("village")),
+                        )),
                         warnings: Vec::new(),
                         township: lines[k].township.clone(),
                     };

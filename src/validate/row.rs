@@ -266,8 +266,23 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                         other => key.push_str(&other.render()),
                     }
                 }
+                // the cell named: the first key column the sheet has (the
+                // village's name when its code is not a column)
+                let col = self
+                    .source
+                    .keys
+                    .iter()
+                    .find_map(|&k| self.field_cols[k].first().copied())
+                    .or_else(|| {
+                        self.source
+                            .field_index("village")
+                            .and_then(|v| self.field_cols[v].first().copied())
+                    });
                 if let Some((sheet, row)) = keys.get(&key) {
-                    let first = format!("{sheet}!{row}");
+                    let first = match col {
+                        Some(c) => crate::normalise::value::cell_ref(sheet, row - 1, c),
+                        None => format!("{sheet}!{row}"),
+                    };
                     let names: Vec<String> = self
                         .source
                         .keys
@@ -278,7 +293,7 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                         key: format!("{} = {}", names.join("+"), key),
                         first: first.clone(),
                     };
-                    let mut i = self.issue(p, r, None, None, None);
+                    let mut i = self.issue(p, r, col, None, None);
                     i.field = Some(names.join("+"));
                     problems.push(i);
                 } else {

@@ -362,7 +362,7 @@ fn secretaries_levels_grades_conditional_dates_and_duplicates() {
     let sheet = "如皋市_村书记专职化管理台账_2024";
     let got = issues(&v[0], "reject");
     let want: Vec<(String, String)> = [
-        ("E_DUPLICATE_KEY", format!("{sheet}!6")),
+        ("E_DUPLICATE_KEY", format!("{sheet}!D6")),
         ("E_ID_NUMBER", format!("{sheet}!F4")),
         ("E_NOT_DATE", format!("{sheet}!K7")),
         ("E_NOT_YESNO", format!("{sheet}!L5")),
@@ -385,7 +385,7 @@ fn secretaries_levels_grades_conditional_dates_and_duplicates() {
     let dup = issue_with_code(&v[0], "E_DUPLICATE_KEY");
     assert_eq!(
         dup["message_zh"],
-        format!("与 {sheet}!2 重复（village_code+year = 320682001001|2024）")
+        format!("与 {sheet}!D2 重复（village_code+year = 320682001001|2024）")
     );
 }
 
