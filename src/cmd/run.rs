@@ -181,12 +181,20 @@ pub fn run(opts: RunOptions) -> i32 {
         }
     };
     let secs = start.elapsed().as_secs_f64();
-    let mut para = summary_paragraph(&m, &out, ingest_secs, own, readers);
+    let mut para = match opts.lang {
+        Lang::Zh => summary_paragraph_zh(&m, &out, ingest_secs, own, readers),
+        Lang::En => summary_paragraph(&m, &out, ingest_secs, own, readers),
+    };
     if let Some(line) = stage_line {
         let (whole, _) = crate::worker::peak_rss_mib();
-        para = format!(
-            "{para}\n{line}. Total {secs:.1} s, peak memory {whole} MiB. Exit {exit_code}."
-        );
+        para = match opts.lang {
+            Lang::Zh => format!(
+                "{para}\n{line}。合计 {secs:.1} 秒，内存峰值 {whole} MiB。退出码 {exit_code}。"
+            ),
+            Lang::En => format!(
+                "{para}\n{line}. Total {secs:.1} s, peak memory {whole} MiB. Exit {exit_code}."
+            ),
+        };
     }
     if opts.log_json {
         tracing::info!(
@@ -240,6 +248,65 @@ fn file_line(f: &ManifestFile, lang: Lang) -> String {
 }
 
 /// The closing paragraph a cron mail shows.
+/// The closing paragraph in Chinese (`--lang zh`), with the same figures
+/// as [`summary_paragraph`].
+fn summary_paragraph_zh(m: &Manifest, out: &Path, secs: f64, own: u64, readers: u64) -> String {
+    let count = |s: crate::lake::FileStatus| m.files.iter().filter(|f| f.status == s).count();
+    let what = match (m.outcome, m.version.as_deref().unwrap_or("-")) {
+        (crate::lake::manifest::Outcome::Unchanged, v) => {
+            format!("收件箱没有新内容：未读取任何文件，数据湖（{v}）未变")
+        }
+        (_, v) => format!("已发布数据湖版本 {v}（{}）", out.join("lake").display()),
+    };
+    let st = &m.superseded_totals;
+    let superseded_rows = if st.read > 0 {
+        format!(
+            "（被更正文件替代、不在数据湖中的：读取 {} 行，退回 {}）",
+            st.read, st.rejected
+        )
+    } else {
+        String::new()
+    };
+    let found = if m.new_files_failed + m.new_files_with_rejects > 0 {
+        format!(
+            "本次发现 {} 个文件无法使用、{} 个文件有退回行",
+            m.new_files_failed, m.new_files_with_rejects
+        )
+    } else {
+        "本次没有新的退回".to_string()
+    };
+    let rows: Vec<String> = m
+        .lake_rows
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(d, n)| format!("{d} {n}"))
+        .collect();
+    format!(
+        "zhenxing run {}：{what}。输入文件 {} 个（本次读取 {}；现行 {}，被更正替代 {}，无法使用 {}，有退回行 {}）；\
+         读取 {} 行 = 接收 {} + 退回 {} + 非数据 {}{superseded_rows}；提示 {} 条。数据湖行数：{}。\
+         已从收件箱移除 {} 个。用时 {:.1} 秒，内存峰值 {} MiB（最大读取进程 {} MiB）。运行记录：{}。{found}：退出码 {}。",
+        m.run_id,
+        m.files.len(),
+        m.files_read_this_run,
+        count(crate::lake::FileStatus::Current),
+        count(crate::lake::FileStatus::Superseded),
+        m.files_failed,
+        m.files_with_rejects,
+        m.totals.read,
+        m.totals.accepted,
+        m.totals.rejected,
+        m.totals.non_data,
+        m.warnings,
+        if rows.is_empty() { "无".to_string() } else { rows.join("，") },
+        m.removed.len(),
+        secs,
+        own,
+        readers,
+        out.join("runs").join(format!("{}.json", m.run_id)).display(),
+        m.exit_code
+    )
+}
+
 fn summary_paragraph(m: &Manifest, out: &Path, secs: f64, own: u64, readers: u64) -> String {
     let current = m
         .files

@@ -174,3 +174,54 @@ fn a_negative_household_income_is_kept_with_a_warning() {
         "income = -3000 is unusual (usually ≥ 0); kept, please check it"
     );
 }
+
+/// `run --lang zh` speaks Chinese to the end: the closing paragraph too.
+#[test]
+fn the_closing_paragraph_follows_the_language() {
+    let d = tempfile::tempdir().unwrap();
+    let inbox = d.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    write_csv(
+        &inbox,
+        "如皋市_党员培训与双带统计表_2024.csv",
+        "县(市、区),镇(街道),村(社区),培训人次\n如皋市,义德街道,平祥村,5\n如皋市,义德街道,平祥村,-5\n",
+    );
+    let out = d.path().join("out");
+    let key = d.path().join("key");
+    let o = zx_env(
+        &[
+            "run",
+            "--quiet",
+            "--lang",
+            "zh",
+            "--inbox",
+            inbox.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--registry",
+            &registry(),
+        ],
+        &[("ZHENXING_KEY_FILE", key.to_str().unwrap())],
+    );
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    // the registry is an input file too: 1,800 rows and 2 non-data rows
+    assert!(
+        o.stdout
+            .contains("输入文件 2 个（本次读取 2；现行 2，被更正替代 0，无法使用 0，有退回行 1）"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout
+            .contains("读取 1805 行 = 接收 1801 + 退回 1 + 非数据 3"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout
+            .contains("本次发现 0 个文件无法使用、1 个文件有退回行：退出码 1。"),
+        "{}",
+        o.stdout
+    );
+    assert!(!o.stdout.contains("input files"), "{}", o.stdout);
+}
