@@ -203,6 +203,18 @@ fn period_column(
 /// for a year the year before when present); and the same period a year
 /// earlier (`previous_year`: `2023` for `2024`, `2023-06` for `2024-06`),
 /// present or not: year-over-year figures compare with that one only.
+/// Registers a dataset's frame with its `_periods` and `_county_periods`.
+fn insert_dataset(
+    frames: &mut BTreeMap<String, DataFrame>,
+    name: &str,
+    df: DataFrame,
+) -> PolarsResult<()> {
+    frames.insert(format!("{name}_periods"), periods_frame(&df)?);
+    frames.insert(format!("{name}_county_periods"), county_periods_frame(&df)?);
+    frames.insert(name.to_string(), df);
+    Ok(())
+}
+
 fn periods_frame(df: &DataFrame) -> PolarsResult<DataFrame> {
     let mut ps: Vec<String> = df
         .column("period")?
@@ -338,11 +350,7 @@ impl Tables {
             if !lineage {
                 df = df.drop_many(crate::lake::LINEAGE);
             }
-            let periods = periods_frame(&df).map_err(|e| pq(&lake, e))?;
-            frames.insert(format!("{}_periods", src.dataset), periods);
-            let periods = county_periods_frame(&df).map_err(|e| pq(&lake, e))?;
-            frames.insert(format!("{}_county_periods", src.dataset), periods);
-            frames.insert(src.dataset.clone(), df);
+            insert_dataset(&mut frames, &src.dataset, df).map_err(|e| pq(&lake, e))?;
         }
         for table in ["rejects", "warnings"] {
             let dir = lake.join(table);
@@ -409,12 +417,19 @@ impl Tables {
             .cloned()
             .collect();
         for n in names {
-            let df = &self.frames[&n];
-            let (a, b) = (periods_frame(df)?, county_periods_frame(df)?);
-            self.frames.insert(format!("{n}_periods"), a);
-            self.frames.insert(format!("{n}_county_periods"), b);
+            if let Some(df) = self.frames.remove(&n) {
+                insert_dataset(&mut self.frames, &n, df)?;
+            }
         }
         Ok(())
+    }
+
+    /// The tables as the indicator SQL sees them: the definitions'
+    /// `[scope]` applied, then the years of monthly datasets. The
+    /// indicator stage, `explain` and `query --as-indicators` use this.
+    pub fn as_indicators_see(&mut self, p: &Pipeline, kinds: &[String]) -> PolarsResult<()> {
+        self.keep_kinds(kinds)?;
+        self.add_year_ends(p)
     }
 
     /// Gives every monthly and quarterly dataset its years: for each county
@@ -469,13 +484,7 @@ impl Tables {
             years.with_column(Column::new("period".into(), year_col))?;
             let mut all = df.clone();
             all.vstack_mut(&years)?;
-            let periods = periods_frame(&all)?;
-            self.frames
-                .insert(format!("{}_periods", src.dataset), periods);
-            let periods = county_periods_frame(&all)?;
-            self.frames
-                .insert(format!("{}_county_periods", src.dataset), periods);
-            self.frames.insert(src.dataset.clone(), all);
+            insert_dataset(&mut self.frames, &src.dataset, all)?;
             self.year_ends.insert(src.dataset.clone(), ends);
         }
         Ok(())

@@ -98,10 +98,7 @@ pub fn run(o: ExplainOptions) -> i32 {
             return exit::FAILED;
         }
     };
-    if let Err(e) = t
-        .keep_kinds(&defs.scope.kinds)
-        .and_then(|()| t.add_year_ends(&p))
-    {
+    if let Err(e) = t.as_indicators_see(&p, &defs.scope.kinds) {
         eprintln!("zhenxing explain: {e}");
         return exit::FAILED;
     }

@@ -145,10 +145,7 @@ pub fn run(
             Ok(d) => d,
             Err(code) => return code,
         };
-        if let Err(e) = t
-            .keep_kinds(&defs.scope.kinds)
-            .and_then(|()| t.add_year_ends(&p))
-        {
+        if let Err(e) = t.as_indicators_see(&p, &defs.scope.kinds) {
             eprintln!("zhenxing query: {e}");
             return exit::FAILED;
         }

@@ -248,10 +248,23 @@ fn file_line(f: &ManifestFile, lang: Lang) -> String {
 }
 
 /// The closing paragraph a cron mail shows.
+/// Files of the run with a status.
+fn files_with(m: &Manifest, status: crate::lake::FileStatus) -> usize {
+    m.files.iter().filter(|f| f.status == status).count()
+}
+
+/// `dataset rows` for every dataset with rows in the lake.
+fn lake_rows(m: &Manifest) -> Vec<String> {
+    m.lake_rows
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(d, n)| format!("{d} {n}"))
+        .collect()
+}
+
 /// The closing paragraph in Chinese (`--lang zh`), with the same figures
 /// as [`summary_paragraph`].
 fn summary_paragraph_zh(m: &Manifest, out: &Path, secs: f64, own: u64, readers: u64) -> String {
-    let count = |s: crate::lake::FileStatus| m.files.iter().filter(|f| f.status == s).count();
     let what = match (m.outcome, m.version.as_deref().unwrap_or("-")) {
         (crate::lake::manifest::Outcome::Unchanged, v) => {
             format!("收件箱没有新内容：未读取任何文件，数据湖（{v}）未变")
@@ -275,12 +288,7 @@ fn summary_paragraph_zh(m: &Manifest, out: &Path, secs: f64, own: u64, readers: 
     } else {
         "本次没有新的退回".to_string()
     };
-    let rows: Vec<String> = m
-        .lake_rows
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(d, n)| format!("{d} {n}"))
-        .collect();
+    let rows = lake_rows(m);
     format!(
         "zhenxing run {}：{what}。输入文件 {} 个（本次读取 {}；现行 {}，被更正替代 {}，无法使用 {}，有退回行 {}）；\
          读取 {} 行 = 接收 {} + 退回 {} + 非数据 {}{superseded_rows}；提示 {} 条。数据湖行数：{}。\
@@ -288,8 +296,8 @@ fn summary_paragraph_zh(m: &Manifest, out: &Path, secs: f64, own: u64, readers: 
         m.run_id,
         m.files.len(),
         m.files_read_this_run,
-        count(crate::lake::FileStatus::Current),
-        count(crate::lake::FileStatus::Superseded),
+        files_with(m, crate::lake::FileStatus::Current),
+        files_with(m, crate::lake::FileStatus::Superseded),
         m.files_failed,
         m.files_with_rejects,
         m.totals.read,
@@ -308,16 +316,8 @@ fn summary_paragraph_zh(m: &Manifest, out: &Path, secs: f64, own: u64, readers: 
 }
 
 fn summary_paragraph(m: &Manifest, out: &Path, secs: f64, own: u64, readers: u64) -> String {
-    let current = m
-        .files
-        .iter()
-        .filter(|f| f.status == crate::lake::FileStatus::Current)
-        .count();
-    let superseded = m
-        .files
-        .iter()
-        .filter(|f| f.status == crate::lake::FileStatus::Superseded)
-        .count();
+    let current = files_with(m, crate::lake::FileStatus::Current);
+    let superseded = files_with(m, crate::lake::FileStatus::Superseded);
     let what = match m.outcome {
         crate::lake::manifest::Outcome::Unchanged => format!(
             "nothing new in the inbox: no file was read and the lake ({}) is unchanged",
@@ -329,12 +329,7 @@ fn summary_paragraph(m: &Manifest, out: &Path, secs: f64, own: u64, readers: u64
             out.join("lake").display()
         ),
     };
-    let rows: Vec<String> = m
-        .lake_rows
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(d, n)| format!("{d} {n}"))
-        .collect();
+    let rows = lake_rows(m);
     let st = &m.superseded_totals;
     let superseded_rows = if st.read > 0 {
         format!(

@@ -206,8 +206,8 @@ impl Registry {
         cur
     }
 
-    fn finish(&self, i: usize, how: MatchKind) -> Matched<'_> {
-        let s = self.successor(i, None);
+    fn finish(&self, i: usize, how: MatchKind, as_of: Option<chrono::NaiveDate>) -> Matched<'_> {
+        let s = self.successor(i, as_of);
         Matched {
             village: &self.villages[s],
             how,
@@ -232,13 +232,7 @@ impl Registry {
         (in_town.len() == 1).then(|| in_town[0])
     }
 
-    /// The registry as it stood at the end of a period: merges dated
-    /// after `end` have not happened.
-    pub fn as_of(&self, end: Option<chrono::NaiveDate>) -> RegistryAsOf<'_> {
-        RegistryAsOf { reg: self, end }
-    }
-
-    /// Finds the registry village for a row.
+    /// Finds the registry village for a row, as the registry stands now.
     pub fn resolve(
         &self,
         code: Option<&str>,
@@ -246,9 +240,34 @@ impl Registry {
         township: &str,
         name: &str,
     ) -> Option<Matched<'_>> {
+        self.resolve_as_of(code, county, township, name, None)
+    }
+
+    /// Finds the registry village for a row of a period that ended on
+    /// `as_of`: a merge dated after it has not happened yet (none: now).
+    pub fn resolve_as_of(
+        &self,
+        code: Option<&str>,
+        county: &str,
+        township: &str,
+        name: &str,
+        as_of: Option<chrono::NaiveDate>,
+    ) -> Option<Matched<'_>> {
+        let (i, how) = self.find(code, county, township, name)?;
+        Some(self.finish(i, how, as_of))
+    }
+
+    /// The registry entry a row names, before following merges.
+    fn find(
+        &self,
+        code: Option<&str>,
+        county: &str,
+        township: &str,
+        name: &str,
+    ) -> Option<(usize, MatchKind)> {
         if let Some(code) = code {
             if let Some(&i) = self.by_code.get(code) {
-                return Some(self.finish(i, MatchKind::Code));
+                return Some((i, MatchKind::Code));
             }
         }
         let county = clean_name(county);
@@ -258,17 +277,17 @@ impl Registry {
             return None;
         }
         if let Some(&i) = self.by_full.get(&key(&[&county, &township, &name])) {
-            return Some(self.finish(i, MatchKind::Name));
+            return Some((i, MatchKind::Name));
         }
         let in_county = key(&[&county, &name]);
         if let Some(i) = self.pick(self.by_county.get(&in_county), &township) {
-            return Some(self.finish(i, MatchKind::Name));
+            return Some((i, MatchKind::Name));
         }
         if let Some(i) = self.pick(self.by_former.get(&in_county), &township) {
-            return Some(self.finish(i, MatchKind::Former));
+            return Some((i, MatchKind::Former));
         }
         if let Some(i) = self.pick(self.by_stem.get(&key(&[&county, &stem(&name)])), &township) {
-            return Some(self.finish(i, MatchKind::Stem));
+            return Some((i, MatchKind::Stem));
         }
         None
     }
@@ -298,34 +317,6 @@ impl Registry {
             .take(3)
             .map(|(_, _, v)| format!("{}{}", v.township, v.name))
             .collect()
-    }
-}
-
-/// A registry seen at the end of a period.
-pub struct RegistryAsOf<'a> {
-    reg: &'a Registry,
-    end: Option<chrono::NaiveDate>,
-}
-
-impl<'a> RegistryAsOf<'a> {
-    /// As [`Registry::resolve`], with merges dated after the period's end
-    /// not yet followed.
-    pub fn resolve(
-        &self,
-        code: Option<&str>,
-        county: &str,
-        township: &str,
-        name: &str,
-    ) -> Option<Matched<'a>> {
-        let m = self.reg.resolve(code, county, township, name)?;
-        let named = m.merged_from.unwrap_or(m.village);
-        let i = *self.reg.by_code.get(&named.code)?;
-        let s = self.reg.successor(i, self.end);
-        Some(Matched {
-            village: &self.reg.villages[s],
-            how: m.how,
-            merged_from: (s != i).then(|| &self.reg.villages[i]),
-        })
     }
 }
 

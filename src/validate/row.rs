@@ -376,11 +376,12 @@ impl<'p, 'a> SheetPass<'p, 'a> {
             if name.is_empty() && code.is_empty() {
                 return;
             }
-            reg.as_of(self.period_end(rec)).resolve(
+            reg.resolve_as_of(
                 (!code.is_empty()).then_some(code),
                 county,
                 township,
                 name,
+                self.period_end(rec),
             )
         };
         let name = text(&rec[fv]);

@@ -573,21 +573,19 @@ pub fn callaway_santanna(p: &Panel, control: Control) -> Result<CsResult, String
             }
         }
     }
-    if !event_psi.is_empty() {
-        let k = event_psi.len() as f64;
-        let est = event_psi.iter().map(|c| c.0).sum::<f64>() / k;
-        let psi: Vec<f64> = (0..n)
-            .map(|i| event_psi.iter().map(|c| c.1[i]).sum::<f64>() / k)
-            .collect();
-        res.event_overall = Some(Estimate {
+    // an overall effect: the plain mean of estimates and of their
+    // influence functions, over all members who joined
+    let overall = |parts: &[(f64, Vec<f64>)]| {
+        mean_if(parts, n).map(|(est, psi)| Estimate {
             est,
             se: if_se(&psi, &cluster_of, n),
             n_obs,
             n_units: n,
             n_treated: treated_in(&post),
             n_clusters: total_clusters,
-        });
-    }
+        })
+    };
+    res.event_overall = overall(&event_psi);
     let mut cal_psi: Vec<(f64, Vec<f64>)> = Vec::new();
     for &t in &ys {
         let cs: Vec<&CellIf> = post.iter().copied().filter(|c| c.t == t).collect();
@@ -610,22 +608,22 @@ pub fn callaway_santanna(p: &Panel, control: Control) -> Result<CsResult, String
             cal_psi.push((est, psi));
         }
     }
-    if !cal_psi.is_empty() {
-        let k = cal_psi.len() as f64;
-        let est = cal_psi.iter().map(|c| c.0).sum::<f64>() / k;
-        let psi: Vec<f64> = (0..n)
-            .map(|i| cal_psi.iter().map(|c| c.1[i]).sum::<f64>() / k)
-            .collect();
-        res.calendar_overall = Some(Estimate {
-            est,
-            se: if_se(&psi, &cluster_of, n),
-            n_obs,
-            n_units: n,
-            n_treated: treated_in(&post),
-            n_clusters: total_clusters,
-        });
-    }
+    res.calendar_overall = overall(&cal_psi);
     Ok(res)
+}
+
+/// The equal-weight mean of estimates and of their influence functions
+/// (`n` units); none for no parts.
+fn mean_if(parts: &[(f64, Vec<f64>)], n: usize) -> Option<(f64, Vec<f64>)> {
+    if parts.is_empty() {
+        return None;
+    }
+    let k = parts.len() as f64;
+    let est = parts.iter().map(|c| c.0).sum::<f64>() / k;
+    let psi = (0..n)
+        .map(|i| parts.iter().map(|c| c.1[i]).sum::<f64>() / k)
+        .collect();
+    Some((est, psi))
 }
 
 fn pos_has(sorted_units: &[usize], u: usize) -> bool {

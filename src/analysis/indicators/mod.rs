@@ -253,8 +253,7 @@ pub fn compute(
         return Ok(None);
     };
     tables
-        .keep_kinds(&defs.scope.kinds)
-        .and_then(|()| tables.add_year_ends(p))
+        .as_indicators_see(p, &defs.scope.kinds)
         .map_err(|e| IndicatorError::Other(format!("scope and years of the lake: {e}")))?;
     let timings = std::env::var_os("ZHENXING_TIMINGS").is_some();
     if timings {
