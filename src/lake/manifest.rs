@@ -213,7 +213,7 @@ pub(super) fn manifest_files(
     entries
         .iter()
         .map(|e| {
-            let info = infos.get(&e.sha256);
+            let info = infos.get(e.segment());
             let change = match prev_files.get(e.path.as_str()) {
                 None => Change::New,
                 Some(f) if f.sha256 != e.sha256 => Change::Changed,
@@ -252,7 +252,7 @@ pub(super) fn manifest_files(
                 status: e.status,
                 superseded_by: e.superseded_by.clone(),
                 supersedes,
-                read_this_run: read_now.contains(&e.sha256),
+                read_this_run: read_now.contains(e.segment()),
                 error: info.and_then(|i| i.error.clone()),
                 warnings: info.map(|i| i.warnings.clone()).unwrap_or_default(),
             }

@@ -60,6 +60,9 @@ struct Input {
     size: u64,
     mtime_ns: i128,
     sha256: String,
+    /// Its segment's name: the content hash, but for an inbox file with
+    /// the registry's bytes (it is refused, the registry is not).
+    segment: String,
 }
 
 fn mtime_ns(m: &std::fs::Metadata) -> i128 {
@@ -193,7 +196,7 @@ fn list_inputs(
     let known: HashMap<&str, &FileEntry> = prev
         .map(|m| m.files.iter().map(|f| (f.path.as_str(), f)).collect())
         .unwrap_or_default();
-    inputs
+    let mut inputs: Vec<Input> = inputs
         .into_par_iter()
         .map(|(abs, rel, is_registry)| {
             let meta = std::fs::metadata(&abs).at(&abs)?;
@@ -208,10 +211,21 @@ fn list_inputs(
                 is_registry,
                 size,
                 mtime_ns: mt,
+                segment: sha256.clone(),
                 sha256,
             })
         })
-        .collect()
+        .collect::<Result<_, LakeError>>()?;
+    let registry_sha = inputs
+        .iter()
+        .find(|i| i.is_registry)
+        .map(|i| i.sha256.clone());
+    for i in inputs.iter_mut() {
+        if !i.is_registry && Some(&i.sha256) == registry_sha.as_ref() {
+            i.segment = format!("{}-inbox", i.sha256);
+        }
+    }
+    Ok(inputs)
 }
 
 fn basis_of(p: &Pipeline, registry_sha: &str, key: &Key) -> String {
@@ -233,6 +247,7 @@ fn read_info(path: &Path) -> Option<SegmentInfo> {
 fn write_segment(
     p: &Pipeline,
     dir: &Path,
+    segment: &str,
     res: &FileResult,
     key: &Key,
     run_id: &str,
@@ -244,7 +259,7 @@ fn write_segment(
         partitions = parts;
         let meta = lake::file_meta(run_id, &p.hash, Some(src), &src.dataset);
         lake::write_parquet(
-            &dir.join(format!("{}.records.parquet", res.sha256)),
+            &dir.join(format!("{segment}.records.parquet")),
             &mut df,
             meta,
             p.lake.row_group_rows,
@@ -255,7 +270,7 @@ fn write_segment(
     if rejects > 0 {
         let meta = lake::file_meta(run_id, &p.hash, None, "rejects");
         lake::write_parquet(
-            &dir.join(format!("{}.rejects.parquet", res.sha256)),
+            &dir.join(format!("{segment}.rejects.parquet")),
             &mut rej,
             meta,
             p.lake.row_group_rows,
@@ -288,7 +303,7 @@ fn write_segment(
     // an internal error is not remembered: without its info the segment
     // is incomplete, and the next run reads the file again
     if !info.retry {
-        write_json(&dir.join(format!("{}.json", res.sha256)), &info)?;
+        write_json(&dir.join(format!("{segment}.json")), &info)?;
     }
     Ok(info)
 }
@@ -346,18 +361,18 @@ fn run_inner(
     let mut todo: Vec<&Input> = Vec::new();
     for i in &inputs {
         let info = (!opts.full_refresh)
-            .then(|| read_info(&seg_dir.join(format!("{}.json", i.sha256))))
+            .then(|| read_info(&seg_dir.join(format!("{}.json", i.segment))))
             .flatten();
         match info {
             Some(info) => {
-                infos.insert(i.sha256.clone(), info);
+                infos.insert(i.segment.clone(), info);
             }
             None => todo.push(i),
         }
     }
     // files with the same bytes (copies under two names) are parsed once
     let mut seen_sha = BTreeSet::new();
-    todo.retain(|i| seen_sha.insert(i.sha256.clone()));
+    todo.retain(|i| seen_sha.insert(i.segment.clone()));
     let mut read_now: BTreeSet<String> = BTreeSet::new();
     if !todo.is_empty() {
         let (registry, reg_res) =
@@ -365,7 +380,10 @@ fn run_inner(
                 path: p.registry.clone(),
                 detail: e,
             })?;
-        let engine = Engine::new(p, Some(&registry), opts.isolation.clone());
+        let engine = Engine {
+            refuse_registry: true,
+            ..Engine::new(p, Some(&registry), opts.isolation.clone())
+        };
         let mut reg_res = Some(reg_res);
         let bar =
             (opts.progress && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
@@ -377,12 +395,16 @@ fn run_inner(
                 }
                 b
             });
-        let done: Vec<Result<SegmentInfo, LakeError>> = pool.install(|| {
+        let done: Vec<Result<(String, SegmentInfo), LakeError>> = pool.install(|| {
             let reg_todo: Vec<&&Input> = todo.iter().filter(|i| i.is_registry).collect();
-            let mut out: Vec<Result<SegmentInfo, LakeError>> = Vec::new();
+            let mut out: Vec<Result<(String, SegmentInfo), LakeError>> = Vec::new();
             if !reg_todo.is_empty() {
                 if let Some(r) = reg_res.take() {
-                    out.push(write_segment(p, &seg_dir, &r, key, run_id));
+                    let segment = reg_todo.first().map(|i| i.segment.as_str()).unwrap_or("");
+                    out.push(
+                        write_segment(p, &seg_dir, segment, &r, key, run_id)
+                            .map(|s| (segment.to_string(), s)),
+                    );
                 }
             }
             out.extend(
@@ -390,7 +412,8 @@ fn run_inner(
                     .filter(|i| !i.is_registry)
                     .map(|i| {
                         let res = engine.ingest(&i.abs, None);
-                        let seg = write_segment(p, &seg_dir, &res, key, run_id);
+                        let seg = write_segment(p, &seg_dir, &i.segment, &res, key, run_id)
+                            .map(|s| (i.segment.clone(), s));
                         if let Some(b) = &bar {
                             b.inc(1);
                         }
@@ -404,9 +427,9 @@ fn run_inner(
             b.finish_and_clear();
         }
         for d in done {
-            let info = d?;
-            read_now.insert(info.sha256.clone());
-            infos.insert(info.sha256.clone(), info);
+            let (segment, info) = d?;
+            read_now.insert(segment.clone());
+            infos.insert(segment, info);
         }
     }
 
@@ -430,7 +453,7 @@ fn run_inner(
     };
     let mut entries: Vec<FileEntry> = Vec::new();
     for i in &inputs {
-        let Some(info) = infos.get(&i.sha256) else {
+        let Some(info) = infos.get(&i.segment) else {
             continue;
         };
         entries.push(FileEntry {
@@ -454,6 +477,7 @@ fn run_inner(
             superseded_by: None,
             partitions: info.partitions.clone(),
             retry: info.retry,
+            segment: (i.segment != i.sha256).then(|| i.segment.clone()),
         });
     }
     supersede(&mut entries);
@@ -613,10 +637,10 @@ fn build_rejects(
         .collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     for e in sorted {
-        if infos.get(&e.sha256).map(|i| i.rejects).unwrap_or(0) == 0 {
+        if infos.get(e.segment()).map(|i| i.rejects).unwrap_or(0) == 0 {
             continue;
         }
-        let seg = seg_dir.join(format!("{}.rejects.parquet", e.sha256));
+        let seg = seg_dir.join(format!("{}.rejects.parquet", e.segment()));
         let df = lake::with_source_file(lake::read_parquet(&seg)?, &e.path)
             .map_err(|x| lake::pq(&seg, x))?;
         match all.as_mut() {
@@ -659,7 +683,7 @@ fn build_warnings(
         .into_iter()
         .flat_map(|e| {
             infos
-                .get(&e.sha256)
+                .get(e.segment())
                 .map(|i| i.warnings.iter().map(move |w| (e, w)).collect::<Vec<_>>())
                 .unwrap_or_default()
         })
@@ -736,7 +760,8 @@ fn unchanged(
         .files
         .iter()
         .filter_map(|f| {
-            read_info(&seg_dir.join(format!("{}.json", f.sha256))).map(|i| (f.sha256.clone(), i))
+            read_info(&seg_dir.join(format!("{}.json", f.segment())))
+                .map(|i| (f.segment().to_string(), i))
         })
         .collect();
     let prev_files: HashMap<&str, &FileEntry> =

@@ -187,6 +187,17 @@ pub struct FileEntry {
     /// reads it again instead of reusing its result.
     #[serde(default)]
     pub retry: bool,
+    /// The name of its segment when that is not the content hash: an inbox
+    /// file with the registry's bytes has a segment of its own (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+}
+
+impl FileEntry {
+    /// The name of the file's segment (`<segment>.json`, `.records.parquet`…).
+    pub fn segment(&self) -> &str {
+        self.segment.as_deref().unwrap_or(&self.sha256)
+    }
 }
 
 /// One partition file of a version.

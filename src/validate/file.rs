@@ -252,6 +252,23 @@ impl<'p, 'a> FileRun<'p, 'a> {
                 self.no_template = Some(Issue::file(Problem::NoTemplate { headers }, &self.file));
                 return;
             };
+            // one registry per run: a T00 file among the county files is refused
+            if self.force.is_none()
+                && self.engine.refuse_registry
+                && self
+                    .engine
+                    .pipeline
+                    .registry_source()
+                    .map(|r| r.id.as_str())
+                    == Some(source.id.as_str())
+            {
+                let registry = self.engine.pipeline.registry.display().to_string();
+                self.no_template = Some(Issue::file(
+                    Problem::RegistryInInbox { registry },
+                    &self.file,
+                ));
+                return;
+            }
             // the title is what stands above the first data sheet's header band
             let title_rows = detect(&grids[0], source, ignore)
                 .map(|b| b.start)

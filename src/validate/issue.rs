@@ -40,6 +40,11 @@ pub enum Problem {
     NoTemplate {
         headers: Vec<String>,
     },
+    /// A village registry (T00) among the county files: there is one
+    /// registry, the configured one, so this file is not read.
+    RegistryInInbox {
+        registry: String,
+    },
     MissingFields {
         fields: Vec<String>,
         headers: Vec<String>,
@@ -142,6 +147,7 @@ impl Problem {
             Problem::WorkerDied { .. } => "F_READER_DIED".into(),
             Problem::WorkerTimeout { .. } => "F_TIMEOUT".into(),
             Problem::NoTemplate { .. } => "F_NO_TEMPLATE".into(),
+            Problem::RegistryInInbox { .. } => "F_REGISTRY_IN_INBOX".into(),
             Problem::MissingFields { .. } => "F_MISSING_FIELD".into(),
             Problem::NoDataSheet => "F_NO_DATA_SHEET".into(),
             Problem::Internal { .. } => "F_INTERNAL".into(),
@@ -174,6 +180,7 @@ impl Problem {
             | Problem::WorkerDied { .. }
             | Problem::WorkerTimeout { .. }
             | Problem::NoTemplate { .. }
+            | Problem::RegistryInInbox { .. }
             | Problem::MissingFields { .. }
             | Problem::NoDataSheet
             | Problem::Internal { .. } => Severity::FileError,
@@ -213,6 +220,7 @@ impl Problem {
             Problem::WorkerDied { .. } => "WorkerDied",
             Problem::WorkerTimeout { .. } => "WorkerTimeout",
             Problem::NoTemplate { .. } => "NoTemplate",
+            Problem::RegistryInInbox { .. } => "RegistryInInbox",
             Problem::MissingFields { .. } => "MissingFields",
             Problem::NoDataSheet => "NoDataSheet",
             Problem::Internal { .. } => "Internal",
@@ -252,6 +260,7 @@ impl Problem {
             Problem::Internal { stage, detail } => vec![("stage", s(stage)), ("detail", s(detail))],
             Problem::WorkerTimeout { seconds } => vec![("seconds", seconds.to_string())],
             Problem::NoTemplate { headers } => vec![("headers", list(headers))],
+            Problem::RegistryInInbox { registry } => vec![("registry", s(registry))],
             Problem::MissingFields { fields, headers } => {
                 vec![("fields", list(fields)), ("headers", list(headers))]
             }
@@ -358,6 +367,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "NoTemplate",
         "无法识别报表模板；找到的表头：{headers}",
         "cannot tell which template this is; headers found: {headers}",
+    ),
+    (
+        "RegistryInInbox",
+        "这是村（社区）名录（T00），收件箱中的名录不读入：各县报表只按一份名录（{registry}）核对。更新名录请替换 {registry}，或运行 zhenxing run --registry <本文件>",
+        "this is a village registry (T00); a registry in the inbox is not read: every county file is matched against the one registry, {registry}. To change the registry, replace {registry} or run zhenxing run --registry <this file>",
     ),
     (
         "MissingFields",
@@ -612,6 +626,9 @@ mod tests {
             Problem::WorkerTimeout { seconds: 3 },
             Problem::NoTemplate {
                 headers: vec![t("a"), t("b")],
+            },
+            Problem::RegistryInInbox {
+                registry: t("r.xlsx"),
             },
             Problem::MissingFields {
                 fields: vec![t("a")],

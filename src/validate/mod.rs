@@ -51,6 +51,9 @@ pub struct Engine<'a> {
     pub registry: Option<&'a Registry>,
     pub isolation: Isolation,
     pub limits: Limits,
+    /// A file that is a village registry is refused (`run`: the inbox has
+    /// one registry, the configured one); `validate` reads it.
+    pub refuse_registry: bool,
 }
 
 thread_local! {
@@ -87,6 +90,7 @@ impl<'a> Engine<'a> {
             registry,
             isolation,
             limits: Limits::from(&pipeline.limits),
+            refuse_registry: false,
         }
     }
 

@@ -780,3 +780,63 @@ fn copies_of_the_same_bytes_under_two_names_do_not_collide() {
         .count() as u64;
     assert_eq!(superseded, n, "each copy and its original: one is current");
 }
+
+#[test]
+fn a_registry_in_the_inbox_is_refused_with_the_way_to_use_it() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let inbox = county_inbox(d.path(), "崇川区", &["2022", "2023"]);
+    // a newer registry, as a city office might drop it beside the county files
+    std::fs::write(
+        inbox.join("村（社区）名录.csv"),
+        "区划代码,县(市、区),镇(街道),村(社区),曾用名,类型,撤并情况,撤并时间,户籍户数\n\
+         320602001001,崇川区,新城街道,新村,,村,,,400\n\
+         320602001002,崇川区,新城街道,又一新村,,村,,,300\n",
+    )
+    .unwrap();
+    // and a copy of the configured registry's very bytes
+    std::fs::copy(registry(), inbox.join("名录副本.xlsx")).unwrap();
+    let r = run(&out, &inbox, &[], &[]);
+    assert_eq!(r.code, 1, "a failed file this run: {}", r.stderr);
+    let m = manifest(&out, &r.stdout);
+    let files = m["files"].as_array().unwrap();
+    let refused: Vec<&serde_json::Value> =
+        files.iter().filter(|f| f["status"] == "failed").collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused[0]["path"], "名录副本.xlsx");
+    assert_eq!(refused[1]["path"], "村（社区）名录.csv");
+    assert!(refused.iter().all(|f| f["rows_accepted"].as_u64() == Some(0)));
+    // the reject row names the code and says what to do instead
+    let rejects = lake(&out, "rejects");
+    let codes = rejects.column("code").unwrap().str().unwrap().clone();
+    let msgs = rejects.column("message_zh").unwrap().str().unwrap().clone();
+    let hit: Vec<String> = codes
+        .iter()
+        .zip(msgs.iter())
+        .filter(|(c, _)| *c == Some("F_REGISTRY_IN_INBOX"))
+        .map(|(_, m)| m.unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(hit.len(), 2, "{hit:?}");
+    assert!(hit[0].contains("--registry"), "{}", hit[0]);
+    // one registry in the lake: the configured file's rows only
+    let villages = lake(&out, "villages");
+    let sources = villages
+        .column("source_file")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(|s| s.to_string())
+        .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    assert!(!sources.iter().any(|s| s.contains("村（社区）名录")));
+    // validate still reads a registry file on its own
+    let v = Command::new(crate::util::bin())
+        .args(["validate", &registry()])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&v.stdout);
+    assert!(!text.contains("F_REGISTRY_IN_INBOX"), "{text}");
+}
