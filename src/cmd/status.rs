@@ -26,7 +26,8 @@ pub struct Cell {
     pub latest: Option<String>,
     /// The latest period that should have arrived by the as-of date.
     pub expected: Option<String>,
-    /// `ok`, `overdue`, `never` (nothing received) or `register` (no cadence).
+    /// `ok`, `gaps` (up to date, but earlier periods are missing),
+    /// `overdue`, `never` (nothing received) or `register` (no cadence).
     pub state: String,
     pub missing: Vec<String>,
 }
@@ -211,6 +212,8 @@ pub fn cells(p: &Pipeline, layout: &Layout, as_of: NaiveDate) -> Vec<Cell> {
                 "never"
             } else if exp.is_some_and(|e| latest.is_none_or(|l| l < e)) {
                 "overdue"
+            } else if !missing.is_empty() {
+                "gaps"
             } else {
                 "ok"
             };
@@ -242,6 +245,38 @@ fn compact(missing: &[String]) -> String {
     )
 }
 
+/// What the published version holds that deserves a look: the rows of
+/// `rejects` (rejected rows and unusable files) and of `warnings`.
+#[derive(Debug, Serialize)]
+pub struct Standing {
+    pub version: String,
+    /// Rows of the `rejects` table.
+    pub rejects: usize,
+    pub rejected_rows: usize,
+    pub failed_files: usize,
+    /// Rows of the `warnings` table.
+    pub warnings: usize,
+}
+
+pub fn standing(layout: &Layout) -> Option<Standing> {
+    let v = layout.current()?;
+    let m = layout.version_meta(&v).ok()?;
+    let in_lake = || {
+        m.files
+            .iter()
+            .filter(|f| f.status != crate::lake::FileStatus::Superseded)
+    };
+    Some(Standing {
+        version: v.clone(),
+        rejects: m.rejects,
+        rejected_rows: in_lake().map(|f| f.counts.rejected).sum(),
+        failed_files: in_lake()
+            .filter(|f| f.status == crate::lake::FileStatus::Failed)
+            .count(),
+        warnings: m.warnings,
+    })
+}
+
 pub fn run(
     pipeline: &Path,
     out: Option<&Path>,
@@ -268,6 +303,7 @@ pub fn run(
                     "outcome": m.outcome, "version": m.version, "exit_code": m.exit_code,
                     "files": m.files.len(), "files_read_this_run": m.files_read_this_run,
                     "rows_read": m.totals.read, "rows_rejected": m.totals.rejected,
+                    "warnings": m.warnings,
                     "error": m.error,
                 })
             })
@@ -275,6 +311,7 @@ pub fn run(
         let v = serde_json::json!({
             "as_of": as_of.to_string(),
             "version": layout.current(),
+            "lake": standing(&layout),
             "submissions": cells,
             "runs": runs_json,
         });
@@ -285,6 +322,15 @@ pub fn run(
         "zhenxing status as of {as_of} (a period is due {} days after it ends); lake version {}",
         p.lake.due_days,
         layout.current().as_deref().unwrap_or("(none)")
+    );
+    if let Some(st) = standing(&layout) {
+        println!(
+            "in the lake now: {} rows in rejects ({} rejected rows, {} unusable files), {} rows in warnings (kept rows and files to check: zhenxing query \"SELECT * FROM warnings\")",
+            st.rejects, st.rejected_rows, st.failed_files, st.warnings
+        );
+    }
+    println!(
+        "states: ok = up to date; gaps = up to date, earlier periods missing; overdue = the latest due period is missing; never = nothing received"
     );
     let mut by_template: BTreeMap<&str, Vec<&Cell>> = BTreeMap::new();
     for c in &cells {
@@ -316,7 +362,7 @@ pub fn run(
     println!("\nlast runs:");
     for m in last {
         println!(
-            "  {}  {:<9} exit {}  {} files ({} read), rows read {}, rejected {}{}",
+            "  {}  {:<9} exit {}  {} files ({} read), rows read {}, rejected {}, warnings {}{}",
             m.run_id,
             m.outcome,
             m.exit_code,
@@ -324,6 +370,7 @@ pub fn run(
             m.files_read_this_run,
             m.totals.read,
             m.totals.rejected,
+            m.warnings,
             m.error
                 .as_deref()
                 .map(|e| format!("  error: {e}"))

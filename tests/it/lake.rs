@@ -738,6 +738,29 @@ fn rollback_publishes_the_previous_version_and_status_reports_it() {
     assert_eq!(training["state"], "ok");
     assert_eq!(training["missing"], serde_json::json!([]));
     assert_eq!(cell(&v, "海门区", "T10")["state"], "never");
+    // T01 is monthly and 如皋市 sent 2022-12, 2023-12, 2024-06 and
+    // 2024-12: on 2025-01-10 the latest due month (2024-11) is covered, the
+    // 21 months between are gaps, not `ok`
+    let s = zx(&["status", "--as-of", "2025-01-10", "--json"]);
+    let early: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    let t01 = cell(&early, "如皋市", "T01");
+    assert_eq!(t01["latest"], "2024-12");
+    assert_eq!(t01["expected"], "2024-11");
+    assert_eq!(t01["state"], "gaps");
+    assert_eq!(t01["missing"].as_array().unwrap().len(), 21);
+    // the standing state: what the rejects and warnings tables hold
+    let lake_now = &v["lake"];
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("lake/_zhenxing/version.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(lake_now["rejects"], meta["rejects"]);
+    assert_eq!(lake_now["warnings"], meta["warnings"]);
+    assert_eq!(
+        lake_now["warnings"].as_u64(),
+        Some(lake(&out, "warnings").height() as u64)
+    );
+    assert_eq!(lake_now["failed_files"], 0);
     // a year later the 2025 reports are due and missing
     let s = zx(&["status", "--as-of", "2026-02-01", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
@@ -805,7 +828,9 @@ fn a_registry_in_the_inbox_is_refused_with_the_way_to_use_it() {
     assert_eq!(refused.len(), 2, "{refused:?}");
     assert_eq!(refused[0]["path"], "名录副本.xlsx");
     assert_eq!(refused[1]["path"], "村（社区）名录.csv");
-    assert!(refused.iter().all(|f| f["rows_accepted"].as_u64() == Some(0)));
+    assert!(refused
+        .iter()
+        .all(|f| f["rows_accepted"].as_u64() == Some(0)));
     // the reject row names the code and says what to do instead
     let rejects = lake(&out, "rejects");
     let codes = rejects.column("code").unwrap().str().unwrap().clone();
