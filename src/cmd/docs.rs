@@ -287,6 +287,15 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
     let bold = Format::new().set_bold().set_background_color(0xDDEBF7);
     let quoted = Format::new().set_quote_prefix();
     let plain = Format::new();
+    let wrap = Format::new()
+        .set_text_wrap()
+        .set_align(rust_xlsxwriter::FormatAlign::Top);
+    let widths = |ws: &mut rust_xlsxwriter::Worksheet, w: &[f64]| -> Result<(), XlsxError> {
+        for (c, w) in w.iter().enumerate() {
+            ws.set_column_width(c as u16, *w)?;
+        }
+        Ok(())
+    };
     let text = |s: &str| {
         if crate::report::xlsx::looks_like_formula(s) {
             &quoted
@@ -308,6 +317,7 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
     ];
     header_row(ws, 0, &h, &bold)?;
     ws.set_freeze_panes(1, 0)?;
+    widths(ws, &[18.0, 24.0, 10.0, 8.0, 20.0, 36.0, 28.0, 50.0])?;
     let mut row = 1;
     for src in &p.sources {
         for c in source_columns(src) {
@@ -345,6 +355,10 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
     ];
     header_row(ws, 0, &h, &bold)?;
     ws.set_freeze_panes(1, 0)?;
+    widths(
+        ws,
+        &[30.0, 14.0, 30.0, 30.0, 8.0, 22.0, 50.0, 18.0, 70.0, 18.0],
+    )?;
     for (k, ind) in defs.indicators.iter().enumerate() {
         let row = k as u32 + 1;
         let sql = ind.queries.first().map_or("", |q| q.1.trim());
@@ -363,13 +377,16 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
         .iter()
         .enumerate()
         {
-            ws.write_string_with_format(row, i as u16, *v, text(v))?;
+            // the definition and the SQL wrap in their wide columns
+            let fmt = if matches!(i, 6 | 8) { &wrap } else { text(v) };
+            ws.write_string_with_format(row, i as u16, *v, fmt)?;
         }
     }
     let ws = wb.add_worksheet();
     ws.set_name("输出表字段")?;
     header_row(ws, 0, &["表", "字段", "类型", "说明"], &bold)?;
     ws.set_freeze_panes(1, 0)?;
+    widths(ws, &[16.0, 24.0, 12.0, 70.0])?;
     let mut row = 1;
     for (table, cols) in [
         (
@@ -392,6 +409,7 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
     ws.set_name("参数")?;
     ws.write_string_with_format(0, 0, "参数", &bold)?;
     ws.write_string_with_format(0, 1, "取值", &bold)?;
+    widths(ws, &[34.0, 40.0])?;
     for (k, (name, v)) in defs.params.iter().enumerate() {
         ws.write_string(k as u32 + 1, 0, name)?;
         ws.write_string_with_format(k as u32 + 1, 1, v, text(v))?;

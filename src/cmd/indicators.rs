@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::cmd::exit;
 use crate::lake::Layout;
+use crate::validate::issue::Lang;
 
 /// Computes indicators and income effects and writes the reports; prints
 /// one line. Used by `run` after publishing and by `indicators`.
@@ -13,37 +14,56 @@ pub fn stage(
     defs: &crate::analysis::indicators::Definitions,
     out: &Path,
     reports: bool,
+    lang: Lang,
 ) -> Result<Option<String>, String> {
     let Some(c) = crate::analysis::indicators::compute(p, defs, out).map_err(|e| e.to_string())?
     else {
         return Ok(None);
     };
     crate::analysis::indicators::write_tables(p, defs, out, &c).map_err(|e| e.to_string())?;
-    let mut line = format!(
-        "indicators: {} rows of {} indicators, {} income-effect rows from lake version {} in {:.2} s (written to {})",
-        c.rows.len(),
-        defs.indicators.len(),
-        c.effects.len(),
-        c.lake_version,
-        c.seconds,
-        crate::analysis::indicators::dir(out).display()
-    );
+    let dir = crate::analysis::indicators::dir(out);
+    let mut line = match lang {
+        Lang::Zh => format!(
+            "指标：由湖版本 {} 算得 {} 个指标 {} 行、收入效应 {} 行，用时 {:.2} 秒（写入 {}）",
+            c.lake_version,
+            defs.indicators.len(),
+            c.rows.len(),
+            c.effects.len(),
+            c.seconds,
+            dir.display()
+        ),
+        Lang::En => format!(
+            "indicators: {} rows of {} indicators, {} income-effect rows from lake version {} in {:.2} s (written to {})",
+            c.rows.len(),
+            defs.indicators.len(),
+            c.effects.len(),
+            c.lake_version,
+            c.seconds,
+            dir.display()
+        ),
+    };
     for w in &c.warnings {
-        line.push_str(&format!("\n  warning: {w}"));
+        let tag = if lang == Lang::Zh {
+            "注意"
+        } else {
+            "warning"
+        };
+        line.push_str(&format!("\n  {tag}: {w}"));
     }
     if reports {
         let t0 = std::time::Instant::now();
         let written =
             crate::report::write_all(p, defs, out, &c, None).map_err(|e| e.to_string())?;
-        line.push_str(&format!(
-            "; reports: {} in {:.2} s",
-            written
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            t0.elapsed().as_secs_f64()
-        ));
+        let dirs = written
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let secs = t0.elapsed().as_secs_f64();
+        line.push_str(&match lang {
+            Lang::Zh => format!("；报表：{dirs}，用时 {secs:.2} 秒"),
+            Lang::En => format!("; reports: {dirs} in {secs:.2} s"),
+        });
     }
     Ok(Some(line))
 }
@@ -55,11 +75,12 @@ pub fn stage_locked(
     defs: &crate::analysis::indicators::Definitions,
     out: &Path,
     wait: std::time::Duration,
+    lang: Lang,
 ) -> Result<Option<String>, String> {
     let layout = Layout::new(out);
     let _lock =
         crate::lake::lock::RunLock::acquire(&layout.lock(), wait).map_err(|e| e.to_string())?;
-    stage_unless_current(p, defs, out)
+    stage_unless_current(p, defs, out, lang)
 }
 
 /// The stage, skipped when the tables were made from the published lake
@@ -68,6 +89,7 @@ pub fn stage_unless_current(
     p: &crate::config::Pipeline,
     defs: &crate::analysis::indicators::Definitions,
     out: &Path,
+    lang: Lang,
 ) -> Result<Option<String>, String> {
     let layout = Layout::new(out);
     let Some(version) = layout.current() else {
@@ -81,11 +103,14 @@ pub fn stage_unless_current(
             .all(|f| crate::analysis::indicators::dir(out).join(f).is_file())
         && out.join("reports").is_dir()
     {
-        return Ok(Some(format!(
-            "indicators: up to date for lake version {version} and these definitions (nothing recomputed)"
-        )));
+        return Ok(Some(match lang {
+            Lang::Zh => format!("指标：已是湖版本 {version} 和当前定义的结果（未重新计算）"),
+            Lang::En => format!(
+                "indicators: up to date for lake version {version} and these definitions (nothing recomputed)"
+            ),
+        }));
     }
-    let line = stage(p, defs, out, true)?;
+    let line = stage(p, defs, out, true, lang)?;
     crate::report::write_atomic(&stamp_path, stamp.as_bytes()).map_err(|e| e.to_string())?;
     Ok(line)
 }
@@ -100,7 +125,7 @@ pub fn run(pipeline: &Path, out: Option<&Path>, reports: bool) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    match stage(&p, &defs, &out, reports) {
+    match stage(&p, &defs, &out, reports, Lang::En) {
         Ok(Some(line)) => {
             println!("{line}");
             exit::CLEAN

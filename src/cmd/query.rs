@@ -106,6 +106,8 @@ pub fn sql_error(sql: &str, message: &str) -> String {
         " — zhenxing's SQL (polars) takes only column = column conditions in a JOIN's ON: \
          put a condition such as `c.year = 2024` in WHERE, or join a subquery: \
          LEFT JOIN (SELECT * FROM collective_economy WHERE year = 2024) c ON c.village_code = v.village_code"
+    } else if first.contains("percentile_") || first.to_uppercase().contains("WITHIN GROUP") {
+        " — write quantile_cont(x, 0.9) (or median(x)) instead of percentile_cont(0.9) WITHIN GROUP (ORDER BY x)"
     } else {
         ""
     };

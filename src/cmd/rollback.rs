@@ -10,6 +10,7 @@ use std::path::Path;
 use crate::cmd::exit;
 use crate::lake::nightly::{write_manifest, Manifest};
 use crate::lake::{self, Layout};
+use crate::validate::issue::Lang;
 
 pub fn run(pipeline: &Path, out: Option<&Path>, to: Option<&str>) -> i32 {
     let p = match super::load_pipeline(pipeline) {
@@ -122,7 +123,7 @@ pub fn run(pipeline: &Path, out: Option<&Path>, to: Option<&str>) -> i32 {
     }
     let recomputed = super::load_definitions(&p)
         .map_err(|_| "the indicator definitions do not load".to_string())
-        .and_then(|defs| super::indicators::stage_unless_current(&p, &defs, &out));
+        .and_then(|defs| super::indicators::stage_unless_current(&p, &defs, &out, Lang::En));
     match recomputed {
         Ok(Some(line)) => {
             println!("{line}");

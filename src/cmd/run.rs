@@ -173,13 +173,17 @@ pub fn run(opts: RunOptions) -> i32 {
     // the ingest's own peak, before the indicator stage adds its frames
     let (own, readers) = crate::worker::peak_rss_mib();
     let mut exit_code = m.exit_code;
-    let stage_line = match super::indicators::stage_locked(&p, &defs, &out, nopts.lock_wait) {
-        Ok(line) => line,
-        Err(e) => {
-            exit_code = exit::FAILED;
-            Some(format!("indicators FAILED (the lake is published): {e}"))
-        }
-    };
+    let stage_line =
+        match super::indicators::stage_locked(&p, &defs, &out, nopts.lock_wait, opts.lang) {
+            Ok(line) => line,
+            Err(e) => {
+                exit_code = exit::FAILED;
+                Some(match opts.lang {
+                    Lang::Zh => format!("指标计算失败（湖已发布）：{e}"),
+                    Lang::En => format!("indicators FAILED (the lake is published): {e}"),
+                })
+            }
+        };
     let secs = start.elapsed().as_secs_f64();
     let mut para = match opts.lang {
         Lang::Zh => summary_paragraph_zh(&m, &out, ingest_secs, own, readers),

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::svg::{self, esc};
-use super::{fmt_value, write_atomic, ReportData, ReportError};
+use super::{fmt_raw, fmt_value, group, write_atomic, ReportData, ReportError};
 use crate::analysis::indicators::Level;
 
 /// The charts of a report: (file name, SVG).
@@ -120,8 +120,13 @@ fn page(d: &ReportData<'_>, charts: &[(&'static str, String)]) -> String {
         h,
         r#"<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{t}</title><style>
 body{{font-family:{f};margin:2em;color:#222}} table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:4px 8px}} th{{background:#ddebf7}} td.n{{text-align:right}}
-.meta{{color:#666}}</style></head><body><h1>{t}</h1>"#,
+td,th{{border:1px solid #ccc;padding:4px 8px}} th{{background:#ddebf7}} td.n{{text-align:right;white-space:nowrap}}
+.meta{{color:#666}} svg{{max-width:100%;height:auto}}
+@page{{size:A4 landscape;margin:12mm}}
+@media print{{body{{margin:0;font-size:10pt}} h1{{font-size:16pt}} h2{{font-size:13pt;break-after:avoid}}
+thead{{display:table-header-group}} tr,figure{{break-inside:avoid}} th{{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
+td,th{{padding:2px 5px}} a{{color:inherit;text-decoration:none}} figure{{margin:0.5em 0}}}}
+</style></head><body><h1>{t}</h1>"#,
         t = esc(&title),
         f = svg::FONTS
     );
@@ -134,8 +139,14 @@ td,th{{border:1px solid #ccc;padding:4px 8px}} th{{background:#ddebf7}} td.n{{te
         defs = esc(&d.defs.path.display().to_string())
     );
     // headline: every indicator without categories, citywide
-    h.push_str("<h2>主要指标（全市）</h2><table><tr><th>指标</th><th>统计期</th><th>数值</th><th>单位</th><th>分子</th><th>分母</th><th>报送村数/名录村数</th></tr>");
+    h.push_str("<h2>主要指标（全市）</h2><table><thead><tr><th>指标</th><th>统计期</th><th>数值</th><th>单位</th><th>分子</th><th>分母</th><th>报送村数/名录村数</th></tr></thead><tbody>");
     for (i, ind) in d.defs.indicators.iter().enumerate() {
+        // a value in 万元 has its numerator in yuan: said in the cell
+        let num_unit = if super::numerator_in_yuan(ind) {
+            " 元"
+        } else {
+            ""
+        };
         for r in d.rows_of(i, &[Level::City]) {
             if r.category.is_some() {
                 continue;
@@ -147,18 +158,24 @@ td,th{{border:1px solid #ccc;padding:4px 8px}} th{{background:#ddebf7}} td.n{{te
                 p = esc(&r.period_used),
                 v = fmt_value(r.value, &ind.def.unit),
                 u = esc(&ind.def.unit),
-                num = r.numerator.map_or("—".into(), |x| format!("{x:.0}")),
-                den = r.denominator.map_or("—".into(), |x| format!("{x:.0}")),
+                num = r
+                    .numerator
+                    .map_or("—".into(), |x| format!("{}{num_unit}", fmt_raw(Some(x)))),
+                den = fmt_raw(r.denominator),
                 // stations are not villages: their count says more
                 rep = if r.villages_reporting == 0 && ind.def.unit_column != "village_code" {
-                    format!("{} 个统计单位", r.units)
+                    format!("{} 个统计单位", group(r.units as f64, 0))
                 } else {
-                    format!("{}/{}", r.villages_reporting, r.villages_registry)
+                    format!(
+                        "{}/{}",
+                        group(r.villages_reporting as f64, 0),
+                        group(r.villages_registry as f64, 0)
+                    )
                 }
             );
         }
     }
-    h.push_str("</table>");
+    h.push_str("</tbody></table>");
     // county table of the uncategorised indicators
     let mut counties: Vec<(String, String)> = d
         .rows
@@ -168,11 +185,11 @@ td,th{{border:1px solid #ccc;padding:4px 8px}} th{{background:#ddebf7}} td.n{{te
         .collect();
     counties.sort();
     counties.dedup();
-    h.push_str("<h2>分县(市、区)主要指标</h2><table><tr><th>指标</th><th>单位</th>");
+    h.push_str("<h2>分县(市、区)主要指标</h2><table><thead><tr><th>指标</th><th>单位</th>");
     for (_, n) in &counties {
         let _ = write!(h, "<th>{}</th>", esc(n));
     }
-    h.push_str("</tr>");
+    h.push_str("</tr></thead><tbody>");
     for (i, ind) in d.defs.indicators.iter().enumerate() {
         let rows = d.rows_of(i, &[Level::County]);
         if rows.is_empty() || rows.iter().any(|r| r.category.is_some()) {
@@ -193,9 +210,9 @@ td,th{{border:1px solid #ccc;padding:4px 8px}} th{{background:#ddebf7}} td.n{{te
         }
         h.push_str("</tr>");
     }
-    h.push_str("</table>");
+    h.push_str("</tbody></table>");
     // income effects
-    h.push_str("<h2>党群致富共同体收入效应（全市）</h2><table><tr><th>结果变量</th><th>方法</th><th>估计值</th><th>95%置信区间</th><th>标准误</th><th>农户数</th><th>成员户数</th><th>聚类数</th><th>说明</th></tr>");
+    h.push_str("<h2>党群致富共同体收入效应（全市）</h2><table><thead><tr><th>结果变量</th><th>方法</th><th>估计值</th><th>单位</th><th>95%置信区间</th><th>标准误</th><th>农户数</th><th>成员户数</th><th>聚类数</th><th>说明</th></tr></thead><tbody>");
     for e in d.effects.iter().filter(|e| {
         e.scope_level == "city"
             && matches!(
@@ -203,28 +220,32 @@ td,th{{border:1px solid #ccc;padding:4px 8px}} th{{background:#ddebf7}} td.n{{te
                 "before_after_mean" | "before_after_share_rose" | "twfe_did" | "cs_simple"
             )
     }) {
+        let one = |x: Option<f64>| x.map_or("—".into(), |x| group(x, 1));
         let ci = match (e.ci_low, e.ci_high) {
-            (Some(a), Some(b)) => format!("[{a:.1}, {b:.1}]"),
+            (Some(a), Some(b)) => format!("[{}, {}]", group(a, 1), group(b, 1)),
             _ => "—".into(),
         };
+        let count = |x: Option<u64>| x.map_or("—".into(), |x| group(x as f64, 0));
         let _ = write!(
             h,
-            r#"<tr><td>{o}</td><td>{m}</td><td class="n">{v}</td><td class="n">{ci}</td><td class="n">{se}</td><td class="n">{n}</td><td class="n">{nt}</td><td class="n">{nc}</td><td>{note}</td></tr>"#,
+            r#"<tr><td>{o}</td><td title="{id}">{m}</td><td class="n">{v}</td><td>{u}</td><td class="n">{ci}</td><td class="n">{se}</td><td class="n">{n}</td><td class="n">{nt}</td><td class="n">{nc}</td><td>{note}</td></tr>"#,
             o = if e.outcome == "income" {
-                "家庭年纯收入（元）"
+                "家庭年纯收入"
             } else {
-                "家庭年纯收入（对数点）"
+                "家庭年纯收入（对数×100）"
             },
-            m = esc(e.estimator),
-            v = e.estimate.map_or("—".into(), |x| format!("{x:.1}")),
-            se = e.se.map_or("—".into(), |x| format!("{x:.1}")),
-            n = e.n_households.map_or("—".into(), |x| x.to_string()),
-            nt = e.n_treated.map_or("—".into(), |x| x.to_string()),
-            nc = e.n_clusters.map_or("—".into(), |x| x.to_string()),
+            id = esc(e.estimator),
+            m = esc(super::xlsx::estimator_zh(e.estimator)),
+            v = one(e.estimate),
+            u = esc(e.unit),
+            se = one(e.se),
+            n = count(e.n_households),
+            nt = count(e.n_treated),
+            nc = count(e.n_clusters),
             note = esc(e.note.as_deref().unwrap_or(""))
         );
     }
-    h.push_str("</table>");
+    h.push_str("</tbody></table>");
     h.push_str("<h2>图表</h2>");
     for (name, s) in charts {
         let _ = write!(

@@ -145,23 +145,77 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     })
 }
 
-/// A number as a report shows it.
+/// A number as a report shows it: the unit's decimals, thousands
+/// separators.
 pub fn fmt_value(v: Option<f64>, unit: &str) -> String {
     match v {
         None => "—".into(),
-        Some(x) => {
-            let d = decimals(unit);
-            format!("{x:.d$}")
-        }
+        Some(x) => group(x, decimals(unit)),
     }
+}
+
+/// `1553980400.5` → `1,553,980,400.50` with `decimals` places.
+pub fn group(x: f64, decimals: usize) -> String {
+    if !x.is_finite() {
+        return "—".into();
+    }
+    let s = format!("{:.decimals$}", x.abs());
+    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+    let mut out = String::with_capacity(s.len() + s.len() / 3 + 1);
+    if x < 0.0 && s.bytes().any(|b| b.is_ascii_digit() && b != b'0') {
+        out.push('-');
+    }
+    for (k, c) in int.chars().enumerate() {
+        if k > 0 && (int.len() - k) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
+}
+
+/// A numerator or denominator as a report shows it: whole numbers without
+/// decimals, others to two places, with thousands separators.
+pub fn fmt_raw(v: Option<f64>) -> String {
+    match v {
+        None => "—".into(),
+        Some(x) if x.fract() == 0.0 => group(x, 0),
+        Some(x) => group(x, 2),
+    }
+}
+
+/// Whether an indicator's value is in 万元 while its numerator (before
+/// `scale`) is in yuan: the report then marks the numerator 元.
+pub fn numerator_in_yuan(ind: &crate::analysis::indicators::Indicator) -> bool {
+    ind.def.unit == "万元" && ind.def.scale != 1.0
 }
 
 /// Decimals shown for a unit.
 pub fn decimals(unit: &str) -> usize {
     match unit {
         "%" | "分" | "万元" => 1,
-        "个" | "人" | "户" => 0,
+        "个" | "人" | "户" | "人次" => 0,
         "元" => 0,
         _ => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(group(1553980400.0, 0), "1,553,980,400");
+        assert_eq!(group(155398.04, 1), "155,398.0");
+        assert_eq!(group(-1234.5, 2), "-1,234.50");
+        assert_eq!(group(999.0, 0), "999");
+        assert_eq!(group(-0.04, 1), "0.0");
+        assert_eq!(fmt_raw(Some(327.0)), "327");
+        assert_eq!(fmt_raw(Some(1234.567)), "1,234.57");
     }
 }

@@ -156,28 +156,33 @@ pub fn event_plot(title: &str, points: &[(i64, f64, f64, f64)], unit: &str) -> S
     let emax = points.iter().map(|p| p.0).max().unwrap_or(0) as f64 + 0.5;
     let lo = points.iter().map(|p| p.2).fold(0.0, f64::min);
     let hi = points.iter().map(|p| p.3).fold(0.0, f64::max);
-    let pad = (hi - lo).max(1e-9) * 0.08;
-    let (lo, hi) = (lo - pad, hi + pad);
+    // round ticks (1, 2 or 5 × a power of ten) that include zero
+    let ticks = nice_ticks(lo, hi, 5);
+    let lo = ticks.first().copied().unwrap_or(lo);
+    let hi = ticks.last().copied().unwrap_or(hi).max(lo + 1e-9);
     let x = |e: f64| l + (e - emin) / (emax - emin) * (w - l - r);
     let y = |v: f64| t + (hi - v) / (hi - lo) * (h - t - b);
-    // axes, zero line, the joining year
+    let x2 = w - r;
+    for &v in &ticks {
+        let zero = v == 0.0;
+        let _ = write!(
+            s,
+            r##"<line x1="{l}" y1="{yv:.1}" x2="{x2}" y2="{yv:.1}" stroke="{c}" stroke-width="{sw}"/><text x="{tx}" y="{ty:.1}" text-anchor="end" font-size="11">{v}</text>"##,
+            yv = y(v),
+            c = if zero { "#333" } else { "#e4e4e4" },
+            sw = if zero { 1.2 } else { 1.0 },
+            tx = l - 4.0,
+            ty = y(v) + 4.0,
+            v = super::group(v, tick_decimals(&ticks))
+        );
+    }
+    // axes and the joining year
     let _ = write!(
         s,
-        r##"<line x1="{l}" y1="{y0:.1}" x2="{x2}" y2="{y0:.1}" stroke="#888" stroke-dasharray="4 3"/><line x1="{xj:.1}" y1="{t}" x2="{xj:.1}" y2="{yb}" stroke="#bbb"/><line x1="{l}" y1="{t}" x2="{l}" y2="{yb}" stroke="#333"/><line x1="{l}" y1="{yb}" x2="{x2}" y2="{yb}" stroke="#333"/>"##,
-        y0 = y(0.0),
-        x2 = w - r,
+        r##"<line x1="{xj:.1}" y1="{t}" x2="{xj:.1}" y2="{yb}" stroke="#999" stroke-dasharray="4 3"/><line x1="{l}" y1="{t}" x2="{l}" y2="{yb}" stroke="#333"/><line x1="{l}" y1="{yb}" x2="{x2}" y2="{yb}" stroke="#333"/>"##,
         xj = x(-0.5),
         yb = h - b
     );
-    for k in 0..=4 {
-        let v = lo + (hi - lo) * k as f64 / 4.0;
-        let _ = write!(
-            s,
-            r#"<text x="{tx}" y="{ty:.1}" text-anchor="end" font-size="11">{v:.0}</text>"#,
-            tx = l - 4.0,
-            ty = y(v) + 4.0
-        );
-    }
     for &(e, est, cl, ch) in points {
         let px = x(e as f64);
         let c = if e < 0 { "#3c8dbc" } else { "#c23531" };
@@ -199,4 +204,55 @@ pub fn event_plot(title: &str, points: &[(i64, f64, f64, f64)], unit: &str) -> S
         u = esc(unit)
     );
     s
+}
+
+/// Tick values from below `lo` to above `hi`, about `n` of them, at a
+/// step of 1, 2 or 5 times a power of ten; zero is one of them when the
+/// range holds it.
+pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    let (lo, hi) = if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 1.0, lo + 1.0)
+    };
+    let raw = (hi - lo) / n.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let first = (lo / step).floor() as i64;
+    let last = (hi / step).ceil() as i64;
+    (first..=last).map(|k| k as f64 * step).collect()
+}
+
+/// Decimals that tell the ticks apart (none for steps of 1 or more).
+fn tick_decimals(ticks: &[f64]) -> usize {
+    match ticks {
+        [a, b, ..] => {
+            let step = (b - a).abs();
+            if step >= 1.0 {
+                0
+            } else {
+                (-step.log10().floor()) as usize
+            }
+        }
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_and_hold_zero() {
+        assert_eq!(
+            nice_ticks(-980.0, 2058.0, 5),
+            vec![-1000.0, 0.0, 1000.0, 2000.0, 3000.0]
+        );
+        assert_eq!(nice_ticks(0.0, 9.0, 5), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        assert_eq!(tick_decimals(&nice_ticks(0.0, 0.9, 5)), 1);
+    }
 }

@@ -21,6 +21,14 @@ struct Formats {
     text: Format,
     quoted: Format,
     title: Format,
+    /// Long text (definitions, notes, method names): wrapped, top-aligned.
+    wrap: Format,
+    /// Counts: thousands separators, no decimals.
+    count: Format,
+    /// Numerators and denominators that are not whole numbers.
+    decimal: Format,
+    /// A numerator in yuan beside a value in 万元.
+    yuan: Format,
 }
 
 impl Formats {
@@ -34,6 +42,24 @@ impl Formats {
             // the quote prefix keeps text text, whatever it starts with
             quoted: Format::new().set_quote_prefix(),
             title: Format::new().set_bold().set_font_size(14),
+            wrap: Format::new()
+                .set_text_wrap()
+                .set_align(rust_xlsxwriter::FormatAlign::Top),
+            count: Format::new().set_num_format("#,##0"),
+            decimal: Format::new().set_num_format("#,##0.00"),
+            yuan: Format::new().set_num_format("#,##0.00\" 元\""),
+        }
+    }
+
+    /// The format of a numerator or denominator: whole numbers as counts,
+    /// money to the fen, yuan marked where the value is in 万元.
+    fn raw(&self, v: f64, yuan: bool) -> &Format {
+        if yuan {
+            &self.yuan
+        } else if v.fract() == 0.0 {
+            &self.count
+        } else {
+            &self.decimal
         }
     }
 }
@@ -266,13 +292,13 @@ fn figure_sheet(
     let ws = wb.add_worksheet();
     ws.set_name(name)?;
     headers(ws, f, 0, &FAMILY_HEADERS)?;
-    let raw = Format::new().set_num_format("#,##0.##");
     let mut row = 1u32;
     for (i, ind) in d.defs.indicators.iter().enumerate() {
         if !pick(ind) {
             continue;
         }
         let nf = num_format(&ind.def.unit);
+        let yuan = super::numerator_in_yuan(ind);
         for r in d.rows_of(i, levels) {
             if r.category.is_some() && !categories {
                 continue;
@@ -285,20 +311,25 @@ fn figure_sheet(
             text(ws, f, row, 5, &r.geo_name)?;
             number(ws, row, 6, r.value, &nf)?;
             text(ws, f, row, 7, &ind.def.unit)?;
-            number(ws, row, 8, r.numerator, &raw)?;
-            number(ws, row, 9, r.denominator, &raw)?;
-            ws.write_number(row, 10, r.villages_reporting as f64)?;
-            ws.write_number(row, 11, r.villages_registry as f64)?;
+            if let Some(v) = r.numerator {
+                number(ws, row, 8, Some(v), f.raw(v, yuan))?;
+            }
+            if let Some(v) = r.denominator {
+                number(ws, row, 9, Some(v), f.raw(v, false))?;
+            }
+            ws.write_number_with_format(row, 10, r.villages_reporting as f64, &f.count)?;
+            ws.write_number_with_format(row, 11, r.villages_registry as f64, &f.count)?;
             text(ws, f, row, 12, &ind.def.id)?;
             row += 1;
         }
     }
-    for (c, w) in [28, 12, 9, 10, 12, 12, 12, 8, 14, 14, 9, 9, 26]
+    for (c, w) in [30, 12, 10, 10, 14, 14, 12, 8, 18, 14, 9, 9, 28]
         .iter()
         .enumerate()
     {
         ws.set_column_width(c as u16, *w)?;
     }
+    print_setup(ws, d, 1)?;
     Ok(())
 }
 
@@ -376,7 +407,7 @@ fn effects_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(
             },
         )?;
         text(ws, f, row, 4, e.unit)?;
-        text(ws, f, row, 5, estimator_zh(e.estimator))?;
+        ws.write_string_with_format(row, 5, estimator_zh(e.estimator), &f.wrap)?;
         text(ws, f, row, 6, e.estimator)?;
         for (c, v) in [(7u16, e.group), (8, e.time), (9, e.event_time)] {
             if let Some(v) = v {
@@ -398,15 +429,31 @@ fn effects_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(
             (17, e.n_clusters),
         ] {
             if let Some(v) = v {
-                ws.write_number(row, c, v as f64)?;
+                ws.write_number_with_format(row, c, v as f64, &f.count)?;
             }
         }
-        text(ws, f, row, 18, e.note.as_deref().unwrap_or(""))?;
+        let note = e.note.as_deref().unwrap_or("");
+        if !note.is_empty() {
+            ws.write_string_with_format(row, 18, note, &f.wrap)?;
+        }
     }
-    ws.set_column_width(3, 22)?;
-    ws.set_column_width(5, 44)?;
-    ws.set_column_width(6, 20)?;
-    ws.set_column_width(18, 40)?;
+    // the method column wraps: a Chinese character is two widths wide
+    for (c, w) in [
+        (0u16, 10.0),
+        (1, 10.0),
+        (2, 10.0),
+        (3, 22.0),
+        (4, 8.0),
+        (5, 36.0),
+        (6, 16.0),
+        (18, 40.0),
+    ] {
+        ws.set_column_width(c, w)?;
+    }
+    for c in 7..=17u16 {
+        ws.set_column_width(c, if c <= 9 { 8.0 } else { 11.0 })?;
+    }
+    print_setup(ws, d, 1)?;
     Ok(())
 }
 
@@ -471,9 +518,12 @@ fn ranks_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
             row += 1;
         }
     }
-    ws.set_column_width(0, 20)?;
+    ws.set_column_width(0, 24)?;
+    ws.set_column_width(2, 12)?;
     ws.set_column_width(3, 16)?;
+    ws.set_column_width(4, 14)?;
     ws.set_column_width(7, 40)?;
+    print_setup(ws, d, 1)?;
     Ok(())
 }
 
@@ -486,81 +536,133 @@ fn notes_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
         format!("{} {} 乡村振兴指标报表 · 说明", d.pipeline.city, d.period),
         &f.title,
     )?;
-    let facts: [(&str, String); 5] = [
-        ("数据截至（湖版本生成时间）", d.data_as_of.clone()),
-        ("湖版本（run id）", d.lake_version.clone()),
-        ("报表统计期", d.period.clone()),
-        ("指标定义文件", d.defs.path.display().to_string()),
+    let in_lake = || {
+        d.files
+            .iter()
+            .filter(|x| x.status != crate::lake::FileStatus::Superseded)
+    };
+    let rejected: usize = in_lake().map(|x| x.counts.rejected).sum();
+    let failed = in_lake()
+        .filter(|x| x.status == crate::lake::FileStatus::Failed)
+        .count();
+    let warnings: usize = in_lake().map(|x| x.warnings).sum();
+    let facts: [(&str, &str, String); 8] = [
+        (
+            "数据截至（湖版本生成时间）",
+            "Data as of (lake version created)",
+            d.data_as_of.clone(),
+        ),
+        (
+            "湖版本（run id）",
+            "Lake version (run id)",
+            d.lake_version.clone(),
+        ),
+        ("报表统计期", "Report period", d.period.clone()),
+        (
+            "指标定义文件",
+            "Indicator definitions",
+            d.defs.path.display().to_string(),
+        ),
         (
             "生成工具",
+            "Made by",
             format!("zhenxing {}", env!("CARGO_PKG_VERSION")),
+        ),
+        (
+            "拒收行数（表 rejects）",
+            "Rejected rows (table rejects)",
+            super::group(rejected as f64, 0),
+        ),
+        (
+            "无法使用的文件",
+            "Unusable files",
+            super::group(failed as f64, 0),
+        ),
+        (
+            "警告（表 warnings，数据已保留）",
+            "Warnings (table warnings; rows kept)",
+            super::group(warnings as f64, 0),
         ),
     ];
     let mut row = 2u32;
-    for (k, v) in facts {
-        ws.write_string_with_format(row, 0, k, &f.header)?;
+    for (zh, en, v) in facts {
+        ws.write_string_with_format(row, 0, zh, &f.header)?;
         text(ws, f, row, 1, &v)?;
+        text(ws, f, row, 2, en)?;
         row += 1;
     }
     row += 1;
-    ws.write_string_with_format(row, 0, "指标定义", &f.title)?;
+    ws.write_string_with_format(row, 0, "指标定义 Indicator definitions", &f.title)?;
     row += 1;
     let h = [
-        "指标编号",
+        "指标编号 id",
         "指标名称",
-        "英文名称",
-        "单位",
-        "计算方式",
+        "Name",
+        "单位 unit",
         "口径说明",
-        "采用统计期",
-        "定义哈希",
+        "Definition",
+        "计算方式 aggregate",
+        "采用统计期 period used",
+        "定义哈希 hash",
     ];
     header_row(ws, row, &h, &f.header)?;
     row += 1;
     for (i, ind) in d.defs.indicators.iter().enumerate() {
         text(ws, f, row, 0, &ind.def.id)?;
-        text(ws, f, row, 1, &ind.def.name_zh)?;
-        text(ws, f, row, 2, &ind.def.name_en)?;
+        ws.write_string_with_format(row, 1, &ind.def.name_zh, &f.wrap)?;
+        ws.write_string_with_format(row, 2, &ind.def.name_en, &f.wrap)?;
         text(ws, f, row, 3, &ind.def.unit)?;
-        text(ws, f, row, 4, ind.def.aggregate.describe())?;
-        text(ws, f, row, 5, &ind.description)?;
+        ws.write_string_with_format(row, 4, &ind.description_zh, &f.wrap)?;
+        ws.write_string_with_format(row, 5, &ind.description, &f.wrap)?;
+        ws.write_string_with_format(row, 6, ind.def.aggregate.describe(), &f.wrap)?;
         text(
             ws,
             f,
             row,
-            6,
+            7,
             d.chosen.get(&i).map_or("无数据", String::as_str),
         )?;
-        text(ws, f, row, 7, &ind.hash)?;
+        text(ws, f, row, 8, &ind.hash)?;
         row += 1;
     }
     row += 1;
-    ws.write_string_with_format(row, 0, "输入文件", &f.title)?;
+    ws.write_string_with_format(row, 0, "输入文件 Input files", &f.title)?;
     row += 1;
     let h = [
-        "文件",
-        "模板",
-        "县(市、区)",
-        "统计期",
-        "接收行数",
-        "拒收行数",
+        "文件 file",
+        "模板 template",
+        "县(市、区) county",
+        "统计期 period",
+        "接收行数 accepted",
+        "拒收行数 rejected",
+        "警告 warnings",
+        "状态 status",
         "SHA-256",
     ];
     header_row(ws, row, &h, &f.header)?;
     row += 1;
     for file in d.files {
+        // a county's file name is input: written as text, never a formula
         text(ws, f, row, 0, &file.path)?;
         text(ws, f, row, 1, file.template.as_deref().unwrap_or(""))?;
         text(ws, f, row, 2, file.county.as_deref().unwrap_or(""))?;
         text(ws, f, row, 3, file.period.as_deref().unwrap_or(""))?;
-        ws.write_number(row, 4, file.counts.accepted as f64)?;
-        ws.write_number(row, 5, file.counts.rejected as f64)?;
-        text(ws, f, row, 6, &file.sha256)?;
+        ws.write_number_with_format(row, 4, file.counts.accepted as f64, &f.count)?;
+        ws.write_number_with_format(row, 5, file.counts.rejected as f64, &f.count)?;
+        ws.write_number_with_format(row, 6, file.warnings as f64, &f.count)?;
+        let status = match file.status {
+            crate::lake::FileStatus::Current => "在用 current",
+            crate::lake::FileStatus::Superseded => "已被更正 superseded",
+            crate::lake::FileStatus::Failed => "无法使用 failed",
+        };
+        text(ws, f, row, 7, status)?;
+        text(ws, f, row, 8, &file.sha256)?;
         row += 1;
     }
-    for (c, w) in [30, 26, 30, 10, 22, 60, 12, 18].iter().enumerate() {
+    for (c, w) in [30, 24, 30, 10, 40, 48, 20, 14, 18].iter().enumerate() {
         ws.set_column_width(c as u16, *w)?;
     }
+    print_setup(ws, d, 0)?;
     Ok(())
 }
 

@@ -269,11 +269,24 @@ fn describe_exit(status: &std::process::ExitStatus, stderr: &[u8], memory_mb: u6
 /// Peak resident memory in MiB of this process and of the largest child
 /// process that has finished (the reader workers).
 pub fn peak_rss_mib() -> (u64, u64) {
-    // SAFETY: getrusage fills the struct we own; on failure it stays zeroed
-    let own = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut u);
-        (u.ru_maxrss.max(0) as u64) / 1024
+    // Linux's VmHWM is this program's own high-water mark; getrusage's
+    // ru_maxrss also keeps the peak of the process that spawned us (the
+    // memory a vfork-and-exec shared is counted before exec replaced it)
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        });
+    let own = match hwm {
+        Some(kb) => kb / 1024,
+        // SAFETY: getrusage fills the struct we own; on failure it stays zeroed
+        None => unsafe {
+            let mut u: libc::rusage = std::mem::zeroed();
+            libc::getrusage(libc::RUSAGE_SELF, &mut u);
+            (u.ru_maxrss.max(0) as u64) / 1024
+        },
     };
     (
         own,

@@ -1701,6 +1701,30 @@ fn query_answers_as_an_analyst_expects() {
         .stderr
         .contains("LEFT JOIN (SELECT * FROM collective_economy WHERE year = 2024) c"));
     assert!(!o.stderr.contains("plan"), "{}", o.stderr);
+    // percentiles and window functions, as polars SQL writes them; the
+    // standard WITHIN GROUP form is refused in one line that names it
+    let o = q(&[
+        "--csv",
+        "SELECT quantile_cont(operating_income, 0.5) AS p50, median(operating_income) AS med \
+         FROM collective_economy WHERE year = 2023",
+    ]);
+    // 2023: 60, 25, 8, 40 and 30 万元
+    assert_eq!(o.stdout, "p50,med\n300000.0,300000.0\n", "{}", o.stderr);
+    let o = q(&[
+        "--csv",
+        "SELECT village, rank() OVER (PARTITION BY county ORDER BY operating_income DESC) AS r \
+         FROM collective_economy WHERE year = 2024 ORDER BY village",
+    ]);
+    // 甲 120, 乙 30, 丙 9 万元
+    assert_eq!(
+        o.stdout, "village,r\n丙村,3\n乙村,2\n甲村,1\n",
+        "{}",
+        o.stderr
+    );
+    let o = q(&["SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY operating_income) FROM collective_economy"]);
+    assert_eq!(o.code, 2);
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    assert!(o.stderr.contains("percentile_cont") && o.stderr.contains("quantile_cont(x, 0.9)"));
     // villages is the lake's table, the merged 戊村 with its merge history
     let o = q(&[
         "--csv",

@@ -9,6 +9,7 @@ mod indicators;
 mod lake;
 mod messy;
 mod parent;
+mod print;
 mod props;
 mod readers;
 mod truth;

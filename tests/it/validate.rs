@@ -224,4 +224,8 @@ fn the_closing_paragraph_follows_the_language() {
         o.stdout
     );
     assert!(!o.stdout.contains("input files"), "{}", o.stdout);
+    // the indicator stage's line too
+    assert!(o.stdout.contains("指标：由湖版本 "), "{}", o.stdout);
+    assert!(o.stdout.contains("；报表："), "{}", o.stdout);
+    assert!(!o.stdout.contains("indicators:"), "{}", o.stdout);
 }

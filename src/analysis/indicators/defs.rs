@@ -86,6 +86,9 @@ pub struct IndicatorDef {
     pub name_en: String,
     #[serde(default)]
     pub description: String,
+    /// The same definition in Chinese, for the report's 说明.
+    #[serde(default)]
+    pub description_zh: String,
     pub unit: String,
     pub aggregate: Aggregate,
     #[serde(default = "one")]
@@ -131,6 +134,8 @@ pub struct Indicator {
     pub def: IndicatorDef,
     /// Description with the parameters filled in.
     pub description: String,
+    /// The Chinese description, parameters filled in (empty when none).
+    pub description_zh: String,
     /// (category from `each`, SQL) per variant.
     pub queries: Vec<(Option<String>, String)>,
     /// sha256 (16 hex digits) of everything that decides the values.
@@ -270,7 +275,9 @@ pub fn load(path: &Path, datasets: &[String]) -> Result<Definitions, ConfigError
         if def.rank.is_some() && !def.village_rows {
             problems.push(p("rank needs village_rows = true".into()));
         }
-        let (description, missing) = fill(&def.description, &params);
+        let (description, mut missing) = fill(&def.description, &params);
+        let (description_zh, missing_zh) = fill(&def.description_zh, &params);
+        missing.extend(missing_zh);
         for m in missing {
             problems.push(p(format!(
                 "description names unknown parameter {{{{{m}}}}}"
@@ -328,6 +335,7 @@ pub fn load(path: &Path, datasets: &[String]) -> Result<Definitions, ConfigError
         indicators.push(Indicator {
             def,
             description,
+            description_zh,
             queries,
             hash,
             line,
