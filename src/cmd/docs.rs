@@ -349,6 +349,7 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
         "单位",
         "计算方式",
         "口径说明",
+        "Definition",
         "数据集",
         "SQL",
         "定义哈希",
@@ -357,7 +358,9 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
     ws.set_freeze_panes(1, 0)?;
     widths(
         ws,
-        &[30.0, 14.0, 30.0, 30.0, 8.0, 22.0, 50.0, 18.0, 70.0, 18.0],
+        &[
+            30.0, 14.0, 30.0, 30.0, 8.0, 22.0, 50.0, 50.0, 18.0, 70.0, 18.0,
+        ],
     )?;
     for (k, ind) in defs.indicators.iter().enumerate() {
         let row = k as u32 + 1;
@@ -369,6 +372,7 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
             &ind.def.name_en,
             &ind.def.unit,
             ind.def.aggregate.describe(),
+            &ind.description_zh,
             &ind.description,
             &ind.def.dataset,
             sql,
@@ -378,7 +382,11 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
         .enumerate()
         {
             // the definition and the SQL wrap in their wide columns
-            let fmt = if matches!(i, 6 | 8) { &wrap } else { text(v) };
+            let fmt = if matches!(i, 6 | 7 | 9) {
+                &wrap
+            } else {
+                text(v)
+            };
             ws.write_string_with_format(row, i as u16, *v, fmt)?;
         }
     }

@@ -163,9 +163,21 @@ pub fn run(o: ExplainOptions) -> i32 {
         );
         return exit::USAGE;
     };
-    println!("{} {} ({})", ind.def.id, ind.def.name_zh, ind.def.name_en);
-    println!("definition: {}", ind.description);
-    println!(
+    // with --csv, stdout is the CSV alone (`explain --csv > f.csv`); the
+    // definition and the figure go to stderr
+    let csv = o.csv;
+    macro_rules! say {
+        ($($t:tt)*) => {
+            if csv {
+                eprintln!($($t)*)
+            } else {
+                println!($($t)*)
+            }
+        };
+    }
+    say!("{} {} ({})", ind.def.id, ind.def.name_zh, ind.def.name_en);
+    say!("definition: {}", ind.description);
+    say!(
         "unit: {}   aggregate: {} = {}, scale {}   definition hash: {}",
         ind.def.unit,
         format!("{:?}", ind.def.aggregate).to_lowercase(),
@@ -173,13 +185,13 @@ pub fn run(o: ExplainOptions) -> i32 {
         ind.def.scale,
         ind.hash
     );
-    println!("defined in {} (line {})", defs.path.display(), ind.line);
+    say!("defined in {} (line {})", defs.path.display(), ind.line);
     let sql = ind
         .queries
         .iter()
         .find(|q| q.0 == o.category || q.0.is_none())
         .map_or("", |q| q.1.as_str());
-    println!("SQL (parameters filled in):\n{}", sql.trim_end());
+    say!("SQL (parameters filled in):\n{}", sql.trim_end());
     let area = (level != Level::City).then_some(fig.geo_code.as_str());
     let used = t.period_used(&ind.def.dataset, &fig.period, area);
     let used = if used == fig.period {
@@ -187,7 +199,7 @@ pub fn run(o: ExplainOptions) -> i32 {
     } else {
         format!(" (from {used})")
     };
-    println!(
+    say!(
         "\n{} {} · period {}{used}{} · lake version {}",
         fig.geo_code,
         fig.geo_name,
@@ -218,7 +230,7 @@ pub fn run(o: ExplainOptions) -> i32 {
         ),
         crate::analysis::indicators::Aggregate::Median => String::new(),
     };
-    println!(
+    say!(
         "value {} {}{how}   numerator {}   denominator {}   villages reporting {} of {} in the registry   units {}",
         f(fig.value),
         ind.def.unit,
@@ -316,7 +328,7 @@ pub fn run(o: ExplainOptions) -> i32 {
             return exit::FAILED;
         }
     };
-    println!(
+    say!(
         "\nrows behind the figure ({} units, {} lake rows):",
         rows.len(),
         n

@@ -1089,8 +1089,10 @@ fn explain_rows(args: &[&str]) -> (String, Vec<Vec<String>>) {
     a.extend_from_slice(&["--csv", "--out", out.to_str().unwrap()]);
     let o = zx_out(&a);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    let (head, csv) = o.stdout.split_once("rows behind the figure").unwrap();
-    let csv = csv.split_once('\n').unwrap().1;
+    // stdout is the CSV alone; the definition and the figure are on stderr
+    let head = o.stderr.clone();
+    assert!(head.contains("rows behind the figure"), "{head}");
+    let csv = o.stdout.as_str();
     let mut rd = csv::Reader::from_reader(csv.as_bytes());
     let names: Vec<String> = rd.headers().unwrap().iter().map(str::to_string).collect();
     let at = |n: &str| names.iter().position(|h| h == n).unwrap();
@@ -1389,10 +1391,31 @@ fn docs_cover_every_column_and_indicator() {
         wb.sheet_names(),
         ["数据集字段", "指标", "输出表字段", "参数"]
     );
-    assert_eq!(
-        wb.worksheet_range("指标").unwrap().height(),
-        defs.indicators.len() + 1
+    let ind = wb.worksheet_range("指标").unwrap();
+    assert_eq!(ind.height(), defs.indicators.len() + 1);
+    // every definition in Chinese and English, side by side
+    let head: Vec<String> = ind
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let (zh, en) = (
+        head.iter().position(|h| h == "口径说明").unwrap(),
+        head.iter().position(|h| h == "Definition").unwrap(),
     );
+    for r in ind.rows().skip(1) {
+        assert!(
+            r[zh]
+                .to_string()
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "{r:?}"
+        );
+        assert!(!r[en].to_string().is_empty(), "{r:?}");
+        assert!(!r[zh].to_string().contains("{{"), "{r:?}");
+    }
 }
 
 /// A second run over the same inbox recomputes nothing.
@@ -1725,6 +1748,17 @@ fn query_answers_as_an_analyst_expects() {
     assert_eq!(o.code, 2);
     assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
     assert!(o.stderr.contains("percentile_cont") && o.stderr.contains("quantile_cont(x, 0.9)"));
+    // explain --csv: stdout is a CSV whose numbers have every digit
+    let (head, rows) = explain_rows(&[
+        "ce_operating_income_total",
+        "--geo",
+        RUGAO,
+        "--period",
+        "2024",
+    ]);
+    assert!(head.contains("numerator 1590000 "), "{head}");
+    let nums: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(nums, ["1200000", "300000", "90000"], "{rows:?}");
     // villages is the lake's table, the merged 戊村 with its merge history
     let o = q(&[
         "--csv",

@@ -223,6 +223,40 @@ fn the_sample_inbox_becomes_a_lake_with_exact_rows_and_real_types() {
     // the warnings are a table of their own with the same lineage
     let rejects = lake(&out, "rejects").height() as u64;
     assert_eq!(t["rejected"].as_u64(), Some(rejects));
+    // … and the closing paragraph's, status's and the report's
+    assert!(
+        r.stdout.contains("rejected 173 + non-data 2556 (superseded files, not in the lake: rows read 315, rejected 2)"),
+        "{}",
+        r.stdout
+    );
+    let st = crate::util::zx(&["status", "--json", "--out", out.to_str().unwrap()]);
+    let st: serde_json::Value = serde_json::from_str(&st.stdout).unwrap();
+    assert_eq!(st["lake"]["rejected_rows"].as_u64(), Some(173));
+    assert_eq!(st["lake"]["rejects"].as_u64(), Some(rejects));
+    assert_eq!(st["lake"]["failed_files"].as_u64(), Some(0));
+    let xlsx = std::fs::read_dir(out.join("reports/2024"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "xlsx"))
+        .unwrap();
+    let notes = {
+        use calamine::{open_workbook, Reader, Xlsx};
+        let mut wb: Xlsx<_> = open_workbook(&xlsx).unwrap();
+        wb.worksheet_range("说明").unwrap()
+    };
+    let fact = |label: &str| {
+        notes
+            .rows()
+            .find(|r| r[0].to_string() == label)
+            .map(|r| r[1].to_string())
+    };
+    assert_eq!(fact("拒收行数（表 rejects）").as_deref(), Some("173"));
+    assert_eq!(fact("无法使用的文件").as_deref(), Some("0"));
+    assert_eq!(
+        fact("警告（表 warnings，数据已保留）"),
+        m["warnings"].as_u64().map(|w| w.to_string())
+    );
     let warnings = lake(&out, "warnings");
     assert_eq!(m["warnings"].as_u64(), Some(warnings.height() as u64));
     for c in [
