@@ -883,14 +883,7 @@ fn report_workbook_reopens_with_sheets_headers_and_values() {
         ]
     );
     let r = wb.worksheet_range("组织体系覆盖").unwrap();
-    let header: Vec<String> = r
-        .rows()
-        .next()
-        .unwrap()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    assert_eq!(header, zhenxing::report::xlsx::FAMILY_HEADERS);
+    assert_eq!(header_of(&r), zhenxing::report::xlsx::FAMILY_HEADERS);
     // the 2024 report takes each county's last month: 如皋市 December, 3 of 4 complete
     let row = r
         .rows()
@@ -1394,13 +1387,7 @@ fn docs_cover_every_column_and_indicator() {
     let ind = wb.worksheet_range("指标").unwrap();
     assert_eq!(ind.height(), defs.indicators.len() + 1);
     // every definition in Chinese and English, side by side
-    let head: Vec<String> = ind
-        .rows()
-        .next()
-        .unwrap()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
+    let head = header_of(&ind);
     let (zh, en) = (
         head.iter().position(|h| h == "口径说明").unwrap(),
         head.iter().position(|h| h == "Definition").unwrap(),
@@ -1769,4 +1756,12 @@ fn query_answers_as_an_analyst_expects() {
         "{}",
         o.stderr
     );
+}
+
+/// The first row of a sheet as text.
+fn header_of(r: &calamine::Range<calamine::Data>) -> Vec<String> {
+    r.rows()
+        .next()
+        .map(|h| h.iter().map(|c| c.to_string()).collect())
+        .unwrap_or_default()
 }

@@ -248,7 +248,7 @@ fn the_sample_inbox_becomes_a_lake_with_exact_rows_and_real_types() {
     let fact = |label: &str| {
         notes
             .rows()
-            .find(|r| r[0].to_string() == label)
+            .find(|r| matches!(&r[0], calamine::Data::String(s) if s == label))
             .map(|r| r[1].to_string())
     };
     assert_eq!(fact("拒收行数（表 rejects）").as_deref(), Some("173"));
