@@ -229,10 +229,16 @@ pub enum Command {
         #[arg(long)]
         household_sheet_rows: Option<usize>,
     },
-    /// Internal: read one file in an isolated worker process.
+    /// Internal: read one file (or, with --serve, the files named on
+    /// stdin) in an isolated worker process.
     #[command(name = "__read", hide = true)]
     Read {
-        file: PathBuf,
+        file: Option<PathBuf>,
+        #[arg(long)]
+        serve: bool,
+        /// With --serve: files this reader reads before it is replaced.
+        #[arg(long, default_value_t = 1)]
+        files: usize,
         #[arg(long, default_value_t = 2048)]
         memory_mb: u64,
         #[arg(long, default_value_t = 120)]
@@ -367,10 +373,20 @@ pub fn main() -> i32 {
         }),
         Command::Read {
             file,
+            serve,
+            files,
             memory_mb,
             cpu_s,
             limits,
         } => {
+            let file = match (file, serve) {
+                (_, true) => return crate::worker::serve_main(memory_mb, cpu_s, files),
+                (Some(f), false) => f,
+                (None, false) => {
+                    eprintln!("zhenxing __read: a FILE or --serve");
+                    return 2;
+                }
+            };
             // limits that do not parse are refused, never replaced by defaults
             let limits = match limits.map(|l| serde_json::from_str(&l)) {
                 None => Default::default(),

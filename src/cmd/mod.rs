@@ -39,6 +39,8 @@ pub fn isolation(p: &Pipeline, isolate: bool) -> Isolation {
             exe: Some(exe),
             memory_mb: p.limits.worker_memory_mb,
             timeout: std::time::Duration::from_secs(p.limits.worker_timeout_s),
+            files_per_worker: p.limits.worker_files,
+            pool: Default::default(),
         },
         Err(_) => Isolation::in_process(),
     }

@@ -207,7 +207,8 @@ pub fn run(opts: RunOptions) -> i32 {
             files = m.files.len(), files_read_this_run = m.files_read_this_run,
             rows_read = m.totals.read, rows_accepted = m.totals.accepted,
             rows_rejected = m.totals.rejected, rows_non_data = m.totals.non_data,
-            seconds = secs, peak_rss_mib = own, "{para}"
+            seconds = secs, peak_rss_mib = own,
+            reader_processes = crate::worker::readers_started(), "{para}"
         );
     }
     println!("{para}");

@@ -44,6 +44,8 @@ pub struct LimitsSection {
     pub isolate: bool,
     pub worker_memory_mb: u64,
     pub worker_timeout_s: u64,
+    /// Files one reader process reads before a fresh one replaces it.
+    pub worker_files: usize,
     pub max_file_mb: u64,
     pub max_unzipped_mb: u64,
     pub max_declared_cells: u64,
@@ -65,6 +67,7 @@ impl Default for LimitsSection {
             isolate: true,
             worker_memory_mb: 2048,
             worker_timeout_s: 120,
+            worker_files: 500,
             max_file_mb: 256,
             max_unzipped_mb: 1024,
             max_declared_cells: 100_000_000,

@@ -45,7 +45,7 @@ pub enum Scale {
     Province,
     National,
 }
-use write::Out;
+use write::{Book, Out};
 
 /// A problem planted on purpose, where a reader must find it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -79,9 +79,6 @@ pub struct TrueRow {
     pub values: BTreeMap<&'static str, Value>,
     pub township: String,
 }
-
-/// (file, sheet, one-based row, canonical values) of one true record.
-type TruthRecord = (String, String, usize, BTreeMap<&'static str, Value>);
 
 /// A row as written, with what the reader should make of it.
 struct Line {
@@ -144,10 +141,78 @@ pub fn generate(
     let profiles = profiles();
     let registry_path = out.join("registry").join("南通市村社区名录.xlsx");
     world.write_registry(p, &registry_path)?;
-    let mut truths: Vec<FileTruth> = Vec::new();
-    let mut records: BTreeMap<String, Vec<TruthRecord>> = BTreeMap::new();
+    // the truth is written as the files are made, one county after another:
+    // nothing of a county is kept once its files are out
+    let tdir = out.join("truth");
+    std::fs::create_dir_all(&tdir)?;
+    let mut truth = TruthWriter::new(&tdir)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED);
-    let mut files = 0usize;
+    // composing needs the one random stream, in order; writing (zip
+    // compression for xlsx and ods) goes to the other cores
+    let writers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 8);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Book>(writers * 4);
+    let rx = std::sync::Mutex::new(rx);
+    std::thread::scope(|scope| -> Result<()> {
+        let handles: Vec<_> = (0..writers)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    loop {
+                        let book = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => anyhow::bail!("a writer thread failed"),
+                        };
+                        let Ok(book) = book else { return Ok(()) };
+                        book.write()?;
+                    }
+                })
+            })
+            .collect();
+        let composed = compose_all(
+            p, &world, &profiles, out, from, to, &mut rng, &mut truth, &tx,
+        );
+        drop(tx);
+        let mut first_err = composed.err();
+        for h in handles {
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("a writer thread panicked")));
+            if let (Err(e), None) = (r, &first_err) {
+                first_err = Some(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    })?;
+    let (files, accepted, planted) = truth.finish()?;
+    let summary = format!(
+        "synth: {} counties, {} villages ({} active), {} files, {} data rows accepted, {} planted problems → {}",
+        world.counties.len(),
+        world.villages.len(),
+        world.villages.iter().filter(|v| v.merged_into.is_none()).count(),
+        files,
+        accepted,
+        planted,
+        out.display()
+    );
+    Ok((summary, world))
+}
+
+/// Composes every county's files in order, sending each workbook to the
+/// writers and its truth to `truth`.
+#[allow(clippy::too_many_arguments)]
+fn compose_all(
+    p: &Pipeline,
+    world: &World,
+    profiles: &[Profile],
+    out: &Path,
+    from: i32,
+    to: i32,
+    rng: &mut ChaCha8Rng,
+    truth: &mut TruthWriter,
+    tx: &std::sync::mpsc::SyncSender<Book>,
+) -> Result<()> {
     for (ci, county) in world.counties.iter().enumerate() {
         let prof = &profiles[ci % profiles.len()];
         for src in &p.sources {
@@ -174,39 +239,75 @@ pub fn generate(
                         year,
                         month,
                         prof,
-                        world: &world,
+                        world,
                     };
                     let resubmit =
                         ci == 6 % world.counties.len() && src.id == "T07" && year == from + 1;
                     let versions: &[bool] = if resubmit { &[false, true] } else { &[false] };
                     for &corrected in versions {
-                        let (name, truth, recs) = plan.write(out, &rows, corrected, &mut rng)?;
-                        files += 1;
-                        let entry = records.entry(src.dataset.clone()).or_default();
-                        for (sheet, row, r) in recs {
-                            entry.push((name.clone(), sheet, row, r));
-                        }
-                        truths.push(truth);
+                        let (name, file_truth, recs, book) =
+                            plan.write(out, &rows, corrected, rng)?;
+                        truth.add(src, &name, file_truth, recs)?;
+                        tx.send(book)
+                            .map_err(|_| anyhow::anyhow!("the file writers stopped"))?;
                     }
                 }
             }
         }
     }
-    // truth: per-file expectations and per-dataset canonical values
-    let tdir = out.join("truth");
-    std::fs::create_dir_all(&tdir)?;
-    let json = serde_json::to_string(&truths)?;
-    std::fs::write(tdir.join("files.json"), json)?;
-    for src in &p.sources {
-        let Some(rows) = records.get(&src.dataset) else {
-            continue;
+    Ok(())
+}
+
+/// `truth/files.json` and `truth/<dataset>.csv`, written as files are made.
+struct TruthWriter {
+    dir: std::path::PathBuf,
+    files: std::io::BufWriter<std::fs::File>,
+    datasets: BTreeMap<String, csv::Writer<std::fs::File>>,
+    count: usize,
+    accepted: usize,
+    planted: usize,
+}
+
+impl TruthWriter {
+    fn new(dir: &Path) -> Result<TruthWriter> {
+        let mut files = std::io::BufWriter::new(std::fs::File::create(dir.join("files.json"))?);
+        std::io::Write::write_all(&mut files, b"[")?;
+        Ok(TruthWriter {
+            dir: dir.to_path_buf(),
+            files,
+            datasets: BTreeMap::new(),
+            count: 0,
+            accepted: 0,
+            planted: 0,
+        })
+    }
+
+    fn add(
+        &mut self,
+        src: &crate::config::Source,
+        name: &str,
+        t: FileTruth,
+        recs: Vec<(String, usize, BTreeMap<&'static str, Value>)>,
+    ) -> Result<()> {
+        if self.count > 0 {
+            std::io::Write::write_all(&mut self.files, b",")?;
+        }
+        serde_json::to_writer(&mut self.files, &t)?;
+        self.count += 1;
+        self.accepted += t.accepted;
+        self.planted += t.planted.len();
+        let w = match self.datasets.entry(src.dataset.clone()) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let mut w = csv::Writer::from_path(self.dir.join(format!("{}.csv", src.dataset)))?;
+                let mut header: Vec<String> = vec!["file".into(), "sheet".into(), "row".into()];
+                header.extend(src.fields.iter().map(|f| f.name.clone()));
+                w.write_record(&header)?;
+                e.insert(w)
+            }
         };
-        let mut w = csv::Writer::from_path(tdir.join(format!("{}.csv", src.dataset)))?;
-        let mut header: Vec<String> = vec!["file".into(), "sheet".into(), "row".into()];
-        header.extend(src.fields.iter().map(|f| f.name.clone()));
-        w.write_record(&header)?;
-        for (file, sheet, row, vals) in rows {
-            let mut rec = vec![file.clone(), sheet.clone(), row.to_string()];
+        for (sheet, row, vals) in recs {
+            let mut rec = vec![name.to_string(), sheet, row.to_string()];
             for f in &src.fields {
                 rec.push(
                     vals.get(f.name.as_str())
@@ -216,21 +317,18 @@ pub fn generate(
             }
             w.write_record(&rec)?;
         }
-        w.flush()?;
+        Ok(())
     }
-    let planted: usize = truths.iter().map(|t| t.planted.len()).sum();
-    let accepted: usize = truths.iter().map(|t| t.accepted).sum();
-    let summary = format!(
-        "synth: {} counties, {} villages ({} active), {} files, {} data rows accepted, {} planted problems → {}",
-        world.counties.len(),
-        world.villages.len(),
-        world.villages.iter().filter(|v| v.merged_into.is_none()).count(),
-        files,
-        accepted,
-        planted,
-        out.display()
-    );
-    Ok((summary, world))
+
+    /// Closes the files; (files, accepted rows, planted problems).
+    fn finish(mut self) -> Result<(usize, usize, usize)> {
+        std::io::Write::write_all(&mut self.files, b"]")?;
+        std::io::Write::flush(&mut self.files)?;
+        for w in self.datasets.values_mut() {
+            w.flush()?;
+        }
+        Ok((self.count, self.accepted, self.planted))
+    }
 }
 
 /// One large household-income sheet (10 columns) for benchmarks: every row

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use chrono::{Datelike, NaiveDate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -14,14 +14,7 @@ use crate::normalise::value::{cell_ref, Value};
 use crate::text::format_number;
 use world::World;
 
-/// How large an inbox `synth` writes.
-#[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
-pub enum Scale {
-    City,
-    Province,
-    National,
-}
-use write::{write_book, FileKind, Out, SheetOut};
+use write::{Book, FileKind, Out, SheetOut};
 
 use super::*;
 
@@ -292,6 +285,7 @@ impl FilePlan<'_> {
         String,
         FileTruth,
         Vec<(String, usize, BTreeMap<&'static str, Value>)>,
+        Book,
     )> {
         let src = self.src;
         let p = self.prof;
@@ -695,11 +689,14 @@ impl FilePlan<'_> {
             });
         }
         truth.read = truth.accepted + truth.rejected + truth.non_data;
-        write_book(&path, p.kind, &sheets)
-            .with_context(|| format!("writing {}", path.display()))?;
         truth.planted.sort();
         truth.warnings.sort();
-        Ok((rel, truth, recs))
+        let book = Book {
+            path,
+            kind: p.kind,
+            sheets,
+        };
+        Ok((rel, truth, recs, book))
     }
 
     pub(super) fn county_index(&self) -> usize {

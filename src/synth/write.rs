@@ -75,6 +75,20 @@ impl FileKind {
     }
 }
 
+/// A workbook composed and waiting to be written.
+pub struct Book {
+    pub path: std::path::PathBuf,
+    pub kind: FileKind,
+    pub sheets: Vec<SheetOut>,
+}
+
+impl Book {
+    pub fn write(&self) -> Result<()> {
+        write_book(&self.path, self.kind, &self.sheets)
+            .with_context(|| format!("writing {}", self.path.display()))
+    }
+}
+
 pub fn write_book(path: &Path, kind: FileKind, sheets: &[SheetOut]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;

@@ -2,7 +2,7 @@
 //! error, limits hold whatever a file declares, a rule without its column
 //! is a warning, and the small things a cron job trips over.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use zhenxing::synth::write::FileKind;
 
@@ -419,4 +419,82 @@ fn csv_output_escapes_text_that_a_spreadsheet_would_run() {
         q.stdout,
         "raw_value,source_row\n\"'=HYPERLINK(\"\"x\"\")\",3\n\"'=HYPERLINK(\"\"x\"\")\",4\n"
     );
+}
+
+#[test]
+fn a_reader_process_reads_file_after_file_and_a_crash_costs_only_its_file() {
+    let d = tempfile::tempdir().unwrap();
+    let inbox = d.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let files: Vec<PathBuf> = ["T04", "T07", "T10", "T12", "T08"]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| clean_file(&inbox, t, 3 + i, FileKind::CsvUtf8, &[], &[]))
+        .collect();
+    let pipeline = super::hostile::pipeline_with(
+        d.path(),
+        "isolate = true\nworker_memory_mb = 1024\nworker_timeout_s = 60\nworker_files = 2",
+    );
+    let text = std::fs::read_to_string(&pipeline).unwrap().replace(
+        "\"indicators.toml\"",
+        &format!("\"{}\"", repo().join("pipelines/indicators.toml").display()),
+    );
+    std::fs::write(&pipeline, text).unwrap();
+    let key = d.path().join("key");
+    let run = |out: &str, env: &[(&str, &str)]| {
+        let mut e: Vec<(&str, &str)> = vec![("ZHENXING_KEY_FILE", key.to_str().unwrap())];
+        e.extend_from_slice(env);
+        zx_env(
+            &[
+                "run",
+                "--pipeline",
+                pipeline.to_str().unwrap(),
+                "--registry",
+                &registry(),
+                "--inbox",
+                inbox.to_str().unwrap(),
+                "--out",
+                d.path().join(out).to_str().unwrap(),
+                "--jobs",
+                "1",
+                "--log-format",
+                "json",
+            ],
+            &e,
+        )
+    };
+    let last_event = |r: &Out| -> serde_json::Value {
+        let line = r.stderr.lines().last().unwrap();
+        serde_json::from_str::<serde_json::Value>(line).unwrap()["fields"].clone()
+    };
+    // the registry and five files, two to a reader: three readers
+    let r = run("out1", &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let ev = last_event(&r);
+    assert_eq!(ev["reader_processes"], 3, "{ev}");
+    // (the registry's 1,800 villages are rows read too)
+    assert_eq!(ev["rows_accepted"], 1800 + 3 + 4 + 5 + 6 + 7);
+    // a reader that aborts takes its file down; the next reader reads on.
+    // Files are read in path order after the registry: the second file is
+    // the first of the second reader, which then dies having read one
+    let mut sorted = files.clone();
+    sorted.sort();
+    let victim = sorted[1].file_name().unwrap().to_string_lossy().to_string();
+    let r = run(
+        "out2",
+        &[("ZHENXING_FAULT", &format!("worker-abort:{victim}"))],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let ev = last_event(&r);
+    let lost = files.iter().position(|f| f == &sorted[1]).unwrap() + 3;
+    assert_eq!(ev["rows_accepted"], 1800 + 3 + 4 + 5 + 6 + 7 - lost);
+    let m = last_manifest(&d.path().join("out2"));
+    let failed = file_entry(&m, &victim);
+    assert_eq!(failed["status"], "failed");
+    assert!(
+        failed["error"].as_str().unwrap().contains("signal 6"),
+        "{failed}"
+    );
+    // readers: (registry, file 1), (file 2: crash), (files 3, 4), (file 5)
+    assert_eq!(ev["reader_processes"], 4, "{ev}");
 }
