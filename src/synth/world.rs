@@ -84,6 +84,12 @@ pub struct World {
     by_code: BTreeMap<String, usize>,
     /// successor village → the merged village whose old name it may appear under
     merged_names: BTreeMap<usize, usize>,
+    /// Per county, its active villages in order (a nation has 3,000 counties:
+    /// no file may scan every village).
+    active_of: Vec<Vec<usize>>,
+    /// Per county and per village, their communities in order.
+    communities_of_county: Vec<Vec<usize>>,
+    communities_of_village: Vec<Vec<usize>>,
 }
 
 fn pick(rng: &mut ChaCha8Rng, s: &str) -> char {
@@ -276,16 +282,35 @@ impl World {
             communities: Vec::new(),
             by_code,
             merged_names,
+            active_of: Vec::new(),
+            communities_of_county: Vec::new(),
+            communities_of_village: Vec::new(),
         };
+        w.active_of = vec![Vec::new(); w.counties.len()];
+        for (i, v) in w.villages.iter().enumerate() {
+            if v.merged_into.is_none() {
+                if let Some(a) = w.active_of.get_mut(v.county) {
+                    a.push(i);
+                }
+            }
+        }
         w.communities = w.make_communities();
+        w.communities_of_county = vec![Vec::new(); w.counties.len()];
+        w.communities_of_village = vec![Vec::new(); w.villages.len()];
+        for (k, c) in w.communities.iter().enumerate() {
+            let county = w.villages[c.village].county;
+            w.communities_of_county[county].push(k);
+            w.communities_of_village[c.village].push(k);
+        }
         w
     }
 
     fn active(&self, county: usize) -> impl Iterator<Item = (usize, &Village)> {
-        self.villages
-            .iter()
-            .enumerate()
-            .filter(move |(_, v)| v.county == county && v.merged_into.is_none())
+        self.active_of
+            .get(county)
+            .into_iter()
+            .flatten()
+            .map(|&i| (i, &self.villages[i]))
     }
 
     pub fn by_code(&self, code: &str) -> Option<&Village> {
@@ -498,10 +523,9 @@ impl World {
                 }
             }
             "T05" => {
-                for c in self
-                    .communities
+                for c in self.communities_of_county[ci]
                     .iter()
-                    .filter(|c| self.villages[c.village].county == ci)
+                    .map(|&k| &self.communities[k])
                 {
                     if c.founded > day(year, 12, 31) {
                         continue;
@@ -528,10 +552,9 @@ impl World {
                     if !r.gen_bool(0.06) {
                         continue;
                     }
-                    let coms: Vec<&Community> = self
-                        .communities
+                    let coms: Vec<&Community> = self.communities_of_village[vi]
                         .iter()
-                        .filter(|c| c.village == vi)
+                        .map(|&k| &self.communities[k])
                         .collect();
                     for h in 0..20 {
                         let mut hr = stream(v.seed, &format!("hh{h}"));

@@ -121,7 +121,12 @@ fn write_xlsx(path: &Path, sheets: &[SheetOut], is_1904: bool) -> Result<()> {
     let date_fmt = Format::new().set_num_format("yyyy-mm-dd");
     let plain = Format::new();
     for s in sheets {
-        let ws = wb.add_worksheet();
+        // a sheet as large as a national registry goes to disk row by row
+        let ws = if s.rows.len() > 100_000 {
+            wb.add_worksheet_with_low_memory()?
+        } else {
+            wb.add_worksheet()
+        };
         ws.set_name(&s.name)?;
         if s.hidden {
             ws.set_hidden(true);
