@@ -222,6 +222,7 @@ pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
             row_group_rows: file.lake.row_group_rows.max(1024),
             lock_wait_s: file.lake.lock_wait_s,
             due_days: file.lake.due_days.max(0),
+            batch_files: file.lake.batch_files.max(1),
         },
         privacy: file.privacy.clone(),
         sources,

@@ -93,6 +93,8 @@ pub struct LakeSection {
     pub lock_wait_s: u64,
     /// `status`: a period's report is due this many days after the period ends.
     pub due_days: i64,
+    /// Input files per segment batch (one Parquet file per dataset each).
+    pub batch_files: usize,
 }
 
 impl Default for LakeSection {
@@ -102,6 +104,7 @@ impl Default for LakeSection {
             row_group_rows: 65_536,
             lock_wait_s: 0,
             due_days: 15,
+            batch_files: 200,
         }
     }
 }

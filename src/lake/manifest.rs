@@ -33,6 +33,25 @@ pub struct SegmentInfo {
     /// An internal error: the segment is not reused (see [`FileEntry::retry`]).
     #[serde(default)]
     pub retry: bool,
+    /// The file's segment (its content hash, see [`FileEntry::segment`]).
+    #[serde(default)]
+    pub segment: String,
+    /// The batch that holds the segment: `<batch>.json` lists it, its rows
+    /// are in `<batch>.records.<dataset>.parquet` from row `offset`, its
+    /// rejects in `<batch>.rejects.parquet` from row `rejects_offset`.
+    #[serde(default)]
+    pub batch: String,
+    #[serde(default)]
+    pub offset: usize,
+    #[serde(default)]
+    pub rejects_offset: usize,
+}
+
+/// `<batch>.json`: the segments of one batch of files, written after
+/// the batch's Parquet files (its presence marks them complete).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct BatchInfo {
+    pub segments: Vec<SegmentInfo>,
 }
 
 /// The exit code a run's outcome maps to, given by the command that runs

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use polars::prelude::DataFrame;
 use rayon::prelude::*;
 
 use crate::config::Pipeline;
@@ -27,7 +28,8 @@ use crate::worker::Isolation;
 
 use super::manifest::{finish_manifest, manifest_files, note, now, write_json};
 pub use super::manifest::{
-    read_manifests, write_manifest, ExitCodes, IssueNote, Manifest, ManifestFile, SegmentInfo,
+    read_manifests, write_manifest, BatchInfo, ExitCodes, IssueNote, Manifest, ManifestFile,
+    SegmentInfo,
 };
 
 pub struct Options {
@@ -236,76 +238,152 @@ fn basis_of(p: &Pipeline, registry_sha: &str, key: &Key) -> String {
     h.update(registry_sha.as_bytes());
     h.update(b"\n");
     h.update(key.fingerprint().as_bytes());
+    // segments are kept in batches (earlier lakes kept one per file)
+    h.update(b"\nbatched segments");
     hex::encode(&h.finalize()[..8])
 }
 
-fn read_info(path: &Path) -> Option<SegmentInfo> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+/// Every complete segment under `dir`, by segment name: the batches'
+/// `<batch>.json` files, read in name order (a later batch wins).
+pub(crate) fn load_segments(dir: &Path) -> HashMap<String, SegmentInfo> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let batches: Vec<BatchInfo> = names
+        .par_iter()
+        .filter_map(|p| serde_json::from_slice(&std::fs::read(p).ok()?).ok())
+        .collect();
+    let mut out = HashMap::new();
+    for b in batches {
+        for info in b.segments {
+            out.insert(info.segment.clone(), info);
+        }
+    }
+    out
 }
 
-/// Writes one file's segment: rows, rejects, then the info that marks it complete.
-fn write_segment(
+/// The Parquet file of a batch's rows for one dataset.
+pub(crate) fn batch_records(dir: &Path, batch: &str, dataset: &str) -> PathBuf {
+    dir.join(format!("{batch}.records.{dataset}.parquet"))
+}
+
+fn batch_rejects(dir: &Path, batch: &str) -> PathBuf {
+    dir.join(format!("{batch}.rejects.parquet"))
+}
+
+/// Writes one batch of files' segments: per dataset one Parquet file of
+/// rows, one of rejects, then `<batch>.json`, which marks them complete.
+/// A night writes a few files per batch, not two per input file.
+fn write_batch(
     p: &Pipeline,
     dir: &Path,
-    segment: &str,
-    res: &FileResult,
+    batch: &str,
+    items: Vec<(String, FileResult)>,
     key: &Key,
     run_id: &str,
-) -> Result<SegmentInfo, LakeError> {
-    let src = res.template.as_deref().and_then(|t| p.source(t));
-    let mut partitions = BTreeMap::new();
-    if let (Some(src), false) = (src, res.records.is_empty()) {
-        let (mut df, parts) = lake::records_frame(src, res, key)?;
-        partitions = parts;
-        let meta = lake::file_meta(run_id, &p.hash, Some(src), &src.dataset);
+) -> Result<Vec<(String, SegmentInfo)>, LakeError> {
+    let mut frames: BTreeMap<String, DataFrame> = BTreeMap::new();
+    let mut rejects: Option<DataFrame> = None;
+    let mut infos = Vec::with_capacity(items.len());
+    for (segment, res) in items {
+        let src = res.template.as_deref().and_then(|t| p.source(t));
+        let mut partitions = BTreeMap::new();
+        let mut offset = 0;
+        if let (Some(src), false) = (src, res.records.is_empty()) {
+            let (df, parts) = lake::records_frame(src, &res, key)?;
+            partitions = parts;
+            let path = batch_records(dir, batch, &src.dataset);
+            match frames.get_mut(&src.dataset) {
+                Some(all) => {
+                    offset = all.height();
+                    all.vstack_mut_owned(df).map_err(|e| lake::pq(&path, e))?;
+                }
+                None => {
+                    frames.insert(src.dataset.clone(), df);
+                }
+            }
+        }
+        let rej = lake::rejects_frame(&res)?;
+        let n_rejects = rej.height();
+        let mut rejects_offset = 0;
+        if n_rejects > 0 {
+            match rejects.as_mut() {
+                Some(all) => {
+                    rejects_offset = all.height();
+                    all.vstack_mut_owned(rej)
+                        .map_err(|e| lake::pq(&batch_rejects(dir, batch), e))?;
+                }
+                None => rejects = Some(rej),
+            }
+        }
+        let info = SegmentInfo {
+            sha256: res.sha256.clone(),
+            name: res.name.clone(),
+            template: res.template.clone(),
+            dataset: res.dataset.clone(),
+            county: res.county.clone(),
+            period: res.period.clone(),
+            counts: res.counts,
+            failed: res.failed(),
+            partitions,
+            warnings: res
+                .issues
+                .iter()
+                .filter(|i| i.severity() == Severity::Warning)
+                .map(note)
+                .collect(),
+            rejects: n_rejects,
+            error: res
+                .issues
+                .iter()
+                .find(|i| i.severity() == Severity::FileError)
+                .map(|i| i.message(Lang::En)),
+            retry: res.issues.iter().any(|i| i.code() == "F_INTERNAL"),
+            segment: segment.clone(),
+            batch: batch.to_string(),
+            offset,
+            rejects_offset,
+        };
+        infos.push((segment, info));
+    }
+    for (dataset, mut df) in frames {
+        let src = p.sources.iter().find(|s| s.dataset == dataset);
+        df.rechunk_mut();
+        let meta = lake::file_meta(run_id, &p.hash, src, &dataset);
         lake::write_parquet(
-            &dir.join(format!("{segment}.records.parquet")),
+            &batch_records(dir, batch, &dataset),
             &mut df,
             meta,
             p.lake.row_group_rows,
         )?;
     }
-    let mut rej = lake::rejects_frame(res)?;
-    let rejects = rej.height();
-    if rejects > 0 {
+    if let Some(mut rej) = rejects {
+        rej.rechunk_mut();
         let meta = lake::file_meta(run_id, &p.hash, None, "rejects");
         lake::write_parquet(
-            &dir.join(format!("{segment}.rejects.parquet")),
+            &batch_rejects(dir, batch),
             &mut rej,
             meta,
             p.lake.row_group_rows,
         )?;
     }
-    let info = SegmentInfo {
-        sha256: res.sha256.clone(),
-        name: res.name.clone(),
-        template: res.template.clone(),
-        dataset: res.dataset.clone(),
-        county: res.county.clone(),
-        period: res.period.clone(),
-        counts: res.counts,
-        failed: res.failed(),
-        partitions,
-        warnings: res
-            .issues
-            .iter()
-            .filter(|i| i.severity() == Severity::Warning)
-            .map(note)
-            .collect(),
-        rejects,
-        error: res
-            .issues
-            .iter()
-            .find(|i| i.severity() == Severity::FileError)
-            .map(|i| i.message(Lang::En)),
-        retry: res.issues.iter().any(|i| i.code() == "F_INTERNAL"),
-    };
     // an internal error is not remembered: without its info the segment
     // is incomplete, and the next run reads the file again
-    if !info.retry {
-        write_json(&dir.join(format!("{segment}.json")), &info)?;
-    }
-    Ok(info)
+    let keep = BatchInfo {
+        segments: infos
+            .iter()
+            .filter(|(_, i)| !i.retry)
+            .map(|(_, i)| i.clone())
+            .collect(),
+    };
+    write_json(&dir.join(format!("{batch}.json")), &keep)?;
+    Ok(infos)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -357,19 +435,22 @@ fn run_inner(
     }
 
     // ingest what has no segment yet
+    let stored = if opts.full_refresh {
+        HashMap::new()
+    } else {
+        load_segments(&seg_dir)
+    };
     let mut infos: HashMap<String, SegmentInfo> = HashMap::new();
     let mut todo: Vec<&Input> = Vec::new();
     for i in &inputs {
-        let info = (!opts.full_refresh)
-            .then(|| read_info(&seg_dir.join(format!("{}.json", i.segment))))
-            .flatten();
-        match info {
+        match stored.get(&i.segment) {
             Some(info) => {
-                infos.insert(i.segment.clone(), info);
+                infos.insert(i.segment.clone(), info.clone());
             }
             None => todo.push(i),
         }
     }
+    drop(stored);
     // files with the same bytes (copies under two names) are parsed once
     let mut seen_sha = BTreeSet::new();
     todo.retain(|i| seen_sha.insert(i.segment.clone()));
@@ -395,29 +476,46 @@ fn run_inner(
                 }
                 b
             });
-        let done: Vec<Result<(String, SegmentInfo), LakeError>> = pool.install(|| {
-            let reg_todo: Vec<&&Input> = todo.iter().filter(|i| i.is_registry).collect();
-            let mut out: Vec<Result<(String, SegmentInfo), LakeError>> = Vec::new();
-            if !reg_todo.is_empty() {
+        let files: Vec<&Input> = todo.iter().copied().filter(|i| !i.is_registry).collect();
+        let done: Vec<Result<Vec<(String, SegmentInfo)>, LakeError>> = pool.install(|| {
+            let mut out: Vec<Result<Vec<(String, SegmentInfo)>, LakeError>> = Vec::new();
+            if let Some(reg) = todo.iter().find(|i| i.is_registry) {
                 if let Some(r) = reg_res.take() {
-                    let segment = reg_todo.first().map(|i| i.segment.as_str()).unwrap_or("");
-                    out.push(
-                        write_segment(p, &seg_dir, segment, &r, key, run_id)
-                            .map(|s| (segment.to_string(), s)),
-                    );
+                    let batch = format!("{run_id}-registry");
+                    out.push(write_batch(
+                        p,
+                        &seg_dir,
+                        &batch,
+                        vec![(reg.segment.clone(), r)],
+                        key,
+                        run_id,
+                    ));
                 }
             }
+            // files are read in batches: a batch's rows go to one Parquet
+            // file per dataset; an interrupted run keeps its whole batches
             out.extend(
-                todo.par_iter()
-                    .filter(|i| !i.is_registry)
-                    .map(|i| {
-                        let res = engine.ingest(&i.abs, None);
-                        let seg = write_segment(p, &seg_dir, &i.segment, &res, key, run_id)
-                            .map(|s| (i.segment.clone(), s));
-                        if let Some(b) = &bar {
-                            b.inc(1);
+                files
+                    .par_chunks(p.lake.batch_files.max(1))
+                    .enumerate()
+                    .map(|(n, chunk)| {
+                        let items: Vec<(String, FileResult)> = chunk
+                            .iter()
+                            .map(|i| {
+                                let res = engine.ingest(&i.abs, None);
+                                if let Some(b) = &bar {
+                                    b.inc(1);
+                                }
+                                (i.segment.clone(), res)
+                            })
+                            .collect();
+                        let batch = format!("{run_id}-{n:06}");
+                        let written = write_batch(p, &seg_dir, &batch, items, key, run_id);
+                        // a test hook: the process dies after its first batch
+                        if std::env::var("ZHENXING_FAULT").is_ok_and(|v| v == "die-after-batch") {
+                            std::process::exit(137);
                         }
-                        seg
+                        written
                     })
                     .collect::<Vec<_>>(),
             );
@@ -427,9 +525,10 @@ fn run_inner(
             b.finish_and_clear();
         }
         for d in done {
-            let (segment, info) = d?;
-            read_now.insert(segment.clone());
-            infos.insert(segment, info);
+            for (segment, info) in d? {
+                read_now.insert(segment.clone());
+                infos.insert(segment, info);
+            }
         }
     }
 
@@ -509,13 +608,15 @@ fn run_inner(
             dataset: src.dataset.clone(),
             segments: segs
                 .iter()
-                .map(|e| {
-                    (
-                        e.sha256.clone(),
-                        e.path.clone(),
-                        seg_dir.join(format!("{}.records.parquet", e.sha256)),
-                        e.partitions.clone(),
-                    )
+                .filter_map(|e| {
+                    let info = infos.get(e.segment())?;
+                    Some(lake::SegmentRef {
+                        sha256: e.sha256.clone(),
+                        path: e.path.clone(),
+                        file: batch_records(&seg_dir, &info.batch, &src.dataset),
+                        offset: info.offset,
+                        partitions: e.partitions.clone(),
+                    })
                 })
                 .collect(),
         };
@@ -636,13 +737,21 @@ fn build_rejects(
         .filter(|e| e.status != FileStatus::Superseded)
         .collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    // each batch's rejects file is read once
+    let mut batches: HashMap<String, DataFrame> = HashMap::new();
     for e in sorted {
-        if infos.get(e.segment()).map(|i| i.rejects).unwrap_or(0) == 0 {
+        let Some(info) = infos.get(e.segment()).filter(|i| i.rejects > 0) else {
             continue;
+        };
+        let seg = batch_rejects(seg_dir, &info.batch);
+        if !batches.contains_key(&info.batch) {
+            batches.insert(info.batch.clone(), lake::read_parquet(&seg)?);
         }
-        let seg = seg_dir.join(format!("{}.rejects.parquet", e.segment()));
-        let df = lake::with_source_file(lake::read_parquet(&seg)?, &e.path)
-            .map_err(|x| lake::pq(&seg, x))?;
+        let Some(batch) = batches.get(&info.batch) else {
+            continue;
+        };
+        let mine = batch.slice(info.rejects_offset as i64, info.rejects);
+        let df = lake::with_source_file(mine, &e.path).map_err(|x| lake::pq(&seg, x))?;
         match all.as_mut() {
             None => all = Some(df),
             Some(a) => {
@@ -756,14 +865,9 @@ fn unchanged(
     codes: ExitCodes,
 ) -> Result<Manifest, LakeError> {
     let seg_dir = layout.segments().join(&m.basis);
-    let infos: HashMap<String, SegmentInfo> = m
-        .files
-        .iter()
-        .filter_map(|f| {
-            read_info(&seg_dir.join(format!("{}.json", f.segment())))
-                .map(|i| (f.segment().to_string(), i))
-        })
-        .collect();
+    let mut infos = load_segments(&seg_dir);
+    let wanted: BTreeSet<&str> = m.files.iter().map(|f| f.segment()).collect();
+    infos.retain(|k, _| wanted.contains(k.as_str()));
     let prev_files: HashMap<&str, &FileEntry> =
         m.files.iter().map(|f| (f.path.as_str(), f)).collect();
     let files = manifest_files(&m.files, &infos, &prev_files, &BTreeSet::new());

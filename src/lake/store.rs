@@ -564,45 +564,64 @@ pub struct Builder<'a> {
 pub struct DatasetInput<'a> {
     pub source: Option<&'a Source>,
     pub dataset: String,
-    /// (file hash, file path in the inbox, segment path, rows per
-    /// partition), in file order.
-    pub segments: Vec<(String, String, PathBuf, BTreeMap<String, usize>)>,
+    /// The current files' segments, in file order.
+    pub segments: Vec<SegmentRef>,
+}
+
+/// Where one file's rows are kept.
+pub struct SegmentRef {
+    pub sha256: String,
+    /// The file's path in the inbox.
+    pub path: String,
+    /// The batch's Parquet file of this dataset, and the file's first row in it.
+    pub file: PathBuf,
+    pub offset: usize,
+    /// Rows per partition (their sum is the file's row count).
+    pub partitions: BTreeMap<String, usize>,
+}
+
+impl SegmentRef {
+    fn rows(&self) -> usize {
+        self.partitions.values().sum()
+    }
 }
 
 impl Builder<'_> {
+    /// Writes the dataset's partitions. A partition whose sources are those
+    /// of the previous version is hard-linked; the others are built by
+    /// reading each batch file once, in name order, and a partition is
+    /// written as soon as the last batch it needs has been read, so memory
+    /// holds the partitions still open, not the dataset.
     pub fn dataset(&self, input: &DatasetInput<'_>) -> Result<Vec<PartitionEntry>, LakeError> {
-        let mut dirs: BTreeSet<&str> = BTreeSet::new();
-        for (_, _, _, parts) in &input.segments {
-            dirs.extend(parts.keys().map(|s| s.as_str()));
+        // partition → its segments, in file order (one pass: a nation has
+        // thousands of partitions and of files per dataset)
+        let mut dirs: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (k, s) in input.segments.iter().enumerate() {
+            for d in s.partitions.keys() {
+                dirs.entry(d.as_str()).or_default().push(k);
+            }
         }
         let prev: BTreeMap<&str, &PartitionEntry> = self
             .previous
             .and_then(|m| m.datasets.get(&input.dataset))
             .map(|ps| ps.iter().map(|p| (p.dir.as_str(), p)).collect())
             .unwrap_or_default();
-        let mut out = Vec::new();
-        for dir in dirs {
-            let sources: Vec<&(String, String, PathBuf, BTreeMap<String, usize>)> = input
-                .segments
-                .iter()
-                .filter(|(_, _, _, p)| p.contains_key(dir))
-                .collect();
+        let mut out: BTreeMap<&str, PartitionEntry> = BTreeMap::new();
+        let mut rebuild: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (dir, idx) in dirs {
             // a renamed file changes `source_file`, so the name is part of the identity
-            let hashes: Vec<String> = sources
+            let hashes: Vec<String> = idx
                 .iter()
-                .map(|(h, name, _, _)| format!("{h} {name}"))
+                .map(|&k| format!("{} {}", input.segments[k].sha256, input.segments[k].path))
                 .collect();
-            let rows: usize = sources.iter().map(|(_, _, _, p)| p[dir]).sum();
-            let target = self
-                .dir
-                .join(&input.dataset)
-                .join(dir)
-                .join("part-0.parquet");
+            let rows: usize = idx.iter().map(|&k| input.segments[k].partitions[dir]).sum();
+            let target = self.target(&input.dataset, dir);
             if let Some(dir_parent) = target.parent() {
                 std::fs::create_dir_all(dir_parent).at(dir_parent)?;
             }
-            if let (Some(p), Some(prev_meta)) = (prev.get(dir), self.previous) {
-                if p.sources == hashes {
+            // unchanged sources: the previous version's file, hard-linked
+            let linked = match (prev.get(dir), self.previous) {
+                (Some(p), Some(prev_meta)) if p.sources == hashes => {
                     let old = self
                         .layout
                         .versions()
@@ -610,50 +629,105 @@ impl Builder<'_> {
                         .join(&input.dataset)
                         .join(dir)
                         .join("part-0.parquet");
-                    if std::fs::hard_link(&old, &target).is_ok() {
-                        out.push(PartitionEntry {
-                            dir: dir.to_string(),
-                            rows,
-                            sources: hashes,
-                            written_by: p.written_by.clone(),
-                        });
+                    std::fs::hard_link(&old, &target)
+                        .is_ok()
+                        .then(|| p.written_by.clone())
+                }
+                _ => None,
+            };
+            let rebuilt = linked.is_none();
+            out.insert(
+                dir,
+                PartitionEntry {
+                    dir: dir.to_string(),
+                    rows,
+                    sources: hashes,
+                    written_by: linked.unwrap_or_else(|| self.run_id.to_string()),
+                },
+            );
+            if !rebuilt {
+                continue;
+            }
+            rebuild.insert(dir, idx);
+        }
+        // batch file → the segments in it that rebuilt partitions need
+        let mut files: BTreeMap<&Path, BTreeSet<usize>> = BTreeMap::new();
+        for idx in rebuild.values() {
+            for &k in idx {
+                files
+                    .entry(input.segments[k].file.as_path())
+                    .or_default()
+                    .insert(k);
+            }
+        }
+        let order: BTreeMap<&Path, usize> =
+            files.keys().enumerate().map(|(i, f)| (*f, i)).collect();
+        let mut last: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+        for (dir, idx) in &rebuild {
+            let end = idx
+                .iter()
+                .map(|&k| order[input.segments[k].file.as_path()])
+                .max()
+                .unwrap_or(0);
+            last.entry(end).or_default().push(dir);
+        }
+        // open partitions: (segment index, its rows of the partition)
+        let mut open: BTreeMap<&str, Vec<(usize, DataFrame)>> = BTreeMap::new();
+        for (i, (file, segs)) in files.iter().enumerate() {
+            let all = read_parquet(file)?;
+            for &k in segs {
+                let s = &input.segments[k];
+                let mine = all.slice(s.offset as i64, s.rows());
+                let mine = with_source_file(mine, &s.path).map_err(|e| pq(file, e))?;
+                for dir in s.partitions.keys() {
+                    if !rebuild.contains_key(dir.as_str()) {
                         continue;
                     }
-                }
-            }
-            let mut df: Option<DataFrame> = None;
-            for (_, name, seg, _) in &sources {
-                let part = with_source_file(read_parquet(seg)?, name).map_err(|e| pq(seg, e))?;
-                let mask = part
-                    .column("_partition")
-                    .and_then(|c| c.str().map(|s| s.equal(dir)))
-                    .map_err(|e| pq(seg, e))?;
-                let part = part.filter(&mask).map_err(|e| pq(seg, e))?;
-                match df.as_mut() {
-                    None => df = Some(part),
-                    Some(d) => {
-                        d.vstack_mut_owned(part).map_err(|e| pq(seg, e))?;
+                    let mask = mine
+                        .column("_partition")
+                        .and_then(|c| c.str().map(|x| x.equal(dir.as_str())))
+                        .map_err(|e| pq(file, e))?;
+                    let part = mine.filter(&mask).map_err(|e| pq(file, e))?;
+                    if let Some((d, _)) = rebuild.get_key_value(dir.as_str()) {
+                        open.entry(d).or_default().push((k, part));
                     }
                 }
             }
-            let Some(df) = df else { continue };
-            let mut df = drop_partition_columns(df, input.source).map_err(|e| pq(&target, e))?;
-            df.rechunk_mut();
-            let meta = file_meta(
-                self.run_id,
-                self.pipeline_hash,
-                input.source,
-                &input.dataset,
-            );
-            write_parquet(&target, &mut df, meta, self.row_group_rows)?;
-            out.push(PartitionEntry {
-                dir: dir.to_string(),
-                rows,
-                sources: hashes,
-                written_by: self.run_id.to_string(),
-            });
+            drop(all);
+            for dir in last.remove(&i).unwrap_or_default() {
+                let mut parts = open.remove(dir).unwrap_or_default();
+                parts.sort_by_key(|(k, _)| *k);
+                let mut df: Option<DataFrame> = None;
+                for (_, part) in parts {
+                    match df.as_mut() {
+                        None => df = Some(part),
+                        Some(d) => {
+                            d.vstack_mut_owned(part).map_err(|e| pq(file, e))?;
+                        }
+                    }
+                }
+                let Some(df) = df else {
+                    out.remove(dir);
+                    continue;
+                };
+                let target = self.target(&input.dataset, dir);
+                let mut df =
+                    drop_partition_columns(df, input.source).map_err(|e| pq(&target, e))?;
+                df.rechunk_mut();
+                let meta = file_meta(
+                    self.run_id,
+                    self.pipeline_hash,
+                    input.source,
+                    &input.dataset,
+                );
+                write_parquet(&target, &mut df, meta, self.row_group_rows)?;
+            }
         }
-        Ok(out)
+        Ok(out.into_values().collect())
+    }
+
+    fn target(&self, dataset: &str, dir: &str) -> PathBuf {
+        self.dir.join(dataset).join(dir).join("part-0.parquet")
     }
 }
 
@@ -732,13 +806,15 @@ pub fn clean(layout: &Layout, keep: usize) -> Vec<String> {
     removed
 }
 
-/// Deletes segments no kept version uses.
+/// Deletes segment batches no kept version uses: a batch stays while any
+/// of its segments is a file of a kept version; files of a batch without
+/// its `<batch>.json` (an interrupted write) go too.
 pub fn collect_segments(layout: &Layout) {
     let mut used: BTreeSet<(String, String)> = BTreeSet::new();
     for v in layout.kept_versions() {
         if let Ok(m) = layout.version_meta(&v) {
             for f in &m.files {
-                used.insert((m.basis.clone(), f.sha256.clone()));
+                used.insert((m.basis.clone(), f.segment().to_string()));
             }
         }
     }
@@ -750,14 +826,35 @@ pub fn collect_segments(layout: &Layout) {
         let Ok(files) = std::fs::read_dir(b.path()) else {
             continue;
         };
+        let files: Vec<(String, PathBuf)> = files
+            .flatten()
+            .map(|f| (f.file_name().to_string_lossy().to_string(), f.path()))
+            .collect();
+        // batches with a segment in use
+        let mut keep: BTreeSet<String> = BTreeSet::new();
+        for (name, path) in &files {
+            let Some(batch) = name.strip_suffix(".json") else {
+                continue;
+            };
+            let info: Option<crate::lake::manifest::BatchInfo> = std::fs::read(path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            let in_use = info.is_some_and(|i| {
+                i.segments
+                    .iter()
+                    .any(|s| used.contains(&(basis.clone(), s.segment.clone())))
+            });
+            if in_use {
+                keep.insert(batch.to_string());
+            }
+        }
         let mut left = 0;
-        for f in files.flatten() {
-            let name = f.file_name().to_string_lossy().to_string();
-            let sha = name.split('.').next().unwrap_or("").to_string();
-            if used.contains(&(basis.clone(), sha)) {
+        for (name, path) in &files {
+            let batch = name.split('.').next().unwrap_or("");
+            if keep.contains(batch) {
                 left += 1;
             } else {
-                let _ = std::fs::remove_file(f.path());
+                let _ = std::fs::remove_file(path);
             }
         }
         if left == 0 {

@@ -899,3 +899,75 @@ fn a_registry_in_the_inbox_is_refused_with_the_way_to_use_it() {
     let text = String::from_utf8_lossy(&v.stdout);
     assert!(!text.contains("F_REGISTRY_IN_INBOX"), "{text}");
 }
+
+#[test]
+fn a_run_that_dies_midway_keeps_its_batches_and_the_next_run_reads_only_the_rest() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let inbox = county_inbox(d.path(), "海安市", &[]);
+    let n_files = std::fs::read_dir(inbox.join("海安市")).unwrap().count();
+    assert_eq!(n_files, 37);
+    // batches of four files, one job: the first batch is four files
+    let dir = repo().join("pipelines");
+    let text = std::fs::read_to_string(dir.join("nantong.toml"))
+        .unwrap()
+        .replace("batch_files = 200", "batch_files = 4")
+        .replace("\"sources/", &format!("\"{}/sources/", dir.display()))
+        .replace(
+            "\"indicators.toml\"",
+            &format!("\"{}/indicators.toml\"", dir.display()),
+        );
+    let pipeline = d.path().join("pipeline.toml");
+    std::fs::write(&pipeline, text).unwrap();
+    let pl = pipeline.to_str().unwrap();
+    let extra = ["--pipeline", pl, "--jobs", "1"];
+    let r = run(
+        &out,
+        &inbox,
+        &extra,
+        &[("ZHENXING_FAULT", "die-after-batch")],
+    );
+    assert_eq!(r.code, 137, "{}", r.stderr);
+    assert!(!out.join("lake").exists(), "nothing is published");
+    // what the dead run kept: the registry's batch and one of four files
+    let seg_dir = std::fs::read_dir(out.join(".zhenxing/segments"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let batches: Vec<zhenxing::lake::nightly::BatchInfo> = std::fs::read_dir(&seg_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect();
+    let mut sizes: Vec<usize> = batches.iter().map(|b| b.segments.len()).collect();
+    sizes.sort();
+    assert_eq!(sizes, vec![1, 4]);
+    // the next run reads the other 33 and publishes all 37
+    let r = run(&out, &inbox, &extra, &[]);
+    assert!(r.code <= 1, "{}", r.stderr);
+    let m = manifest(&out, &r.stdout);
+    assert_eq!(m["files_read_this_run"].as_u64(), Some(33));
+    assert_eq!(m["files"].as_array().unwrap().len(), 38);
+    assert_complete(&out);
+    // the same lake as one uninterrupted run
+    let sorted = |df: DataFrame| {
+        df.sort(
+            ["source_file", "source_sheet", "source_row"],
+            Default::default(),
+        )
+        .unwrap()
+    };
+    let whole = d.path().join("whole");
+    assert!(run(&whole, &inbox, &[], &[]).code <= 1);
+    let p = zhenxing::config::load(&repo().join("pipelines/nantong.toml")).unwrap();
+    for s in &p.sources {
+        assert!(
+            sorted(lake(&out, &s.dataset)).equals_missing(&sorted(lake(&whole, &s.dataset))),
+            "{}",
+            s.dataset
+        );
+    }
+}
