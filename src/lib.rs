@@ -15,8 +15,8 @@
 //! - [`read`]: bytes to raw cells: formats, the zip guard, CSV, calamine,
 //!   the lean xlsx reader;
 //! - [`config`]: the pipeline definitions, a model every stage may read;
-//! - [`text`] and [`fsio`]: text normalisation and durable file writes, the
-//!   foundation;
+//! - [`text`], [`fsio`] and [`progress`]: text normalisation, durable file
+//!   writes and terminal progress bars, the foundation;
 //! - [`synth`]: the synthetic inbox generator, used only by `cmd::synth`.
 
 pub mod analysis;
@@ -25,6 +25,7 @@ pub mod config;
 pub mod fsio;
 pub mod lake;
 pub mod normalise;
+pub mod progress;
 pub mod read;
 pub mod report;
 pub mod synth;

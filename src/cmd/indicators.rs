@@ -116,6 +116,7 @@ pub fn stage_unless_current(
 }
 
 pub fn run(pipeline: &Path, out: Option<&Path>, reports: bool) -> i32 {
+    crate::progress::enable(true);
     let (p, defs) = match super::load_with_definitions(pipeline) {
         Ok(x) => x,
         Err(code) => return code,

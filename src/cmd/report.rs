@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::cmd::exit;
 
 pub fn run(pipeline: &Path, out: Option<&Path>, period: Option<&str>) -> i32 {
+    crate::progress::enable(true);
     let (p, defs) = match super::load_with_definitions(pipeline) {
         Ok(x) => x,
         Err(code) => return code,

@@ -102,7 +102,10 @@ pub fn run(opts: RunOptions) -> i32 {
         jobs: opts.jobs,
         full_refresh: opts.full_refresh,
         lock_wait: std::time::Duration::from_secs(opts.wait_s.unwrap_or(p.lake.lock_wait_s)),
-        progress: !opts.quiet && !opts.log_json,
+        progress: {
+            crate::progress::enable(!opts.quiet && !opts.log_json);
+            !opts.quiet && !opts.log_json
+        },
         exit_codes: crate::lake::nightly::ExitCodes {
             clean: exit::CLEAN,
             rejects: exit::REJECTS,

@@ -466,16 +466,10 @@ fn run_inner(
             ..Engine::new(p, Some(&registry), opts.isolation.clone())
         };
         let mut reg_res = Some(reg_res);
-        let bar =
-            (opts.progress && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
-                let b = indicatif::ProgressBar::new(todo.len() as u64);
-                if let Ok(style) = indicatif::ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:40}] {pos}/{len} files {msg}",
-                ) {
-                    b.set_style(style.progress_chars("=> "));
-                }
-                b
-            });
+        let bar = opts
+            .progress
+            .then(|| crate::progress::bar(todo.len() as u64, "files"))
+            .flatten();
         let files: Vec<&Input> = todo.iter().copied().filter(|i| !i.is_registry).collect();
         let done: Vec<Result<Vec<(String, SegmentInfo)>, LakeError>> = pool.install(|| {
             let mut out: Vec<Result<Vec<(String, SegmentInfo)>, LakeError>> = Vec::new();

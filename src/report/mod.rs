@@ -131,8 +131,19 @@ pub fn write_all(
     };
     std::fs::create_dir_all(&dir).map_err(|e| werr(&dir, e.to_string()))?;
     let xlsx_path = dir.join(format!("{}_{}_指标报表.xlsx", p.name, period));
+    let bar = crate::progress::bar(2, "report files");
+    if let Some(b) = &bar {
+        b.set_message("workbook");
+    }
     xlsx::write(&data, &xlsx_path)?;
+    if let Some(b) = &bar {
+        b.inc(1);
+        b.set_message("HTML");
+    }
     html::write(&data, &dir)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     Ok(vec![dir])
 }
 

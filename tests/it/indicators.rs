@@ -1765,3 +1765,35 @@ fn header_of(r: &calamine::Range<calamine::Data>) -> Vec<String> {
         .map(|h| h.iter().map(|c| c.to_string()).collect())
         .unwrap_or_default()
 }
+
+#[test]
+fn a_terminal_sees_the_long_stages_progress_and_cron_does_not() {
+    let d = tempfile::tempdir().unwrap();
+    let (inbox, registry) = make_inbox(d.path());
+    let out = d.path().join("out");
+    // not a terminal (a pipe, as in cron): nothing but the paragraph
+    let o = zx_out(&[
+        "run",
+        "--inbox",
+        inbox.to_str().unwrap(),
+        "--registry",
+        registry.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(!o.stderr.contains("indicators ["), "{}", o.stderr);
+    assert!(!o.stdout.contains("/58"), "{}", o.stdout);
+    // `report` on a terminal (script(1) gives it one): the indicator
+    // stage counts its 58 indicators, then the report's two files
+    let cmd = format!("{} report --out {}", bin().display(), out.to_str().unwrap());
+    let o = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(super::util::repo())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{screen}");
+    assert!(screen.contains("/58 indicators"), "{screen}");
+    assert!(screen.contains("/2 report files"), "{screen}");
+}

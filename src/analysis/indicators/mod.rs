@@ -102,7 +102,12 @@ pub fn compute_all(
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     let timings = std::env::var_os("ZHENXING_TIMINGS").is_some();
+    let bar = crate::progress::bar(defs.indicators.len() as u64, "indicators");
     for (i, ind) in defs.indicators.iter().enumerate() {
+        if let Some(b) = &bar {
+            b.set_message(ind.def.id.clone());
+            b.inc(1);
+        }
         let t0 = std::time::Instant::now();
         // a context of its own: polars' SQL keeps the aliases of derived
         // tables (`JOIN (SELECT …) c`) from one query to the next
@@ -137,6 +142,9 @@ pub fn compute_all(
                 (t0.elapsed() - t1).as_secs_f64()
             );
         }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
     }
     Ok((out, warnings))
 }
@@ -261,9 +269,16 @@ pub fn compute(
     }
     let (rows, mut warnings) = compute_all(defs, &tables, &p.city)?;
     let t1 = std::time::Instant::now();
+    let bar = crate::progress::bar(1, "income effects");
+    if let Some(b) = &bar {
+        b.set_message("TWFE, event study, Callaway–Sant'Anna");
+    }
     let (effects, more) = crate::analysis::effects::compute(&tables, &p.city, &defs.effects)
         .map_err(|e| IndicatorError::Other(format!("income effects: {e}")))?;
     warnings.extend(more);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     if timings {
         eprintln!("timing: income effects {:.3} s", t1.elapsed().as_secs_f64());
     }
