@@ -46,6 +46,18 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir).and_then(|f| f.sync_all())
 }
 
+/// Makes everything written on the filesystem that holds `dir` durable, in
+/// one call (syncfs(2)): files and the folders that name them.
+pub fn sync_filesystem(dir: &Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let f = File::open(dir)?;
+    // SAFETY: syncfs only reads the descriptor, which `f` keeps open
+    if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
     use sha2::Digest;
     use std::io::Read;

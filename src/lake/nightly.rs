@@ -21,7 +21,7 @@ use crate::fsio::sha256_file;
 use crate::fsio::At;
 use crate::lake::manifest::Outcome;
 use crate::lake::privacy::Key;
-use crate::lake::{self, io, DatasetInput, FileEntry, FileStatus, LakeError, Layout, VersionMeta};
+use crate::lake::{self, DatasetInput, FileEntry, FileStatus, LakeError, Layout, VersionMeta};
 use crate::validate::issue::{Lang, Severity};
 use crate::validate::{load_registry, Counts, Engine, FileResult};
 use crate::worker::Isolation;
@@ -586,37 +586,46 @@ fn run_inner(
         previous: prev.filter(|m| m.basis == basis),
         dir: staging.clone(),
     };
+    let sets: Vec<DatasetInput> = p
+        .sources
+        .iter()
+        .map(|src| {
+            let mut segs: Vec<&FileEntry> = entries
+                .iter()
+                .filter(|e| {
+                    e.status == FileStatus::Current && e.dataset.as_deref() == Some(&src.dataset)
+                })
+                .filter(|e| !e.partitions.is_empty())
+                .collect();
+            segs.sort_by(|a, b| a.path.cmp(&b.path));
+            DatasetInput {
+                source: Some(src),
+                dataset: src.dataset.clone(),
+                segments: segs
+                    .iter()
+                    .filter_map(|e| {
+                        let info = infos.get(e.segment())?;
+                        Some(lake::SegmentRef {
+                            sha256: e.sha256.clone(),
+                            path: e.path.clone(),
+                            file: batch_records(&seg_dir, &info.batch, &src.dataset),
+                            offset: info.offset,
+                            partitions: e.partitions.clone(),
+                        })
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    // datasets are built side by side, one per job
+    let built: Vec<Result<Vec<lake::PartitionEntry>, LakeError>> =
+        pool.install(|| sets.par_iter().map(|i| builder.dataset(i)).collect());
     let mut datasets = BTreeMap::new();
     let mut lake_rows = BTreeMap::new();
-    for src in &p.sources {
-        let mut segs: Vec<&FileEntry> = entries
-            .iter()
-            .filter(|e| {
-                e.status == FileStatus::Current && e.dataset.as_deref() == Some(&src.dataset)
-            })
-            .filter(|e| !e.partitions.is_empty())
-            .collect();
-        segs.sort_by(|a, b| a.path.cmp(&b.path));
-        let input = DatasetInput {
-            source: Some(src),
-            dataset: src.dataset.clone(),
-            segments: segs
-                .iter()
-                .filter_map(|e| {
-                    let info = infos.get(e.segment())?;
-                    Some(lake::SegmentRef {
-                        sha256: e.sha256.clone(),
-                        path: e.path.clone(),
-                        file: batch_records(&seg_dir, &info.batch, &src.dataset),
-                        offset: info.offset,
-                        partitions: e.partitions.clone(),
-                    })
-                })
-                .collect(),
-        };
-        let parts = builder.dataset(&input)?;
-        lake_rows.insert(src.dataset.clone(), parts.iter().map(|x| x.rows).sum());
-        datasets.insert(src.dataset.clone(), parts);
+    for (input, parts) in sets.iter().zip(built) {
+        let parts = parts?;
+        lake_rows.insert(input.dataset.clone(), parts.iter().map(|x| x.rows).sum());
+        datasets.insert(input.dataset.clone(), parts);
     }
     let rejects = build_rejects(p, run_id, &entries, &infos, &seg_dir, &staging)?;
     let warnings = build_warnings(p, run_id, &entries, &infos, &staging)?;
@@ -829,24 +838,9 @@ fn build_warnings(
     Ok(n)
 }
 
-/// fsyncs every file and directory under `dir`.
+/// Makes the staged version durable, every file and folder under `dir`.
 fn sync_tree(dir: &Path) -> Result<(), LakeError> {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).at(&d)? {
-            let e = e.map_err(|x| io(&d, x))?;
-            let path = e.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                std::fs::File::open(&path)
-                    .and_then(|f| f.sync_all())
-                    .map_err(|x| io(&path, x))?;
-            }
-        }
-        lake::sync_dir(&d)?;
-    }
-    Ok(())
+    Ok(crate::fsio::sync_filesystem(dir).at(dir)?)
 }
 
 /// A run that found nothing new: no file parsed, no lake byte written.

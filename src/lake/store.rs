@@ -476,15 +476,57 @@ pub fn write_parquet(
     meta: Vec<(String, String)>,
     row_group_rows: usize,
 ) -> Result<(), LakeError> {
+    write_parquet_as(path, df, meta, row_group_rows, Durable::Now)
+}
+
+/// When a Parquet file is made durable.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Durable {
+    /// Its own temporary name, fsync and rename.
+    Now,
+    /// Written in place, without an fsync of its own: for a version being
+    /// staged, which is synced whole (one `syncfs`) before it is renamed
+    /// into place. A nation's version has a hundred thousand partition
+    /// files; an fsync each took minutes.
+    WithTheVersion,
+}
+
+pub fn write_parquet_as(
+    path: &Path,
+    df: &mut DataFrame,
+    meta: Vec<(String, String)>,
+    row_group_rows: usize,
+    durable: Durable,
+) -> Result<(), LakeError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).at(dir)?;
+    }
+    if durable == Durable::WithTheVersion {
+        let f = File::create(path).at(path)?;
+        return encode_parquet(&f, path, df, meta, row_group_rows);
     }
     // a name of its own: two writers of the same target never share a temporary file
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = path.with_extension(format!("parquet.{}-{n}.tmp", std::process::id()));
     let f = File::create(&tmp).at(&tmp)?;
-    ParquetWriter::new(&f)
+    encode_parquet(&f, path, df, meta, row_group_rows)?;
+    f.sync_all().at(&tmp)?;
+    std::fs::rename(&tmp, path).at(path)?;
+    Ok(crate::fsio::sync_parent(path).at(path)?)
+}
+
+fn encode_parquet(
+    f: &File,
+    path: &Path,
+    df: &mut DataFrame,
+    meta: Vec<(String, String)>,
+    row_group_rows: usize,
+) -> Result<(), LakeError> {
+    // buffered: the encoder writes a page header, a page, a footer… each
+    // as its own small write, a system call each without the buffer
+    let mut buf = std::io::BufWriter::with_capacity(1 << 16, f);
+    ParquetWriter::new(&mut buf)
         .with_compression(ParquetCompression::Zstd(None))
         .with_statistics(StatisticsOptions::full())
         .with_row_group_size(Some(row_group_rows))
@@ -492,9 +534,8 @@ pub fn write_parquet(
         .with_key_value_metadata(Some(KeyValueMetadata::from_static(meta)))
         .finish(df)
         .map_err(|e| pq(path, e))?;
-    f.sync_all().at(&tmp)?;
-    std::fs::rename(&tmp, path).at(path)?;
-    Ok(crate::fsio::sync_parent(path).at(path)?)
+    std::io::Write::flush(&mut buf).at(path)?;
+    Ok(())
 }
 
 pub fn read_parquet(path: &Path) -> Result<DataFrame, LakeError> {
@@ -720,7 +761,13 @@ impl Builder<'_> {
                     input.source,
                     &input.dataset,
                 );
-                write_parquet(&target, &mut df, meta, self.row_group_rows)?;
+                write_parquet_as(
+                    &target,
+                    &mut df,
+                    meta,
+                    self.row_group_rows,
+                    Durable::WithTheVersion,
+                )?;
             }
         }
         Ok(out.into_values().collect())
