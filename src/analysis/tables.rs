@@ -131,6 +131,8 @@ fn read_dataset(lake: &Path, src: &Source) -> Result<DataFrame, LakeError> {
         .and_then(|c| c.cast(&DataType::String))
         .map_err(|e| pq(&dir, e))?;
     df.with_column(cc).map_err(|e| pq(&dir, e))?;
+    // one chunk per partition file otherwise: thousands at national scale
+    df.rechunk_mut();
     Ok(df)
 }
 

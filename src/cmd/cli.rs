@@ -121,6 +121,9 @@ pub enum Command {
         /// Language of the messages.
         #[arg(long, value_enum, default_value = "en")]
         lang: LangArg,
+        /// Publish the lake only; indicators and reports wait for `zhenxing indicators --report`.
+        #[arg(long)]
+        no_indicators: bool,
     },
     /// Publish an earlier kept lake version again (default: the one before the current).
     Rollback {
@@ -291,6 +294,7 @@ pub fn main() -> i32 {
             no_isolation,
             jobs,
             lang,
+            no_indicators,
         } => crate::cmd::run::run(crate::cmd::run::RunOptions {
             pipeline: p.pipeline,
             inbox,
@@ -303,6 +307,7 @@ pub fn main() -> i32 {
             isolate: !no_isolation,
             jobs,
             lang: lang.into(),
+            indicators: !no_indicators,
         }),
         Command::Rollback { at, to } => {
             crate::cmd::rollback::run(&at.p.pipeline, at.out.as_deref(), to.as_deref())

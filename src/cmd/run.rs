@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub isolate: bool,
     pub jobs: Option<usize>,
     pub lang: Lang,
+    /// Compute indicators and reports after publishing (`--no-indicators` not given).
+    pub indicators: bool,
 }
 
 /// `OK   T01 org_structure 如皋市 2024-06  read 270 = accepted 262 + rejected 2 + non-data 6`
@@ -176,17 +178,21 @@ pub fn run(opts: RunOptions) -> i32 {
     // the ingest's own peak, before the indicator stage adds its frames
     let (own, readers) = crate::worker::peak_rss_mib();
     let mut exit_code = m.exit_code;
-    let stage_line =
-        match super::indicators::stage_locked(&p, &defs, &out, nopts.lock_wait, opts.lang) {
-            Ok(line) => line,
-            Err(e) => {
-                exit_code = exit::FAILED;
-                Some(match opts.lang {
-                    Lang::Zh => format!("指标计算失败（湖已发布）：{e}"),
-                    Lang::En => format!("indicators FAILED (the lake is published): {e}"),
-                })
-            }
-        };
+    let stage = if opts.indicators {
+        super::indicators::stage_locked(&p, &defs, &out, nopts.lock_wait, opts.lang)
+    } else {
+        Ok(None)
+    };
+    let stage_line = match stage {
+        Ok(line) => line,
+        Err(e) => {
+            exit_code = exit::FAILED;
+            Some(match opts.lang {
+                Lang::Zh => format!("指标计算失败（湖已发布）：{e}"),
+                Lang::En => format!("indicators FAILED (the lake is published): {e}"),
+            })
+        }
+    };
     let secs = start.elapsed().as_secs_f64();
     let mut para = match opts.lang {
         Lang::Zh => summary_paragraph_zh(&m, &out, ingest_secs, own, readers),

@@ -971,3 +971,18 @@ fn a_run_that_dies_midway_keeps_its_batches_and_the_next_run_reads_only_the_rest
         );
     }
 }
+
+#[test]
+fn run_no_indicators_publishes_the_lake_and_leaves_the_indicators_to_their_command() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let inbox = county_inbox(d.path(), "海安市", &["2021", "2022", "2023"]);
+    let r = run(&out, &inbox, &["--no-indicators"], &[]);
+    assert!(r.code <= 1, "{}", r.stderr);
+    assert!(r.stdout.contains("published lake version"), "{}", r.stdout);
+    assert!(!r.stdout.contains("indicators:"), "{}", r.stdout);
+    assert!(!out.join("indicators").exists());
+    let o = crate::util::zx(&["indicators", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(out.join("indicators/indicators.parquet").is_file());
+}

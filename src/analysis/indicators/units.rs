@@ -205,10 +205,13 @@ pub(super) fn read_query(
     sql: &str,
     b: &mut UnitsBuilder,
 ) -> Result<(), IndicatorError> {
-    let df = ctx
+    let mut df = ctx
         .execute(sql)
         .and_then(|lf| lf.collect())
         .map_err(|e| query_err(ind, label, e.to_string()))?;
+    // rows are read by index below: one chunk, or every `get` walks the
+    // chunks (a national lake scans into thousands)
+    df.rechunk_mut();
     let need = |name: &str| -> Result<Column, IndicatorError> {
         let c = df.column(name).map_err(|_| {
             query_err(
