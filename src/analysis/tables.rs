@@ -501,11 +501,20 @@ impl Tables {
         let Some(ends) = self.year_ends.get(dataset).filter(|_| is_year(period)) else {
             return period.to_string();
         };
+        // an area lies in one county: one lookup (a nation has 3,000
+        // counties and a million area rows per indicator)
+        if let Some(a) = area {
+            let Some(c) = a.get(..6) else {
+                return period.to_string();
+            };
+            return ends
+                .get(&(c.to_string(), period.to_string()))
+                .cloned()
+                .unwrap_or_else(|| period.to_string());
+        }
         let used: std::collections::BTreeSet<&str> = ends
             .iter()
-            .filter(|((c, y), _)| {
-                y == period && area.is_none_or(|a| a.get(..6).is_some_and(|a| a == c))
-            })
+            .filter(|((_, y), _)| y == period)
             .map(|(_, m)| m.as_str())
             .collect();
         if used.is_empty() {
