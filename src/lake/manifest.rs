@@ -370,7 +370,7 @@ pub(super) fn finish_manifest(
 /// `OUT/runs/<run_id>.json` and the runs table `OUT/runs/runs.parquet`.
 pub fn write_manifest(layout: &Layout, m: &Manifest) -> Result<(), LakeError> {
     write_json(&layout.runs().join(format!("{}.json", m.run_id)), m)?;
-    write_runs_table(layout)
+    write_runs_table(layout, m)
 }
 
 /// All manifests, oldest first.
@@ -387,9 +387,38 @@ pub fn read_manifests(layout: &Layout) -> Vec<Manifest> {
     out
 }
 
-pub(super) fn write_runs_table(layout: &Layout) -> Result<(), LakeError> {
+/// `runs/runs.parquet`: the table so far with this run's row added. It is
+/// rebuilt from every manifest only when it is missing, unreadable, of
+/// another shape or already has the run (a national manifest is 142 MB:
+/// reading them all each night grew with every night).
+pub(super) fn write_runs_table(layout: &Layout, m: &Manifest) -> Result<(), LakeError> {
+    let path = layout.runs().join("runs.parquet");
+    let row = runs_frame(std::slice::from_ref(m), &path)?;
+    let appended = lake::read_parquet(&path).ok().and_then(|old| {
+        let has_run = old
+            .column("run_id")
+            .ok()
+            .and_then(|c| {
+                c.str()
+                    .ok()
+                    .map(|s| s.iter().any(|x| x == Some(m.run_id.as_str())))
+            })
+            .unwrap_or(true);
+        if has_run || old.schema() != row.schema() {
+            return None;
+        }
+        old.vstack(&row).ok()
+    });
+    let mut df = match appended {
+        Some(df) => df,
+        None => runs_frame(&read_manifests(layout), &path)?,
+    };
+    df.rechunk_mut();
+    lake::write_parquet(&path, &mut df, Vec::new(), 65_536)
+}
+
+fn runs_frame(ms: &[Manifest], path: &Path) -> Result<polars::prelude::DataFrame, LakeError> {
     use polars::prelude::*;
-    let ms = read_manifests(layout);
     let n = ms.len();
     let s = |f: &dyn Fn(&Manifest) -> Option<String>| -> Vec<Option<String>> {
         ms.iter().map(f).collect()
@@ -420,7 +449,5 @@ pub(super) fn write_runs_table(layout: &Layout) -> Result<(), LakeError> {
             ms.iter().map(|m| m.exit_code as i64).collect::<Vec<i64>>(),
         ),
     ];
-    let path = layout.runs().join("runs.parquet");
-    let mut df = DataFrame::new(n, cols).map_err(|e| lake::pq(&path, e))?;
-    lake::write_parquet(&path, &mut df, Vec::new(), 65_536)
+    DataFrame::new(n, cols).map_err(|e| lake::pq(path, e))
 }

@@ -986,3 +986,50 @@ fn run_no_indicators_publishes_the_lake_and_leaves_the_indicators_to_their_comma
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(out.join("indicators/indicators.parquet").is_file());
 }
+
+#[test]
+fn the_runs_table_gains_a_row_per_run_and_is_rebuilt_when_missing() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let inbox = county_inbox(d.path(), "海安市", &["2021", "2022", "2023"]);
+    let table = || {
+        let df = zhenxing::lake::read_parquet(&out.join("runs/runs.parquet")).unwrap();
+        let col = |n: &str| -> Vec<String> {
+            df.column(n)
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .map(|x| x.unwrap_or("").to_string())
+                .collect()
+        };
+        (col("run_id"), col("outcome"))
+    };
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let r = run(&out, &inbox, &["--no-indicators"], &[]);
+        assert!(r.code <= 1, "{}", r.stderr);
+        ids.push(
+            manifest(&out, &r.stdout)["run_id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(
+        table(),
+        (ids.clone(), vec!["published".into(), "unchanged".into()])
+    );
+    // without the table, the next run rebuilds it from every manifest
+    std::fs::remove_file(out.join("runs/runs.parquet")).unwrap();
+    let r = run(&out, &inbox, &["--no-indicators"], &[]);
+    ids.push(
+        manifest(&out, &r.stdout)["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    let (got, outcomes) = table();
+    assert_eq!(got, ids);
+    assert_eq!(outcomes, vec!["published", "unchanged", "unchanged"]);
+}
