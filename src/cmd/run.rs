@@ -97,6 +97,9 @@ pub fn run(opts: RunOptions) -> i32 {
     };
     let out = opts.out.clone().unwrap_or_else(|| p.out.clone());
     let start = std::time::Instant::now();
+    // bars on a terminal, never with --quiet or JSON logs (nor in cron)
+    let show_progress = !opts.quiet && !opts.log_json;
+    crate::progress::enable(show_progress);
     let nopts = Options {
         inbox: inbox.clone(),
         out: out.clone(),
@@ -104,10 +107,7 @@ pub fn run(opts: RunOptions) -> i32 {
         jobs: opts.jobs,
         full_refresh: opts.full_refresh,
         lock_wait: std::time::Duration::from_secs(opts.wait_s.unwrap_or(p.lake.lock_wait_s)),
-        progress: {
-            crate::progress::enable(!opts.quiet && !opts.log_json);
-            !opts.quiet && !opts.log_json
-        },
+        progress: show_progress,
         exit_codes: crate::lake::nightly::ExitCodes {
             clean: exit::CLEAN,
             rejects: exit::REJECTS,

@@ -54,6 +54,30 @@ pub struct BatchInfo {
     pub segments: Vec<SegmentInfo>,
 }
 
+/// The complete batches under a segment folder, `(batch name, info)` in
+/// name order; a `<batch>.json` that cannot be read or parsed is left out.
+pub(crate) fn read_batches(dir: &Path) -> Vec<(String, BatchInfo)> {
+    use rayon::prelude::*;
+    let mut names: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    let batch = name.strip_suffix(".json")?.to_string();
+                    Some((batch, e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+        .into_par_iter()
+        .filter_map(|(batch, p)| {
+            Some((batch, serde_json::from_slice(&std::fs::read(p).ok()?).ok()?))
+        })
+        .collect()
+}
+
 /// The exit code a run's outcome maps to, given by the command that runs
 /// it: the job records it in the manifest but does not decide it.
 #[derive(Debug, Clone, Copy)]

@@ -246,21 +246,8 @@ fn basis_of(p: &Pipeline, registry_sha: &str, key: &Key) -> String {
 /// Every complete segment under `dir`, by segment name: the batches'
 /// `<batch>.json` files, read in name order (a later batch wins).
 pub(crate) fn load_segments(dir: &Path) -> HashMap<String, SegmentInfo> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    let batches: Vec<BatchInfo> = names
-        .par_iter()
-        .filter_map(|p| serde_json::from_slice(&std::fs::read(p).ok()?).ok())
-        .collect();
     let mut out = HashMap::new();
-    for b in batches {
+    for (_, b) in super::manifest::read_batches(dir) {
         for info in b.segments {
             out.insert(info.segment.clone(), info);
         }
@@ -435,7 +422,7 @@ fn run_inner(
     }
 
     // ingest what has no segment yet
-    let stored = if opts.full_refresh {
+    let mut stored = if opts.full_refresh {
         HashMap::new()
     } else {
         load_segments(&seg_dir)
@@ -443,9 +430,13 @@ fn run_inner(
     let mut infos: HashMap<String, SegmentInfo> = HashMap::new();
     let mut todo: Vec<&Input> = Vec::new();
     for i in &inputs {
-        match stored.get(&i.segment) {
+        // a copy under a second name finds its segment already taken
+        if infos.contains_key(&i.segment) {
+            continue;
+        }
+        match stored.remove(&i.segment) {
             Some(info) => {
-                infos.insert(i.segment.clone(), info.clone());
+                infos.insert(i.segment.clone(), info);
             }
             None => todo.push(i),
         }
@@ -747,11 +738,9 @@ fn build_rejects(
             continue;
         };
         let seg = batch_rejects(seg_dir, &info.batch);
-        if !batches.contains_key(&info.batch) {
-            batches.insert(info.batch.clone(), lake::read_parquet(&seg)?);
-        }
-        let Some(batch) = batches.get(&info.batch) else {
-            continue;
+        let batch = match batches.entry(info.batch.clone()) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(lake::read_parquet(&seg)?),
         };
         let mine = batch.slice(info.rejects_offset as i64, info.rejects);
         let df = lake::with_source_file(mine, &e.path).map_err(|x| lake::pq(&seg, x))?;

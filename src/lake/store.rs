@@ -686,10 +686,9 @@ impl Builder<'_> {
                     written_by: linked.unwrap_or_else(|| self.run_id.to_string()),
                 },
             );
-            if !rebuilt {
-                continue;
+            if rebuilt {
+                rebuild.insert(dir, idx);
             }
-            rebuild.insert(dir, idx);
         }
         // batch file → the segments in it that rebuilt partitions need
         let mut files: BTreeMap<&Path, BTreeSet<usize>> = BTreeMap::new();
@@ -721,17 +720,15 @@ impl Builder<'_> {
                 let mine = all.slice(s.offset as i64, s.rows());
                 let mine = with_source_file(mine, &s.path).map_err(|e| pq(file, e))?;
                 for dir in s.partitions.keys() {
-                    if !rebuild.contains_key(dir.as_str()) {
+                    let Some((&d, _)) = rebuild.get_key_value(dir.as_str()) else {
                         continue;
-                    }
+                    };
                     let mask = mine
                         .column("_partition")
-                        .and_then(|c| c.str().map(|x| x.equal(dir.as_str())))
+                        .and_then(|c| c.str().map(|x| x.equal(d)))
                         .map_err(|e| pq(file, e))?;
                     let part = mine.filter(&mask).map_err(|e| pq(file, e))?;
-                    if let Some((d, _)) = rebuild.get_key_value(dir.as_str()) {
-                        open.entry(d).or_default().push((k, part));
-                    }
+                    open.entry(d).or_default().push((k, part));
                 }
             }
             drop(all);
@@ -878,23 +875,15 @@ pub fn collect_segments(layout: &Layout) {
             .map(|f| (f.file_name().to_string_lossy().to_string(), f.path()))
             .collect();
         // batches with a segment in use
-        let mut keep: BTreeSet<String> = BTreeSet::new();
-        for (name, path) in &files {
-            let Some(batch) = name.strip_suffix(".json") else {
-                continue;
-            };
-            let info: Option<crate::lake::manifest::BatchInfo> = std::fs::read(path)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok());
-            let in_use = info.is_some_and(|i| {
-                i.segments
+        let keep: BTreeSet<String> = crate::lake::manifest::read_batches(&b.path())
+            .into_iter()
+            .filter(|(_, info)| {
+                info.segments
                     .iter()
                     .any(|s| used.contains(&(basis.clone(), s.segment.clone())))
-            });
-            if in_use {
-                keep.insert(batch.to_string());
-            }
-        }
+            })
+            .map(|(batch, _)| batch)
+            .collect();
         let mut left = 0;
         for (name, path) in &files {
             let batch = name.split('.').next().unwrap_or("");

@@ -440,14 +440,7 @@ pub fn peak_rss_mib() -> (u64, u64) {
     // Linux's VmHWM is this program's own high-water mark; getrusage's
     // ru_maxrss also keeps the peak of the process that spawned us (the
     // memory a vfork-and-exec shared is counted before exec replaced it)
-    let hwm = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        });
-    let own = match hwm {
+    let own = match vm_hwm_kb("/proc/self/status") {
         Some(kb) => kb / 1024,
         // SAFETY: getrusage fills the struct we own; on failure it stays zeroed
         None => unsafe {
@@ -463,13 +456,7 @@ pub fn peak_rss_mib() -> (u64, u64) {
         .unwrap_or_default();
     let live_kb = live
         .iter()
-        .filter_map(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/status"))
-                .ok()?
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
+        .filter_map(|pid| vm_hwm_kb(&format!("/proc/{pid}/status")))
         .max()
         .unwrap_or(0);
     (
@@ -479,6 +466,16 @@ pub fn peak_rss_mib() -> (u64, u64) {
             .max(live_kb)
             / 1024,
     )
+}
+
+/// A process's peak resident size in KiB, from the `VmHWM:` line of its
+/// `/proc/<pid>/status`.
+fn vm_hwm_kb(status: &str) -> Option<u64> {
+    std::fs::read_to_string(status).ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    })
 }
 
 /// The largest resident size any reader process reached, in KiB. (Not
