@@ -49,15 +49,12 @@ pub fn patch_zip(src: &Path, dst: &Path, entry: &str, f: impl Fn(String) -> Stri
 
 /// A pipeline file like the bundled one with other limits.
 pub fn pipeline_with(dir: &Path, limits: &str) -> PathBuf {
-    let text = std::fs::read_to_string(repo().join("pipelines/nantong.toml")).unwrap();
-    let sources = repo().join("pipelines/sources");
-    let mut text = text.replace("\"sources/", &format!("\"{}/", sources.display()));
-    let start = text.find("[limits]").unwrap();
-    let end = text[start..].find("\n\n").unwrap() + start;
-    text.replace_range(start..end, &format!("[limits]\n{limits}"));
-    let p = dir.join("pipeline.toml");
-    std::fs::write(&p, text).unwrap();
-    p
+    pipeline_edited(dir, |mut text| {
+        let start = text.find("[limits]").unwrap();
+        let end = text[start..].find("\n\n").unwrap() + start;
+        text.replace_range(start..end, &format!("[limits]\n{limits}"));
+        text
+    })
 }
 
 struct Case {

@@ -527,13 +527,6 @@ fn resubmissions_supersede_and_full_refresh_equals_incremental() {
         .is_file());
 
     // --full-refresh reads everything again and gives the same lake
-    let sorted = |df: DataFrame| {
-        df.sort(
-            ["source_file", "source_sheet", "source_row"],
-            Default::default(),
-        )
-        .unwrap()
-    };
     let p = zhenxing::config::load(&repo().join("pipelines/nantong.toml")).unwrap();
     let before: Vec<DataFrame> = p
         .sources
@@ -589,6 +582,15 @@ fn a_failure_before_publishing_leaves_the_previous_version() {
         .unwrap()
         .next()
         .is_none());
+}
+
+/// A dataset's rows in source order, whatever order the files were scanned in.
+fn sorted(df: DataFrame) -> DataFrame {
+    df.sort(
+        ["source_file", "source_sheet", "source_row"],
+        Default::default(),
+    )
+    .unwrap()
 }
 
 /// Every partition file a version lists exists and has its rows.
@@ -908,17 +910,9 @@ fn a_run_that_dies_midway_keeps_its_batches_and_the_next_run_reads_only_the_rest
     let n_files = std::fs::read_dir(inbox.join("海安市")).unwrap().count();
     assert_eq!(n_files, 37);
     // batches of four files, one job: the first batch is four files
-    let dir = repo().join("pipelines");
-    let text = std::fs::read_to_string(dir.join("nantong.toml"))
-        .unwrap()
-        .replace("batch_files = 200", "batch_files = 4")
-        .replace("\"sources/", &format!("\"{}/sources/", dir.display()))
-        .replace(
-            "\"indicators.toml\"",
-            &format!("\"{}/indicators.toml\"", dir.display()),
-        );
-    let pipeline = d.path().join("pipeline.toml");
-    std::fs::write(&pipeline, text).unwrap();
+    let pipeline = crate::util::pipeline_edited(d.path(), |t| {
+        t.replace("batch_files = 200", "batch_files = 4")
+    });
     let pl = pipeline.to_str().unwrap();
     let extra = ["--pipeline", pl, "--jobs", "1"];
     let r = run(
@@ -953,13 +947,6 @@ fn a_run_that_dies_midway_keeps_its_batches_and_the_next_run_reads_only_the_rest
     assert_eq!(m["files"].as_array().unwrap().len(), 38);
     assert_complete(&out);
     // the same lake as one uninterrupted run
-    let sorted = |df: DataFrame| {
-        df.sort(
-            ["source_file", "source_sheet", "source_row"],
-            Default::default(),
-        )
-        .unwrap()
-    };
     let whole = d.path().join("whole");
     assert!(run(&whole, &inbox, &[], &[]).code <= 1);
     let p = zhenxing::config::load(&repo().join("pipelines/nantong.toml")).unwrap();

@@ -435,33 +435,20 @@ fn a_reader_process_reads_file_after_file_and_a_crash_costs_only_its_file() {
         d.path(),
         "isolate = true\nworker_memory_mb = 1024\nworker_timeout_s = 60\nworker_files = 2",
     );
-    let text = std::fs::read_to_string(&pipeline).unwrap().replace(
-        "\"indicators.toml\"",
-        &format!("\"{}\"", repo().join("pipelines/indicators.toml").display()),
-    );
-    std::fs::write(&pipeline, text).unwrap();
     let key = d.path().join("key");
+    let reg = registry();
     let run = |out: &str, env: &[(&str, &str)]| {
-        let mut e: Vec<(&str, &str)> = vec![("ZHENXING_KEY_FILE", key.to_str().unwrap())];
-        e.extend_from_slice(env);
-        zx_env(
-            &[
-                "run",
-                "--pipeline",
-                pipeline.to_str().unwrap(),
-                "--registry",
-                &registry(),
-                "--inbox",
-                inbox.to_str().unwrap(),
-                "--out",
-                d.path().join(out).to_str().unwrap(),
-                "--jobs",
-                "1",
-                "--log-format",
-                "json",
-            ],
-            &e,
-        )
+        let extra = [
+            "--pipeline",
+            pipeline.to_str().unwrap(),
+            "--registry",
+            &reg,
+            "--jobs",
+            "1",
+            "--log-format",
+            "json",
+        ];
+        run_in_with(&inbox, &d.path().join(out), &key, &extra, env)
     };
     let last_event = |r: &Out| -> serde_json::Value {
         let line = r.stderr.lines().last().unwrap();

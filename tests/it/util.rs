@@ -122,18 +122,43 @@ pub fn counts(file: &serde_json::Value) -> [u64; 5] {
 
 /// `zhenxing run` on an inbox into `out` with its own key file.
 pub fn run_in(inbox: &Path, out: &Path, key: &Path, env: &[(&str, &str)]) -> Out {
+    run_in_with(inbox, out, key, &[], env)
+}
+
+/// [`run_in`] with more arguments.
+pub fn run_in_with(
+    inbox: &Path,
+    out: &Path,
+    key: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Out {
     let mut e: Vec<(&str, &str)> = vec![("ZHENXING_KEY_FILE", key.to_str().unwrap())];
     e.extend_from_slice(env);
-    zx_env(
-        &[
-            "run",
-            "--inbox",
-            inbox.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &e,
-    )
+    let mut args = vec![
+        "run",
+        "--inbox",
+        inbox.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    zx_env(&args, &e)
+}
+
+/// The bundled pipeline file, changed by `edit`, written into `dir` with
+/// its source files and indicator definitions named by absolute path.
+pub fn pipeline_edited(dir: &Path, edit: impl FnOnce(String) -> String) -> PathBuf {
+    let defs = repo().join("pipelines");
+    let text = edit(std::fs::read_to_string(defs.join("nantong.toml")).unwrap())
+        .replace("\"sources/", &format!("\"{}/sources/", defs.display()))
+        .replace(
+            "\"indicators.toml\"",
+            &format!("\"{}/indicators.toml\"", defs.display()),
+        );
+    let p = dir.join("pipeline.toml");
+    std::fs::write(&p, text).unwrap();
+    p
 }
 
 /// The newest run manifest of an output folder.
