@@ -75,6 +75,16 @@ pub fn period_end(period: &str) -> Option<chrono::NaiveDate> {
     chrono::NaiveDate::from_ymd_opt(ny, nm, 1)?.pred_opt()
 }
 
+/// Which part of the lake [`Tables::load_part`] reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Part<'a> {
+    /// the counties whose code starts with this (the registry's too);
+    /// then the rejects and warnings tables are not read
+    pub counties: Option<&'a str>,
+    /// of the datasets only these (the registry always)
+    pub only: Option<&'a [&'a str]>,
+}
+
 pub struct Tables {
     /// dataset name → frame as the SQL sees it
     pub frames: BTreeMap<String, DataFrame>,
@@ -99,12 +109,21 @@ fn pq(path: &Path, e: PolarsError) -> LakeError {
 }
 
 /// Reads `lake/<dataset>` (hive partitions) or, when it has no file, an
-/// empty frame with the dataset's columns.
-fn read_dataset(lake: &Path, src: &Source) -> Result<DataFrame, LakeError> {
+/// empty frame with the dataset's columns. With `counties`, only the
+/// partitions whose county code starts with it.
+fn read_dataset(lake: &Path, src: &Source, counties: Option<&str>) -> Result<DataFrame, LakeError> {
     let dir = lake.join(&src.dataset);
-    let has_files = walk_has_parquet(&dir);
+    let has_files = match counties {
+        None => walk_has_parquet(&dir),
+        Some(prefix) => county_dirs(&dir, prefix)
+            .iter()
+            .any(|d| walk_has_parquet(d)),
+    };
     let mut df = if has_files {
-        let glob = format!("{}/**/*.parquet", dir.display());
+        let glob = match counties {
+            None => format!("{}/**/*.parquet", dir.display()),
+            Some(prefix) => format!("{}/county_code={prefix}*/**/*.parquet", dir.display()),
+        };
         let args = ScanArgsParquet {
             hive_options: HiveOptions {
                 enabled: Some(true),
@@ -134,6 +153,45 @@ fn read_dataset(lake: &Path, src: &Source) -> Result<DataFrame, LakeError> {
     // one chunk per partition file otherwise: thousands at national scale
     df.rechunk_mut();
     Ok(df)
+}
+
+/// The `county_code=…` partition folders of a dataset whose code starts
+/// with `prefix`.
+fn county_dirs(dir: &Path, prefix: &str) -> Vec<std::path::PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let want = format!("county_code={prefix}");
+    rd.flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&want))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// The areas of the published lake: the first `digits` digits of every
+/// county partition of every dataset (2: provinces), sorted. The
+/// indicator stage works an area at a time when the lake holds more than
+/// one (a nation).
+pub fn areas(out: &Path, digits: usize) -> Vec<String> {
+    let lake = Layout::new(out).lake();
+    let mut found = std::collections::BTreeSet::new();
+    let Ok(rd) = std::fs::read_dir(&lake) else {
+        return Vec::new();
+    };
+    for ds in rd.flatten().filter(|e| e.path().is_dir()) {
+        let Ok(parts) = std::fs::read_dir(ds.path()) else {
+            continue;
+        };
+        for e in parts.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(code) = name.strip_prefix("county_code=") {
+                if let Some(pv) = code.get(..digits) {
+                    found.insert(pv.to_string());
+                }
+            }
+        }
+    }
+    found.into_iter().collect()
 }
 
 /// Whether a folder holds a Parquet file at any depth.
@@ -218,13 +276,19 @@ fn insert_dataset(
 }
 
 fn periods_frame(df: &DataFrame) -> PolarsResult<DataFrame> {
-    let mut ps: Vec<String> = df
+    let ps: Vec<String> = df
         .column("period")?
         .str()?
         .iter()
         .flatten()
         .map(str::to_string)
         .collect();
+    periods_frame_of(ps)
+}
+
+/// The `<dataset>_periods` frame of a list of periods (any order, repeats
+/// allowed).
+fn periods_frame_of(mut ps: Vec<String>) -> PolarsResult<DataFrame> {
     ps.sort();
     ps.dedup();
     let prev = previous_of(&ps);
@@ -319,18 +383,32 @@ impl Tables {
         let Some(version) = layout.current() else {
             return Ok(None);
         };
-        let lake = layout.lake();
         let meta = layout.version_meta(&version)?;
+        Tables::load_part(p, out, lineage, &Part::default(), version, &meta).map(Some)
+    }
+
+    /// [`Tables::load`] of part of the published version `version` (whose
+    /// `meta` the caller read once): see [`Part`].
+    pub fn load_part(
+        p: &Pipeline,
+        out: &Path,
+        lineage: bool,
+        part: &Part<'_>,
+        version: String,
+        meta: &crate::lake::VersionMeta,
+    ) -> Result<Tables, LakeError> {
+        let (counties, only) = (part.counties, part.only);
+        let lake = Layout::new(out).lake();
         // each input file's period, for roster rows
-        let file_period: BTreeMap<String, String> = meta
-            .files
-            .iter()
-            .filter_map(|f| Some((f.sha256.clone(), f.period.clone()?)))
-            .collect();
+        let file_period = file_periods(meta);
         let mut frames = BTreeMap::new();
         let mut geo = Geo::default();
         for src in &p.sources {
-            let mut df = read_dataset(&lake, src)?;
+            if src.dataset != "villages" && only.is_some_and(|o| !o.contains(&src.dataset.as_str()))
+            {
+                continue;
+            }
+            let mut df = read_dataset(&lake, src, counties)?;
             if src.dataset == "villages" {
                 // villages of today and those merged away on a known date
                 // (in the registry of the periods before it)
@@ -356,7 +434,7 @@ impl Tables {
         }
         for table in ["rejects", "warnings"] {
             let dir = lake.join(table);
-            if walk_has_parquet(&dir) {
+            if counties.is_none() && walk_has_parquet(&dir) {
                 let glob = format!("{}/**/*.parquet", dir.display());
                 let df = LazyFrame::scan_parquet(PlRefPath::new(glob), ScanArgsParquet::default())
                     .and_then(|lf| lf.collect())
@@ -364,18 +442,23 @@ impl Tables {
                 frames.insert(table.into(), df);
             }
         }
-        Ok(Some(Tables {
+        Ok(Tables {
             frames,
             geo,
             lake_version: version,
-            created: meta.created,
-            files: meta
-                .files
-                .into_iter()
-                .filter(|f| f.status == crate::lake::FileStatus::Current)
-                .collect(),
+            created: meta.created.clone(),
+            // a province's tables leave the nation's file list to the caller
+            files: match counties {
+                Some(_) => Vec::new(),
+                None => meta
+                    .files
+                    .iter()
+                    .filter(|f| f.status == crate::lake::FileStatus::Current)
+                    .cloned()
+                    .collect(),
+            },
             year_ends: BTreeMap::new(),
-        }))
+        })
     }
 
     /// Keeps registry entries of the given kinds (`村`, `社区`) and the
@@ -385,16 +468,7 @@ impl Tables {
         let Some(v) = self.frames.get("villages") else {
             return Ok(());
         };
-        let codes = str_values(v, "village_code")?;
-        let kind = str_values(v, "kind")?;
-        let out: std::collections::HashSet<String> = codes
-            .into_iter()
-            .zip(kind)
-            .filter_map(|(c, k)| match (c, k) {
-                (Some(c), Some(k)) if !kinds.contains(&k) => Some(c),
-                _ => None,
-            })
-            .collect();
+        let out = out_of_scope(v, kinds)?;
         if out.is_empty() {
             return Ok(());
         }
@@ -498,7 +572,40 @@ impl Tables {
     /// itself. `area` is a county, township or village code, or `None` for
     /// the city.
     pub fn period_used(&self, dataset: &str, period: &str, area: Option<&str>) -> String {
-        let Some(ends) = self.year_ends.get(dataset).filter(|_| is_year(period)) else {
+        period_used_in(&self.year_ends, dataset, period, area)
+    }
+
+    /// Replaces each `<dataset>_periods` by the given one (see
+    /// [`global_periods`]).
+    pub fn set_periods(&mut self, periods: &BTreeMap<String, DataFrame>) {
+        for (ds, df) in periods {
+            let name = format!("{ds}_periods");
+            if self.frames.contains_key(&name) {
+                self.frames.insert(name, df.clone());
+            }
+        }
+    }
+
+    /// A SQL context with every table registered.
+    pub fn context(&self) -> SQLContext {
+        let ctx = SQLContext::new();
+        for (name, df) in &self.frames {
+            ctx.register(name, df.clone().lazy());
+        }
+        ctx
+    }
+}
+
+/// [`Tables::period_used`] over the given year ends (those of one load, or
+/// of every province of a nation).
+pub fn period_used_in(
+    year_ends: &BTreeMap<String, YearEnds>,
+    dataset: &str,
+    period: &str,
+    area: Option<&str>,
+) -> String {
+    {
+        let Some(ends) = year_ends.get(dataset).filter(|_| is_year(period)) else {
             return period.to_string();
         };
         // an area lies in one county: one lookup (a nation has 3,000
@@ -522,15 +629,101 @@ impl Tables {
         }
         used.into_iter().collect::<Vec<_>>().join(",")
     }
+}
 
-    /// A SQL context with every table registered.
-    pub fn context(&self) -> SQLContext {
-        let ctx = SQLContext::new();
-        for (name, df) in &self.frames {
-            ctx.register(name, df.clone().lazy());
-        }
-        ctx
+/// Registry entries whose kind is given and not one of `kinds`.
+fn out_of_scope(
+    v: &DataFrame,
+    kinds: &[String],
+) -> PolarsResult<std::collections::HashSet<String>> {
+    let codes = str_values(v, "village_code")?;
+    let kind = str_values(v, "kind")?;
+    Ok(codes
+        .into_iter()
+        .zip(kind)
+        .filter_map(|(c, k)| match (c, k) {
+            (Some(c), Some(k)) if !kinds.contains(&k) => Some(c),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Each input file's period (by content hash), for roster rows.
+fn file_periods(meta: &crate::lake::VersionMeta) -> BTreeMap<String, String> {
+    meta.files
+        .iter()
+        .filter_map(|f| Some((f.sha256.clone(), f.period.clone()?)))
+        .collect()
+}
+
+/// Every dataset's `<dataset>_periods` over the whole published lake as
+/// the indicator SQL sees it (the scope applied, the years of monthly and
+/// quarterly datasets added), read from the period columns alone. A
+/// province's tables get the nation's periods: a village of a province
+/// that did not report a period others reported is counted as not
+/// reporting it, as in one pass over the nation.
+pub fn global_periods(
+    p: &Pipeline,
+    out: &Path,
+    kinds: &[String],
+    meta: &crate::lake::VersionMeta,
+) -> Result<BTreeMap<String, DataFrame>, LakeError> {
+    let mut frames = BTreeMap::new();
+    let lake = Layout::new(out).lake();
+    let file_period = file_periods(meta);
+    let mut excluded = std::collections::HashSet::new();
+    for src in p.sources.iter().filter(|s| s.dataset == "villages") {
+        let v = read_dataset(&lake, src, None)?;
+        excluded = out_of_scope(&v, kinds).map_err(|e| pq(&lake, e))?;
     }
+    for src in p.sources.iter().filter(|s| s.dataset != "villages") {
+        let dir = lake.join(&src.dataset);
+        let mut ps = Vec::new();
+        if walk_has_parquet(&dir) {
+            let glob = format!("{}/**/*.parquet", dir.display());
+            let args = ScanArgsParquet {
+                hive_options: HiveOptions {
+                    enabled: Some(true),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let df = LazyFrame::scan_parquet(PlRefPath::new(glob), args)
+                .and_then(|mut lf| {
+                    let schema = lf.collect_schema()?;
+                    let cols: Vec<Expr> = ["period", "year", "source_file_sha256", "village_code"]
+                        .into_iter()
+                        .filter(|c| schema.contains(c))
+                        .map(col)
+                        .collect();
+                    lf.select(cols).collect()
+                })
+                .map_err(|e| pq(&dir, e))?;
+            let period = period_column(&df, src, &file_period).map_err(|e| pq(&dir, e))?;
+            let village = match df.column("village_code") {
+                Ok(_) => str_values(&df, "village_code").map_err(|e| pq(&dir, e))?,
+                Err(_) => vec![None; df.height()],
+            };
+            let dated = matches!(src.frequency, Frequency::Monthly | Frequency::Quarterly);
+            let period = period.str().map_err(|e| pq(&dir, e))?;
+            for (per, v) in period.iter().zip(&village) {
+                let Some(per) = per else { continue };
+                if v.as_ref().is_some_and(|v| excluded.contains(v)) {
+                    continue;
+                }
+                // a county's last period of a year stands for the year
+                if dated && per.len() > 4 && per.get(..4).is_some_and(is_year) {
+                    ps.push(per[..4].to_string());
+                }
+                ps.push(per.to_string());
+            }
+        }
+        frames.insert(
+            src.dataset.clone(),
+            periods_frame_of(ps).map_err(|e| pq(&dir, e))?,
+        );
+    }
+    Ok(frames)
 }
 
 fn geography(v: &DataFrame) -> PolarsResult<Geo> {

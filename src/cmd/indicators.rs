@@ -27,14 +27,14 @@ pub fn stage(
             "指标：由湖版本 {} 算得 {} 个指标 {} 行、收入效应 {} 行，用时 {:.2} 秒（写入 {}）",
             c.lake_version,
             defs.indicators.len(),
-            c.rows.len(),
+            c.row_count,
             c.effects.len(),
             c.seconds,
             dir.display()
         ),
         Lang::En => format!(
             "indicators: {} rows of {} indicators, {} income-effect rows from lake version {} in {:.2} s (written to {})",
-            c.rows.len(),
+            c.row_count,
             defs.indicators.len(),
             c.effects.len(),
             c.lake_version,

@@ -36,6 +36,9 @@ pub struct ReportData<'a> {
     pub lake_version: String,
     pub data_as_of: String,
     pub files: &'a [FileEntry],
+    /// The township and village rows are only in `indicators.parquet` (a
+    /// lake of several provinces): the report says so in their place.
+    pub fine_rows_elsewhere: bool,
 }
 
 impl ReportData<'_> {
@@ -123,6 +126,7 @@ pub fn write_all(
         lake_version: c.lake_version.clone(),
         data_as_of: c.created.clone(),
         files: &c.files,
+        fine_rows_elsewhere: c.streamed.is_some(),
     };
     let dir = out.join("reports").join(&period);
     let werr = |path: &Path, e: String| ReportError::Write {

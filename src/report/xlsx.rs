@@ -177,21 +177,37 @@ fn build(d: &ReportData<'_>) -> Result<Workbook, XlsxError> {
             true,
         )?;
     }
-    // townships, for the indicators without a breakdown
-    figure_sheet(
-        &mut wb,
-        &f,
-        d,
-        "分乡镇",
-        &|_| true,
-        &[Level::Township],
-        false,
-    )?;
-    effects_sheet(&mut wb, &f, d)?;
-    ranks_sheet(&mut wb, &f, d)?;
+    if d.fine_rows_elsewhere {
+        // a nation: hundreds of thousands of townships and villages are
+        // tables to query, not pages to print
+        let ws = wb.add_worksheet();
+        ws.set_name("分乡镇及村排名")?;
+        text(ws, &f, 0, 0, FINE_ROWS_ZH)?;
+        text(ws, &f, 1, 0, FINE_ROWS_EN)?;
+        ws.set_column_width(0, 100)?;
+        effects_sheet(&mut wb, &f, d)?;
+    } else {
+        // townships, for the indicators without a breakdown
+        figure_sheet(
+            &mut wb,
+            &f,
+            d,
+            "分乡镇",
+            &|_| true,
+            &[Level::Township],
+            false,
+        )?;
+        effects_sheet(&mut wb, &f, d)?;
+        ranks_sheet(&mut wb, &f, d)?;
+    }
     notes_sheet(&mut wb, &f, d)?;
     Ok(wb)
 }
+
+/// What the report says in place of the township and village tables of a
+/// lake of several areas.
+pub const FINE_ROWS_ZH: &str = "本报表数据跨多个省份，乡镇和村级数字（含村排名）不列入报表，见 indicators/indicators.parquet（可用 zhenxing query 查询）。";
+pub const FINE_ROWS_EN: &str = "This lake spans several provinces: township and village figures (and village ranks) are not printed; they are in indicators/indicators.parquet (zhenxing query).";
 
 /// Print setup for a sheet a report writer prints: A4 landscape, one page
 /// wide, the header rows repeated on every page, run id and page numbers

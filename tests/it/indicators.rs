@@ -1797,3 +1797,79 @@ fn a_terminal_sees_the_long_stages_progress_and_cron_does_not() {
     assert!(screen.contains("/58 indicators"), "{screen}");
     assert!(screen.contains("/2 report files"), "{screen}");
 }
+
+/// Every row of `indicators.parquet` as CSV lines (run id left out), sorted.
+fn indicator_lines(p: &Path, out: &Path) -> Vec<String> {
+    let o = zx_out(&[
+        "query",
+        "--csv",
+        "--pipeline",
+        p.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "SELECT indicator_id, category, period, period_used, level, geo_code, geo_name, \
+         value, numerator, denominator, villages_reporting, villages_registry, units, rank, note \
+         FROM indicators",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let mut lines: Vec<String> = o.stdout.lines().skip(1).map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn a_lake_worked_a_county_at_a_time_gives_the_same_figures_as_one_pass() {
+    let area = |a: &'static str| {
+        move |d: String| {
+            d.replace(
+                "kinds = [\"村\", \"社区\"]",
+                &format!("kinds = [\"村\", \"社区\"]\nquery_area = \"{a}\""),
+            )
+        }
+    };
+    let (p_all, out_all, _t1) = indicators_with(&area("all"));
+    let (p_county, out_county, _t2) = indicators_with(&area("county"));
+    let whole = indicator_lines(&p_all, &out_all);
+    let parts = indicator_lines(&p_county, &out_county);
+    assert_eq!(whole.len(), parts.len());
+    let only = |a: &[String], b: &[String]| -> Vec<String> {
+        let b: std::collections::BTreeSet<&String> = b.iter().collect();
+        a.iter().filter(|l| !b.contains(l)).cloned().collect()
+    };
+    // two counties, each its own area: the city rows are added up over
+    // both (sums, distinct villages and units), the rest is per county
+    assert_eq!(whole.len(), 920);
+    assert_eq!(whole.iter().filter(|l| l.contains(",city,")).count(), 219);
+    assert_eq!(only(&whole, &parts), Vec::<String>::new());
+    assert_eq!(only(&parts, &whole), Vec::<String>::new());
+    // worked by area, the report leaves townships and villages to the table
+    use calamine::{open_workbook, Reader, Xlsx};
+    let sheets = |p: &Path, out: &Path| -> Vec<String> {
+        let o = zx_out(&[
+            "report",
+            "--pipeline",
+            p.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let dir = out.join("reports").join("2024");
+        let x = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "xlsx"))
+            .unwrap();
+        let wb: Xlsx<_> = open_workbook(x).unwrap();
+        wb.sheet_names()
+    };
+    let (a, c) = (sheets(&p_all, &out_all), sheets(&p_county, &out_county));
+    assert!(
+        a.contains(&"分乡镇".to_string()) && a.contains(&"村排名".to_string()),
+        "{a:?}"
+    );
+    assert!(c.contains(&"分乡镇及村排名".to_string()), "{c:?}");
+    assert!(
+        !c.contains(&"分乡镇".to_string()) && !c.contains(&"村排名".to_string()),
+        "{c:?}"
+    );
+}

@@ -5,7 +5,7 @@
 
 pub mod estimators;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use polars::prelude::*;
 use serde::Deserialize;
@@ -287,13 +287,17 @@ pub fn compute(
         name: city_name,
         rows: rows.iter().collect(),
     }];
-    let counties: BTreeSet<&str> = rows.iter().map(|r| r.county_code.as_str()).collect();
-    for c in counties {
+    // one pass: a nation has 3,000 counties
+    let mut counties: BTreeMap<&str, Vec<&HouseholdRow>> = BTreeMap::new();
+    for r in &rows {
+        counties.entry(r.county_code.as_str()).or_default().push(r);
+    }
+    for (c, rows) in counties {
         scopes.push(Scope {
             level: "county",
             code: c.to_string(),
             name: t.geo.county.get(c).cloned().unwrap_or_default(),
-            rows: rows.iter().filter(|r| r.county_code == c).collect(),
+            rows,
         });
     }
     let mut out = Vec::new();

@@ -76,21 +76,7 @@ pub fn aggregate(
                 continue;
             }
             let a = accs.entry(key).or_default();
-            if let Some(v) = r.num {
-                match ind.def.aggregate {
-                    Aggregate::Ratio | Aggregate::Share => {
-                        if let Some(d) = r.den {
-                            a.num += v;
-                            a.den += d;
-                        }
-                    }
-                    Aggregate::Sum => a.num += v,
-                    Aggregate::Mean | Aggregate::Median => {
-                        a.num += v;
-                        a.vals.push(v);
-                    }
-                }
-            }
+            add_value(ind.def.aggregate, r, &mut a.num, &mut a.den, &mut a.vals);
             if r.village != NONE {
                 a.villages.push(r.village);
                 if r.reported {
@@ -124,30 +110,9 @@ pub fn aggregate(
     let mut out: Vec<IndicatorRow> = accs
         .into_iter()
         .map(|((period, category, level, code), mut a)| {
-            let (value, numerator, denominator) = match ind.def.aggregate {
-                Aggregate::Share => {
-                    let total = totals.get(&(period, level, code)).copied().unwrap_or(0.0);
-                    (
-                        (total != 0.0).then(|| scale * a.num / total),
-                        Some(a.num),
-                        Some(total),
-                    )
-                }
-                Aggregate::Ratio => (
-                    (a.den != 0.0).then(|| scale * a.num / a.den),
-                    Some(a.num),
-                    Some(a.den),
-                ),
-                Aggregate::Sum => (Some(scale * a.num), Some(a.num), None),
-                Aggregate::Mean => {
-                    let n = a.vals.len() as f64;
-                    ((n > 0.0).then(|| scale * a.num / n), Some(a.num), Some(n))
-                }
-                Aggregate::Median => {
-                    let n = a.vals.len() as f64;
-                    (median(&mut a.vals).map(|m| scale * m), None, Some(n))
-                }
-            };
+            let total = totals.get(&(period, level, code)).copied();
+            let (value, numerator, denominator) =
+                figures(ind.def.aggregate, scale, a.num, a.den, &mut a.vals, total);
             let text = |i: u32| units.text(i).unwrap_or_default().to_string();
             let extra = later.get(&period);
             let (geo_code, geo_name, registry) = match level {
@@ -220,6 +185,213 @@ pub fn aggregate(
         ))
     });
     out
+}
+
+/// Adds one unit row's number to an area's sums (and values, for a mean
+/// or median).
+fn add_value(agg: Aggregate, r: &Unit, num: &mut f64, den: &mut f64, vals: &mut Vec<f64>) {
+    let Some(v) = r.num else { return };
+    match agg {
+        Aggregate::Ratio | Aggregate::Share => {
+            if let Some(d) = r.den {
+                *num += v;
+                *den += d;
+            }
+        }
+        Aggregate::Sum => *num += v,
+        Aggregate::Mean | Aggregate::Median => {
+            *num += v;
+            vals.push(v);
+        }
+    }
+}
+
+/// An area's value, numerator and denominator from its sums; `total` is
+/// a share's Σ den over every category of the area.
+fn figures(
+    agg: Aggregate,
+    scale: f64,
+    num: f64,
+    den: f64,
+    vals: &mut [f64],
+    total: Option<f64>,
+) -> (Option<f64>, Option<f64>, Option<f64>) {
+    match agg {
+        Aggregate::Share => {
+            let total = total.unwrap_or(0.0);
+            (
+                (total != 0.0).then(|| scale * num / total),
+                Some(num),
+                Some(total),
+            )
+        }
+        Aggregate::Ratio => (
+            (den != 0.0).then(|| scale * num / den),
+            Some(num),
+            Some(den),
+        ),
+        Aggregate::Sum => (Some(scale * num), Some(num), None),
+        Aggregate::Mean => {
+            let n = vals.len() as f64;
+            ((n > 0.0).then(|| scale * num / n), Some(num), Some(n))
+        }
+        Aggregate::Median => {
+            let n = vals.len() as f64;
+            (median(vals).map(|m| scale * m), None, Some(n))
+        }
+    }
+}
+
+/// Text → one id for the whole indicator stage, so that the villages and
+/// units of one province and the next are told apart or recognised.
+#[derive(Default)]
+pub struct NationIds {
+    ids: HashMap<Box<str>, u32>,
+}
+
+impl NationIds {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = self.ids.len() as u32;
+        self.ids.insert(s.into(), i);
+        i
+    }
+}
+
+/// One city-level area key's sums, and the villages, reporting villages
+/// and units counted, by [`NationIds`].
+#[derive(Default)]
+struct CityAcc {
+    num: f64,
+    den: f64,
+    vals: Vec<f64>,
+    villages: roaring::RoaringBitmap,
+    reporting: roaring::RoaringBitmap,
+    units: roaring::RoaringBitmap,
+}
+
+/// The city rows of one indicator, added up a province at a time: the
+/// same figures as one pass over every unit row (sums in province order,
+/// each village and unit counted once over the nation).
+#[derive(Default)]
+pub struct CityRows {
+    /// (period, category) → its sums
+    accs: BTreeMap<(String, Option<String>), CityAcc>,
+}
+
+impl CityRows {
+    /// Adds one province's unit rows.
+    pub fn add(&mut self, ind: &Indicator, units: &Units, ids: &mut NationIds) {
+        let mut gid = vec![NONE; units.strings.len()];
+        let mut global = |i: u32, ids: &mut NationIds| -> u32 {
+            let g = &mut gid[i as usize];
+            if *g == NONE {
+                *g = ids.id(&units.strings[i as usize]);
+            }
+            *g
+        };
+        let mut slot: Option<((u32, u32), &mut CityAcc)> = None;
+        for r in &units.rows {
+            // rows come sorted by period and category: one map lookup each
+            if slot
+                .as_ref()
+                .is_none_or(|(k, _)| *k != (r.period, r.category))
+            {
+                let key = (
+                    units.text(r.period).unwrap_or_default().to_string(),
+                    units.text(r.category).map(str::to_string),
+                );
+                let a = self.accs.entry(key).or_default();
+                slot = Some(((r.period, r.category), a));
+            }
+            let Some((_, a)) = slot.as_mut() else {
+                continue;
+            };
+            let unit = global(r.unit, ids);
+            if ind.def.once_per_unit && a.units.contains(unit) {
+                continue;
+            }
+            add_value(ind.def.aggregate, r, &mut a.num, &mut a.den, &mut a.vals);
+            if r.village != NONE {
+                let v = global(r.village, ids);
+                a.villages.insert(v);
+                if r.reported {
+                    a.reporting.insert(v);
+                }
+            }
+            a.units.insert(unit);
+        }
+    }
+
+    /// The city rows, sorted like [`aggregate`]'s.
+    pub fn finish(
+        mut self,
+        idx: usize,
+        ind: &Indicator,
+        geo: &Geo,
+        city: (&str, &str),
+        year_ends: &BTreeMap<String, crate::analysis::tables::YearEnds>,
+    ) -> Vec<IndicatorRow> {
+        // a missing category after every category, as in `aggregate`
+        let order = |k: &(String, Option<String>)| (k.0.clone(), k.1.is_none(), k.1.clone());
+        let mut keys: Vec<(String, Option<String>)> = self.accs.keys().cloned().collect();
+        keys.sort_by_key(order);
+        let mut totals: HashMap<String, f64> = HashMap::new();
+        if ind.def.aggregate == Aggregate::Share {
+            for k in &keys {
+                *totals.entry(k.0.clone()).or_default() += self.accs[k].den;
+            }
+        }
+        let mut later: HashMap<String, usize> = HashMap::new();
+        let mut out = Vec::new();
+        for k in keys {
+            let Some(mut a) = self.accs.remove(&k) else {
+                continue;
+            };
+            let (period, category) = k;
+            let total = totals.get(&period).copied();
+            let (value, numerator, denominator) = figures(
+                ind.def.aggregate,
+                ind.def.scale,
+                a.num,
+                a.den,
+                &mut a.vals,
+                total,
+            );
+            let extra = if geo.merged_later.is_empty() {
+                0
+            } else {
+                *later
+                    .entry(period.clone())
+                    .or_insert_with(|| geo.merged_after(&period).total)
+            };
+            out.push(IndicatorRow {
+                indicator: idx,
+                category,
+                period_used: crate::analysis::tables::period_used_in(
+                    year_ends,
+                    &ind.def.dataset,
+                    &period,
+                    None,
+                ),
+                period,
+                level: Level::City,
+                geo_code: city.0.to_string(),
+                geo_name: city.1.to_string(),
+                value,
+                numerator,
+                denominator,
+                villages_reporting: a.reporting.len(),
+                villages_registry: (geo.villages_total + extra) as u64,
+                units: a.units.len(),
+                rank: None,
+                note: None,
+            });
+        }
+        out
+    }
 }
 
 /// Rank 1 is the best village of its county (ties share the better rank).

@@ -64,11 +64,43 @@ pub struct Scope {
     /// out of every figure. An entry without a kind is a village.
     #[serde(default = "all_kinds")]
     pub kinds: Vec<String>,
+    /// How much of a lake of several areas the SQL sees at once: memory
+    /// follows the largest area and not the lake (see README).
+    #[serde(default)]
+    pub query_area: QueryArea,
 }
 
 impl Default for Scope {
     fn default() -> Self {
-        Scope { kinds: all_kinds() }
+        Scope {
+            kinds: all_kinds(),
+            query_area: QueryArea::default(),
+        }
+    }
+}
+
+/// `[scope] query_area`: the indicator SQL runs over one province (city,
+/// county) of the lake at a time when the lake holds more than one, or
+/// over the whole lake (`all`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum QueryArea {
+    All,
+    #[default]
+    Province,
+    City,
+    County,
+}
+
+impl QueryArea {
+    /// Digits of the division code that name the area.
+    pub fn digits(self) -> usize {
+        match self {
+            QueryArea::All => 0,
+            QueryArea::Province => 2,
+            QueryArea::City => 4,
+            QueryArea::County => 6,
+        }
     }
 }
 

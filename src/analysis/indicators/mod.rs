@@ -4,6 +4,7 @@
 
 mod aggregate;
 pub mod defs;
+mod nation;
 mod units;
 
 pub use aggregate::aggregate;
@@ -113,19 +114,8 @@ pub fn compute_all(
         // tables (`JOIN (SELECT …) c`) from one query to the next
         let units = run_queries(&mut tables.context(), ind)?;
         let t1 = t0.elapsed();
-        // rows are sorted: repeats are neighbours
-        let repeats = units
-            .rows
-            .windows(2)
-            .filter(|w| {
-                (w[0].period, w[0].category, w[0].unit) == (w[1].period, w[1].category, w[1].unit)
-            })
-            .count();
-        if repeats > 0 && !ind.def.once_per_unit {
-            warnings.push(format!(
-                "{}: {repeats} unit(s) appear more than once in a period (e.g. two files report the same village); each row is counted",
-                ind.def.id
-            ));
+        if let Some(w) = repeat_warning(ind, repeated_units(&units)) {
+            warnings.push(w);
         }
         let mut rows = aggregate(i, ind, &units, &tables.geo, (&code, &name));
         for r in &mut rows {
@@ -147,6 +137,25 @@ pub fn compute_all(
         b.finish_and_clear();
     }
     Ok((out, warnings))
+}
+
+/// Unit rows that repeat the period, category and unit of the row before
+/// (rows are sorted: repeats are neighbours).
+fn repeated_units(units: &Units) -> usize {
+    units
+        .rows
+        .windows(2)
+        .filter(|w| {
+            (w[0].period, w[0].category, w[0].unit) == (w[1].period, w[1].category, w[1].unit)
+        })
+        .count()
+}
+
+fn repeat_warning(ind: &Indicator, repeats: usize) -> Option<String> {
+    (repeats > 0 && !ind.def.once_per_unit).then(|| format!(
+        "{}: {repeats} unit(s) appear more than once in a period (e.g. two files report the same village); each row is counted",
+        ind.def.id
+    ))
 }
 
 /// The long table as a frame.
@@ -238,7 +247,14 @@ pub fn dir(out: &Path) -> PathBuf {
 
 /// What one `indicators` stage produced.
 pub struct Computed {
+    /// Every row; over a lake of several provinces the city and county
+    /// rows only, every row being in [`Computed::streamed`].
     pub rows: Vec<IndicatorRow>,
+    /// rows of `indicators.parquet`
+    pub row_count: usize,
+    /// `indicators.parquet` already written under a temporary name (a
+    /// nation's indicators, see [`nation`])
+    pub streamed: Option<nation::Streamed>,
     /// data problems behind some figures (see [`compute_all`])
     pub warnings: Vec<String>,
     pub effects: Vec<crate::analysis::effects::EffectRow>,
@@ -256,6 +272,11 @@ pub fn compute(
     defs: &Definitions,
     out: &Path,
 ) -> Result<Option<Computed>, IndicatorError> {
+    let digits = defs.scope.query_area.digits();
+    let areas = crate::analysis::tables::areas(out, digits);
+    if digits > 0 && areas.len() > 1 {
+        return nation::compute_by_area(p, defs, out, &areas);
+    }
     let t0 = std::time::Instant::now();
     let Some(mut tables) = Tables::load(p, out, false)? else {
         return Ok(None);
@@ -268,22 +289,11 @@ pub fn compute(
         eprintln!("timing: load the lake {:.3} s", t0.elapsed().as_secs_f64());
     }
     let (rows, mut warnings) = compute_all(defs, &tables, &p.city)?;
-    let t1 = std::time::Instant::now();
-    let bar = crate::progress::bar(1, "income effects");
-    if let Some(b) = &bar {
-        b.set_message("TWFE, event study, Callaway–Sant'Anna");
-    }
-    let (effects, more) = crate::analysis::effects::compute(&tables, &p.city, &defs.effects)
-        .map_err(|e| IndicatorError::Other(format!("income effects: {e}")))?;
-    warnings.extend(more);
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    if timings {
-        eprintln!("timing: income effects {:.3} s", t1.elapsed().as_secs_f64());
-    }
+    let effects = income_effects(p, defs, &tables, &mut warnings)?;
     Ok(Some(Computed {
+        row_count: rows.len(),
         rows,
+        streamed: None,
         warnings,
         effects,
         lake_version: tables.lake_version.clone(),
@@ -291,6 +301,50 @@ pub fn compute(
         files: tables.files.clone(),
         seconds: t0.elapsed().as_secs_f64(),
     }))
+}
+
+/// The file metadata of the indicator tables.
+fn table_meta(
+    p: &crate::config::Pipeline,
+    defs: &Definitions,
+    lake_version: &str,
+) -> Vec<(String, String)> {
+    vec![
+        (
+            "zhenxing.lake_version".to_string(),
+            lake_version.to_string(),
+        ),
+        ("zhenxing.pipeline_hash".to_string(), p.hash.clone()),
+        (
+            "zhenxing.definitions".to_string(),
+            defs.path.display().to_string(),
+        ),
+    ]
+}
+
+/// The income effects of the tables' household panel, with a progress
+/// bar on a terminal; their data problems are added to `warnings`.
+fn income_effects(
+    p: &crate::config::Pipeline,
+    defs: &Definitions,
+    tables: &Tables,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<crate::analysis::effects::EffectRow>, IndicatorError> {
+    let t1 = std::time::Instant::now();
+    let bar = crate::progress::bar(1, "income effects");
+    if let Some(b) = &bar {
+        b.set_message("TWFE, event study, Callaway–Sant'Anna");
+    }
+    let (effects, more) = crate::analysis::effects::compute(tables, &p.city, &defs.effects)
+        .map_err(|e| IndicatorError::Other(format!("income effects: {e}")))?;
+    warnings.extend(more);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if std::env::var_os("ZHENXING_TIMINGS").is_some() {
+        eprintln!("timing: income effects {:.3} s", t1.elapsed().as_secs_f64());
+    }
+    Ok(effects)
 }
 
 /// Writes `indicators.parquet` and `income_effects.parquet` (each through
@@ -302,18 +356,21 @@ pub fn write_tables(
     c: &Computed,
 ) -> Result<(), IndicatorError> {
     let dir = dir(out);
-    let meta = vec![
-        ("zhenxing.lake_version".to_string(), c.lake_version.clone()),
-        ("zhenxing.pipeline_hash".to_string(), p.hash.clone()),
-        (
-            "zhenxing.definitions".to_string(),
-            defs.path.display().to_string(),
-        ),
-    ];
+    let meta = table_meta(p, defs, &c.lake_version);
     let pqerr = |path: &Path, e: PolarsError| IndicatorError::Lake(crate::lake::pq(path, e));
     let path = dir.join("indicators.parquet");
-    let mut df = indicators_frame(defs, &c.rows, &c.lake_version).map_err(|e| pqerr(&path, e))?;
-    write_parquet(&path, &mut df, meta.clone(), 65536)?;
+    match &c.streamed {
+        Some(s) => {
+            std::fs::rename(&s.tmp, &path)
+                .and_then(|()| crate::fsio::sync_parent(&path))
+                .map_err(|e| IndicatorError::Other(format!("{}: {e}", path.display())))?;
+        }
+        None => {
+            let mut df =
+                indicators_frame(defs, &c.rows, &c.lake_version).map_err(|e| pqerr(&path, e))?;
+            write_parquet(&path, &mut df, meta.clone(), 65536)?;
+        }
+    }
     let path = dir.join("income_effects.parquet");
     let mut df = crate::analysis::effects::effects_frame(&c.effects, &c.lake_version)
         .map_err(|e| pqerr(&path, e))?;
