@@ -83,6 +83,9 @@ pub struct Part<'a> {
     pub counties: Option<&'a str>,
     /// of the datasets only these (the registry always)
     pub only: Option<&'a [&'a str]>,
+    /// of a dataset's columns only these (and its codes and period; the
+    /// registry whole)
+    pub columns: Option<&'a std::collections::HashSet<String>>,
 }
 
 pub struct Tables {
@@ -111,7 +114,12 @@ fn pq(path: &Path, e: PolarsError) -> LakeError {
 /// Reads `lake/<dataset>` (hive partitions) or, when it has no file, an
 /// empty frame with the dataset's columns. With `counties`, only the
 /// partitions whose county code starts with it.
-fn read_dataset(lake: &Path, src: &Source, counties: Option<&str>) -> Result<DataFrame, LakeError> {
+fn read_dataset(
+    lake: &Path,
+    src: &Source,
+    counties: Option<&str>,
+    columns: Option<&std::collections::HashSet<String>>,
+) -> Result<DataFrame, LakeError> {
     let dir = lake.join(&src.dataset);
     let has_files = match counties {
         None => walk_has_parquet(&dir),
@@ -132,7 +140,30 @@ fn read_dataset(lake: &Path, src: &Source, counties: Option<&str>) -> Result<Dat
             ..Default::default()
         };
         LazyFrame::scan_parquet(PlRefPath::new(glob), args)
-            .and_then(|lf| lf.collect())
+            .and_then(|mut lf| match columns {
+                None => lf.collect(),
+                Some(keep) => {
+                    // what the queries name, and what a row's period, place
+                    // and scope come from; nothing else is read
+                    let schema = lf.collect_schema()?;
+                    let cols: Vec<Expr> = schema
+                        .iter_names()
+                        .filter(|n| {
+                            keep.contains(n.as_str())
+                                || [
+                                    "county_code",
+                                    "village_code",
+                                    "period",
+                                    "year",
+                                    "source_file_sha256",
+                                ]
+                                .contains(&n.as_str())
+                        })
+                        .map(|n| col(n.clone()))
+                        .collect();
+                    lf.select(cols).collect()
+                }
+            })
             .map_err(|e| pq(&dir, e))?
     } else {
         let mut df = crate::lake::empty_frame(src)?;
@@ -408,7 +439,8 @@ impl Tables {
             {
                 continue;
             }
-            let mut df = read_dataset(&lake, src, counties)?;
+            let columns = part.columns.filter(|_| src.dataset != "villages");
+            let mut df = read_dataset(&lake, src, counties, columns)?;
             if src.dataset == "villages" {
                 // villages of today and those merged away on a known date
                 // (in the registry of the periods before it)
@@ -673,12 +705,13 @@ pub fn global_periods(
     let file_period = file_periods(meta);
     let mut excluded = std::collections::HashSet::new();
     for src in p.sources.iter().filter(|s| s.dataset == "villages") {
-        let v = read_dataset(&lake, src, None)?;
+        let v = read_dataset(&lake, src, None, None)?;
         excluded = out_of_scope(&v, kinds).map_err(|e| pq(&lake, e))?;
     }
     for src in p.sources.iter().filter(|s| s.dataset != "villages") {
         let dir = lake.join(&src.dataset);
         let mut ps = Vec::new();
+        let dated = matches!(src.frequency, Frequency::Monthly | Frequency::Quarterly);
         if walk_has_parquet(&dir) {
             let glob = format!("{}/**/*.parquet", dir.display());
             let args = ScanArgsParquet {
@@ -691,12 +724,23 @@ pub fn global_periods(
             let df = LazyFrame::scan_parquet(PlRefPath::new(glob), args)
                 .and_then(|mut lf| {
                     let schema = lf.collect_schema()?;
-                    let cols: Vec<Expr> = ["period", "year", "source_file_sha256", "village_code"]
-                        .into_iter()
-                        .filter(|c| schema.contains(c))
-                        .map(col)
-                        .collect();
-                    lf.select(cols).collect()
+                    // the column the period comes from (see `period_column`),
+                    // and the village only when some are out of scope
+                    let from = if dated && schema.contains("period") {
+                        "period"
+                    } else if schema.contains("year") {
+                        "year"
+                    } else {
+                        "source_file_sha256"
+                    };
+                    let mut cols = vec![col(from)];
+                    if !excluded.is_empty() && schema.contains("village_code") {
+                        cols.push(col("village_code"));
+                    }
+                    // one row per distinct value: a nation has millions
+                    lf.select(cols)
+                        .unique(None, UniqueKeepStrategy::Any)
+                        .collect()
                 })
                 .map_err(|e| pq(&dir, e))?;
             let period = period_column(&df, src, &file_period).map_err(|e| pq(&dir, e))?;
@@ -704,7 +748,6 @@ pub fn global_periods(
                 Ok(_) => str_values(&df, "village_code").map_err(|e| pq(&dir, e))?,
                 Err(_) => vec![None; df.height()],
             };
-            let dated = matches!(src.frequency, Frequency::Monthly | Frequency::Quarterly);
             let period = period.str().map_err(|e| pq(&dir, e))?;
             for (per, v) in period.iter().zip(&village) {
                 let Some(per) = per else { continue };

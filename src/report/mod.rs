@@ -116,12 +116,37 @@ pub fn write_all(
     if !periods.contains(&period) {
         return Err(ReportError::NoPeriod(period, periods.join(", ")));
     }
+    let chosen = choose_periods(&c.rows, &period);
+    // a nation's county rows of the period, read back from its table
+    let mut nation_rows = Vec::new();
+    if let Some(s) = &c.streamed {
+        nation_rows = s
+            .rows_at(defs, Level::County, &chosen)
+            .map_err(|e| ReportError::Write {
+                path: out.join("indicators"),
+                message: e.to_string(),
+            })?;
+        nation_rows.extend(c.rows.iter().cloned());
+        nation_rows.sort_by(|a, b| {
+            (a.indicator, &a.period, &a.category, a.level, &a.geo_code).cmp(&(
+                b.indicator,
+                &b.period,
+                &b.category,
+                b.level,
+                &b.geo_code,
+            ))
+        });
+    }
     let data = ReportData {
         pipeline: p,
         defs,
-        chosen: choose_periods(&c.rows, &period),
+        chosen,
         period: period.clone(),
-        rows: &c.rows,
+        rows: if c.streamed.is_some() {
+            &nation_rows
+        } else {
+            &c.rows
+        },
         effects: &c.effects,
         lake_version: c.lake_version.clone(),
         data_as_of: c.created.clone(),

@@ -105,21 +105,30 @@ pub struct HouseholdRow {
     pub join_year: Option<i32>,
 }
 
+/// The columns of `household_income` the panel is read from.
+pub const PANEL_COLUMNS: [&str; 8] = [
+    "county_code",
+    "village_code",
+    "household_id",
+    "head_id_number_pseudonym",
+    "year",
+    "join_year",
+    "income",
+    "member",
+];
+
 /// Reads the household panel from the lake tables.
 pub fn household_rows(t: &Tables) -> PolarsResult<Vec<HouseholdRow>> {
     let Some(df) = t.frames.get("household_income") else {
         return Ok(Vec::new());
     };
-    let s = |n: &str| -> PolarsResult<Vec<Option<String>>> {
-        match df.column(n) {
-            Ok(c) => Ok(c
-                .cast(&DataType::String)?
-                .str()?
-                .iter()
-                .map(|v| v.map(str::to_string))
-                .collect()),
-            Err(_) => Ok(vec![None; df.height()]),
-        }
+    // text columns as they are (one chunk, read by index): a nation's
+    // panel is millions of rows, and a copy of each text is a gigabyte
+    let s = |n: &str| -> PolarsResult<StringChunked> {
+        Ok(match df.column(n) {
+            Ok(c) => c.cast(&DataType::String)?.str()?.rechunk().into_owned(),
+            Err(_) => StringChunked::full_null(n.into(), df.height()),
+        })
     };
     let i = |n: &str| -> PolarsResult<Vec<Option<i64>>> {
         Ok(df
@@ -149,20 +158,20 @@ pub fn household_rows(t: &Tables) -> PolarsResult<Vec<HouseholdRow>> {
         .collect();
     let mut out = Vec::with_capacity(df.height());
     for r in 0..df.height() {
-        let (Some(c), Some(v), Some(y)) = (&county[r], &village[r], year[r]) else {
+        let (Some(c), Some(v), Some(y)) = (county.get(r), village.get(r), year[r]) else {
             continue;
         };
         // a household is its id within the county, else its head's pseudonym
-        let Some(h) = hid[r]
-            .as_ref()
+        let Some(h) = hid
+            .get(r)
             .map(|h| format!("{c}/{h}"))
-            .or_else(|| head[r].as_ref().map(|p| format!("p/{p}")))
+            .or_else(|| head.get(r).map(|p| format!("p/{p}")))
         else {
             continue;
         };
         out.push(HouseholdRow {
-            county_code: c.clone(),
-            village_code: v.clone(),
+            county_code: c.to_string(),
+            village_code: v.to_string(),
             household: h,
             year: y as i32,
             income: income[r],

@@ -247,8 +247,8 @@ pub fn dir(out: &Path) -> PathBuf {
 
 /// What one `indicators` stage produced.
 pub struct Computed {
-    /// Every row; over a lake of several provinces the city and county
-    /// rows only, every row being in [`Computed::streamed`].
+    /// Every row; over a lake of several provinces the city rows only,
+    /// every row being in [`Computed::streamed`].
     pub rows: Vec<IndicatorRow>,
     /// rows of `indicators.parquet`
     pub row_count: usize,

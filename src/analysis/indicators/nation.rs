@@ -10,8 +10,8 @@
 //! nation. What a query computes across rows of two provinces (a person
 //! who moved province, a station id used in two provinces) it computes
 //! within each province. Rows are written to `indicators.parquet` as each
-//! province is done; the city and county rows stay in memory for the
-//! report.
+//! province is done; the city rows stay in memory, and the report reads
+//! the county rows of its period back from the table.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -28,7 +28,104 @@ use crate::lake::Layout;
 /// [`Computed`] that holds it, when nothing writes the tables).
 pub struct Streamed {
     pub(super) tmp: PathBuf,
+    /// where [`write_tables`] puts it
+    pub(super) target: PathBuf,
     pub(super) rows: usize,
+}
+
+impl Streamed {
+    /// The rows of the given level whose (indicator, period) is one of
+    /// `chosen`, read back from the table (under its temporary name, or
+    /// in place once written).
+    pub fn rows_at(
+        &self,
+        defs: &Definitions,
+        level: Level,
+        chosen: &BTreeMap<usize, String>,
+    ) -> Result<Vec<IndicatorRow>, IndicatorError> {
+        let path = if self.tmp.exists() {
+            &self.tmp
+        } else {
+            &self.target
+        };
+        let pqe = |e: PolarsError| IndicatorError::Lake(crate::lake::pq(path, e));
+        let df = LazyFrame::scan_parquet(
+            PlRefPath::new(path.display().to_string()),
+            Default::default(),
+        )
+        .and_then(|lf| lf.filter(col("level").eq(lit(level.as_str()))).collect())
+        .map_err(pqe)?;
+        let index: HashMap<&str, usize> = defs
+            .indicators
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.def.id.as_str(), i))
+            .collect();
+        let text = |n: &str| -> PolarsResult<Vec<Option<String>>> {
+            Ok(df
+                .column(n)?
+                .str()?
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect())
+        };
+        let float = |n: &str| -> PolarsResult<Vec<Option<f64>>> {
+            Ok(df.column(n)?.f64()?.iter().collect())
+        };
+        let count = |n: &str| -> PolarsResult<Vec<Option<u64>>> {
+            Ok(df.column(n)?.u64()?.iter().collect())
+        };
+        let (ids, category, period, period_used) = (
+            text("indicator_id").map_err(pqe)?,
+            text("category").map_err(pqe)?,
+            text("period").map_err(pqe)?,
+            text("period_used").map_err(pqe)?,
+        );
+        let (geo_code, geo_name, note) = (
+            text("geo_code").map_err(pqe)?,
+            text("geo_name").map_err(pqe)?,
+            text("note").map_err(pqe)?,
+        );
+        let (value, numerator, denominator) = (
+            float("value").map_err(pqe)?,
+            float("numerator").map_err(pqe)?,
+            float("denominator").map_err(pqe)?,
+        );
+        let (reporting, registry, units, rank) = (
+            count("villages_reporting").map_err(pqe)?,
+            count("villages_registry").map_err(pqe)?,
+            count("units").map_err(pqe)?,
+            count("rank").map_err(pqe)?,
+        );
+        let mut out = Vec::new();
+        for r in 0..df.height() {
+            let Some(&indicator) = ids[r].as_deref().and_then(|id| index.get(id)) else {
+                continue;
+            };
+            let p = period[r].clone().unwrap_or_default();
+            if chosen.get(&indicator) != Some(&p) {
+                continue;
+            }
+            out.push(IndicatorRow {
+                indicator,
+                category: category[r].clone(),
+                period: p,
+                period_used: period_used[r].clone().unwrap_or_default(),
+                level,
+                geo_code: geo_code[r].clone().unwrap_or_default(),
+                geo_name: geo_name[r].clone().unwrap_or_default(),
+                value: value[r],
+                numerator: numerator[r],
+                denominator: denominator[r],
+                villages_reporting: reporting[r].unwrap_or(0),
+                villages_registry: registry[r].unwrap_or(0),
+                units: units[r].unwrap_or(0),
+                rank: rank[r],
+                note: note[r].clone(),
+            });
+        }
+        Ok(out)
+    }
 }
 
 impl Drop for Streamed {
@@ -100,6 +197,7 @@ impl RowsWriter {
 
     fn finish(self) -> Result<Streamed, IndicatorError> {
         let streamed = Streamed {
+            target: self.tmp.with_file_name("indicators.parquet"),
             tmp: self.tmp,
             rows: self.rows,
         };
@@ -109,6 +207,38 @@ impl RowsWriter {
             .sync_all()
             .map_err(|e| IndicatorError::Other(format!("{}: {e}", streamed.tmp.display())))?;
         Ok(streamed)
+    }
+}
+
+/// Every word of every indicator's SQL: a column no query names is not
+/// read (names, ID pseudonyms and phone numbers are most of a roster).
+fn sql_words(defs: &Definitions) -> std::collections::HashSet<String> {
+    defs.indicators
+        .iter()
+        .flat_map(|i| i.queries.iter())
+        .flat_map(|(_, sql)| {
+            sql.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// How an indicator's queries are run: all at once (`None`), or one `each`
+/// variant at a time when every variant is a category of its own and the
+/// figures of one category do not depend on another's (not a share): the
+/// 24 per-standard pass rates of a province are 6 million unit rows at
+/// once, a quarter of a million each. Keys, sums and ranks are per
+/// category, so the rows are the same.
+fn variants(ind: &Indicator) -> Vec<Option<usize>> {
+    let each = ind.queries.len() > 1
+        && ind.def.aggregate != Aggregate::Share
+        && ind.queries.iter().all(|(label, _)| label.is_some());
+    if each {
+        (0..ind.queries.len()).map(Some).collect()
+    } else {
+        vec![None]
     }
 }
 
@@ -137,6 +267,7 @@ pub(super) fn compute_by_area(
         &Part {
             counties: None,
             only: Some(&[]),
+            columns: None,
         },
         version.clone(),
         &meta,
@@ -155,6 +286,7 @@ pub(super) fn compute_by_area(
         );
     }
 
+    let named = sql_words(defs);
     let n = defs.indicators.len();
     let mut city: Vec<CityRows> = (0..n).map(|_| CityRows::default()).collect();
     let mut ids = NationIds::default();
@@ -172,6 +304,7 @@ pub(super) fn compute_by_area(
             &Part {
                 counties: Some(pv),
                 only: None,
+                columns: Some(&named),
             },
             version.clone(),
             &meta,
@@ -187,11 +320,21 @@ pub(super) fn compute_by_area(
                 b.set_message(format!("area {pv}: {}", ind.def.id));
                 b.inc(1);
             }
-            let units = run_queries(&mut t.context(), ind)?;
-            repeats[i] += repeated_units(&units);
-            city[i].add(ind, &units, &mut ids);
-            let mut rows = aggregate(i, ind, &units, &geo, (&code, &name));
-            drop(units);
+            let t2 = std::time::Instant::now();
+            let (mut queried, mut unit_rows) = (std::time::Duration::ZERO, 0);
+            let mut rows = Vec::new();
+            for part in variants(ind) {
+                let t3 = std::time::Instant::now();
+                let units = match part {
+                    None => run_queries(&mut t.context(), ind)?,
+                    Some(k) => run_variant(&mut t.context(), ind, k)?,
+                };
+                queried += t3.elapsed();
+                unit_rows += units.rows.len();
+                repeats[i] += repeated_units(&units);
+                city[i].add(ind, &units, &mut ids);
+                rows.extend(aggregate(i, ind, &units, &geo, (&code, &name)));
+            }
             rows.retain(|r| r.level != Level::City);
             for r in &mut rows {
                 r.period_used = crate::analysis::tables::period_used_in(
@@ -202,7 +345,16 @@ pub(super) fn compute_by_area(
                 );
             }
             writer.write(defs, &rows, &version)?;
-            kept.extend(rows.into_iter().filter(|r| r.level == Level::County));
+            drop(rows);
+            if timings {
+                eprintln!(
+                    "timing: {pv} {:<34} {unit_rows:>8} unit rows  query {:>7.3} s  aggregate {:>7.3} s  peak {} MiB",
+                    ind.def.id,
+                    queried.as_secs_f64(),
+                    (t2.elapsed() - queried).as_secs_f64(),
+                    crate::worker::peak_rss_mib().0
+                );
+            }
         }
         if timings {
             eprintln!(
@@ -251,6 +403,12 @@ pub(super) fn compute_by_area(
         &Part {
             counties: None,
             only: Some(&["household_income"]),
+            columns: Some(
+                &crate::analysis::effects::PANEL_COLUMNS
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect(),
+            ),
         },
         version.clone(),
         &meta,

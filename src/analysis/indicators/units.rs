@@ -198,6 +198,20 @@ pub fn run_queries(ctx: &mut SQLContext, ind: &Indicator) -> Result<Units, Indic
     Ok(b.finish())
 }
 
+/// The unit rows of one `each` variant of an indicator (`k`: its place in
+/// [`Indicator::queries`]).
+pub fn run_variant(
+    ctx: &mut SQLContext,
+    ind: &Indicator,
+    k: usize,
+) -> Result<Units, IndicatorError> {
+    let mut b = UnitsBuilder::default();
+    if let Some((label, sql)) = ind.queries.get(k) {
+        read_query(ctx, ind, label, sql, &mut b)?;
+    }
+    Ok(b.finish())
+}
+
 pub(super) fn read_query(
     ctx: &mut SQLContext,
     ind: &Indicator,
