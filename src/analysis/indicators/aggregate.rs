@@ -250,6 +250,17 @@ pub struct NationIds {
 }
 
 impl NationIds {
+    /// Ids with the registry's villages first, in code order: a city key
+    /// counts most villages, and dense ids make its bitmaps dense (8 KiB
+    /// per 65,536 ids) instead of two bytes a village.
+    pub fn with_villages<'a>(codes: impl Iterator<Item = &'a String>) -> NationIds {
+        let mut ids = NationIds::default();
+        for c in codes {
+            ids.id(c);
+        }
+        ids
+    }
+
     fn id(&mut self, s: &str) -> u32 {
         if let Some(&i) = self.ids.get(s) {
             return i;

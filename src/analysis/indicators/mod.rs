@@ -342,7 +342,11 @@ fn income_effects(
         b.finish_and_clear();
     }
     if std::env::var_os("ZHENXING_TIMINGS").is_some() {
-        eprintln!("timing: income effects {:.3} s", t1.elapsed().as_secs_f64());
+        eprintln!(
+            "timing: income effects {:.3} s, peak so far {} MiB",
+            t1.elapsed().as_secs_f64(),
+            crate::worker::peak_rss_mib().0
+        );
     }
     Ok(effects)
 }

@@ -289,7 +289,7 @@ pub(super) fn compute_by_area(
     let named = sql_words(defs);
     let n = defs.indicators.len();
     let mut city: Vec<CityRows> = (0..n).map(|_| CityRows::default()).collect();
-    let mut ids = NationIds::default();
+    let mut ids = NationIds::with_villages(geo.village.keys());
     let mut repeats = vec![0usize; n];
     let mut year_ends: BTreeMap<String, YearEnds> = BTreeMap::new();
     let mut kept: Vec<IndicatorRow> = Vec::new();
