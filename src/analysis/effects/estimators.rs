@@ -126,32 +126,34 @@ fn within_ols(
         count[o.unit] += 1;
     }
     let keep: Vec<usize> = (0..obs.len()).filter(|&i| count[obs[i].unit] > 1).collect();
+    // flat arrays: a panel is hundreds of thousands of observations
     let mut sum_y = vec![0.0; n_units];
-    let mut sum_x = vec![vec![0.0; k]; n_units];
+    let mut sum_x = vec![0.0; n_units * k];
     for &i in &keep {
         let u = obs[i].unit;
         sum_y[u] += obs[i].y;
         for j in 0..k {
-            sum_x[u][j] += x[i][j];
+            sum_x[u * k + j] += x[i][j];
         }
     }
-    let mut xt = Vec::with_capacity(keep.len());
+    let mut xt = Vec::with_capacity(keep.len() * k);
     let mut yt = Vec::with_capacity(keep.len());
     for &i in &keep {
         let u = obs[i].unit;
         let c = count[u] as f64;
         yt.push(obs[i].y - sum_y[u] / c);
-        xt.push(
-            (0..k)
-                .map(|j| x[i][j] - sum_x[u][j] / c)
-                .collect::<Vec<f64>>(),
-        );
+        xt.extend((0..k).map(|j| x[i][j] - sum_x[u * k + j] / c));
     }
     let n = keep.len();
-    let units: BTreeSet<usize> = keep.iter().map(|&i| obs[i].unit).collect();
-    let clusters: BTreeSet<usize> = keep.iter().map(|&i| obs[i].cluster).collect();
+    let distinct = |ids: &mut Vec<usize>| {
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    };
+    let n_kept_units = distinct(&mut keep.iter().map(|&i| obs[i].unit).collect());
+    let g = distinct(&mut keep.iter().map(|&i| obs[i].cluster).collect());
+    let n_cluster_ids = keep.iter().map(|&i| obs[i].cluster + 1).max().unwrap_or(0);
     let _ = n_clusters;
-    let g = clusters.len();
     if n <= k + 1 || g < 2 {
         return Err(format!(
             "too few observations or clusters ({n} observations, {g} clusters)"
@@ -159,7 +161,7 @@ fn within_ols(
     }
     let mut xtx = vec![vec![0.0; k]; k];
     let mut xty = vec![0.0; k];
-    for (xi, yi) in xt.iter().zip(&yt) {
+    for (xi, yi) in xt.chunks_exact(k.max(1)).zip(&yt) {
         for a in 0..k {
             xty[a] += xi[a] * yi;
             for b in 0..k {
@@ -171,17 +173,19 @@ fn within_ols(
     let beta: Vec<f64> = (0..k)
         .map(|a| (0..k).map(|b| inv[a][b] * xty[b]).sum())
         .collect();
-    let mut score: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    // each cluster's score, by cluster id (a cluster without observations
+    // adds nothing)
+    let mut score = vec![0.0; n_cluster_ids * k];
     for (pos, &i) in keep.iter().enumerate() {
-        let xi = &xt[pos];
+        let xi = &xt[pos * k..pos * k + k];
         let u = yt[pos] - (0..k).map(|a| xi[a] * beta[a]).sum::<f64>();
-        let s = score.entry(obs[i].cluster).or_insert_with(|| vec![0.0; k]);
+        let c = obs[i].cluster;
         for a in 0..k {
-            s[a] += xi[a] * u;
+            score[c * k + a] += xi[a] * u;
         }
     }
     let mut meat = vec![vec![0.0; k]; k];
-    for s in score.values() {
+    for s in score.chunks_exact(k.max(1)) {
         for a in 0..k {
             for b in 0..k {
                 meat[a][b] += s[a] * s[b];
@@ -203,7 +207,7 @@ fn within_ols(
         beta,
         se,
         n_obs: n,
-        n_units: units.len(),
+        n_units: n_kept_units,
         n_clusters: g,
     })
 }
@@ -376,11 +380,21 @@ pub fn callaway_santanna(p: &Panel, control: Control) -> Result<CsResult, String
     let Some(&first) = ys.first() else {
         return Err("no observations".into());
     };
-    // outcome by (unit, year)
-    let mut y: BTreeMap<(usize, i32), f64> = BTreeMap::new();
+    // outcome by (unit, year), dense: a later row of the same household
+    // and year replaces an earlier one
+    let ny = ys.len();
+    let year_at = |t: i32| ys.binary_search(&t).ok();
+    let mut yv: Vec<Option<f64>> = vec![None; p.cohort.len() * ny];
     for o in &p.obs {
-        y.insert((o.unit, o.year), o.y);
+        if let Some(j) = year_at(o.year) {
+            if let Some(cell) = yv.get_mut(o.unit * ny + j) {
+                *cell = Some(o.y);
+            }
+        }
     }
+    let y_of = |u: usize, t: i32| -> Option<f64> {
+        year_at(t).and_then(|j| yv.get(u * ny + j).copied().flatten())
+    };
     let units: Vec<usize> = {
         let s: BTreeSet<usize> = p
             .obs
@@ -394,7 +408,10 @@ pub fn callaway_santanna(p: &Panel, control: Control) -> Result<CsResult, String
     if n == 0 {
         return Err("no households with a year before joining".into());
     }
-    let pos: BTreeMap<usize, usize> = units.iter().enumerate().map(|(i, &u)| (u, i)).collect();
+    let mut pos = vec![usize::MAX; p.cohort.len()];
+    for (i, &u) in units.iter().enumerate() {
+        pos[u] = i;
+    }
     let mut first_cluster: BTreeMap<usize, usize> = BTreeMap::new();
     for o in &p.obs {
         first_cluster.entry(o.unit).or_insert(o.cluster);
@@ -442,7 +459,7 @@ pub fn callaway_santanna(p: &Panel, control: Control) -> Result<CsResult, String
             let mut tr: Vec<(usize, f64)> = Vec::new();
             let mut co: Vec<(usize, f64)> = Vec::new();
             for &u in &units {
-                let (Some(a), Some(b)) = (y.get(&(u, t)), y.get(&(u, base))) else {
+                let (Some(a), Some(b)) = (y_of(u, t), y_of(u, base)) else {
                     continue;
                 };
                 if p.cohort[u] == Some(g) {
@@ -468,16 +485,16 @@ pub fn callaway_santanna(p: &Panel, control: Control) -> Result<CsResult, String
             let mut psi = vec![0.0; n];
             let (nt, nc) = (tr.len() as f64, co.len() as f64);
             for &(u, d) in &tr {
-                psi[pos[&u]] = n as f64 / nt * (d - mt);
+                psi[pos[u]] = n as f64 / nt * (d - mt);
             }
             for &(u, d) in &co {
-                psi[pos[&u]] = -(n as f64) / nc * (d - mc);
+                psi[pos[u]] = -(n as f64) / nc * (d - mc);
             }
             let att = mt - mc;
             let clusters: BTreeSet<usize> = tr
                 .iter()
                 .chain(&co)
-                .map(|&(u, _)| cluster_of[pos[&u]])
+                .map(|&(u, _)| cluster_of[pos[u]])
                 .collect();
             let se = if_se(&psi, &cluster_of, n);
             res.cells.push(Cell {

@@ -188,13 +188,23 @@ pub fn household_rows(t: &Tables) -> PolarsResult<Vec<HouseholdRow>> {
 /// the earliest `join_year` it reports (or the first year it is a member).
 /// `log`: outcome 100·ln(income), incomes ≤ 0 left out.
 pub fn build_panel(rows: &[&HouseholdRow], cluster: ClusterLevel, log: bool) -> Panel {
-    let mut units: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut clusters: BTreeMap<String, usize> = BTreeMap::new();
+    // ids in order of first sight, as a map from the text would give them
+    let mut units: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut clusters: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let mut cohort: Vec<Option<i32>> = Vec::new();
-    let mut obs = Vec::new();
+    let mut obs = Vec::with_capacity(rows.len());
+    // rows come sorted by household: the previous row's is the likely one
+    let mut last: Option<(&str, usize)> = None;
     for r in rows {
-        let n = units.len();
-        let u = *units.entry(&r.household).or_insert(n);
+        let u = match last {
+            Some((h, u)) if h == r.household => u,
+            _ => {
+                let n = units.len();
+                let u = *units.entry(&r.household).or_insert(n);
+                last = Some((&r.household, u));
+                u
+            }
+        };
         if u == cohort.len() {
             cohort.push(None);
         }
@@ -202,11 +212,15 @@ pub fn build_panel(rows: &[&HouseholdRow], cluster: ClusterLevel, log: bool) -> 
         if let Some(j) = joined.filter(|_| r.member || r.join_year.is_some()) {
             cohort[u] = Some(cohort[u].map_or(j, |c: i32| c.min(j)));
         }
-        let key = match cluster {
-            ClusterLevel::Household => r.household.clone(),
-            ClusterLevel::Village => r.village_code.clone(),
-            ClusterLevel::Township => r.village_code.chars().take(9).collect(),
-            ClusterLevel::County => r.county_code.clone(),
+        let key: &str = match cluster {
+            ClusterLevel::Household => &r.household,
+            ClusterLevel::Village => &r.village_code,
+            ClusterLevel::Township => r
+                .village_code
+                .char_indices()
+                .nth(9)
+                .map_or(&r.village_code, |(i, _)| &r.village_code[..i]),
+            ClusterLevel::County => &r.county_code,
         };
         let nc = clusters.len();
         let c = *clusters.entry(key).or_insert(nc);
