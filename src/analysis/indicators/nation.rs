@@ -49,11 +49,27 @@ impl Streamed {
             &self.target
         };
         let pqe = |e: PolarsError| IndicatorError::Lake(crate::lake::pq(path, e));
+        // only the chosen (indicator, period) pairs leave the file
+        let wanted = chosen
+            .iter()
+            .filter_map(|(&i, period)| {
+                let id = &defs.indicators.get(i)?.def.id;
+                Some(
+                    col("indicator_id")
+                        .eq(lit(id.as_str()))
+                        .and(col("period").eq(lit(period.as_str()))),
+                )
+            })
+            .reduce(|a, b| a.or(b))
+            .unwrap_or(lit(false));
         let df = LazyFrame::scan_parquet(
             PlRefPath::new(path.display().to_string()),
             Default::default(),
         )
-        .and_then(|lf| lf.filter(col("level").eq(lit(level.as_str()))).collect())
+        .and_then(|lf| {
+            lf.filter(col("level").eq(lit(level.as_str())).and(wanted))
+                .collect()
+        })
         .map_err(pqe)?;
         let index: HashMap<&str, usize> = defs
             .indicators
