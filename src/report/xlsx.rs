@@ -305,8 +305,20 @@ fn figure_sheet(
     levels: &[Level],
     categories: bool,
 ) -> Result<(), XlsxError> {
-    let ws = wb.add_worksheet();
+    // a nation's county tables are hundreds of thousands of rows: written
+    // out row by row instead of held
+    let ws = if d.fine_rows_elsewhere {
+        wb.add_worksheet_with_constant_memory()?
+    } else {
+        wb.add_worksheet()
+    };
     ws.set_name(name)?;
+    for (c, w) in [30, 12, 10, 10, 14, 14, 12, 8, 18, 14, 9, 9, 28]
+        .iter()
+        .enumerate()
+    {
+        ws.set_column_width(c as u16, *w)?;
+    }
     headers(ws, f, 0, &FAMILY_HEADERS)?;
     let mut row = 1u32;
     for (i, ind) in d.defs.indicators.iter().enumerate() {
@@ -338,12 +350,6 @@ fn figure_sheet(
             text(ws, f, row, 12, &ind.def.id)?;
             row += 1;
         }
-    }
-    for (c, w) in [30, 12, 10, 10, 14, 14, 12, 8, 18, 14, 9, 9, 28]
-        .iter()
-        .enumerate()
-    {
-        ws.set_column_width(c as u16, *w)?;
     }
     print_setup(ws, d, 1)?;
     Ok(())
