@@ -1822,8 +1822,8 @@ fn a_lake_worked_a_county_at_a_time_gives_the_same_figures_as_one_pass() {
     let area = |a: &'static str| {
         move |d: String| {
             d.replace(
-                "kinds = [\"村\", \"社区\"]",
-                &format!("kinds = [\"村\", \"社区\"]\nquery_area = \"{a}\""),
+                "query_area = \"province\"",
+                &format!("query_area = \"{a}\""),
             )
         }
     };
