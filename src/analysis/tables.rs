@@ -132,14 +132,7 @@ fn read_dataset(
             None => format!("{}/**/*.parquet", dir.display()),
             Some(prefix) => format!("{}/county_code={prefix}*/**/*.parquet", dir.display()),
         };
-        let args = ScanArgsParquet {
-            hive_options: HiveOptions {
-                enabled: Some(true),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        LazyFrame::scan_parquet(PlRefPath::new(glob), args)
+        hive_scan(glob)
             .and_then(|mut lf| match columns {
                 None => lf.collect(),
                 Some(keep) => {
@@ -184,6 +177,19 @@ fn read_dataset(
     // one chunk per partition file otherwise: thousands at national scale
     df.rechunk_mut();
     Ok(df)
+}
+
+/// The lake files a glob names, their partition folders (`county_code=…`,
+/// `year=…`) read as columns.
+fn hive_scan(glob: String) -> PolarsResult<LazyFrame> {
+    let args = ScanArgsParquet {
+        hive_options: HiveOptions {
+            enabled: Some(true),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    LazyFrame::scan_parquet(PlRefPath::new(glob), args)
 }
 
 /// The `county_code=…` partition folders of a dataset whose code starts
@@ -493,6 +499,18 @@ impl Tables {
         })
     }
 
+    /// The registry entries whose kind is not one of `kinds` (none without
+    /// a registry).
+    pub fn out_of_scope(
+        &self,
+        kinds: &[String],
+    ) -> PolarsResult<std::collections::HashSet<String>> {
+        match self.frames.get("villages") {
+            Some(v) => out_of_scope(v, kinds),
+            None => Ok(Default::default()),
+        }
+    }
+
     /// Keeps registry entries of the given kinds (`村`, `社区`) and the
     /// rows of those villages only: the scope of every figure. An entry
     /// without a kind is a village.
@@ -636,31 +654,29 @@ pub fn period_used_in(
     period: &str,
     area: Option<&str>,
 ) -> String {
-    {
-        let Some(ends) = year_ends.get(dataset).filter(|_| is_year(period)) else {
+    let Some(ends) = year_ends.get(dataset).filter(|_| is_year(period)) else {
+        return period.to_string();
+    };
+    // an area lies in one county: one lookup (a nation has 3,000
+    // counties and a million area rows per indicator)
+    if let Some(a) = area {
+        let Some(c) = a.get(..6) else {
             return period.to_string();
         };
-        // an area lies in one county: one lookup (a nation has 3,000
-        // counties and a million area rows per indicator)
-        if let Some(a) = area {
-            let Some(c) = a.get(..6) else {
-                return period.to_string();
-            };
-            return ends
-                .get(&(c.to_string(), period.to_string()))
-                .cloned()
-                .unwrap_or_else(|| period.to_string());
-        }
-        let used: std::collections::BTreeSet<&str> = ends
-            .iter()
-            .filter(|((_, y), _)| y == period)
-            .map(|(_, m)| m.as_str())
-            .collect();
-        if used.is_empty() {
-            return period.to_string();
-        }
-        used.into_iter().collect::<Vec<_>>().join(",")
+        return ends
+            .get(&(c.to_string(), period.to_string()))
+            .cloned()
+            .unwrap_or_else(|| period.to_string());
     }
+    let used: std::collections::BTreeSet<&str> = ends
+        .iter()
+        .filter(|((_, y), _)| y == period)
+        .map(|(_, m)| m.as_str())
+        .collect();
+    if used.is_empty() {
+        return period.to_string();
+    }
+    used.into_iter().collect::<Vec<_>>().join(",")
 }
 
 /// Registry entries whose kind is given and not one of `kinds`.
@@ -690,38 +706,26 @@ fn file_periods(meta: &crate::lake::VersionMeta) -> BTreeMap<String, String> {
 
 /// Every dataset's `<dataset>_periods` over the whole published lake as
 /// the indicator SQL sees it (the scope applied, the years of monthly and
-/// quarterly datasets added), read from the period columns alone. A
+/// quarterly datasets added; `excluded`: the registry entries out of scope,
+/// see [`Tables::out_of_scope`]), read from the period columns alone. A
 /// province's tables get the nation's periods: a village of a province
 /// that did not report a period others reported is counted as not
 /// reporting it, as in one pass over the nation.
 pub fn global_periods(
     p: &Pipeline,
     out: &Path,
-    kinds: &[String],
+    excluded: &std::collections::HashSet<String>,
     meta: &crate::lake::VersionMeta,
 ) -> Result<BTreeMap<String, DataFrame>, LakeError> {
     let mut frames = BTreeMap::new();
     let lake = Layout::new(out).lake();
     let file_period = file_periods(meta);
-    let mut excluded = std::collections::HashSet::new();
-    for src in p.sources.iter().filter(|s| s.dataset == "villages") {
-        let v = read_dataset(&lake, src, None, None)?;
-        excluded = out_of_scope(&v, kinds).map_err(|e| pq(&lake, e))?;
-    }
     for src in p.sources.iter().filter(|s| s.dataset != "villages") {
         let dir = lake.join(&src.dataset);
         let mut ps = Vec::new();
         let dated = matches!(src.frequency, Frequency::Monthly | Frequency::Quarterly);
         if walk_has_parquet(&dir) {
-            let glob = format!("{}/**/*.parquet", dir.display());
-            let args = ScanArgsParquet {
-                hive_options: HiveOptions {
-                    enabled: Some(true),
-                    ..Default::default()
-                },
-                ..Default::default()
-            };
-            let df = LazyFrame::scan_parquet(PlRefPath::new(glob), args)
+            let df = hive_scan(format!("{}/**/*.parquet", dir.display()))
                 .and_then(|mut lf| {
                     let schema = lf.collect_schema()?;
                     // the column the period comes from (see `period_column`),

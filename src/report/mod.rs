@@ -127,15 +127,7 @@ pub fn write_all(
                 message: e.to_string(),
             })?;
         nation_rows.extend(c.rows.iter().cloned());
-        nation_rows.sort_by(|a, b| {
-            (a.indicator, &a.period, &a.category, a.level, &a.geo_code).cmp(&(
-                b.indicator,
-                &b.period,
-                &b.category,
-                b.level,
-                &b.geo_code,
-            ))
-        });
+        crate::analysis::indicators::sort_rows(&mut nation_rows);
     }
     let data = ReportData {
         pipeline: p,

@@ -176,14 +176,8 @@ pub fn aggregate(
             );
         }
     }
-    out.sort_by(|a, b| {
-        (&a.period, &a.category, a.level, &a.geo_code).cmp(&(
-            &b.period,
-            &b.category,
-            b.level,
-            &b.geo_code,
-        ))
-    });
+    // one indicator: its rows in the table's order
+    sort_rows(&mut out);
     out
 }
 

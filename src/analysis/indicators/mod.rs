@@ -139,6 +139,20 @@ pub fn compute_all(
     Ok((out, warnings))
 }
 
+/// The order of `indicators.parquet`'s rows: indicator, period, category
+/// (none first), level, area code.
+pub fn sort_rows(rows: &mut [IndicatorRow]) {
+    rows.sort_by(|a, b| {
+        (a.indicator, &a.period, &a.category, a.level, &a.geo_code).cmp(&(
+            b.indicator,
+            &b.period,
+            &b.category,
+            b.level,
+            &b.geo_code,
+        ))
+    });
+}
+
 /// Unit rows that repeat the period, category and unit of the row before
 /// (rows are sorted: repeats are neighbours).
 fn repeated_units(units: &Units) -> usize {

@@ -118,14 +118,10 @@ impl Streamed {
             let Some(&indicator) = ids[r].as_deref().and_then(|id| index.get(id)) else {
                 continue;
             };
-            let p = period[r].clone().unwrap_or_default();
-            if chosen.get(&indicator) != Some(&p) {
-                continue;
-            }
             out.push(IndicatorRow {
                 indicator,
                 category: category[r].clone(),
-                period: p,
+                period: period[r].clone().unwrap_or_default(),
                 period_used: period_used[r].clone().unwrap_or_default(),
                 level,
                 geo_code: geo_code[r].clone().unwrap_or_default(),
@@ -274,7 +270,6 @@ pub(super) fn compute_by_area(
     let kinds = &defs.scope.kinds;
     let scope_err =
         |e: PolarsError| IndicatorError::Other(format!("scope and years of the lake: {e}"));
-    let periods = global_periods(p, out, kinds, &meta)?;
     // the nation's registry: names and village counts of every area
     let mut registry = Tables::load_part(
         p,
@@ -288,6 +283,9 @@ pub(super) fn compute_by_area(
         version.clone(),
         &meta,
     )?;
+    let excluded = registry.out_of_scope(kinds).map_err(scope_err)?;
+    let periods = global_periods(p, out, &excluded, &meta)?;
+    drop(excluded);
     registry.keep_kinds(kinds).map_err(scope_err)?;
     let geo = std::mem::take(&mut registry.geo);
     let files = std::mem::take(&mut registry.files);
@@ -308,7 +306,7 @@ pub(super) fn compute_by_area(
     let mut ids = NationIds::with_villages(geo.village.keys());
     let mut repeats = vec![0usize; n];
     let mut year_ends: BTreeMap<String, YearEnds> = BTreeMap::new();
-    let mut kept: Vec<IndicatorRow> = Vec::new();
+    let mut city_rows: Vec<IndicatorRow> = Vec::new();
     let mut writer = RowsWriter::create(p, defs, out, &version)?;
     let bar = crate::progress::bar((areas.len() * n) as u64, "indicators");
     for pv in areas {
@@ -389,7 +387,7 @@ pub(super) fn compute_by_area(
     for (i, (ind, c)) in defs.indicators.iter().zip(city).enumerate() {
         let rows = c.finish(i, ind, &geo, (&code, &name), &year_ends);
         writer.write(defs, &rows, &version)?;
-        kept.extend(rows);
+        city_rows.extend(rows);
         if let Some(w) = repeat_warning(ind, repeats[i]) {
             warnings.push(w);
         }
@@ -401,15 +399,7 @@ pub(super) fn compute_by_area(
             crate::worker::peak_rss_mib().0
         );
     }
-    kept.sort_by(|a, b| {
-        (a.indicator, &a.period, &a.category, a.level, &a.geo_code).cmp(&(
-            b.indicator,
-            &b.period,
-            &b.category,
-            b.level,
-            &b.geo_code,
-        ))
-    });
+    sort_rows(&mut city_rows);
 
     // income effects: the household panel of the nation, and nothing else
     let mut t = Tables::load_part(
@@ -433,7 +423,7 @@ pub(super) fn compute_by_area(
     t.geo = geo;
     let effects = super::income_effects(p, defs, &t, &mut warnings)?;
     Ok(Some(Computed {
-        rows: kept,
+        rows: city_rows,
         row_count: streamed.rows,
         streamed: Some(streamed),
         warnings,
