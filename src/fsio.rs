@@ -8,6 +8,18 @@ use std::path::{Path, PathBuf};
 /// in the same folder, fsynced, renamed over the target, and the folder
 /// fsynced so that the rename survives a crash.
 pub fn write_durable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_durable_with(path, |f| {
+        use std::io::Write;
+        f.write_all(bytes)
+    })
+}
+
+/// As `write_durable`, with the content written by `fill` through a buffer
+/// (a large document is not built in memory first).
+pub fn write_durable_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     use std::io::Write;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -21,9 +33,11 @@ pub fn write_durable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}-{n}.tmp", std::process::id()));
-    let written = File::create(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
+    let written = File::create(&tmp).and_then(|f| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
+        fill(&mut w)?;
+        w.flush()?;
+        w.get_ref().sync_all()
     });
     if let Err(e) = written.and_then(|_| std::fs::rename(&tmp, path)) {
         let _ = std::fs::remove_file(&tmp);

@@ -292,8 +292,9 @@ pub fn run(
     let layout = Layout::new(&out);
     let as_of = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
     let cells = cells(&p, &layout, as_of);
-    let manifests = crate::lake::nightly::read_manifests(&layout);
-    let last: Vec<&crate::lake::nightly::Manifest> = manifests.iter().rev().take(runs).collect();
+    // summaries only: a nation's manifests list 120,000 files each
+    let manifests = crate::lake::nightly::read_run_summaries(&layout);
+    let last: Vec<&crate::lake::nightly::RunSummary> = manifests.iter().rev().take(runs).collect();
     if json {
         let runs_json: Vec<serde_json::Value> = last
             .iter()
@@ -301,7 +302,7 @@ pub fn run(
                 serde_json::json!({
                     "run_id": m.run_id, "started": m.started, "ended": m.ended,
                     "outcome": m.outcome, "version": m.version, "exit_code": m.exit_code,
-                    "files": m.files.len(), "files_read_this_run": m.files_read_this_run,
+                    "files": m.n_files, "files_read_this_run": m.files_read_this_run,
                     "rows_read": m.totals.read, "rows_rejected": m.totals.rejected,
                     "warnings": m.warnings,
                     "error": m.error,
@@ -366,7 +367,7 @@ pub fn run(
             m.run_id,
             m.outcome,
             m.exit_code,
-            m.files.len(),
+            m.n_files,
             m.files_read_this_run,
             m.totals.read,
             m.totals.rejected,

@@ -240,16 +240,18 @@ pub(super) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), Lake
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).at(d)?;
     }
-    let text = serde_json::to_string_pretty(value).map_err(|e| LakeError::Corrupt {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
-    })?;
-    Ok(crate::fsio::write_durable(path, text.as_bytes()).at(path)?)
+    // written as it is serialised: a nation's manifest is 100 MB of text
+    Ok(crate::fsio::write_durable_with(path, |w| {
+        serde_json::to_writer_pretty(w, value).map_err(std::io::Error::other)
+    })
+    .at(path)?)
 }
 
+/// The manifest's files. Each segment's warnings are moved, not copied, to
+/// the last file that names the segment (a nation's are 175,000).
 pub(super) fn manifest_files(
     entries: &[FileEntry],
-    infos: &HashMap<String, SegmentInfo>,
+    infos: &mut HashMap<String, SegmentInfo>,
     prev_files: &HashMap<&str, &FileEntry>,
     read_now: &BTreeSet<String>,
 ) -> Vec<ManifestFile> {
@@ -260,10 +262,22 @@ pub(super) fn manifest_files(
             superseded.entry(by).or_default().push(o.path.clone());
         }
     }
-    entries
-        .iter()
-        .map(|e| {
-            let info = infos.get(e.segment());
+    let mut uses: HashMap<&str, usize> = HashMap::new();
+    for e in entries {
+        *uses.entry(e.segment()).or_default() += 1;
+    }
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let left = uses.get_mut(e.segment()).map(|n| {
+            *n -= 1;
+            *n
+        });
+        let (error, warnings) = match infos.get_mut(e.segment()) {
+            Some(i) if left == Some(0) => (i.error.clone(), std::mem::take(&mut i.warnings)),
+            Some(i) => (i.error.clone(), i.warnings.clone()),
+            None => (None, Vec::new()),
+        };
+        {
             let change = match prev_files.get(e.path.as_str()) {
                 None => Change::New,
                 Some(f) if f.sha256 != e.sha256 => Change::Changed,
@@ -287,7 +301,7 @@ pub(super) fn manifest_files(
                         }),
                 )
                 .collect();
-            ManifestFile {
+            out.push(ManifestFile {
                 path: e.path.clone(),
                 sha256: e.sha256.clone(),
                 template: e.template.clone(),
@@ -304,11 +318,12 @@ pub(super) fn manifest_files(
                 superseded_by: e.superseded_by.clone(),
                 supersedes,
                 read_this_run: read_now.contains(e.segment()),
-                error: info.and_then(|i| i.error.clone()),
-                warnings: info.map(|i| i.warnings.clone()).unwrap_or_default(),
-            }
-        })
-        .collect()
+                error,
+                warnings,
+            });
+        }
+    }
+    out
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -397,27 +412,91 @@ pub fn write_manifest(layout: &Layout, m: &Manifest) -> Result<(), LakeError> {
     write_runs_table(layout, m)
 }
 
-/// All manifests, oldest first.
-pub fn read_manifests(layout: &Layout) -> Vec<Manifest> {
-    let mut out: Vec<Manifest> = std::fs::read_dir(layout.runs())
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .filter_map(|e| serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort_by(|a: &Manifest, b: &Manifest| a.run_id.cmp(&b.run_id));
-    out
-}
-
 /// `runs/runs.parquet`: the table so far with this run's row added. It is
 /// rebuilt from every manifest only when it is missing, unreadable, of
 /// another shape or already has the run (a national manifest is 142 MB:
 /// reading them all each night grew with every night).
+/// What the run ledger and `status` show of a run: its manifest without the
+/// file list (a nation's manifest lists 120,000 files in 100 MB of JSON;
+/// only their number is kept).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub started: String,
+    pub ended: String,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+    pub pipeline_hash: String,
+    pub version: Option<String>,
+    #[serde(rename = "files", deserialize_with = "count_items")]
+    pub n_files: usize,
+    pub totals: Counts,
+    pub files_read_this_run: usize,
+    pub files_failed: usize,
+    pub warnings: usize,
+    pub exit_code: i32,
+}
+
+/// The length of a JSON array, its items skipped unread.
+fn count_items<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    struct Count;
+    impl<'de> serde::de::Visitor<'de> for Count {
+        type Value = usize;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+            let mut n = 0;
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                n += 1;
+            }
+            Ok(n)
+        }
+    }
+    d.deserialize_seq(Count)
+}
+
+impl RunSummary {
+    pub fn of(m: &Manifest) -> RunSummary {
+        RunSummary {
+            run_id: m.run_id.clone(),
+            started: m.started.clone(),
+            ended: m.ended.clone(),
+            outcome: m.outcome,
+            error: m.error.clone(),
+            pipeline_hash: m.pipeline_hash.clone(),
+            version: m.version.clone(),
+            n_files: m.files.len(),
+            totals: m.totals,
+            files_read_this_run: m.files_read_this_run,
+            files_failed: m.files_failed,
+            warnings: m.warnings,
+            exit_code: m.exit_code,
+        }
+    }
+}
+
+/// Every run's summary, oldest first; a manifest that cannot be read is
+/// left out.
+pub fn read_run_summaries(layout: &Layout) -> Vec<RunSummary> {
+    let mut out: Vec<RunSummary> = std::fs::read_dir(layout.runs())
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .filter_map(|e| {
+                    let f = std::fs::File::open(e.path()).ok()?;
+                    serde_json::from_reader(std::io::BufReader::new(f)).ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    out
+}
+
 pub(super) fn write_runs_table(layout: &Layout, m: &Manifest) -> Result<(), LakeError> {
     let path = layout.runs().join("runs.parquet");
-    let row = runs_frame(std::slice::from_ref(m), &path)?;
+    let row = runs_frame(&[RunSummary::of(m)], &path)?;
     let appended = lake::read_parquet(&path).ok().and_then(|old| {
         let has_run = old
             .column("run_id")
@@ -435,20 +514,20 @@ pub(super) fn write_runs_table(layout: &Layout, m: &Manifest) -> Result<(), Lake
     });
     let mut df = match appended {
         Some(df) => df,
-        None => runs_frame(&read_manifests(layout), &path)?,
+        None => runs_frame(&read_run_summaries(layout), &path)?,
     };
     df.rechunk_mut();
     lake::write_parquet(&path, &mut df, Vec::new(), 65_536)
 }
 
-fn runs_frame(ms: &[Manifest], path: &Path) -> Result<polars::prelude::DataFrame, LakeError> {
+fn runs_frame(ms: &[RunSummary], path: &Path) -> Result<polars::prelude::DataFrame, LakeError> {
     use polars::prelude::*;
     let n = ms.len();
-    let s = |f: &dyn Fn(&Manifest) -> Option<String>| -> Vec<Option<String>> {
+    let s = |f: &dyn Fn(&RunSummary) -> Option<String>| -> Vec<Option<String>> {
         ms.iter().map(f).collect()
     };
     let u =
-        |f: &dyn Fn(&Manifest) -> usize| -> Vec<i64> { ms.iter().map(|m| f(m) as i64).collect() };
+        |f: &dyn Fn(&RunSummary) -> usize| -> Vec<i64> { ms.iter().map(|m| f(m) as i64).collect() };
     let cols = vec![
         Column::new("run_id".into(), s(&|m| Some(m.run_id.clone()))),
         Column::new("started".into(), s(&|m| Some(m.started.clone()))),
@@ -460,7 +539,7 @@ fn runs_frame(ms: &[Manifest], path: &Path) -> Result<polars::prelude::DataFrame
             "pipeline_hash".into(),
             s(&|m| Some(m.pipeline_hash.clone())),
         ),
-        Column::new("files".into(), u(&|m| m.files.len())),
+        Column::new("files".into(), u(&|m| m.n_files)),
         Column::new("files_read_this_run".into(), u(&|m| m.files_read_this_run)),
         Column::new("files_failed".into(), u(&|m| m.files_failed)),
         Column::new("rows_read".into(), u(&|m| m.totals.read)),
@@ -474,4 +553,24 @@ fn runs_frame(ms: &[Manifest], path: &Path) -> Result<polars::prelude::DataFrame
         ),
     ];
     DataFrame::new(n, cols).map_err(|e| lake::pq(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_summary_counts_the_files_without_reading_them() {
+        let json = r#"{"run_id": "r1", "started": "s", "ended": "e", "outcome": "published",
+            "error": null, "pipeline_hash": "h", "basis": "b", "key_fingerprint": "k",
+            "version": "r1", "previous_version": null, "full_refresh": false,
+            "files": [{"path": "a.xlsx", "warnings": [{"code": "W"}]}, {"path": "b.csv"}, {}],
+            "removed": [], "totals": {"read": 9, "accepted": 7, "rejected": 1, "non_data": 1, "records": 7},
+            "files_read_this_run": 2, "files_failed": 0, "files_with_rejects": 1,
+            "warnings": 4, "lake_rows": {}, "exit_code": 1}"#;
+        let s: RunSummary = serde_json::from_str(json).unwrap();
+        assert_eq!((s.n_files, s.files_read_this_run, s.warnings), (3, 2, 4));
+        assert_eq!((s.totals.read, s.totals.rejected, s.exit_code), (9, 1, 1));
+        assert_eq!(s.outcome, Outcome::Published);
+    }
 }

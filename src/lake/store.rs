@@ -401,6 +401,38 @@ pub fn records_frame(
 
 /// Adds the file's current path (relative to the inbox) as `source_file`,
 /// after `source_file_sha256`; segments are kept by content, not by name.
+/// Frames one under the other, in one chunk per column.
+pub fn stack(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
+    let mut it = frames.into_iter();
+    let Some(mut all) = it.next() else {
+        return Ok(DataFrame::empty());
+    };
+    for f in it {
+        all.vstack_mut_owned(f)?;
+    }
+    all.rechunk_mut();
+    Ok(all)
+}
+
+/// The frame with its text columns copied into buffers of their own: a
+/// slice of a larger frame otherwise keeps all of that frame's text alive.
+pub fn compact(df: DataFrame) -> PolarsResult<DataFrame> {
+    let height = df.height();
+    let cols = df
+        .columns()
+        .iter()
+        .map(|c| match c.dtype() {
+            DataType::String => Ok(StringChunked::from_iter_options(
+                c.name().clone(),
+                c.str()?.iter(),
+            )
+            .into_column()),
+            _ => Ok(c.rechunk()),
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new(height, cols)
+}
+
 pub fn with_source_file(mut df: DataFrame, path: &str) -> PolarsResult<DataFrame> {
     let at = df
         .get_column_index("source_file_sha256")
@@ -854,12 +886,38 @@ pub fn clean(layout: &Layout, keep: usize) -> Vec<String> {
 /// of its segments is a file of a kept version; files of a batch without
 /// its `<batch>.json` (an interrupted write) go too.
 pub fn collect_segments(layout: &Layout) {
+    // only the segment names are read from the versions and batches: their
+    // whole records are a nation's 300 MiB each
+    #[derive(serde::Deserialize)]
+    struct FileSegment {
+        sha256: String,
+        #[serde(default)]
+        segment: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct VersionSegments {
+        basis: String,
+        files: Vec<FileSegment>,
+    }
+    #[derive(serde::Deserialize)]
+    struct SegmentName {
+        #[serde(default)]
+        segment: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct BatchSegments {
+        segments: Vec<SegmentName>,
+    }
+    let read = |p: &Path| -> Option<Vec<u8>> { std::fs::read(p).ok() };
     let mut used: BTreeSet<(String, String)> = BTreeSet::new();
     for v in layout.kept_versions() {
-        if let Ok(m) = layout.version_meta(&v) {
-            for f in &m.files {
-                used.insert((m.basis.clone(), f.segment().to_string()));
-            }
+        let p = layout.versions().join(&v).join("_zhenxing/version.json");
+        let Some(m) = read(&p).and_then(|b| serde_json::from_slice::<VersionSegments>(&b).ok())
+        else {
+            continue;
+        };
+        for f in m.files {
+            used.insert((m.basis.clone(), f.segment.unwrap_or(f.sha256)));
         }
     }
     let Ok(bases) = std::fs::read_dir(layout.segments()) else {
@@ -875,14 +933,16 @@ pub fn collect_segments(layout: &Layout) {
             .map(|f| (f.file_name().to_string_lossy().to_string(), f.path()))
             .collect();
         // batches with a segment in use
-        let keep: BTreeSet<String> = crate::lake::manifest::read_batches(&b.path())
-            .into_iter()
-            .filter(|(_, info)| {
+        let keep: BTreeSet<String> = files
+            .iter()
+            .filter_map(|(name, path)| {
+                let batch = name.strip_suffix(".json")?;
+                let info: BatchSegments = serde_json::from_slice(&read(path)?).ok()?;
                 info.segments
                     .iter()
                     .any(|s| used.contains(&(basis.clone(), s.segment.clone())))
+                    .then(|| batch.to_string())
             })
-            .map(|(batch, _)| batch)
             .collect();
         let mut left = 0;
         for (name, path) in &files {
@@ -902,6 +962,47 @@ pub fn collect_segments(layout: &Layout) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slices_compacted_keep_their_values_and_drop_the_source_buffers() {
+        let long: Vec<String> = (0..2000)
+            .map(|i| format!("第{i}行的一段较长的说明文字"))
+            .collect();
+        let src = DataFrame::new(
+            2000,
+            vec![
+                Column::new("text".into(), long.clone()),
+                Column::new("n".into(), (0..2000i64).collect::<Vec<_>>()),
+            ],
+        )
+        .unwrap();
+        let parts = vec![src.slice(10, 3), src.slice(1500, 2)];
+        let stacked = stack(parts).unwrap();
+        let small = compact(stacked.clone()).unwrap();
+        assert!(small.equals(&stacked));
+        assert_eq!(small.height(), 5);
+        let texts: Vec<&str> = small
+            .column("text")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(
+            texts,
+            [&long[10], &long[11], &long[12], &long[1500], &long[1501]].map(|s| s.as_str())
+        );
+        // the text buffers held: the stacked slices keep the 2,000 rows'
+        // text, the copy its five rows'
+        let held = |df: &DataFrame| -> usize {
+            let c = df.column("text").unwrap().str().unwrap();
+            c.downcast_iter().map(|a| a.total_buffer_len()).sum()
+        };
+        assert!(held(&stacked) > 2000 * 20, "{}", held(&stacked));
+        assert!(held(&small) < 5 * 60, "{}", held(&small));
+        assert_eq!(stack(Vec::new()).unwrap().height(), 0);
+    }
 
     #[test]
     fn partition_values_must_be_digits() {

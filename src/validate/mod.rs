@@ -255,8 +255,8 @@ impl<'a> Engine<'a> {
         };
         for c in counties {
             for t in reg.townships(&c) {
-                if name == *t || (name.contains(t.as_str()) && !t.is_empty()) {
-                    return Some(t.clone());
+                if *name == **t || (name.contains(&**t) && !t.is_empty()) {
+                    return Some(t.to_string());
                 }
             }
         }
@@ -293,9 +293,10 @@ pub fn load_registry(
             msgs.join("; ")
         ));
     }
+    crate::worker::stage_trace("registry read");
     let names: Vec<String> = src.fields.iter().map(|f| f.name.clone()).collect();
-    let rows: Vec<Vec<Value>> = res.records.iter().map(|r| r.values.clone()).collect();
-    Ok((Registry::from_rows(&names, &rows), res))
+    let registry = Registry::from_rows(&names, res.records.iter().map(|r| r.values.as_slice()));
+    Ok((registry, res))
 }
 
 #[cfg(test)]

@@ -9,35 +9,75 @@
 //! A village the registry does not know gets the closest registry names as
 //! suggestions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use crate::normalise::value::Value;
 use crate::text::{clean_name, stem};
 
+/// A registry entry. Text repeated over many villages (county, township,
+/// kind) is shared; a nation's registry holds half a million of these.
 #[derive(Debug, Clone)]
 pub struct Village {
-    pub code: String,
-    pub county: String,
-    pub township: String,
-    pub name: String,
-    pub former: Vec<String>,
-    pub kind: String,
-    pub merged_into: Option<String>,
+    pub code: Box<str>,
+    pub county: Arc<str>,
+    pub township: Arc<str>,
+    pub name: Box<str>,
+    pub former: Box<[Box<str>]>,
+    pub kind: Arc<str>,
+    pub merged_into: Option<Box<str>>,
     /// When the merge took effect (撤并时间); none: merged for every period.
     pub merged_on: Option<chrono::NaiveDate>,
     pub households: Option<i64>,
 }
 
+/// Villages by the hash of a key, sorted by hash; entries of one hash keep
+/// the registry's order. A lookup checks each candidate's own fields, so
+/// two keys with the same hash never mix, and the index holds 16 bytes per
+/// entry instead of a copy of every key.
+#[derive(Debug, Clone, Default)]
+struct Index(Vec<(u64, u32)>);
+
+impl Index {
+    fn from_entries(mut e: Vec<(u64, u32)>) -> Index {
+        // stable: equal hashes stay in registry order
+        e.sort_by_key(|x| x.0);
+        Index(e)
+    }
+
+    /// The villages whose key hashes to `h`, in registry order.
+    fn candidates(&self, h: u64) -> impl Iterator<Item = usize> + '_ {
+        let from = self.0.partition_point(|x| x.0 < h);
+        self.0[from..]
+            .iter()
+            .take_while(move |x| x.0 == h)
+            .map(|x| x.1 as usize)
+    }
+}
+
+/// One hash over a key's parts, the same in every run.
+fn key_hash(parts: &[&str]) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     pub villages: Vec<Village>,
-    by_code: HashMap<String, usize>,
-    // keys join their parts with KEY_SEP so one borrowed &str can look them up
-    by_full: HashMap<String, usize>,
-    by_county: HashMap<String, Vec<usize>>,
-    by_former: HashMap<String, Vec<usize>>,
-    by_stem: HashMap<String, Vec<usize>>,
-    townships: HashMap<String, Vec<String>>,
+    by_code: Index,
+    /// county, township, name
+    by_full: Index,
+    /// county, name
+    by_county: Index,
+    /// county, former name
+    by_former: Index,
+    /// county, name without its suffix
+    by_stem: Index,
+    townships: HashMap<Arc<str>, Vec<Arc<str>>>,
 }
 
 /// How a village was found.
@@ -57,24 +97,28 @@ pub struct Matched<'a> {
     pub merged_from: Option<&'a Village>,
 }
 
-const KEY_SEP: char = '\u{1F}';
+/// Text shared between villages: one allocation per distinct value.
+#[derive(Default)]
+struct Interner(HashSet<Arc<str>>);
 
-/// `a␟b` or `a␟b␟c`: one string key from parts.
-fn key(parts: &[&str]) -> String {
-    let mut k = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            k.push(KEY_SEP);
+impl Interner {
+    fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
         }
-        k.push_str(p);
+        let a: Arc<str> = Arc::from(s);
+        self.0.insert(a.clone());
+        a
     }
-    k
 }
 
 impl Registry {
     /// Builds the registry from rows of the `villages` dataset, whose
     /// columns are named in `names`.
-    pub fn from_rows(names: &[String], rows: &[Vec<Value>]) -> Registry {
+    pub fn from_rows<'a, I>(names: &[String], rows: I) -> Registry
+    where
+        I: IntoIterator<Item = &'a [Value]>,
+    {
         let col = |n: &str| names.iter().position(|x| x == n);
         let (c_code, c_county, c_town, c_name) = (
             col("village_code"),
@@ -89,30 +133,32 @@ impl Registry {
             col("households"),
         );
         let c_merged_on = col("merged_on");
-        let text = |row: &Vec<Value>, c: Option<usize>| -> String {
+        let text = |row: &[Value], c: Option<usize>| -> String {
             c.and_then(|c| row.get(c))
                 .map(|v| v.render())
                 .unwrap_or_default()
         };
         let mut reg = Registry::default();
+        let mut shared = Interner::default();
         for row in rows {
-            let former = text(row, c_former)
+            let former: Vec<Box<str>> = text(row, c_former)
                 .split([';', '；', ',', '，', '、'])
-                .map(|p| clean_name(p).into_owned())
+                .map(clean_name)
                 .filter(|s| !s.is_empty())
+                .map(|s| s.into())
                 .collect();
             let merged = text(row, c_merged);
             reg.villages.push(Village {
-                code: text(row, c_code),
-                county: clean_name(&text(row, c_county)).into_owned(),
-                township: clean_name(&text(row, c_town)).into_owned(),
-                name: clean_name(&text(row, c_name)).into_owned(),
-                former,
-                kind: text(row, c_kind),
+                code: text(row, c_code).into(),
+                county: shared.get(&clean_name(&text(row, c_county))),
+                township: shared.get(&clean_name(&text(row, c_town))),
+                name: clean_name(&text(row, c_name)).into(),
+                former: former.into(),
+                kind: shared.get(&text(row, c_kind)),
                 merged_into: if merged.is_empty() {
                     None
                 } else {
-                    Some(merged)
+                    Some(merged.into())
                 },
                 merged_on: c_merged_on.and_then(|c| row.get(c)).and_then(|v| match v {
                     Value::Date(d) => Some(*d),
@@ -129,29 +175,40 @@ impl Registry {
     }
 
     fn index(&mut self) {
+        let n = self.villages.len();
+        let (mut code, mut full) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut county, mut stems, mut former) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::new());
         for (i, v) in self.villages.iter().enumerate() {
-            self.by_code.insert(v.code.clone(), i);
-            self.by_full
-                .insert(key(&[&v.county, &v.township, &v.name]), i);
-            self.by_county
-                .entry(key(&[&v.county, &v.name]))
-                .or_default()
-                .push(i);
-            self.by_stem
-                .entry(key(&[&v.county, &stem(&v.name)]))
-                .or_default()
-                .push(i);
-            for f in &v.former {
-                self.by_former
-                    .entry(key(&[&v.county, f]))
-                    .or_default()
-                    .push(i);
+            let i = i as u32;
+            code.push((key_hash(&[&v.code]), i));
+            full.push((key_hash(&[&v.county, &v.township, &v.name]), i));
+            county.push((key_hash(&[&v.county, &v.name]), i));
+            stems.push((key_hash(&[&v.county, &stem(&v.name)]), i));
+            for (k, f) in v.former.iter().enumerate() {
+                // a former name listed twice is one entry
+                if !v.former[..k].contains(f) {
+                    former.push((key_hash(&[&v.county, f]), i));
+                }
             }
             let t = self.townships.entry(v.county.clone()).or_default();
             if !t.contains(&v.township) {
                 t.push(v.township.clone());
             }
         }
+        self.by_code = Index::from_entries(code);
+        self.by_full = Index::from_entries(full);
+        self.by_county = Index::from_entries(county);
+        self.by_stem = Index::from_entries(stems);
+        self.by_former = Index::from_entries(former);
+    }
+
+    /// The entry with this code; of two with the same code, the later one.
+    fn code_index(&self, code: &str) -> Option<usize> {
+        self.by_code
+            .candidates(key_hash(&[code]))
+            .filter(|&i| &*self.villages[i].code == code)
+            .last()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -159,12 +216,12 @@ impl Registry {
     }
 
     pub fn counties(&self) -> Vec<String> {
-        let mut c: Vec<String> = self.townships.keys().cloned().collect();
+        let mut c: Vec<String> = self.townships.keys().map(|k| k.to_string()).collect();
         c.sort();
         c
     }
 
-    pub fn townships(&self, county: &str) -> &[String] {
+    pub fn townships(&self, county: &str) -> &[Arc<str>] {
         self.townships
             .get(county)
             .map(|v| v.as_slice())
@@ -173,17 +230,17 @@ impl Registry {
 
     /// The county named in `text` (a file name, a title), longest first.
     pub fn find_county_in(&self, text: &str) -> Option<String> {
-        let mut hits: Vec<&String> = self
+        let mut hits: Vec<&Arc<str>> = self
             .townships
             .keys()
-            .filter(|c| text.contains(c.as_str()))
+            .filter(|c| text.contains(&***c))
             .collect();
         hits.sort_by_key(|c| std::cmp::Reverse(c.chars().count()));
         hits.first().map(|s| s.to_string())
     }
 
     pub fn by_code(&self, code: &str) -> Option<&Village> {
-        self.by_code.get(code).map(|&i| &self.villages[i])
+        self.code_index(code).map(|i| &self.villages[i])
     }
 
     /// Follows 撤并 links to the village that stood for it at the end of a
@@ -198,8 +255,8 @@ impl Registry {
                     break;
                 }
             }
-            match v.merged_into.as_ref().and_then(|c| self.by_code.get(c)) {
-                Some(&next) if next != cur => cur = next,
+            match v.merged_into.as_ref().and_then(|c| self.code_index(c)) {
+                Some(next) if next != cur => cur = next,
                 _ => break,
             }
         }
@@ -219,17 +276,19 @@ impl Registry {
         }
     }
 
-    fn pick(&self, ids: Option<&Vec<usize>>, township: &str) -> Option<usize> {
-        let ids = ids?;
+    /// The one village of `ids`, or the one of them in `township`.
+    fn pick(&self, ids: &[usize], township: &str) -> Option<usize> {
         if ids.len() == 1 {
             return Some(ids[0]);
         }
-        let in_town: Vec<usize> = ids
+        let mut in_town = ids
             .iter()
             .copied()
-            .filter(|&i| self.villages[i].township == township)
-            .collect();
-        (in_town.len() == 1).then(|| in_town[0])
+            .filter(|&i| &*self.villages[i].township == township);
+        match (in_town.next(), in_town.next()) {
+            (Some(i), None) => Some(i),
+            _ => None,
+        }
     }
 
     /// Finds the registry village for a row, as the registry stands now.
@@ -266,7 +325,7 @@ impl Registry {
         name: &str,
     ) -> Option<(usize, MatchKind)> {
         if let Some(code) = code {
-            if let Some(&i) = self.by_code.get(code) {
+            if let Some(i) = self.code_index(code) {
                 return Some((i, MatchKind::Code));
             }
         }
@@ -276,17 +335,41 @@ impl Registry {
         if name.is_empty() {
             return None;
         }
-        if let Some(&i) = self.by_full.get(&key(&[&county, &township, &name])) {
+        let vs = &self.villages;
+        let full = self
+            .by_full
+            .candidates(key_hash(&[&county, &township, &name]))
+            .filter(|&i| {
+                *vs[i].county == *county && *vs[i].township == *township && *vs[i].name == *name
+            })
+            .last();
+        if let Some(i) = full {
             return Some((i, MatchKind::Name));
         }
-        let in_county = key(&[&county, &name]);
-        if let Some(i) = self.pick(self.by_county.get(&in_county), &township) {
+        let in_county = key_hash(&[&county, &name]);
+        let same_name: Vec<usize> = self
+            .by_county
+            .candidates(in_county)
+            .filter(|&i| *vs[i].county == *county && *vs[i].name == *name)
+            .collect();
+        if let Some(i) = self.pick(&same_name, &township) {
             return Some((i, MatchKind::Name));
         }
-        if let Some(i) = self.pick(self.by_former.get(&in_county), &township) {
+        let was_named: Vec<usize> = self
+            .by_former
+            .candidates(in_county)
+            .filter(|&i| *vs[i].county == *county && vs[i].former.iter().any(|f| **f == *name))
+            .collect();
+        if let Some(i) = self.pick(&was_named, &township) {
             return Some((i, MatchKind::Former));
         }
-        if let Some(i) = self.pick(self.by_stem.get(&key(&[&county, &stem(&name)])), &township) {
+        let st = stem(&name);
+        let same_stem: Vec<usize> = self
+            .by_stem
+            .candidates(key_hash(&[&county, &st]))
+            .filter(|&i| *vs[i].county == *county && stem(&vs[i].name) == st)
+            .collect();
+        if let Some(i) = self.pick(&same_stem, &township) {
             return Some((i, MatchKind::Stem));
         }
         None
@@ -302,10 +385,10 @@ impl Registry {
         let mut scored: Vec<(usize, usize, &Village)> = self
             .villages
             .iter()
-            .filter(|v| v.county == county && v.merged_into.is_none())
+            .filter(|v| *v.county == *county && v.merged_into.is_none())
             .map(|v| {
                 let d = levenshtein(&target, &v.name.chars().collect::<Vec<_>>());
-                let t = usize::from(v.township != township);
+                let t = usize::from(*v.township != *township);
                 (d, t, v)
             })
             .collect();
@@ -339,8 +422,9 @@ pub fn levenshtein(a: &[char], b: &[char]) -> usize {
 mod tests {
     use super::*;
 
-    fn reg() -> Registry {
-        let names: Vec<String> = [
+    /// The registry's column names; the first `n` of them.
+    fn columns(n: usize) -> Vec<String> {
+        let all = [
             "village_code",
             "county",
             "township",
@@ -348,10 +432,12 @@ mod tests {
             "former_names",
             "kind",
             "merged_into",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        ];
+        all[..n].iter().map(|s| s.to_string()).collect()
+    }
+
+    fn reg() -> Registry {
+        let names = columns(7);
         let t = |s: &str| {
             if s.is_empty() {
                 Value::Null
@@ -359,7 +445,7 @@ mod tests {
                 Value::Text(s.to_string())
             }
         };
-        let rows = vec![
+        let rows = [
             vec![
                 t("320682101001"),
                 t("如皋市"),
@@ -397,34 +483,56 @@ mod tests {
                 t(""),
             ],
         ];
-        Registry::from_rows(&names, &rows)
+        Registry::from_rows(&names, rows.iter().map(|r| r.as_slice()))
+    }
+
+    #[test]
+    fn a_code_listed_twice_is_the_later_entry_and_keys_never_mix() {
+        let names = columns(5);
+        let t = |s: &str| Value::Text(s.to_string());
+        let rows = [
+            vec![
+                t("1"),
+                t("甲县"),
+                t("一镇"),
+                t("新华村"),
+                t("老庄村;老庄村"),
+            ],
+            vec![t("1"), t("甲县"), t("二镇"), t("东风村"), Value::Null],
+            // the same name in another county is another key
+            vec![t("2"), t("乙县"), t("一镇"), t("新华村"), Value::Null],
+        ];
+        let r = Registry::from_rows(&names, rows.iter().map(|r| r.as_slice()));
+        assert_eq!(&*r.by_code("1").unwrap().name, "东风村");
+        let m = r.resolve(None, "乙县", "", "新华村").unwrap();
+        assert_eq!((&*m.village.code, m.how), ("2", MatchKind::Name));
+        // a former name listed twice is still one village
+        let m = r.resolve(None, "甲县", "", "老庄村").unwrap();
+        assert_eq!((&*m.village.name, m.how), ("新华村", MatchKind::Former));
+        assert!(r.resolve(None, "丙县", "一镇", "新华村").is_none());
+        assert_eq!(r.counties(), ["乙县", "甲县"]);
+        assert_eq!(r.townships("甲县").len(), 2);
     }
 
     #[test]
     fn matching_order() {
         let r = reg();
         let m = r.resolve(Some("320682101002"), "x", "y", "z").unwrap();
-        assert_eq!(
-            (m.village.name.as_str(), m.how),
-            ("东方社区", MatchKind::Code)
-        );
+        assert_eq!((&*m.village.name, m.how), ("东方社区", MatchKind::Code));
         let m = r.resolve(None, "如皋市", "白蒲镇", " 新华 村").unwrap();
-        assert_eq!(m.village.code, "320682102001");
+        assert_eq!(&*m.village.code, "320682102001");
         // same name in two townships and no township given: ambiguous
         assert!(r.resolve(None, "如皋市", "", "新华村").is_none());
         let m = r.resolve(None, "如皋市", "如城街道", "老庄村").unwrap();
         assert_eq!(
-            (m.village.code.as_str(), m.how),
+            (&*m.village.code, m.how),
             ("320682101001", MatchKind::Former)
         );
         let m = r.resolve(None, "如皋市", "如城街道", "西湾村").unwrap();
-        assert_eq!(m.village.code, "320682101001");
-        assert_eq!(m.merged_from.unwrap().name, "西湾村");
+        assert_eq!(&*m.village.code, "320682101001");
+        assert_eq!(&*m.merged_from.unwrap().name, "西湾村");
         let m = r.resolve(None, "如皋市", "如城街道", "东方村").unwrap();
-        assert_eq!(
-            (m.village.code.as_str(), m.how),
-            ("320682101002", MatchKind::Stem)
-        );
+        assert_eq!((&*m.village.code, m.how), ("320682101002", MatchKind::Stem));
         assert!(r.resolve(None, "如皋市", "如城街道", "新民村").is_none());
         assert_eq!(
             r.suggest("如皋市", "如城街道", "新化村"),

@@ -390,22 +390,22 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                 if m.how == MatchKind::Former || m.how == MatchKind::Stem {
                     let p = Problem::VillageByAlias {
                         given: name.clone(),
-                        official: m.village.name.clone(),
+                        official: m.village.name.to_string(),
                     };
                     warnings.push(self.issue(p, r, vcol, Some(fv), Some(name.clone())));
                 }
                 if let Some(old) = m.merged_from {
                     let p = Problem::VillageMerged {
-                        given: old.name.clone(),
-                        successor: m.village.name.clone(),
+                        given: old.name.to_string(),
+                        successor: m.village.name.to_string(),
                     };
                     warnings.push(self.issue(p, r, vcol, Some(fv), Some(name.clone())));
                 }
-                rec[fcode] = Value::Text(m.village.code.clone());
-                rec[fv] = Value::Text(m.village.name.clone());
-                rec[fc] = Value::Text(m.village.county.clone());
+                rec[fcode] = Value::Text(m.village.code.to_string());
+                rec[fv] = Value::Text(m.village.name.to_string());
+                rec[fc] = Value::Text(m.village.county.to_string());
                 if let Some(t) = ft {
-                    rec[t] = Value::Text(m.village.township.clone());
+                    rec[t] = Value::Text(m.village.township.to_string());
                 }
             }
             None => {

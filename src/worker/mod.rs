@@ -688,3 +688,29 @@ fn set_limits(memory_mb: u64, cpu_s: u64) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// With `ZHENXING_TIMINGS` set: one line on stderr with a run stage's
+/// seconds since the first such line, its resident memory now and its
+/// peak so far, to see which stage a peak belongs to.
+pub fn stage_trace(label: &str) {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let t0 = *START.get_or_init(std::time::Instant::now);
+    if std::env::var_os("ZHENXING_TIMINGS").is_none() {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = |k: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    eprintln!(
+        "timing: {label} at {:.2} s, resident {} MiB, peak {} MiB",
+        t0.elapsed().as_secs_f64(),
+        kb("VmRSS:") / 1024,
+        kb("VmHWM:") / 1024
+    );
+}
