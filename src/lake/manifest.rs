@@ -56,7 +56,8 @@ pub struct BatchInfo {
 
 /// The complete batches under a segment folder, `(batch name, info)` in
 /// name order; a `<batch>.json` that cannot be read or parsed is left out.
-pub(crate) fn read_batches(dir: &Path) -> Vec<(String, BatchInfo)> {
+/// `T` is `BatchInfo`, or a part of it when only that part is needed.
+pub(crate) fn read_batches<T: serde::de::DeserializeOwned + Send>(dir: &Path) -> Vec<(String, T)> {
     use rayon::prelude::*;
     let mut names: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(dir)
         .map(|rd| {

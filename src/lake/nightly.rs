@@ -249,7 +249,7 @@ fn basis_of(p: &Pipeline, registry_sha: &str, key: &Key) -> String {
 /// `<batch>.json` files, read in name order (a later batch wins).
 pub(crate) fn load_segments(dir: &Path) -> HashMap<String, SegmentInfo> {
     let mut out = HashMap::new();
-    for (_, b) in super::manifest::read_batches(dir) {
+    for (_, b) in super::manifest::read_batches::<BatchInfo>(dir) {
         for info in b.segments {
             out.insert(info.segment.clone(), info);
         }
@@ -784,7 +784,6 @@ fn build_rejects(
     } else {
         Some(lake::stack(parts).map_err(|x| lake::pq(&target, x))?)
     };
-    let target = staging.join("rejects/part-0.parquet");
     let mut df = match all {
         Some(df) => df,
         None => lake::rejects_frame(&FileResult::empty())

@@ -88,9 +88,18 @@ impl Layout {
     }
 
     pub fn version_meta(&self, run_id: &str) -> Result<VersionMeta, LakeError> {
+        self.version_json(run_id)
+    }
+
+    /// A version's `version.json`, whole (`VersionMeta`) or the part of it
+    /// a caller needs.
+    pub fn version_json<T: serde::de::DeserializeOwned>(
+        &self,
+        run_id: &str,
+    ) -> Result<T, LakeError> {
         let p = self.versions().join(run_id).join("_zhenxing/version.json");
-        let text = std::fs::read_to_string(&p).at(&p)?;
-        serde_json::from_str(&text).map_err(|e| LakeError::Corrupt {
+        let text = std::fs::read(&p).at(&p)?;
+        serde_json::from_slice(&text).map_err(|e| LakeError::Corrupt {
             path: p,
             detail: e.to_string(),
         })
@@ -399,8 +408,6 @@ pub fn records_frame(
     Ok((df, parts))
 }
 
-/// Adds the file's current path (relative to the inbox) as `source_file`,
-/// after `source_file_sha256`; segments are kept by content, not by name.
 /// Frames one under the other, in one chunk per column.
 pub fn stack(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
     let mut it = frames.into_iter();
@@ -433,6 +440,8 @@ pub fn compact(df: DataFrame) -> PolarsResult<DataFrame> {
     DataFrame::new(height, cols)
 }
 
+/// Adds the file's current path (relative to the inbox) as `source_file`,
+/// after `source_file_sha256`; segments are kept by content, not by name.
 pub fn with_source_file(mut df: DataFrame, path: &str) -> PolarsResult<DataFrame> {
     let at = df
         .get_column_index("source_file_sha256")
@@ -908,12 +917,9 @@ pub fn collect_segments(layout: &Layout) {
     struct BatchSegments {
         segments: Vec<SegmentName>,
     }
-    let read = |p: &Path| -> Option<Vec<u8>> { std::fs::read(p).ok() };
     let mut used: BTreeSet<(String, String)> = BTreeSet::new();
     for v in layout.kept_versions() {
-        let p = layout.versions().join(&v).join("_zhenxing/version.json");
-        let Some(m) = read(&p).and_then(|b| serde_json::from_slice::<VersionSegments>(&b).ok())
-        else {
+        let Ok(m) = layout.version_json::<VersionSegments>(&v) else {
             continue;
         };
         for f in m.files {
@@ -933,17 +939,16 @@ pub fn collect_segments(layout: &Layout) {
             .map(|f| (f.file_name().to_string_lossy().to_string(), f.path()))
             .collect();
         // batches with a segment in use
-        let keep: BTreeSet<String> = files
-            .iter()
-            .filter_map(|(name, path)| {
-                let batch = name.strip_suffix(".json")?;
-                let info: BatchSegments = serde_json::from_slice(&read(path)?).ok()?;
-                info.segments
-                    .iter()
-                    .any(|s| used.contains(&(basis.clone(), s.segment.clone())))
-                    .then(|| batch.to_string())
-            })
-            .collect();
+        let keep: BTreeSet<String> =
+            crate::lake::manifest::read_batches::<BatchSegments>(&b.path())
+                .into_iter()
+                .filter(|(_, info)| {
+                    info.segments
+                        .iter()
+                        .any(|s| used.contains(&(basis.clone(), s.segment.clone())))
+                })
+                .map(|(batch, _)| batch)
+                .collect();
         let mut left = 0;
         for (name, path) in &files {
             let batch = name.split('.').next().unwrap_or("");

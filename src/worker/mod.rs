@@ -471,11 +471,15 @@ pub fn peak_rss_mib() -> (u64, u64) {
 /// A process's peak resident size in KiB, from the `VmHWM:` line of its
 /// `/proc/<pid>/status`.
 fn vm_hwm_kb(status: &str) -> Option<u64> {
-    std::fs::read_to_string(status).ok().and_then(|s| {
-        s.lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-    })
+    status_kb(&std::fs::read_to_string(status).ok()?, "VmHWM:")
+}
+
+/// A `key:  123 kB` line of a `/proc/<pid>/status` text, in KiB.
+fn status_kb(status: &str, key: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
 }
 
 /// The largest resident size any reader process reached, in KiB. (Not
@@ -699,14 +703,7 @@ pub fn stage_trace(label: &str) {
         return;
     }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb = |k: &str| -> u64 {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(k))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
+    let kb = |k: &str| status_kb(&status, k).unwrap_or(0);
     eprintln!(
         "timing: {label} at {:.2} s, resident {} MiB, peak {} MiB",
         t0.elapsed().as_secs_f64(),
