@@ -122,6 +122,17 @@ pub fn run(opts: RunOptions) -> i32 {
             .with_current_span(false)
             .try_init();
     }
+    // OpenLineage events, when the pipeline names a file for them; a
+    // lineage file that cannot be written is said, and the run goes on
+    let lineage = crate::lake::lineage::Lineage::of(&p);
+    let said = |r: Result<(), String>| {
+        if let Err(e) = r {
+            eprintln!("zhenxing run: {e}");
+        }
+    };
+    if let Some(l) = &lineage {
+        said(l.start());
+    }
     let m = match crate::lake::nightly::run(&p, &nopts) {
         Ok(m) => m,
         Err(e) => {
@@ -131,6 +142,9 @@ pub fn run(opts: RunOptions) -> i32 {
                     (exit::FAILED, "failed", format!("zhenxing run failed: {e}"))
                 }
             };
+            if let Some(l) = &lineage {
+                said(l.fail(&text));
+            }
             if opts.log_json {
                 tracing::error!(event = "run", outcome, exit_code = code, "{text}");
             } else {
@@ -193,6 +207,9 @@ pub fn run(opts: RunOptions) -> i32 {
             })
         }
     };
+    if let Some(l) = &lineage {
+        said(l.complete(&m, &inbox, &out, exit_code));
+    }
     let secs = start.elapsed().as_secs_f64();
     let mut para = match opts.lang {
         Lang::Zh => summary_paragraph_zh(&m, &out, ingest_secs, own, readers),

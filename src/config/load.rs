@@ -225,6 +225,7 @@ pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
             batch_files: file.lake.batch_files.max(1),
         },
         privacy: file.privacy.clone(),
+        lineage: file.lineage.clone(),
         sources,
         hash,
     })

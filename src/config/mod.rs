@@ -167,6 +167,7 @@ pub struct Pipeline {
     pub totals: TotalsSection,
     pub lake: LakeSection,
     pub privacy: PrivacySection,
+    pub lineage: LineageSection,
     pub sources: Vec<Source>,
     /// Hash of every definition file's bytes, in order.
     pub hash: String,

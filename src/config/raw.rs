@@ -22,6 +22,8 @@ pub struct PipelineFile {
     pub lake: LakeSection,
     #[serde(default)]
     pub privacy: PrivacySection,
+    #[serde(default)]
+    pub lineage: LineageSection,
     /// Field definitions shared by several templates (county, township,
     /// village, code), named by a source's `common` list.
     #[serde(default)]

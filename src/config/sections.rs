@@ -213,3 +213,15 @@ impl Default for TotalsSection {
         }
     }
 }
+
+/// Where OpenLineage run events go, so that Airflow, Dagster or Marquez see
+/// what a night did; none by default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LineageSection {
+    /// A file the events are appended to, one JSON object per line,
+    /// relative to the working directory.
+    pub file: Option<String>,
+    /// The jobs' namespace; default: the pipeline's name.
+    pub namespace: Option<String>,
+}

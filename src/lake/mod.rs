@@ -3,6 +3,7 @@
 //! reads, the run lock and the pseudonym key ([`privacy`]).
 
 pub mod inbox;
+pub mod lineage;
 pub mod lock;
 pub mod manifest;
 pub mod nightly;

@@ -1020,3 +1020,112 @@ fn the_runs_table_gains_a_row_per_run_and_is_rebuilt_when_missing() {
     assert_eq!(got, ids);
     assert_eq!(outcomes, vec!["published", "unchanged", "unchanged"]);
 }
+
+/// The OpenLineage events of a run (`[lineage] file`), one JSON per line.
+fn lineage_events(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn each_run_writes_openlineage_events_that_agree_with_its_manifest() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let inbox = county_inbox(d.path(), "海安市", &[]);
+    let file = d.path().join("lineage/events.jsonl");
+    let pipeline = crate::util::pipeline_edited(d.path(), |t| {
+        format!(
+            "{t}\n[lineage]\nfile = \"{}\"\nnamespace = \"nantong-city\"\n",
+            file.display()
+        )
+    });
+    let extra = ["--pipeline", pipeline.to_str().unwrap(), "--no-indicators"];
+    let r = run(&out, &inbox, &extra, &[]);
+    assert!(r.code <= 1, "{}", r.stderr);
+    let m = crate::util::last_manifest(&out);
+    let ev = lineage_events(&file);
+    assert_eq!(ev.len(), 2);
+    assert_eq!(
+        (&ev[0]["eventType"], &ev[1]["eventType"]),
+        (&"START".into(), &"COMPLETE".into())
+    );
+    assert_eq!(ev[0]["run"]["runId"], ev[1]["run"]["runId"]);
+    assert_eq!(ev[1]["job"]["namespace"], "nantong-city");
+    assert_eq!(ev[1]["job"]["name"], "nantong.run");
+    assert_eq!(ev[1]["run"]["facets"]["zhenxing"]["run_id"], m["run_id"]);
+    // inputs: the files read this run, with their rows read
+    let want: BTreeMap<String, u64> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["read_this_run"] == true)
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["rows_read"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // name → rowCount of an event's inputs or outputs
+    let counts = |e: &serde_json::Value, list: &str, facets: &str, facet: &str| {
+        e[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                let rows = x[facets][facet]["rowCount"].as_u64().unwrap();
+                (x["name"].as_str().unwrap().to_string(), rows)
+            })
+            .collect::<BTreeMap<String, u64>>()
+    };
+    let inputs = |e| counts(e, "inputs", "inputFacets", "dataQualityMetrics");
+    let outputs = |e| counts(e, "outputs", "outputFacets", "outputStatistics");
+    assert_eq!(want.len(), 38, "37 county files and the registry");
+    assert_eq!(inputs(&ev[1]), want);
+    // outputs: the lake's tables, with the rows the manifest counts
+    let lake_rows: BTreeMap<String, u64> = m["lake_rows"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
+    assert_eq!(outputs(&ev[1]), lake_rows);
+    assert_eq!(lake_rows["villages"], 1800);
+    let lake_ns = ev[1]["outputs"][0]["namespace"].as_str().unwrap();
+    assert!(
+        lake_ns.starts_with("file:///") && lake_ns.ends_with("/out/lake"),
+        "{lake_ns}"
+    );
+    // an unchanged rerun: a new run, nothing read, the same tables
+    let r = run(&out, &inbox, &extra, &[]);
+    assert!(r.code <= 1, "{}", r.stderr);
+    let ev = lineage_events(&file);
+    assert_eq!(ev.len(), 4);
+    assert_ne!(ev[2]["run"]["runId"], ev[0]["run"]["runId"]);
+    assert_eq!(ev[3]["run"]["facets"]["zhenxing"]["outcome"], "unchanged");
+    assert!(inputs(&ev[3]).is_empty());
+    assert_eq!(outputs(&ev[3]), lake_rows);
+    // a run that fails before publishing says so, and no COMPLETE follows
+    let fault = [("ZHENXING_FAULT", "before-publish")];
+    let r = run(
+        &out,
+        &inbox,
+        &[&extra[..], &["--full-refresh"]].concat(),
+        &fault,
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let ev = lineage_events(&file);
+    assert_eq!(ev.len(), 6);
+    assert_eq!(
+        (&ev[4]["eventType"], &ev[5]["eventType"]),
+        (&"START".into(), &"FAIL".into())
+    );
+    let msg = ev[5]["run"]["facets"]["errorMessage"]["message"]
+        .as_str()
+        .unwrap();
+    assert!(msg.contains("fault injected"), "{msg}");
+    assert!(ev[5]["outputs"].as_array().unwrap().is_empty());
+}
