@@ -22,6 +22,8 @@ pub fn stage(
     };
     crate::analysis::indicators::write_tables(p, defs, out, &c).map_err(|e| e.to_string())?;
     let dir = crate::analysis::indicators::dir(out);
+    let delta = crate::lake::delta::publish_indicators(p, &Layout::new(out), &dir, &c.lake_version)
+        .map_err(|e| e.to_string())?;
     let mut line = match lang {
         Lang::Zh => format!(
             "指标：由湖版本 {} 算得 {} 个指标 {} 行、收入效应 {} 行，用时 {:.2} 秒（写入 {}）",
@@ -42,6 +44,17 @@ pub fn stage(
             dir.display()
         ),
     };
+    if !delta.is_empty() {
+        let versions = delta
+            .iter()
+            .map(|(t, v)| format!("{t} v{v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        line.push_str(&match lang {
+            Lang::Zh => format!("；Delta 表：{versions}"),
+            Lang::En => format!("; Delta tables: {versions}"),
+        });
+    }
     for w in &c.warnings {
         let tag = if lang == Lang::Zh {
             "注意"

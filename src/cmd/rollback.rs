@@ -59,6 +59,22 @@ pub fn run(pipeline: &Path, out: Option<&Path>, to: Option<&str>) -> i32 {
             return exit::FAILED;
         }
     };
+    // the Delta tables first, as a run commits them before it publishes
+    let delta = match lake::delta::rollback(&p, &layout, &target) {
+        Ok((versions, missing)) => {
+            if !missing.is_empty() {
+                eprintln!(
+                    "zhenxing rollback: no Delta version of {target} is recorded for {}; those tables are left as they are",
+                    missing.join(", ")
+                );
+            }
+            versions
+        }
+        Err(e) => {
+            eprintln!("zhenxing rollback: {e}; the lake still shows {current}");
+            return exit::FAILED;
+        }
+    };
     if let Err(e) = lake::publish(&layout, &target) {
         eprintln!("zhenxing rollback: {e}; the lake still shows {current}");
         return exit::FAILED;
@@ -91,6 +107,7 @@ pub fn run(pipeline: &Path, out: Option<&Path>, to: Option<&str>) -> i32 {
             .iter()
             .map(|(d, ps)| (d.clone(), ps.iter().map(|x| x.rows).sum()))
             .collect(),
+        delta,
         exit_code: exit::CLEAN,
     };
     if let Err(e) = write_manifest(&layout, &m) {

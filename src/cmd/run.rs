@@ -320,9 +320,15 @@ fn summary_paragraph_zh(m: &Manifest, out: &Path, secs: f64, own: u64, readers: 
         "本次没有新的退回".to_string()
     };
     let rows = lake_rows(m);
+    let delta = if m.delta.is_empty() {
+        String::new()
+    } else {
+        let v: Vec<String> = m.delta.iter().map(|(t, v)| format!("{t} v{v}")).collect();
+        format!("Delta 表版本：{}。", v.join("，"))
+    };
     format!(
         "zhenxing run {}：{what}。输入文件 {} 个（本次读取 {}；现行 {}，被更正替代 {}，无法使用 {}，有退回行 {}）；\
-         读取 {} 行 = 接收 {} + 退回 {} + 非数据 {}{superseded_rows}；提示 {} 条。数据湖行数：{}。\
+         读取 {} 行 = 接收 {} + 退回 {} + 非数据 {}{superseded_rows}；提示 {} 条。数据湖行数：{}。{delta}\
          已从收件箱移除 {} 个。用时 {:.1} 秒，内存峰值 {} MiB（最大读取进程 {} MiB）。运行记录：{}。{found}：退出码 {}。",
         m.run_id,
         m.files.len(),
@@ -361,6 +367,12 @@ fn summary_paragraph(m: &Manifest, out: &Path, secs: f64, own: u64, readers: u64
         ),
     };
     let rows = lake_rows(m);
+    let delta = if m.delta.is_empty() {
+        String::new()
+    } else {
+        let v: Vec<String> = m.delta.iter().map(|(t, v)| format!("{t} v{v}")).collect();
+        format!(" Delta table versions: {}.", v.join(", "))
+    };
     let st = &m.superseded_totals;
     let superseded_rows = if st.read > 0 {
         format!(
@@ -380,7 +392,7 @@ fn summary_paragraph(m: &Manifest, out: &Path, secs: f64, own: u64, readers: u64
     };
     format!(
         "zhenxing run {}: {what}. {} input files ({} read this run; {current} current, {superseded} superseded, {} failed, {} with rejected rows); \
-         rows read {} = accepted {} + rejected {} + non-data {}{superseded_rows}; {} warnings. Lake rows: {}. \
+         rows read {} = accepted {} + rejected {} + non-data {}{superseded_rows}; {} warnings. Lake rows: {}.{delta} \
          Removed from the inbox: {}. {:.1} s, peak memory {} MiB (largest reader {} MiB). Manifest: {}. {found}: exit {}.",
         m.run_id,
         m.files.len(),

@@ -295,6 +295,8 @@ pub fn run(
     // summaries only: a nation's manifests list 120,000 files each
     let manifests = crate::lake::nightly::read_run_summaries(&layout);
     let last: Vec<&crate::lake::nightly::RunSummary> = manifests.iter().rev().take(runs).collect();
+    // the Delta tables as the last commit, restore or rollback left them
+    let delta = crate::lake::delta::DeltaState::read(&layout).ok().flatten();
     if json {
         let runs_json: Vec<serde_json::Value> = last
             .iter()
@@ -305,6 +307,7 @@ pub fn run(
                     "files": m.n_files, "files_read_this_run": m.files_read_this_run,
                     "rows_read": m.totals.read, "rows_rejected": m.totals.rejected,
                     "warnings": m.warnings,
+                    "delta": m.delta,
                     "error": m.error,
                 })
             })
@@ -313,6 +316,7 @@ pub fn run(
             "as_of": as_of.to_string(),
             "version": layout.current(),
             "lake": standing(&layout),
+            "delta": delta,
             "submissions": cells,
             "runs": runs_json,
         });
@@ -329,6 +333,14 @@ pub fn run(
             "in the lake now: {} rows in rejects ({} rejected rows, {} unusable files), {} rows in warnings (kept rows and files to check: zhenxing query \"SELECT * FROM warnings\")",
             st.rejects, st.rejected_rows, st.failed_files, st.warnings
         );
+    }
+    if let Some(d) = &delta {
+        let v: Vec<String> = d
+            .tables
+            .iter()
+            .map(|(t, s)| format!("{t} v{}", s.version))
+            .collect();
+        println!("Delta tables at {}: {}", d.root, v.join(", "));
     }
     println!(
         "states: ok = up to date; gaps = up to date, earlier periods missing; overdue = the latest due period is missing; never = nothing received"

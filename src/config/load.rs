@@ -223,6 +223,8 @@ pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
             lock_wait_s: file.lake.lock_wait_s,
             due_days: file.lake.due_days.max(0),
             batch_files: file.lake.batch_files.max(1),
+            format: file.lake.format,
+            delta_root: file.lake.delta_root.clone(),
         },
         privacy: file.privacy.clone(),
         lineage: file.lineage.clone(),

@@ -95,6 +95,20 @@ pub struct LakeSection {
     pub due_days: i64,
     /// Input files per segment batch (one Parquet file per dataset each).
     pub batch_files: usize,
+    /// `folder` (the default: a folder of Parquet switched by a symlink) or
+    /// `delta` (the folder, and every table committed to a Delta table).
+    pub format: LakeFormat,
+    /// Where the Delta tables go (a folder or a URL); `OUT/delta` when unset.
+    pub delta_root: Option<String>,
+}
+
+/// How the lake is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LakeFormat {
+    #[default]
+    Folder,
+    Delta,
 }
 
 impl Default for LakeSection {
@@ -105,6 +119,8 @@ impl Default for LakeSection {
             lock_wait_s: 0,
             due_days: 15,
             batch_files: 200,
+            format: LakeFormat::Folder,
+            delta_root: None,
         }
     }
 }

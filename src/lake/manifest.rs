@@ -216,6 +216,9 @@ pub struct Manifest {
     pub new_files_with_rejects: usize,
     pub warnings: usize,
     pub lake_rows: BTreeMap<String, usize>,
+    /// With `[lake] format = "delta"`: each Delta table's version after the run.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub delta: BTreeMap<String, u64>,
     pub exit_code: i32,
 }
 
@@ -403,6 +406,7 @@ pub(super) fn finish_manifest(
         removed,
         totals,
         lake_rows,
+        delta: Default::default(),
         exit_code,
     }
 }
@@ -413,10 +417,6 @@ pub fn write_manifest(layout: &Layout, m: &Manifest) -> Result<(), LakeError> {
     write_runs_table(layout, m)
 }
 
-/// `runs/runs.parquet`: the table so far with this run's row added. It is
-/// rebuilt from every manifest only when it is missing, unreadable, of
-/// another shape or already has the run (a national manifest is 142 MB:
-/// reading them all each night grew with every night).
 /// What the run ledger and `status` show of a run: its manifest without the
 /// file list (a nation's manifest lists 120,000 files in 100 MB of JSON;
 /// only their number is kept).
@@ -435,6 +435,9 @@ pub struct RunSummary {
     pub files_read_this_run: usize,
     pub files_failed: usize,
     pub warnings: usize,
+    /// Each Delta table's version after the run (Delta format only).
+    #[serde(default)]
+    pub delta: BTreeMap<String, u64>,
     pub exit_code: i32,
 }
 
@@ -472,6 +475,7 @@ impl RunSummary {
             files_read_this_run: m.files_read_this_run,
             files_failed: m.files_failed,
             warnings: m.warnings,
+            delta: m.delta.clone(),
             exit_code: m.exit_code,
         }
     }
@@ -495,6 +499,10 @@ pub fn read_run_summaries(layout: &Layout) -> Vec<RunSummary> {
     out
 }
 
+/// `runs/runs.parquet`: the table so far with this run's row added. It is
+/// rebuilt from every manifest only when it is missing, unreadable, of
+/// another shape or already has the run (a national manifest is 142 MB:
+/// reading them all each night grew with every night).
 pub(super) fn write_runs_table(layout: &Layout, m: &Manifest) -> Result<(), LakeError> {
     let path = layout.runs().join("runs.parquet");
     let row = runs_frame(&[RunSummary::of(m)], &path)?;

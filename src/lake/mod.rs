@@ -2,6 +2,7 @@
 //! Parquet, versions, publish), the run itself ([`nightly`]), the inbox it
 //! reads, the run lock and the pseudonym key ([`privacy`]).
 
+pub mod delta;
 pub mod inbox;
 pub mod lineage;
 pub mod lock;

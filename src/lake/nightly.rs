@@ -169,6 +169,7 @@ pub fn run(p: &Pipeline, opts: &Options) -> Result<Manifest, RunError> {
                 superseded_totals: Counts::default(),
                 warnings: 0,
                 lake_rows: BTreeMap::new(),
+                delta: Default::default(),
                 exit_code: opts.exit_codes.failed,
             };
             let _ = write_manifest(&layout, &m);
@@ -652,6 +653,10 @@ fn run_inner(
     crate::worker::stage_trace("version written");
     sync_tree(&staging)?;
     fault("before-publish")?;
+    // Delta tables are committed from the staged files before the folder
+    // is published: a failed commit publishes nothing
+    let delta = lake::delta::publish_lake(p, layout, &staging, &meta)?;
+    crate::worker::stage_trace("delta tables committed");
     let version_dir = layout.versions().join(run_id);
     std::fs::create_dir_all(layout.versions()).at(&layout.versions())?;
     std::fs::rename(&staging, &version_dir).at(&version_dir)?;
@@ -660,6 +665,7 @@ fn run_inner(
     crate::worker::stage_trace("version published");
     lake::clean(layout, p.lake.keep_versions);
     lake::collect_segments(layout);
+    vacuum_delta(p, layout);
 
     // the manifest
     let now_paths: BTreeSet<&str> = inputs.iter().map(|i| i.rel.as_str()).collect();
@@ -673,7 +679,7 @@ fn run_inner(
                 .collect()
         })
         .unwrap_or_default();
-    let m = finish_manifest(
+    let mut m = finish_manifest(
         p,
         run_id,
         started,
@@ -688,9 +694,21 @@ fn run_inner(
         lake_rows,
         opts.exit_codes,
     );
+    m.delta = delta;
     write_manifest(layout, &m)?;
     crate::worker::stage_trace("manifest written");
     Ok(m)
+}
+
+/// Deletes Delta files no kept version uses; a failure is said and costs
+/// the night nothing (the files go at a later run).
+fn vacuum_delta(p: &Pipeline, layout: &Layout) {
+    if let Err(e) = lake::delta::vacuum(p, layout) {
+        tracing::warn!(
+            event = "delta_vacuum_failed",
+            "the Delta vacuum failed: {e}; old files stay until a later run"
+        );
+    }
 }
 
 /// Marks files whose rows another file replaces: of the files for the same
@@ -886,7 +904,10 @@ fn unchanged(
         .map(|(d, ps)| (d.clone(), ps.iter().map(|x| x.rows).sum()))
         .collect();
     let key_fp = m.key_fingerprint.clone();
-    let man = finish_manifest(
+    // the Delta tables catch up with the published version (a lake that
+    // has just switched to the Delta format; a commit a crash cut short)
+    let delta = lake::delta::publish_lake(p, layout, &layout.versions().join(&m.run_id), m)?;
+    let mut man = finish_manifest(
         p,
         run_id,
         started,
@@ -901,6 +922,7 @@ fn unchanged(
         lake_rows,
         codes,
     );
+    man.delta = delta;
     write_manifest(layout, &man)?;
     Ok(man)
 }

@@ -11,10 +11,10 @@ use polars::prelude::*;
 use crate::util::{registry, repo, Out};
 
 /// A fixed test key (never a real one).
-const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+pub(crate) const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 /// Runs `zhenxing run` to completion.
-fn run(out: &Path, inbox: &Path, extra: &[&str], env: &[(&str, &str)]) -> Out {
+pub(crate) fn run(out: &Path, inbox: &Path, extra: &[&str], env: &[(&str, &str)]) -> Out {
     let o = run_cmd(out, inbox, extra)
         .envs(env.iter().copied())
         .output()
@@ -102,7 +102,7 @@ fn current_version(out: &Path) -> String {
 }
 
 /// Copies the files of one county folder of the bundled inbox.
-fn county_inbox(dir: &Path, county: &str, skip: &[&str]) -> PathBuf {
+pub(crate) fn county_inbox(dir: &Path, county: &str, skip: &[&str]) -> PathBuf {
     let inbox = dir.join("inbox");
     let to = inbox.join(county);
     std::fs::create_dir_all(&to).unwrap();

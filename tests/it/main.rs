@@ -3,6 +3,8 @@
 
 mod bad_inbox;
 mod check;
+#[cfg(feature = "delta")]
+mod delta;
 mod effects;
 mod hostile;
 mod indicators;
