@@ -8,6 +8,7 @@ Usage: python3 delta_readers.py ROOT OUT
         the AWS_* environment variables, AWS_ENDPOINT_URL for a local server)
   OUT   zhenxing's output folder (OUT/lake, OUT/indicators)
 Needs: pip install duckdb==1.5.5 duckdb-extension-delta==1.5.5 deltalake polars pyarrow
+(and duckdb-extension-httpfs==1.5.5, boto3 for an s3:// root)
 Prints one line per table and engine; exit 1 when any differs."""
 import glob
 import os
@@ -97,10 +98,19 @@ import polars as pl
 readers["polars"] = lambda uri: pl.scan_delta(uri, storage_options=storage_options()).collect().to_arrow()
 
 import duckdb
-import duckdb_extension_delta
-ext = glob.glob(os.path.join(os.path.dirname(duckdb_extension_delta.__file__), "extensions", "*", "delta.duckdb_extension"))
 con = duckdb.connect()
-con.execute(f"LOAD '{ext[0]}'")
+
+
+def load(package, name):
+    """Loads a DuckDB extension from its PyPI package (no download at run time)."""
+    mod = __import__(package)
+    path = glob.glob(os.path.join(os.path.dirname(mod.__file__), "extensions", "*", name + ".duckdb_extension"))
+    con.execute(f"LOAD '{path[0]}'")
+
+
+load("duckdb_extension_delta", "delta")
+if remote:
+    load("duckdb_extension_httpfs", "httpfs")
 if remote:
     ep = os.environ.get("AWS_ENDPOINT_URL", "")
     host = ep.split("://", 1)[-1]

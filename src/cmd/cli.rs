@@ -97,9 +97,14 @@ pub enum Command {
         /// Village registry file (default: from the pipeline file).
         #[arg(long)]
         registry: Option<PathBuf>,
-        /// Output folder (default: from the pipeline file).
+        /// Output folder (default: from the pipeline file), or
+        /// `s3://bucket/prefix` for Delta tables on S3-compatible storage.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// With `--out s3://bucket/prefix`: the local working folder (versions,
+        /// segments, run manifests; default: the pipeline's `out`).
+        #[arg(long)]
+        work: Option<PathBuf>,
         /// Ingest every file again and rebuild the lake (same result as incremental runs).
         #[arg(long)]
         full_refresh: bool,
@@ -129,6 +134,10 @@ pub enum Command {
     Rollback {
         #[command(flatten)]
         at: Where,
+        /// With `--out s3://bucket/prefix`: the local working folder (versions,
+        /// segments, run manifests; default: the pipeline's `out`).
+        #[arg(long)]
+        work: Option<PathBuf>,
         /// The version (run id) to publish.
         #[arg(long)]
         to: Option<String>,
@@ -137,6 +146,10 @@ pub enum Command {
     Status {
         #[command(flatten)]
         at: Where,
+        /// With `--out s3://bucket/prefix`: the local working folder (versions,
+        /// segments, run manifests; default: the pipeline's `out`).
+        #[arg(long)]
+        work: Option<PathBuf>,
         /// Judge due dates as of this day (YYYY-MM-DD; default today).
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
@@ -151,6 +164,10 @@ pub enum Command {
     Indicators {
         #[command(flatten)]
         at: Where,
+        /// With `--out s3://bucket/prefix`: the local working folder (versions,
+        /// segments, run manifests; default: the pipeline's `out`).
+        #[arg(long)]
+        work: Option<PathBuf>,
         /// Also write the report of the latest year.
         #[arg(long)]
         report: bool,
@@ -287,6 +304,7 @@ pub fn main() -> i32 {
             inbox,
             registry,
             out,
+            work,
             full_refresh,
             wait,
             log_format,
@@ -300,6 +318,7 @@ pub fn main() -> i32 {
             inbox,
             registry,
             out,
+            work,
             full_refresh,
             wait_s: wait,
             log_json: log_format == LogFormat::Json,
@@ -309,11 +328,14 @@ pub fn main() -> i32 {
             lang: lang.into(),
             indicators: !no_indicators,
         }),
-        Command::Rollback { at, to } => {
-            crate::cmd::rollback::run(&at.p.pipeline, at.out.as_deref(), to.as_deref())
-        }
-        Command::Indicators { at, report } => {
-            crate::cmd::indicators::run(&at.p.pipeline, at.out.as_deref(), report)
+        Command::Rollback { at, work, to } => crate::cmd::rollback::run(
+            &at.p.pipeline,
+            at.out.as_deref(),
+            work.as_deref(),
+            to.as_deref(),
+        ),
+        Command::Indicators { at, work, report } => {
+            crate::cmd::indicators::run(&at.p.pipeline, at.out.as_deref(), work.as_deref(), report)
         }
         Command::Report { at, period } => {
             crate::cmd::report::run(&at.p.pipeline, at.out.as_deref(), period.as_deref())
@@ -355,10 +377,18 @@ pub fn main() -> i32 {
         }
         Command::Status {
             at,
+            work,
             as_of,
             json,
             runs,
-        } => crate::cmd::status::run(&at.p.pipeline, at.out.as_deref(), as_of, json, runs),
+        } => crate::cmd::status::run(
+            &at.p.pipeline,
+            at.out.as_deref(),
+            work.as_deref(),
+            as_of,
+            json,
+            runs,
+        ),
         Command::Synth {
             p,
             scale,

@@ -128,13 +128,16 @@ pub fn stage_unless_current(
     Ok(line)
 }
 
-pub fn run(pipeline: &Path, out: Option<&Path>, reports: bool) -> i32 {
+pub fn run(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, reports: bool) -> i32 {
     crate::progress::enable(true);
-    let (p, defs) = match super::load_with_definitions(pipeline) {
+    let (mut p, defs) = match super::load_with_definitions(pipeline) {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let out = super::out_dir(&p, out);
+    let out = match super::resolve_out(&mut p, out, work, "indicators") {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     let _lock = match super::lock_out(&p, &out, "indicators") {
         Ok(l) => l,
         Err(code) => return code,

@@ -67,6 +67,30 @@ pub fn load_with_definitions(
 }
 
 /// The output folder: the flag, else the pipeline's.
+/// The local output folder of `run`, `rollback`, `status` and
+/// `indicators`. `--out s3://bucket/prefix` (any `scheme://`) puts the
+/// Delta tables there, and the folder is `--work` (else the pipeline's
+/// `out`); `--work` with a folder `--out` is a usage error.
+pub fn resolve_out(
+    p: &mut Pipeline,
+    out: Option<&Path>,
+    work: Option<&Path>,
+    command: &str,
+) -> Result<std::path::PathBuf, i32> {
+    match out.map(|o| o.to_string_lossy().to_string()) {
+        Some(url) if url.contains("://") => {
+            p.lake.format = crate::config::LakeFormat::Delta;
+            p.lake.delta_root = Some(url);
+            Ok(work.map(Path::to_path_buf).unwrap_or_else(|| p.out.clone()))
+        }
+        _ if work.is_some() => {
+            eprintln!("zhenxing {command}: --work goes with an --out URL (s3://bucket/prefix)");
+            Err(crate::cmd::exit::USAGE)
+        }
+        _ => Ok(out_dir(p, out)),
+    }
+}
+
 pub fn out_dir(p: &Pipeline, out: Option<&Path>) -> std::path::PathBuf {
     out.map(Path::to_path_buf).unwrap_or_else(|| p.out.clone())
 }

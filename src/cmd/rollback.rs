@@ -12,12 +12,15 @@ use crate::lake::nightly::{write_manifest, Manifest};
 use crate::lake::{self, Layout};
 use crate::validate::issue::Lang;
 
-pub fn run(pipeline: &Path, out: Option<&Path>, to: Option<&str>) -> i32 {
-    let p = match super::load_pipeline(pipeline) {
+pub fn run(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, to: Option<&str>) -> i32 {
+    let mut p = match super::load_pipeline(pipeline) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let out = out.map(Path::to_path_buf).unwrap_or_else(|| p.out.clone());
+    let out = match super::resolve_out(&mut p, out, work, "rollback") {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     let layout = Layout::new(&out);
     let wait = std::time::Duration::from_secs(p.lake.lock_wait_s);
     let _lock = match crate::lake::lock::RunLock::acquire(&layout.lock(), wait) {

@@ -18,6 +18,8 @@ pub struct RunOptions {
     pub inbox: Option<PathBuf>,
     pub registry: Option<PathBuf>,
     pub out: Option<PathBuf>,
+    /// With an `--out` URL: the local working folder.
+    pub work: Option<PathBuf>,
     pub full_refresh: bool,
     /// Seconds to wait for another run's lock (default: the pipeline's).
     pub wait_s: Option<u64>,
@@ -81,6 +83,10 @@ pub fn run(opts: RunOptions) -> i32 {
     if let Some(r) = &opts.registry {
         p.registry = r.clone();
     }
+    let out = match super::resolve_out(&mut p, opts.out.as_deref(), opts.work.as_deref(), "run") {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     let inbox = opts.inbox.clone().unwrap_or_else(|| p.inbox.clone());
     if !inbox.is_dir() {
         eprintln!("inbox {} is not a folder", inbox.display());
@@ -95,7 +101,6 @@ pub fn run(opts: RunOptions) -> i32 {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let out = opts.out.clone().unwrap_or_else(|| p.out.clone());
     let start = std::time::Instant::now();
     // bars on a terminal, never with --quiet or JSON logs (nor in cron)
     let show_progress = !opts.quiet && !opts.log_json;

@@ -280,15 +280,19 @@ pub fn standing(layout: &Layout) -> Option<Standing> {
 pub fn run(
     pipeline: &Path,
     out: Option<&Path>,
+    work: Option<&Path>,
     as_of: Option<NaiveDate>,
     json: bool,
     runs: usize,
 ) -> i32 {
-    let p = match super::load_pipeline(pipeline) {
+    let mut p = match super::load_pipeline(pipeline) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let out = out.map(Path::to_path_buf).unwrap_or_else(|| p.out.clone());
+    let out = match super::resolve_out(&mut p, out, work, "status") {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     let layout = Layout::new(&out);
     let as_of = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
     let cells = cells(&p, &layout, as_of);

@@ -414,3 +414,296 @@ fn a_commit_that_finds_another_writers_commit_publishes_nothing_and_the_next_run
         m["totals"]["rejected"].as_u64().unwrap() as usize
     );
 }
+
+/// A local S3-compatible server (moto, from the Delta readers' venv),
+/// stopped when dropped.
+struct S3Server {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl S3Server {
+    /// Starts the server on a free port and creates `bucket`; or why not.
+    fn start(py: &str, bucket: &str) -> Result<S3Server, String> {
+        let bin = Path::new(py).with_file_name("moto_server");
+        if !bin.exists() {
+            return Err(format!(
+                "{} is missing (pip install moto[server])",
+                bin.display()
+            ));
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let child = std::process::Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", bin.display()))?;
+        let server = S3Server {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let t0 = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if t0.elapsed().as_secs() > 30 {
+                return Err("moto_server did not start in 30 s".into());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        server.python(
+            py,
+            &format!("import boto3; boto3.client('s3').create_bucket(Bucket='{bucket}')"),
+        )?;
+        Ok(server)
+    }
+
+    /// The `AWS_*` settings a client of this server needs.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+        ]
+    }
+
+    /// Runs Python with this server's settings; its stdout.
+    fn python(&self, py: &str, code: &str) -> Result<String, String> {
+        let o = std::process::Command::new(py)
+            .args(["-c", code])
+            .envs(self.env())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !o.status.success() {
+            return Err(String::from_utf8_lossy(&o.stderr).to_string());
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).to_string())
+    }
+
+    /// The object keys under a prefix.
+    fn keys(&self, py: &str, bucket: &str, prefix: &str) -> Vec<String> {
+        let code = format!(
+            "import boto3\nfor p in boto3.client('s3').get_paginator('list_objects_v2').paginate(Bucket='{bucket}', Prefix='{prefix}'):\n    [print(o['Key']) for o in p.get('Contents', [])]"
+        );
+        let mut k: Vec<String> = self
+            .python(py, &code)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        k.sort();
+        k
+    }
+}
+
+/// `zhenxing <verb>` with `--out URL --work DIR` and the server's settings.
+fn remote(
+    verb: &str,
+    url: &str,
+    work: &Path,
+    args: &[&str],
+    s3: &S3Server,
+) -> std::process::Command {
+    let mut c = std::process::Command::new(crate::util::bin());
+    c.arg(verb)
+        .args(["--out", url, "--work", work.to_str().unwrap()])
+        .args(args)
+        .envs(s3.env())
+        .env("ZHENXING_KEY", crate::lake::KEY)
+        .current_dir(crate::util::repo());
+    c
+}
+
+/// Runs the Delta readers on the S3 tables against the working folder.
+fn readers_agree(py: &str, url: &str, work: &Path, s3: &S3Server) {
+    let o = std::process::Command::new(py)
+        .arg("tests/delta_readers.py")
+        .arg(url)
+        .arg(work)
+        .envs(s3.env())
+        .current_dir(crate::util::repo())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && stdout.trim_end().ends_with("all engines agree"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("| tables: 17"), "{stdout}");
+}
+
+#[test]
+fn on_s3_a_killed_run_a_second_writer_rollback_and_an_unchanged_rerun_keep_the_tables_whole() {
+    let py = match delta_python() {
+        Ok(p) => p,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let s3 = match S3Server::start(&py, "zhenxing-lake") {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("skipped: no local S3 server: {why}");
+            return;
+        }
+    };
+    let d = tempfile::tempdir().unwrap();
+    let work = d.path().join("work");
+    let url = "s3://zhenxing-lake/nantong";
+    let inbox = county_inbox(d.path(), "海安市", &[]);
+    let pipeline = crate::util::pipeline_edited(d.path(), |t| t);
+    let registry = crate::util::registry();
+    let run_args = [
+        "--quiet",
+        "--inbox",
+        inbox.to_str().unwrap(),
+        "--registry",
+        &registry,
+        "--pipeline",
+        pipeline.to_str().unwrap(),
+    ];
+    let at = ["--pipeline", pipeline.to_str().unwrap()];
+    let nightly = |env: &[(&str, &str)]| {
+        let o = remote("run", url, &work, &run_args, &s3)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+
+    // the nightly job: every table on the server, read alike by all readers
+    let (code, err) = nightly(&[]);
+    assert!(code <= 1, "{err}");
+    let run1 = last_manifest(&work)["run_id"].as_str().unwrap().to_string();
+    assert_eq!(versions(&last_manifest(&work)).len(), 15);
+    readers_agree(&py, url, &work, &s3);
+    let fuel_log = "nantong/fuel_stations/_delta_log/";
+    assert_eq!(s3.keys(&py, "zhenxing-lake", fuel_log).len(), 1);
+
+    // a file leaves: one commit to its table
+    let a = inbox.join("海安市/海安市_强村加油站收益台账_2024.ods");
+    let a_bytes = std::fs::read(&a).unwrap();
+    std::fs::remove_file(&a).unwrap();
+    let (code, err) = nightly(&[]);
+    assert!(code <= 1, "{err}");
+    assert_eq!(versions(&last_manifest(&work))["fuel_stations"], 1);
+    readers_agree(&py, url, &work, &s3);
+
+    // a second writer: its commit of version 1 is there first, and the
+    // server refuses ours (put-if-absent); nothing of this run is published
+    // (June of the two 2024 reports: the 2024 partition is rebuilt from December's)
+    let b = inbox.join("海安市/海安市_村级组织架构统计表_2024_06.ods");
+    let b_bytes = std::fs::read(&b).unwrap();
+    std::fs::remove_file(&b).unwrap();
+    let (code, err) = nightly(&[("ZHENXING_FAULT", "delta-race:org_structure")]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("another writer committed"), "{err}");
+    let org_log = "nantong/org_structure/_delta_log/";
+    let before_kill = s3.keys(&py, "zhenxing-lake", org_log);
+    assert_eq!(before_kill.len(), 2, "{before_kill:?}");
+    readers_agree(&py, url, &work, &s3);
+
+    // kill -9 after the files are written and before the commit: the
+    // table keeps its version, the readers see the published lake
+    let mut child = remote("run", url, &work, &run_args, &s3)
+        .env("ZHENXING_FAULT", "delta-stall:org_structure")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::BufRead;
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        assert!(
+            lines.any(|l| l.is_ok_and(|l| l.starts_with("delta-stall: org_structure"))),
+            "the run never reached the commit"
+        );
+    }
+    child.kill().unwrap(); // SIGKILL
+    let _ = child.wait();
+    assert_eq!(s3.keys(&py, "zhenxing-lake", org_log), before_kill);
+    // (the roster is partitioned by county only)
+    let part = "nantong/org_structure/county_code=320685/";
+    let orphans: Vec<String> = s3
+        .keys(&py, "zhenxing-lake", part)
+        .into_iter()
+        .filter(|k| !k.ends_with(&format!("part-{run1}.parquet")))
+        .collect();
+    // the refused writer's file and the killed run's, in no version
+    assert_eq!(orphans.len(), 2, "{orphans:?}");
+    readers_agree(&py, url, &work, &s3);
+
+    // rollback: the tables restored to the first run's versions
+    let o = remote("rollback", url, &work, &at, &s3).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let m = last_manifest(&work);
+    assert_eq!(m["version"], run1.as_str());
+    assert_eq!(versions(&m)["fuel_stations"], 2);
+    assert_eq!(versions(&m)["org_structure"], 2);
+    readers_agree(&py, url, &work, &s3);
+
+    // the files back: the inbox of the first run, an unchanged rerun that
+    // commits nothing
+    std::fs::write(&a, a_bytes).unwrap();
+    std::fs::write(&b, b_bytes).unwrap();
+    let logs_before = s3.keys(&py, "zhenxing-lake", "nantong/");
+    let (code, err) = nightly(&[]);
+    assert!(code <= 1, "{err}");
+    let m = last_manifest(&work);
+    assert_eq!(m["outcome"], "unchanged");
+    assert_eq!(versions(&m)["fuel_stations"], 2);
+    let logs_after = s3.keys(&py, "zhenxing-lake", "nantong/");
+    let new: Vec<&String> = logs_after
+        .iter()
+        .filter(|k| k.contains("/_delta_log/") && !logs_before.contains(k))
+        .collect();
+    assert!(new.is_empty(), "{new:?}");
+    readers_agree(&py, url, &work, &s3);
+    // status names the root and the versions
+    let o = remote(
+        "status",
+        url,
+        &work,
+        &["--json", "--pipeline", pipeline.to_str().unwrap()],
+        &s3,
+    )
+    .output()
+    .unwrap();
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(st["delta"]["root"], url);
+    assert_eq!(st["delta"]["tables"]["org_structure"]["version"], 2);
+    // the next published run's vacuum deletes the killed run's file
+    std::fs::remove_file(&b).unwrap();
+    let (code, err) = nightly(&[]);
+    assert!(code <= 1, "{err}");
+    assert_eq!(versions(&last_manifest(&work))["org_structure"], 3);
+    let left = s3.keys(&py, "zhenxing-lake", part);
+    assert!(orphans.iter().all(|o| !left.contains(o)), "{left:?}");
+    assert_eq!(
+        left.len(),
+        2,
+        "this run's file and the first run's: {left:?}"
+    );
+    readers_agree(&py, url, &work, &s3);
+}

@@ -8,16 +8,20 @@
 //! version.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use deltalake_core::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake_core::kernel::{
     Action, Add, DataType as DeltaType, MetadataExt, PrimitiveType, StructField, StructType,
 };
+use deltalake_core::logstore::{
+    default_logstore, logstore_factories, LogStore, LogStoreFactory, ObjectStoreRef, StorageConfig,
+};
 use deltalake_core::operations::vacuum::VacuumMode;
 use deltalake_core::protocol::{DeltaOperation, SaveMode};
 use deltalake_core::{DeltaTable, DeltaTableBuilder};
 use object_store::path::Path as ObjPath;
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use polars::prelude::*;
 use url::Url;
 
@@ -40,6 +44,57 @@ pub struct Publisher {
     root: Url,
     /// Shown in messages: the root as the pipeline names it.
     shown: String,
+    /// The bucket's store, for an `s3://` root.
+    store: Option<Arc<dyn ObjectStore>>,
+}
+
+/// delta-rs's plain log store (commits put-if-absent) for `s3://` tables;
+/// the store itself is the one [`s3_store`] builds.
+struct PutIfAbsentLogStores;
+
+impl LogStoreFactory for PutIfAbsentLogStores {
+    fn with_options(
+        &self,
+        prefixed_store: ObjectStoreRef,
+        root_store: ObjectStoreRef,
+        location: &Url,
+        options: &StorageConfig,
+    ) -> deltalake_core::DeltaResult<Arc<dyn LogStore>> {
+        Ok(default_logstore(
+            prefixed_store,
+            root_store,
+            location,
+            options,
+        ))
+    }
+}
+
+/// The bucket of an `s3://bucket/prefix` root, with the settings of the
+/// usual `AWS_*` variables (keys, region, `AWS_ENDPOINT_URL` for an
+/// S3-compatible server; plain HTTP is allowed only for an `http://`
+/// endpoint). Objects are created with `If-None-Match: *` where asked.
+fn s3_store(url: &Url) -> Result<Arc<dyn ObjectStore>, LakeError> {
+    let bucket = url.host_str().unwrap_or_default();
+    if bucket.is_empty() {
+        return Err(err(url.as_str(), "S3 location", "no bucket named"));
+    }
+    let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .or_else(|_| std::env::var("AWS_ENDPOINT"))
+        .unwrap_or_default();
+    if endpoint.starts_with("http://") {
+        b = b.with_allow_http(true);
+    }
+    let store = b
+        .build()
+        .map_err(|e| err(url.as_str(), "S3 settings (AWS_* variables)", e))?;
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| {
+        if let Ok(s3) = Url::parse("s3://") {
+            logstore_factories().insert(s3, Arc::new(PutIfAbsentLogStores));
+        }
+    });
+    Ok(Arc::new(store))
 }
 
 fn err(table: &str, what: &str, e: impl std::fmt::Display) -> LakeError {
@@ -164,10 +219,22 @@ impl Publisher {
             let p = format!("{}/", root_url.path());
             root_url.set_path(&p);
         }
+        let store = match root_url.scheme() {
+            "file" => None,
+            "s3" | "s3a" => Some(s3_store(&root_url)?),
+            other => {
+                return Err(err(
+                    root,
+                    "Delta root",
+                    format!("{other}:// is not supported (a folder, file:// or s3://)"),
+                ))
+            }
+        };
         Ok(Publisher {
             rt,
             root: root_url,
             shown: root.to_string(),
+            store,
         })
     }
 
@@ -185,7 +252,11 @@ impl Publisher {
     /// The table, loaded when it exists.
     async fn open(&self, name: &str) -> Result<(DeltaTable, bool), LakeError> {
         let url = self.table_url(name)?;
-        let mut table = DeltaTableBuilder::from_url(url)
+        let mut table = DeltaTableBuilder::from_url(url.clone())
+            .map(|b| match &self.store {
+                Some(s) => b.with_storage_backend(s.clone(), url),
+                None => b,
+            })
             .and_then(|b| b.build())
             .map_err(|e| err(name, "opening", e))?;
         let exists = table
@@ -290,6 +361,12 @@ impl Publisher {
                 clustering_provider: None,
             }));
         }
+        // a test hook: the files are written, the commit not yet made; the
+        // test kills the process here
+        if std::env::var("ZHENXING_FAULT").is_ok_and(|v| v == format!("delta-stall:{}", t.name)) {
+            eprintln!("delta-stall: {} files written, not committed", t.name);
+            std::thread::sleep(std::time::Duration::from_secs(120));
+        }
         let app: HashMap<String, serde_json::Value> = HashMap::from([(
             "zhenxing.lake_version".to_string(),
             serde_json::Value::String(lake_version.to_string()),
@@ -361,13 +438,17 @@ impl Publisher {
         })
     }
 
-    /// Restores a table to an earlier version (a new commit); returns the
-    /// version the restore made.
+    /// Restores a table to an earlier version (a new commit, unless the
+    /// table is at that version); returns the table's version afterwards.
     pub fn restore(&self, name: &str, version: u64, lake_version: &str) -> Result<u64, LakeError> {
         self.rt.block_on(async {
             let (table, exists) = self.open(name).await?;
             if !exists {
                 return Err(err(name, "restore", "the table does not exist"));
+            }
+            // already there (another writer's commits count: the log decides)
+            if table.version() == Some(version) {
+                return Ok(version);
             }
             let app: HashMap<String, serde_json::Value> = HashMap::from([(
                 "zhenxing.lake_version".to_string(),
@@ -399,7 +480,8 @@ impl Publisher {
                 .with_retention_period(chrono::Duration::zero())
                 .with_enforce_retention_duration(false)
                 .with_keep_versions(keep)
-                .with_mode(VacuumMode::Lite)
+                // full: files a killed run wrote but never committed go too
+                .with_mode(VacuumMode::Full)
                 .with_dry_run(true)
                 .await
                 .map_err(|e| err(name, "planning the vacuum", e))?;

@@ -361,10 +361,10 @@ pub fn rollback(
         let mut missing = Vec::new();
         let names: Vec<String> = state.tables.keys().cloned().collect();
         for name in names {
-            let Some((now, want)) = state
+            let Some(want) = state
                 .tables
                 .get(&name)
-                .map(|t| (t.version, t.lake_versions.get(target).copied()))
+                .map(|t| t.lake_versions.get(target).copied())
             else {
                 continue;
             };
@@ -372,9 +372,6 @@ pub fn rollback(
                 missing.push(name);
                 continue;
             };
-            if want == now {
-                continue;
-            }
             let v = match publisher.restore(&name, want, target) {
                 Ok(v) => v,
                 Err(e) => {
