@@ -238,6 +238,10 @@ pub struct LineageSection {
     /// A file the events are appended to, one JSON object per line,
     /// relative to the working directory.
     pub file: Option<String>,
+    /// An OpenLineage HTTP endpoint each event is POSTed to (Marquez:
+    /// `http://host:5000/api/v1/lineage`); `OPENLINEAGE_API_KEY`, when set,
+    /// is sent as a bearer token.
+    pub url: Option<String>,
     /// The jobs' namespace; default: the pipeline's name.
     pub namespace: Option<String>,
 }

@@ -1,8 +1,9 @@
 //! OpenLineage run events: a run's start, then its completion or failure,
 //! with the input files it read and the lake tables it published as
 //! datasets and their row counts as facets, appended to the file named in
-//! the pipeline's `[lineage]` section (one JSON object per line). Airflow,
-//! Dagster or Marquez read such events to show what a night did.
+//! the pipeline's `[lineage]` section (one JSON object per line) and/or
+//! POSTed to its HTTP endpoint. Airflow, Dagster or Marquez read such
+//! events to show what a night did.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,7 +25,8 @@ fn producer() -> String {
 
 /// The events of one `zhenxing run`.
 pub struct Lineage {
-    path: PathBuf,
+    path: Option<PathBuf>,
+    url: Option<String>,
     namespace: String,
     job: String,
     /// OpenLineage wants a UUID; the manifest's run id is a facet.
@@ -32,11 +34,16 @@ pub struct Lineage {
 }
 
 impl Lineage {
-    /// The run's events, when the pipeline names a lineage file.
+    /// The run's events, when the pipeline names a lineage file or endpoint.
     pub fn of(p: &Pipeline) -> Option<Lineage> {
-        let path = PathBuf::from(p.lineage.file.as_ref()?);
+        let path = p.lineage.file.as_ref().map(PathBuf::from);
+        let url = p.lineage.url.clone().filter(|u| !u.is_empty());
+        if path.is_none() && url.is_none() {
+            return None;
+        }
         Some(Lineage {
             path,
+            url,
             namespace: p
                 .lineage
                 .namespace
@@ -125,22 +132,58 @@ impl Lineage {
         self.append(&self.event("FAIL", facets, json!([]), json!([])))
     }
 
-    /// One line, written with one call on a file opened for appending, so
-    /// two writers never interleave within an event.
+    /// The event to the file and to the endpoint; what failed, said once.
     fn append(&self, event: &Value) -> Result<(), String> {
-        let mut line = event.to_string();
-        line.push('\n');
-        let err = |e: std::io::Error| format!("lineage file {}: {e}", self.path.display());
-        if let Some(d) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(d).map_err(err)?;
+        let mut problems = Vec::new();
+        if let Some(path) = &self.path {
+            if let Err(e) = append_line(path, event) {
+                problems.push(e);
+            }
         }
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .and_then(|mut f| f.write_all(line.as_bytes()))
-            .map_err(err)
+        if let Some(url) = &self.url {
+            if let Err(e) = post(url, event) {
+                problems.push(e);
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
     }
+}
+
+/// One line, written with one call on a file opened for appending, so two
+/// writers never interleave within an event.
+fn append_line(path: &Path, event: &Value) -> Result<(), String> {
+    let mut line = event.to_string();
+    line.push('\n');
+    let err = |e: std::io::Error| format!("lineage file {}: {e}", path.display());
+    if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(d).map_err(err)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .map_err(err)
+}
+
+/// POSTs one event as JSON (OpenLineage's HTTP transport), waiting at most
+/// 10 s: a lineage server that is down costs the night nothing.
+fn post(url: &str, event: &Value) -> Result<(), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut req = agent.post(url).header("Content-Type", "application/json");
+    if let Ok(key) = std::env::var("OPENLINEAGE_API_KEY") {
+        req = req.header("Authorization", &format!("Bearer {key}"));
+    }
+    req.send(event.to_string().as_bytes())
+        .map(|_| ())
+        .map_err(|e| format!("lineage endpoint {url}: {e}"))
 }
 
 /// `file://` and the folder's absolute path.

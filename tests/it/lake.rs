@@ -1129,3 +1129,114 @@ fn each_run_writes_openlineage_events_that_agree_with_its_manifest() {
     assert!(msg.contains("fault injected"), "{msg}");
     assert!(ev[5]["outputs"].as_array().unwrap().is_empty());
 }
+
+/// A one-thread HTTP server that answers every request with 201 and hands
+/// over its request line, `Authorization` header and JSON body.
+fn lineage_server() -> (
+    String,
+    std::sync::mpsc::Receiver<(String, String, serde_json::Value)>,
+) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            let (head, body) = loop {
+                let n = s.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break (String::new(), Vec::new());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + len {
+                    break (head, buf[end + 4..end + 4 + len].to_vec());
+                }
+            };
+            let _ = s.write_all(
+                b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            let line = head.lines().next().unwrap_or_default().to_string();
+            let auth = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("authorization")
+                        .then(|| v.trim().to_string())
+                })
+                .unwrap_or_default();
+            let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+            if tx.send((line, auth, json)).is_err() {
+                break;
+            }
+        }
+    });
+    (format!("http://127.0.0.1:{port}/api/v1/lineage"), rx)
+}
+
+#[test]
+fn lineage_events_are_posted_to_the_endpoint_and_a_dead_endpoint_costs_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let inbox = county_inbox(d.path(), "海安市", &[]);
+    let file = d.path().join("events.jsonl");
+    let (url, rx) = lineage_server();
+    let pipeline = crate::util::pipeline_edited(d.path(), |t| {
+        format!(
+            "{t}\n[lineage]\nfile = \"{}\"\nurl = \"{url}\"\n",
+            file.display()
+        )
+    });
+    let extra = ["--pipeline", pipeline.to_str().unwrap(), "--no-indicators"];
+    let r = run(&out, &inbox, &extra, &[("OPENLINEAGE_API_KEY", "k-123")]);
+    assert!(r.code <= 1, "{}", r.stderr);
+    let wait = std::time::Duration::from_secs(10);
+    let posted: Vec<(String, String, serde_json::Value)> =
+        (0..2).map(|_| rx.recv_timeout(wait).unwrap()).collect();
+    // the same two events as the file, in order, each a POST with the key
+    let written = lineage_events(&file);
+    assert_eq!(written.len(), 2);
+    for ((line, auth, body), w) in posted.iter().zip(&written) {
+        assert_eq!(line, "POST /api/v1/lineage HTTP/1.1");
+        assert_eq!(auth, "Bearer k-123");
+        assert_eq!(body, w);
+    }
+    assert_eq!(posted[1].2["eventType"], "COMPLETE");
+    assert_eq!(
+        posted[1].2["run"]["facets"]["zhenxing"]["run_id"],
+        crate::util::last_manifest(&out)["run_id"]
+    );
+    // nobody listening: the run publishes, exits as before and says why
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        format!("http://127.0.0.1:{port}/api/v1/lineage")
+    };
+    let pipeline =
+        crate::util::pipeline_edited(d.path(), |t| format!("{t}\n[lineage]\nurl = \"{dead}\"\n"));
+    std::fs::remove_file(inbox.join("海安市/海安市_强村加油站收益台账_2024.ods")).unwrap();
+    let extra = ["--pipeline", pipeline.to_str().unwrap(), "--no-indicators"];
+    let r = run(&out, &inbox, &extra, &[]);
+    assert!(r.code <= 1, "{}", r.stderr);
+    assert_eq!(crate::util::last_manifest(&out)["outcome"], "published");
+    assert!(
+        r.stderr.contains(&format!("lineage endpoint {dead}")),
+        "{}",
+        r.stderr
+    );
+}
