@@ -301,19 +301,10 @@ fn rows_at(table: &Path, version: u64) -> usize {
 
 /// The Python of the Delta readers' venv (`.ci/run` makes it), or why not.
 fn delta_python() -> Result<String, String> {
-    let py = std::env::var("ZHENXING_DELTA_PYTHON")
-        .map_err(|_| "ZHENXING_DELTA_PYTHON is not set (.ci/run makes the venv)".to_string())?;
-    let ok = std::process::Command::new(&py)
-        .args(["-c", "import deltalake, duckdb_extension_delta, polars"])
-        .output()
-        .map_err(|e| format!("{py}: {e}"))?;
-    if ok.status.success() {
-        Ok(py)
-    } else {
-        Err(format!(
-            "{py} cannot import deltalake, duckdb_extension_delta, polars"
-        ))
-    }
+    crate::readers::python_in(
+        "ZHENXING_DELTA_PYTHON",
+        "deltalake, duckdb_extension_delta, polars",
+    )
 }
 
 #[test]

@@ -12,16 +12,22 @@ use super::util::{bin, repo};
 
 /// The venv's Python with `module` importable, or why not.
 fn python_with(module: &str) -> Result<String, String> {
-    let py = std::env::var("ZHENXING_PYTHON")
-        .map_err(|_| "ZHENXING_PYTHON is not set (.ci/run makes the venv)".to_string())?;
+    python_in("ZHENXING_PYTHON", module)
+}
+
+/// The Python named by the variable `var` (a venv `.ci/run` makes) with
+/// `modules` (comma-separated) importable, or why not.
+pub(crate) fn python_in(var: &str, modules: &str) -> Result<String, String> {
+    let py =
+        std::env::var(var).map_err(|_| format!("{var} is not set (.ci/run makes the venv)"))?;
     let ok = Command::new(&py)
-        .args(["-c", &format!("import {module}")])
+        .args(["-c", &format!("import {modules}")])
         .output()
         .map_err(|e| format!("{py}: {e}"))?;
     if ok.status.success() {
         Ok(py)
     } else {
-        Err(format!("{py} cannot import {module}"))
+        Err(format!("{py} cannot import {modules}"))
     }
 }
 

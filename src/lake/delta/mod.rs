@@ -201,12 +201,7 @@ impl DeltaState {
     }
 
     pub fn write(&self, layout: &Layout) -> Result<(), LakeError> {
-        let p = Self::path(layout);
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| LakeError::Io {
-            path: p.clone(),
-            detail: e.to_string(),
-        })?;
-        crate::fsio::write_durable(&p, &bytes).map_err(|e| store::io(&p, e))
+        super::manifest::write_json(&Self::path(layout), self)
     }
 
     /// Records that `table` is at `version` and shows `lake_version`.
@@ -331,10 +326,12 @@ fn publish(
     // the tables committed before a failure are recorded too
     state.write(layout)?;
     match failed {
-        Some(LakeError::Io { path, detail }) if !out.is_empty() => Err(LakeError::Io {
-            path,
+        // whatever failed (a commit, reading a file, casting it), the
+        // tables already committed are named
+        Some(e) if !out.is_empty() => Err(LakeError::Io {
+            path: PathBuf::from(&state.root),
             detail: format!(
-                "{detail}; committed before it: {} (the next run brings every table to the version it publishes)",
+                "{e}; committed before it: {} (the next run brings every table to the version it publishes)",
                 out.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
         }),
