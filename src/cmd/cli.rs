@@ -229,6 +229,10 @@ pub enum Command {
         /// Folder to write to (default: OUT/docs).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Also write a PySpark job that computes indicators.parquet from the
+        /// lake (job.py, views.sql, indicators.json) to this folder.
+        #[arg(long)]
+        spark: Option<PathBuf>,
     },
     /// Write a synthetic inbox with the messiness of real county files, and its true values.
     Synth {
@@ -372,9 +376,12 @@ pub fn main() -> i32 {
             max_rows,
             as_indicators,
         ),
-        Command::Docs { p, out, dir } => {
-            crate::cmd::docs::run(&p.pipeline, out.as_deref(), dir.as_deref())
-        }
+        Command::Docs { p, out, dir, spark } => crate::cmd::docs::run(
+            &p.pipeline,
+            out.as_deref(),
+            dir.as_deref(),
+            spark.as_deref(),
+        ),
         Command::Status {
             at,
             work,

@@ -8,7 +8,7 @@ use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
 use crate::analysis::indicators::Definitions;
 use crate::cmd::exit;
-use crate::config::{FieldType, Pipeline, Source};
+use crate::config::{FieldType, Frequency, Pipeline, Source};
 use crate::lake::column_name;
 use crate::report::xlsx::header_row;
 
@@ -425,7 +425,76 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
     Ok(wb)
 }
 
-pub fn run(pipeline: &Path, out: Option<&Path>, dir: Option<&Path>) -> i32 {
+/// The PySpark job: the driver, the views over the lake (its path as
+/// `__LAKE__`, which the driver fills in from `--lake`), and every
+/// indicator with its SQL and how it adds up.
+fn spark_job(
+    p: &Pipeline,
+    defs: &Definitions,
+    lake: &Path,
+    dir: &Path,
+) -> Result<(), crate::report::ReportError> {
+    use crate::analysis::indicators::{Aggregate, NOT_RANKED_NO_SCORE, NOT_RANKED_UNREPORTED};
+    use crate::analysis::views::{views, Dialect};
+    let werr = |path: &Path, e: std::io::Error| crate::report::ReportError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| werr(dir, e))?;
+    // the job runs from anywhere: the lake's full path
+    let lake = &std::fs::canonicalize(lake).unwrap_or_else(|_| lake.to_path_buf());
+    let lake_s = lake.display().to_string().replace('\'', "''");
+    let sql = views(p, defs, lake, Dialect::Spark).replace(&lake_s, "__LAKE__");
+    crate::report::write_atomic(&dir.join("views.sql"), sql.as_bytes())?;
+    let indicators: Vec<serde_json::Value> = defs
+        .indicators
+        .iter()
+        .map(|ind| {
+            let d = &ind.def;
+            serde_json::json!({
+                "id": d.id, "family": d.family, "name_zh": d.name_zh, "name_en": d.name_en,
+                "unit": d.unit, "hash": ind.hash, "dataset": d.dataset,
+                "aggregate": match d.aggregate {
+                    Aggregate::Ratio => "ratio",
+                    Aggregate::Share => "share",
+                    Aggregate::Sum => "sum",
+                    Aggregate::Mean => "mean",
+                    Aggregate::Median => "median",
+                },
+                "scale": d.scale,
+                "once_per_unit": d.once_per_unit,
+                "village_rows": d.village_rows,
+                "rank": d.rank.map(|r| match r {
+                    crate::analysis::indicators::defs::RankOrder::Desc => "desc",
+                    crate::analysis::indicators::defs::RankOrder::Asc => "asc",
+                }),
+                "queries": ind.queries,
+            })
+        })
+        .collect();
+    let year_end_datasets: Vec<&str> = p
+        .sources
+        .iter()
+        .filter(|s| matches!(s.frequency, Frequency::Monthly | Frequency::Quarterly))
+        .map(|s| s.dataset.as_str())
+        .collect();
+    let meta = serde_json::json!({
+        "city": p.city,
+        "lake": lake.display().to_string(),
+        "year_end_datasets": year_end_datasets,
+        "notes": {"not_reported": NOT_RANKED_UNREPORTED, "no_score": NOT_RANKED_NO_SCORE},
+        "indicators": indicators,
+    });
+    let text =
+        serde_json::to_string_pretty(&meta).map_err(|e| werr(dir, std::io::Error::other(e)))?;
+    crate::report::write_atomic(&dir.join("indicators.json"), text.as_bytes())?;
+    crate::report::write_atomic(&dir.join("job.py"), SPARK_JOB.as_bytes())
+}
+
+/// The driver of the PySpark job (`docs --spark`).
+const SPARK_JOB: &str = include_str!("../analysis/spark_job.py");
+
+pub fn run(pipeline: &Path, out: Option<&Path>, dir: Option<&Path>, spark: Option<&Path>) -> i32 {
     let (p, defs) = match super::load_with_definitions(pipeline) {
         Ok(x) => x,
         Err(code) => return code,
@@ -461,7 +530,11 @@ pub fn run(pipeline: &Path, out: Option<&Path>, dir: Option<&Path>) -> i32 {
             &dir.join("views_spark.sql"),
             views(&p, &defs, &lake, Dialect::Spark).as_bytes(),
         )?;
-        crate::report::write_atomic(&dir.join("indicators.sql"), queries(&defs).as_bytes())
+        crate::report::write_atomic(&dir.join("indicators.sql"), queries(&defs).as_bytes())?;
+        match spark {
+            Some(s) => spark_job(&p, &defs, &lake, s),
+            None => Ok(()),
+        }
     });
     match res {
         Ok(()) => {
@@ -471,6 +544,13 @@ pub fn run(pipeline: &Path, out: Option<&Path>, dir: Option<&Path>) -> i32 {
                 xlsx.display(),
                 lake.display()
             );
+            if let Some(s) = spark {
+                println!(
+                    "the indicators as a PySpark job in {}: spark-submit {}/job.py --out PATH/indicators.parquet [--lake URI]",
+                    s.display(),
+                    s.display()
+                );
+            }
             exit::CLEAN
         }
         Err(e) => {

@@ -108,3 +108,141 @@ fn every_engine_reads_the_lake_with_the_same_rows_and_types() {
     }
     assert!(!stdout.contains("DIFFERENT"), "{stdout}");
 }
+
+#[test]
+fn the_spark_job_of_docs_computes_zhenxings_indicator_table() {
+    // skipped, with the reason printed, without the venv, pyspark or Java
+    let Some(py) = python_with("duckdb").ok().filter(|py| spark(py).is_some()) else {
+        eprintln!("skipped: the Spark job needs ZHENXING_PYTHON with pyspark, and java");
+        return;
+    };
+    // the sample inbox as a lake, with zhenxing's own indicator table
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let o = Command::new(bin())
+        .args(["run", "--quiet", "--out", out.to_str().unwrap()])
+        .env("ZHENXING_KEY", crate::lake::KEY)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code().unwrap_or(9) <= 1,
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        spark_job_rows(&py, &out, d.path()),
+        53367,
+        "the sample's indicator rows"
+    );
+    // the indicator tests' small city: a village merged in 2024 (in the
+    // registry of the periods before), a county whose year ended in
+    // November (`period_used` 2024-11,2024-12 for the city), ranks with
+    // unreported villages
+    let d = tempfile::tempdir().unwrap();
+    let small = crate::indicators::out_dir();
+    assert_eq!(
+        spark_job_rows(&py, &small, d.path()),
+        920,
+        "the small city's rows"
+    );
+}
+
+/// Writes the Spark job for the lake of `out`, runs it on two local cores
+/// and compares its table with zhenxing's, every column row by row: text
+/// and counts exactly, figures to 1e-9 (Spark adds in another order).
+/// Returns the number of rows.
+fn spark_job_rows(py: &str, out: &std::path::Path, tmp: &std::path::Path) -> usize {
+    let job = tmp.join("spark");
+    let o = Command::new(bin())
+        .args(["docs", "--out", out.to_str().unwrap()])
+        .args(["--dir", tmp.join("docs").to_str().unwrap()])
+        .args(["--spark", job.to_str().unwrap()])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["job.py", "views.sql", "indicators.json"] {
+        assert!(job.join(f).is_file(), "{f}");
+    }
+    // the job, as a cluster would run it, on two local cores
+    let spark_out = tmp.join("spark_indicators.parquet");
+    let o = Command::new(py)
+        .arg(job.join("job.py"))
+        .args(["--out", spark_out.to_str().unwrap(), "--master", "local[2]"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let ours = zhenxing::lake::read_parquet(&out.join("indicators/indicators.parquet")).unwrap();
+    let theirs = spark_rows(&spark_out);
+    assert_eq!(theirs.height(), ours.height());
+    assert_eq!(
+        theirs.get_column_names(),
+        ours.get_column_names(),
+        "the same columns in the same order"
+    );
+    use polars::prelude::*;
+    let text = |df: &DataFrame, c: &str| -> Vec<Option<String>> {
+        let s = df.column(c).unwrap().cast(&DataType::String).unwrap();
+        s.str()
+            .unwrap()
+            .iter()
+            .map(|x| x.map(str::to_string))
+            .collect()
+    };
+    let num = |df: &DataFrame, c: &str| -> Vec<Option<f64>> {
+        let s = df.column(c).unwrap().cast(&DataType::Float64).unwrap();
+        s.f64().unwrap().iter().collect()
+    };
+    let mut checked = 0;
+    for c in ours.get_column_names() {
+        let c = c.as_str();
+        if ["value", "numerator", "denominator"].contains(&c) {
+            let (a, b) = (num(&ours, c), num(&theirs, c));
+            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                let same = match (x, y) {
+                    (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+                    (None, None) => true,
+                    _ => false,
+                };
+                assert!(
+                    same,
+                    "{c} of row {i}: zhenxing {x:?}, Spark {y:?}\n{:?}",
+                    ours.get(i)
+                );
+            }
+        } else {
+            let (a, b) = (text(&ours, c), text(&theirs, c));
+            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                assert_eq!(x, y, "{c} of row {i}\n{:?}", ours.get(i));
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 21);
+    ours.height()
+}
+
+/// The Parquet files Spark wrote into one output folder, as one frame in
+/// their order.
+fn spark_rows(dir: &std::path::Path) -> polars::prelude::DataFrame {
+    let mut parts: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    parts.sort();
+    let mut frames = parts
+        .iter()
+        .map(|p| zhenxing::lake::read_parquet(p).unwrap());
+    let mut df = frames.next().unwrap();
+    for f in frames {
+        df.vstack_mut(&f).unwrap();
+    }
+    df
+}

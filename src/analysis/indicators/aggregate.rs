@@ -32,6 +32,12 @@ pub(super) fn median(v: &mut [f64]) -> Option<f64> {
     })
 }
 
+/// The note of a village row of a ranked indicator that reported nothing.
+pub const NOT_RANKED_UNREPORTED: &str =
+    "未排名：本期未报送（not ranked: nothing reported for the period）";
+/// The note of a village row of a ranked indicator without a score.
+pub const NOT_RANKED_NO_SCORE: &str = "未排名：得分缺失（not ranked: the score is missing）";
+
 /// Adds unit rows up per level.
 pub fn aggregate(
     idx: usize,
@@ -168,9 +174,9 @@ pub fn aggregate(
         {
             r.note = Some(
                 if r.villages_reporting == 0 {
-                    "未排名：本期未报送（not ranked: nothing reported for the period）"
+                    NOT_RANKED_UNREPORTED
                 } else {
-                    "未排名：得分缺失（not ranked: the score is missing）"
+                    NOT_RANKED_NO_SCORE
                 }
                 .to_string(),
             );

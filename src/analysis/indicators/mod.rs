@@ -7,7 +7,7 @@ pub mod defs;
 mod nation;
 mod units;
 
-pub use aggregate::aggregate;
+pub use aggregate::{aggregate, NOT_RANKED_NO_SCORE, NOT_RANKED_UNREPORTED};
 use units::*;
 pub use units::{run_queries, Unit, Units};
 
