@@ -83,6 +83,11 @@ pub enum Command {
         /// Print one JSON document (per-file counts and every issue) instead of text.
         #[arg(long)]
         json: bool,
+        /// Also write, per file, a copy of the workbook with every problem
+        /// cell marked and a first sheet 校验结果 to this folder
+        /// (`<file>_校验.xlsx`).
+        #[arg(long, value_name = "DIR")]
+        annotate: Option<PathBuf>,
         /// Files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -129,6 +134,11 @@ pub enum Command {
         /// Publish the lake only; indicators and reports wait for `zhenxing indicators --report`.
         #[arg(long)]
         no_indicators: bool,
+        /// Also write an annotated copy of every current file with returned
+        /// rows (or that failed) to OUT/feedback/<county>/, for the city
+        /// office to send back.
+        #[arg(long)]
+        feedback: bool,
     },
     /// Publish an earlier kept lake version again (default: the one before the current).
     Rollback {
@@ -294,6 +304,7 @@ pub fn main() -> i32 {
             warnings,
             registry,
             json,
+            annotate,
             files,
         } => crate::cmd::validate::run(crate::cmd::validate::ValidateOptions {
             pipeline: p.pipeline,
@@ -301,6 +312,7 @@ pub fn main() -> i32 {
             warnings,
             registry,
             json,
+            annotate,
             files,
         }),
         Command::Run {
@@ -317,6 +329,7 @@ pub fn main() -> i32 {
             jobs,
             lang,
             no_indicators,
+            feedback,
         } => crate::cmd::run::run(crate::cmd::run::RunOptions {
             pipeline: p.pipeline,
             inbox,
@@ -331,6 +344,7 @@ pub fn main() -> i32 {
             jobs,
             lang: lang.into(),
             indicators: !no_indicators,
+            feedback,
         }),
         Command::Rollback { at, work, to } => crate::cmd::rollback::run(
             &at.p.pipeline,

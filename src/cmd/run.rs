@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub lang: Lang,
     /// Compute indicators and reports after publishing (`--no-indicators` not given).
     pub indicators: bool,
+    /// Annotated copies of the files with returned rows (`--feedback`).
+    pub feedback: bool,
 }
 
 /// `OK   T01 org_structure 如皋市 2024-06  read 270 = accepted 262 + rejected 2 + non-data 6`
@@ -215,11 +217,34 @@ pub fn run(opts: RunOptions) -> i32 {
     if let Some(l) = &lineage {
         said(l.complete(&m, &inbox, &out, exit_code));
     }
+    let feedback_line = if opts.feedback {
+        match feedback(&p, &m, &inbox, &out, &nopts.isolation) {
+            Ok(n) => Some(match opts.lang {
+                Lang::Zh => format!(
+                    "批注副本：{n} 个文件（有退回行或无法读取）写入 {}",
+                    out.join("feedback").display()
+                ),
+                Lang::En => format!(
+                    "Annotated copies: {n} file(s) with returned rows or that failed, in {}",
+                    out.join("feedback").display()
+                ),
+            }),
+            Err(e) => {
+                exit_code = exit::FAILED;
+                Some(format!("feedback FAILED (the lake is published): {e}"))
+            }
+        }
+    } else {
+        None
+    };
     let secs = start.elapsed().as_secs_f64();
     let mut para = match opts.lang {
         Lang::Zh => summary_paragraph_zh(&m, &out, ingest_secs, own, readers),
         Lang::En => summary_paragraph(&m, &out, ingest_secs, own, readers),
     };
+    if let Some(line) = feedback_line {
+        para = format!("{para}\n{line}");
+    }
     if let Some(line) = stage_line {
         let (whole, _) = crate::worker::peak_rss_mib();
         para = match opts.lang {
@@ -244,6 +269,51 @@ pub fn run(opts: RunOptions) -> i32 {
     }
     println!("{para}");
     exit_code
+}
+
+/// Writes `OUT/feedback/<county>/<file>_校验.xlsx` for every current file
+/// with returned rows and every failed file: each is checked again (in a
+/// reader process, as the run reads) and annotated. The folder is built
+/// beside and then put in place of the last one, so it always matches one
+/// run. Returns the number of copies.
+fn feedback(
+    p: &crate::config::Pipeline,
+    m: &Manifest,
+    inbox: &std::path::Path,
+    out: &std::path::Path,
+    iso: &crate::worker::Isolation,
+) -> Result<usize, String> {
+    use crate::lake::FileStatus;
+    let todo: Vec<&ManifestFile> = m
+        .files
+        .iter()
+        .filter(|f| {
+            f.status == FileStatus::Failed
+                || (f.status == FileStatus::Current && f.rows_rejected > 0)
+        })
+        .collect();
+    let dir = out.join("feedback");
+    let fresh = out.join("feedback.new");
+    let _ = std::fs::remove_dir_all(&fresh);
+    std::fs::create_dir_all(&fresh).map_err(|e| format!("{}: {e}", fresh.display()))?;
+    let registry = crate::validate::load_registry(p, iso.clone())
+        .map(|(r, _)| r)
+        .map_err(|e| e.to_string())?;
+    let engine = crate::validate::Engine::new(p, Some(&registry), iso.clone());
+    for f in &todo {
+        let path = inbox.join(&f.path);
+        let res = engine.ingest(&path, None);
+        let county = res
+            .county
+            .clone()
+            .or_else(|| f.county.clone())
+            .unwrap_or_else(|| "未识别".into());
+        crate::report::annotate::write(&res, &path, p, &fresh.join(county))
+            .map_err(|e| e.to_string())?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&fresh, &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(todo.len())
 }
 
 /// `OK   T01 如皋市 2024-06  read 270 = accepted 262 + rejected 2 + non-data 6  path`

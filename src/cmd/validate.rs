@@ -10,7 +10,12 @@
 //! zhenxing validate 如皋市_村级组织架构统计表_2024_06.xlsx
 //! zhenxing validate --lang en inbox/*.csv
 //! zhenxing validate --json inbox/如皋市/*.xlsx > check.json
+//! zhenxing validate --annotate 退回/ inbox/如皋市/*.xlsx
 //! ```
+//!
+//! With `--annotate DIR`, each file also comes back as `DIR/<file>_校验.xlsx`:
+//! the county's workbook with every problem cell marked (see
+//! [`crate::report::annotate`]).
 
 use std::path::PathBuf;
 
@@ -26,6 +31,8 @@ pub struct ValidateOptions {
     pub warnings: bool,
     pub registry: Option<PathBuf>,
     pub json: bool,
+    /// Folder for the annotated copies (`--annotate`).
+    pub annotate: Option<PathBuf>,
     pub files: Vec<PathBuf>,
 }
 
@@ -121,6 +128,16 @@ pub fn run(opts: ValidateOptions) -> i32 {
         res.records = Vec::new();
         if res.failed() || res.counts.rejected > 0 {
             any_bad = true;
+        }
+        if let Some(dir) = &opts.annotate {
+            match crate::report::annotate::write(&res, f, &p, dir) {
+                // on stderr: stdout stays the report (or the JSON document)
+                Ok(path) => eprintln!("批注副本 annotated copy: {}", path.display()),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return exit::FAILED;
+                }
+            }
         }
         if opts.json {
             docs.push(file_json(&res));

@@ -262,6 +262,30 @@ impl ReadError {
 }
 
 /// Reads a whole file within `limits` into memory.
+/// Every merged region of every sheet (the reader keeps only those of the
+/// header area) and, for xlsx, the column widths, by sheet name: what a
+/// copy of the workbook needs besides its cells. Empty where the format
+/// has none (CSV, ods) or the parts cannot be read.
+pub fn layout(
+    path: &Path,
+    format: Format,
+) -> (
+    HashMap<String, Vec<Merge>>,
+    HashMap<String, Vec<parts::ColWidth>>,
+) {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Default::default();
+    };
+    match format {
+        Format::Xlsx => (
+            parts::all_merges(&bytes).unwrap_or_default(),
+            parts::all_col_widths(&bytes).unwrap_or_default(),
+        ),
+        Format::Xls => (xls_merges(bytes).unwrap_or_default(), HashMap::new()),
+        Format::Ods | Format::Csv => Default::default(),
+    }
+}
+
 pub fn read_file(path: &Path, limits: &Limits) -> Result<RawWorkbook, ReadError> {
     collect(|emit| stream_file(path, limits, emit))
 }

@@ -37,10 +37,18 @@ pub(crate) fn attr(e: &quick_xml::events::BytesStart<'_>, local: &str) -> Option
 /// The merged regions of every sheet, by sheet name; `None` when the
 /// workbook's parts are not where they are expected.
 pub fn all_merges(bytes: &[u8]) -> Option<HashMap<String, Vec<Merge>>> {
+    per_sheet(bytes, merges)
+}
+
+/// `look` of every sheet's part, by sheet name.
+fn per_sheet<T>(
+    bytes: &[u8],
+    look: fn(&mut Zip<'_>, &str) -> Option<T>,
+) -> Option<HashMap<String, T>> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
     sheet_paths(&mut zip)?
         .into_iter()
-        .map(|(name, path)| Some((name, merges(&mut zip, &path)?)))
+        .map(|(name, path)| Some((name, look(&mut zip, &path)?)))
         .collect()
 }
 
@@ -49,6 +57,69 @@ pub fn all_merges(bytes: &[u8]) -> Option<HashMap<String, Vec<Merge>>> {
 pub fn merges_of_parts(bytes: &[u8], parts: &[String]) -> Option<Vec<Vec<Merge>>> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
     parts.iter().map(|p| merges(&mut zip, p)).collect()
+}
+
+/// A run of columns with a width set in the sheet (`<col>`), zero-based
+/// and inclusive; `width` in Excel's stored character units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ColWidth {
+    pub first: usize,
+    pub last: usize,
+    pub width: Option<f64>,
+    pub hidden: bool,
+}
+
+/// The column widths of every sheet, by sheet name (`<cols>` comes before
+/// the cells, so only the start of each part is inflated); `None` when
+/// the workbook's parts are not where they are expected.
+pub fn all_col_widths(bytes: &[u8]) -> Option<HashMap<String, Vec<ColWidth>>> {
+    per_sheet(bytes, col_widths)
+}
+
+fn col_widths(zip: &mut Zip<'_>, path: &str) -> Option<Vec<ColWidth>> {
+    let mut f = zip.by_name(path).ok()?;
+    let mut head: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    // everything before the cells, within 16 MiB
+    loop {
+        let n = f.read(&mut chunk).ok()?;
+        if n == 0 || head.len() > 16 << 20 {
+            break;
+        }
+        head.extend_from_slice(&chunk[..n]);
+        if let Some(p) = memchr::memmem::find(&head, b"sheetData") {
+            head.truncate(p);
+            break;
+        }
+    }
+    let mut r = quick_xml::Reader::from_reader(head.as_slice());
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    // the head is cut inside a tag: what parses before it is enough
+    while let Ok(ev) = r.read_event_into(&mut buf) {
+        match ev {
+            Event::Empty(e) | Event::Start(e) if e.local_name().as_ref() == "col" => {
+                let num = |k: &str| attr(&e, k).and_then(|v| v.trim().parse::<f64>().ok());
+                let (Some(min), Some(max)) = (num("min"), num("max")) else {
+                    continue;
+                };
+                if min < 1.0 || max < min {
+                    continue;
+                }
+                let on = |k: &str| attr(&e, k).is_some_and(|v| v == "1" || v == "true");
+                out.push(ColWidth {
+                    first: min as usize - 1,
+                    last: (max as usize - 1).min(crate::read::EXCEL_COLS - 1),
+                    width: num("width").filter(|w| w.is_finite() && *w >= 0.0),
+                    hidden: on("hidden"),
+                });
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    Some(out)
 }
 
 /// Sheet name → part path (`xl/worksheets/sheet1.xml`).

@@ -167,6 +167,26 @@ pub(super) fn range_to_sheet(
     Ok(b.rows)
 }
 
+/// Every merged region of every sheet of an xls workbook (the reader keeps
+/// only the header area's); `None` when calamine cannot open it.
+pub(super) fn xls_merges(bytes: Vec<u8>) -> Option<HashMap<String, Vec<Merge>>> {
+    let wb: calamine::Xls<_> = calamine::Xls::new(std::io::Cursor::new(bytes)).ok()?;
+    let names: Vec<String> = wb
+        .sheets_metadata()
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    Some(
+        names
+            .into_iter()
+            .map(|n| {
+                let m = merges(wb.merge_cells_by_sheet_name(&n).unwrap_or_default());
+                (n, m)
+            })
+            .collect(),
+    )
+}
+
 pub(super) fn read_xls(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, ReadError> {
     let mut wb: calamine::Xls<_> =
         calamine::Xls::new(std::io::Cursor::new(bytes)).map_err(|e| match e {

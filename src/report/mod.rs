@@ -2,6 +2,7 @@
 //! (one sheet per indicator family, income effects, village ranks, notes)
 //! and an HTML page with the headline table and SVG charts.
 
+pub mod annotate;
 pub mod html;
 pub mod svg;
 pub mod xlsx;

@@ -6,6 +6,7 @@ mod check;
 #[cfg(feature = "delta")]
 mod delta;
 mod effects;
+mod feedback;
 mod hostile;
 mod indicators;
 mod lake;

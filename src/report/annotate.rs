@@ -1,0 +1,450 @@
+//! The county's own workbook back, with its problems marked: a copy of
+//! each input (xlsx; CSV, xls and ods become xlsx) whose problem cells are
+//! filled in the error or warning colour and carry a Chinese note, after a
+//! first sheet `校验结果` that lists every problem with a link to its cell,
+//! the row counts and the verdict. Values, sheet names, merged regions,
+//! column widths and hidden sheets are kept; nothing is corrected.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use rust_xlsxwriter::{Color, Format, Note, Url, Workbook, Worksheet, XlsxError};
+
+use super::ReportError;
+use crate::read::parts::ColWidth;
+use crate::read::{Merge, RawCell, RawWorkbook};
+use crate::validate::issue::{Issue, Lang, Problem, Severity};
+use crate::validate::FileResult;
+
+/// The name of the first sheet.
+pub const SUMMARY_SHEET: &str = "校验结果";
+/// Fill of a cell with an error (the row is returned).
+pub const ERROR_FILL: u32 = 0xFFC7CE;
+/// Fill of a cell with a warning only (the row is kept).
+pub const WARNING_FILL: u32 = 0xFFEB9C;
+/// The verdicts of the summary sheet.
+pub const VERDICT_OK: &str = "可以报送";
+pub const VERDICT_FIX: &str = "请修改后报送";
+
+/// What the cells alone do not say: every merged region and the column
+/// widths, per sheet name.
+#[derive(Debug, Default)]
+pub struct Layout {
+    pub merges: HashMap<String, Vec<Merge>>,
+    pub widths: HashMap<String, Vec<ColWidth>>,
+}
+
+impl Layout {
+    /// The layout of the file at `path` as read into `wb`: every merged
+    /// region (xlsx, xls) and column width (xlsx); CSV and ods have none
+    /// to keep.
+    pub fn of(path: &Path, wb: &RawWorkbook) -> Layout {
+        let mut l = Layout::default();
+        for s in &wb.sheets {
+            l.merges.insert(s.name.clone(), s.merges.clone());
+        }
+        let (merges, widths) = crate::read::layout(path, wb.format);
+        l.merges.extend(merges);
+        l.widths = widths;
+        l
+    }
+}
+
+/// The annotated copy's file name: `<input stem>_校验.xlsx`.
+pub fn file_name(input: &Path) -> String {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "file".into());
+    format!("{stem}_校验.xlsx")
+}
+
+/// Whether the county may send the file as it is: read, and no row
+/// returned (warnings do not stop it).
+pub fn may_send(res: &FileResult) -> bool {
+    !res.failed() && res.counts.rejected == 0
+}
+
+/// Reads `input` again (it was read once by the check that made `res`),
+/// builds the annotated copy and writes it into `dir`. A file that could
+/// not be read gets the summary sheet alone.
+pub fn write(
+    res: &FileResult,
+    input: &Path,
+    p: &crate::config::Pipeline,
+    dir: &Path,
+) -> Result<PathBuf, ReportError> {
+    let limits = &crate::read::Limits::from(&p.limits);
+    let template = res.template.as_deref().map(|id| match p.source(id) {
+        Some(s) => format!("{id} {}", s.title),
+        None => id.to_string(),
+    });
+    let path = dir.join(file_name(input));
+    let err = |e: XlsxError| ReportError::Write {
+        path: path.clone(),
+        message: e.to_string(),
+    };
+    // a file the check could not read is not opened again here
+    let readable = !res.issues.iter().any(|i| {
+        matches!(
+            i.problem,
+            Problem::Unreadable { .. }
+                | Problem::WorkerDied { .. }
+                | Problem::WorkerTimeout { .. }
+                | Problem::Internal { .. }
+        )
+    });
+    let book = if readable {
+        crate::read::read_file(input, limits).ok()
+    } else {
+        None
+    };
+    let layout = book
+        .as_ref()
+        .map(|b| Layout::of(input, b))
+        .unwrap_or_default();
+    let mut wb = build(res, template, book.as_ref(), &layout).map_err(err)?;
+    let bytes = wb.save_to_buffer().map_err(err)?;
+    std::fs::create_dir_all(dir).map_err(|e| ReportError::Write {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    super::write_atomic(&path, &bytes)?;
+    Ok(path)
+}
+
+fn severity_zh(s: Severity) -> &'static str {
+    match s {
+        Severity::FileError => "文件错误",
+        Severity::Reject => "错误（该行退回）",
+        Severity::Warning => "警告（已接收，请核实）",
+    }
+}
+
+/// One problem as a note line: `[E_RANGE] message（原值：…）`.
+fn note_line(i: &Issue) -> String {
+    let mut s = format!("[{}] {}", i.code(), i.message(Lang::Zh));
+    if let Some(raw) = i.raw.as_deref().filter(|r| !r.is_empty()) {
+        s.push_str(&format!("（原值：{raw}）"));
+    }
+    s
+}
+
+/// The cell a problem is shown on: its own, the row's first for a row
+/// problem; none for a sheet or file problem.
+fn anchor(i: &Issue) -> Option<(&str, usize, usize)> {
+    let sheet = i.sheet.as_deref()?;
+    let row = i.row?;
+    Some((sheet, row, i.col.unwrap_or(0)))
+}
+
+/// The workbook: the summary, then every sheet of the county's file.
+pub fn build(
+    res: &FileResult,
+    template: Option<String>,
+    book: Option<&RawWorkbook>,
+    layout: &Layout,
+) -> Result<Workbook, XlsxError> {
+    let mut wb = Workbook::new();
+    let names: Vec<String> = book
+        .map(|b| b.sheets.iter().map(|s| s.name.clone()).collect())
+        .unwrap_or_default();
+    let summary_name = unique_name(SUMMARY_SHEET, &names);
+    summary(&mut wb, &summary_name, res, template, &names)?;
+    let Some(book) = book else {
+        return Ok(wb);
+    };
+    // problems per cell, in the order they were found
+    let mut at: HashMap<(&str, usize, usize), Vec<&Issue>> = HashMap::new();
+    for i in &res.issues {
+        if let Some(a) = anchor(i) {
+            at.entry(a).or_default().push(i);
+        }
+    }
+    let error = Format::new().set_background_color(Color::RGB(ERROR_FILL));
+    let warning = Format::new().set_background_color(Color::RGB(WARNING_FILL));
+    for sheet in &book.sheets {
+        let ws = wb.add_worksheet();
+        ws.set_name(&sheet.name)?;
+        if sheet.hidden {
+            ws.set_hidden(true);
+        }
+        for w in layout.widths.get(&sheet.name).into_iter().flatten() {
+            for c in w.first..=w.last.min(w.first + 1024) {
+                let col = c as u16;
+                if let Some(width) = w.width {
+                    // stored widths carry Excel's padding; the writer adds it again
+                    ws.set_column_width(col, (width - 5.0 / 7.0).max(0.0))?;
+                }
+                if w.hidden {
+                    ws.set_column_hidden(col)?;
+                }
+            }
+        }
+        // the fill of each problem cell: an error's wins over a warning's
+        let mut fill: BTreeMap<(usize, usize), &Format> = BTreeMap::new();
+        let mut notes: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
+        for (&(s, r, c), issues) in &at {
+            if s != sheet.name {
+                continue;
+            }
+            let worst = issues.iter().any(|i| i.severity() != Severity::Warning);
+            fill.insert((r, c), if worst { &error } else { &warning });
+            notes.insert((r, c), issues.iter().map(|i| note_line(i)).collect());
+        }
+        let plain = Format::new();
+        let date = Format::new().set_num_format("yyyy-mm-dd");
+        let date_fill = |f: &Format| f.clone().set_num_format("yyyy-mm-dd");
+        // merged regions first: the value of the first cell is written after
+        for m in layout.merges.get(&sheet.name).into_iter().flatten() {
+            if m.r0 == m.r1 && m.c0 == m.c1 {
+                continue;
+            }
+            let f = fill.get(&(m.r0, m.c0)).copied().unwrap_or(&plain);
+            // overlapping regions (a damaged file) are left unmerged
+            let _ = ws.merge_range(m.r0 as u32, m.c0 as u16, m.r1 as u32, m.c1 as u16, "", f);
+        }
+        for (r, row) in sheet.rows.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                let f = fill.get(&(r, c)).copied();
+                write_cell(
+                    ws,
+                    r as u32,
+                    c as u16,
+                    cell,
+                    book.is_1904,
+                    f,
+                    &date,
+                    &date_fill,
+                )?;
+            }
+        }
+        // problem cells that are empty (a required value) still get their fill
+        for (&(r, c), f) in &fill {
+            let blank = sheet
+                .rows
+                .get(r)
+                .and_then(|row| row.get(c))
+                .is_none_or(|cell| matches!(cell, RawCell::Empty));
+            if blank {
+                ws.write_blank(r as u32, c as u16, f)?;
+            }
+        }
+        for ((r, c), lines) in notes {
+            let note = Note::new(lines.join("\n"))
+                .set_author("zhenxing")
+                .set_width(360)
+                .set_height(40 + 20 * lines.len().min(10) as u32);
+            ws.insert_note(r as u32, c as u16, &note)?;
+        }
+    }
+    Ok(wb)
+}
+
+/// One cell with the type the file stored; `fill` marks a problem.
+#[allow(clippy::too_many_arguments)]
+fn write_cell(
+    ws: &mut Worksheet,
+    r: u32,
+    c: u16,
+    cell: &RawCell,
+    is_1904: bool,
+    fill: Option<&Format>,
+    date: &Format,
+    date_fill: &dyn Fn(&Format) -> Format,
+) -> Result<(), XlsxError> {
+    let plain = Format::new();
+    let f = fill.unwrap_or(&plain);
+    match cell {
+        RawCell::Empty => {}
+        RawCell::Text(s) => {
+            // a cell holds at most 32,767 characters
+            let s: String = if s.chars().count() > 32_767 {
+                s.chars().take(32_767).collect()
+            } else {
+                s.clone()
+            };
+            ws.write_string_with_format(r, c, s, f)?;
+        }
+        RawCell::Int(i) => {
+            ws.write_number_with_format(r, c, *i as f64, f)?;
+        }
+        RawCell::Float(x) if x.is_finite() => {
+            ws.write_number_with_format(r, c, *x, f)?;
+        }
+        RawCell::Float(x) => {
+            ws.write_string_with_format(r, c, x.to_string(), f)?;
+        }
+        RawCell::Bool(b) => {
+            ws.write_boolean_with_format(r, c, *b, f)?;
+        }
+        RawCell::Date {
+            serial,
+            is_1904: d1904,
+        } => {
+            // the copy counts days from 1900
+            let serial = if *d1904 || is_1904 {
+                serial + 1462.0
+            } else {
+                *serial
+            };
+            match fill {
+                Some(f) => ws.write_number_with_format(r, c, serial, &date_fill(f))?,
+                None => ws.write_number_with_format(r, c, serial, date)?,
+            };
+        }
+        RawCell::Error(e) => {
+            ws.write_string_with_format(r, c, e, f)?;
+        }
+    }
+    Ok(())
+}
+
+/// `name`, or `name(2)`, `name(3)`… when a sheet of the file has it.
+fn unique_name(name: &str, taken: &[String]) -> String {
+    let mut n = name.to_string();
+    let mut k = 2;
+    while taken.iter().any(|t| t == &n) {
+        n = format!("{name}({k})");
+        k += 1;
+    }
+    n
+}
+
+/// The first sheet: what the file is, the verdict, the row counts and
+/// every problem with a link to its cell.
+fn summary(
+    wb: &mut Workbook,
+    name: &str,
+    res: &FileResult,
+    template: Option<String>,
+    sheets: &[String],
+) -> Result<(), XlsxError> {
+    let ws = wb.add_worksheet();
+    ws.set_name(name)?;
+    let title = Format::new().set_bold().set_font_size(14);
+    let bold = Format::new()
+        .set_bold()
+        .set_align(rust_xlsxwriter::FormatAlign::Top);
+    let header = Format::new()
+        .set_bold()
+        .set_background_color(Color::RGB(0xDDEBF7))
+        .set_text_wrap();
+    let ok = Format::new()
+        .set_bold()
+        .set_font_size(12)
+        .set_font_color(Color::RGB(0x006100))
+        .set_background_color(Color::RGB(0xC6EFCE));
+    let fix = Format::new()
+        .set_bold()
+        .set_font_size(12)
+        .set_font_color(Color::RGB(0x9C0006))
+        .set_background_color(Color::RGB(ERROR_FILL));
+    let wrap = Format::new()
+        .set_text_wrap()
+        .set_align(rust_xlsxwriter::FormatAlign::Top);
+    ws.write_string_with_format(0, 0, format!("报表校验结果：{}", res.name), &title)?;
+    let what = [
+        ("模板", template),
+        ("县（市、区）", res.county.clone()),
+        ("统计期", res.period.clone()),
+    ];
+    let mut row = 1u32;
+    for (k, v) in what {
+        ws.write_string_with_format(row, 0, k, &bold)?;
+        ws.write_string(row, 1, v.unwrap_or_else(|| "未识别".into()))?;
+        row += 1;
+    }
+    ws.write_string_with_format(row, 0, "结论", &bold)?;
+    if may_send(res) {
+        ws.write_string_with_format(row, 1, VERDICT_OK, &ok)?;
+    } else {
+        ws.write_string_with_format(row, 1, VERDICT_FIX, &fix)?;
+    }
+    row += 1;
+    let n = &res.counts;
+    ws.write_string_with_format(row, 0, "行数", &bold)?;
+    ws.merge_range(
+        row,
+        1,
+        row,
+        6,
+        &format!(
+            "读取 {} 行 = 接收 {} + 退回 {} + 非数据行 {}（标题、单位、表头、合计、落款等）",
+            n.read, n.accepted, n.rejected, n.non_data
+        ),
+        &wrap,
+    )?;
+    row += 1;
+    let count = |s: Severity| res.issues.iter().filter(|i| i.severity() == s).count();
+    ws.write_string_with_format(row, 0, "问题", &bold)?;
+    ws.set_row_height(row, 32)?;
+    ws.merge_range(
+        row,
+        1,
+        row,
+        6,
+        &format!(
+            "文件错误 {} 个，错误 {} 个（所在行退回），警告 {} 个（已接收，请核实）；问题单元格已标色并加批注：红色为错误，黄色为警告",
+            count(Severity::FileError),
+            count(Severity::Reject),
+            count(Severity::Warning)
+        ),
+        &wrap,
+    )?;
+    row += 2;
+    let heads = ["序号", "类别", "代码", "位置", "字段", "问题说明", "原值"];
+    super::xlsx::header_row(ws, row, &heads, &header)?;
+    ws.set_freeze_panes(row + 1, 0)?;
+    for (k, i) in res.issues.iter().enumerate() {
+        let r = row + 1 + k as u32;
+        ws.write_number(r, 0, (k + 1) as f64)?;
+        ws.write_string(r, 1, severity_zh(i.severity()))?;
+        ws.write_string(r, 2, i.code())?;
+        let at = i.cell_ref();
+        match i.sheet.as_deref().filter(|s| sheets.iter().any(|n| n == s)) {
+            Some(s) => {
+                let target = match anchor(i) {
+                    Some((_, rr, cc)) => crate::normalise::value::cell_ref("", rr, cc)
+                        .trim_start_matches('!')
+                        .to_string(),
+                    None => "A1".into(),
+                };
+                let sheet_quoted = s.replace('\'', "''");
+                let url = Url::new(format!("internal:'{sheet_quoted}'!{target}")).set_text(&at);
+                ws.write_url(r, 3, url)?;
+            }
+            None => {
+                ws.write_string(r, 3, &at)?;
+            }
+        }
+        ws.write_string(
+            r,
+            4,
+            i.field_label
+                .clone()
+                .or(i.field.clone())
+                .unwrap_or_default(),
+        )?;
+        ws.write_string_with_format(r, 5, i.message(Lang::Zh), &wrap)?;
+        ws.write_string(r, 6, i.raw.clone().unwrap_or_default())?;
+    }
+    for (c, w) in [
+        (0u16, 12.0),
+        (1, 22.0),
+        (2, 20.0),
+        (3, 16.0),
+        (4, 16.0),
+        (5, 60.0),
+        (6, 20.0),
+    ] {
+        ws.set_column_width(c, w)?;
+    }
+    // printed on A4 landscape, one page wide, the table header on every page
+    ws.set_landscape();
+    ws.set_paper_size(9);
+    ws.set_print_fit_to_pages(1, 0);
+    ws.set_repeat_rows(row, row)?;
+    ws.set_active(true);
+    Ok(())
+}

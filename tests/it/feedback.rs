@@ -1,0 +1,376 @@
+//! Feedback to the counties: the annotated workbook that `validate
+//! --annotate` (and `run --feedback`) sends back.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use calamine::{Data, Reader, Xlsx};
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+
+use super::util::*;
+use zhenxing::report::annotate::{
+    ERROR_FILL, SUMMARY_SHEET, VERDICT_FIX, VERDICT_OK, WARNING_FILL,
+};
+
+/// A county's hand-made T10 workbook: an instruction sheet, the data sheet
+/// with a merged title, a unit row, set column widths, a date in an extra
+/// column, three bad rows and a totals row, and a hidden old sheet.
+fn county_workbook(dir: &Path) -> PathBuf {
+    let path = dir.join("如皋市_党员培训与双带统计表_2024.xlsx");
+    let mut wb = Workbook::new();
+    let s = wb.add_worksheet();
+    s.set_name("填表说明").unwrap();
+    s.write_string(0, 0, "填表说明：培训人次填写全年合计")
+        .unwrap();
+    let s = wb.add_worksheet();
+    s.set_name("如皋市").unwrap();
+    s.merge_range(0, 0, 0, 4, "如皋市2024年度党员培训统计表", &Format::new())
+        .unwrap();
+    s.write_string(1, 3, "单位：人次").unwrap();
+    for (c, h) in ["县(市、区)", "镇(街道)", "村(社区)", "培训人次", "填报日期"]
+        .iter()
+        .enumerate()
+    {
+        s.write_string(2, c as u16, *h).unwrap();
+    }
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    let rows: [(&str, &str, f64); 5] = [
+        ("平祥村", "", 12.0),
+        ("彭春村", "", 3.0),
+        ("启梅村", "", -5.0),
+        ("园北村", "十二", 0.0),
+        ("兰和社区", "", 7.0),
+    ];
+    for (i, (village, text, n)) in rows.iter().enumerate() {
+        let r = 3 + i as u32;
+        s.write_string(r, 0, "如皋市").unwrap();
+        s.write_string(r, 1, "义德街道").unwrap();
+        s.write_string(r, 2, *village).unwrap();
+        if text.is_empty() {
+            s.write_number(r, 3, *n).unwrap();
+        } else {
+            s.write_string(r, 3, *text).unwrap();
+        }
+        let d = ExcelDateTime::from_ymd(2025, 1, 10 + i as u8).unwrap();
+        s.write_datetime_with_format(r, 4, &d, &date).unwrap();
+    }
+    s.write_string(8, 0, "合计").unwrap();
+    s.write_number(8, 3, 17.0).unwrap();
+    s.set_column_width(0, 12.0).unwrap();
+    s.set_column_width(2, 20.5).unwrap();
+    s.set_column_width(3, 9.0).unwrap();
+    let s = wb.add_worksheet();
+    s.set_name("旧表").unwrap();
+    s.write_string(0, 0, "旧数据").unwrap();
+    s.set_hidden(true);
+    wb.save(&path).unwrap();
+    path
+}
+
+/// A sheet's used cells with their (row, column), in order.
+type Cells = Vec<((u32, u32), Data)>;
+
+/// Every sheet's cells, by sheet name, as calamine reads them.
+fn cells(path: &Path) -> BTreeMap<String, Cells> {
+    let mut wb: Xlsx<_> = calamine::open_workbook(path).unwrap();
+    let names = wb.sheet_names();
+    names
+        .into_iter()
+        .map(|n| {
+            let r = wb.worksheet_range(&n).unwrap();
+            let (r0, c0) = r.start().unwrap_or((0, 0));
+            let mut v: Cells = r
+                .used_cells()
+                .map(|(r, c, d)| ((r as u32 + r0, c as u32 + c0), d.clone()))
+                .collect();
+            v.sort_by_key(|(k, _)| *k);
+            (n, v)
+        })
+        .collect()
+}
+
+/// The text of a zip part.
+fn part(path: &Path, name: &str) -> Option<String> {
+    let f = std::fs::File::open(path).unwrap();
+    let mut z = zip::ZipArchive::new(f).unwrap();
+    let mut p = z.by_name(name).ok()?;
+    let mut s = String::new();
+    p.read_to_string(&mut s).unwrap();
+    Some(s)
+}
+
+/// The notes of the workbook's one comments part: cell → text.
+fn notes(path: &Path) -> BTreeMap<String, String> {
+    let xml = part(path, "xl/comments1.xml").unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for c in xml.split("<comment ").skip(1) {
+        let r = c.split("ref=\"").nth(1).unwrap().split('"').next().unwrap();
+        let text: String = c
+            .split("<t")
+            .skip(1)
+            .filter_map(|t| t.split_once('>').map(|(_, rest)| rest))
+            .map(|t| t.split("</t>").next().unwrap())
+            .collect();
+        out.insert(
+            r.to_string(),
+            text.replace("&amp;", "&").replace("&quot;", "\""),
+        );
+    }
+    out
+}
+
+/// `D17` of a zero-based row and column.
+fn a1(row: u32, col: u32) -> String {
+    let mut c = col + 1;
+    let mut letters = String::new();
+    while c > 0 {
+        letters.insert(0, (b'A' + ((c - 1) % 26) as u8) as char);
+        c = (c - 1) / 26;
+    }
+    format!("{letters}{}", row + 1)
+}
+
+#[test]
+fn the_annotated_workbook_marks_every_problem_cell_and_keeps_the_countys_values() {
+    let d = tempfile::tempdir().unwrap();
+    let input = county_workbook(d.path());
+    let back = d.path().join("退回");
+    let out = zx(&[
+        "validate",
+        "--json",
+        "--registry",
+        &registry(),
+        "--annotate",
+        back.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let annotated = back.join("如皋市_党员培训与双带统计表_2024_校验.xlsx");
+    assert!(
+        out.stderr.contains(annotated.to_str().unwrap()),
+        "{}",
+        out.stderr
+    );
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let file = &json[0];
+    // read 8 = accepted 2 + rejected 3 + non-data 3 (title, unit, header… totals)
+    let [read, accepted, rejected, non_data, _] = counts(file);
+    assert_eq!((accepted, rejected), (2, 3));
+    assert_eq!(read, accepted + rejected + non_data);
+    let issues = file["issues"].as_array().unwrap();
+    let codes: Vec<(&str, &str)> = issues
+        .iter()
+        .map(|i| (i["cell"].as_str().unwrap(), i["code"].as_str().unwrap()))
+        .collect();
+    for want in [
+        ("如皋市!C5", "E_UNKNOWN_VILLAGE"),
+        ("如皋市!D6", "E_RANGE"),
+        ("如皋市!D7", "E_NOT_INTEGER"),
+        ("如皋市!E3", "W_UNKNOWN_COLUMN"),
+    ] {
+        assert!(codes.contains(&want), "{want:?} in {codes:?}");
+    }
+
+    // the county's sheets, values, merges and widths, after 校验结果
+    let before = cells(&input);
+    let after = cells(&annotated);
+    let names: Vec<&String> = after.keys().collect();
+    let mut wb: Xlsx<_> = calamine::open_workbook(&annotated).unwrap();
+    assert_eq!(
+        wb.sheet_names(),
+        vec![SUMMARY_SHEET, "填表说明", "如皋市", "旧表"],
+        "{names:?}"
+    );
+    for (sheet, v) in &before {
+        assert_eq!(&after[sheet], v, "every value of {sheet} as it was");
+    }
+    let hidden: Vec<(String, calamine::SheetVisible)> = wb
+        .sheets_metadata()
+        .iter()
+        .map(|s| (s.name.clone(), s.visible))
+        .collect();
+    assert!(
+        hidden.contains(&("旧表".into(), calamine::SheetVisible::Hidden)),
+        "{hidden:?}"
+    );
+    let mut orig: Xlsx<_> = calamine::open_workbook(&input).unwrap();
+    assert_eq!(
+        wb.merge_cells_by_sheet_name("如皋市").unwrap(),
+        orig.merge_cells_by_sheet_name("如皋市").unwrap()
+    );
+    let widths = |p: &Path| {
+        zhenxing::read::parts::all_col_widths(&std::fs::read(p).unwrap()).unwrap()["如皋市"]
+            .iter()
+            .map(|w| (w.first, w.last, (w.width.unwrap() * 100.0).round() as i64))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(widths(&annotated), widths(&input));
+    assert_eq!(widths(&input).len(), 3);
+
+    // every problem cell: its fill and a note with each of its problems
+    let styles = wb.worksheet_style("如皋市").unwrap();
+    let notes = notes(&annotated);
+    let mut marked = 0;
+    for i in issues {
+        let cell = i["cell"].as_str().unwrap();
+        let Some(at) = cell.strip_prefix("如皋市!") else {
+            continue;
+        };
+        let note = &notes[at];
+        let code = i["code"].as_str().unwrap();
+        assert!(
+            note.contains(&format!("[{code}] {}", i["message_zh"].as_str().unwrap())),
+            "{note}"
+        );
+        let (r, c) = (0..20u32)
+            .flat_map(|r| (0..8u32).map(move |c| (r, c)))
+            .find(|&(r, c)| a1(r, c) == at)
+            .unwrap();
+        let fill = styles
+            .get((r, c))
+            .and_then(|s| s.fill.as_ref())
+            .and_then(|f| f.get_color())
+            .map(|c| c.to_argb() & 0xFFFFFF);
+        let want = if i["severity"] == "warning" {
+            WARNING_FILL
+        } else {
+            ERROR_FILL
+        };
+        assert_eq!(fill, Some(want), "fill of {at} ({code})");
+        marked += 1;
+    }
+    assert_eq!(marked, 4);
+    assert_eq!(notes.len(), 4, "{notes:?}");
+    // a cell without a problem keeps no fill
+    assert!(styles
+        .get((3, 2))
+        .and_then(|s| s.fill.as_ref())
+        .and_then(|f| f.get_color())
+        .is_none());
+
+    // the summary: verdict, counts and one linked row per problem
+    let summary: Vec<String> = after[SUMMARY_SHEET]
+        .iter()
+        .map(|(_, d)| d.to_string())
+        .collect();
+    assert!(summary.contains(&VERDICT_FIX.to_string()), "{summary:?}");
+    let line = format!(
+        "读取 {read} 行 = 接收 {accepted} + 退回 {rejected} + 非数据行 {non_data}（标题、单位、表头、合计、落款等）"
+    );
+    assert!(summary.contains(&line), "{summary:?}");
+    for (cell, code) in &codes {
+        assert!(
+            summary.contains(&cell.to_string()) || cell.is_empty(),
+            "{cell}"
+        );
+        assert!(summary.contains(&code.to_string()), "{code}");
+    }
+    let sheet1 = part(&annotated, "xl/worksheets/sheet1.xml").unwrap();
+    for target in ["'如皋市'!C5", "'如皋市'!D6", "'如皋市'!D7", "'如皋市'!E3"] {
+        assert!(
+            sheet1.contains(&format!("location=\"{target}\"")),
+            "{target}: {sheet1}"
+        );
+    }
+
+    // a clean CSV comes back as xlsx with the verdict to send it
+    let clean = write_csv(
+        d.path(),
+        "如皋市_党员培训与双带统计表_2023.csv",
+        "县(市、区),镇(街道),村(社区),培训人次\n如皋市,义德街道,平祥村,5\n",
+    );
+    let out = zx(&[
+        "validate",
+        "--registry",
+        &registry(),
+        "--annotate",
+        back.to_str().unwrap(),
+        clean.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let copy = cells(&back.join("如皋市_党员培训与双带统计表_2023_校验.xlsx"));
+    assert!(copy[SUMMARY_SHEET]
+        .iter()
+        .any(|(_, d)| *d == Data::String(VERDICT_OK.into())));
+    let sheet = &copy["如皋市_党员培训与双带统计表_2023"];
+    assert_eq!(sheet.len(), 8);
+    assert_eq!(sheet[7], ((1, 3), Data::String("5".into())));
+}
+
+/// The files under a folder, relative, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = walk(dir)
+        .into_iter()
+        .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn run_feedback_writes_a_copy_per_file_with_returned_rows_and_only_those() {
+    let d = tempfile::tempdir().unwrap();
+    let inbox = d.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let bad = county_workbook(&inbox);
+    write_csv(
+        &inbox,
+        "如皋市_党员培训与双带统计表_2023.csv",
+        "县(市、区),镇(街道),村(社区),培训人次\n如皋市,义德街道,平祥村,5\n",
+    );
+    let out = d.path().join("out");
+    let key = d.path().join("key");
+    let args = [
+        "--quiet",
+        "--no-indicators",
+        "--feedback",
+        "--registry",
+        &registry(),
+    ];
+    let o = run_in_with(&inbox, &out, &key, &args, &[]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains("Annotated copies: 1 file(s)"),
+        "{}",
+        o.stdout
+    );
+    let fb = out.join("feedback");
+    assert_eq!(
+        listing(&fb),
+        vec!["如皋市/如皋市_党员培训与双带统计表_2024_校验.xlsx"]
+    );
+    // the same copy as `validate --annotate` makes
+    let copy = cells(&fb.join("如皋市/如皋市_党员培训与双带统计表_2024_校验.xlsx"));
+    for (sheet, v) in cells(&bad) {
+        assert_eq!(copy[&sheet], v, "{sheet}");
+    }
+    // the county sends a corrected file: the copy of the old one goes
+    std::fs::remove_file(&bad).unwrap();
+    write_csv(
+        &inbox,
+        "如皋市_党员培训与双带统计表_2024.csv",
+        "县(市、区),镇(街道),村(社区),培训人次\n如皋市,义德街道,平祥村,12\n",
+    );
+    let o = run_in_with(&inbox, &out, &key, &args, &[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains("Annotated copies: 0 file(s)"),
+        "{}",
+        o.stdout
+    );
+    assert!(listing(&fb).is_empty(), "{:?}", listing(&fb));
+}
