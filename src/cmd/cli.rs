@@ -169,6 +169,10 @@ pub enum Command {
         /// How many recent runs to list.
         #[arg(long, default_value_t = 10)]
         runs: usize,
+        /// Header drift instead: per county and template, what changed in
+        /// the headers of the latest submission against the one before.
+        #[arg(long)]
+        headers: bool,
     },
     /// Recompute the indicator tables (OUT/indicators/*.parquet) from the published lake.
     Indicators {
@@ -402,13 +406,21 @@ pub fn main() -> i32 {
             as_of,
             json,
             runs,
+            headers,
         } => crate::cmd::status::run(
             &at.p.pipeline,
             at.out.as_deref(),
             work.as_deref(),
-            as_of,
-            json,
-            runs,
+            crate::cmd::status::StatusOptions {
+                as_of,
+                json,
+                runs,
+                view: if headers {
+                    crate::cmd::status::View::Headers
+                } else {
+                    crate::cmd::status::View::Overview
+                },
+            },
         ),
         Command::Synth {
             p,

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod docs;
 pub mod exit;
 pub mod explain;
+pub mod feedback;
 pub mod indicators;
 pub mod query;
 pub mod report;

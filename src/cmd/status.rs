@@ -277,14 +277,29 @@ pub fn standing(layout: &Layout) -> Option<Standing> {
     })
 }
 
-pub fn run(
-    pipeline: &Path,
-    out: Option<&Path>,
-    work: Option<&Path>,
-    as_of: Option<NaiveDate>,
-    json: bool,
-    runs: usize,
-) -> i32 {
+/// What `status` shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum View {
+    /// Submissions per county and template, the lake, the last runs.
+    Overview,
+    /// Header drift (`--headers`).
+    Headers,
+}
+
+pub struct StatusOptions {
+    pub as_of: Option<NaiveDate>,
+    pub json: bool,
+    pub runs: usize,
+    pub view: View,
+}
+
+pub fn run(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOptions) -> i32 {
+    let StatusOptions {
+        as_of,
+        json,
+        runs,
+        view,
+    } = o;
     let mut p = match super::load_pipeline(pipeline) {
         Ok(p) => p,
         Err(code) => return code,
@@ -294,6 +309,9 @@ pub fn run(
         Err(code) => return code,
     };
     let layout = Layout::new(&out);
+    if view == View::Headers {
+        return super::feedback::headers(&p, &layout, json);
+    }
     let as_of = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
     let cells = cells(&p, &layout, as_of);
     // summaries only: a nation's manifests list 120,000 files each

@@ -45,6 +45,12 @@ pub struct SegmentInfo {
     pub offset: usize,
     #[serde(default)]
     pub rejects_offset: usize,
+    /// The file's headers as written (see `status --headers`).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::validate::HeaderRecord::is_empty"
+    )]
+    pub headers: crate::validate::HeaderRecord,
 }
 
 /// `<batch>.json`: the segments of one batch of files, written after

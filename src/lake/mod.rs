@@ -3,6 +3,7 @@
 //! reads, the run lock and the pseudonym key ([`privacy`]).
 
 pub mod delta;
+pub mod drift;
 pub mod inbox;
 pub mod lineage;
 pub mod lock;

@@ -339,6 +339,7 @@ fn write_batch(
             batch: batch.to_string(),
             offset,
             rejects_offset,
+            headers: res.headers.clone(),
         };
         infos.push((segment, info));
     }

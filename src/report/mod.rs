@@ -40,6 +40,8 @@ pub struct ReportData<'a> {
     /// The township and village rows are only in `indicators.parquet` (a
     /// lake of several provinces): the report says so in their place.
     pub fine_rows_elsewhere: bool,
+    /// Header drift of the lake version (sheet `表头变化`).
+    pub drift: Vec<crate::lake::drift::Drift>,
 }
 
 impl ReportData<'_> {
@@ -145,6 +147,7 @@ pub fn write_all(
         data_as_of: c.created.clone(),
         files: &c.files,
         fine_rows_elsewhere: c.streamed.is_some(),
+        drift: crate::lake::drift::drift(&crate::lake::Layout::new(out)),
     };
     let dir = out.join("reports").join(&period);
     let werr = |path: &Path, e: String| ReportError::Write {

@@ -200,8 +200,68 @@ fn build(d: &ReportData<'_>) -> Result<Workbook, XlsxError> {
         effects_sheet(&mut wb, &f, d)?;
         ranks_sheet(&mut wb, &f, d)?;
     }
+    drift_sheet(&mut wb, &f, d)?;
     notes_sheet(&mut wb, &f, d)?;
     Ok(wb)
+}
+
+/// `表头变化`: per county and template, how the headers of the latest
+/// submission differ from the one before (`status --headers`), so a
+/// variant is added before rows fail.
+fn drift_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(), XlsxError> {
+    let ws = wb.add_worksheet();
+    ws.set_name("表头变化")?;
+    headers(
+        ws,
+        f,
+        0,
+        &["县(市、区)", "模板", "本次报送", "上次报送", "变化"],
+    )?;
+    let mut row = 1u32;
+    for dr in &d.drift {
+        for c in &dr.changes {
+            let title = d
+                .pipeline
+                .source(&dr.template)
+                .map(|s| format!("{} {}", dr.template, s.title))
+                .unwrap_or_else(|| dr.template.clone());
+            text(ws, f, row, 0, &dr.county)?;
+            text(ws, f, row, 1, &title)?;
+            text(
+                ws,
+                f,
+                row,
+                2,
+                &format!("{}（{}）", dr.latest.period, dr.latest.path),
+            )?;
+            text(
+                ws,
+                f,
+                row,
+                3,
+                &format!("{}（{}）", dr.previous.period, dr.previous.path),
+            )?;
+            ws.write_string_with_format(row, 4, c.zh(), &f.wrap)?;
+            row += 1;
+        }
+    }
+    if row == 1 {
+        text(
+            ws,
+            f,
+            1,
+            0,
+            &format!(
+                "各县各模板最近一次报送的表头与上一次相同（比较 {} 组）。",
+                d.drift.len()
+            ),
+        )?;
+    }
+    for (c, w) in [(0u16, 12.0), (1, 26.0), (2, 36.0), (3, 36.0), (4, 60.0)] {
+        ws.set_column_width(c, w)?;
+    }
+    print_setup(ws, d, 1)?;
+    Ok(())
 }
 
 /// What the report says in place of the township and village tables of a

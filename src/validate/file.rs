@@ -459,6 +459,7 @@ impl<'p, 'a> FileRun<'p, 'a> {
                 format!("{}-{}", band.start + 1, band.end())
             });
             res.counts.add(&pass.counts);
+            res.headers.merge(pass.header_record());
             res.sheets.push(SheetSummary {
                 name: pass.sheet_name.to_string(),
                 status: "read",

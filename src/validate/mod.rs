@@ -18,7 +18,7 @@ mod row;
 mod sheet;
 
 use file::*;
-pub use model::{Counts, FileResult, Record, SheetSummary};
+pub use model::{Counts, FileResult, HeaderRecord, HeaderUse, Record, SheetSummary};
 pub use period::find_period;
 use period::*;
 use sheet::*;

@@ -36,6 +36,39 @@ pub struct SheetSummary {
     pub counts: Counts,
 }
 
+/// A column header as the county wrote it and the field it was matched
+/// to; `official` when it is the template's own header, not a variant.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub struct HeaderUse {
+    pub field: String,
+    pub label: String,
+    pub official: bool,
+}
+
+/// The headers of a file's data sheets: each field's spelling and every
+/// unknown column (`status --headers` compares them between submissions).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct HeaderRecord {
+    pub matched: Vec<HeaderUse>,
+    pub unknown: Vec<String>,
+}
+
+impl HeaderRecord {
+    pub fn is_empty(&self) -> bool {
+        self.matched.is_empty() && self.unknown.is_empty()
+    }
+
+    /// Adds another sheet's headers (each spelling once).
+    pub fn merge(&mut self, o: HeaderRecord) {
+        self.matched.extend(o.matched);
+        self.matched.sort();
+        self.matched.dedup();
+        self.unknown.extend(o.unknown);
+        self.unknown.sort();
+        self.unknown.dedup();
+    }
+}
+
 /// One accepted output record with its lineage.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -61,6 +94,8 @@ pub struct FileResult {
     pub counts: Counts,
     pub issues: Vec<Issue>,
     pub records: Vec<Record>,
+    /// The headers of the sheets that were read.
+    pub headers: HeaderRecord,
     pub read_ms: u64,
     pub total_ms: u64,
 }
@@ -83,6 +118,7 @@ impl FileResult {
             counts: Counts::default(),
             issues: Vec::new(),
             records: Vec::new(),
+            headers: HeaderRecord::default(),
             read_ms: 0,
             total_ms: 0,
         }

@@ -145,6 +145,34 @@ impl<'p, 'a> SheetPass<'p, 'a> {
         }
     }
 
+    /// The sheet's headers: each matched column's label as written (its
+    /// rows joined by `/`) with its field, and the unknown columns.
+    pub(super) fn header_record(&self) -> HeaderRecord {
+        let mut r = HeaderRecord::default();
+        for (c, m) in self.band.columns.iter().enumerate() {
+            let label = self.band.labels[c].trim().to_string();
+            match m {
+                Some(m) => {
+                    let f = &self.source.fields[m.field];
+                    let official_norm = crate::text::normalise_header(&f.header).0;
+                    let official = label
+                        .split('/')
+                        .chain(std::iter::once(label.as_str()))
+                        .any(|part| crate::text::normalise_header(part).0 == official_norm);
+                    r.matched.push(HeaderUse {
+                        field: f.name.clone(),
+                        label,
+                        official,
+                    });
+                }
+                None if !label.is_empty() => r.unknown.push(label),
+                None => {}
+            }
+        }
+        r.merge(HeaderRecord::default());
+        r
+    }
+
     /// Rows above and in the header band (title, unit notes, header): all
     /// non-data. `head` holds at least the rows up to the band's end.
     pub(super) fn begin(&mut self, head: &[Vec<RawCell>]) {

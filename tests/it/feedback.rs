@@ -374,3 +374,87 @@ fn run_feedback_writes_a_copy_per_file_with_returned_rows_and_only_those() {
     );
     assert!(listing(&fb).is_empty(), "{:?}", listing(&fb));
 }
+
+#[test]
+fn header_drift_names_a_renamed_an_added_and_a_dropped_column() {
+    let d = tempfile::tempdir().unwrap();
+    let inbox = d.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    write_csv(
+        &inbox,
+        "如皋市_党员培训与双带统计表_2023.csv",
+        "县(市、区),镇(街道),村(社区),培训人次,双带党员数,领办创办项目数\n如皋市,义德街道,平祥村,5,2,1\n",
+    );
+    let out = d.path().join("out");
+    let key = d.path().join("key");
+    let args = ["--quiet", "--no-indicators", "--registry", &registry()];
+    let o = run_in_with(&inbox, &out, &key, &args, &[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    // one submission: nothing to compare yet
+    let o = zx(&["status", "--headers", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("0 of 0 changed"), "{}", o.stdout);
+    // the next year: 培训人次 written as a variant, a new column, and the
+    // projects column left out
+    write_csv(
+        &inbox,
+        "如皋市_党员培训与双带统计表_2024.csv",
+        "县(市、区),镇(街道),村(社区),培训人数,双带党员数,联系电话\n如皋市,义德街道,平祥村,6,3,13800000000\n",
+    );
+    let o = run_in_with(&inbox, &out, &key, &args, &[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let o = zx(&["status", "--headers", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("1 of 1 changed"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains(
+            "如皋市 T10 党员培训与双带统计表: 2024 (如皋市_党员培训与双带统计表_2024.csv) against 2023 (如皋市_党员培训与双带统计表_2023.csv)"
+        ),
+        "{}",
+        o.stdout
+    );
+    for line in [
+        "  training_person_times: now headed \"培训人数\" (matched through a variant; before: \"培训人次\")",
+        "    字段 training_person_times 的表头改为“培训人数”（按表头变体识别；之前为 \"培训人次\"）",
+        "  new unknown column \"联系电话\" (not read)",
+        "  member_led_projects: the column is gone (was \"领办创办项目数\")",
+    ] {
+        assert!(o.stdout.contains(line), "{line}\n{}", o.stdout);
+    }
+    // the same as JSON: exactly three changes
+    let o = zx(&[
+        "status",
+        "--headers",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let changes = v["drift"][0]["changes"].as_array().unwrap();
+    let kinds: Vec<&str> = changes
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["new_spelling", "new_unknown", "gone"]);
+    assert_eq!(changes[0]["official"], false);
+    // and as a sheet of the report workbook
+    let o = zx_env(
+        &["indicators", "--report", "--out", out.to_str().unwrap()],
+        &[("ZHENXING_KEY_FILE", key.to_str().unwrap())],
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let report = walk(&out.join("reports"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "xlsx"))
+        .unwrap();
+    let sheet: Vec<String> = cells(&report)["表头变化"]
+        .iter()
+        .map(|(_, d)| d.to_string())
+        .collect();
+    assert!(
+        sheet
+            .contains(&"字段 member_led_projects 的列不见了（之前为“领办创办项目数”）".to_string()),
+        "{sheet:?}"
+    );
+    assert_eq!(sheet.iter().filter(|s| s.as_str() == "如皋市").count(), 3);
+}
