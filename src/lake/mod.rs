@@ -11,5 +11,6 @@ pub mod manifest;
 pub mod nightly;
 pub mod privacy;
 pub mod store;
+pub mod submissions;
 
 pub use store::*;
