@@ -173,6 +173,16 @@ pub enum Command {
         /// the headers of the latest submission against the one before.
         #[arg(long)]
         headers: bool,
+        /// The reporting scorecard instead: per county and period, on-time
+        /// submissions, rows returned and the most frequent reasons.
+        #[arg(long, conflicts_with = "headers")]
+        scorecard: bool,
+        /// One county only (its name as in the registry, e.g. 如皋市).
+        #[arg(long)]
+        county: Option<String>,
+        /// With --county: a few lines in Chinese to paste into a message.
+        #[arg(long, requires = "county", conflicts_with_all = ["json", "headers", "scorecard"])]
+        text: bool,
     },
     /// Recompute the indicator tables (OUT/indicators/*.parquet) from the published lake.
     Indicators {
@@ -407,6 +417,9 @@ pub fn main() -> i32 {
             json,
             runs,
             headers,
+            scorecard,
+            county,
+            text,
         } => crate::cmd::status::run(
             &at.p.pipeline,
             at.out.as_deref(),
@@ -417,9 +430,14 @@ pub fn main() -> i32 {
                 runs,
                 view: if headers {
                     crate::cmd::status::View::Headers
+                } else if scorecard {
+                    crate::cmd::status::View::Scorecard
+                } else if text {
+                    crate::cmd::status::View::CountyText
                 } else {
                     crate::cmd::status::View::Overview
                 },
+                county,
             },
         ),
         Command::Synth {

@@ -1,14 +1,24 @@
 //! What the city office sends back to the counties and watches for them:
-//! header drift (`status --headers`).
+//! header drift (`status --headers`), the reporting scorecard (`status
+//! --scorecard`) and one county's standing in a few Chinese lines
+//! (`status --county NAME --text`).
+
+use std::path::Path;
+
+use chrono::NaiveDate;
 
 use crate::cmd::exit;
 use crate::config::Pipeline;
+use crate::lake::quality::Score;
 use crate::lake::Layout;
 
 /// `status --headers`: per county and template, the latest submission's
 /// headers against the one before (text, or one JSON document).
-pub fn headers(p: &Pipeline, layout: &Layout, json: bool) -> i32 {
-    let drift = crate::lake::drift::drift(layout);
+pub fn headers(p: &Pipeline, layout: &Layout, json: bool, county: Option<&str>) -> i32 {
+    let mut drift = crate::lake::drift::drift(layout);
+    if let Some(c) = county {
+        drift.retain(|d| d.county == c);
+    }
     if json {
         let v = serde_json::json!({
             "version": layout.current(),
@@ -42,6 +52,172 @@ pub fn headers(p: &Pipeline, layout: &Layout, json: bool) -> i32 {
         for c in &d.changes {
             println!("  {}", c.en());
             println!("    {}", c.zh());
+        }
+    }
+    exit::CLEAN
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map(|v| format!("{v:.1}%")).unwrap_or_else(|| "—".into())
+}
+
+/// A score's reasons: `E_UNKNOWN_VILLAGE 名录中没有该村 6 (again)`.
+pub fn reasons_en(s: &Score) -> String {
+    s.top
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}{}",
+                r.code,
+                r.label_zh,
+                r.rows,
+                if r.repeated { " (again)" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `status --scorecard`: per county and period, submissions on time of
+/// those due, rows returned, the most frequent reasons.
+pub fn scorecard(
+    p: &Pipeline,
+    layout: &Layout,
+    as_of: NaiveDate,
+    json: bool,
+    county: Option<&str>,
+) -> i32 {
+    let mut scores = match crate::lake::quality::scorecard(p, layout, as_of) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("zhenxing status: {e}");
+            return exit::FAILED;
+        }
+    };
+    if let Some(c) = county {
+        scores.retain(|s| s.county == c);
+    }
+    if json {
+        let v = serde_json::json!({
+            "as_of": as_of.to_string(),
+            "version": layout.current(),
+            "scorecard": scores,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return exit::CLEAN;
+    }
+    println!(
+        "reporting scorecard as of {as_of}, lake version {}: per county and period, submissions received by the due day ({} days after the period) of those due, data rows returned, the most frequent reasons ((again): also in the period before)",
+        layout.current().as_deref().unwrap_or("(none)"),
+        p.lake.due_days
+    );
+    let mut last = "";
+    for s in &scores {
+        if s.county != last {
+            println!("\n{}", s.county);
+            last = &s.county;
+        }
+        println!(
+            "  {:<8} on time {:>2}/{:<2} {:>6}   returned {:>5} of {:>6} rows {:>6}   {}",
+            s.period,
+            s.on_time,
+            s.expected,
+            pct(s.on_time_pct()),
+            s.returned,
+            s.rows,
+            pct(s.returned_pct()),
+            reasons_en(s)
+        );
+    }
+    exit::CLEAN
+}
+
+/// `status --county NAME --text`: what was received, what is overdue, how
+/// many rows were returned and why, in a few Chinese lines.
+pub fn county_text(
+    p: &Pipeline,
+    layout: &Layout,
+    out: &Path,
+    as_of: NaiveDate,
+    county: &str,
+) -> i32 {
+    let cells: Vec<_> = crate::lake::submissions::cells(p, layout, as_of)
+        .into_iter()
+        .filter(|c| c.county == county)
+        .collect();
+    let (reasons, files) = match crate::lake::quality::county_returned(layout, county) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("zhenxing status: {e}");
+            return exit::FAILED;
+        }
+    };
+    let title = |t: &str| p.source(t).map(|s| s.title.clone()).unwrap_or_default();
+    println!(
+        "{county}报送情况（截至 {as_of}，数据版本 {}）",
+        layout.current().as_deref().unwrap_or("无")
+    );
+    let got: Vec<String> = cells
+        .iter()
+        .filter_map(|c| Some(format!("{} {}", c.template, c.latest.as_deref()?)))
+        .collect();
+    println!(
+        "已收到 {} 个模板（最新一期）：{}。",
+        got.len(),
+        if got.is_empty() {
+            "无".into()
+        } else {
+            got.join("，")
+        }
+    );
+    let late: Vec<String> = cells
+        .iter()
+        .filter(|c| c.state == "overdue" || (c.state == "never" && c.expected.is_some()))
+        .map(|c| match &c.latest {
+            Some(l) => format!(
+                "{} {}（应报至 {}，最新 {l}）",
+                c.template,
+                title(&c.template),
+                c.expected.as_deref().unwrap_or("-")
+            ),
+            None => format!("{} {}（从未报送）", c.template, title(&c.template)),
+        })
+        .collect();
+    if late.is_empty() {
+        println!("无逾期。");
+    } else {
+        println!("逾期 {} 个：{}。", late.len(), late.join("；"));
+    }
+    // unusable files are counted as files, returned rows as rows
+    let unusable: usize = reasons
+        .iter()
+        .filter(|r| r.code.starts_with("F_"))
+        .map(|r| r.rows)
+        .sum();
+    let reasons: Vec<_> = reasons
+        .iter()
+        .filter(|r| !r.code.starts_with("F_"))
+        .collect();
+    let rows: usize = reasons.iter().map(|r| r.rows).sum();
+    if unusable > 0 {
+        println!("无法使用的文件 {unusable} 个（格式、模板或表头问题），请重新报送。");
+    }
+    if rows == 0 {
+        println!("没有退回的行。");
+    }
+    if rows > 0 || unusable > 0 {
+        let why: Vec<String> = reasons
+            .iter()
+            .map(|r| format!("{} {} 行", r.label_zh, r.rows))
+            .collect();
+        if rows > 0 {
+            println!("退回 {rows} 行，涉及 {files} 个文件：{}。", why.join("，"));
+        }
+        let fb = out.join("feedback").join(county);
+        if fb.is_dir() {
+            println!("请按批注副本（{}）修改后重新报送。", fb.display());
+        } else {
+            println!("请用 zhenxing validate --annotate 查看具体单元格，修改后重新报送。");
         }
     }
     exit::CLEAN

@@ -36,6 +36,10 @@ pub enum View {
     Overview,
     /// Header drift (`--headers`).
     Headers,
+    /// The reporting scorecard (`--scorecard`).
+    Scorecard,
+    /// One county in a few Chinese lines (`--county NAME --text`).
+    CountyText,
 }
 
 pub struct StatusOptions {
@@ -43,6 +47,8 @@ pub struct StatusOptions {
     pub json: bool,
     pub runs: usize,
     pub view: View,
+    /// Only this county (`--county`).
+    pub county: Option<String>,
 }
 
 pub fn run(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOptions) -> i32 {
@@ -51,6 +57,7 @@ pub fn run(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOp
         json,
         runs,
         view,
+        county,
     } = o;
     let mut p = match super::load_pipeline(pipeline) {
         Ok(p) => p,
@@ -61,11 +68,32 @@ pub fn run(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOp
         Err(code) => return code,
     };
     let layout = Layout::new(&out);
-    if view == View::Headers {
-        return super::feedback::headers(&p, &layout, json);
-    }
     let as_of = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
-    let cells = cells(&p, &layout, as_of);
+    if let Some(c) = &county {
+        let known = crate::lake::submissions::counties(&layout);
+        if !known.contains(c) {
+            eprintln!(
+                "zhenxing status: no county {c} in the registry of the published lake; counties: {}",
+                known.join(", ")
+            );
+            return exit::USAGE;
+        }
+    }
+    match view {
+        View::Headers => return super::feedback::headers(&p, &layout, json, county.as_deref()),
+        View::Scorecard => {
+            return super::feedback::scorecard(&p, &layout, as_of, json, county.as_deref())
+        }
+        View::CountyText => {
+            let c = county.unwrap_or_default();
+            return super::feedback::county_text(&p, &layout, &out, as_of, &c);
+        }
+        View::Overview => {}
+    }
+    let mut cells = cells(&p, &layout, as_of);
+    if let Some(c) = &county {
+        cells.retain(|x| &x.county == c);
+    }
     // summaries only: a nation's manifests list 120,000 files each
     let manifests = crate::lake::nightly::read_run_summaries(&layout);
     let last: Vec<&crate::lake::nightly::RunSummary> = manifests.iter().rev().take(runs).collect();

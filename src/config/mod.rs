@@ -28,7 +28,7 @@ pub use sections::*;
 pub const EXCEL_ROWS: usize = 1_048_576;
 pub const EXCEL_COLS: usize = 16_384;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Frequency {
     Monthly,

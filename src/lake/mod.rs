@@ -10,6 +10,7 @@ pub mod lock;
 pub mod manifest;
 pub mod nightly;
 pub mod privacy;
+pub mod quality;
 pub mod store;
 pub mod submissions;
 

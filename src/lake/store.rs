@@ -579,6 +579,28 @@ fn encode_parquet(
     Ok(())
 }
 
+/// Every Parquet file under `dir` (partition folders included), sorted;
+/// none when it does not exist.
+pub fn parquet_files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 pub fn read_parquet(path: &Path) -> Result<DataFrame, LakeError> {
     let f = File::open(path).at(path)?;
     ParquetReader::new(f).finish().map_err(|e| pq(path, e))

@@ -133,19 +133,10 @@ pub fn counties(layout: &Layout) -> Vec<String> {
     };
     let mut set = BTreeSet::new();
     let root = layout.versions().join(v).join("villages");
-    let mut stack = vec![root];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(df) = crate::lake::read_parquet(&p) {
-                if let Ok(c) = df.column("county").and_then(|c| c.str().cloned()) {
-                    set.extend(c.iter().flatten().map(str::to_string));
-                }
+    for p in crate::lake::parquet_files_under(&root) {
+        if let Ok(df) = crate::lake::read_parquet(&p) {
+            if let Ok(c) = df.column("county").and_then(|c| c.str().cloned()) {
+                set.extend(c.iter().flatten().map(str::to_string));
             }
         }
     }

@@ -42,6 +42,8 @@ pub struct ReportData<'a> {
     pub fine_rows_elsewhere: bool,
     /// Header drift of the lake version (sheet `表头变化`).
     pub drift: Vec<crate::lake::drift::Drift>,
+    /// The reporting scorecard as of the lake version's day (sheet `报送质量`).
+    pub scores: Vec<crate::lake::quality::Score>,
 }
 
 impl ReportData<'_> {
@@ -148,6 +150,13 @@ pub fn write_all(
         files: &c.files,
         fine_rows_elsewhere: c.streamed.is_some(),
         drift: crate::lake::drift::drift(&crate::lake::Layout::new(out)),
+        // as of the day the version was made: the same lake, the same sheet
+        scores: chrono::NaiveDate::parse_from_str(c.created.get(..10).unwrap_or(""), "%Y-%m-%d")
+            .ok()
+            .and_then(|day| {
+                crate::lake::quality::scorecard(p, &crate::lake::Layout::new(out), day).ok()
+            })
+            .unwrap_or_default(),
     };
     let dir = out.join("reports").join(&period);
     let werr = |path: &Path, e: String| ReportError::Write {

@@ -200,9 +200,68 @@ fn build(d: &ReportData<'_>) -> Result<Workbook, XlsxError> {
         effects_sheet(&mut wb, &f, d)?;
         ranks_sheet(&mut wb, &f, d)?;
     }
+    scorecard_sheet(&mut wb, &f, d)?;
     drift_sheet(&mut wb, &f, d)?;
     notes_sheet(&mut wb, &f, d)?;
     Ok(wb)
+}
+
+/// `报送质量`: per county and period, the submissions on time of those
+/// due, the rows returned and the most frequent reasons (`status
+/// --scorecard`), so the city office knows where to train.
+fn scorecard_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(), XlsxError> {
+    let ws = wb.add_worksheet();
+    ws.set_name("报送质量")?;
+    headers(
+        ws,
+        f,
+        0,
+        &[
+            "县(市、区)",
+            "统计期",
+            "截止日期",
+            "应报",
+            "按时报送",
+            "按时率(%)",
+            "数据行",
+            "退回行",
+            "退回率(%)",
+            "主要问题（↻ 上期也有）",
+        ],
+    )?;
+    let pct = Format::new().set_num_format("0.0");
+    for (i, s) in d.scores.iter().enumerate() {
+        let row = 1 + i as u32;
+        text(ws, f, row, 0, &s.county)?;
+        text(ws, f, row, 1, &s.period)?;
+        if let Some(due) = s.due {
+            text(ws, f, row, 2, &due.to_string())?;
+        }
+        ws.write_number_with_format(row, 3, s.expected as f64, &f.count)?;
+        ws.write_number_with_format(row, 4, s.on_time as f64, &f.count)?;
+        number(ws, row, 5, s.on_time_pct(), &pct)?;
+        ws.write_number_with_format(row, 6, s.rows as f64, &f.count)?;
+        ws.write_number_with_format(row, 7, s.returned as f64, &f.count)?;
+        number(ws, row, 8, s.returned_pct(), &pct)?;
+        let why: Vec<String> = s
+            .top
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} 行{}",
+                    r.label_zh,
+                    r.rows,
+                    if r.repeated { " ↻" } else { "" }
+                )
+            })
+            .collect();
+        text(ws, f, row, 9, &why.join("；"))?;
+    }
+    for (c, w) in [(0u16, 12.0), (1, 10.0), (2, 12.0), (9, 60.0)] {
+        ws.set_column_width(c, w)?;
+    }
+    print_setup(ws, d, 1)?;
+    Ok(())
 }
 
 /// `表头变化`: per county and template, how the headers of the latest

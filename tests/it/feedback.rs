@@ -375,6 +375,20 @@ fn run_feedback_writes_a_copy_per_file_with_returned_rows_and_only_those() {
     assert!(listing(&fb).is_empty(), "{:?}", listing(&fb));
 }
 
+/// Computes the indicators and the report of the lake in `out`; the
+/// report workbook's path.
+fn report_workbook(out: &Path, key: &Path) -> PathBuf {
+    let o = zx_env(
+        &["indicators", "--report", "--out", out.to_str().unwrap()],
+        &[("ZHENXING_KEY_FILE", key.to_str().unwrap())],
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    walk(&out.join("reports"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "xlsx"))
+        .unwrap()
+}
+
 #[test]
 fn header_drift_names_a_renamed_an_added_and_a_dropped_column() {
     let d = tempfile::tempdir().unwrap();
@@ -438,16 +452,7 @@ fn header_drift_names_a_renamed_an_added_and_a_dropped_column() {
     assert_eq!(kinds, ["new_spelling", "new_unknown", "gone"]);
     assert_eq!(changes[0]["official"], false);
     // and as a sheet of the report workbook
-    let o = zx_env(
-        &["indicators", "--report", "--out", out.to_str().unwrap()],
-        &[("ZHENXING_KEY_FILE", key.to_str().unwrap())],
-    );
-    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    let report = walk(&out.join("reports"))
-        .into_iter()
-        .find(|p| p.extension().is_some_and(|e| e == "xlsx"))
-        .unwrap();
-    let sheet: Vec<String> = cells(&report)["表头变化"]
+    let sheet: Vec<String> = cells(&report_workbook(&out, &key))["表头变化"]
         .iter()
         .map(|(_, d)| d.to_string())
         .collect();
@@ -457,4 +462,161 @@ fn header_drift_names_a_renamed_an_added_and_a_dropped_column() {
         "{sheet:?}"
     );
     assert_eq!(sheet.iter().filter(|s| s.as_str() == "如皋市").count(), 3);
+}
+
+#[test]
+fn county_summary_and_scorecard_from_the_published_lake() {
+    use chrono::Datelike;
+    let year = chrono::Local::now().year();
+    let (old, now) = (year - 2, year);
+    let d = tempfile::tempdir().unwrap();
+    let inbox = d.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let head = "县(市、区),镇(街道),村(社区),培训人次";
+    // two years ago, sent only now (late): one unknown village
+    write_csv(
+        &inbox,
+        &format!("如皋市_党员培训与双带统计表_{old}.csv"),
+        &format!("{head}\n如皋市,义德街道,平祥村,5\n如皋市,义德街道,彭春村,4\n"),
+    );
+    // this year, before it is due: the same unknown village again and a negative count
+    write_csv(
+        &inbox,
+        &format!("如皋市_党员培训与双带统计表_{now}.csv"),
+        &format!("{head}\n如皋市,义德街道,平祥村,6\n如皋市,义德街道,彭春村,3\n如皋市,义德街道,启梅村,-2\n"),
+    );
+    let out = d.path().join("out");
+    let key = d.path().join("key");
+    let args = ["--quiet", "--no-indicators", "--registry", &registry()];
+    let o = run_in_with(&inbox, &out, &key, &args, &[]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let o_s = out.to_str().unwrap();
+
+    let o = zx(&["status", "--out", o_s, "--county", "如皋市", "--text"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", o.stdout);
+    assert!(
+        lines[0].starts_with("如皋市报送情况（截至 "),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        lines[1],
+        format!("已收到 1 个模板（最新一期）：T10 {now}。")
+    );
+    assert!(lines[2].starts_with("逾期 8 个："), "{}", lines[2]);
+    assert!(
+        lines[2].contains("T07 村级集体经济收入统计表（从未报送）"),
+        "{}",
+        lines[2]
+    );
+    assert!(!lines[2].contains("T10"), "T10 is up to date: {}", lines[2]);
+    assert_eq!(
+        lines[3],
+        "退回 3 行，涉及 2 个文件：名录中没有该村 2 行，数值超出范围 1 行。"
+    );
+    assert_eq!(
+        lines[4],
+        "请用 zhenxing validate --annotate 查看具体单元格，修改后重新报送。"
+    );
+    // a county the registry does not know is a usage error
+    let o = zx(&["status", "--out", o_s, "--county", "如皋", "--text"]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("counties: 启东市, 如东县, 如皋市"),
+        "{}",
+        o.stderr
+    );
+
+    let o = zx(&[
+        "status",
+        "--out",
+        o_s,
+        "--scorecard",
+        "--json",
+        "--county",
+        "如皋市",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let s = v["scorecard"].as_array().unwrap();
+    assert_eq!(s.len(), 2, "{s:?}");
+    let brief = |x: &serde_json::Value| {
+        (
+            x["period"].as_str().unwrap().to_string(),
+            x["expected"].as_u64().unwrap(),
+            x["received"].as_u64().unwrap(),
+            x["on_time"].as_u64().unwrap(),
+            x["rows"].as_u64().unwrap(),
+            x["returned"].as_u64().unwrap(),
+        )
+    };
+    // two years ago: 8 yearly templates due, one received, late
+    assert_eq!(brief(&s[0]), (old.to_string(), 8, 1, 0, 2, 1));
+    // this year: not due yet, what came is on time
+    assert_eq!(brief(&s[1]), (now.to_string(), 1, 1, 1, 3, 2));
+    let top = |x: &serde_json::Value| -> Vec<(String, u64, bool)> {
+        x["top"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["code"].as_str().unwrap().to_string(),
+                    r["rows"].as_u64().unwrap(),
+                    r["repeated"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(top(&s[0]), [("E_UNKNOWN_VILLAGE".to_string(), 1, false)]);
+    assert_eq!(
+        top(&s[1]),
+        [
+            ("E_RANGE".to_string(), 1, false),
+            ("E_UNKNOWN_VILLAGE".to_string(), 1, true)
+        ]
+    );
+    let o = zx(&["status", "--out", o_s, "--scorecard"]);
+    assert!(
+        o.stdout.contains(&format!(
+            "  {now:<8} on time  1/1  100.0%   returned     2 of      3 rows  66.7%   E_RANGE 数值超出范围 1, E_UNKNOWN_VILLAGE 名录中没有该村 1 (again)"
+        )),
+        "{}",
+        o.stdout
+    );
+    // every county of the registry, each period
+    assert_eq!(o.stdout.lines().filter(|l| l.starts_with("  ")).count(), 14);
+
+    // the report's sheet
+    let sheet = cells(&report_workbook(&out, &key))["报送质量"].clone();
+    let row_of = |r: u32| -> Vec<String> {
+        sheet
+            .iter()
+            .filter(|((rr, _), _)| *rr == r)
+            .map(|(_, d)| d.to_string())
+            .collect()
+    };
+    let rugao: Vec<u32> = sheet
+        .iter()
+        .filter(|(_, d)| *d == Data::String("如皋市".into()))
+        .map(|((r, _), _)| *r)
+        .collect();
+    assert_eq!(rugao.len(), 2);
+    assert_eq!(
+        row_of(rugao[1]),
+        [
+            "如皋市".to_string(),
+            now.to_string(),
+            format!("{}-01-15", now + 1),
+            "1".into(),
+            "1".into(),
+            "100".into(),
+            "3".into(),
+            "2".into(),
+            "66.66666666666667".into(),
+            "数值超出范围 1 行；名录中没有该村 1 行 ↻".into()
+        ]
+    );
 }

@@ -879,6 +879,7 @@ fn report_workbook_reopens_with_sheets_headers_and_values() {
             "分乡镇",
             "收入效应",
             "村排名",
+            "报送质量",
             "表头变化",
             "说明"
         ]

@@ -1,0 +1,310 @@
+//! How well each county reports, from the published version alone: per
+//! county and period the submissions due and how many came on time, the
+//! share of rows returned, and the most frequent reasons (with whether
+//! they repeat from the period before); and per county the returned rows
+//! by reason, for the summary the city office pastes into a message.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::config::{Frequency, Pipeline};
+use crate::lake::submissions::Period;
+use crate::lake::{FileStatus, LakeError, Layout};
+
+/// A reason rows were returned, with its count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reason {
+    pub code: String,
+    /// The reason in a few Chinese words.
+    pub label_zh: String,
+    pub rows: usize,
+    /// The same reason was among the county's returned rows of the period
+    /// before (of the same kind: year, quarter or month).
+    pub repeated: bool,
+}
+
+/// One county's reporting of one period.
+#[derive(Debug, Clone, Serialize)]
+pub struct Score {
+    pub county: String,
+    pub period: String,
+    /// The day the period's submissions were due (end + `due_days`).
+    pub due: Option<NaiveDate>,
+    /// Templates of the period's kind that were due (all of them once the
+    /// due day has passed; before it, those already received).
+    pub expected: usize,
+    pub received: usize,
+    /// Received by the due day (the night zhenxing first saw the content).
+    pub on_time: usize,
+    /// Data rows of the current files (accepted + returned) and returned.
+    pub rows: usize,
+    pub returned: usize,
+    /// The most frequent reasons, most rows first (at most three).
+    pub top: Vec<Reason>,
+}
+
+impl Score {
+    /// On-time share of the submissions due, 0–100.
+    pub fn on_time_pct(&self) -> Option<f64> {
+        (self.expected > 0).then(|| 100.0 * self.on_time as f64 / self.expected as f64)
+    }
+
+    /// Share of the data rows returned, 0–100.
+    pub fn returned_pct(&self) -> Option<f64> {
+        (self.rows > 0).then(|| 100.0 * self.returned as f64 / self.rows as f64)
+    }
+}
+
+/// A problem code in a few Chinese words (the reason column of the
+/// scorecard and the county summary).
+pub fn reason_zh(code: &str) -> &'static str {
+    match code {
+        "E_REQUIRED" => "必填项为空",
+        "E_REQUIRED_IF" => "条件必填项为空",
+        "E_RANGE" => "数值超出范围",
+        "E_IMPLAUSIBLE" => "金额不合理（单位）",
+        "E_NOT_INTEGER" => "应为整数",
+        "E_NOT_NUMBER" => "应为数字",
+        "E_NOT_DATE" => "日期无法识别",
+        "E_NOT_YEAR" => "年份无法识别",
+        "E_NOT_YESNO" => "应为是/否",
+        "E_NOT_LEVEL" => "等级无法识别",
+        "E_NOT_IN_LIST" => "不在可选值内",
+        "E_BAD_CODE" => "区划代码有误",
+        "E_ID_NUMBER" => "身份证号有误",
+        "E_UNKNOWN_VILLAGE" => "名录中没有该村",
+        "E_NO_REGISTRY" => "名录不可用",
+        "E_DUPLICATE_KEY" => "重复填报",
+        "E_CROSS_FIELD" => "前后数据矛盾",
+        c if c.starts_with("F_") => "文件无法使用",
+        _ => "其他问题",
+    }
+}
+
+/// The arrival day of a run id (`20261203T181117373Z-26b0`).
+fn run_day(run_id: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(run_id.get(..8)?, "%Y%m%d").ok()
+}
+
+/// The last day of a period.
+fn last_day(p: Period) -> Option<NaiveDate> {
+    let em = p.end_month() + 1;
+    NaiveDate::from_ymd_opt(em / 12, (em % 12) as u32 + 1, 1).and_then(|d| d.pred_opt())
+}
+
+/// The frequency a period label belongs to.
+fn kind(p: Period) -> Frequency {
+    match p {
+        Period::Year(_) => Frequency::Yearly,
+        Period::Quarter(..) => Frequency::Quarterly,
+        Period::Month(..) => Frequency::Monthly,
+    }
+}
+
+/// One returned row or unusable file of the published `rejects` table.
+struct Returned {
+    county: String,
+    code: String,
+    path: String,
+}
+
+/// The `rejects` table of the published version.
+fn returned_rows(layout: &Layout) -> Result<Vec<Returned>, LakeError> {
+    let mut out = Vec::new();
+    for p in crate::lake::parquet_files_under(&layout.lake().join("rejects")) {
+        let df = crate::lake::read_parquet(&p)?;
+        let col = |name: &str| -> Result<Vec<Option<String>>, LakeError> {
+            let c = df
+                .column(name)
+                .and_then(|c| c.cast(&DataType::String))
+                .map_err(|e| crate::lake::pq(&p, e))?;
+            let s = c.str().map_err(|e| crate::lake::pq(&p, e))?;
+            Ok(s.iter().map(|x| x.map(str::to_string)).collect())
+        };
+        let (county, code, path) = (col("county")?, col("code")?, col("source_file")?);
+        for i in 0..df.height() {
+            out.push(Returned {
+                county: county[i].clone().unwrap_or_default(),
+                code: code[i].clone().unwrap_or_default(),
+                path: path[i].clone().unwrap_or_default(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reasons by rows, most first (then by code), at most `n`.
+fn top_reasons(
+    codes: &BTreeMap<String, usize>,
+    before: Option<&BTreeMap<String, usize>>,
+    n: usize,
+) -> Vec<Reason> {
+    let mut v: Vec<(&String, &usize)> = codes.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    v.into_iter()
+        .take(n)
+        .map(|(c, k)| Reason {
+            code: c.clone(),
+            label_zh: reason_zh(c).to_string(),
+            rows: *k,
+            repeated: before.is_some_and(|b| b.contains_key(c)),
+        })
+        .collect()
+}
+
+/// The scorecard: every county of the registry × every period any county
+/// reported (rosters aside), oldest first.
+pub fn scorecard(p: &Pipeline, layout: &Layout, as_of: NaiveDate) -> Result<Vec<Score>, LakeError> {
+    let Some(current) = layout.current() else {
+        return Ok(Vec::new());
+    };
+    let meta = layout.version_meta(&current)?;
+    let counties = crate::lake::submissions::counties(layout);
+    let kind_of: BTreeMap<&str, Frequency> = p
+        .sources
+        .iter()
+        .filter(|s| s.dataset != "villages")
+        .map(|s| (s.id.as_str(), s.frequency))
+        .collect();
+    // (county, period) → template → first arrival; rows; returned
+    let mut arrived: BTreeMap<(String, Period), BTreeMap<String, NaiveDate>> = BTreeMap::new();
+    let mut rows: BTreeMap<(String, Period), (usize, usize)> = BTreeMap::new();
+    let mut periods: BTreeSet<Period> = BTreeSet::new();
+    let mut file_period: BTreeMap<&str, Period> = BTreeMap::new();
+    for f in meta.files.iter().filter(|f| f.status != FileStatus::Failed) {
+        let (Some(t), Some(c)) = (f.template.as_deref(), f.county.as_deref()) else {
+            continue;
+        };
+        let Some(freq) = kind_of.get(t).filter(|k| **k != Frequency::Roster) else {
+            continue;
+        };
+        let Some(per) = f.period.as_deref().and_then(Period::parse) else {
+            continue;
+        };
+        let per = per.as_frequency(*freq);
+        periods.insert(per);
+        file_period.insert(f.path.as_str(), per);
+        let key = (c.to_string(), per);
+        if let Some(day) = run_day(&f.first_seen) {
+            let e = arrived
+                .entry(key.clone())
+                .or_default()
+                .entry(t.to_string())
+                .or_insert(day);
+            *e = (*e).min(day);
+        }
+        if f.status == FileStatus::Current {
+            let r = rows.entry(key).or_default();
+            r.0 += f.counts.accepted + f.counts.rejected;
+            r.1 += f.counts.rejected;
+        }
+    }
+    // returned rows by reason, per county and period
+    let mut reasons: BTreeMap<(String, Period), BTreeMap<String, usize>> = BTreeMap::new();
+    for r in returned_rows(layout)? {
+        let Some(per) = file_period.get(r.path.as_str()).copied() else {
+            continue;
+        };
+        *reasons
+            .entry((r.county, per))
+            .or_default()
+            .entry(r.code)
+            .or_default() += 1;
+    }
+    let mut out = Vec::new();
+    for county in &counties {
+        let mut before: BTreeMap<Frequency, Period> = BTreeMap::new();
+        for &per in &periods {
+            let k = kind(per);
+            let due = last_day(per).map(|d| d + chrono::Duration::days(p.lake.due_days));
+            let key = (county.clone(), per);
+            let got = arrived.get(&key);
+            let received = got.map_or(0, |g| g.len());
+            let templates = kind_of.values().filter(|f| **f == k).count();
+            let expected = if due.is_some_and(|d| d < as_of) {
+                templates
+            } else {
+                received
+            };
+            let on_time = got.map_or(0, |g| {
+                g.values()
+                    .filter(|day| due.is_some_and(|d| **day <= d))
+                    .count()
+            });
+            let (n, returned) = rows.get(&key).copied().unwrap_or((0, 0));
+            let prev = before
+                .get(&k)
+                .and_then(|b| reasons.get(&(county.clone(), *b)));
+            let top = reasons
+                .get(&key)
+                .map(|codes| top_reasons(codes, prev, 3))
+                .unwrap_or_default();
+            out.push(Score {
+                county: county.clone(),
+                period: per.label(),
+                due,
+                expected,
+                received,
+                on_time,
+                rows: n,
+                returned,
+                top,
+            });
+            before.insert(k, per);
+        }
+    }
+    Ok(out)
+}
+
+/// One county's returned rows in the published version, by reason (most
+/// first), and the number of files they are in.
+pub fn county_returned(layout: &Layout, county: &str) -> Result<(Vec<Reason>, usize), LakeError> {
+    let mut codes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut files: BTreeSet<String> = BTreeSet::new();
+    for r in returned_rows(layout)?
+        .into_iter()
+        .filter(|r| r.county == county)
+    {
+        *codes.entry(r.code).or_default() += 1;
+        files.insert(r.path);
+    }
+    Ok((top_reasons(&codes, None, usize::MAX), files.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_most_rows_first_and_repeats_marked() {
+        let now: BTreeMap<String, usize> =
+            [("E_RANGE", 2), ("E_UNKNOWN_VILLAGE", 5), ("E_REQUIRED", 2)]
+                .iter()
+                .map(|(c, n)| (c.to_string(), *n))
+                .collect();
+        let before: BTreeMap<String, usize> = [("E_RANGE".to_string(), 1)].into_iter().collect();
+        let top = top_reasons(&now, Some(&before), 2);
+        assert_eq!(
+            top.iter()
+                .map(|r| (r.code.as_str(), r.rows, r.repeated))
+                .collect::<Vec<_>>(),
+            vec![("E_UNKNOWN_VILLAGE", 5, false), ("E_RANGE", 2, true)]
+        );
+        assert_eq!(top[0].label_zh, "名录中没有该村");
+        assert_eq!(
+            run_day("20261203T181117373Z-26b0"),
+            NaiveDate::from_ymd_opt(2026, 12, 3)
+        );
+        assert_eq!(
+            last_day(Period::Month(2024, 2)),
+            NaiveDate::from_ymd_opt(2024, 2, 29)
+        );
+        assert_eq!(
+            last_day(Period::Year(2024)),
+            NaiveDate::from_ymd_opt(2024, 12, 31)
+        );
+    }
+}
