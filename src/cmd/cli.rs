@@ -83,6 +83,10 @@ pub enum Command {
         /// Print one JSON document (per-file counts and every issue) instead of text.
         #[arg(long)]
         json: bool,
+        /// The lake whose earlier periods each file's values are compared
+        /// with (default: the pipeline's `out`; none there: no comparison).
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Also write, per file, a copy of the workbook with every problem
         /// cell marked and a first sheet 校验结果 to this folder
         /// (`<file>_校验.xlsx`).
@@ -318,6 +322,7 @@ pub fn main() -> i32 {
             warnings,
             registry,
             json,
+            out,
             annotate,
             files,
         } => crate::cmd::validate::run(crate::cmd::validate::ValidateOptions {
@@ -326,6 +331,7 @@ pub fn main() -> i32 {
             warnings,
             registry,
             json,
+            out,
             annotate,
             files,
         }),

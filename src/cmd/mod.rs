@@ -23,6 +23,41 @@ use crate::config::Pipeline;
 use crate::worker::Isolation;
 
 /// Loads the pipeline or prints every problem; `Err` carries the exit code.
+/// The published lake's values of each template with a rule across
+/// periods, loaded once per template: what a checked file is compared
+/// with (see [`crate::validate::plausible`]).
+pub struct PreviousValues<'p> {
+    p: &'p Pipeline,
+    layout: crate::lake::Layout,
+    loaded: std::collections::HashMap<String, Vec<crate::validate::plausible::Obs>>,
+}
+
+impl<'p> PreviousValues<'p> {
+    pub fn new(p: &'p Pipeline, out: &Path) -> Self {
+        PreviousValues {
+            p,
+            layout: crate::lake::Layout::new(out),
+            loaded: Default::default(),
+        }
+    }
+
+    /// Adds the warnings of a checked file against the published lake (a
+    /// lake that cannot be read adds none: the check is advice).
+    pub fn check(&mut self, res: &mut crate::validate::FileResult) {
+        let Some(src) = res.template.as_deref().and_then(|t| self.p.source(t)) else {
+            return;
+        };
+        if crate::validate::plausible::ruled_fields(src).is_empty() || res.failed() {
+            return;
+        }
+        let reference = self.loaded.entry(src.id.clone()).or_insert_with(|| {
+            crate::lake::quality::published_observations(&self.layout, src).unwrap_or_default()
+        });
+        let name = res.name.clone();
+        crate::validate::plausible::check_file(src, res, &name, reference);
+    }
+}
+
 pub fn load_pipeline(path: &Path) -> Result<Pipeline, i32> {
     crate::config::load(path).map_err(|e| {
         eprint!("{e}");

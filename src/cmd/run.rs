@@ -300,9 +300,11 @@ fn feedback(
         .map(|(r, _)| r)
         .map_err(|e| e.to_string())?;
     let engine = crate::validate::Engine::new(p, Some(&registry), iso.clone());
+    let mut previous = super::PreviousValues::new(p, out);
     for f in &todo {
         let path = inbox.join(&f.path);
-        let res = engine.ingest(&path, None);
+        let mut res = engine.ingest(&path, None);
+        previous.check(&mut res);
         let county = res
             .county
             .clone()

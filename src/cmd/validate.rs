@@ -31,6 +31,8 @@ pub struct ValidateOptions {
     pub warnings: bool,
     pub registry: Option<PathBuf>,
     pub json: bool,
+    /// The lake to compare with across periods (`--out`).
+    pub out: Option<PathBuf>,
     /// Folder for the annotated copies (`--annotate`).
     pub annotate: Option<PathBuf>,
     pub files: Vec<PathBuf>,
@@ -123,8 +125,12 @@ pub fn run(opts: ValidateOptions) -> i32 {
     let engine = Engine::new(&p, Some(&registry), iso);
     let mut any_bad = false;
     let mut docs = Vec::new();
+    // values against the same unit's previous period in the published lake
+    let lake_out = opts.out.clone().unwrap_or_else(|| p.out.clone());
+    let mut previous = super::PreviousValues::new(&p, &lake_out);
     for f in &opts.files {
         let mut res = engine.ingest(f, None);
+        previous.check(&mut res);
         res.records = Vec::new();
         if res.failed() || res.counts.rejected > 0 {
             any_bad = true;

@@ -367,6 +367,42 @@ pub(super) fn check_source(
                 format!("field {}: min/max need a numeric type", f.name),
             );
         }
+        if (f.change_min.is_some() || f.change_max.is_some()) && !f.ty.is_numeric() {
+            c.add(
+                path,
+                line,
+                format!(
+                    "field {}: change_min/change_max need a numeric type",
+                    f.name
+                ),
+            );
+        }
+        for (k, v) in [("change_min", f.change_min), ("change_max", f.change_max)] {
+            if v.is_some_and(|x| !(x.is_finite() && x > 0.0)) {
+                c.add(path, line, format!("field {}: {k} must be above 0", f.name));
+            }
+        }
+        if let (Some(lo), Some(hi)) = (f.change_min, f.change_max) {
+            if lo > hi {
+                c.add(
+                    path,
+                    line,
+                    format!("field {}: change_min {lo} > change_max {hi}", f.name),
+                );
+            }
+        }
+        if f.monotone == Some(crate::config::Monotone::Grows)
+            && !(f.ty.is_numeric() || f.ty == FieldType::Date)
+        {
+            c.add(
+                path,
+                line,
+                format!(
+                    "field {}: monotone = \"grows\" needs a number or a date",
+                    f.name
+                ),
+            );
+        }
         if f.pii.is_some() && !matches!(f.ty, FieldType::Text | FieldType::Name) {
             c.add(
                 path,
@@ -408,6 +444,8 @@ pub(super) fn check_source(
             max: f.max,
             warn: (f.warn_min, f.warn_max),
             plausible: (f.plausible_min, f.plausible_max),
+            change: (f.change_min, f.change_max),
+            monotone: f.monotone,
             values: f.values.clone(),
             pii: f.pii,
             context: f.context,

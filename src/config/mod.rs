@@ -89,6 +89,16 @@ pub enum Context {
     Period,
 }
 
+/// How a field may move from one period to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Monotone {
+    /// Never below the previous period's value.
+    Grows,
+    /// Never different from it.
+    Fixed,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PiiKind {
@@ -130,6 +140,9 @@ pub struct Field {
     pub warn: (Option<f64>, Option<f64>),
     /// Non-zero and outside this range: rejected as implausible.
     pub plausible: (Option<f64>, Option<f64>),
+    /// Against the previous period: warned below ×min or above ×max.
+    pub change: (Option<f64>, Option<f64>),
+    pub monotone: Option<Monotone>,
     pub values: Vec<String>,
     pub pii: Option<PiiKind>,
     pub context: Option<Context>,

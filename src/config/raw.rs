@@ -117,6 +117,19 @@ pub struct FieldDef {
     pub plausible_min: Option<f64>,
     #[serde(default)]
     pub plausible_max: Option<f64>,
+    /// Against the same unit's previous period (same keys, the nearest
+    /// earlier period): a value more than `change_max` times or less than
+    /// `change_min` times the previous one is kept with a warning
+    /// (W_CHANGE): operating income ×10 in a year is worth a call.
+    #[serde(default)]
+    pub change_max: Option<f64>,
+    #[serde(default)]
+    pub change_min: Option<f64>,
+    /// `grows`: never less than the previous period's value (cumulative
+    /// counts, W_DECREASE); `fixed`: never different from it (a founding
+    /// date, W_MOVED).
+    #[serde(default)]
+    pub monotone: Option<crate::config::Monotone>,
     /// Allowed values for `enum`.
     #[serde(default)]
     pub values: Vec<String>,

@@ -125,6 +125,17 @@ struct SegmentHeaders {
     headers: HeaderRecord,
 }
 
+/// The header record of every segment under a segment folder, by segment.
+pub fn segment_headers(dir: &std::path::Path) -> BTreeMap<String, HeaderRecord> {
+    let mut headers = BTreeMap::new();
+    for (_, b) in crate::lake::manifest::read_batches::<BatchHeaders>(dir) {
+        for s in b.segments {
+            headers.insert(s.segment, s.headers);
+        }
+    }
+    headers
+}
+
 /// Every usable submission of the published version (current and
 /// superseded files with a template and a county), oldest first per
 /// county × template: by period, then by when the content arrived. Files
@@ -136,13 +147,7 @@ pub fn submissions(layout: &Layout) -> Vec<Submission> {
     let Ok(meta) = layout.version_meta(&current) else {
         return Vec::new();
     };
-    let dir = layout.segments().join(&meta.basis);
-    let mut headers: BTreeMap<String, HeaderRecord> = BTreeMap::new();
-    for (_, b) in crate::lake::manifest::read_batches::<BatchHeaders>(&dir) {
-        for s in b.segments {
-            headers.insert(s.segment, s.headers);
-        }
-    }
+    let headers = segment_headers(&layout.segments().join(&meta.basis));
     let mut out: Vec<Submission> = meta
         .files
         .iter()
@@ -256,6 +261,7 @@ mod tests {
                 })
                 .collect(),
             unknown: unknown.iter().map(|s| s.to_string()).collect(),
+            columns: Default::default(),
         }
     }
 

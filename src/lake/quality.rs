@@ -308,3 +308,154 @@ mod tests {
         );
     }
 }
+
+/// What the plausibility check needs of a file the lake holds: its period
+/// (for templates without a year column) and its header columns.
+#[derive(Debug, Clone, Default)]
+pub struct FileFacts {
+    pub period: Option<String>,
+    pub columns: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+/// The observations of the fields with a rule across periods, from a
+/// dataset's folder of the lake (`year=` folders give the year), with
+/// each row's file found by its content hash in `files`.
+pub fn observations_in(
+    dir: &std::path::Path,
+    src: &crate::config::Source,
+    files: &std::collections::HashMap<String, FileFacts>,
+) -> Result<Vec<crate::validate::plausible::Obs>, LakeError> {
+    use crate::validate::plausible::{ruled_fields, unit_keys, At, Obs};
+    let fields = ruled_fields(src);
+    let keys = unit_keys(src);
+    if fields.is_empty() || keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let with_year = crate::lake::has_year(src);
+    let mut out = Vec::new();
+    for path in crate::lake::parquet_files_under(dir) {
+        let year = path
+            .components()
+            .filter_map(|c| {
+                c.as_os_str()
+                    .to_str()?
+                    .strip_prefix("year=")
+                    .map(str::to_string)
+            })
+            .next();
+        let df = crate::lake::read_parquet(&path)?;
+        let pq = |e: PolarsError| crate::lake::pq(&path, e);
+        let text = |name: &str| -> Result<Vec<Option<String>>, LakeError> {
+            let c = df
+                .column(name)
+                .and_then(|c| c.cast(&DataType::String))
+                .map_err(pq)?;
+            Ok(c.str()
+                .map_err(pq)?
+                .iter()
+                .map(|x| x.map(str::to_string))
+                .collect())
+        };
+        let unit_cols: Vec<Vec<Option<String>>> = keys
+            .iter()
+            .map(|&k| text(&crate::lake::column_name(&src.fields[k])))
+            .collect::<Result<_, _>>()?;
+        let (sha, file, sheet) = (
+            text(crate::lake::LINEAGE[0])?,
+            text(crate::lake::LINEAGE[1])?,
+            text(crate::lake::LINEAGE[2])?,
+        );
+        let row: Vec<Option<i64>> = df
+            .column(crate::lake::LINEAGE[3])
+            .and_then(|c| c.cast(&DataType::Int64))
+            .map_err(pq)?
+            .i64()
+            .map_err(pq)?
+            .iter()
+            .collect();
+        for &fi in &fields {
+            let f = &src.fields[fi];
+            let name = crate::lake::column_name(f);
+            let Ok(col) = df.column(&name) else { continue };
+            let shown = text(&name)?;
+            let num: Vec<Option<f64>> = col
+                .cast(&DataType::Float64)
+                .map_err(pq)?
+                .f64()
+                .map_err(pq)?
+                .iter()
+                .collect();
+            for i in 0..df.height() {
+                let (Some(v), Some(h)) = (num[i], sha[i].as_deref()) else {
+                    continue;
+                };
+                let Some(unit) = unit_cols
+                    .iter()
+                    .map(|c| c[i].clone())
+                    .collect::<Option<Vec<String>>>()
+                else {
+                    continue;
+                };
+                let facts = files.get(h);
+                let period = if with_year {
+                    year.clone()
+                } else {
+                    facts.and_then(|f| f.period.clone())
+                };
+                let Some(period) = period else { continue };
+                let sheet = sheet[i].clone().unwrap_or_default();
+                let col = facts
+                    .and_then(|f| f.columns.get(&sheet))
+                    .and_then(|m| m.get(&f.name))
+                    .copied();
+                out.push(Obs {
+                    unit: unit.join("|"),
+                    period,
+                    field: f.name.clone(),
+                    value: v,
+                    text: crate::validate::plausible::shown(f, shown[i].as_deref(), v),
+                    at: At {
+                        file: file[i].clone().unwrap_or_default(),
+                        sheet,
+                        row: row[i].unwrap_or(1).max(1) as usize - 1,
+                        col,
+                    },
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The observations of template `src` in the published version.
+pub fn published_observations(
+    layout: &Layout,
+    src: &crate::config::Source,
+) -> Result<Vec<crate::validate::plausible::Obs>, LakeError> {
+    if crate::validate::plausible::ruled_fields(src).is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(current) = layout.current() else {
+        return Ok(Vec::new());
+    };
+    let meta = layout.version_meta(&current)?;
+    let headers = crate::lake::drift::segment_headers(&layout.segments().join(&meta.basis));
+    let files = meta
+        .files
+        .iter()
+        .map(|f| {
+            let columns = headers
+                .get(f.segment())
+                .map(|h| h.columns.clone())
+                .unwrap_or_default();
+            (
+                f.sha256.clone(),
+                FileFacts {
+                    period: f.period.clone(),
+                    columns,
+                },
+            )
+        })
+        .collect();
+    observations_in(&layout.lake().join(&src.dataset), src, &files)
+}

@@ -138,6 +138,31 @@ pub enum Problem {
         column: String,
         rule: String,
     },
+    /// Against the same unit's previous period: a change beyond the
+    /// field's limits (kept).
+    Change {
+        value: String,
+        previous: String,
+        previous_period: String,
+        previous_at: String,
+        ratio: f64,
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    /// A value that can only grow fell (kept).
+    Decreased {
+        value: String,
+        previous: String,
+        previous_period: String,
+        previous_at: String,
+    },
+    /// A value that cannot move moved (kept).
+    Moved {
+        value: String,
+        previous: String,
+        previous_period: String,
+        previous_at: String,
+    },
 }
 
 impl Problem {
@@ -171,6 +196,9 @@ impl Problem {
             Problem::Implausible { .. } => "E_IMPLAUSIBLE".into(),
             Problem::Unusual { .. } => "W_UNUSUAL".into(),
             Problem::NoUnit { .. } => "W_NO_UNIT".into(),
+            Problem::Change { .. } => "W_CHANGE".into(),
+            Problem::Decreased { .. } => "W_DECREASE".into(),
+            Problem::Moved { .. } => "W_MOVED".into(),
         }
     }
 
@@ -244,6 +272,9 @@ impl Problem {
             Problem::Implausible { .. } => "Implausible",
             Problem::Unusual { .. } => "Unusual",
             Problem::NoUnit { .. } => "NoUnit",
+            Problem::Change { .. } => "Change",
+            Problem::Decreased { .. } => "Decreased",
+            Problem::Moved { .. } => "Moved",
         }
     }
 
@@ -343,6 +374,48 @@ impl Problem {
                     ("rule", s(rule)),
                 ]
             }
+            Problem::Change {
+                value,
+                previous,
+                previous_period,
+                previous_at,
+                ratio,
+                min,
+                max,
+            } => {
+                let f = |v: &f64| crate::text::format_number(*v);
+                let limits = match (min, max) {
+                    (Some(a), Some(b)) => format!("×{}–×{}", f(a), f(b)),
+                    (Some(a), None) => format!("≥ ×{}", f(a)),
+                    (None, Some(b)) => format!("≤ ×{}", f(b)),
+                    (None, None) => String::new(),
+                };
+                vec![
+                    ("value", s(value)),
+                    ("previous", s(previous)),
+                    ("previous_period", s(previous_period)),
+                    ("previous_at", s(previous_at)),
+                    ("ratio", f(ratio)),
+                    ("limits", limits),
+                ]
+            }
+            Problem::Decreased {
+                value,
+                previous,
+                previous_period,
+                previous_at,
+            }
+            | Problem::Moved {
+                value,
+                previous,
+                previous_period,
+                previous_at,
+            } => vec![
+                ("value", s(value)),
+                ("previous", s(previous)),
+                ("previous_period", s(previous_period)),
+                ("previous_at", s(previous_at)),
+            ],
             Problem::NoDataSheet | Problem::Required | Problem::NoRegistry => Vec::new(),
         }
     }
@@ -447,6 +520,21 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("VillageByAlias", "“{given}”按曾用名匹配为“{official}”", "{given} matched by former name to {official}"),
     ("VillageMerged", "“{given}”已撤并，计入“{successor}”", "{given} was merged; counted under {successor}"),
+    (
+        "Change",
+        "“{field}”为 {value}，是上期（{previous_period}，{previous_at}）{previous} 的 {ratio} 倍，超出 {limits}，已保留，请核实",
+        "{field} = {value} is {ratio} times the previous period's {previous} ({previous_period}, {previous_at}), beyond {limits}; kept, please check it",
+    ),
+    (
+        "Decreased",
+        "“{field}”只增不减，本期 {value} 小于上期（{previous_period}，{previous_at}）的 {previous}，已保留，请核实",
+        "{field} can only grow: {value} is less than the previous period's {previous} ({previous_period}, {previous_at}); kept, please check it",
+    ),
+    (
+        "Moved",
+        "“{field}”不应改变，本期为 {value}，上期（{previous_period}，{previous_at}）为 {previous}，已保留，请核实",
+        "{field} cannot change: {value}, the previous period had {previous} ({previous_period}, {previous_at}); kept, please check it",
+    ),
     (
         "MissingColumn",
         "文件中没有“{column}”列，规则“{rule}”未检查，数据行照常接收",
@@ -704,6 +792,27 @@ mod tests {
             Problem::NoUnit {
                 fields: vec![t("集体经营性收入")],
                 unit: t("万元"),
+            },
+            Problem::Change {
+                value: t("500"),
+                previous: t("50"),
+                previous_period: t("2023"),
+                previous_at: t("a.csv a!E2"),
+                ratio: 10.0,
+                min: Some(0.2),
+                max: Some(5.0),
+            },
+            Problem::Decreased {
+                value: t("80"),
+                previous: t("100"),
+                previous_period: t("2023"),
+                previous_at: t("a.csv a!D2"),
+            },
+            Problem::Moved {
+                value: t("2021-05-02"),
+                previous: t("2021-05-01"),
+                previous_period: t("2023-12"),
+                previous_at: t("a.csv a!F2"),
             },
         ];
         let mut kinds: Vec<&str> = all.iter().map(|p| p.kind()).collect();

@@ -13,6 +13,7 @@ pub mod issue;
 mod model;
 mod period;
 pub mod pii;
+pub mod plausible;
 pub mod registry;
 mod row;
 mod sheet;

@@ -2,6 +2,7 @@
 //! summaries, accepted records with lineage, problems).
 
 use super::*;
+use std::collections::BTreeMap;
 
 /// Row counts of a file or sheet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -51,6 +52,10 @@ pub struct HeaderUse {
 pub struct HeaderRecord {
     pub matched: Vec<HeaderUse>,
     pub unknown: Vec<String>,
+    /// Sheet → field → its zero-based column (the cells of warnings made
+    /// after the file was read, across periods).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, BTreeMap<String, usize>>,
 }
 
 impl HeaderRecord {
@@ -66,6 +71,7 @@ impl HeaderRecord {
         self.unknown.extend(o.unknown);
         self.unknown.sort();
         self.unknown.dedup();
+        self.columns.extend(o.columns);
     }
 }
 

@@ -164,6 +164,12 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                         label,
                         official,
                     });
+                    // the first column of a field (a spread field has several)
+                    r.columns
+                        .entry(self.sheet_name.to_string())
+                        .or_default()
+                        .entry(f.name.clone())
+                        .or_insert(c);
                 }
                 None if !label.is_empty() => r.unknown.push(label),
                 None => {}

@@ -620,3 +620,118 @@ fn county_summary_and_scorecard_from_the_published_lake() {
         ]
     );
 }
+
+#[test]
+fn values_are_checked_against_the_same_units_previous_period() {
+    let d = tempfile::tempdir().unwrap();
+    let inbox = d.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let t07 = "县(市、区),镇(街道),村(社区),年度,集体经营性收入（万元）";
+    let t08 = "加油站编号,名称,县(市、区),入股资金（万元）,年度,帮扶村,分红金额（万元）";
+    write_csv(
+        &inbox,
+        "如皋市_村级集体经济收入统计表_2023.csv",
+        &format!("{t07}\n如皋市,义德街道,平祥村,2023,50\n如皋市,义德街道,启梅村,2023,40\n"),
+    );
+    write_csv(
+        &inbox,
+        "如皋市_强村加油站收益台账_2023.csv",
+        &format!("{t08}\nJYZ01,城北站,如皋市,100,2023,平祥村,10\n"),
+    );
+    let out = d.path().join("out");
+    let key = d.path().join("key");
+    let args = ["--quiet", "--no-indicators", "--registry", &registry()];
+    let o = run_in_with(&inbox, &out, &key, &args, &[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    // the next year: 平祥村's income ×10, 启梅村's ×1.1; the station's capital falls
+    let income = write_csv(
+        &inbox,
+        "如皋市_村级集体经济收入统计表_2024.csv",
+        &format!("{t07}\n如皋市,义德街道,平祥村,2024,500\n如皋市,义德街道,启梅村,2024,44\n"),
+    );
+    let station = write_csv(
+        &inbox,
+        "如皋市_强村加油站收益台账_2024.csv",
+        &format!("{t08}\nJYZ01,城北站,如皋市,80,2024,平祥村,12\n"),
+    );
+    // validate compares with the lake: two warnings, rows kept
+    let back = d.path().join("back");
+    let o = zx(&[
+        "validate",
+        "--json",
+        "--registry",
+        &registry(),
+        "--out",
+        out.to_str().unwrap(),
+        "--annotate",
+        back.to_str().unwrap(),
+        income.to_str().unwrap(),
+        station.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let across = |f: &serde_json::Value| -> Vec<(String, String, String)> {
+        f["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| ["W_CHANGE", "W_DECREASE"].contains(&i["code"].as_str().unwrap()))
+            .map(|i| {
+                (
+                    i["code"].as_str().unwrap().to_string(),
+                    i["cell"].as_str().unwrap().to_string(),
+                    i["message_zh"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        across(&v[0]),
+        [(
+            "W_CHANGE".to_string(),
+            "如皋市_村级集体经济收入统计表_2024!E2".to_string(),
+            "“集体经营性收入”为 5000000 元，是上期（2023，如皋市_村级集体经济收入统计表_2023.csv 如皋市_村级集体经济收入统计表_2023!E2）500000 元 的 10 倍，超出 ×0.2–×5，已保留，请核实".to_string()
+        )]
+    );
+    assert_eq!(
+        across(&v[1]),
+        [(
+            "W_DECREASE".to_string(),
+            "如皋市_强村加油站收益台账_2024!D2".to_string(),
+            "“入股资金”只增不减，本期 800000 元 小于上期（2023，如皋市_强村加油站收益台账_2023.csv 如皋市_强村加油站收益台账_2023!D2）的 1000000 元，已保留，请核实".to_string()
+        )]
+    );
+    assert_eq!(counts(&v[0])[2], 0, "nothing returned");
+    // the annotated copy marks the cell as a warning
+    let copy = back.join("如皋市_村级集体经济收入统计表_2024_校验.xlsx");
+    let mut wb: Xlsx<_> = calamine::open_workbook(&copy).unwrap();
+    let styles = wb
+        .worksheet_style("如皋市_村级集体经济收入统计表_2024")
+        .unwrap();
+    let fill = styles
+        .get((1, 4))
+        .and_then(|s| s.fill.as_ref())
+        .and_then(|f| f.get_color())
+        .map(|c| c.to_argb() & 0xFFFFFF);
+    assert_eq!(fill, Some(WARNING_FILL));
+    assert!(notes(&copy)["E2"].contains("[W_CHANGE] “集体经营性收入”为 5000000 元"));
+
+    // the nightly run: the same two in the warnings table, with both cells
+    let o = run_in_with(&inbox, &out, &key, &args, &[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let q = zx(&[
+        "query",
+        "--out",
+        out.to_str().unwrap(),
+        "--csv",
+        "SELECT code, source_file, cell, field, raw_value FROM warnings WHERE code IN ('W_CHANGE', 'W_DECREASE') ORDER BY code",
+    ]);
+    assert_eq!(
+        q.stdout,
+        "code,source_file,cell,field,raw_value\n\
+         W_CHANGE,如皋市_村级集体经济收入统计表_2024.csv,如皋市_村级集体经济收入统计表_2024!E2,operating_income,5000000 元\n\
+         W_DECREASE,如皋市_强村加油站收益台账_2024.csv,如皋市_强村加油站收益台账_2024!D2,invested,800000 元\n",
+        "{}",
+        q.stderr
+    );
+}
