@@ -282,11 +282,13 @@ pub(super) fn manifest_files(
             *n -= 1;
             *n
         });
-        let (error, warnings) = match infos.get_mut(e.segment()) {
+        let (error, mut warnings) = match infos.get_mut(e.segment()) {
             Some(i) if left == Some(0) => (i.error.clone(), std::mem::take(&mut i.warnings)),
             Some(i) => (i.error.clone(), i.warnings.clone()),
             None => (None, Vec::new()),
         };
+        // and those on its values against earlier periods
+        warnings.extend(e.across.iter().cloned());
         {
             let change = match prev_files.get(e.path.as_str()) {
                 None => Change::New,

@@ -571,6 +571,7 @@ fn run_inner(
             partitions: info.partitions.clone(),
             retry: info.retry,
             segment: (i.segment != i.sha256).then(|| i.segment.clone()),
+            across: Vec::new(),
         });
     }
     supersede(&mut entries);
@@ -631,9 +632,9 @@ fn run_inner(
     crate::worker::stage_trace("datasets built");
     let rejects = build_rejects(p, run_id, &entries, &infos, &seg_dir, &staging)?;
     crate::worker::stage_trace("rejects table built");
-    let across = across_periods(p, &staging, &mut entries, &infos)?;
+    across_periods(p, &staging, &mut entries, &infos)?;
     crate::worker::stage_trace("values checked across periods");
-    let warnings = build_warnings(p, run_id, &entries, &infos, &across, &staging)?;
+    let warnings = build_warnings(p, run_id, &entries, &infos, &staging)?;
     crate::worker::stage_trace("warnings table built");
     let meta = VersionMeta {
         run_id: run_id.to_string(),
@@ -818,15 +819,14 @@ fn build_rejects(
 }
 
 /// The warnings of the version's values against the same unit's previous
-/// period (fields with `change_min`/`change_max`/`monotone`), by the
-/// content hash of the file of the later value; each file entry counts its
-/// own.
+/// period (fields with `change_min`/`change_max`/`monotone`), each kept on
+/// the entry of the file of the later value (`FileEntry::across`).
 fn across_periods(
     p: &Pipeline,
     staging: &Path,
     entries: &mut [FileEntry],
     infos: &HashMap<String, SegmentInfo>,
-) -> Result<Vec<(String, IssueNote)>, LakeError> {
+) -> Result<(), LakeError> {
     let facts: HashMap<String, lake::quality::FileFacts> = entries
         .iter()
         .map(|e| {
@@ -843,42 +843,43 @@ fn across_periods(
             )
         })
         .collect();
-    let sha_of: HashMap<String, String> = entries
+    let at: HashMap<String, usize> = entries
         .iter()
-        .map(|e| (e.path.clone(), e.sha256.clone()))
+        .enumerate()
+        .filter(|(_, e)| e.status == FileStatus::Current)
+        .map(|(k, e)| (e.path.clone(), k))
         .collect();
-    let mut out = Vec::new();
+    let mut found: Vec<(usize, IssueNote)> = Vec::new();
     for src in &p.sources {
         if crate::validate::plausible::ruled_fields(src).is_empty() {
             continue;
         }
         let obs = lake::quality::observations_in(&staging.join(&src.dataset), src, &facts)?;
         for i in crate::validate::plausible::breaches(src, &obs, &obs) {
-            if let Some(sha) = sha_of.get(&i.file) {
-                out.push((sha.clone(), note(&i)));
+            if let Some(&k) = at.get(&i.file) {
+                found.push((k, note(&i)));
             }
         }
     }
-    let mut per_file: HashMap<&str, usize> = HashMap::new();
-    for (sha, _) in &out {
-        *per_file.entry(sha.as_str()).or_default() += 1;
-    }
     for e in entries.iter_mut() {
-        e.warnings += per_file.get(e.sha256.as_str()).copied().unwrap_or(0);
+        e.across.clear();
     }
-    Ok(out)
+    for (k, n) in found {
+        entries[k].warnings += 1;
+        entries[k].across.push(n);
+    }
+    Ok(())
 }
 
 /// `lake/warnings/part-0.parquet`: every warning of the version's files
 /// that are in the lake (not superseded), with the lineage columns of
-/// `rejects`: kept rows and files that still deserve a look; then the
-/// warnings across periods (`across`, by file hash).
+/// `rejects`: kept rows and files that still deserve a look; each file's
+/// warnings across periods after its own.
 fn build_warnings(
     p: &Pipeline,
     run_id: &str,
     entries: &[FileEntry],
     infos: &HashMap<String, SegmentInfo>,
-    across: &[(String, IssueNote)],
     staging: &Path,
 ) -> Result<usize, LakeError> {
     use polars::prelude::*;
@@ -887,10 +888,6 @@ fn build_warnings(
         .filter(|e| e.status != FileStatus::Superseded)
         .collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut later: HashMap<&str, Vec<&IssueNote>> = HashMap::new();
-    for (sha, w) in across {
-        later.entry(sha.as_str()).or_default().push(w);
-    }
     let rows: Vec<(&FileEntry, &IssueNote)> = sorted
         .into_iter()
         .flat_map(|e| {
@@ -898,8 +895,7 @@ fn build_warnings(
                 .get(e.segment())
                 .map(|i| i.warnings.iter().collect::<Vec<_>>())
                 .unwrap_or_default();
-            let more = later.get(e.sha256.as_str()).cloned().unwrap_or_default();
-            own.into_iter().chain(more).map(move |w| (e, w))
+            own.into_iter().chain(&e.across).map(move |w| (e, w))
         })
         .collect();
     let n = rows.len();

@@ -200,6 +200,10 @@ pub struct FileEntry {
     /// file with the registry's bytes has a segment of its own (refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,
+    /// Warnings on this file's values against earlier periods (made when
+    /// the version was built, not when the file was read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub across: Vec<crate::lake::manifest::IssueNote>,
 }
 
 impl FileEntry {
