@@ -21,6 +21,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 from functools import reduce
 
@@ -57,7 +58,9 @@ if args.master or "PYSPARK_GATEWAY_PORT" not in os.environ:
     builder = (builder.master(args.master or "local[2]")
                .config("spark.sql.shuffle.partitions", "4")
                .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false"))
+               .config("spark.ui.showConsoleProgress", "false")
+               # no spark-warehouse/ folder left where the job was started
+               .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="zhenxing-spark-")))
 spark = builder.getOrCreate()
 spark.sparkContext.setLogLevel("ERROR")
 # the union of every indicator's rows is wide; Spark 4.0's constraint

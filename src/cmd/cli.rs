@@ -262,6 +262,29 @@ pub enum Command {
         #[arg(long)]
         spark: Option<PathBuf>,
     },
+    /// Write the blank forms the counties fill in (per county and template), generated from the pipeline.
+    Template {
+        #[command(flatten)]
+        p: PipelineArg,
+        /// Templates (T01 …); none with --all.
+        templates: Vec<String>,
+        /// Every template of the pipeline (the registry aside).
+        #[arg(long)]
+        all: bool,
+        /// One county (default: every county of the registry).
+        #[arg(long)]
+        county: Option<String>,
+        /// The period the form is for (2025, 2025-06, 2025-Q2; default: the
+        /// next one each template is due for).
+        #[arg(long)]
+        period: Option<String>,
+        /// Village registry file (default: from the pipeline file).
+        #[arg(long)]
+        registry: Option<PathBuf>,
+        /// Folder to write to: DIR/<county>/<county>_<title>_<period>.xlsx.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write a synthetic inbox with the messiness of real county files, and its true values.
     Synth {
         #[command(flatten)]
@@ -446,6 +469,23 @@ pub fn main() -> i32 {
                 county,
             },
         ),
+        Command::Template {
+            p,
+            templates,
+            all,
+            county,
+            period,
+            registry,
+            out,
+        } => crate::cmd::template::run(crate::cmd::template::TemplateOptions {
+            pipeline: p.pipeline,
+            templates,
+            all,
+            county,
+            period,
+            registry,
+            out,
+        }),
         Command::Synth {
             p,
             scale,

@@ -15,6 +15,7 @@ pub mod rollback;
 pub mod run;
 pub mod status;
 pub mod synth;
+pub mod template;
 pub mod validate;
 
 use std::path::Path;

@@ -3,6 +3,7 @@
 //! and an HTML page with the headline table and SVG charts.
 
 pub mod annotate;
+pub mod form;
 pub mod html;
 pub mod svg;
 pub mod xlsx;

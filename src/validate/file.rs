@@ -123,7 +123,13 @@ impl<'p, 'a> FileRun<'p, 'a> {
                 self.slots = sheets
                     .iter()
                     .map(|m| {
-                        if m.hidden {
+                        if m.hidden && m.name == MARKER_SHEET {
+                            // a generated form's identity, not data
+                            Slot::Skipped {
+                                status: "form_marker",
+                                rows: 0,
+                            }
+                        } else if m.hidden {
                             Slot::Skipped {
                                 status: "hidden",
                                 rows: 0,
@@ -402,6 +408,10 @@ impl<'p, 'a> FileRun<'p, 'a> {
         for (slot, meta) in self.slots.iter().zip(&self.metas) {
             if let Slot::Skipped { status, rows } = slot {
                 let rows = *rows;
+                if *status == "form_marker" {
+                    res.sheets.push(summary(&meta.name, status));
+                    continue;
+                }
                 let p = if *status == "hidden" {
                     Problem::HiddenSheet { rows }
                 } else {

@@ -19,6 +19,10 @@ mod row;
 mod sheet;
 
 use file::*;
+/// The very hidden sheet of a form `zhenxing template` wrote: what the
+/// form is (template, definition version, county, period), not data.
+pub const MARKER_SHEET: &str = "_zhenxing";
+
 pub use model::{Counts, FileResult, HeaderRecord, HeaderUse, Record, SheetSummary};
 pub use period::find_period;
 use period::*;

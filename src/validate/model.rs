@@ -30,7 +30,7 @@ impl Counts {
 #[derive(Debug, Clone, Serialize)]
 pub struct SheetSummary {
     pub name: String,
-    /// read, hidden, instructions, no_header
+    /// read, hidden, instructions, no_header, form_marker (a generated form's identity)
     pub status: &'static str,
     /// One-based header rows, e.g. "3-4".
     pub header_rows: Option<String>,

@@ -7,6 +7,7 @@ mod check;
 mod delta;
 mod effects;
 mod feedback;
+mod forms;
 mod hostile;
 mod indicators;
 mod lake;

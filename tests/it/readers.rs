@@ -170,6 +170,7 @@ fn spark_job_rows(py: &str, out: &std::path::Path, tmp: &std::path::Path) -> usi
     let o = Command::new(py)
         .arg(job.join("job.py"))
         .args(["--out", spark_out.to_str().unwrap(), "--master", "local[2]"])
+        .current_dir(tmp)
         .output()
         .unwrap();
     assert!(

@@ -1,0 +1,104 @@
+//! `zhenxing template T01 [--county 如皋市] [--period 2025-06] --out DIR`
+//! (or `--all`): the blank workbooks the counties fill in, one per county
+//! and template (see [`crate::report::form`]).
+
+use std::path::PathBuf;
+
+use crate::cmd::exit;
+
+pub struct TemplateOptions {
+    pub pipeline: PathBuf,
+    pub templates: Vec<String>,
+    pub all: bool,
+    pub county: Option<String>,
+    pub period: Option<String>,
+    pub registry: Option<PathBuf>,
+    pub out: PathBuf,
+}
+
+pub fn run(o: TemplateOptions) -> i32 {
+    let mut p = match super::load_pipeline(&o.pipeline) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if let Some(r) = &o.registry {
+        p.registry = r.clone();
+    }
+    let sources: Vec<&crate::config::Source> = if o.all {
+        p.sources
+            .iter()
+            .filter(|s| s.dataset != "villages")
+            .collect()
+    } else {
+        let mut v = Vec::new();
+        for t in &o.templates {
+            match p.source(t).filter(|s| s.dataset != "villages") {
+                Some(s) => v.push(s),
+                None => {
+                    let known: Vec<&str> = p
+                        .sources
+                        .iter()
+                        .filter(|s| s.dataset != "villages")
+                        .map(|s| s.id.as_str())
+                        .collect();
+                    eprintln!(
+                        "zhenxing template: no template {t}; templates: {}",
+                        known.join(", ")
+                    );
+                    return exit::USAGE;
+                }
+            }
+        }
+        v
+    };
+    if sources.is_empty() {
+        eprintln!("zhenxing template: name the templates (T01 …) or give --all");
+        return exit::USAGE;
+    }
+    if let Some(per) = &o.period {
+        if crate::report::form::period_days(per).is_none() {
+            eprintln!("zhenxing template: period {per} is not a year (2025), month (2025-06) or quarter (2025-Q2)");
+            return exit::USAGE;
+        }
+    }
+    let registry = match crate::validate::load_registry(&p, super::isolation(&p, true)) {
+        Ok((r, _)) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::USAGE;
+        }
+    };
+    let counties = match &o.county {
+        Some(c) if registry.counties().contains(c) => vec![c.clone()],
+        Some(c) => {
+            eprintln!(
+                "zhenxing template: no county {c} in the registry; counties: {}",
+                registry.counties().join(", ")
+            );
+            return exit::USAGE;
+        }
+        None => registry.counties(),
+    };
+    let today = chrono::Local::now().date_naive();
+    let mut n = 0;
+    for src in &sources {
+        let period = match &o.period {
+            Some(per) => crate::report::form::period_for(src, per),
+            None => crate::report::form::next_period(src, today, p.lake.due_days),
+        };
+        for c in &counties {
+            match crate::report::form::write(&p, src, &registry, c, &period, &o.out) {
+                Ok(path) => {
+                    println!("{}", path.display());
+                    n += 1;
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    return exit::FAILED;
+                }
+            }
+        }
+    }
+    eprintln!("{n} form(s) written to {}", o.out.display());
+    exit::CLEAN
+}

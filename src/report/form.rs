@@ -1,0 +1,494 @@
+//! The blank forms the city sends out, generated from the pipeline: per
+//! county and template a workbook with the official title, unit and
+//! headers (protected), the county's villages as of the period pre-filled
+//! for templates keyed by village, Excel data validation on every typed
+//! column with a Chinese input message, a very hidden sheet naming the
+//! template, its definition version, county and period, print setup and a
+//! sign-off block. A county that fills the form cannot retype a village
+//! name, type 是/否 as Y, a date as 待定 or money in the wrong unit.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, NaiveDate};
+use rust_xlsxwriter::{
+    Color, DataValidation, DataValidationErrorStyle, DataValidationRule, DocProperties,
+    ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
+};
+
+use super::ReportError;
+use crate::config::{Context, Field, FieldType, Frequency, Pipeline, Source};
+use crate::validate::registry::{Registry, Village};
+
+pub use crate::validate::MARKER_SHEET;
+/// Data rows a form without pre-filled villages leaves open.
+pub const OPEN_ROWS: u32 = 500;
+/// First row of data (title, unit note and header above it).
+pub const FIRST_DATA_ROW: u32 = 3;
+
+/// What a generated form is, as its marker sheet and custom properties
+/// say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    pub template: String,
+    /// The template definition's version: a hash of its definition file.
+    pub version: String,
+    pub county: String,
+    pub period: String,
+}
+
+/// The version of a template's definition: the first 12 hex digits of
+/// the SHA-256 of its definition file (the bytes the pipeline read).
+pub fn definition_version(src: &Source) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(&src.path).unwrap_or_default();
+    hex::encode(&sha2::Sha256::digest(&bytes)[..6])
+}
+
+/// A period as the form names it: `2025`, `2025年6月`, `2025年第2季度`.
+pub fn period_zh(period: &str) -> String {
+    if let Some((y, q)) = period.split_once("-Q") {
+        return format!("{y}年第{q}季度");
+    }
+    if let Some((y, m)) = period.split_once('-') {
+        let m = m.trim_start_matches('0');
+        return format!("{y}年{m}月");
+    }
+    format!("{period}年")
+}
+
+/// The first and last day of a period (`current` and other text: none).
+pub fn period_days(period: &str) -> Option<(NaiveDate, NaiveDate)> {
+    let end = crate::analysis::tables::period_end(period)?;
+    let start = if period.len() == 4 {
+        NaiveDate::from_ymd_opt(end.year(), 1, 1)?
+    } else if period.contains("-Q") {
+        NaiveDate::from_ymd_opt(end.year(), end.month() - 2, 1)?
+    } else {
+        NaiveDate::from_ymd_opt(end.year(), end.month(), 1)?
+    };
+    Some((start, end))
+}
+
+/// The villages of `county` in the registry as of a period ending on
+/// `end` (in registry order), and those merged away by then.
+pub fn villages_as_of<'r>(
+    reg: &'r Registry,
+    county: &str,
+    end: Option<NaiveDate>,
+) -> (Vec<&'r Village>, Vec<&'r Village>) {
+    let mut here = Vec::new();
+    let mut gone = Vec::new();
+    for v in reg.villages.iter().filter(|v| &*v.county == county) {
+        let merged = match (&v.merged_into, v.merged_on, end) {
+            (None, _, _) => false,
+            // merged on a known day: still there for periods before it
+            (Some(_), Some(on), Some(end)) => on <= end,
+            (Some(_), _, _) => true,
+        };
+        if merged {
+            gone.push(v);
+        } else {
+            here.push(v);
+        }
+    }
+    (here, gone)
+}
+
+/// Whether a template is filled one row per village of the registry.
+pub fn keyed_by_village(src: &Source) -> bool {
+    src.match_village
+        && src
+            .keys
+            .iter()
+            .any(|&k| src.fields[k].name == "village_code")
+}
+
+/// The header cell of a field: the official header, with the unit where
+/// the template has one (`集体经营性收入（万元）`).
+pub fn header_text(f: &Field) -> String {
+    match f.unit {
+        Some(u) => format!("{}（{}）", f.header, u.label()),
+        None => f.header.clone(),
+    }
+}
+
+fn fmt(v: f64) -> String {
+    crate::text::format_number(v)
+}
+
+/// The range as a form's message says it: `0 至 100`, `不小于 0`.
+fn range_zh(lo: Option<f64>, hi: Option<f64>) -> String {
+    match (lo, hi) {
+        (Some(a), Some(b)) => format!("{} 至 {}", fmt(a), fmt(b)),
+        (Some(a), None) => format!("不小于 {}", fmt(a)),
+        (None, Some(b)) => format!("不大于 {}", fmt(b)),
+        (None, None) => String::new(),
+    }
+}
+
+fn excel_date(d: NaiveDate) -> Result<ExcelDateTime, XlsxError> {
+    ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)
+}
+
+/// The data validation of a field's column, with its input message in
+/// Chinese; none for free text that any value may fill.
+fn validation(
+    f: &Field,
+    period: Option<(NaiveDate, NaiveDate)>,
+    first_row: u32,
+    col: u16,
+) -> Result<Option<DataValidation>, XlsxError> {
+    let unit = f
+        .unit
+        .map(|u| format!("，单位：{}", u.label()))
+        .unwrap_or_default();
+    let range = range_zh(f.min, f.max);
+    let range = if range.is_empty() {
+        String::new()
+    } else {
+        format!("，{range}")
+    };
+    let (dv, msg) = match f.ty {
+        FieldType::Bool => (
+            DataValidation::new().allow_list_strings(&["是", "否"])?,
+            "请从下拉列表选择“是”或“否”".to_string(),
+        ),
+        FieldType::Enum => (
+            DataValidation::new().allow_list_strings(&f.values)?,
+            format!("请从下拉列表选择：{}", f.values.join("、")),
+        ),
+        FieldType::Int => {
+            let lo = f.min.map(|x| x.ceil() as i32).unwrap_or(i32::MIN);
+            let hi = f.max.map(|x| x.floor() as i32).unwrap_or(i32::MAX);
+            (
+                DataValidation::new().allow_whole_number(DataValidationRule::Between(lo, hi)),
+                format!("请填写整数{range}{unit}"),
+            )
+        }
+        FieldType::Money if f.plausible.0.is_some() || f.plausible.1.is_some() => {
+            // 0, or an amount in the plausible range (in yuan), in the
+            // template's unit: the same rule the reader applies
+            let per = match f.unit {
+                Some(crate::text::Unit::WanYuan) => 10_000.0,
+                Some(crate::text::Unit::YiYuan) => 100_000_000.0,
+                _ => 1.0,
+            };
+            let lo = f
+                .plausible
+                .0
+                .map(|x| x / per)
+                .unwrap_or(0.0)
+                .max(f.min.unwrap_or(0.0));
+            let hi = f.plausible.1.map(|x| x / per).unwrap_or(1e15);
+            let cell = crate::normalise::value::cell_ref("", first_row as usize, col as usize);
+            let cell = cell.trim_start_matches('!');
+            let rule = format!(
+                "=AND(ISNUMBER({cell}),OR({cell}=0,AND({cell}>={},{cell}<={})))",
+                fmt(lo),
+                fmt(hi)
+            );
+            (
+                DataValidation::new().allow_custom(rust_xlsxwriter::Formula::new(rule)),
+                format!("请填写 0 或 {} 至 {} 之间的金额{unit}", fmt(lo), fmt(hi)),
+            )
+        }
+        FieldType::Number | FieldType::Money | FieldType::Percent => {
+            let lo = f.min.unwrap_or(-1e15);
+            let hi = f.max.unwrap_or(1e15);
+            (
+                DataValidation::new().allow_decimal_number(DataValidationRule::Between(lo, hi)),
+                format!("请填写数字{range}{unit}"),
+            )
+        }
+        FieldType::Year => {
+            let hi = period.map(|(_, e)| e.year()).unwrap_or(2100);
+            let lo = f.min.map(|x| x as i32).unwrap_or(1949);
+            (
+                DataValidation::new().allow_whole_number(DataValidationRule::Between(lo, hi)),
+                format!("请填写四位年份（{lo} 至 {hi}）"),
+            )
+        }
+        FieldType::Date => {
+            let lo = NaiveDate::from_ymd_opt(1949, 10, 1).unwrap_or_default();
+            let hi = period
+                .map(|(_, e)| e)
+                .unwrap_or_else(|| NaiveDate::from_ymd_opt(2100, 12, 31).unwrap_or_default());
+            (
+                DataValidation::new().allow_date(DataValidationRule::Between(
+                    excel_date(lo)?,
+                    excel_date(hi)?,
+                )),
+                format!("请填写日期，如 {}，不晚于 {hi}", hi.format("%Y-%m-%d")),
+            )
+        }
+        FieldType::Code => (
+            DataValidation::new().allow_text_length(DataValidationRule::EqualTo(12)),
+            "请填写 12 位统计用区划代码".to_string(),
+        ),
+        _ => return Ok(None),
+    };
+    let title: String = f.header.chars().take(30).collect();
+    let msg: String = msg.chars().take(250).collect();
+    Ok(Some(
+        dv.set_input_title(title)?
+            .set_input_message(msg.clone())?
+            .set_error_title("输入有误")?
+            .set_error_message(msg)?
+            .set_error_style(DataValidationErrorStyle::Stop),
+    ))
+}
+
+/// Writes one form: `dir/<county>/<county>_<title>_<period>.xlsx`.
+pub fn write(
+    p: &Pipeline,
+    src: &Source,
+    reg: &Registry,
+    county: &str,
+    period: &str,
+    dir: &Path,
+) -> Result<PathBuf, ReportError> {
+    let folder = dir.join(county);
+    let name = format!("{county}_{}_{}.xlsx", src.title, period.replace('-', "_"));
+    let path = folder.join(name);
+    let err = |e: XlsxError| ReportError::Write {
+        path: path.clone(),
+        message: e.to_string(),
+    };
+    let mut wb = build(p, src, reg, county, period).map_err(err)?;
+    let bytes = wb.save_to_buffer().map_err(err)?;
+    std::fs::create_dir_all(&folder).map_err(|e| ReportError::Write {
+        path: folder.clone(),
+        message: e.to_string(),
+    })?;
+    super::write_atomic(&path, &bytes)?;
+    Ok(path)
+}
+
+/// The form's workbook.
+pub fn build(
+    p: &Pipeline,
+    src: &Source,
+    reg: &Registry,
+    county: &str,
+    period: &str,
+) -> Result<Workbook, XlsxError> {
+    let id = Identity {
+        template: src.id.clone(),
+        version: definition_version(src),
+        county: county.to_string(),
+        period: period.to_string(),
+    };
+    let mut wb = Workbook::new();
+    let props = DocProperties::new()
+        .set_title(format!("{county}{}{}", period_zh(period), src.title))
+        .set_author(format!("{}（zhenxing）", p.city))
+        .set_custom_property("zhenxing.template", id.template.as_str())
+        .set_custom_property("zhenxing.version", id.version.as_str())
+        .set_custom_property("zhenxing.county", id.county.as_str())
+        .set_custom_property("zhenxing.period", id.period.as_str());
+    wb.set_properties(&props);
+    let ws = wb.add_worksheet();
+    ws.set_name(county)?;
+    sheet(ws, src, reg, &id)?;
+    let m = wb.add_worksheet();
+    m.set_name(MARKER_SHEET)?;
+    for (r, (k, v)) in [
+        ("template", id.template.as_str()),
+        ("version", id.version.as_str()),
+        ("county", id.county.as_str()),
+        ("period", id.period.as_str()),
+        ("pipeline", p.name.as_str()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        m.write_string(r as u32, 0, k)?;
+        m.write_string(r as u32, 1, v)?;
+    }
+    m.set_very_hidden(true);
+    m.protect();
+    Ok(wb)
+}
+
+/// The columns of a form: every field of the template, in order.
+fn columns(src: &Source) -> Vec<usize> {
+    (0..src.fields.len()).collect()
+}
+
+fn sheet(ws: &mut Worksheet, src: &Source, reg: &Registry, id: &Identity) -> Result<(), XlsxError> {
+    let cols = columns(src);
+    let last_col = cols.len().saturating_sub(1) as u16;
+    let days = period_days(&id.period);
+    let border = FormatBorder::Thin;
+    let title = Format::new()
+        .set_bold()
+        .set_font_size(16)
+        .set_align(FormatAlign::Center);
+    let note = Format::new().set_font_size(10);
+    let header = Format::new()
+        .set_bold()
+        .set_text_wrap()
+        .set_align(FormatAlign::Center)
+        .set_align(FormatAlign::VerticalCenter)
+        .set_background_color(Color::RGB(0xDDEBF7))
+        .set_border(border);
+    let fixed = Format::new()
+        .set_border(border)
+        .set_background_color(Color::RGB(0xF2F2F2));
+    let open = Format::new().set_unlocked().set_border(border);
+    let open_date = open.clone().set_num_format("yyyy-mm-dd");
+    ws.merge_range(
+        0,
+        0,
+        0,
+        last_col,
+        &format!("{}{}{}", id.county, period_zh(&id.period), src.title),
+        &title,
+    )?;
+    let units: Vec<String> = cols
+        .iter()
+        .filter_map(|&c| src.fields[c].unit.map(|u| u.label().to_string()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut unit_note = format!("填报单位：{}", id.county);
+    if !units.is_empty() {
+        unit_note.push_str(&format!("　　单位：{}", units.join("、")));
+    }
+    ws.write_string_with_format(1, 0, unit_note, &note)?;
+    for (k, &c) in cols.iter().enumerate() {
+        let f = &src.fields[c];
+        ws.write_string_with_format(2, k as u16, header_text(f), &header)?;
+        let chars = match f.ty {
+            FieldType::Code => 13,
+            FieldType::Date => 11,
+            _ => header_text(f).chars().count(),
+        };
+        let w = (chars as f64 * 2.0 + 1.0).clamp(8.0, 30.0);
+        ws.set_column_width(k as u16, w)?;
+    }
+    ws.set_row_height(2, 32)?;
+    // the rows: one per village of the registry as of the period, or open rows
+    let by_village = keyed_by_village(src);
+    let (here, gone) = villages_as_of(reg, &id.county, days.map(|d| d.1));
+    let rows = if by_village {
+        here.len() as u32
+    } else {
+        OPEN_ROWS
+    };
+    let prefilled = |f: &Field| -> bool {
+        by_village
+            && matches!(
+                f.name.as_str(),
+                "county" | "township" | "village" | "village_code"
+            )
+    };
+    for (k, &c) in cols.iter().enumerate() {
+        let f = &src.fields[c];
+        let col = k as u16;
+        let period_cell = matches!(f.context, Some(Context::Period) | Some(Context::Year))
+            || matches!(f.ty, FieldType::Year | FieldType::Month) && f.context.is_some();
+        for r in 0..rows {
+            let row = FIRST_DATA_ROW + r;
+            if prefilled(f) {
+                let v = here[r as usize];
+                let text: &str = match f.name.as_str() {
+                    "county" => &v.county,
+                    "township" => &v.township,
+                    "village" => &v.name,
+                    _ => &v.code,
+                };
+                ws.write_string_with_format(row, col, text, &fixed)?;
+            } else if period_cell {
+                // the period the form is for, written for the county
+                ws.write_string_with_format(row, col, period_text(f, &id.period), &fixed)?;
+            } else if f.name == "county" {
+                ws.write_string_with_format(row, col, &id.county, &fixed)?;
+            } else if f.ty == FieldType::Date {
+                ws.write_blank(row, col, &open_date)?;
+            } else {
+                ws.write_blank(row, col, &open)?;
+            }
+        }
+        if rows > 0 && !prefilled(f) && !period_cell && f.name != "county" {
+            if let Some(dv) = validation(f, days, FIRST_DATA_ROW, col)? {
+                ws.add_data_validation(FIRST_DATA_ROW, col, FIRST_DATA_ROW + rows - 1, col, &dv)?;
+            }
+        }
+    }
+    // below the rows: merged villages, then the sign-off block
+    let mut r = FIRST_DATA_ROW + rows + 1;
+    if by_village && !gone.is_empty() {
+        let names: Vec<String> = gone
+            .iter()
+            .map(|v| match (&v.merged_into, v.merged_on) {
+                (Some(to), Some(on)) => {
+                    let to = reg
+                        .by_code(to)
+                        .map(|t| t.name.to_string())
+                        .unwrap_or(to.to_string());
+                    format!("{}（{on} 并入{to}）", v.name)
+                }
+                _ => v.name.to_string(),
+            })
+            .collect();
+        ws.write_string_with_format(
+            r,
+            0,
+            format!(
+                "注：以下村（社区）已撤并，不再单独填报：{}",
+                names.join("、")
+            ),
+            &note,
+        )?;
+        r += 2;
+    }
+    let sign = ["填表人：", "审核人：", "单位负责人（签字）：", "填报日期："];
+    let step = ((last_col as usize + 1) / sign.len()).max(1) as u16;
+    for (k, s) in sign.iter().enumerate() {
+        ws.write_string_with_format(r, k as u16 * step, *s, &note)?;
+    }
+    // headers stay in view and in print; only the data cells can be changed
+    ws.set_freeze_panes(FIRST_DATA_ROW, 0)?;
+    ws.set_landscape();
+    ws.set_paper_size(9);
+    ws.set_print_fit_to_pages(1, 0);
+    ws.set_repeat_rows(0, FIRST_DATA_ROW - 1)?;
+    ws.set_footer("&C第 &P 页，共 &N 页");
+    ws.protect();
+    Ok(())
+}
+
+/// The text of a period or year cell: `2025` for a year, `2025年6月` for
+/// a month, as counties write them.
+fn period_text(f: &Field, period: &str) -> String {
+    match f.ty {
+        FieldType::Year => period.get(..4).unwrap_or(period).to_string(),
+        _ => period_zh(period),
+    }
+}
+
+/// A period given for every template, as this template counts it: a
+/// year for a yearly one (`2025-06` → `2025`), a quarter for a quarterly
+/// one, the month for monthly ones and registers.
+pub fn period_for(src: &Source, period: &str) -> String {
+    use crate::lake::submissions::Period;
+    match (src.frequency, Period::parse(period)) {
+        (Frequency::Roster, _) | (_, None) => period.to_string(),
+        (f, Some(p)) => p.as_frequency(f).label(),
+    }
+}
+
+/// The period a form is for when none is given: the one after the latest
+/// period already due on `today` (the one the counties report next); a
+/// register is for the current month.
+pub fn next_period(src: &Source, today: NaiveDate, due_days: i64) -> String {
+    use crate::lake::submissions::{expected, Period};
+    match src.frequency {
+        Frequency::Roster => format!("{}-{:02}", today.year(), today.month()),
+        f => expected(f, today, due_days)
+            .map(Period::next)
+            .map(Period::label)
+            .unwrap_or_else(|| today.year().to_string()),
+    }
+}

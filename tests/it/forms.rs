@@ -1,0 +1,286 @@
+//! The forms the city sends out (`zhenxing template`): generated from the
+//! pipeline, filled by a second writer (openpyxl, as a county's Excel
+//! saves them) and read back by `validate`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use calamine::{Data, Reader, Xlsx};
+use serde_json::{json, Value};
+
+use super::util::*;
+use zhenxing::config::{FieldType, PiiKind, Source};
+use zhenxing::report::form::{FIRST_DATA_ROW, MARKER_SHEET};
+
+const COUNTY: &str = "如皋市";
+
+/// Every form of 如皋市 for June 2025 (years: 2025), written once.
+fn forms(dir: &Path) -> Vec<PathBuf> {
+    let o = zx(&[
+        "template",
+        "--all",
+        "--county",
+        COUNTY,
+        "--period",
+        "2025-06",
+        "--registry",
+        &registry(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let paths: Vec<PathBuf> = o.stdout.lines().map(PathBuf::from).collect();
+    assert_eq!(paths.len(), 12, "{}", o.stdout);
+    paths
+}
+
+/// A sheet's cells as calamine reads them: (row, col) → value.
+fn grid(path: &Path, sheet: &str) -> Vec<Vec<Data>> {
+    let mut wb: Xlsx<_> = calamine::open_workbook(path).unwrap();
+    let r = wb.worksheet_range(sheet).unwrap();
+    let (r0, c0) = r.start().unwrap_or((0, 0));
+    assert_eq!((r0, c0), (0, 0), "{}", path.display());
+    r.rows().map(|row| row.to_vec()).collect()
+}
+
+fn part(path: &Path, name: &str) -> String {
+    let f = std::fs::File::open(path).unwrap();
+    let mut z = zip::ZipArchive::new(f).unwrap();
+    let mut s = String::new();
+    z.by_name(name).unwrap().read_to_string(&mut s).unwrap();
+    s
+}
+
+/// The template a form is for, from its file name.
+fn source_of<'p>(p: &'p zhenxing::config::Pipeline, path: &Path) -> &'p Source {
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    p.sources
+        .iter()
+        .find(|s| s.dataset != "villages" && name.contains(&s.title))
+        .unwrap()
+}
+
+/// A valid value for a field in row `r` of a form for 2025 (or June 2025).
+fn valid(src: &Source, k: usize, r: usize, village: &[String; 4]) -> Value {
+    let f = &src.fields[k];
+    let in_range = |x: f64| {
+        let x = f.min.map_or(x, |m| x.max(m));
+        f.max.map_or(x, |m| x.min(m))
+    };
+    match f.ty {
+        FieldType::Bool => json!("是"),
+        FieldType::Enum => json!(f.values[0]),
+        FieldType::Int | FieldType::Level => json!(in_range(1.0) as i64),
+        FieldType::Money if f.plausible.0.is_some() => {
+            // twice the least plausible amount, in the template's unit
+            let per = match f.unit {
+                Some(zhenxing::text::Unit::WanYuan) => 10_000.0,
+                _ => 1.0,
+            };
+            json!(f.plausible.0.unwrap_or(0.0) * 2.0 / per)
+        }
+        FieldType::Number | FieldType::Money | FieldType::Percent => json!(in_range(2.0)),
+        FieldType::Date => json!({"date": "2025-01-10"}),
+        FieldType::Year => json!(2025),
+        FieldType::Month => json!("2025年6月"),
+        FieldType::Code => json!(village[3]),
+        _ => match (f.name.as_str(), f.pii) {
+            ("county", _) => json!(village[0]),
+            ("township", _) => json!(village[1]),
+            ("village", _) => json!(village[2]),
+            (_, Some(PiiKind::IdNumber)) => json!("11010519491231002X"),
+            (_, Some(PiiKind::Name)) => json!("张三"),
+            _ if src.keys.contains(&k) => json!(format!("K{:03}", r + 1)),
+            _ => json!("测试"),
+        },
+    }
+}
+
+/// Fills every open cell of the first `rows` data rows (all pre-filled
+/// village rows) through openpyxl; `bad` replaces single cells. Returns
+/// the filled file and the number of data rows.
+fn fill(
+    py: &str,
+    form: &Path,
+    src: &Source,
+    village: &[String; 4],
+    bad: &[(u32, u16, Value)],
+    out: &Path,
+) -> usize {
+    let g = grid(form, COUNTY);
+    // the village rows: from the first data row to the first blank one
+    let prefilled = (FIRST_DATA_ROW as usize..g.len())
+        .take_while(|&r| !matches!(g[r][0], Data::Empty))
+        .count();
+    let rows = if prefilled > 0 { prefilled } else { 3 };
+    let mut cells = Vec::new();
+    for r in 0..rows {
+        let row = FIRST_DATA_ROW as usize + r;
+        for k in 0..src.fields.len() {
+            let empty = g
+                .get(row)
+                .and_then(|x| x.get(k))
+                .is_none_or(|c| matches!(c, Data::Empty));
+            if empty {
+                cells.push(json!([row, k, valid(src, k, r, village)]));
+            }
+        }
+    }
+    for (r, c, v) in bad {
+        cells.push(json!([r, c, v]));
+    }
+    // the plan beside the folder, not in it (the folder is an inbox later)
+    let plans = out.parent().unwrap().with_extension("plans");
+    std::fs::create_dir_all(&plans).unwrap();
+    let plan = plans.join(out.file_name().unwrap()).with_extension("json");
+    std::fs::write(&plan, json!({"sheet": COUNTY, "cells": cells}).to_string()).unwrap();
+    let o = std::process::Command::new(py)
+        .arg(repo().join("tests/fill_form.py"))
+        .args([form, out, &plan])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    rows
+}
+
+fn openpyxl() -> Option<String> {
+    match super::readers::python_in("ZHENXING_PYTHON", "openpyxl") {
+        Ok(p) => Some(p),
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            None
+        }
+    }
+}
+
+#[test]
+fn every_form_has_the_official_headers_validation_protection_and_its_identity() {
+    let d = tempfile::tempdir().unwrap();
+    let p = zhenxing::config::load(&repo().join("pipelines/nantong.toml")).unwrap();
+    for path in forms(d.path()) {
+        let src = source_of(&p, &path);
+        let wb: Xlsx<_> = calamine::open_workbook(&path).unwrap();
+        let sheets: Vec<(String, calamine::SheetVisible)> = wb
+            .sheets_metadata()
+            .iter()
+            .map(|s| (s.name.clone(), s.visible))
+            .collect();
+        assert_eq!(
+            sheets,
+            [
+                (COUNTY.to_string(), calamine::SheetVisible::Visible),
+                (MARKER_SHEET.to_string(), calamine::SheetVisible::VeryHidden)
+            ]
+        );
+        let g = grid(&path, COUNTY);
+        let heads: Vec<String> = g[2].iter().map(|c| c.to_string()).collect();
+        let want: Vec<String> = src
+            .fields
+            .iter()
+            .map(zhenxing::report::form::header_text)
+            .collect();
+        assert_eq!(heads, want, "{}", path.display());
+        let marker = grid(&path, MARKER_SHEET);
+        let m: Vec<(String, String)> = marker
+            .iter()
+            .map(|r| (r[0].to_string(), r[1].to_string()))
+            .collect();
+        assert_eq!(m[0], ("template".into(), src.id.clone()));
+        assert_eq!(m[2], ("county".into(), COUNTY.into()));
+        let sheet = part(&path, "xl/worksheets/sheet1.xml");
+        assert!(sheet.contains("<sheetProtection"), "{}", path.display());
+        assert!(sheet.contains("<dataValidations"), "{}", path.display());
+        assert!(sheet.contains("promptTitle="), "input messages");
+        let props = part(&path, "docProps/custom.xml");
+        assert!(
+            props.contains(&format!("<vt:lpwstr>{}</vt:lpwstr>", src.id)),
+            "{props}"
+        );
+    }
+}
+
+#[test]
+fn every_form_filled_with_valid_values_validates_clean_and_invalid_cells_are_named() {
+    let Some(py) = openpyxl() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let p = zhenxing::config::load(&repo().join("pipelines/nantong.toml")).unwrap();
+    let paths = forms(&d.path().join("forms"));
+    // the first village of the county's form of T01: for the forms without villages
+    let t01 = paths.iter().find(|x| source_of(&p, x).id == "T01").unwrap();
+    let g = grid(t01, COUNTY);
+    let first = &g[FIRST_DATA_ROW as usize];
+    let village = [0, 1, 2, 3].map(|c| first[c].to_string());
+    let filled = d.path().join("filled");
+    std::fs::create_dir_all(&filled).unwrap();
+    for path in &paths {
+        let src = source_of(&p, path);
+        let out = filled.join(path.file_name().unwrap());
+        let rows = fill(&py, path, src, &village, &[], &out);
+        let (code, v) = validate_json(std::slice::from_ref(&out));
+        let f = &v[0];
+        assert_eq!(f["template"], src.id.as_str(), "{v}");
+        assert_eq!(f["county"], COUNTY, "{v}");
+        let problems: Vec<&Value> = f["issues"].as_array().unwrap().iter().collect();
+        assert!(problems.is_empty(), "{}: {problems:#?}", src.id);
+        assert_eq!(code, 0);
+        let [_, accepted, rejected, _, _] = counts(f);
+        assert_eq!((accepted, rejected), (rows as u64, 0), "{}", src.id);
+    }
+
+    // the filled forms as a county's inbox: the values arrive exactly
+    let out = d.path().join("out");
+    let o = run_in_with(
+        &filled,
+        &out,
+        &d.path().join("key"),
+        &["--quiet", "--no-indicators", "--registry", &registry()],
+        &[],
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let q = zx(&[
+        "query",
+        "--out",
+        out.to_str().unwrap(),
+        "--csv",
+        "SELECT count(*) AS n, min(operating_income) AS lo, max(operating_income) AS hi, min(year) AS y FROM collective_economy",
+    ]);
+    let villages = grid(t01, COUNTY)[FIRST_DATA_ROW as usize..]
+        .iter()
+        .take_while(|r| !matches!(r[0], Data::Empty))
+        .count();
+    // twice the least plausible ¥100, typed as 0.02 万元
+    assert_eq!(
+        q.stdout,
+        format!("n,lo,hi,y\n{villages},200.0,200.0,2025\n"),
+        "{}",
+        q.stderr
+    );
+
+    // T01 with every kind the form's validation blocks, typed past it
+    let t01_src = p.source("T01").unwrap();
+    let col = |name: &str| t01_src.field_index(name).unwrap() as u16;
+    let r = FIRST_DATA_ROW;
+    let bad = [
+        (r, col("org_type"), json!("Y")),
+        (r + 1, col("households"), json!("十二")),
+        (r + 2, col("party_members"), json!(-5)),
+        (r + 3, col("grids"), json!("待定")),
+    ];
+    let out = filled.join("bad.xlsx");
+    fill(&py, t01, t01_src, &village, &bad, &out);
+    let (code, v) = validate_json(std::slice::from_ref(&out));
+    assert_eq!(code, 1, "{v}");
+    let got: Vec<(String, String)> = issues(&v[0], "reject");
+    let cell =
+        |row: u32, c: u16| zhenxing::normalise::value::cell_ref(COUNTY, row as usize, c as usize);
+    assert_eq!(
+        got,
+        // (sorted by code)
+        vec![
+            ("E_NOT_INTEGER".to_string(), cell(r + 1, col("households"))),
+            ("E_NOT_INTEGER".to_string(), cell(r + 3, col("grids"))),
+            ("E_NOT_IN_LIST".to_string(), cell(r, col("org_type"))),
+            ("E_RANGE".to_string(), cell(r + 2, col("party_members"))),
+        ]
+    );
+}
