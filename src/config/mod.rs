@@ -161,6 +161,21 @@ impl Source {
     pub fn field_index(&self, name: &str) -> Option<usize> {
         self.fields.iter().position(|f| f.name == name)
     }
+
+    /// The version of what a form of this template looks like: the first
+    /// 12 hex digits of the SHA-256 of the template id and every field's
+    /// name, official header, type and unit (a comment or a new variant in
+    /// the definition file does not change it; a renamed header does).
+    pub fn definition_version(&self) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(self.id.as_bytes());
+        for f in &self.fields {
+            let unit = f.unit.map(|u| u.label()).unwrap_or("");
+            h.update(format!("\n{}\t{}\t{:?}\t{unit}", f.name, f.header, f.ty).as_bytes());
+        }
+        hex::encode(&h.finalize()[..6])
+    }
 }
 
 /// The whole checked configuration.

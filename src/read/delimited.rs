@@ -105,6 +105,7 @@ pub(super) fn read_csv(bytes: &[u8], limits: &Limits) -> Result<RawWorkbook, Rea
             merges: Vec::new(),
             has_merge_info: false,
         }],
+        properties: Vec::new(),
     })
 }
 

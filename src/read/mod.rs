@@ -111,6 +111,8 @@ pub struct RawWorkbook {
     /// For CSV: the encoding that was detected.
     pub encoding: Option<String>,
     pub sheets: Vec<RawSheet>,
+    /// The workbook's `zhenxing.*` custom properties (see [`Frame::Book`]).
+    pub properties: Vec<(String, String)>,
 }
 
 /// A sheet as announced before its rows.
@@ -132,6 +134,10 @@ pub enum Frame {
         is_1904: bool,
         encoding: Option<String>,
         sheets: Vec<SheetMeta>,
+        /// The workbook's `zhenxing.*` custom properties: what a form
+        /// `zhenxing template` wrote is (template, version, county, period).
+        #[serde(default)]
+        properties: Vec<(String, String)>,
     },
     /// Rows `first..first + rows.len()` of sheet number `sheet`; rows not
     /// sent between two batches are blank.
@@ -301,11 +307,13 @@ fn collect(
             is_1904,
             encoding,
             sheets,
+            properties,
         } => {
             wb = Some(RawWorkbook {
                 format,
                 is_1904,
                 encoding,
+                properties,
                 sheets: sheets
                     .into_iter()
                     .map(|m| RawSheet {
@@ -394,6 +402,7 @@ fn emit_whole(wb: RawWorkbook, emit: &mut dyn FnMut(Frame)) {
         is_1904: wb.is_1904,
         encoding: wb.encoding,
         sheets: metas,
+        properties: wb.properties,
     });
     for (i, s) in wb.sheets.into_iter().enumerate() {
         // batches of at most BATCH_ROWS rows and about BATCH_CELLS cells;

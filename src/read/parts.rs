@@ -59,6 +59,54 @@ pub fn merges_of_parts(bytes: &[u8], parts: &[String]) -> Option<Vec<Vec<Merge>>
     parts.iter().map(|p| merges(&mut zip, p)).collect()
 }
 
+/// The workbook's custom properties whose names start with `zhenxing.`
+/// (`docProps/custom.xml`, at most 64 KiB of it): a form's identity.
+pub fn form_properties(bytes: &[u8]) -> Vec<(String, String)> {
+    let Ok(mut zip) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
+        return Vec::new();
+    };
+    let Ok(f) = zip.by_name("docProps/custom.xml") else {
+        return Vec::new();
+    };
+    let mut xml = Vec::new();
+    if f.take(64 << 10).read_to_end(&mut xml).is_err() {
+        return Vec::new();
+    }
+    let mut r = quick_xml::Reader::from_reader(xml.as_slice());
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    let mut name: Option<String> = None;
+    let mut value: Option<String> = None;
+    while let Ok(ev) = r.read_event_into(&mut buf) {
+        match ev {
+            Event::Start(e) if e.local_name().as_ref() == "property" => {
+                name = attr(&e, "name").filter(|n| n.starts_with("zhenxing."));
+            }
+            Event::Start(e) if name.is_some() && e.local_name().as_ref() == "lpwstr" => {
+                value = Some(String::new());
+            }
+            // (the values zhenxing writes hold no entity references)
+            Event::Text(t) => {
+                if let Some(v) = value.as_mut() {
+                    v.push_str(&t);
+                }
+            }
+            Event::End(e) if e.local_name().as_ref() == "lpwstr" => {
+                if let (Some(n), Some(v)) = (name.take(), value.take()) {
+                    out.push((n, v));
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+        if out.len() > 16 {
+            break;
+        }
+    }
+    out
+}
+
 /// A run of columns with a width set in the sheet (`<col>`), zero-based
 /// and inclusive; `width` in Excel's stored character units.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -101,6 +101,7 @@ pub(super) fn stream_xlsx_calamine(
     // would parse each whole sheet a second time to find them
     let quick: HashMap<String, Vec<Merge>> =
         crate::read::parts::all_merges(&bytes).unwrap_or_default();
+    let properties = crate::read::parts::form_properties(&bytes);
     let mut wb: calamine::Xlsx<_> =
         calamine::Xlsx::new(std::io::Cursor::new(bytes)).map_err(map_xlsx_err)?;
     let mut metas = Vec::new();
@@ -123,6 +124,7 @@ pub(super) fn stream_xlsx_calamine(
         is_1904: wb.has_1904_epoch(),
         encoding: None,
         sheets: metas,
+        properties,
     });
     let mut budget = limits.max_cells;
     for (i, name) in names.iter().enumerate() {
@@ -228,6 +230,7 @@ pub(super) fn read_xls(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, R
         is_1904: wb.has_1904_epoch(),
         encoding: None,
         sheets,
+        properties: Vec::new(),
     })
 }
 
@@ -258,5 +261,6 @@ pub(super) fn read_ods(bytes: Vec<u8>, limits: &Limits) -> Result<RawWorkbook, R
         is_1904: false,
         encoding: None,
         sheets,
+        properties: Vec::new(),
     })
 }

@@ -53,6 +53,8 @@ pub(super) struct Gate<'s, 'e> {
     /// A limit was exceeded while frames were held back.
     pub(super) error: Option<ReadError>,
     pub(super) limits: Limits,
+    /// The workbook's `zhenxing.*` custom properties.
+    pub(super) properties: Vec<(String, String)>,
 }
 
 /// Frames held back at most; then the reader waits for the helper.
@@ -99,6 +101,7 @@ impl Gate<'_, '_> {
             is_1904: self.is_1904,
             encoding: None,
             sheets,
+            properties: std::mem::take(&mut self.properties),
         });
         for f in self.pending.drain(..) {
             (self.emit)(f);
@@ -142,6 +145,7 @@ pub(super) fn stream_xlsx_lean(
             failed: false,
             error: None,
             limits: *limits,
+            properties: crate::read::parts::form_properties(bytes),
         });
         let mut budget = limits.max_cells;
         for i in 0..book.sheets.len() {

@@ -36,12 +36,10 @@ pub struct Identity {
     pub period: String,
 }
 
-/// The version of a template's definition: the first 12 hex digits of
-/// the SHA-256 of its definition file (the bytes the pipeline read).
+/// The version of a template's definition a form was made from (see
+/// [`Source::definition_version`]).
 pub fn definition_version(src: &Source) -> String {
-    use sha2::Digest;
-    let bytes = std::fs::read(&src.path).unwrap_or_default();
-    hex::encode(&sha2::Sha256::digest(&bytes)[..6])
+    src.definition_version()
 }
 
 /// A period as the form names it: `2025`, `2025年6月`, `2025年第2季度`.

@@ -75,6 +75,35 @@ pub(super) struct FileRun<'p, 'a> {
     pub(super) keys: HashMap<String, (Arc<str>, usize)>,
     /// A frame broke a limit: the file's error; later frames are ignored.
     pub(super) limit: Option<Issue>,
+    /// What the file is, when `zhenxing template` made it.
+    pub(super) form: Option<FormIdentity>,
+    /// The form's older definition version was said (once per file).
+    pub(super) form_said: bool,
+}
+
+/// A generated form's identity, from the workbook's custom properties.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct FormIdentity {
+    pub(super) template: String,
+    pub(super) version: String,
+    pub(super) county: String,
+    pub(super) period: String,
+}
+
+impl FormIdentity {
+    fn from_properties(p: &[(String, String)]) -> Option<FormIdentity> {
+        let get = |k: &str| {
+            p.iter()
+                .find(|(n, _)| n == &format!("zhenxing.{k}"))
+                .map(|(_, v)| v.clone())
+        };
+        Some(FormIdentity {
+            template: get("template")?,
+            version: get("version").unwrap_or_default(),
+            county: get("county").unwrap_or_default(),
+            period: get("period").unwrap_or_default(),
+        })
+    }
 }
 
 impl<'p, 'a> FileRun<'p, 'a> {
@@ -94,6 +123,8 @@ impl<'p, 'a> FileRun<'p, 'a> {
             failed: false,
             keys: HashMap::new(),
             limit: None,
+            form: None,
+            form_said: false,
         }
     }
 
@@ -116,7 +147,9 @@ impl<'p, 'a> FileRun<'p, 'a> {
                 is_1904,
                 encoding,
                 sheets,
+                properties,
             } => {
+                self.form = FormIdentity::from_properties(&properties);
                 self.format = Some(format);
                 self.is_1904 = is_1904;
                 self.encoding = encoding;
@@ -246,7 +279,12 @@ impl<'p, 'a> FileRun<'p, 'a> {
                 return;
             }
             let grids: Vec<HeaderGrid> = data.iter().map(|&i| self.grid(i)).collect();
-            let chosen = match self.force {
+            // a generated form says what it is: no guessing
+            let by_form = self
+                .form
+                .as_ref()
+                .and_then(|f| self.engine.pipeline.source(&f.template));
+            let chosen = match self.force.or(by_form) {
                 Some(s) => Some(s),
                 None => self.engine.choose_source(&self.file, &grids),
             };
@@ -290,6 +328,17 @@ impl<'p, 'a> FileRun<'p, 'a> {
                 _ => String::new(),
             };
             self.ctx = self.engine.file_context(&self.file, &title);
+            if let Some(f) = self.form.as_ref().filter(|f| f.template == source.id) {
+                // the form's county and period, not the file name's
+                if !f.county.is_empty() {
+                    self.ctx.county = Some(f.county.clone());
+                }
+                let (y, m) = find_period(&f.period);
+                if y.is_some() {
+                    self.ctx.year = y;
+                    self.ctx.month = m;
+                }
+            }
             self.source = Some(source);
         }
         let Some(source) = self.source else { return };
@@ -311,6 +360,43 @@ impl<'p, 'a> FileRun<'p, 'a> {
                 };
                 continue;
             };
+            // a form from an older definition: read when every header is
+            // still read, else refused naming both versions
+            let mut older = None;
+            if let Some(f) = self.form.as_ref().filter(|f| f.template == source.id) {
+                let now = source.definition_version();
+                if !f.version.is_empty() && f.version != now {
+                    let lost: Vec<String> = band
+                        .columns
+                        .iter()
+                        .zip(&band.labels)
+                        .filter(|(m, l)| m.is_none() && !l.is_empty())
+                        .map(|(_, l)| l.clone())
+                        .collect();
+                    if !lost.is_empty() {
+                        let p = Problem::FormVersion {
+                            template: source.id.clone(),
+                            form_version: f.version.clone(),
+                            current_version: now,
+                            headers: lost,
+                        };
+                        let n = count_nonblank(&rows) + later_rows;
+                        self.block(i, p, name, band.start, n);
+                        continue;
+                    }
+                    if !self.form_said {
+                        self.form_said = true;
+                        older = Some(Issue::file(
+                            Problem::FormOlder {
+                                template: source.id.clone(),
+                                form_version: f.version.clone(),
+                                current_version: now,
+                            },
+                            &self.file,
+                        ));
+                    }
+                }
+            }
             let township = self
                 .engine
                 .sheet_township(&name, self.ctx.county.as_deref());
@@ -326,20 +412,12 @@ impl<'p, 'a> FileRun<'p, 'a> {
                 .map(|(_, f)| f)
                 .collect();
             if !missing.is_empty() {
-                let mut issue = Issue::file(
-                    Problem::MissingFields {
-                        fields: missing.iter().map(|f| f.header.clone()).collect(),
-                        headers: shown_headers(&band.labels),
-                    },
-                    &self.file,
-                );
-                issue.sheet = Some(name);
-                issue.row = Some(band.start);
-                self.failed = true;
-                self.slots[i] = Slot::Blocked {
-                    rows: count_nonblank(&rows) + later_rows,
-                    issue: Some(Box::new(issue)),
+                let p = Problem::MissingFields {
+                    fields: missing.iter().map(|f| f.header.clone()).collect(),
+                    headers: shown_headers(&band.labels),
                 };
+                let n = count_nonblank(&rows) + later_rows;
+                self.block(i, p, name, band.start, n);
                 continue;
             }
             if self.failed {
@@ -361,6 +439,9 @@ impl<'p, 'a> FileRun<'p, 'a> {
                 self.is_1904,
             );
             pass.begin(&rows);
+            if let Some(i) = older {
+                pass.issues.push(i);
+            }
             if rows.len() > end {
                 pass.feed(&mut self.keys, end, &rows[end..]);
             }
@@ -372,6 +453,19 @@ impl<'p, 'a> FileRun<'p, 'a> {
             }
             self.slots[i] = Slot::Active(Box::new(pass));
         }
+    }
+
+    /// The file fails on sheet `i` (its header row `row`): the sheet's
+    /// `rows` are only counted, and the problem is the file's.
+    fn block(&mut self, i: usize, p: Problem, sheet: String, row: usize, rows: usize) {
+        let mut issue = Issue::file(p, &self.file);
+        issue.sheet = Some(sheet);
+        issue.row = Some(row);
+        self.failed = true;
+        self.slots[i] = Slot::Blocked {
+            rows,
+            issue: Some(Box::new(issue)),
+        };
     }
 
     pub(super) fn grid(&self, i: usize) -> HeaderGrid {

@@ -138,6 +138,21 @@ pub enum Problem {
         column: String,
         rule: String,
     },
+    /// A form made from an older definition of its template whose headers
+    /// the current definition no longer reads: refused.
+    FormVersion {
+        template: String,
+        form_version: String,
+        current_version: String,
+        headers: Vec<String>,
+    },
+    /// A form made from an older definition whose headers are all still
+    /// read: read with the current definition.
+    FormOlder {
+        template: String,
+        form_version: String,
+        current_version: String,
+    },
     /// Against the same unit's previous period: a change beyond the
     /// field's limits (kept).
     Change {
@@ -196,6 +211,8 @@ impl Problem {
             Problem::Implausible { .. } => "E_IMPLAUSIBLE".into(),
             Problem::Unusual { .. } => "W_UNUSUAL".into(),
             Problem::NoUnit { .. } => "W_NO_UNIT".into(),
+            Problem::FormVersion { .. } => "F_FORM_VERSION".into(),
+            Problem::FormOlder { .. } => "W_FORM_VERSION".into(),
             Problem::Change { .. } => "W_CHANGE".into(),
             Problem::Decreased { .. } => "W_DECREASE".into(),
             Problem::Moved { .. } => "W_MOVED".into(),
@@ -211,7 +228,8 @@ impl Problem {
             | Problem::RegistryInInbox { .. }
             | Problem::MissingFields { .. }
             | Problem::NoDataSheet
-            | Problem::Internal { .. } => Severity::FileError,
+            | Problem::Internal { .. }
+            | Problem::FormVersion { .. } => Severity::FileError,
             Problem::Required
             | Problem::BadValue { .. }
             | Problem::OutOfRange { .. }
@@ -272,6 +290,8 @@ impl Problem {
             Problem::Implausible { .. } => "Implausible",
             Problem::Unusual { .. } => "Unusual",
             Problem::NoUnit { .. } => "NoUnit",
+            Problem::FormVersion { .. } => "FormVersion",
+            Problem::FormOlder { .. } => "FormOlder",
             Problem::Change { .. } => "Change",
             Problem::Decreased { .. } => "Decreased",
             Problem::Moved { .. } => "Moved",
@@ -374,6 +394,26 @@ impl Problem {
                     ("rule", s(rule)),
                 ]
             }
+            Problem::FormVersion {
+                template,
+                form_version,
+                current_version,
+                headers,
+            } => vec![
+                ("template", s(template)),
+                ("form_version", s(form_version)),
+                ("current_version", s(current_version)),
+                ("headers", list(headers)),
+            ],
+            Problem::FormOlder {
+                template,
+                form_version,
+                current_version,
+            } => vec![
+                ("template", s(template)),
+                ("form_version", s(form_version)),
+                ("current_version", s(current_version)),
+            ],
             Problem::Change {
                 value,
                 previous,
@@ -520,6 +560,16 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("VillageByAlias", "“{given}”按曾用名匹配为“{official}”", "{given} matched by former name to {official}"),
     ("VillageMerged", "“{given}”已撤并，计入“{successor}”", "{given} was merged; counted under {successor}"),
+    (
+        "FormVersion",
+        "此报表由旧版模板生成（{template} 版本 {form_version}，当前版本 {current_version}），以下表头已不再使用：{headers}；请用新下发的报表重新填报",
+        "this form was made from an older definition of {template} (version {form_version}; now {current_version}) and its headers {headers} are no longer read; fill in the new form",
+    ),
+    (
+        "FormOlder",
+        "此报表由旧版模板生成（{template} 版本 {form_version}，当前版本 {current_version}），表头均可识别，已按当前定义读取",
+        "form made from an older definition of {template} (version {form_version}; now {current_version}); its headers are all still read, so it was read with the current definition",
+    ),
     (
         "Change",
         "“{field}”为 {value}，是上期（{previous_period}，{previous_at}）{previous} 的 {ratio} 倍，超出 {limits}，已保留，请核实",
@@ -792,6 +842,17 @@ mod tests {
             Problem::NoUnit {
                 fields: vec![t("集体经营性收入")],
                 unit: t("万元"),
+            },
+            Problem::FormVersion {
+                template: t("T10"),
+                form_version: t("aaaaaaaaaaaa"),
+                current_version: t("bbbbbbbbbbbb"),
+                headers: vec![t("培训人次")],
+            },
+            Problem::FormOlder {
+                template: t("T10"),
+                form_version: t("aaaaaaaaaaaa"),
+                current_version: t("bbbbbbbbbbbb"),
             },
             Problem::Change {
                 value: t("500"),

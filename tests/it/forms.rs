@@ -284,3 +284,124 @@ fn every_form_filled_with_valid_values_validates_clean_and_invalid_cells_are_nam
         ]
     );
 }
+
+/// `validate --json` of files with a pipeline file.
+fn validate_with(pipeline: &Path, files: &[&Path]) -> (i32, Value) {
+    let mut args = vec![
+        "validate".to_string(),
+        "--json".into(),
+        "--pipeline".into(),
+        pipeline.display().to_string(),
+        "--registry".into(),
+        registry(),
+    ];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let o = zx(&refs);
+    (o.code, serde_json::from_str(&o.stdout).unwrap())
+}
+
+#[test]
+fn a_form_is_read_as_what_it_says_and_an_older_definition_is_read_or_refused() {
+    let Some(py) = openpyxl() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let o = zx(&[
+        "template",
+        "T10",
+        "--county",
+        COUNTY,
+        "--period",
+        "2025",
+        "--registry",
+        &registry(),
+        "--out",
+        d.path().join("forms").to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let form = PathBuf::from(o.stdout.trim());
+    let p = zhenxing::config::load(&repo().join("pipelines/nantong.toml")).unwrap();
+    let src = p.source("T10").unwrap();
+    let village = ["如皋市", "义德街道", "平祥村", "320682001001"].map(String::from);
+    // a name that says nothing: the form's own identity decides
+    let filled = d.path().join("filled");
+    std::fs::create_dir_all(&filled).unwrap();
+    let any = filled.join("报表.xlsx");
+    let rows = fill(&py, &form, src, &village, &[], &any);
+    let (code, v) = validate_json(std::slice::from_ref(&any));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        (&v[0]["template"], &v[0]["county"], &v[0]["period"]),
+        (&json!("T10"), &json!(COUNTY), &json!("2025"))
+    );
+    assert_eq!(v[0]["issues"], json!([]));
+    assert_eq!(counts(&v[0])[1], rows as u64);
+
+    // the definition renames 培训人次, keeping it as a variant: read, said
+    let t10 = std::fs::read_to_string(repo().join("pipelines/sources/t10_training.toml")).unwrap();
+    let renamed = t10.replace(
+        "header = \"培训人次\"\nvariants = [\"培训人次数\", \"培训人数\"]",
+        "header = \"参训人次\"\nvariants = [\"培训人次\", \"培训人次数\", \"培训人数\"]",
+    );
+    assert_ne!(renamed, t10);
+    let with = |text: &str, name: &str| {
+        let dir = d.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let t = dir.join("t10.toml");
+        std::fs::write(&t, text).unwrap();
+        pipeline_edited(&dir, |s| {
+            s.replace(
+                "\"sources/t10_training.toml\"",
+                &format!("\"{}\"", t.display()),
+            )
+        })
+    };
+    let old_version = src.definition_version();
+    let (code, v) = validate_with(&with(&renamed, "kept"), &[&any]);
+    assert_eq!(code, 0, "{v}");
+    let new_version = {
+        let dir = d.path().join("kept");
+        zhenxing::config::load(&dir.join("pipeline.toml"))
+            .unwrap()
+            .source("T10")
+            .unwrap()
+            .definition_version()
+    };
+    assert_ne!(old_version, new_version);
+    let issues: Vec<(&str, &str)> = v[0]["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["code"].as_str().unwrap(),
+                i["message_zh"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        issues,
+        [(
+            "W_FORM_VERSION",
+            format!("此报表由旧版模板生成（T10 版本 {old_version}，当前版本 {new_version}），表头均可识别，已按当前定义读取").as_str()
+        )]
+    );
+    assert_eq!(counts(&v[0])[1], rows as u64);
+
+    // … and without the old header: refused, naming both versions
+    let dropped = t10.replace(
+        "header = \"培训人次\"\nvariants = [\"培训人次数\", \"培训人数\"]",
+        "header = \"参训人次\"\nvariants = [\"参训人数\"]",
+    );
+    let (code, v) = validate_with(&with(&dropped, "dropped"), &[&any]);
+    assert_eq!(code, 1, "{v}");
+    let f = &v[0]["issues"][0];
+    assert_eq!(f["code"], "F_FORM_VERSION", "{v}");
+    assert_eq!(f["severity"], "file_error");
+    let msg = f["message_en"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("version {old_version}; now ")),
+        "{msg}"
+    );
+    assert!(msg.contains("培训人次"), "{msg}");
+    assert_eq!(counts(&v[0])[1], 0, "nothing accepted");
+}
