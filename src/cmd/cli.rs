@@ -284,6 +284,12 @@ pub enum Command {
         /// Folder to write to: DIR/<county>/<county>_<title>_<period>.xlsx.
         #[arg(long)]
         out: PathBuf,
+        /// Also pack each county's forms with an instruction sheet into DIR/<county>_报表.zip.
+        #[arg(long)]
+        zip: bool,
+        /// Who the counties ask, for the instruction sheet (e.g. "市委组织部 张三 0513-12345678").
+        #[arg(long)]
+        contact: Option<String>,
     },
     /// Write a synthetic inbox with the messiness of real county files, and its true values.
     Synth {
@@ -477,6 +483,8 @@ pub fn main() -> i32 {
             period,
             registry,
             out,
+            zip,
+            contact,
         } => crate::cmd::template::run(crate::cmd::template::TemplateOptions {
             pipeline: p.pipeline,
             templates,
@@ -485,6 +493,8 @@ pub fn main() -> i32 {
             period,
             registry,
             out,
+            zip,
+            contact,
         }),
         Command::Synth {
             p,

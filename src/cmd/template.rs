@@ -14,6 +14,10 @@ pub struct TemplateOptions {
     pub period: Option<String>,
     pub registry: Option<PathBuf>,
     pub out: PathBuf,
+    /// One archive per county with its forms and an instruction sheet.
+    pub zip: bool,
+    /// Who the counties ask (the instruction sheet).
+    pub contact: Option<String>,
 }
 
 pub fn run(o: TemplateOptions) -> i32 {
@@ -81,17 +85,32 @@ pub fn run(o: TemplateOptions) -> i32 {
     };
     let today = chrono::Local::now().date_naive();
     let mut n = 0;
-    for src in &sources {
-        let period = match &o.period {
-            Some(per) => crate::report::form::period_for(src, per),
-            None => crate::report::form::next_period(src, today, p.lake.due_days),
-        };
-        for c in &counties {
+    for c in &counties {
+        let mut packed = Vec::new();
+        for src in &sources {
+            let period = match &o.period {
+                Some(per) => crate::report::form::period_for(src, per),
+                None => crate::report::form::next_period(src, today, p.lake.due_days),
+            };
             match crate::report::form::write(&p, src, &registry, c, &period, &o.out) {
                 Ok(path) => {
                     println!("{}", path.display());
                     n += 1;
+                    packed.push(crate::report::form::Packed {
+                        path,
+                        source: src,
+                        period,
+                    });
                 }
+                Err(e) => {
+                    eprintln!("{e}");
+                    return exit::FAILED;
+                }
+            }
+        }
+        if o.zip {
+            match crate::report::form::pack(&p, c, &packed, o.contact.as_deref(), &o.out) {
+                Ok(path) => println!("{}", path.display()),
                 Err(e) => {
                     eprintln!("{e}");
                     return exit::FAILED;

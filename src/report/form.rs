@@ -24,6 +24,16 @@ pub use crate::validate::MARKER_SHEET;
 pub const OPEN_ROWS: u32 = 500;
 /// First row of data (title, unit note and header above it).
 pub const FIRST_DATA_ROW: u32 = 3;
+/// Data rows per printed page: a page break after every 20, so that a
+/// form prints on a number of pages known in advance (the title and
+/// header rows repeat on each; the last page also holds the note and the
+/// sign-off block).
+pub const ROWS_PER_PAGE: u32 = 20;
+
+/// The pages a form with `rows` data rows prints on.
+pub fn pages(rows: u32) -> u32 {
+    rows.div_ceil(ROWS_PER_PAGE).max(1)
+}
 
 /// What a generated form is, as its marker sheet and custom properties
 /// say.
@@ -276,6 +286,7 @@ pub fn build(
         county: county.to_string(),
         period: period.to_string(),
     };
+    let rows = data_rows(src, reg, county, period);
     let mut wb = Workbook::new();
     let props = DocProperties::new()
         .set_title(format!("{county}{}{}", period_zh(period), src.title))
@@ -283,7 +294,8 @@ pub fn build(
         .set_custom_property("zhenxing.template", id.template.as_str())
         .set_custom_property("zhenxing.version", id.version.as_str())
         .set_custom_property("zhenxing.county", id.county.as_str())
-        .set_custom_property("zhenxing.period", id.period.as_str());
+        .set_custom_property("zhenxing.period", id.period.as_str())
+        .set_custom_property("zhenxing.pages", pages(rows).to_string().as_str());
     wb.set_properties(&props);
     let ws = wb.add_worksheet();
     ws.set_name(county)?;
@@ -296,6 +308,7 @@ pub fn build(
         ("county", id.county.as_str()),
         ("period", id.period.as_str()),
         ("pipeline", p.name.as_str()),
+        ("pages", pages(rows).to_string().as_str()),
     ]
     .into_iter()
     .enumerate()
@@ -306,6 +319,17 @@ pub fn build(
     m.set_very_hidden(true);
     m.protect();
     Ok(wb)
+}
+
+/// The data rows of a form: one per village as of the period, or the
+/// open rows.
+pub fn data_rows(src: &Source, reg: &Registry, county: &str, period: &str) -> u32 {
+    if keyed_by_village(src) {
+        let end = period_days(period).map(|d| d.1);
+        villages_as_of(reg, county, end).0.len() as u32
+    } else {
+        OPEN_ROWS
+    }
 }
 
 /// The columns of a form: every field of the template, in order.
@@ -446,6 +470,13 @@ fn sheet(ws: &mut Worksheet, src: &Source, reg: &Registry, id: &Identity) -> Res
     for (k, s) in sign.iter().enumerate() {
         ws.write_string_with_format(r, k as u16 * step, *s, &note)?;
     }
+    // a page break after every ROWS_PER_PAGE data rows
+    let breaks: Vec<u32> = (1..pages(rows))
+        .map(|k| FIRST_DATA_ROW + k * ROWS_PER_PAGE)
+        .collect();
+    if !breaks.is_empty() {
+        ws.set_page_breaks(&breaks)?;
+    }
     // headers stay in view and in print; only the data cells can be changed
     ws.set_freeze_panes(FIRST_DATA_ROW, 0)?;
     ws.set_landscape();
@@ -489,4 +520,145 @@ pub fn next_period(src: &Source, today: NaiveDate, due_days: i64) -> String {
             .map(Period::label)
             .unwrap_or_else(|| today.year().to_string()),
     }
+}
+
+/// One form of a county's pack: the file written and what it is for.
+pub struct Packed<'s> {
+    pub path: PathBuf,
+    pub source: &'s Source,
+    pub period: String,
+}
+
+/// The day a period's report is due: `due_days` after its end.
+pub fn deadline(period: &str, due_days: i64) -> Option<NaiveDate> {
+    period_days(period).map(|(_, end)| end + chrono::Duration::days(due_days))
+}
+
+/// What a form is for, in a few Chinese words.
+fn purpose_zh(src: &Source) -> String {
+    let how = match src.frequency {
+        Frequency::Monthly => "每月",
+        Frequency::Quarterly => "每季度",
+        Frequency::Yearly => "每年",
+        Frequency::Roster => "有变化时",
+    };
+    let rows = if keyed_by_village(src) {
+        "每个村（社区）一行，村名和代码已填好"
+    } else {
+        "每条记录一行"
+    };
+    format!("{how}报送一次；{rows}")
+}
+
+/// The instruction sheet of a county's pack (`填报说明.xlsx`).
+pub fn instructions(
+    p: &Pipeline,
+    county: &str,
+    forms: &[Packed<'_>],
+    contact: Option<&str>,
+) -> Result<Workbook, XlsxError> {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("填报说明")?;
+    let title = Format::new().set_bold().set_font_size(14);
+    let header = Format::new()
+        .set_bold()
+        .set_background_color(Color::RGB(0xDDEBF7))
+        .set_border(FormatBorder::Thin);
+    let cell = Format::new().set_text_wrap().set_border(FormatBorder::Thin);
+    ws.write_string_with_format(0, 0, format!("{county}报表填报说明"), &title)?;
+    let lines = [
+        "1. 请直接在下发的报表中填写，不要另做表格，不要改动表头、标题和已填好的村名、代码。".to_string(),
+        "2. 灰色单元格已锁定；白色单元格填写数据，选中单元格时有填写提示，“是/否”等从下拉列表选择。".to_string(),
+        "3. 金额按表头注明的单位填写；日期填写为日期格式（如 2025-06-30），不要填“待定”。".to_string(),
+        "4. 已撤并的村（社区）不再单独填报（表下方有说明）。".to_string(),
+        format!(
+            "5. 填好后请按原文件名报送。如有疑问请联系：{}",
+            contact.unwrap_or("市里下发报表的同志")
+        ),
+    ];
+    for (k, l) in lines.iter().enumerate() {
+        ws.write_string(1 + k as u32, 0, l)?;
+    }
+    let top = 2 + lines.len() as u32;
+    super::xlsx::header_row(
+        ws,
+        top,
+        &["报表", "模板", "统计期", "报送截止日期", "用途", "文件"],
+        &header,
+    )?;
+    for (k, f) in forms.iter().enumerate() {
+        let r = top + 1 + k as u32;
+        let due = deadline(&f.period, p.lake.due_days)
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "—".into());
+        let name = f
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let row = [
+            f.source.title.clone(),
+            f.source.id.clone(),
+            period_zh(&f.period),
+            due,
+            purpose_zh(f.source),
+            name,
+        ];
+        for (c, v) in row.iter().enumerate() {
+            ws.write_string_with_format(r, c as u16, v, &cell)?;
+        }
+    }
+    for (c, w) in [
+        (0u16, 26.0),
+        (1, 6.0),
+        (2, 14.0),
+        (3, 14.0),
+        (4, 40.0),
+        (5, 44.0),
+    ] {
+        ws.set_column_width(c, w)?;
+    }
+    ws.set_landscape();
+    ws.set_paper_size(9);
+    ws.set_print_fit_to_pages(1, 0);
+    Ok(wb)
+}
+
+/// `DIR/<county>_报表.zip`: the county's forms and `填报说明.xlsx`.
+pub fn pack(
+    p: &Pipeline,
+    county: &str,
+    forms: &[Packed<'_>],
+    contact: Option<&str>,
+    dir: &Path,
+) -> Result<PathBuf, ReportError> {
+    use std::io::Write;
+    let path = dir.join(format!("{county}_报表.zip"));
+    let err = |e: String| ReportError::Write {
+        path: path.clone(),
+        message: e,
+    };
+    let mut wb = instructions(p, county, forms, contact).map_err(|e| err(e.to_string()))?;
+    let guide = wb.save_to_buffer().map_err(|e| err(e.to_string()))?;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    z.start_file(format!("{county}/填报说明.xlsx"), opts)
+        .map_err(|e| err(e.to_string()))?;
+    z.write_all(&guide).map_err(|e| err(e.to_string()))?;
+    for f in forms {
+        let bytes = std::fs::read(&f.path).map_err(|e| err(e.to_string()))?;
+        let name = f
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        z.start_file(format!("{county}/{name}"), opts)
+            .map_err(|e| err(e.to_string()))?;
+        z.write_all(&bytes).map_err(|e| err(e.to_string()))?;
+    }
+    let bytes = z.finish().map_err(|e| err(e.to_string()))?.into_inner();
+    super::write_atomic(&path, &bytes)?;
+    Ok(path)
 }

@@ -14,23 +14,24 @@ use zhenxing::report::form::{FIRST_DATA_ROW, MARKER_SHEET};
 
 const COUNTY: &str = "如皋市";
 
-/// Every form of 如皋市 for June 2025 (years: 2025), written once.
-fn forms(dir: &Path) -> Vec<PathBuf> {
-    let o = zx(&[
-        "template",
-        "--all",
-        "--county",
-        COUNTY,
-        "--period",
-        "2025-06",
-        "--registry",
-        &registry(),
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
+/// `zhenxing template WHICH… --county 如皋市 --period PERIOD --out DIR`:
+/// the forms written.
+fn make_forms(which: &[&str], period: &str, dir: &Path) -> Vec<PathBuf> {
+    let mut args = vec!["template"];
+    args.extend_from_slice(which);
+    let reg = registry();
+    let out = dir.to_str().unwrap();
+    args.extend_from_slice(&["--county", COUNTY, "--period", period, "--registry", &reg]);
+    args.extend_from_slice(&["--out", out]);
+    let o = zx(&args);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let paths: Vec<PathBuf> = o.stdout.lines().map(PathBuf::from).collect();
-    assert_eq!(paths.len(), 12, "{}", o.stdout);
+    o.stdout.lines().map(PathBuf::from).collect()
+}
+
+/// Every form of 如皋市 for June 2025 (years: 2025).
+fn forms(dir: &Path) -> Vec<PathBuf> {
+    let paths = make_forms(&["--all"], "2025-06", dir);
+    assert_eq!(paths.len(), 12, "{paths:?}");
     paths
 }
 
@@ -305,20 +306,9 @@ fn validate_with(pipeline: &Path, files: &[&Path]) -> (i32, Value) {
 fn a_form_is_read_as_what_it_says_and_an_older_definition_is_read_or_refused() {
     let Some(py) = openpyxl() else { return };
     let d = tempfile::tempdir().unwrap();
-    let o = zx(&[
-        "template",
-        "T10",
-        "--county",
-        COUNTY,
-        "--period",
-        "2025",
-        "--registry",
-        &registry(),
-        "--out",
-        d.path().join("forms").to_str().unwrap(),
-    ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    let form = PathBuf::from(o.stdout.trim());
+    let form = make_forms(&["T10"], "2025", &d.path().join("forms"))
+        .pop()
+        .unwrap();
     let p = zhenxing::config::load(&repo().join("pipelines/nantong.toml")).unwrap();
     let src = p.source("T10").unwrap();
     let village = ["如皋市", "义德街道", "平祥村", "320682001001"].map(String::from);
@@ -404,4 +394,141 @@ fn a_form_is_read_as_what_it_says_and_an_older_definition_is_read_or_refused() {
     );
     assert!(msg.contains("培训人次"), "{msg}");
     assert_eq!(counts(&v[0])[1], 0, "nothing accepted");
+}
+
+#[test]
+fn a_county_pack_has_its_forms_and_an_instruction_sheet_with_deadlines() {
+    let d = tempfile::tempdir().unwrap();
+    let o = zx(&[
+        "template",
+        "--all",
+        "--county",
+        COUNTY,
+        "--period",
+        "2025-06",
+        "--registry",
+        &registry(),
+        "--zip",
+        "--contact",
+        "市委组织部 0513-12345678",
+        "--out",
+        d.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let zip_path = d.path().join("如皋市_报表.zip");
+    assert!(
+        o.stdout.contains(zip_path.to_str().unwrap()),
+        "{}",
+        o.stdout
+    );
+    let mut z = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    let mut names: Vec<String> = z.file_names().map(|n| n.unwrap().to_string()).collect();
+    names.sort();
+    assert_eq!(names.len(), 13, "{names:?}");
+    assert!(names.contains(&"如皋市/填报说明.xlsx".to_string()));
+    assert!(names.contains(&"如皋市/如皋市_村级组织架构统计表_2025_06.xlsx".to_string()));
+    assert!(names.contains(&"如皋市/如皋市_村级集体经济收入统计表_2025.xlsx".to_string()));
+    // each form in the pack is the one written beside it
+    let mut packed = Vec::new();
+    z.by_name("如皋市/如皋市_村级集体经济收入统计表_2025.xlsx")
+        .unwrap()
+        .read_to_end(&mut packed)
+        .unwrap();
+    assert_eq!(
+        packed,
+        std::fs::read(
+            d.path()
+                .join("如皋市/如皋市_村级集体经济收入统计表_2025.xlsx")
+        )
+        .unwrap()
+    );
+    let mut guide = Vec::new();
+    z.by_name("如皋市/填报说明.xlsx")
+        .unwrap()
+        .read_to_end(&mut guide)
+        .unwrap();
+    let g = d.path().join("guide.xlsx");
+    std::fs::write(&g, guide).unwrap();
+    let rows = grid(&g, "填报说明");
+    let text: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(text[0][0], "如皋市报表填报说明");
+    assert!(text
+        .iter()
+        .any(|r| r[0].contains("市委组织部 0513-12345678")));
+    let row_of = |id: &str| {
+        text.iter()
+            .find(|r| r.get(1).map(String::as_str) == Some(id))
+            .unwrap()
+    };
+    // a period is due `due_days` (15) after it ends
+    assert_eq!(
+        row_of("T01")[2..4],
+        ["2025年6月".to_string(), "2025-07-15".into()]
+    );
+    assert_eq!(
+        row_of("T07")[2..4],
+        ["2025年".to_string(), "2026-01-15".into()]
+    );
+    assert_eq!(row_of("T07")[5], "如皋市_村级集体经济收入统计表_2025.xlsx");
+    assert_eq!(
+        text.iter()
+            .filter(|r| r.get(1).is_some_and(|c| c.starts_with('T')))
+            .count(),
+        12
+    );
+}
+
+#[test]
+fn a_form_prints_on_the_pages_it_states() {
+    let which = |n: &str| {
+        std::env::var_os("PATH").and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(n))
+                .find(|x| x.is_file())
+        })
+    };
+    let (Some(soffice), Some(pdfinfo)) = (which("soffice"), which("pdfinfo")) else {
+        eprintln!(
+            "skipped: LibreOffice or pdfinfo not installed (.ci/run installs them with apt-get)"
+        );
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    for form in make_forms(&["T10", "T05"], "2025", &d.path().join("forms")) {
+        let stated: u32 = grid(&form, MARKER_SHEET)
+            .iter()
+            .find(|r| r[0] == Data::String("pages".into()))
+            .map(|r| r[1].to_string().parse().unwrap())
+            .unwrap();
+        let pdf_dir = d.path().join("pdf");
+        let out = std::process::Command::new(&soffice)
+            .arg(format!(
+                "-env:UserInstallation=file://{}",
+                d.path().join("lo-profile").display()
+            ))
+            .args(["--headless", "--convert-to", "pdf", "--outdir"])
+            .arg(&pdf_dir)
+            .arg(&form)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pdf = pdf_dir.join(form.with_extension("pdf").file_name().unwrap());
+        let info = std::process::Command::new(&pdfinfo)
+            .arg(&pdf)
+            .output()
+            .unwrap();
+        let pages: u32 = String::from_utf8_lossy(&info.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("Pages:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap();
+        assert_eq!(pages, stated, "{}", form.display());
+    }
 }
