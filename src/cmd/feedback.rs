@@ -40,14 +40,16 @@ pub fn headers(p: &Pipeline, layout: &Layout, json: bool, county: Option<&str>) 
             .map(|s| s.title.as_str())
             .unwrap_or("");
         println!(
-            "\n{} {} {}: {} ({}) against {} ({})",
+            "\n{} {} {}: {} ({}, {}) against {} ({}, {})",
             d.county,
             d.template,
             title,
             d.latest.period,
             d.latest.path,
+            crate::lake::drift::made_on(&d.latest),
             d.previous.period,
-            d.previous.path
+            d.previous.path,
+            crate::lake::drift::made_on(&d.previous)
         );
         for c in &d.changes {
             println!("  {}", c.en());

@@ -11,6 +11,14 @@ use serde::{Deserialize, Serialize};
 use crate::lake::{FileStatus, Layout};
 use crate::validate::HeaderRecord;
 
+/// How a submission was made: `official form v…` or `hand-made`.
+pub fn made_on(s: &Submission) -> String {
+    match &s.headers.form {
+        Some(v) => format!("official form v{v}"),
+        None => "hand-made".into(),
+    }
+}
+
 /// One submission of a template by a county, with its headers.
 #[derive(Debug, Clone, Serialize)]
 pub struct Submission {
@@ -262,6 +270,7 @@ mod tests {
                 .collect(),
             unknown: unknown.iter().map(|s| s.to_string()).collect(),
             columns: Default::default(),
+            form: None,
         }
     }
 

@@ -102,13 +102,21 @@ pub fn villages_as_of<'r>(
     (here, gone)
 }
 
-/// Whether a template is filled one row per village of the registry.
+/// Whether a template is filled one row per village of the registry: its
+/// keys are the village code and at most the period (T08's stations and
+/// T06's households are rows of their own).
 pub fn keyed_by_village(src: &Source) -> bool {
     src.match_village
         && src
             .keys
             .iter()
             .any(|&k| src.fields[k].name == "village_code")
+        && src.keys.iter().all(|&k| {
+            let f = &src.fields[k];
+            f.name == "village_code"
+                || matches!(f.ty, FieldType::Year | FieldType::Month)
+                || matches!(f.context, Some(Context::Period) | Some(Context::Year))
+        })
 }
 
 /// The header cell of a field: the official header, with the unit where

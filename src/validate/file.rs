@@ -484,6 +484,12 @@ impl<'p, 'a> FileRun<'p, 'a> {
             return;
         }
         self.advance(true);
+        // an official form says so in the file's header record
+        res.headers.form = self
+            .form
+            .as_ref()
+            .filter(|f| self.source.is_some_and(|s| s.id == f.template))
+            .map(|f| f.version.clone());
         res.format = self.format.map(|f| f.label().to_string());
         res.encoding = self.encoding.clone();
         let file = self.file.clone();

@@ -56,11 +56,15 @@ pub struct HeaderRecord {
     /// after the file was read, across periods).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub columns: BTreeMap<String, BTreeMap<String, usize>>,
+    /// The definition version of the form `zhenxing template` made, when
+    /// the file is one (none: a hand-made workbook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<String>,
 }
 
 impl HeaderRecord {
     pub fn is_empty(&self) -> bool {
-        self.matched.is_empty() && self.unknown.is_empty()
+        self.matched.is_empty() && self.unknown.is_empty() && self.form.is_none()
     }
 
     /// Adds another sheet's headers (each spelling once).
@@ -72,6 +76,7 @@ impl HeaderRecord {
         self.unknown.sort();
         self.unknown.dedup();
         self.columns.extend(o.columns);
+        self.form = self.form.take().or(o.form);
     }
 }
 

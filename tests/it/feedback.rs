@@ -422,7 +422,7 @@ fn header_drift_names_a_renamed_an_added_and_a_dropped_column() {
     assert!(o.stdout.contains("1 of 1 changed"), "{}", o.stdout);
     assert!(
         o.stdout.contains(
-            "如皋市 T10 党员培训与双带统计表: 2024 (如皋市_党员培训与双带统计表_2024.csv) against 2023 (如皋市_党员培训与双带统计表_2023.csv)"
+            "如皋市 T10 党员培训与双带统计表: 2024 (如皋市_党员培训与双带统计表_2024.csv, hand-made) against 2023 (如皋市_党员培训与双带统计表_2023.csv, hand-made)"
         ),
         "{}",
         o.stdout

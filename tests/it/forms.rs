@@ -197,6 +197,36 @@ fn every_form_has_the_official_headers_validation_protection_and_its_identity() 
             props.contains(&format!("<vt:lpwstr>{}</vt:lpwstr>", src.id)),
             "{props}"
         );
+        // a form keyed by village: the registry's villages as of the
+        // period, in its order; those merged by then in the note below
+        if zhenxing::report::form::keyed_by_village(src) {
+            let mut q = p.clone();
+            q.registry = registry().into();
+            let iso = zhenxing::worker::Isolation::in_process();
+            let (reg, _) = zhenxing::validate::load_registry(&q, iso).unwrap();
+            let per = zhenxing::report::form::period_for(src, "2025-06");
+            let end = zhenxing::report::form::period_days(&per).map(|x| x.1);
+            let (here, gone) = zhenxing::report::form::villages_as_of(&reg, COUNTY, end);
+            let code = src.field_index("village_code").unwrap();
+            let rows: Vec<String> = g[FIRST_DATA_ROW as usize..]
+                .iter()
+                .take_while(|r| !matches!(r[code], Data::Empty))
+                .map(|r| r[code].to_string())
+                .collect();
+            let codes: Vec<String> = here.iter().map(|v| v.code.to_string()).collect();
+            assert_eq!(rows, codes, "{}", src.id);
+            let note = g
+                .iter()
+                .map(|r| r[0].to_string())
+                .find(|t| t.starts_with("注：以下村（社区）已撤并"));
+            match gone.is_empty() {
+                true => assert!(note.is_none()),
+                false => {
+                    let note = note.unwrap();
+                    assert!(gone.iter().all(|v| note.contains(&*v.name)), "{note}");
+                }
+            }
+        }
     }
 }
 
@@ -284,6 +314,28 @@ fn every_form_filled_with_valid_values_validates_clean_and_invalid_cells_are_nam
             ("E_RANGE".to_string(), cell(r + 2, col("party_members"))),
         ]
     );
+    // a date as 待定 (T03); 元 typed into a 万元 form (T07: implausible, and
+    // now above the total income)
+    for (id, field, value, want) in [
+        ("T03", "transformed_on", json!("待定"), &["E_NOT_DATE"][..]),
+        (
+            "T07",
+            "operating_income",
+            json!(5_000_000),
+            &["E_CROSS_FIELD", "E_IMPLAUSIBLE"][..],
+        ),
+    ] {
+        let src = p.source(id).unwrap();
+        let form = paths.iter().find(|x| source_of(&p, x).id == id).unwrap();
+        let c = src.field_index(field).unwrap() as u16;
+        let bad_file = filled.join(format!("bad_{id}.xlsx"));
+        fill(&py, form, src, &village, &[(r, c, value)], &bad_file);
+        let (code, w) = validate_json(std::slice::from_ref(&bad_file));
+        assert_eq!(code, 1, "{w}");
+        let named: Vec<(String, String)> =
+            want.iter().map(|w| (w.to_string(), cell(r, c))).collect();
+        assert_eq!(issues(&w[0], "reject"), named, "{id}");
+    }
 }
 
 /// `validate --json` of files with a pipeline file.
@@ -325,6 +377,26 @@ fn a_form_is_read_as_what_it_says_and_an_older_definition_is_read_or_refused() {
     );
     assert_eq!(v[0]["issues"], json!([]));
     assert_eq!(counts(&v[0])[1], rows as u64);
+
+    // in the lake beside last year's hand-made file: status --headers tells them apart
+    write_csv(
+        &filled,
+        "如皋市_党员培训与双带统计表_2024.csv",
+        "县(市、区),镇(街道),村(社区),培训人次\n如皋市,义德街道,平祥村,5\n",
+    );
+    let out = d.path().join("out");
+    let args = ["--quiet", "--no-indicators", "--registry", &registry()];
+    let o = run_in_with(&filled, &out, &d.path().join("key"), &args, &[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let o = zx(&["status", "--headers", "--out", out.to_str().unwrap()]);
+    assert!(
+        o.stdout.contains(&format!(
+            "如皋市 T10 党员培训与双带统计表: 2025 (报表.xlsx, official form v{}) against 2024 (如皋市_党员培训与双带统计表_2024.csv, hand-made)",
+            src.definition_version()
+        )),
+        "{}",
+        o.stdout
+    );
 
     // the definition renames 培训人次, keeping it as a variant: read, said
     let t10 = std::fs::read_to_string(repo().join("pipelines/sources/t10_training.toml")).unwrap();
