@@ -241,7 +241,18 @@ fn validation(
             DataValidation::new().allow_text_length(DataValidationRule::EqualTo(12)),
             "请填写 12 位统计用区划代码".to_string(),
         ),
-        _ => return Ok(None),
+        // free text: no rule, but the same input message
+        _ => {
+            let what = match f.pii {
+                Some(crate::config::PiiKind::IdNumber) => "请填写 18 位居民身份证号".to_string(),
+                Some(crate::config::PiiKind::Phone) => "请填写手机号或座机号".to_string(),
+                _ if f.ty == FieldType::Month => "请填写年月，如 2025年6月".to_string(),
+                _ if f.ty == FieldType::Level => "请填写等级，如 一级、3档".to_string(),
+                _ if f.ty == FieldType::List => "多个名称之间用分号“；”隔开".to_string(),
+                _ => format!("请填写{}", f.header),
+            };
+            (DataValidation::new().allow_any_value(), what)
+        }
     };
     let title: String = f.header.chars().take(30).collect();
     let msg: String = msg.chars().take(250).collect();

@@ -191,7 +191,30 @@ fn every_form_has_the_official_headers_validation_protection_and_its_identity() 
         let sheet = part(&path, "xl/worksheets/sheet1.xml");
         assert!(sheet.contains("<sheetProtection"), "{}", path.display());
         assert!(sheet.contains("<dataValidations"), "{}", path.display());
-        assert!(sheet.contains("promptTitle="), "input messages");
+        // every column the county types has a rule and an input message
+        // (the pre-filled village and period columns are locked instead)
+        let by_village = zhenxing::report::form::keyed_by_village(src);
+        let typed = src
+            .fields
+            .iter()
+            .filter(|f| {
+                let pre = by_village
+                    && ["county", "township", "village", "village_code"].contains(&f.name.as_str());
+                let period = matches!(
+                    f.context,
+                    Some(zhenxing::config::Context::Period) | Some(zhenxing::config::Context::Year)
+                ) || (matches!(f.ty, FieldType::Year | FieldType::Month)
+                    && f.context.is_some());
+                !pre && !period && f.name != "county"
+            })
+            .count();
+        assert_eq!(
+            sheet.matches("<dataValidation ").count(),
+            typed,
+            "{}",
+            src.id
+        );
+        assert_eq!(sheet.matches("promptTitle=").count(), typed, "{}", src.id);
         let props = part(&path, "docProps/custom.xml");
         assert!(
             props.contains(&format!("<vt:lpwstr>{}</vt:lpwstr>", src.id)),
