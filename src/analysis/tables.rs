@@ -9,7 +9,7 @@ use polars::prelude::*;
 use polars::sql::SQLContext;
 
 use crate::config::{Frequency, Pipeline, Source};
-use crate::lake::{LakeError, Layout};
+use crate::lake::{str_values, LakeError, Layout};
 
 /// Geography names from the registry.
 #[derive(Debug, Clone, Default)]
@@ -404,11 +404,6 @@ fn year_before(period: &str) -> Option<String> {
     let (y, rest) = period.split_at(period.len().min(4));
     let y: i32 = y.parse().ok().filter(|_| y.len() == 4)?;
     Some(format!("{:04}{rest}", y - 1))
-}
-
-fn str_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
-    let c = df.column(name)?.cast(&DataType::String)?;
-    Ok(c.str()?.iter().map(|s| s.map(str::to_string)).collect())
 }
 
 impl Tables {

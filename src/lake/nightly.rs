@@ -829,19 +829,7 @@ fn across_periods(
 ) -> Result<(), LakeError> {
     let facts: HashMap<String, lake::quality::FileFacts> = entries
         .iter()
-        .map(|e| {
-            let columns = infos
-                .get(e.segment())
-                .map(|i| i.headers.columns.clone())
-                .unwrap_or_default();
-            (
-                e.sha256.clone(),
-                lake::quality::FileFacts {
-                    period: e.period.clone(),
-                    columns,
-                },
-            )
-        })
+        .map(|e| lake::quality::FileFacts::of(e, infos.get(e.segment()).map(|i| &i.headers)))
         .collect();
     let at: HashMap<String, usize> = entries
         .iter()

@@ -89,12 +89,6 @@ fn run_day(run_id: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(run_id.get(..8)?, "%Y%m%d").ok()
 }
 
-/// The last day of a period.
-fn last_day(p: Period) -> Option<NaiveDate> {
-    let em = p.end_month() + 1;
-    NaiveDate::from_ymd_opt(em / 12, (em % 12) as u32 + 1, 1).and_then(|d| d.pred_opt())
-}
-
 /// The frequency a period label belongs to.
 fn kind(p: Period) -> Frequency {
     match p {
@@ -116,14 +110,8 @@ fn returned_rows(layout: &Layout) -> Result<Vec<Returned>, LakeError> {
     let mut out = Vec::new();
     for p in crate::lake::parquet_files_under(&layout.lake().join("rejects")) {
         let df = crate::lake::read_parquet(&p)?;
-        let col = |name: &str| -> Result<Vec<Option<String>>, LakeError> {
-            let c = df
-                .column(name)
-                .and_then(|c| c.cast(&DataType::String))
-                .map_err(|e| crate::lake::pq(&p, e))?;
-            let s = c.str().map_err(|e| crate::lake::pq(&p, e))?;
-            Ok(s.iter().map(|x| x.map(str::to_string)).collect())
-        };
+        let col =
+            |name: &str| crate::lake::str_values(&df, name).map_err(|e| crate::lake::pq(&p, e));
         let (county, code, path) = (col("county")?, col("code")?, col("source_file")?);
         for i in 0..df.height() {
             out.push(Returned {
@@ -219,7 +207,9 @@ pub fn scorecard(p: &Pipeline, layout: &Layout, as_of: NaiveDate) -> Result<Vec<
         let mut before: BTreeMap<Frequency, Period> = BTreeMap::new();
         for &per in &periods {
             let k = kind(per);
-            let due = last_day(per).map(|d| d + chrono::Duration::days(p.lake.due_days));
+            let due = per
+                .last_day()
+                .map(|d| d + chrono::Duration::days(p.lake.due_days));
             let key = (county.clone(), per);
             let got = arrived.get(&key);
             let received = got.map_or(0, |g| g.len());
@@ -299,11 +289,11 @@ mod tests {
             NaiveDate::from_ymd_opt(2026, 12, 3)
         );
         assert_eq!(
-            last_day(Period::Month(2024, 2)),
+            Period::Month(2024, 2).last_day(),
             NaiveDate::from_ymd_opt(2024, 2, 29)
         );
         assert_eq!(
-            last_day(Period::Year(2024)),
+            Period::Year(2024).last_day(),
             NaiveDate::from_ymd_opt(2024, 12, 31)
         );
     }
@@ -315,6 +305,20 @@ mod tests {
 pub struct FileFacts {
     pub period: Option<String>,
     pub columns: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+impl FileFacts {
+    /// The facts of a file the version lists, with its segment's headers.
+    pub fn of(
+        f: &crate::lake::FileEntry,
+        headers: Option<&crate::validate::HeaderRecord>,
+    ) -> (String, FileFacts) {
+        let facts = FileFacts {
+            period: f.period.clone(),
+            columns: headers.map(|h| h.columns.clone()).unwrap_or_default(),
+        };
+        (f.sha256.clone(), facts)
+    }
 }
 
 /// The observations of the fields with a rule across periods, from a
@@ -345,17 +349,7 @@ pub fn observations_in(
             .next();
         let df = crate::lake::read_parquet(&path)?;
         let pq = |e: PolarsError| crate::lake::pq(&path, e);
-        let text = |name: &str| -> Result<Vec<Option<String>>, LakeError> {
-            let c = df
-                .column(name)
-                .and_then(|c| c.cast(&DataType::String))
-                .map_err(pq)?;
-            Ok(c.str()
-                .map_err(pq)?
-                .iter()
-                .map(|x| x.map(str::to_string))
-                .collect())
-        };
+        let text = |name: &str| crate::lake::str_values(&df, name).map_err(pq);
         let unit_cols: Vec<Vec<Option<String>>> = keys
             .iter()
             .map(|&k| text(&crate::lake::column_name(&src.fields[k])))
@@ -443,19 +437,7 @@ pub fn published_observations(
     let files = meta
         .files
         .iter()
-        .map(|f| {
-            let columns = headers
-                .get(f.segment())
-                .map(|h| h.columns.clone())
-                .unwrap_or_default();
-            (
-                f.sha256.clone(),
-                FileFacts {
-                    period: f.period.clone(),
-                    columns,
-                },
-            )
-        })
+        .map(|f| FileFacts::of(f, headers.get(f.segment())))
         .collect();
     observations_in(&layout.lake().join(&src.dataset), src, &files)
 }

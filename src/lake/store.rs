@@ -583,6 +583,12 @@ fn encode_parquet(
     Ok(())
 }
 
+/// A column's values as text (numbers and codes cast), nulls kept.
+pub fn str_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
+    let c = df.column(name)?.cast(&DataType::String)?;
+    Ok(c.str()?.iter().map(|s| s.map(str::to_string)).collect())
+}
+
 /// Every Parquet file under `dir` (partition folders included), sorted;
 /// none when it does not exist.
 pub fn parquet_files_under(dir: &Path) -> Vec<PathBuf> {

@@ -63,6 +63,12 @@ impl Period {
         }
     }
 
+    /// The period's last day.
+    pub fn last_day(self) -> Option<NaiveDate> {
+        let em = self.end_month() + 1;
+        NaiveDate::from_ymd_opt(em / 12, (em % 12) as u32 + 1, 1).and_then(|d| d.pred_opt())
+    }
+
     pub fn next(self) -> Period {
         match self {
             Period::Year(y) => Period::Year(y + 1),
@@ -91,10 +97,6 @@ pub fn expected(f: Frequency, as_of: NaiveDate, due_days: i64) -> Option<Period>
     let d = as_of - chrono::Duration::days(due_days);
     let (y, m) = (d.year(), d.month());
     // the latest period that has ended on or before `d`
-    let last_day_of = |p: Period| {
-        let em = p.end_month() + 1;
-        NaiveDate::from_ymd_opt(em / 12, (em % 12) as u32 + 1, 1).map(|x| x.pred_opt().unwrap_or(x))
-    };
     let candidate = match f {
         Frequency::Monthly => Period::Month(y, m),
         Frequency::Quarterly => Period::Quarter(y, (m - 1) / 3 + 1),
@@ -103,7 +105,7 @@ pub fn expected(f: Frequency, as_of: NaiveDate, due_days: i64) -> Option<Period>
     };
     let mut p = candidate;
     for _ in 0..3 {
-        if last_day_of(p).is_some_and(|end| end <= d) {
+        if p.last_day().is_some_and(|end| end <= d) {
             return Some(p);
         }
         p = match p {

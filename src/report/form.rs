@@ -184,11 +184,7 @@ fn validation(
         FieldType::Money if f.plausible.0.is_some() || f.plausible.1.is_some() => {
             // 0, or an amount in the plausible range (in yuan), in the
             // template's unit: the same rule the reader applies
-            let per = match f.unit {
-                Some(crate::text::Unit::WanYuan) => 10_000.0,
-                Some(crate::text::Unit::YiYuan) => 100_000_000.0,
-                _ => 1.0,
-            };
+            let per = f.unit.map_or(1.0, |u| u.to_yuan());
             let lo = f
                 .plausible
                 .0
@@ -305,8 +301,10 @@ pub fn build(
         county: county.to_string(),
         period: period.to_string(),
     };
-    let rows = data_rows(src, reg, county, period);
     let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name(county)?;
+    let rows = sheet(ws, src, reg, &id)?;
     let props = DocProperties::new()
         .set_title(format!("{county}{}{}", period_zh(period), src.title))
         .set_author(format!("{}（zhenxing）", p.city))
@@ -316,9 +314,6 @@ pub fn build(
         .set_custom_property("zhenxing.period", id.period.as_str())
         .set_custom_property("zhenxing.pages", pages(rows).to_string().as_str());
     wb.set_properties(&props);
-    let ws = wb.add_worksheet();
-    ws.set_name(county)?;
-    sheet(ws, src, reg, &id)?;
     let m = wb.add_worksheet();
     m.set_name(MARKER_SHEET)?;
     for (r, (k, v)) in [
@@ -340,23 +335,18 @@ pub fn build(
     Ok(wb)
 }
 
-/// The data rows of a form: one per village as of the period, or the
-/// open rows.
-pub fn data_rows(src: &Source, reg: &Registry, county: &str, period: &str) -> u32 {
-    if keyed_by_village(src) {
-        let end = period_days(period).map(|d| d.1);
-        villages_as_of(reg, county, end).0.len() as u32
-    } else {
-        OPEN_ROWS
-    }
-}
-
 /// The columns of a form: every field of the template, in order.
 fn columns(src: &Source) -> Vec<usize> {
     (0..src.fields.len()).collect()
 }
 
-fn sheet(ws: &mut Worksheet, src: &Source, reg: &Registry, id: &Identity) -> Result<(), XlsxError> {
+/// Writes the form's sheet; returns its number of data rows.
+fn sheet(
+    ws: &mut Worksheet,
+    src: &Source,
+    reg: &Registry,
+    id: &Identity,
+) -> Result<u32, XlsxError> {
     let cols = columns(src);
     let last_col = cols.len().saturating_sub(1) as u16;
     let days = period_days(&id.period);
@@ -504,7 +494,7 @@ fn sheet(ws: &mut Worksheet, src: &Source, reg: &Registry, id: &Identity) -> Res
     ws.set_repeat_rows(0, FIRST_DATA_ROW - 1)?;
     ws.set_footer("&C第 &P 页，共 &N 页");
     ws.protect();
-    Ok(())
+    Ok(rows)
 }
 
 /// The text of a period or year cell: `2025` for a year, `2025年6月` for

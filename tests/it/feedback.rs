@@ -2,7 +2,6 @@
 //! --annotate` (and `run --feedback`) sends back.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use calamine::{Data, Reader, Xlsx};
@@ -90,19 +89,9 @@ fn cells(path: &Path) -> BTreeMap<String, Cells> {
         .collect()
 }
 
-/// The text of a zip part.
-fn part(path: &Path, name: &str) -> Option<String> {
-    let f = std::fs::File::open(path).unwrap();
-    let mut z = zip::ZipArchive::new(f).unwrap();
-    let mut p = z.by_name(name).ok()?;
-    let mut s = String::new();
-    p.read_to_string(&mut s).unwrap();
-    Some(s)
-}
-
 /// The notes of the workbook's one comments part: cell → text.
 fn notes(path: &Path) -> BTreeMap<String, String> {
-    let xml = part(path, "xl/comments1.xml").unwrap_or_default();
+    let xml = zip_part(path, "xl/comments1.xml").unwrap_or_default();
     let mut out = BTreeMap::new();
     for c in xml.split("<comment ").skip(1) {
         let r = c.split("ref=\"").nth(1).unwrap().split('"').next().unwrap();
@@ -266,7 +255,7 @@ fn the_annotated_workbook_marks_every_problem_cell_and_keeps_the_countys_values(
         );
         assert!(summary.contains(&code.to_string()), "{code}");
     }
-    let sheet1 = part(&annotated, "xl/worksheets/sheet1.xml").unwrap();
+    let sheet1 = zip_part(&annotated, "xl/worksheets/sheet1.xml").unwrap();
     for target in ["'如皋市'!C5", "'如皋市'!D6", "'如皋市'!D7", "'如皋市'!E3"] {
         assert!(
             sheet1.contains(&format!("location=\"{target}\"")),

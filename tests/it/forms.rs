@@ -44,14 +44,6 @@ fn grid(path: &Path, sheet: &str) -> Vec<Vec<Data>> {
     r.rows().map(|row| row.to_vec()).collect()
 }
 
-fn part(path: &Path, name: &str) -> String {
-    let f = std::fs::File::open(path).unwrap();
-    let mut z = zip::ZipArchive::new(f).unwrap();
-    let mut s = String::new();
-    z.by_name(name).unwrap().read_to_string(&mut s).unwrap();
-    s
-}
-
 /// The template a form is for, from its file name.
 fn source_of<'p>(p: &'p zhenxing::config::Pipeline, path: &Path) -> &'p Source {
     let name = path.file_name().unwrap().to_string_lossy().to_string();
@@ -74,10 +66,7 @@ fn valid(src: &Source, k: usize, r: usize, village: &[String; 4]) -> Value {
         FieldType::Int | FieldType::Level => json!(in_range(1.0) as i64),
         FieldType::Money if f.plausible.0.is_some() => {
             // twice the least plausible amount, in the template's unit
-            let per = match f.unit {
-                Some(zhenxing::text::Unit::WanYuan) => 10_000.0,
-                _ => 1.0,
-            };
+            let per = f.unit.map_or(1.0, |u| u.to_yuan());
             json!(f.plausible.0.unwrap_or(0.0) * 2.0 / per)
         }
         FieldType::Number | FieldType::Money | FieldType::Percent => json!(in_range(2.0)),
@@ -188,7 +177,7 @@ fn every_form_has_the_official_headers_validation_protection_and_its_identity() 
             .collect();
         assert_eq!(m[0], ("template".into(), src.id.clone()));
         assert_eq!(m[2], ("county".into(), COUNTY.into()));
-        let sheet = part(&path, "xl/worksheets/sheet1.xml");
+        let sheet = zip_part(&path, "xl/worksheets/sheet1.xml").unwrap();
         assert!(sheet.contains("<sheetProtection"), "{}", path.display());
         assert!(sheet.contains("<dataValidations"), "{}", path.display());
         // every column the county types has a rule and an input message
@@ -215,7 +204,7 @@ fn every_form_has_the_official_headers_validation_protection_and_its_identity() 
             src.id
         );
         assert_eq!(sheet.matches("promptTitle=").count(), typed, "{}", src.id);
-        let props = part(&path, "docProps/custom.xml");
+        let props = zip_part(&path, "docProps/custom.xml").unwrap();
         assert!(
             props.contains(&format!("<vt:lpwstr>{}</vt:lpwstr>", src.id)),
             "{props}"
@@ -578,14 +567,8 @@ fn a_county_pack_has_its_forms_and_an_instruction_sheet_with_deadlines() {
 
 #[test]
 fn a_form_prints_on_the_pages_it_states() {
-    let which = |n: &str| {
-        std::env::var_os("PATH").and_then(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join(n))
-                .find(|x| x.is_file())
-        })
-    };
-    let (Some(soffice), Some(pdfinfo)) = (which("soffice"), which("pdfinfo")) else {
+    use super::print::{pdf_pages, to_pdf, which};
+    let (Some(soffice), Some(pdfinfo)) = (which(&["soffice"]), which(&["pdfinfo"])) else {
         eprintln!(
             "skipped: LibreOffice or pdfinfo not installed (.ci/run installs them with apt-get)"
         );
@@ -593,37 +576,12 @@ fn a_form_prints_on_the_pages_it_states() {
     };
     let d = tempfile::tempdir().unwrap();
     for form in make_forms(&["T10", "T05"], "2025", &d.path().join("forms")) {
-        let stated: u32 = grid(&form, MARKER_SHEET)
+        let stated: usize = grid(&form, MARKER_SHEET)
             .iter()
             .find(|r| r[0] == Data::String("pages".into()))
             .map(|r| r[1].to_string().parse().unwrap())
             .unwrap();
-        let pdf_dir = d.path().join("pdf");
-        let out = std::process::Command::new(&soffice)
-            .arg(format!(
-                "-env:UserInstallation=file://{}",
-                d.path().join("lo-profile").display()
-            ))
-            .args(["--headless", "--convert-to", "pdf", "--outdir"])
-            .arg(&pdf_dir)
-            .arg(&form)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let pdf = pdf_dir.join(form.with_extension("pdf").file_name().unwrap());
-        let info = std::process::Command::new(&pdfinfo)
-            .arg(&pdf)
-            .output()
-            .unwrap();
-        let pages: u32 = String::from_utf8_lossy(&info.stdout)
-            .lines()
-            .find_map(|l| l.strip_prefix("Pages:"))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap();
+        let pages = pdf_pages(&pdfinfo, &to_pdf(&soffice, d.path(), &form));
         assert_eq!(pages, stated, "{}", form.display());
     }
 }

@@ -9,7 +9,7 @@ use std::process::Command;
 use super::util::{repo, run_in};
 
 /// The first of `names` on PATH.
-fn which(names: &[&str]) -> Option<PathBuf> {
+pub(crate) fn which(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     names.iter().find_map(|n| {
         std::env::split_paths(&path)
@@ -38,7 +38,22 @@ fn pdf_text(pdftotext: &Path, pdf: &Path, pages: Option<(usize, usize)>) -> Stri
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
-fn pdf_pages(pdfinfo: &Path, pdf: &Path) -> usize {
+/// A workbook printed to PDF by LibreOffice, with a profile of its own
+/// under `tmp`; the PDF's path.
+pub(crate) fn to_pdf(soffice: &Path, tmp: &Path, xlsx: &Path) -> PathBuf {
+    let pdf_dir = tmp.join("pdf");
+    ok(Command::new(soffice)
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            tmp.join("lo-profile").display()
+        ))
+        .args(["--headless", "--convert-to", "pdf", "--outdir"])
+        .arg(&pdf_dir)
+        .arg(xlsx));
+    pdf_dir.join(xlsx.with_extension("pdf").file_name().unwrap())
+}
+
+pub(crate) fn pdf_pages(pdfinfo: &Path, pdf: &Path) -> usize {
     let o = ok(Command::new(pdfinfo).arg(pdf));
     String::from_utf8_lossy(&o.stdout)
         .lines()
@@ -90,16 +105,7 @@ fn the_report_prints_with_its_headline_on_one_or_two_pages() {
         .unwrap();
 
     // the workbook through LibreOffice, with a profile of its own
-    let pdf_dir = d.path().join("pdf");
-    ok(Command::new(&soffice)
-        .arg(format!(
-            "-env:UserInstallation=file://{}",
-            d.path().join("lo-profile").display()
-        ))
-        .args(["--headless", "--convert-to", "pdf", "--outdir"])
-        .arg(&pdf_dir)
-        .arg(&xlsx));
-    let pdf = pdf_dir.join(xlsx.with_extension("pdf").file_name().unwrap());
+    let pdf = to_pdf(&soffice, d.path(), &xlsx);
     let pages = pdf_pages(&pdfinfo, &pdf);
     // the headline sheet ends where the first figure sheet (whose header
     // has 名录村数) begins

@@ -172,3 +172,14 @@ pub fn last_manifest(out: &Path) -> serde_json::Value {
     runs.sort();
     serde_json::from_str(&std::fs::read_to_string(runs.last().unwrap()).unwrap()).unwrap()
 }
+
+/// The text of a part of a zip container (an xlsx), if it has it.
+pub fn zip_part(path: &Path, name: &str) -> Option<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).unwrap();
+    let mut z = zip::ZipArchive::new(f).unwrap();
+    let mut p = z.by_name(name).ok()?;
+    let mut s = String::new();
+    p.read_to_string(&mut s).unwrap();
+    Some(s)
+}
