@@ -46,12 +46,6 @@ pub struct Identity {
     pub period: String,
 }
 
-/// The version of a template's definition a form was made from (see
-/// [`Source::definition_version`]).
-pub fn definition_version(src: &Source) -> String {
-    src.definition_version()
-}
-
 /// A period as the form names it: `2025`, `2025年6月`, `2025年第2季度`.
 pub fn period_zh(period: &str) -> String {
     if let Some((y, q)) = period.split_once("-Q") {
@@ -297,7 +291,7 @@ pub fn build(
 ) -> Result<Workbook, XlsxError> {
     let id = Identity {
         template: src.id.clone(),
-        version: definition_version(src),
+        version: src.definition_version(),
         county: county.to_string(),
         period: period.to_string(),
     };
