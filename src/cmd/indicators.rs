@@ -110,12 +110,7 @@ pub fn stage_unless_current(
     };
     let stamp = crate::analysis::indicators::stamp(p, defs, &version);
     let stamp_path = crate::analysis::indicators::dir(out).join("_stamp.json");
-    if std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp)
-        && ["indicators.parquet", "income_effects.parquet"]
-            .iter()
-            .all(|f| crate::analysis::indicators::dir(out).join(f).is_file())
-        && out.join("reports").is_dir()
-    {
+    if up_to_date(p, defs, out) == Some(true) {
         return Ok(Some(match lang {
             Lang::Zh => format!("指标：已是湖版本 {version} 和当前定义的结果（未重新计算）"),
             Lang::En => format!(
@@ -126,6 +121,26 @@ pub fn stage_unless_current(
     let line = stage(p, defs, out, true, lang)?;
     crate::report::write_atomic(&stamp_path, stamp.as_bytes()).map_err(|e| e.to_string())?;
     Ok(line)
+}
+
+/// Whether the indicator tables and reports were made from the published
+/// lake version and these definitions (`None`: no lake is published). A
+/// run stopped during the indicator stage leaves them stale.
+pub fn up_to_date(
+    p: &crate::config::Pipeline,
+    defs: &crate::analysis::indicators::Definitions,
+    out: &Path,
+) -> Option<bool> {
+    let version = Layout::new(out).current()?;
+    let stamp = crate::analysis::indicators::stamp(p, defs, &version);
+    let dir = crate::analysis::indicators::dir(out);
+    Some(
+        std::fs::read_to_string(dir.join("_stamp.json")).is_ok_and(|s| s == stamp)
+            && ["indicators.parquet", "income_effects.parquet"]
+                .iter()
+                .all(|f| dir.join(f).is_file())
+            && out.join("reports").is_dir(),
+    )
 }
 
 pub fn run(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, reports: bool) -> i32 {

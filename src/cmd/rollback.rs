@@ -62,6 +62,30 @@ pub fn run(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, to: Option<
             return exit::FAILED;
         }
     };
+    // a version written with another pseudonym key would not join with
+    // what the configured key writes next: said and refused
+    let key = crate::lake::privacy::KeySource::configured(&p.privacy)
+        .load(&out, Some(meta.key_fingerprint.as_str()));
+    match key {
+        Ok(k) if k.fingerprint() == meta.key_fingerprint => {}
+        Ok(k) => {
+            eprintln!(
+                "zhenxing rollback：版本 {target} 使用的假名化密钥（指纹 {}）与当前配置的密钥（{}，指纹 {}）不同，回滚后下次运行将无法继续；请先恢复该密钥。未回滚。\n\
+                 zhenxing rollback: version {target} was written with pseudonym key {} but the configured key ({}) is {}; the next run would refuse that lake, so nothing was rolled back: restore that key first",
+                meta.key_fingerprint,
+                k.origin,
+                k.fingerprint(),
+                meta.key_fingerprint,
+                k.origin,
+                k.fingerprint()
+            );
+            return exit::USAGE;
+        }
+        // the key is not needed to publish again, but the next run needs it
+        Err(e) => eprintln!(
+            "zhenxing rollback：警告：无法读取假名化密钥，下次运行前请恢复。\nzhenxing rollback: warning: {e}"
+        ),
+    }
     // the Delta tables first, as a run commits them before it publishes
     let delta = match lake::delta::rollback(&p, &layout, &target) {
         Ok((versions, missing)) => {

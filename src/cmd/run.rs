@@ -218,17 +218,35 @@ pub fn run(opts: RunOptions) -> i32 {
         said(l.complete(&m, &inbox, &out, exit_code));
     }
     let feedback_line = if opts.feedback {
-        match feedback(&p, &m, &inbox, &out, &nopts.isolation) {
-            Ok(n) => Some(match opts.lang {
-                Lang::Zh => format!(
-                    "批注副本：{n} 个文件（有退回行或无法读取）写入 {}",
-                    out.join("feedback").display()
-                ),
-                Lang::En => format!(
-                    "Annotated copies: {n} file(s) with returned rows or that failed, in {}",
-                    out.join("feedback").display()
-                ),
+        match feedback(&p, &m, &inbox, &out, &nopts.isolation, nopts.lock_wait) {
+            Ok(None) => Some(match opts.lang {
+                Lang::Zh => "批注副本：另一次运行已发布新版本，批注副本以该次为准".to_string(),
+                Lang::En => {
+                    "Annotated copies: another run has published since this one; its copies stand"
+                        .to_string()
+                }
             }),
+            Ok(Some((n, failed))) => {
+                let mut line = match opts.lang {
+                    Lang::Zh => format!(
+                        "批注副本：{n} 个文件（有退回行或无法读取）写入 {}",
+                        out.join("feedback").display()
+                    ),
+                    Lang::En => format!(
+                        "Annotated copies: {n} file(s) with returned rows or that failed, in {}",
+                        out.join("feedback").display()
+                    ),
+                };
+                if !failed.is_empty() {
+                    exit_code = exit_code.max(exit::REJECTS);
+                    line.push_str(&match opts.lang {
+                        Lang::Zh => format!("；{} 个副本无法写入：", failed.len()),
+                        Lang::En => format!("; {} copies could not be written: ", failed.len()),
+                    });
+                    line.push_str(&failed.join("; "));
+                }
+                Some(line)
+            }
             Err(e) => {
                 exit_code = exit::FAILED;
                 Some(format!("feedback FAILED (the lake is published): {e}"))
@@ -273,17 +291,28 @@ pub fn run(opts: RunOptions) -> i32 {
 
 /// Writes `OUT/feedback/<county>/<file>_校验.xlsx` for every current file
 /// with returned rows and every failed file: each is checked again (in a
-/// reader process, as the run reads) and annotated. The folder is built
-/// beside and then put in place of the last one, so it always matches one
-/// run. Returns the number of copies.
+/// reader process, as the run reads) and annotated. Under the run lock:
+/// the folder is built beside under this run's name and swapped in whole,
+/// so it always matches one published version; when another run has
+/// published since, that run's feedback is left as it is. A copy that
+/// cannot be written is that file's problem (said in the returned list),
+/// never the folder's. Returns the number of copies and the files whose
+/// copy failed, with why.
 fn feedback(
     p: &crate::config::Pipeline,
     m: &Manifest,
     inbox: &std::path::Path,
     out: &std::path::Path,
     iso: &crate::worker::Isolation,
-) -> Result<usize, String> {
+    wait: std::time::Duration,
+) -> Result<Option<(usize, Vec<String>)>, String> {
     use crate::lake::FileStatus;
+    let layout = crate::lake::Layout::new(out);
+    let _lock =
+        crate::lake::lock::RunLock::acquire(&layout.lock(), wait).map_err(|e| e.to_string())?;
+    if layout.current() != m.version {
+        return Ok(None);
+    }
     let todo: Vec<&ManifestFile> = m
         .files
         .iter()
@@ -291,31 +320,78 @@ fn feedback(
             f.status == FileStatus::Failed
                 || (f.status == FileStatus::Current && f.rows_rejected > 0)
         })
+        // an entry that was not read (a link out of the inbox, a FIFO) is
+        // not opened now either
+        .filter(|f| !crate::lake::nightly::is_fault_id(&f.sha256))
         .collect();
     let dir = out.join("feedback");
-    let fresh = out.join("feedback.new");
-    let _ = std::fs::remove_dir_all(&fresh);
-    std::fs::create_dir_all(&fresh).map_err(|e| format!("{}: {e}", fresh.display()))?;
-    let registry = crate::validate::load_registry(p, iso.clone())
-        .map(|(r, _)| r)
-        .map_err(|e| e.to_string())?;
-    let engine = crate::validate::Engine::new(p, Some(&registry), iso.clone());
-    let mut previous = super::PreviousValues::new(p, out);
-    for f in &todo {
-        let path = inbox.join(&f.path);
-        let mut res = engine.ingest(&path, None);
-        previous.check(&mut res);
-        let county = res
-            .county
-            .clone()
-            .or_else(|| f.county.clone())
-            .unwrap_or_else(|| "未识别".into());
-        crate::report::annotate::write(&res, &path, p, &fresh.join(county))
-            .map_err(|e| e.to_string())?;
+    // staging folders of earlier runs that were stopped are removed
+    if let Ok(rd) = std::fs::read_dir(out) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().to_string();
+            if n.starts_with("feedback.new") || n.starts_with("feedback.old") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
     }
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&fresh, &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    Ok(todo.len())
+    let fresh = out.join(format!("feedback.new-{}", m.run_id));
+    let written = (|| -> Result<(usize, Vec<String>), String> {
+        std::fs::create_dir_all(&fresh).map_err(|e| format!("{}: {e}", fresh.display()))?;
+        let registry = crate::validate::load_registry(p, iso.clone())
+            .map(|(r, _)| r)
+            .map_err(|e| e.to_string())?;
+        let engine = crate::validate::Engine::new(p, Some(&registry), iso.clone());
+        let mut previous = super::PreviousValues::new(p, out);
+        let mut taken: std::collections::HashMap<
+            std::path::PathBuf,
+            std::collections::HashSet<String>,
+        > = Default::default();
+        let mut failed = Vec::new();
+        let mut n = 0;
+        for f in &todo {
+            let path = inbox.join(crate::fsio::path_from_text(&f.path));
+            let mut res = engine.ingest(&path, None);
+            previous.check(&mut res);
+            // the county folder is a checked name (the registry's, or a
+            // form's after its check), made safe as one path component
+            // else the registry county whose folder it came in under
+            let county = res
+                .county
+                .clone()
+                .or_else(|| f.county.clone())
+                .or_else(|| {
+                    let top = f.path.split('/').next()?;
+                    (f.path.contains('/') && !registry.townships(top).is_empty())
+                        .then(|| top.to_string())
+                })
+                .unwrap_or_default();
+            let cdir = crate::fsio::join_inside(&fresh, &county, "未识别");
+            let names = taken.entry(cdir.clone()).or_default();
+            match crate::report::annotate::write(&res, &path, p, &cdir, names) {
+                Ok(_) => n += 1,
+                Err(e) => failed.push(format!("{}: {e}", crate::fsio::printable(&f.path))),
+            }
+        }
+        Ok((n, failed))
+    })();
+    let swapped = written.and_then(|r| {
+        // the last folder is moved aside, the new one put in its place
+        let old = out.join(format!("feedback.old-{}", m.run_id));
+        if dir.exists() {
+            std::fs::rename(&dir, &old).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        std::fs::rename(&fresh, &dir).map_err(|e| {
+            let _ = std::fs::rename(&old, &dir);
+            format!("{}: {e}", dir.display())
+        })?;
+        let _ = std::fs::remove_dir_all(&old);
+        let _ = crate::fsio::sync_dir(out);
+        Ok(Some(r))
+    });
+    if swapped.is_err() {
+        let _ = std::fs::remove_dir_all(&fresh);
+    }
+    swapped
 }
 
 /// `OK   T01 如皋市 2024-06  read 270 = accepted 262 + rejected 2 + non-data 6  path`
@@ -327,8 +403,9 @@ fn file_line(f: &ManifestFile, lang: Lang) -> String {
         _ if f.rows_rejected > 0 => "REJ ",
         _ => "OK  ",
     };
+    let shown = crate::fsio::printable(&f.path);
     if let Some(e) = &f.error {
-        return format!("{status} {e}  {}", f.path);
+        return format!("{status} {}  {shown}", crate::fsio::printable(e));
     }
     let head = format!(
         "{status} {} {} {} {}",
@@ -352,7 +429,7 @@ fn file_line(f: &ManifestFile, lang: Lang) -> String {
     if let Some(by) = &f.superseded_by {
         line.push_str(&format!(" (superseded by {by})"));
     }
-    format!("{line}  {}", f.path)
+    format!("{line}  {shown}")
 }
 
 /// The closing paragraph a cron mail shows.

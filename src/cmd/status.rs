@@ -99,6 +99,17 @@ pub fn run(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOp
     let last: Vec<&crate::lake::nightly::RunSummary> = manifests.iter().rev().take(runs).collect();
     // the Delta tables as the last commit, restore or rollback left them
     let delta = crate::lake::delta::DeltaState::read(&layout).ok().flatten();
+    // whether the indicators and reports follow the published version (a
+    // run stopped in its indicator stage leaves them behind)
+    let indicators_current = crate::analysis::indicators::defs::load(
+        &p.indicators,
+        &p.sources
+            .iter()
+            .map(|s| s.dataset.clone())
+            .collect::<Vec<_>>(),
+    )
+    .ok()
+    .and_then(|defs| super::indicators::up_to_date(&p, &defs, &out));
     if json {
         let runs_json: Vec<serde_json::Value> = last
             .iter()
@@ -119,6 +130,7 @@ pub fn run(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOp
             "version": layout.current(),
             "lake": standing(&layout),
             "delta": delta,
+            "indicators_current": indicators_current,
             "submissions": cells,
             "runs": runs_json,
         });
@@ -134,6 +146,13 @@ pub fn run(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOp
         println!(
             "in the lake now: {} rows in rejects ({} rejected rows, {} unusable files), {} rows in warnings (kept rows and files to check: zhenxing query \"SELECT * FROM warnings\")",
             st.rejects, st.rejected_rows, st.failed_files, st.warnings
+        );
+    }
+    if indicators_current == Some(false) {
+        println!(
+            "指标和报告不是当前湖版本的结果（上次计算未完成或定义已改），请运行 zhenxing indicators\n\
+             the indicators and reports are STALE: they were not made from lake version {} and these definitions (a run stopped during the indicator stage, or the definitions changed); run zhenxing indicators",
+            layout.current().as_deref().unwrap_or("-")
         );
     }
     if let Some(d) = &delta {

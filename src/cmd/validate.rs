@@ -128,6 +128,8 @@ pub fn run(opts: ValidateOptions) -> i32 {
     // values against the same unit's previous period in the published lake
     let lake_out = opts.out.clone().unwrap_or_else(|| p.out.clone());
     let mut previous = super::PreviousValues::new(&p, &lake_out);
+    let mut taken = std::collections::HashSet::new();
+    let mut copy_failed = false;
     for f in &opts.files {
         let mut res = engine.ingest(f, None);
         previous.check(&mut res);
@@ -136,12 +138,20 @@ pub fn run(opts: ValidateOptions) -> i32 {
             any_bad = true;
         }
         if let Some(dir) = &opts.annotate {
-            match crate::report::annotate::write(&res, f, &p, dir) {
+            match crate::report::annotate::write(&res, f, &p, dir, &mut taken) {
                 // on stderr: stdout stays the report (or the JSON document)
-                Ok(path) => eprintln!("批注副本 annotated copy: {}", path.display()),
+                Ok(path) => eprintln!(
+                    "批注副本 annotated copy: {}",
+                    crate::fsio::printable(&path.display().to_string())
+                ),
+                // a copy that cannot be written is this file's problem:
+                // the other files are still checked and annotated
                 Err(e) => {
-                    eprintln!("{e}");
-                    return exit::FAILED;
+                    eprintln!(
+                        "批注副本无法写入 the annotated copy could not be written: {}",
+                        crate::fsio::printable(&e.to_string())
+                    );
+                    copy_failed = true;
                 }
             }
         }
@@ -149,7 +159,7 @@ pub fn run(opts: ValidateOptions) -> i32 {
             docs.push(file_json(&res));
             continue;
         }
-        println!("== {}", f.display());
+        println!("== {}", crate::fsio::printable(&f.display().to_string()));
         for i in res
             .issues
             .iter()
@@ -168,7 +178,9 @@ pub fn run(opts: ValidateOptions) -> i32 {
             }
         }
     }
-    if any_bad {
+    if copy_failed {
+        exit::FAILED
+    } else if any_bad {
         exit::REJECTS
     } else {
         exit::CLEAN

@@ -22,7 +22,7 @@ use crate::fsio::At;
 use crate::lake::manifest::Outcome;
 use crate::lake::privacy::Key;
 use crate::lake::{self, DatasetInput, FileEntry, FileStatus, LakeError, Layout, VersionMeta};
-use crate::validate::issue::{Lang, Severity};
+use crate::validate::issue::{EntryFault, Lang, Severity};
 use crate::validate::{load_registry, Counts, Engine, FileResult};
 use crate::worker::Isolation;
 
@@ -65,6 +65,8 @@ struct Input {
     /// Its segment's name: the content hash, but for an inbox file with
     /// the registry's bytes (it is refused, the registry is not).
     segment: String,
+    /// Why the entry is not read (it has no content hash then).
+    fault: Option<(EntryFault, String)>,
 }
 
 fn mtime_ns(m: &std::fs::Metadata) -> i128 {
@@ -122,6 +124,10 @@ pub fn run(p: &Pipeline, opts: &Options) -> Result<Manifest, RunError> {
                 m.key_fingerprint
             )));
         }
+    }
+    if let Some((zh, en)) = key.exposure_warning() {
+        tracing::warn!(event = "key_exposed", "{en}");
+        eprintln!("zhenxing: {zh}\nzhenxing: {en}");
     }
     if key.created {
         eprintln!(
@@ -185,30 +191,61 @@ fn list_inputs(
     opts: &Options,
     prev: Option<&VersionMeta>,
 ) -> Result<Vec<Input>, LakeError> {
+    use crate::lake::inbox::Listed;
     let files = crate::lake::inbox::list_inbox(&opts.inbox, std::slice::from_ref(&p.registry))
         .at(&opts.inbox)?;
-    let mut inputs = Vec::with_capacity(files.len() + 1);
-    let reg_rel = p.registry.display().to_string();
-    inputs.push((p.registry.clone(), reg_rel, true));
+    let mut listed = Vec::with_capacity(files.len() + 1);
+    let reg_rel = crate::fsio::path_text(&p.registry);
+    listed.push((Listed::File(p.registry.clone()), reg_rel, true));
     for f in files {
-        let rel = f
-            .strip_prefix(&opts.inbox)
-            .unwrap_or(&f)
-            .display()
-            .to_string();
-        inputs.push((f, rel, false));
+        let rel = crate::fsio::path_text(f.path().strip_prefix(&opts.inbox).unwrap_or(f.path()));
+        listed.push((f, rel, false));
     }
     let known: HashMap<&str, &FileEntry> = prev
         .map(|m| m.files.iter().map(|f| (f.path.as_str(), f)).collect())
         .unwrap_or_default();
-    let mut inputs: Vec<Input> = inputs
+    let mut inputs: Vec<Input> = listed
         .into_par_iter()
-        .map(|(abs, rel, is_registry)| {
-            let meta = std::fs::metadata(&abs).at(&abs)?;
+        .map(|(entry, rel, is_registry)| {
+            let faulty = |abs: PathBuf, rel: String, fault: EntryFault, detail: String| {
+                let id = fault_id(&rel, fault);
+                Ok(Input {
+                    abs,
+                    rel,
+                    is_registry,
+                    size: 0,
+                    mtime_ns: 0,
+                    segment: id.clone(),
+                    sha256: id,
+                    fault: Some((fault, detail)),
+                })
+            };
+            let abs = match entry {
+                Listed::File(abs) => abs,
+                Listed::Fault {
+                    path,
+                    fault,
+                    detail,
+                } => return faulty(path, rel, fault, detail),
+            };
+            // the registry must be read: without it nothing can be checked
+            let meta = match std::fs::metadata(&abs) {
+                Ok(m) => m,
+                Err(e) if !is_registry => {
+                    return faulty(abs, rel, EntryFault::Unreadable, e.to_string())
+                }
+                Err(e) => return Err(lake::io(&abs, e)),
+            };
             let (size, mt) = (meta.len(), mtime_ns(&meta));
             let sha256 = match known.get(rel.as_str()) {
                 Some(f) if f.size == size && f.mtime_ns == mt && mt != 0 => f.sha256.clone(),
-                _ => sha256_file(&abs).at(&abs)?.0,
+                _ => match sha256_file(&abs) {
+                    Ok((h, _)) => h,
+                    Err(e) if !is_registry => {
+                        return faulty(abs, rel, EntryFault::Unreadable, e.to_string())
+                    }
+                    Err(e) => return Err(lake::io(&abs, e)),
+                },
             };
             Ok(Input {
                 abs,
@@ -218,6 +255,7 @@ fn list_inputs(
                 mtime_ns: mt,
                 segment: sha256.clone(),
                 sha256,
+                fault: None,
             })
         })
         .collect::<Result<_, LakeError>>()?;
@@ -231,6 +269,47 @@ fn list_inputs(
         }
     }
     Ok(inputs)
+}
+
+/// The identity an inbox entry that cannot be read is stored under (it has
+/// no bytes to hash): its path and its fault, so an unchanged fault is an
+/// unchanged input and a mended file is read as new.
+fn fault_id(rel: &str, fault: EntryFault) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"inbox entry fault\0");
+    h.update(rel.as_bytes());
+    h.update(b"\0");
+    h.update(fault.code().as_bytes());
+    format!("fault-{}", hex::encode(&h.finalize()[..16]))
+}
+
+/// Whether a file's identity is [`fault_id`]'s: an entry never read.
+pub fn is_fault_id(sha256: &str) -> bool {
+    sha256.starts_with("fault-")
+}
+
+/// The result of an entry that is not read: its fault as a file error.
+fn fault_result(i: &Input, fault: EntryFault, detail: &str) -> FileResult {
+    let name = i
+        .abs
+        .file_name()
+        .map(|n| crate::fsio::path_text(Path::new(n)))
+        .unwrap_or_else(|| i.rel.clone());
+    let mut res = FileResult {
+        path: i.abs.clone(),
+        sha256: i.sha256.clone(),
+        ..FileResult::empty()
+    };
+    res.issues.push(crate::validate::issue::Issue::file(
+        crate::validate::issue::Problem::Entry {
+            fault,
+            detail: detail.to_string(),
+        },
+        &name,
+    ));
+    res.name = name;
+    res
 }
 
 fn basis_of(p: &Pipeline, registry_sha: &str, key: &Key) -> String {
@@ -333,7 +412,8 @@ fn write_batch(
                 .issues
                 .iter()
                 .find(|i| i.severity() == Severity::FileError)
-                .map(|i| i.message(Lang::En)),
+                // the code first: the run line and the manifest name it
+                .map(|i| format!("{} {}", i.code(), i.message(Lang::En))),
             retry: res.issues.iter().any(|i| i.code() == "F_INTERNAL"),
             segment: segment.clone(),
             batch: batch.to_string(),
@@ -495,7 +575,10 @@ fn run_inner(
                         let items: Vec<(String, FileResult)> = chunk
                             .iter()
                             .map(|i| {
-                                let res = engine.ingest(&i.abs, None);
+                                let res = match &i.fault {
+                                    Some((f, detail)) => fault_result(i, *f, detail),
+                                    None => engine.ingest(&i.abs, None),
+                                };
                                 if let Some(b) = &bar {
                                     b.inc(1);
                                 }
@@ -715,10 +798,48 @@ fn vacuum_delta(p: &Pipeline, layout: &Layout) {
     }
 }
 
+/// How a file's name marks it as a correction: 0 for no mark, 1 for
+/// 更正, 修正 or 修订, N for 第N次更正 or 更正N / 更正(N) (Arabic or
+/// Chinese numerals up to 十). Only the file's own name counts.
+pub fn revision_mark(path: &str) -> u32 {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        // a constant pattern: it compiles or no test passes
+        regex::Regex::new(
+            r"(?:第([0-9一二三四五六七八九十]{1,3})次)?(?:更正|修正|修订)(?:[_\-\s(（]*([0-9]{1,3}))?",
+        )
+        .expect("revision pattern")
+    });
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    let number = |t: &str| -> u32 {
+        let zh = "一二三四五六七八九十";
+        t.parse::<u32>()
+            .ok()
+            .unwrap_or_else(|| match t.chars().collect::<Vec<_>>()[..] {
+                [c] => zh.chars().position(|d| d == c).map_or(1, |k| k as u32 + 1),
+                ['十', c] => zh.chars().position(|d| d == c).map_or(1, |k| 11 + k as u32),
+                _ => 1,
+            })
+    };
+    re.captures_iter(name)
+        .map(|c| {
+            c.get(1)
+                .or(c.get(2))
+                .map(|m| number(m.as_str()))
+                .unwrap_or(1)
+                .max(1)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// Marks files whose rows another file replaces: of the files for the same
-/// template, county and period, the one that arrived last is current
-/// (arrival run, then modification time, then name: `…_更正.xlsx` after
-/// `….xlsx`). A failed file replaces nothing.
+/// template, county and period, one is current. What decides never
+/// depends on how the inbox was copied: first a correction mark in the
+/// name (`…_更正.xlsx` after `….xlsx`, 第2次更正 after 更正), then the
+/// run that first saw the file, then, only between files whose names
+/// carry no mark, the modification time, and last the path. A failed
+/// file replaces nothing.
 fn supersede(entries: &mut [FileEntry]) {
     let mut groups: BTreeMap<(String, String, String), Vec<usize>> = BTreeMap::new();
     for (i, e) in entries.iter().enumerate() {
@@ -736,10 +857,12 @@ fn supersede(entries: &mut [FileEntry]) {
         if idx.len() < 2 {
             continue;
         }
-        let Some(&win) = idx.iter().max_by(|&&a, &&b| {
-            let (x, y) = (&entries[a], &entries[b]);
-            (&x.first_seen, x.mtime_ns, &x.path).cmp(&(&y.first_seen, y.mtime_ns, &y.path))
-        }) else {
+        let order = |e: &FileEntry| {
+            let mark = revision_mark(&e.path);
+            let mtime = if mark == 0 { e.mtime_ns } else { 0 };
+            (mark, e.first_seen.clone(), mtime, e.path.clone())
+        };
+        let Some(&win) = idx.iter().max_by_key(|&&a| order(&entries[a])) else {
             continue;
         };
         let winner = entries[win].path.clone();
@@ -1002,4 +1125,21 @@ fn write_files_table(
         vec![("zhenxing.lake_version".to_string(), run_id.to_string())],
         65536,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn correction_marks_in_names() {
+        use super::revision_mark as r;
+        assert_eq!(r("如皋市/如皋市_集体经济_2023.xlsx"), 0);
+        assert_eq!(r("如皋市/如皋市_集体经济_2023_更正.xlsx"), 1);
+        assert_eq!(r("如皋市_集体经济_2023_修订.csv"), 1);
+        assert_eq!(r("如皋市_集体经济_2023_更正2.csv"), 2);
+        assert_eq!(r("如皋市_集体经济_2023_更正(3).csv"), 3);
+        assert_eq!(r("如皋市_集体经济_2023_第二次更正.csv"), 2);
+        assert_eq!(r("如皋市_集体经济_2023_第十二次修正.csv"), 12);
+        // a folder's name is not the file's mark
+        assert_eq!(r("更正/如皋市_集体经济_2023.csv"), 0);
+    }
 }

@@ -25,6 +25,33 @@ pub struct Key {
     pub origin: String,
     /// True when this run created the key file.
     pub created: bool,
+    /// The key file's permission bits when users other than its owner
+    /// may read or write it.
+    pub exposed: Option<u32>,
+}
+
+impl Key {
+    /// What to say of a key file others can read (Chinese, English).
+    pub fn exposure_warning(&self) -> Option<(String, String)> {
+        let mode = self.exposed?;
+        Some((
+            format!(
+                "警告：假名化密钥文件 {} 的权限为 {mode:o}，其他用户可读；请执行 chmod 600 {}",
+                self.origin, self.origin
+            ),
+            format!(
+                "warning: the pseudonym key file {} has mode {mode:o}, so other users can read it; run chmod 600 {}",
+                self.origin, self.origin
+            ),
+        ))
+    }
+}
+
+/// A file's permission bits when group or others have any access.
+fn exposed_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
 }
 
 impl std::fmt::Debug for Key {
@@ -121,6 +148,7 @@ impl KeySource {
                 bytes,
                 origin,
                 created: false,
+                exposed: None,
             });
         }
         if inside(&self.file, out) {
@@ -132,6 +160,7 @@ impl KeySource {
         let origin = self.file.display().to_string();
         match std::fs::read_to_string(&self.file) {
             Ok(text) => Ok(Key {
+                exposed: exposed_mode(&self.file),
                 bytes: parse_hex(&text, &origin)?,
                 origin,
                 created: false,
@@ -192,6 +221,7 @@ impl KeySource {
             bytes,
             origin,
             created: true,
+            exposed: None,
         })
     }
 }
@@ -231,6 +261,7 @@ impl Key {
             bytes: bytes.to_vec(),
             origin: "given".into(),
             created: false,
+            exposed: None,
         }
     }
 

@@ -251,6 +251,10 @@ pub enum ReadError {
     /// CSV bytes that are neither UTF-8 nor GB18030.
     #[error("unknown text encoding: {0}")]
     Encoding(String),
+    /// A web page or an XML spreadsheet saved under an Excel name (what
+    /// many systems export as `.xls`): the kind it is.
+    #[error("the file is {0} saved with an Excel name, not an Excel workbook; open it in Excel and save it as .xlsx")]
+    WebPage(String),
 }
 
 impl ReadError {
@@ -263,6 +267,7 @@ impl ReadError {
             ReadError::TooLarge(_) => "F_TOO_LARGE",
             ReadError::ZipBomb(_) => "F_ZIP_BOMB",
             ReadError::Encoding(_) => "F_ENCODING",
+            ReadError::WebPage(_) => "F_WEB_PAGE",
         }
     }
 }
@@ -443,6 +448,25 @@ fn emit_whole(wb: RawWorkbook, emit: &mut dyn FnMut(Frame)) {
     }
 }
 
+/// What a file that is markup is, when it is one: an HTML table (a common
+/// "export to Excel") or an Excel 2003 XML spreadsheet.
+fn web_page(bytes: &[u8]) -> Option<&'static str> {
+    let head = &bytes[..bytes.len().min(4096)];
+    let head = head.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(head);
+    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let text = text.trim_start();
+    if !text.starts_with('<') {
+        return None;
+    }
+    if text.contains("urn:schemas-microsoft-com:office:spreadsheet") {
+        Some("an Excel 2003 XML spreadsheet")
+    } else if text.contains("<html") || text.contains("<table") || text.starts_with("<!doctype") {
+        Some("a web page (an HTML table)")
+    } else {
+        None
+    }
+}
+
 /// Reads file content; `ext` (lower case, no dot) is a hint only for text.
 pub fn read_bytes(bytes: Vec<u8>, ext: &str, limits: &Limits) -> Result<RawWorkbook, ReadError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
@@ -466,6 +490,8 @@ pub fn read_bytes(bytes: Vec<u8>, ext: &str, limits: &Limits) -> Result<RawWorkb
         read_xls(bytes, limits)
     } else if matches!(ext, "csv" | "txt" | "tsv") {
         read_csv(&bytes, limits)
+    } else if let Some(kind) = web_page(&bytes) {
+        Err(ReadError::WebPage(kind.to_string()))
     } else {
         let head = &bytes[..bytes.len().min(8)];
         let text: String = String::from_utf8_lossy(head)

@@ -59,12 +59,63 @@ pub fn merges_of_parts(bytes: &[u8], parts: &[String]) -> Option<Vec<Vec<Merge>>
     parts.iter().map(|p| merges(&mut zip, p)).collect()
 }
 
+/// The name under which [`form_properties`] lists each other workbook the
+/// formulas refer to (no custom property can have it: those it keeps
+/// start with `zhenxing.`).
+pub const EXTERNAL_LINK: &str = "zhenxing:external-link";
+
+/// The other workbooks an xlsx's formulas refer to: the targets of the
+/// external link parts' relationships (at most 16).
+fn external_links(zip: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>) -> Vec<String> {
+    let rels: Vec<String> = zip
+        .file_names()
+        .flatten()
+        .filter(|n| n.starts_with("xl/externalLinks/_rels/") && n.ends_with(".rels"))
+        .take(16)
+        .map(|n| n.to_string())
+        .collect();
+    let mut out = Vec::new();
+    for name in rels {
+        let Some(xml) = part(zip, &name) else {
+            continue;
+        };
+        let mut r = quick_xml::Reader::from_reader(xml.as_slice());
+        let mut buf = Vec::new();
+        while let Ok(ev) = r.read_event_into(&mut buf) {
+            match ev {
+                Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "Relationship" => {
+                    if let Some(t) = attr(&e, "Target") {
+                        out.push(t.chars().take(200).collect());
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+            buf.clear();
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The workbook's custom properties whose names start with `zhenxing.`
-/// (`docProps/custom.xml`, at most 64 KiB of it): a form's identity.
+/// (`docProps/custom.xml`, at most 64 KiB of it): a form's identity; and
+/// one [`EXTERNAL_LINK`] entry per other workbook its formulas refer to.
 pub fn form_properties(bytes: &[u8]) -> Vec<(String, String)> {
     let Ok(mut zip) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
         return Vec::new();
     };
+    let links: Vec<(String, String)> = external_links(&mut zip)
+        .into_iter()
+        .map(|t| (EXTERNAL_LINK.to_string(), t))
+        .collect();
+    let mut out = own_properties(&mut zip);
+    out.extend(links);
+    out
+}
+
+fn own_properties(zip: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>) -> Vec<(String, String)> {
     let Ok(f) = zip.by_name("docProps/custom.xml") else {
         return Vec::new();
     };

@@ -51,12 +51,27 @@ impl Layout {
 }
 
 /// The annotated copy's file name: `<input stem>_校验.xlsx`.
+/// The stem is made safe as a file name (see [`crate::fsio::safe_component`]).
 pub fn file_name(input: &Path) -> String {
     let stem = input
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
+        .and_then(|s| crate::fsio::safe_component(&s))
         .unwrap_or_else(|| "file".into());
     format!("{stem}_校验.xlsx")
+}
+
+/// [`file_name`], made different from the names in `taken` (two inputs
+/// `a.csv` and `a.xlsx` get `a_校验.xlsx` and `a_校验(2).xlsx`), and added to it.
+pub fn unique_file_name(input: &Path, taken: &mut std::collections::HashSet<String>) -> String {
+    let name = file_name(input);
+    let mut n = name.clone();
+    let mut k = 2;
+    while !taken.insert(n.clone()) {
+        n = name.replacen("_校验.xlsx", &format!("_校验({k}).xlsx"), 1);
+        k += 1;
+    }
+    n
 }
 
 /// Whether the county may send the file as it is: read, and no row
@@ -66,20 +81,21 @@ pub fn may_send(res: &FileResult) -> bool {
 }
 
 /// Reads `input` again (it was read once by the check that made `res`),
-/// builds the annotated copy and writes it into `dir`. A file that could
-/// not be read gets the summary sheet alone.
+/// builds the annotated copy and writes it into `dir` under a name not in
+/// `taken`. A file that could not be read gets the summary sheet alone.
 pub fn write(
     res: &FileResult,
     input: &Path,
     p: &crate::config::Pipeline,
     dir: &Path,
+    taken: &mut std::collections::HashSet<String>,
 ) -> Result<PathBuf, ReportError> {
     let limits = &crate::read::Limits::from(&p.limits);
     let template = res.template.as_deref().map(|id| match p.source(id) {
         Some(s) => format!("{id} {}", s.title),
         None => id.to_string(),
     });
-    let path = dir.join(file_name(input));
+    let path = dir.join(unique_file_name(input, taken));
     let err = |e: XlsxError| ReportError::Write {
         path: path.clone(),
         message: e.to_string(),
@@ -149,8 +165,11 @@ pub fn build(
     let names: Vec<String> = book
         .map(|b| b.sheets.iter().map(|s| s.name.clone()).collect())
         .unwrap_or_default();
-    let summary_name = unique_name(SUMMARY_SHEET, &names);
-    summary(&mut wb, &summary_name, res, template, &names)?;
+    // the county's sheet names as Excel accepts them (a CSV's sheet is
+    // its file name, which may hold [ ] : * ? or run past 31 characters)
+    let safe = sheet_names(&names);
+    let summary_name = unique_name(SUMMARY_SHEET, &safe);
+    summary(&mut wb, &summary_name, res, template, &names, &safe)?;
     let Some(book) = book else {
         return Ok(wb);
     };
@@ -163,9 +182,9 @@ pub fn build(
     }
     let error = Format::new().set_background_color(Color::RGB(ERROR_FILL));
     let warning = Format::new().set_background_color(Color::RGB(WARNING_FILL));
-    for sheet in &book.sheets {
+    for (sheet, safe_name) in book.sheets.iter().zip(&safe) {
         let ws = wb.add_worksheet();
-        ws.set_name(&sheet.name)?;
+        ws.set_name(safe_name)?;
         if sheet.hidden {
             ws.set_hidden(true);
         }
@@ -304,11 +323,39 @@ fn write_cell(
 fn unique_name(name: &str, taken: &[String]) -> String {
     let mut n = name.to_string();
     let mut k = 2;
-    while taken.iter().any(|t| t == &n) {
-        n = format!("{name}({k})");
+    while taken.iter().any(|t| t.to_lowercase() == n.to_lowercase()) {
+        let tag = format!("({k})");
+        let keep: String = name.chars().take(31 - tag.chars().count()).collect();
+        n = format!("{keep}{tag}");
         k += 1;
     }
     n
+}
+
+/// Sheet names Excel accepts, one per name and all different: the
+/// characters it refuses (`[ ] : * ? / \`) become `_`, no quote at either
+/// end, at most 31 characters, an empty name becomes `Sheet<n>`.
+pub fn sheet_names(names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(names.len());
+    for (k, n) in names.iter().enumerate() {
+        let cleaned: String = n
+            .chars()
+            .map(|c| match c {
+                '[' | ']' | ':' | '*' | '?' | '/' | '\\' => '_',
+                c if c.is_control() => '_',
+                c => c,
+            })
+            .collect();
+        let cleaned: String = cleaned.trim_matches('\'').chars().take(31).collect();
+        let base = if cleaned.trim().is_empty() {
+            format!("Sheet{}", k + 1)
+        } else {
+            cleaned
+        };
+        let name = unique_name(&base, &out);
+        out.push(name);
+    }
+    out
 }
 
 /// The first sheet: what the file is, the verdict, the row counts and
@@ -319,6 +366,7 @@ fn summary(
     res: &FileResult,
     template: Option<String>,
     sheets: &[String],
+    safe: &[String],
 ) -> Result<(), XlsxError> {
     let ws = wb.add_worksheet();
     ws.set_name(name)?;
@@ -402,7 +450,12 @@ fn summary(
         ws.write_string(r, 1, severity_zh(i.severity()))?;
         ws.write_string(r, 2, i.code())?;
         let at = i.cell_ref();
-        match i.sheet.as_deref().filter(|s| sheets.iter().any(|n| n == s)) {
+        let own = i
+            .sheet
+            .as_deref()
+            .and_then(|s| sheets.iter().position(|n| n == s))
+            .and_then(|k| safe.get(k));
+        match own {
             Some(s) => {
                 let target = match anchor(i) {
                     Some((_, rr, cc)) => crate::normalise::value::cell_ref("", rr, cc)

@@ -79,6 +79,12 @@ pub(super) struct FileRun<'p, 'a> {
     pub(super) form: Option<FormIdentity>,
     /// The form's older definition version was said (once per file).
     pub(super) form_said: bool,
+    /// Warnings about the workbook as a whole (formulas that refer to
+    /// other workbooks), added to the result at the end.
+    pub(super) book_warnings: Vec<Issue>,
+    /// The name of the folder the file came in under (its county's, in
+    /// an inbox): a form's identity must agree with it.
+    pub(super) folder: Option<String>,
 }
 
 /// A generated form's identity, from the workbook's custom properties.
@@ -125,6 +131,8 @@ impl<'p, 'a> FileRun<'p, 'a> {
             limit: None,
             form: None,
             form_said: false,
+            book_warnings: Vec::new(),
+            folder: None,
         }
     }
 
@@ -150,6 +158,15 @@ impl<'p, 'a> FileRun<'p, 'a> {
                 properties,
             } => {
                 self.form = FormIdentity::from_properties(&properties);
+                let links: Vec<String> = properties
+                    .iter()
+                    .filter(|(k, _)| k == crate::read::parts::EXTERNAL_LINK)
+                    .map(|(_, v)| v.clone())
+                    .collect();
+                if !links.is_empty() {
+                    self.book_warnings
+                        .push(Issue::file(Problem::ExternalLinks { links }, &self.file));
+                }
                 self.format = Some(format);
                 self.is_1904 = is_1904;
                 self.encoding = encoding;
@@ -276,6 +293,15 @@ impl<'p, 'a> FileRun<'p, 'a> {
                 .filter(|&i| matches!(self.slots[i], Slot::Waiting { .. }))
                 .collect();
             if data.is_empty() || !data.iter().all(|&i| ready(&self.slots[i])) {
+                return;
+            }
+            // a form's properties are data: checked against the pipeline,
+            // the registry and the folder and name it came in under
+            if let Some(p) = self.form.as_ref().and_then(|f| {
+                self.engine
+                    .form_problem(f, &self.file, self.folder.as_deref())
+            }) {
+                self.no_template = Some(Issue::file(p, &self.file));
                 return;
             }
             let grids: Vec<HeaderGrid> = data.iter().map(|&i| self.grid(i)).collect();
@@ -484,6 +510,7 @@ impl<'p, 'a> FileRun<'p, 'a> {
             return;
         }
         self.advance(true);
+        res.issues.append(&mut self.book_warnings);
         // an official form says so in the file's header record
         res.headers.form = self
             .form

@@ -23,6 +23,60 @@ pub enum Lang {
     En,
 }
 
+/// Why an entry of the inbox is not read (each its own code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryFault {
+    /// The file cannot be opened (permissions, an I/O error).
+    Unreadable,
+    /// A folder under the inbox cannot be listed.
+    FolderUnreadable,
+    /// A symbolic link whose target lies outside the inbox.
+    LinkOutside,
+    /// A link that leads back to a folder already read, or a link loop.
+    LinkLoop,
+    /// A link whose target does not exist.
+    LinkDangling,
+    /// A FIFO, socket or device.
+    NotAFile,
+}
+
+impl EntryFault {
+    pub fn code(self) -> &'static str {
+        match self {
+            EntryFault::Unreadable => "F_UNREADABLE",
+            EntryFault::FolderUnreadable => "F_FOLDER_UNREADABLE",
+            EntryFault::LinkOutside => "F_LINK_OUTSIDE",
+            EntryFault::LinkLoop => "F_LINK_LOOP",
+            EntryFault::LinkDangling => "F_LINK_DANGLING",
+            EntryFault::NotAFile => "F_NOT_A_FILE",
+        }
+    }
+
+    fn zh(self) -> &'static str {
+        match self {
+            EntryFault::Unreadable => "文件无法打开（权限或读写错误），请检查文件权限",
+            EntryFault::FolderUnreadable => {
+                "文件夹无法读取（权限或读写错误），其中的文件均未读取，请检查文件夹权限"
+            }
+            EntryFault::LinkOutside => "这是指向收件箱以外的链接，不予读取；请把文件本身放入收件箱",
+            EntryFault::LinkLoop => "这是指向已读取文件夹的链接或循环链接，不再重复读取",
+            EntryFault::LinkDangling => "这是指向不存在文件的链接，请把文件本身放入收件箱",
+            EntryFault::NotAFile => "这不是普通文件（管道、套接字或设备），不予读取",
+        }
+    }
+
+    fn en(self) -> &'static str {
+        match self {
+            EntryFault::Unreadable => "the file cannot be opened (permissions or an I/O error); check its permissions",
+            EntryFault::FolderUnreadable => "the folder cannot be listed (permissions or an I/O error), so none of its files were read; check its permissions",
+            EntryFault::LinkOutside => "a link that leads outside the inbox is not followed; put the file itself in the inbox",
+            EntryFault::LinkLoop => "a link back to a folder that is read already (or a loop) is not followed again",
+            EntryFault::LinkDangling => "a link to a file that does not exist; put the file itself in the inbox",
+            EntryFault::NotAFile => "not a regular file (a FIFO, socket or device), so it is not read",
+        }
+    }
+}
+
 /// What went wrong. Each variant has a stable code (see [`Problem::code`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Problem {
@@ -32,6 +86,15 @@ pub enum Problem {
         detail: String,
     },
     WorkerDied {
+        detail: String,
+    },
+    /// A web page or XML spreadsheet saved with an Excel name.
+    WebPage {
+        kind: String,
+    },
+    /// An inbox entry that is not read: its own fault, the night goes on.
+    Entry {
+        fault: EntryFault,
         detail: String,
     },
     WorkerTimeout {
@@ -146,6 +209,21 @@ pub enum Problem {
         current_version: String,
         headers: Vec<String>,
     },
+    /// A form's custom property (`zhenxing.template`, `.county`,
+    /// `.period`) names what the pipeline or the registry does not know:
+    /// the file is refused, the value is never used as a name or path.
+    FormProperty {
+        property: String,
+        value: String,
+    },
+    /// A form's property disagrees with the folder or file name it came
+    /// in under (`place`, which names `named`): refused.
+    FormMismatch {
+        property: String,
+        value: String,
+        place: String,
+        named: String,
+    },
     /// A form made from an older definition whose headers are all still
     /// read: read with the current definition.
     FormOlder {
@@ -178,6 +256,17 @@ pub enum Problem {
         previous_period: String,
         previous_at: String,
     },
+    /// Formulas that refer to other workbooks: their values are the ones
+    /// cached when the file was last saved (kept, to be checked).
+    ExternalLinks {
+        links: Vec<String>,
+    },
+    /// Personal data (an ID, mobile or phone number) typed into a field
+    /// not marked `pii`: masked before it was stored (kept).
+    PiiInText {
+        /// What was found: `id_number`, `mobile`, `landline`.
+        found: Vec<String>,
+    },
 }
 
 impl Problem {
@@ -185,6 +274,8 @@ impl Problem {
         match self {
             Problem::Unreadable { code, .. } => code.clone(),
             Problem::WorkerDied { .. } => "F_READER_DIED".into(),
+            Problem::Entry { fault, .. } => fault.code().into(),
+            Problem::WebPage { .. } => "F_WEB_PAGE".into(),
             Problem::WorkerTimeout { .. } => "F_TIMEOUT".into(),
             Problem::NoTemplate { .. } => "F_NO_TEMPLATE".into(),
             Problem::RegistryInInbox { .. } => "F_REGISTRY_IN_INBOX".into(),
@@ -212,10 +303,14 @@ impl Problem {
             Problem::Unusual { .. } => "W_UNUSUAL".into(),
             Problem::NoUnit { .. } => "W_NO_UNIT".into(),
             Problem::FormVersion { .. } => "F_FORM_VERSION".into(),
+            Problem::FormProperty { .. } => "F_FORM_PROPERTY".into(),
+            Problem::FormMismatch { .. } => "F_FORM_MISMATCH".into(),
             Problem::FormOlder { .. } => "W_FORM_VERSION".into(),
             Problem::Change { .. } => "W_CHANGE".into(),
             Problem::Decreased { .. } => "W_DECREASE".into(),
             Problem::Moved { .. } => "W_MOVED".into(),
+            Problem::PiiInText { .. } => "W_PII_IN_TEXT".into(),
+            Problem::ExternalLinks { .. } => "W_EXTERNAL_LINK".into(),
         }
     }
 
@@ -223,13 +318,17 @@ impl Problem {
         match self {
             Problem::Unreadable { .. }
             | Problem::WorkerDied { .. }
+            | Problem::Entry { .. }
+            | Problem::WebPage { .. }
             | Problem::WorkerTimeout { .. }
             | Problem::NoTemplate { .. }
             | Problem::RegistryInInbox { .. }
             | Problem::MissingFields { .. }
             | Problem::NoDataSheet
             | Problem::Internal { .. }
-            | Problem::FormVersion { .. } => Severity::FileError,
+            | Problem::FormVersion { .. }
+            | Problem::FormProperty { .. }
+            | Problem::FormMismatch { .. } => Severity::FileError,
             Problem::Required
             | Problem::BadValue { .. }
             | Problem::OutOfRange { .. }
@@ -256,7 +355,8 @@ impl Problem {
         let template = if lang == Lang::Zh { zh } else { en };
         let mut vars = self.vars(lang);
         vars.push(("field", field.to_string()));
-        fill(template, &vars)
+        // personal data a county typed anywhere is never echoed in clear
+        crate::validate::pii::masked(&fill(template, &vars)).into_owned()
     }
 
     /// The variant's name: the key of its row in [`MESSAGES`].
@@ -264,6 +364,8 @@ impl Problem {
         match self {
             Problem::Unreadable { .. } => "Unreadable",
             Problem::WorkerDied { .. } => "WorkerDied",
+            Problem::Entry { .. } => "Entry",
+            Problem::WebPage { .. } => "WebPage",
             Problem::WorkerTimeout { .. } => "WorkerTimeout",
             Problem::NoTemplate { .. } => "NoTemplate",
             Problem::RegistryInInbox { .. } => "RegistryInInbox",
@@ -291,10 +393,14 @@ impl Problem {
             Problem::Unusual { .. } => "Unusual",
             Problem::NoUnit { .. } => "NoUnit",
             Problem::FormVersion { .. } => "FormVersion",
+            Problem::FormProperty { .. } => "FormProperty",
+            Problem::FormMismatch { .. } => "FormMismatch",
             Problem::FormOlder { .. } => "FormOlder",
             Problem::Change { .. } => "Change",
             Problem::Decreased { .. } => "Decreased",
             Problem::Moved { .. } => "Moved",
+            Problem::PiiInText { .. } => "PiiInText",
+            Problem::ExternalLinks { .. } => "ExternalLinks",
         }
     }
 
@@ -308,6 +414,18 @@ impl Problem {
             Problem::Unreadable { detail, .. } | Problem::WorkerDied { detail } => {
                 vec![("detail", s(detail))]
             }
+            Problem::WebPage { kind } => vec![(
+                "kind",
+                s(match (zh, kind.contains("XML")) {
+                    (true, true) => "Excel 2003 XML 表格",
+                    (true, false) => "网页（HTML 表格）",
+                    (false, _) => kind,
+                }),
+            )],
+            Problem::Entry { fault, detail } => vec![
+                ("what", s(if zh { fault.zh() } else { fault.en() })),
+                ("detail", s(detail)),
+            ],
             Problem::Internal { stage, detail } => vec![("stage", s(stage)), ("detail", s(detail))],
             Problem::WorkerTimeout { seconds } => vec![("seconds", seconds.to_string())],
             Problem::NoTemplate { headers } => vec![("headers", list(headers))],
@@ -405,6 +523,32 @@ impl Problem {
                 ("current_version", s(current_version)),
                 ("headers", list(headers)),
             ],
+            Problem::FormProperty { property, value } => {
+                let expected = match (property.as_str(), zh) {
+                    ("zhenxing.template", true) => "流程定义中的模板编号（如 T07）",
+                    ("zhenxing.template", false) => "a template of the pipeline (such as T07)",
+                    ("zhenxing.period", true) => "期别（如 2025、2025-06、2025-Q2）",
+                    ("zhenxing.period", false) => "a period such as 2025, 2025-06 or 2025-Q2",
+                    (_, true) => "名录中的县（市、区）名称",
+                    (_, false) => "a county of the registry",
+                };
+                vec![
+                    ("property", s(property)),
+                    ("value", format!("{value:?}")),
+                    ("expected", s(expected)),
+                ]
+            }
+            Problem::FormMismatch {
+                property,
+                value,
+                place,
+                named,
+            } => vec![
+                ("property", s(property)),
+                ("value", format!("{value:?}")),
+                ("place", s(place)),
+                ("named", s(named)),
+            ],
             Problem::FormOlder {
                 template,
                 form_version,
@@ -456,6 +600,17 @@ impl Problem {
                 ("previous_period", s(previous_period)),
                 ("previous_at", s(previous_at)),
             ],
+            Problem::ExternalLinks { links } => vec![("links", list(links))],
+            Problem::PiiInText { found } => {
+                let names: Vec<String> = found
+                    .iter()
+                    .map(|f| {
+                        let k = crate::validate::pii::Found::from_key(f);
+                        s(if zh { k.zh() } else { k.en() })
+                    })
+                    .collect();
+                vec![("found", list(&names))]
+            }
             Problem::NoDataSheet | Problem::Required | Problem::NoRegistry => Vec::new(),
         }
     }
@@ -470,6 +625,16 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "WorkerDied",
         "读取文件时读取进程异常退出（{detail}），文件可能已损坏或过大",
         "the reader process died on this file ({detail}); it is damaged or too large",
+    ),
+    (
+        "WebPage",
+        "此文件是以 Excel 文件名保存的{kind}，不是真正的 Excel 工作簿，无法读取；请用 Excel 打开后“另存为”Excel 工作簿（.xlsx）再报送",
+        "the file is {kind} saved with an Excel name, not an Excel workbook, so it cannot be read: open it in Excel and save it as an Excel workbook (.xlsx), then send that",
+    ),
+    (
+        "Entry",
+        "{what}（{detail}）；其他文件照常处理",
+        "{what} ({detail}); the other files went on",
     ),
     (
         "WorkerTimeout",
@@ -566,6 +731,16 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "this form was made from an older definition of {template} (version {form_version}; now {current_version}) and its headers {headers} are no longer read; fill in the new form",
     ),
     (
+        "FormProperty",
+        "报表属性 {property} 的值 {value} 无效（应为{expected}），文件未使用；请用市里下发的报表填报",
+        "the form's property {property} is {value}, which is not {expected}; the file was not used: fill in the form the city sent",
+    ),
+    (
+        "FormMismatch",
+        "报表属性 {property} 为 {value}，但文件所在的“{place}”表明是 {named}，两者不一致，文件未使用；请确认报送单位和期别后重新报送",
+        "the form's property {property} says {value} but it came in under {place}, which names {named}; the file was not used: check the county and period and send it again",
+    ),
+    (
         "FormOlder",
         "此报表由旧版模板生成（{template} 版本 {form_version}，当前版本 {current_version}），表头均可识别，已按当前定义读取",
         "form made from an older definition of {template} (version {form_version}; now {current_version}); its headers are all still read, so it was read with the current definition",
@@ -584,6 +759,16 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Moved",
         "“{field}”不应改变，本期为 {value}，上期（{previous_period}，{previous_at}）为 {previous}，已保留，请核实",
         "{field} cannot change: {value}, the previous period had {previous} ({previous_period}, {previous_at}); kept, please check it",
+    ),
+    (
+        "ExternalLinks",
+        "此工作簿的公式引用了其他工作簿（{links}），读取的是上次保存时的缓存值，可能已过时；请将公式改为数值后报送",
+        "formulas in this workbook refer to other workbooks ({links}); the values read are those cached when it was last saved and may be out of date: paste them as values before sending",
+    ),
+    (
+        "PiiInText",
+        "“{field}”中含有个人信息（{found}），已遮盖后保存；此列不应填写身份证号或电话",
+        "{field} holds personal data ({found}); it was masked before it was stored: this column is not for ID or phone numbers",
     ),
     (
         "MissingColumn",
@@ -761,6 +946,13 @@ mod tests {
                 detail: t("d"),
             },
             Problem::WorkerDied { detail: t("d") },
+            Problem::WebPage {
+                kind: t("a web page (an HTML table)"),
+            },
+            Problem::Entry {
+                fault: EntryFault::LinkOutside,
+                detail: t("/etc"),
+            },
             Problem::WorkerTimeout { seconds: 3 },
             Problem::NoTemplate {
                 headers: vec![t("a"), t("b")],
@@ -874,6 +1066,22 @@ mod tests {
                 previous: t("2021-05-01"),
                 previous_period: t("2023-12"),
                 previous_at: t("a.csv a!F2"),
+            },
+            Problem::PiiInText {
+                found: vec![t("id_number"), t("mobile")],
+            },
+            Problem::ExternalLinks {
+                links: vec![t("file:///C:/汇总.xlsx")],
+            },
+            Problem::FormProperty {
+                property: t("zhenxing.county"),
+                value: t("../x"),
+            },
+            Problem::FormMismatch {
+                property: t("zhenxing.county"),
+                value: t("如皋市"),
+                place: t("启东市"),
+                named: t("启东市"),
             },
         ];
         let mut kinds: Vec<&str> = all.iter().map(|p| p.kind()).collect();

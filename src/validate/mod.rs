@@ -102,9 +102,10 @@ impl<'a> Engine<'a> {
     fn base_result(&self, path: &Path) -> FileResult {
         FileResult {
             path: path.to_path_buf(),
+            // kept losslessly: two names that are not UTF-8 stay apart
             name: path
                 .file_name()
-                .map(|n| n.to_string_lossy().to_string())
+                .map(|n| crate::fsio::path_text(Path::new(n)))
                 .unwrap_or_default(),
             ..FileResult::empty()
         }
@@ -167,6 +168,10 @@ impl<'a> Engine<'a> {
             }
         }
         let mut run = FileRun::new(self, Arc::from(res.name.as_str()), force);
+        run.folder = path
+            .parent()
+            .and_then(|d| d.file_name())
+            .map(|d| d.to_string_lossy().into_owned());
         set_stage("reading the file");
         let read = stream_isolated(path, &self.limits, &self.isolation, &mut |f| {
             run.on_frame(f)
@@ -180,6 +185,9 @@ impl<'a> Engine<'a> {
             Err(e) => {
                 // whatever was read before the reader failed is not used
                 let p = match e {
+                    WorkerError::Read(crate::read::ReadError::WebPage(kind)) => {
+                        Problem::WebPage { kind }
+                    }
                     WorkerError::Read(e) => Problem::Unreadable {
                         code: e.code().to_string(),
                         detail: e.to_string(),
@@ -249,6 +257,75 @@ impl<'a> Engine<'a> {
             tm
         };
         ctx
+    }
+
+    /// What is wrong with a generated form's identity, if anything: a
+    /// template the pipeline lacks, a county the registry lacks, a period
+    /// that is none, or a property that disagrees with the folder or the
+    /// file name the form came in under.
+    fn form_problem(&self, f: &FormIdentity, name: &str, folder: Option<&str>) -> Option<Problem> {
+        let unknown = |property: &str, value: &str| {
+            Some(Problem::FormProperty {
+                property: format!("zhenxing.{property}"),
+                value: value.chars().take(100).collect(),
+            })
+        };
+        let sources = &self.pipeline.sources;
+        let Some(src) = self.pipeline.source(&f.template) else {
+            return unknown("template", &f.template);
+        };
+        if !f.period.is_empty() && crate::analysis::tables::period_end(&f.period).is_none() {
+            return unknown("period", &f.period);
+        }
+        let reg = self.registry;
+        if !f.county.is_empty() {
+            let known = match reg {
+                Some(reg) => !reg.townships(&f.county).is_empty(),
+                // without a registry a county is at least one plain name
+                None => {
+                    crate::fsio::safe_component(&f.county).as_deref() == Some(f.county.as_str())
+                }
+            };
+            if !known {
+                return unknown("county", &f.county);
+            }
+        }
+        let mismatch = |property: &str, value: &str, place: &str, named: String| {
+            Some(Problem::FormMismatch {
+                property: format!("zhenxing.{property}"),
+                value: value.to_string(),
+                place: place.to_string(),
+                named,
+            })
+        };
+        if let (Some(reg), false) = (reg, f.county.is_empty()) {
+            for place in [folder, Some(name)].into_iter().flatten() {
+                if let Some(c) = reg.find_county_in(place).filter(|c| *c != f.county) {
+                    return mismatch("county", &f.county, place, c);
+                }
+            }
+        }
+        let (fy, fm) = find_period(&f.period);
+        let (ny, nm) = find_period(name);
+        if let (Some(a), Some(b)) = (fy, ny) {
+            let months_differ = matches!((fm, nm), (Some(x), Some(y)) if x != y);
+            if a != b || months_differ {
+                let named = match nm {
+                    Some(m) => format!("{b}-{m:02}"),
+                    None => b.to_string(),
+                };
+                return mismatch("period", &f.period, name, named);
+            }
+        }
+        let by_name: Vec<&str> = sources
+            .iter()
+            .filter(|s| s.filename.iter().any(|r| r.is_match(name)))
+            .map(|s| s.id.as_str())
+            .collect();
+        if !by_name.is_empty() && !by_name.contains(&src.id.as_str()) {
+            return mismatch("template", &f.template, name, by_name.join(", "));
+        }
+        None
     }
 
     fn sheet_township(&self, sheet: &str, county: Option<&str>) -> Option<String> {

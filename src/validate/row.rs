@@ -22,7 +22,13 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                 let mut vals = Vec::new();
                 for &c in cols {
                     let cell = row.get(c).unwrap_or(&EMPTY);
-                    match self.parse_cell(f, c, cell) {
+                    match self.mask_personal(
+                        self.parse_cell(f, c, cell),
+                        f,
+                        Some(c),
+                        r,
+                        &mut unusual,
+                    ) {
                         Parsed::Ok(Value::Null) => {}
                         Parsed::Ok(v) => vals.push((c, v)),
                         Parsed::Err(p) => {
@@ -57,6 +63,7 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                 }
                 None => Parsed::Ok(self.context_value(field)),
             };
+            let p = self.mask_personal(p, f, col, r, &mut unusual);
             if let Parsed::Err(pr) = &p {
                 let raw = col.and_then(|c| row.get(c)).map(raw_text);
                 problems.push(self.issue(pr.clone(), r, col, Some(f), raw));

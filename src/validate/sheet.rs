@@ -82,7 +82,8 @@ impl<'p, 'a> SheetPass<'p, 'a> {
         .or_else(|| f.map(|f| f.header.clone()));
         let raw = match (f.and_then(|f| f.pii), raw) {
             (Some(kind), Some(r)) => Some(mask_pii(kind, &r)),
-            (_, r) => r,
+            // personal data typed into any other cell is masked too
+            (_, r) => r.map(|r| crate::validate::pii::masked(&r).into_owned()),
         };
         Issue {
             problem: p,
@@ -145,12 +146,40 @@ impl<'p, 'a> SheetPass<'p, 'a> {
         }
     }
 
+    /// A text value of a field not marked `pii` that holds personal data:
+    /// masked, with a warning that names the cell (the row is kept).
+    pub(super) fn mask_personal(
+        &self,
+        p: Parsed,
+        f: usize,
+        col: Option<usize>,
+        r: usize,
+        warnings: &mut Vec<Issue>,
+    ) -> Parsed {
+        match p {
+            Parsed::Ok(Value::Text(t)) if self.source.fields[f].pii.is_none() => {
+                match crate::validate::pii::mask_text(&t) {
+                    Some((m, found)) => {
+                        let mut keys: Vec<String> =
+                            found.iter().map(|k| k.key().to_string()).collect();
+                        keys.dedup();
+                        let w = Problem::PiiInText { found: keys };
+                        warnings.push(self.issue(w, r, col, Some(f), Some(m.clone())));
+                        Parsed::Ok(Value::Text(m))
+                    }
+                    None => Parsed::Ok(Value::Text(t)),
+                }
+            }
+            other => other,
+        }
+    }
+
     /// The sheet's headers: each matched column's label as written (its
     /// rows joined by `/`) with its field, and the unknown columns.
     pub(super) fn header_record(&self) -> HeaderRecord {
         let mut r = HeaderRecord::default();
         for (c, m) in self.band.columns.iter().enumerate() {
-            let label = self.band.labels[c].trim().to_string();
+            let label = crate::validate::pii::masked(self.band.labels[c].trim()).into_owned();
             match m {
                 Some(m) => {
                     let f = &self.source.fields[m.field];

@@ -71,7 +71,7 @@ pub fn hostile() -> Vec<String> {
     v
 }
 
-fn pipeline() -> Pipeline {
+pub(crate) fn pipeline() -> Pipeline {
     let p = zhenxing::config::load(&repo().join("pipelines/nantong.toml")).unwrap();
     Pipeline {
         registry: repo().join("sample_data/registry/南通市村社区名录.xlsx"),
@@ -93,9 +93,9 @@ fn id_number(seq: usize) -> String {
 }
 
 /// One registry village: county, township, village, code.
-type Village = (String, String, String, String);
+pub(crate) type Village = (String, String, String, String);
 
-fn villages(p: &Pipeline) -> BTreeMap<String, Vec<Village>> {
+pub(crate) fn villages(p: &Pipeline) -> BTreeMap<String, Vec<Village>> {
     let (_, res) = load_registry(p, Isolation::in_process()).unwrap();
     let src = p.registry_source().unwrap();
     let at = |n: &str| src.field_index(n).unwrap();
@@ -115,10 +115,10 @@ fn villages(p: &Pipeline) -> BTreeMap<String, Vec<Village>> {
     by_county
 }
 
-const LOCATION: [&str; 4] = ["county", "township", "village", "village_code"];
+pub(crate) const LOCATION: [&str; 4] = ["county", "township", "village", "village_code"];
 
 /// A valid value for a field in row `i` of a file about village `v`.
-fn good(f: &Field, i: usize, v: &Village) -> String {
+pub(crate) fn good(f: &Field, i: usize, v: &Village) -> String {
     match f.name.as_str() {
         "county" => return v.0.clone(),
         "township" => return v.1.clone(),
@@ -428,7 +428,7 @@ pub fn clean_file(
 
 /// Writes one sheet of rows as a county's file of a template for 2024
 /// (June 2024 for monthly templates), named as counties name them.
-fn write_county_file(
+pub(crate) fn write_county_file(
     dir: &Path,
     src: &Source,
     county: &str,

@@ -13,12 +13,14 @@ use crate::util::{registry, repo, Out};
 /// A fixed test key (never a real one).
 pub(crate) const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
-/// Runs `zhenxing run` to completion.
+/// Runs `zhenxing run --quiet` to completion.
 pub(crate) fn run(out: &Path, inbox: &Path, extra: &[&str], env: &[(&str, &str)]) -> Out {
-    let o = run_cmd(out, inbox, extra)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
+    output(run_cmd(out, inbox, extra).envs(env.iter().copied()))
+}
+
+/// A command run to completion.
+pub(crate) fn output(c: &mut Command) -> Out {
+    let o = c.output().unwrap();
     Out {
         code: o.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&o.stdout).to_string(),
@@ -26,12 +28,18 @@ pub(crate) fn run(out: &Path, inbox: &Path, extra: &[&str], env: &[(&str, &str)]
     }
 }
 
-/// `zhenxing run` on this inbox and output, as a command to start.
+/// `zhenxing run --quiet` on this inbox and output, as a command to start.
 fn run_cmd(out: &Path, inbox: &Path, extra: &[&str]) -> Command {
+    let mut c = loud_run_cmd(out, inbox, extra);
+    c.arg("--quiet");
+    c
+}
+
+/// `zhenxing run` on this inbox and output, printing a line per file.
+pub(crate) fn loud_run_cmd(out: &Path, inbox: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(crate::util::bin());
     c.args([
         "run",
-        "--quiet",
         "--out",
         out.to_str().unwrap(),
         "--inbox",
@@ -717,8 +725,17 @@ fn rollback_publishes_the_previous_version_and_status_reports_it() {
     let zx = |args: &[&str]| {
         let mut a = args.to_vec();
         a.extend(["--out", out.to_str().unwrap()]);
-        crate::util::zx(&a)
+        crate::util::zx_env(&a, &[("ZHENXING_KEY", KEY)])
     };
+    // a configured key that is not the lake's: refused, the lake as it was
+    let other = "ff".repeat(32);
+    let r = crate::util::zx_env(
+        &["rollback", "--out", out.to_str().unwrap()],
+        &[("ZHENXING_KEY", &other)],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("nothing was rolled back"), "{}", r.stderr);
+    assert_eq!(current_version(&out), v2);
     let r = zx(&["rollback"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(current_version(&out), v1);

@@ -2,6 +2,7 @@
 //! library on whole inboxes) in its own temporary directory.
 
 mod bad_inbox;
+mod boundary;
 mod check;
 #[cfg(feature = "delta")]
 mod delta;
