@@ -108,8 +108,6 @@ pub fn stage_unless_current(
     let Some(version) = layout.current() else {
         return Ok(None);
     };
-    let stamp = crate::analysis::indicators::stamp(p, defs, &version);
-    let stamp_path = crate::analysis::indicators::dir(out).join("_stamp.json");
     if up_to_date(p, defs, out) == Some(true) {
         return Ok(Some(match lang {
             Lang::Zh => format!("指标：已是湖版本 {version} 和当前定义的结果（未重新计算）"),
@@ -119,8 +117,23 @@ pub fn stage_unless_current(
         }));
     }
     let line = stage(p, defs, out, true, lang)?;
-    crate::report::write_atomic(&stamp_path, stamp.as_bytes()).map_err(|e| e.to_string())?;
+    write_stamp(p, defs, out)?;
     Ok(line)
+}
+
+/// Records that the indicator tables and reports were made from the
+/// published version and these definitions (what [`up_to_date`] reads).
+fn write_stamp(
+    p: &crate::config::Pipeline,
+    defs: &crate::analysis::indicators::Definitions,
+    out: &Path,
+) -> Result<(), String> {
+    let Some(version) = Layout::new(out).current() else {
+        return Ok(());
+    };
+    let stamp = crate::analysis::indicators::stamp(p, defs, &version);
+    let path = crate::analysis::indicators::dir(out).join("_stamp.json");
+    crate::report::write_atomic(&path, stamp.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// Whether the indicator tables and reports were made from the published
@@ -158,8 +171,18 @@ pub fn run(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, reports: bo
         Err(code) => return code,
     };
     match stage(&p, &defs, &out, reports, Lang::En) {
+        // with the reports made too, the stage is up to date
         Ok(Some(line)) => {
             println!("{line}");
+            let stamped = if reports {
+                write_stamp(&p, &defs, &out)
+            } else {
+                Ok(())
+            };
+            if let Err(e) = stamped {
+                eprintln!("zhenxing indicators: {e}");
+                return exit::FAILED;
+            }
             exit::CLEAN
         }
         Ok(None) => {

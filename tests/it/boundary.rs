@@ -11,7 +11,7 @@ use zhenxing::config::FieldType;
 use zhenxing::synth::write::{FileKind, Out as Cell};
 
 use super::bad_inbox::{good, pipeline, villages, write_county_file, LOCATION};
-use super::hostile::patch_zip;
+use super::hostile::{add_to_zip, patch_zip};
 use super::lake::{loud_run_cmd, output, KEY};
 use super::util::*;
 
@@ -728,4 +728,101 @@ fn overlapping_runs_leave_one_whole_feedback_folder() {
         .filter(|p| p.starts_with("feedback.") || p.contains(".tmp"))
         .collect();
     assert_eq!(left, Vec::<String>::new());
+}
+
+#[test]
+fn a_web_page_named_xls_and_formulas_into_other_workbooks_are_named() {
+    let d = tempfile::tempdir().unwrap();
+    let html = d.path().join("如皋市_党员培训与双带统计表_2024.xls");
+    std::fs::write(
+        &html,
+        "\u{feff}<html><head><meta charset=\"utf-8\"></head><body><table><tr><td>县(市、区)</td></tr></table></body></html>",
+    )
+    .unwrap();
+    let xml = d.path().join("如皋市_党员培训与双带统计表_2023.xls");
+    std::fs::write(
+        &xml,
+        "<?xml version=\"1.0\"?>\n<Workbook xmlns=\"urn:schemas-microsoft-com:office:spreadsheet\"></Workbook>",
+    )
+    .unwrap();
+    let linked = d.path().join("如皋市_党员培训与双带统计表_2022.xlsx");
+    let sample = repo().join("sample_data/inbox/如皋市/如皋市_党员培训与双带统计表_2022.xlsx");
+    add_to_zip(
+        &sample,
+        &linked,
+        "xl/externalLinks/_rels/externalLink1.xml.rels",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/externalLinkPath\" Target=\"file:///D:/汇总/乡镇汇总.xlsx\" TargetMode=\"External\"/></Relationships>",
+    );
+    let (code, v) = validate_json(&[html, xml, linked]);
+    assert_eq!(code, 1);
+    let files = v.as_array().unwrap();
+    for f in &files[..2] {
+        assert_eq!(issues(f, "file_error")[0].0, "F_WEB_PAGE");
+    }
+    let zh = |f: &serde_json::Value| f["issues"][0]["message_zh"].as_str().unwrap().to_string();
+    assert_eq!(
+        zh(&files[0]),
+        "此文件是以 Excel 文件名保存的网页（HTML 表格），不是真正的 Excel 工作簿，无法读取；请用 Excel 打开后“另存为”Excel 工作簿（.xlsx）再报送"
+    );
+    assert!(zh(&files[1]).contains("Excel 2003 XML 表格"));
+    let w: Vec<&serde_json::Value> = files[2]["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["code"] == "W_EXTERNAL_LINK")
+        .collect();
+    assert_eq!(w.len(), 1);
+    assert_eq!(
+        w[0]["message_zh"],
+        "此工作簿的公式引用了其他工作簿（file:///D:/汇总/乡镇汇总.xlsx），读取的是上次保存时的缓存值，可能已过时；请将公式改为数值后报送"
+    );
+    // the rows are read as they were cached
+    assert_eq!(files[2]["failed"], false);
+}
+
+#[test]
+fn an_open_key_file_is_said_and_stale_indicators_are_said() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("key");
+    std::fs::write(&key, format!("{KEY}\n")).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let inbox = super::lake::county_inbox(d.path(), "海安市", &["2022", "2023"]);
+    let out = d.path().join("out");
+    let mut c = run_cmd(&out, &inbox, &["--quiet"]);
+    c.env_remove("ZHENXING_KEY").env("ZHENXING_KEY_FILE", &key);
+    let o = output(&mut c);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!(
+            "the pseudonym key file {} has mode 644, so other users can read it; run chmod 600 {}",
+            key.display(),
+            key.display()
+        )),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("其他用户可读"), "{}", o.stderr);
+    // the lake is published without its indicators: status says so
+    let status = |args: &[&str]| {
+        let mut a = vec!["status", "--out", out.to_str().unwrap()];
+        a.extend(args);
+        zx(&a)
+    };
+    let s = status(&[]);
+    assert!(
+        s.stdout.contains("the indicators and reports are STALE"),
+        "{}",
+        s.stdout
+    );
+    let j: serde_json::Value = serde_json::from_str(&status(&["--json"]).stdout).unwrap();
+    assert_eq!(j["indicators_current"], false);
+    let i = zx_env(
+        &["indicators", "--report", "--out", out.to_str().unwrap()],
+        &[("ZHENXING_KEY", KEY)],
+    );
+    assert_eq!(i.code, 0, "{}", i.stderr);
+    let j: serde_json::Value = serde_json::from_str(&status(&["--json"]).stdout).unwrap();
+    assert_eq!(j["indicators_current"], true);
+    assert!(!status(&[]).stdout.contains("STALE"));
 }

@@ -29,6 +29,21 @@ fn good_xlsx(path: &Path) {
 
 /// Rewrites one entry of a zip.
 pub fn patch_zip(src: &Path, dst: &Path, entry: &str, f: impl Fn(String) -> String) {
+    copy_zip(src, dst, entry, f, None);
+}
+
+/// A copy of a zip with one more entry.
+pub fn add_to_zip(src: &Path, dst: &Path, entry: &str, data: &str) {
+    copy_zip(src, dst, "", |x| x, Some((entry, data)));
+}
+
+fn copy_zip(
+    src: &Path,
+    dst: &Path,
+    entry: &str,
+    f: impl Fn(String) -> String,
+    extra: Option<(&str, &str)>,
+) {
     use std::io::Read;
     let mut zin = zip::ZipArchive::new(std::fs::File::open(src).unwrap()).unwrap();
     let mut out = zip::ZipWriter::new(std::fs::File::create(dst).unwrap());
@@ -43,6 +58,10 @@ pub fn patch_zip(src: &Path, dst: &Path, entry: &str, f: impl Fn(String) -> Stri
         }
         out.start_file(name, opts).unwrap();
         out.write_all(&data).unwrap();
+    }
+    if let Some((name, data)) = extra {
+        out.start_file(name, opts).unwrap();
+        out.write_all(data.as_bytes()).unwrap();
     }
     out.finish().unwrap();
 }
