@@ -44,6 +44,20 @@ pub fn decode_text(bytes: &[u8]) -> Result<(String, &'static str), ReadError> {
 }
 
 pub(super) fn read_csv(bytes: &[u8], limits: &Limits) -> Result<RawWorkbook, ReadError> {
+    collect(|emit| stream_csv(bytes, limits, "csv", emit))
+}
+
+/// Reads CSV bytes into frames as the records come: the sheet (named
+/// `sheet`), then batches of rows. Rows are numbered as a spreadsheet
+/// shows them, by line; a run of blank lines costs nothing and is never
+/// sent, so a file with millions of empty lines keeps its rows. The row
+/// limit counts the rows that hold something.
+pub(super) fn stream_csv(
+    bytes: &[u8],
+    limits: &Limits,
+    sheet: &str,
+    emit: &mut dyn FnMut(Frame),
+) -> Result<(), ReadError> {
     if bytes.contains(&0) && !bytes.starts_with(&[0xFF, 0xFE]) && !bytes.starts_with(&[0xFE, 0xFF])
     {
         return Err(ReadError::NotSpreadsheet(
@@ -57,7 +71,28 @@ pub(super) fn read_csv(bytes: &[u8], limits: &Limits) -> Result<RawWorkbook, Rea
         .flexible(true)
         .delimiter(delimiter)
         .from_reader(text.as_bytes());
-    let mut b = SheetBuilder::new(limits);
+    emit(Frame::Book {
+        format: Format::Csv,
+        is_1904: false,
+        encoding: Some(enc.to_string()),
+        sheets: vec![SheetMeta {
+            name: sheet.to_string(),
+            hidden: false,
+            merges: Vec::new(),
+            has_merge_info: false,
+        }],
+        properties: Vec::new(),
+    });
+    // a line number is no grid position: only filled rows count
+    let mut builder = SheetBuilder::new(limits);
+    builder.max_rows = usize::MAX;
+    let mut sink = RowSink {
+        b: builder,
+        sheet: 0,
+        name: sheet.to_string(),
+        emit,
+    };
+    let mut filled = 0usize;
     let mut budget = limits.max_cells;
     let mut record = csv::StringRecord::new();
     let bytes_text = text.as_bytes();
@@ -78,10 +113,7 @@ pub(super) fn read_csv(bytes: &[u8], limits: &Limits) -> Result<RawWorkbook, Rea
         // blank lines, so rows are counted from the record's byte offset.
         let start = record.position().map(|p| p.byte() as usize).unwrap_or(last);
         let start = start.min(bytes_text.len());
-        newlines += bytes_text[last..start.max(last)]
-            .iter()
-            .filter(|&&c| c == b'\n')
-            .count();
+        newlines += memchr::memchr_iter(b'\n', &bytes_text[last..start.max(last)]).count();
         last = start.max(last);
         let leading = bytes_text[start..]
             .iter()
@@ -89,24 +121,23 @@ pub(super) fn read_csv(bytes: &[u8], limits: &Limits) -> Result<RawWorkbook, Rea
             .filter(|&&c| c == b'\n')
             .count();
         let row = (newlines + leading).saturating_sub(embedded);
+        if record.iter().any(|f| !f.is_empty()) {
+            filled += 1;
+            if filled > limits.max_rows {
+                return Err(ReadError::TooLarge(format!(
+                    "more than {} filled rows (line {})",
+                    limits.max_rows,
+                    row.saturating_add(1)
+                )));
+            }
+        }
         for (c, field) in record.iter().enumerate() {
-            b.put(row, c, RawCell::Text(field.to_string()), &mut budget)?;
+            sink.cell(row, c, RawCell::Text(field.to_string()), &mut budget)?;
             embedded += field.matches('\n').count();
         }
     }
-    Ok(RawWorkbook {
-        format: Format::Csv,
-        is_1904: false,
-        encoding: Some(enc.to_string()),
-        sheets: vec![RawSheet {
-            name: "csv".to_string(),
-            hidden: false,
-            rows: b.rows,
-            merges: Vec::new(),
-            has_merge_info: false,
-        }],
-        properties: Vec::new(),
-    })
+    sink.finish();
+    Ok(())
 }
 
 /// Picks the delimiter that splits the first lines most consistently.

@@ -368,6 +368,20 @@ pub fn stream_file(
         .unwrap_or("")
         .to_ascii_lowercase();
     let is_zip = bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06");
+    let is_ole = bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]);
+    if !is_zip
+        && !is_ole
+        && matches!(ext.as_str(), "csv" | "txt" | "tsv")
+        && !bytes.iter().all(|b| b.is_ascii_whitespace())
+    {
+        // Excel names a CSV's only sheet after the file; cell references
+        // match what the officer sees
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().chars().take(31).collect::<String>())
+            .unwrap_or_else(|| "csv".to_string());
+        return delimited::stream_csv(&bytes, limits, &stem, emit);
+    }
     let mut wb = if is_zip {
         match inspect_zip(&bytes, limits)? {
             ZipKind::Xlsx => return stream_xlsx(bytes, limits, emit),
@@ -661,6 +675,40 @@ mod tests {
         assert_eq!(rows.len(), 4);
         assert!(rows[1].is_empty());
         assert_eq!(rows[3][0], RawCell::Text("新华村".into()));
+    }
+
+    #[test]
+    fn a_csv_with_millions_of_blank_lines_keeps_its_rows_and_their_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("如皋市_培训_2024.csv");
+        let text = format!("村,户数\n新华村,12\n{}\n平安村,3\n", "\n".repeat(3_000_000));
+        std::fs::write(&path, text).unwrap();
+        let mut frames = Vec::new();
+        stream_file(&path, &Limits::default(), &mut |f| frames.push(f)).unwrap();
+        let rows: Vec<(usize, usize)> = frames
+            .iter()
+            .filter_map(|f| match f {
+                Frame::Rows { first, rows, .. } => Some((*first, rows.len())),
+                _ => None,
+            })
+            .collect();
+        // the two first rows, then the row after the 3,000,001 blank lines
+        // at its own line
+        assert_eq!(rows, [(0, 2), (3_000_003, 1)]);
+        match &frames[0] {
+            Frame::Book { sheets, format, .. } => {
+                assert_eq!(*format, Format::Csv);
+                assert_eq!(sheets[0].name, "如皋市_培训_2024");
+            }
+            f => panic!("{f:?}"),
+        }
+        // the row limit counts filled rows, not lines
+        let small = Limits {
+            max_rows: 2,
+            ..Limits::default()
+        };
+        let err = stream_file(&path, &small, &mut |_| {}).unwrap_err();
+        assert_eq!(err.code(), "F_TOO_LARGE");
     }
 
     #[test]

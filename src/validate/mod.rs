@@ -24,8 +24,8 @@ use file::*;
 pub const MARKER_SHEET: &str = "_zhenxing";
 
 pub use model::{Counts, FileResult, HeaderRecord, HeaderUse, Record, SheetSummary};
-pub use period::find_period;
 use period::*;
+pub use period::{find_period, period_end};
 use sheet::*;
 
 use std::collections::HashMap;
@@ -274,7 +274,7 @@ impl<'a> Engine<'a> {
         let Some(src) = self.pipeline.source(&f.template) else {
             return unknown("template", &f.template);
         };
-        if !f.period.is_empty() && crate::analysis::tables::period_end(&f.period).is_none() {
+        if !f.period.is_empty() && period_end(&f.period).is_none() {
             return unknown("period", &f.period);
         }
         let reg = self.registry;

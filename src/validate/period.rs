@@ -30,6 +30,28 @@ pub fn find_period(text: &str) -> (Option<i32>, Option<u32>) {
     (None, None)
 }
 
+/// The last day of a text period: `2024` → 2024-12-31, `2024-06` →
+/// 2024-06-30, `2024-Q1` → 2024-03-31; `current` and other text: none.
+pub fn period_end(period: &str) -> Option<chrono::NaiveDate> {
+    let y: i32 = period.get(..4)?.parse().ok()?;
+    let rest = period.get(4..)?;
+    let last_month = match rest {
+        "" => 12,
+        r if r.starts_with("-Q") => r[2..].parse::<u32>().ok().filter(|q| (1..=4).contains(q))? * 3,
+        r if r.starts_with('-') => r[1..]
+            .parse::<u32>()
+            .ok()
+            .filter(|m| (1..=12).contains(m))?,
+        _ => return None,
+    };
+    let (ny, nm) = if last_month == 12 {
+        (y + 1, 1)
+    } else {
+        (y, last_month + 1)
+    };
+    chrono::NaiveDate::from_ymd_opt(ny, nm, 1)?.pred_opt()
+}
+
 /// Facts about a file that rows without their own column inherit.
 #[derive(Debug, Clone, Default)]
 pub(super) struct FileContext {

@@ -394,12 +394,18 @@ impl Registry {
             .collect();
         scored.sort_by(|a, b| (a.0, a.1, &a.2.code).cmp(&(b.0, b.1, &b.2.code)));
         let limit = target.len().max(2);
-        scored
-            .into_iter()
-            .filter(|(d, _, _)| *d < limit)
-            .take(3)
-            .map(|(_, _, v)| format!("{}{}", v.township, v.name))
-            .collect()
+        // a new vector, not one collected from `scored`: that would reuse
+        // its allocation (a slot per village of the county) for three
+        // names, and every unknown village's suggestions kept it alive
+        let mut out = Vec::with_capacity(3);
+        out.extend(
+            scored
+                .iter()
+                .filter(|(d, _, _)| *d < limit)
+                .take(3)
+                .map(|(_, _, v)| format!("{}{}", v.township, v.name)),
+        );
+        out
     }
 }
 

@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// Distinct unknown village names a sheet searches suggestions for.
+const SUGGESTIONS_KEPT: usize = 4096;
+
 impl<'p, 'a> SheetPass<'p, 'a> {
     /// Parses and validates one data row on its own (rows are evaluated in
     /// parallel); what depends on other rows happens in [`Self::finish_row`].
@@ -249,11 +252,19 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                 }
                 if let Some(reg) = self.engine.registry {
                     let key = format!("{county}\u{1F}{township}\u{1F}{name}");
-                    *suggestions = self
-                        .suggestions
-                        .entry(key)
-                        .or_insert_with(|| reg.suggest(county, township, name))
-                        .clone();
+                    // names repeat (one village misspelt on every row); a
+                    // sheet with thousands of distinct unknown names is
+                    // another county's or a wrong registry's: past the first
+                    // ones it gets no "did you mean" search (time, memory)
+                    *suggestions = match self.suggestions.get(&key) {
+                        Some(s) => s.clone(),
+                        None if self.suggestions.len() < SUGGESTIONS_KEPT => {
+                            let s = reg.suggest(county, township, name);
+                            self.suggestions.insert(key, s.clone());
+                            s
+                        }
+                        None => Vec::new(),
+                    };
                 }
             }
         }
