@@ -13,17 +13,27 @@
 # generator, a first run, an unchanged rerun, one county's resubmission,
 # then indicators and report alone; wall time and peak memory of each.
 # Needs about 8 GB of disk; INDICATORS=0 skips the indicator and report stages.
+#
+# bash tests/bench.sh --rejects [DIR]: memory bounded by limits, not by
+# rejected rows: a nightly run over one CSV of ROWS (default 1,000,000)
+# rows that are all unknown villages, and `validate --annotate` of one with
+# 50,000; wall time and peak memory of each (goal: 500 MiB each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 national=0
+rejects=0
 if [ "${1:-}" = "--national" ]; then
   national=1
+  shift
+elif [ "${1:-}" = "--rejects" ]; then
+  rejects=1
   shift
 fi
 work=${1:-$(mktemp -d)}
 profile=${PROFILE:-dist}
 cargo build --profile "$profile" --quiet
-zx=target/$profile/zhenxing
+# (cargo's dev profile builds into target/debug)
+zx=target/$([ "$profile" = dev ] && echo debug || echo "$profile")/zhenxing
 export ZHENXING_KEY=${ZHENXING_KEY:-$(printf 'be%.0s' $(seq 32))}
 # one timed command: label, then the command; prints wall s and peak MiB
 timed() {
@@ -34,6 +44,26 @@ timed() {
   echo "$label: wall ${wall} s, peak RSS $((rss / 1024)) MiB"
   [ -z "$out" ] || echo "   ${out}" | cut -c1-600
 }
+if [ "$rejects" = 1 ]; then
+  rows=${ROWS:-1000000}
+  county="$work/rejects-inbox/如皋市"
+  mkdir -p "$county"
+  unknown() {
+    awk -v n="$1" 'BEGIN { print "县(市、区),镇(街道),村(社区),培训人次";
+      for (i = 0; i < n; i++) printf "如皋市,义德街道,无此村%d,12\n", i }'
+  }
+  unknown "$rows" > "$county/如皋市_党员培训与双带统计表_2024.csv"
+  rm -rf "$work/rejects-out" "$work/annotated"
+  timed "run over $rows rejected rows" $zx run -q --no-indicators --inbox "$work/rejects-inbox" \
+    --registry sample_data/registry/南通市村社区名录.xlsx --out "$work/rejects-out"
+  unknown 50000 > "$work/如皋市_党员培训与双带统计表_2023.csv"
+  # (its 50,000 problem lines go to /dev/null; time reports the largest process)
+  timed "validate --annotate of 50,000 problem cells" sh -c "$zx validate \
+    --registry sample_data/registry/南通市村社区名录.xlsx --annotate '$work/annotated' \
+    '$work/如皋市_党员培训与双带统计表_2023.csv' > /dev/null"
+  echo "(work folder: $work)"
+  exit 0
+fi
 if [ "$national" = 1 ]; then
   mkdir -p "$work"
   nat="$work/national"
