@@ -264,9 +264,10 @@ pub fn write(
     period: &str,
     dir: &Path,
 ) -> Result<PathBuf, ReportError> {
-    let folder = dir.join(county);
+    // a registry's county names a folder: made safe as one path component
+    let folder = crate::fsio::join_inside(dir, county, "未识别");
     let name = format!("{county}_{}_{}.xlsx", src.title, period.replace('-', "_"));
-    let path = folder.join(name);
+    let path = crate::fsio::join_inside(&folder, &name, "form.xlsx");
     let err = |e: XlsxError| ReportError::Write {
         path: path.clone(),
         message: e.to_string(),
@@ -637,7 +638,7 @@ pub fn pack(
     dir: &Path,
 ) -> Result<PathBuf, ReportError> {
     use std::io::Write;
-    let path = dir.join(format!("{county}_报表.zip"));
+    let path = crate::fsio::join_inside(dir, &format!("{county}_报表.zip"), "报表.zip");
     let err = |e: String| ReportError::Write {
         path: path.clone(),
         message: e,
