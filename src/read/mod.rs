@@ -344,6 +344,9 @@ fn collect(
     wb.ok_or_else(|| ReadError::Corrupt("no workbook was read".into()))
 }
 
+/// The first bytes of an OLE compound file (`.xls`, an encrypted xlsx).
+const OLE_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+
 /// Reads a file within `limits` and hands it to `emit` frame by frame:
 /// xlsx sheets stream in batches of rows as they are parsed; other formats
 /// are read whole, then sent in batches. The final `End` frame is left to
@@ -368,7 +371,7 @@ pub fn stream_file(
         .unwrap_or("")
         .to_ascii_lowercase();
     let is_zip = bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06");
-    let is_ole = bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]);
+    let is_ole = bytes.starts_with(&OLE_MAGIC);
     if !is_zip
         && !is_ole
         && matches!(ext.as_str(), "csv" | "txt" | "tsv")
@@ -382,7 +385,8 @@ pub fn stream_file(
             .unwrap_or_else(|| "csv".to_string());
         return delimited::stream_csv(&bytes, limits, &stem, emit);
     }
-    let mut wb = if is_zip {
+    // (a CSV streamed above: what is read whole here is no CSV)
+    let wb = if is_zip {
         match inspect_zip(&bytes, limits)? {
             ZipKind::Xlsx => return stream_xlsx(bytes, limits, emit),
             ZipKind::Ods => read_ods(bytes, limits)?,
@@ -390,16 +394,6 @@ pub fn stream_file(
     } else {
         read_bytes(bytes, &ext, limits)?
     };
-    if wb.format == Format::Csv {
-        // Excel names a CSV's only sheet after the file; cell references match what the officer sees
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().chars().take(31).collect::<String>())
-            .unwrap_or_else(|| "csv".to_string());
-        for s in &mut wb.sheets {
-            s.name = stem.clone();
-        }
-    }
     emit_whole(wb, emit);
     Ok(())
 }
@@ -492,7 +486,7 @@ pub fn read_bytes(bytes: Vec<u8>, ext: &str, limits: &Limits) -> Result<RawWorkb
             ZipKind::Xlsx => collect(|emit| stream_xlsx(bytes, limits, emit)),
             ZipKind::Ods => read_ods(bytes, limits),
         }
-    } else if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+    } else if bytes.starts_with(&OLE_MAGIC) {
         // an encrypted xlsx is an OLE file with an EncryptedPackage stream
         let marker: Vec<u8> = "EncryptedPackage"
             .encode_utf16()
