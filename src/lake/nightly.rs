@@ -291,24 +291,17 @@ pub fn is_fault_id(sha256: &str) -> bool {
 
 /// The result of an entry that is not read: its fault as a file error.
 fn fault_result(i: &Input, fault: EntryFault, detail: &str) -> FileResult {
-    let name = i
-        .abs
-        .file_name()
-        .map(|n| crate::fsio::path_text(Path::new(n)))
-        .unwrap_or_else(|| i.rel.clone());
     let mut res = FileResult {
-        path: i.abs.clone(),
         sha256: i.sha256.clone(),
-        ..FileResult::empty()
+        ..FileResult::of_path(&i.abs)
     };
     res.issues.push(crate::validate::issue::Issue::file(
         crate::validate::issue::Problem::Entry {
             fault,
             detail: detail.to_string(),
         },
-        &name,
+        &res.name,
     ));
-    res.name = name;
     res
 }
 

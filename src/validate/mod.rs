@@ -99,18 +99,6 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn base_result(&self, path: &Path) -> FileResult {
-        FileResult {
-            path: path.to_path_buf(),
-            // kept losslessly: two names that are not UTF-8 stay apart
-            name: path
-                .file_name()
-                .map(|n| crate::fsio::path_text(Path::new(n)))
-                .unwrap_or_default(),
-            ..FileResult::empty()
-        }
-    }
-
     /// Ingests one file; `force` names the template when it is known.
     /// Rows are validated while the reader is still reading.
     ///
@@ -130,7 +118,7 @@ impl<'a> Engine<'a> {
                     .map(|s| s.to_string())
                     .or_else(|| payload.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "panic".to_string());
-                let mut res = self.base_result(path);
+                let mut res = FileResult::of_path(path);
                 if let Ok((h, n)) = sha256_file(path) {
                     res.sha256 = h;
                     res.bytes = n;
@@ -150,7 +138,7 @@ impl<'a> Engine<'a> {
 
     fn ingest_inner(&self, path: &Path, force: Option<&'a Source>) -> FileResult {
         let t0 = std::time::Instant::now();
-        let mut res = self.base_result(path);
+        let mut res = FileResult::of_path(path);
         match sha256_file(path) {
             Ok((h, n)) => {
                 res.sha256 = h;

@@ -135,6 +135,19 @@ impl FileResult {
         }
     }
 
+    /// An empty result for the file at `path`, named by its file name
+    /// (kept losslessly: two names that are not UTF-8 stay apart).
+    pub fn of_path(path: &Path) -> FileResult {
+        FileResult {
+            path: path.to_path_buf(),
+            name: path
+                .file_name()
+                .map(|n| crate::fsio::path_text(Path::new(n)))
+                .unwrap_or_default(),
+            ..FileResult::empty()
+        }
+    }
+
     pub fn failed(&self) -> bool {
         self.issues
             .iter()
