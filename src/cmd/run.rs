@@ -324,7 +324,6 @@ fn feedback(
         // not opened now either
         .filter(|f| !crate::lake::nightly::is_fault_id(&f.sha256))
         .collect();
-    let dir = out.join("feedback");
     // staging folders of earlier runs that were stopped are removed
     if let Ok(rd) = std::fs::read_dir(out) {
         for e in rd.flatten() {
@@ -335,63 +334,76 @@ fn feedback(
         }
     }
     let fresh = out.join(format!("feedback.new-{}", m.run_id));
-    let written = (|| -> Result<(usize, Vec<String>), String> {
-        std::fs::create_dir_all(&fresh).map_err(|e| format!("{}: {e}", fresh.display()))?;
-        let registry = crate::validate::load_registry(p, iso.clone())
-            .map(|(r, _)| r)
-            .map_err(|e| e.to_string())?;
-        let engine = crate::validate::Engine::new(p, Some(&registry), iso.clone());
-        let mut previous = super::PreviousValues::new(p, out);
-        let mut taken: std::collections::HashMap<
-            std::path::PathBuf,
-            std::collections::HashSet<String>,
-        > = Default::default();
-        let mut failed = Vec::new();
-        let mut n = 0;
-        for f in &todo {
-            let path = inbox.join(crate::fsio::path_from_text(&f.path));
-            let mut res = engine.ingest(&path, None);
-            previous.check(&mut res);
-            // the county folder is a checked name (the registry's, or a
-            // form's after its check), made safe as one path component
-            // else the registry county whose folder it came in under
-            let county = res
-                .county
-                .clone()
-                .or_else(|| f.county.clone())
-                .or_else(|| {
-                    let top = f.path.split('/').next()?;
-                    (f.path.contains('/') && !registry.townships(top).is_empty())
-                        .then(|| top.to_string())
-                })
-                .unwrap_or_default();
-            let cdir = crate::fsio::join_inside(&fresh, &county, "未识别");
-            let names = taken.entry(cdir.clone()).or_default();
-            match crate::report::annotate::write(&res, &path, p, &cdir, names) {
-                Ok(_) => n += 1,
-                Err(e) => failed.push(format!("{}: {e}", crate::fsio::printable(&f.path))),
-            }
-        }
-        Ok((n, failed))
-    })();
-    let swapped = written.and_then(|r| {
-        // the last folder is moved aside, the new one put in its place
-        let old = out.join(format!("feedback.old-{}", m.run_id));
-        if dir.exists() {
-            std::fs::rename(&dir, &old).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        std::fs::rename(&fresh, &dir).map_err(|e| {
-            let _ = std::fs::rename(&old, &dir);
-            format!("{}: {e}", dir.display())
-        })?;
-        let _ = std::fs::remove_dir_all(&old);
-        let _ = crate::fsio::sync_dir(out);
-        Ok(Some(r))
-    });
-    if swapped.is_err() {
+    let done = write_copies(p, &todo, inbox, out, iso, &fresh)
+        .and_then(|r| swap_in(&fresh, out, &m.run_id).map(|_| Some(r)));
+    if done.is_err() {
         let _ = std::fs::remove_dir_all(&fresh);
     }
-    swapped
+    done
+}
+
+/// Annotated copies of `todo` into `fresh/<county>/`: the number written
+/// and, for each copy that could not be written, the file and why.
+fn write_copies(
+    p: &crate::config::Pipeline,
+    todo: &[&ManifestFile],
+    inbox: &std::path::Path,
+    out: &std::path::Path,
+    iso: &crate::worker::Isolation,
+    fresh: &std::path::Path,
+) -> Result<(usize, Vec<String>), String> {
+    use std::collections::{HashMap, HashSet};
+    std::fs::create_dir_all(fresh).map_err(|e| format!("{}: {e}", fresh.display()))?;
+    let registry = crate::validate::load_registry(p, iso.clone())
+        .map(|(r, _)| r)
+        .map_err(|e| e.to_string())?;
+    let engine = crate::validate::Engine::new(p, Some(&registry), iso.clone());
+    let mut previous = super::PreviousValues::new(p, out);
+    let mut taken: HashMap<std::path::PathBuf, HashSet<String>> = HashMap::new();
+    let mut failed = Vec::new();
+    let mut n = 0;
+    for f in todo {
+        let path = inbox.join(crate::fsio::path_from_text(&f.path));
+        let mut res = engine.ingest(&path, None);
+        previous.check(&mut res);
+        // the county folder is a checked name (the registry's, or a form's
+        // after its check), else the registry county whose folder the file
+        // came in under; made safe as one path component
+        let county = res
+            .county
+            .clone()
+            .or_else(|| f.county.clone())
+            .or_else(|| {
+                let top = f.path.split('/').next()?;
+                (f.path.contains('/') && !registry.townships(top).is_empty())
+                    .then(|| top.to_string())
+            })
+            .unwrap_or_default();
+        let cdir = crate::fsio::join_inside(fresh, &county, "未识别");
+        let names = taken.entry(cdir.clone()).or_default();
+        match crate::report::annotate::write(&res, &path, p, &cdir, names) {
+            Ok(_) => n += 1,
+            Err(e) => failed.push(format!("{}: {e}", crate::fsio::printable(&f.path))),
+        }
+    }
+    Ok((n, failed))
+}
+
+/// Puts `fresh` in place of `OUT/feedback`: the last folder is moved
+/// aside, the new one renamed in, the old one removed.
+fn swap_in(fresh: &std::path::Path, out: &std::path::Path, run_id: &str) -> Result<(), String> {
+    let dir = out.join("feedback");
+    let old = out.join(format!("feedback.old-{run_id}"));
+    if dir.exists() {
+        std::fs::rename(&dir, &old).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::rename(fresh, &dir).map_err(|e| {
+        let _ = std::fs::rename(&old, &dir);
+        format!("{}: {e}", dir.display())
+    })?;
+    let _ = std::fs::remove_dir_all(&old);
+    let _ = crate::fsio::sync_dir(out);
+    Ok(())
 }
 
 /// `OK   T01 如皋市 2024-06  read 270 = accepted 262 + rejected 2 + non-data 6  path`
