@@ -306,40 +306,6 @@ fn planted(k: usize) -> String {
     }
 }
 
-/// Every text an output file holds: a Parquet file's string values and
-/// key-value metadata, each entry of a zip (an xlsx), or its bytes.
-fn texts_in_file(path: &Path) -> Vec<String> {
-    use std::io::Read;
-    let bytes = std::fs::read(path).unwrap();
-    let mut found = Vec::new();
-    if path.extension().is_some_and(|x| x == "parquet") {
-        let df = zhenxing::lake::read_parquet(path).unwrap();
-        for c in df.columns() {
-            if let Ok(s) = c.str() {
-                found.extend(s.iter().flatten().map(str::to_string));
-            }
-        }
-        use polars::prelude::*;
-        let mut reader = ParquetReader::new(std::fs::File::open(path).unwrap());
-        let meta = reader.get_metadata().unwrap().clone();
-        for kv in meta.key_value_metadata().iter().flatten() {
-            found.push(kv.key.clone());
-            found.push(kv.value.clone().unwrap_or_default());
-        }
-    } else if bytes.starts_with(b"PK\x03\x04") {
-        let mut zip = ::zip::ZipArchive::new(std::io::Cursor::new(&bytes)).unwrap();
-        for i in 0..zip.len() {
-            let mut e = zip.by_index(i).unwrap();
-            let mut data = Vec::new();
-            e.read_to_end(&mut data).unwrap();
-            found.push(String::from_utf8_lossy(&data).to_string());
-        }
-    } else {
-        found.push(String::from_utf8_lossy(&bytes).to_string());
-    }
-    found
-}
-
 #[test]
 fn personal_data_typed_into_any_cell_is_masked_everywhere() {
     let d = tempfile::tempdir().unwrap();

@@ -124,39 +124,12 @@ pub(crate) fn county_inbox(dir: &Path, county: &str, skip: &[&str]) -> PathBuf {
     inbox
 }
 
-/// ID numbers in any output file: a Parquet file's string values and its
-/// key-value metadata, every entry of a zip (xlsx), or the bytes as text.
+/// ID numbers in any output file (see [`crate::util::texts_in_file`]).
 fn id_numbers_in_file(path: &Path) -> Vec<String> {
-    use std::io::Read;
-    let bytes = std::fs::read(path).unwrap();
-    let mut found = Vec::new();
-    if path.extension().is_some_and(|x| x == "parquet") {
-        let df = zhenxing::lake::read_parquet(path).unwrap();
-        for c in df.columns() {
-            if let Ok(s) = c.str() {
-                for v in s.iter().flatten() {
-                    found.extend(id_numbers_in(v));
-                }
-            }
-        }
-        let mut reader = ParquetReader::new(std::fs::File::open(path).unwrap());
-        let meta = reader.get_metadata().unwrap().clone();
-        for kv in meta.key_value_metadata().iter().flatten() {
-            found.extend(id_numbers_in(&kv.key));
-            found.extend(id_numbers_in(kv.value.as_deref().unwrap_or("")));
-        }
-    } else if bytes.starts_with(b"PK\x03\x04") {
-        let mut zip = ::zip::ZipArchive::new(std::io::Cursor::new(&bytes)).unwrap();
-        for i in 0..zip.len() {
-            let mut e = zip.by_index(i).unwrap();
-            let mut data = Vec::new();
-            e.read_to_end(&mut data).unwrap();
-            found.extend(id_numbers_in(&String::from_utf8_lossy(&data)));
-        }
-    } else {
-        found.extend(id_numbers_in(&String::from_utf8_lossy(&bytes)));
-    }
-    found
+    crate::util::texts_in_file(path)
+        .iter()
+        .flat_map(|t| id_numbers_in(t))
+        .collect()
 }
 
 /// 18 characters that pass the resident ID check (digits, check digit,
