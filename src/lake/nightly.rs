@@ -152,6 +152,7 @@ pub fn run(p: &Pipeline, opts: &Options) -> Result<Manifest, RunError> {
         Ok(m) => Ok(m),
         Err(e) => {
             let _ = std::fs::remove_dir_all(layout.staging().join(&run_id));
+            let _ = std::fs::remove_dir_all(spill_dir(&layout, &run_id));
             let m = Manifest {
                 run_id: run_id.clone(),
                 started,
@@ -305,6 +306,12 @@ fn fault_result(i: &Input, fault: EntryFault, detail: &str) -> FileResult {
     res
 }
 
+/// Where a run's long files put their row problems while they are read
+/// (beside its staging; a crashed run's is removed with its staging).
+fn spill_dir(layout: &Layout, run_id: &str) -> PathBuf {
+    layout.staging().join(format!("{run_id}.spill"))
+}
+
 fn basis_of(p: &Pipeline, registry_sha: &str, key: &Key) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
@@ -351,7 +358,13 @@ fn write_batch(
     run_id: &str,
 ) -> Result<Vec<(String, SegmentInfo)>, LakeError> {
     let mut frames: BTreeMap<String, DataFrame> = BTreeMap::new();
-    let mut rejects: Option<DataFrame> = None;
+    // rejects go out a row group at a time: a file of a million returned
+    // rows never has them all in memory
+    let mut rejects = lake::ParquetSink::new(
+        &batch_rejects(dir, batch),
+        lake::file_meta(run_id, &p.hash, None, "rejects"),
+        p.lake.row_group_rows,
+    );
     let mut infos = Vec::with_capacity(items.len());
     for (segment, res) in items {
         let src = res.template.as_deref().and_then(|t| p.source(t));
@@ -371,19 +384,30 @@ fn write_batch(
                 }
             }
         }
-        let rej = lake::rejects_frame(&res)?;
-        let n_rejects = rej.height();
-        let mut rejects_offset = 0;
-        if n_rejects > 0 {
-            match rejects.as_mut() {
-                Some(all) => {
-                    rejects_offset = all.height();
-                    all.vstack_mut_owned(rej)
-                        .map_err(|e| lake::pq(&batch_rejects(dir, batch), e))?;
-                }
-                None => rejects = Some(rej),
-            }
+        // the row problems on disk first (found first), then the rest
+        let rejects_offset = rejects.rows();
+        let mut warnings = Vec::new();
+        for chunk in res.spilled.chunks() {
+            let chunk = chunk.map_err(|detail| LakeError::Io {
+                path: PathBuf::from(&res.name),
+                detail,
+            })?;
+            warnings.extend(
+                chunk
+                    .iter()
+                    .filter(|i| i.severity() == Severity::Warning)
+                    .map(note),
+            );
+            rejects.push(lake::rejects_frame_of(&res, &chunk)?)?;
         }
+        rejects.push(lake::rejects_frame(&res)?)?;
+        warnings.extend(
+            res.issues
+                .iter()
+                .filter(|i| i.severity() == Severity::Warning)
+                .map(note),
+        );
+        let n_rejects = rejects.rows() - rejects_offset;
         let info = SegmentInfo {
             sha256: res.sha256.clone(),
             name: res.name.clone(),
@@ -394,12 +418,7 @@ fn write_batch(
             counts: res.counts,
             failed: res.failed(),
             partitions,
-            warnings: res
-                .issues
-                .iter()
-                .filter(|i| i.severity() == Severity::Warning)
-                .map(note)
-                .collect(),
+            warnings,
             rejects: n_rejects,
             error: res
                 .issues
@@ -427,15 +446,8 @@ fn write_batch(
             p.lake.row_group_rows,
         )?;
     }
-    if let Some(mut rej) = rejects {
-        rej.rechunk_mut();
-        let meta = lake::file_meta(run_id, &p.hash, None, "rejects");
-        lake::write_parquet(
-            &batch_rejects(dir, batch),
-            &mut rej,
-            meta,
-            p.lake.row_group_rows,
-        )?;
+    if rejects.rows() > 0 {
+        rejects.finish(|| lake::rejects_frame(&FileResult::empty()))?;
     }
     // an internal error is not remembered: without its info the segment
     // is incomplete, and the next run reads the file again
@@ -532,8 +544,12 @@ fn run_inner(
                 detail: e,
             })?;
         crate::worker::stage_trace("registry indexed");
+        // a long file's row problems wait on disk for their batch
+        let spill = spill_dir(layout, run_id);
+        std::fs::create_dir_all(&spill).at(&spill)?;
         let engine = Engine {
             refuse_registry: true,
+            spill: Some(spill.clone()),
             ..Engine::new(p, Some(&registry), opts.isolation.clone())
         };
         let mut reg_res = Some(reg_res);
@@ -594,6 +610,7 @@ fn run_inner(
             b.finish_and_clear();
         }
         crate::worker::stage_trace("files read");
+        let _ = std::fs::remove_dir_all(&spill);
         for d in done {
             for (segment, info) in d? {
                 read_now.insert(segment.clone());
@@ -877,61 +894,56 @@ fn build_rejects(
     staging: &Path,
 ) -> Result<usize, LakeError> {
     use polars::prelude::*;
-    let mut sorted: Vec<&FileEntry> = entries
+    let mut sorted: Vec<(&FileEntry, &SegmentInfo)> = entries
         .iter()
         .filter(|e| e.status != FileStatus::Superseded)
+        .filter_map(|e| Some((e, infos.get(e.segment()).filter(|i| i.rejects > 0)?)))
         .collect();
-    sorted.sort_by(|a, b| a.path.cmp(&b.path));
-    // files in path order come batch after batch: the batch read last is
-    // kept until another one is needed
+    sorted.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+    let mut per_batch: HashMap<&str, usize> = HashMap::new();
+    for (_, info) in &sorted {
+        *per_batch.entry(info.batch.as_str()).or_default() += info.rejects;
+    }
+    let rows = p.lake.row_group_rows.max(1);
+    let target = staging.join("rejects/part-0.parquet");
+    let meta = lake::file_meta(run_id, &p.hash, None, "rejects");
+    let mut sink = lake::ParquetSink::new(&target, meta, rows);
+    // files in path order come batch after batch: a small batch is read
+    // whole once and kept until another one is needed; a large one is
+    // read a row group's worth at a time, so memory never holds a batch
+    // of a million returned rows
     let mut batch: Option<(String, DataFrame)> = None;
-    // a file's rows are a slice of its batch's frame, which keeps the whole
-    // frame's buffers alive: every 1024 files the slices are copied into
-    // one compact part (a nation's 58,000 slices held 300 MiB for 30 MB)
-    let mut parts: Vec<DataFrame> = Vec::new();
-    let mut pending: Vec<DataFrame> = Vec::new();
-    let pack = |pending: &mut Vec<DataFrame>, parts: &mut Vec<DataFrame>| {
-        if !pending.is_empty() {
-            let stacked = lake::stack(std::mem::take(pending))?;
-            parts.push(lake::compact(stacked)?);
-        }
-        Ok::<(), PolarsError>(())
-    };
-    for e in sorted {
-        let Some(info) = infos.get(e.segment()).filter(|i| i.rejects > 0) else {
-            continue;
-        };
+    for (e, info) in sorted {
         let seg = batch_rejects(seg_dir, &info.batch);
-        if batch.as_ref().is_none_or(|(name, _)| *name != info.batch) {
-            batch = Some((info.batch.clone(), lake::read_parquet(&seg)?));
-        }
-        let Some((_, frame)) = batch.as_ref() else {
+        let pq = |x: PolarsError| lake::pq(&seg, x);
+        if per_batch.get(info.batch.as_str()).copied().unwrap_or(0) <= 4 * rows {
+            if batch.as_ref().is_none_or(|(name, _)| *name != info.batch) {
+                batch = Some((info.batch.clone(), lake::read_parquet(&seg)?));
+            }
+            let Some((_, frame)) = batch.as_ref() else {
+                continue;
+            };
+            let mine = frame.slice(info.rejects_offset as i64, info.rejects);
+            sink.push(lake::with_source_file(mine, &e.path).map_err(pq)?)?;
             continue;
-        };
-        let mine = frame.slice(info.rejects_offset as i64, info.rejects);
-        pending.push(lake::with_source_file(mine, &e.path).map_err(|x| lake::pq(&seg, x))?);
-        if pending.len() == 1024 {
-            pack(&mut pending, &mut parts).map_err(|x| lake::pq(&seg, x))?;
+        }
+        let mut at = 0;
+        while at < info.rejects {
+            let n = (info.rejects - at).min(rows);
+            let f = std::fs::File::open(&seg).at(&seg)?;
+            let part = ParquetReader::new(f)
+                .with_slice(Some((info.rejects_offset + at, n)))
+                .finish()
+                .map_err(pq)?;
+            sink.push(lake::with_source_file(part, &e.path).map_err(pq)?)?;
+            at += n;
         }
     }
     drop(batch);
-    let target = staging.join("rejects/part-0.parquet");
-    pack(&mut pending, &mut parts).map_err(|x| lake::pq(&target, x))?;
-    let all = if parts.is_empty() {
-        None
-    } else {
-        Some(lake::stack(parts).map_err(|x| lake::pq(&target, x))?)
-    };
-    let mut df = match all {
-        Some(df) => df,
-        None => lake::rejects_frame(&FileResult::empty())
-            .and_then(|d| lake::with_source_file(d, "").map_err(|x| lake::pq(&target, x)))?,
-    };
-    df.rechunk_mut();
-    let n = df.height();
-    let meta = lake::file_meta(run_id, &p.hash, None, "rejects");
-    lake::write_parquet(&target, &mut df, meta, p.lake.row_group_rows)?;
-    Ok(n)
+    sink.finish(|| {
+        lake::rejects_frame(&FileResult::empty())
+            .and_then(|d| lake::with_source_file(d, "").map_err(|x| lake::pq(&target, x)))
+    })
 }
 
 /// The warnings of the version's values against the same unit's previous

@@ -412,38 +412,6 @@ pub fn records_frame(
     Ok((df, parts))
 }
 
-/// Frames one under the other, in one chunk per column.
-pub fn stack(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
-    let mut it = frames.into_iter();
-    let Some(mut all) = it.next() else {
-        return Ok(DataFrame::empty());
-    };
-    for f in it {
-        all.vstack_mut_owned(f)?;
-    }
-    all.rechunk_mut();
-    Ok(all)
-}
-
-/// The frame with its text columns copied into buffers of their own: a
-/// slice of a larger frame otherwise keeps all of that frame's text alive.
-pub fn compact(df: DataFrame) -> PolarsResult<DataFrame> {
-    let height = df.height();
-    let cols = df
-        .columns()
-        .iter()
-        .map(|c| match c.dtype() {
-            DataType::String => Ok(StringChunked::from_iter_options(
-                c.name().clone(),
-                c.str()?.iter(),
-            )
-            .into_column()),
-            _ => Ok(c.rechunk()),
-        })
-        .collect::<PolarsResult<Vec<Column>>>()?;
-    DataFrame::new(height, cols)
-}
-
 /// Adds the file's current path (relative to the inbox) as `source_file`,
 /// after `source_file_sha256`; segments are kept by content, not by name.
 pub fn with_source_file(mut df: DataFrame, path: &str) -> PolarsResult<DataFrame> {
@@ -456,11 +424,19 @@ pub fn with_source_file(mut df: DataFrame, path: &str) -> PolarsResult<DataFrame
     Ok(df)
 }
 
-/// One row per rejected row problem and per failed file.
+/// One row per rejected row problem and per failed file, of the problems
+/// `res` holds in memory (see [`rejects_frame_of`] for those on disk).
 pub fn rejects_frame(res: &FileResult) -> Result<DataFrame, LakeError> {
+    rejects_frame_of(res, &res.issues)
+}
+
+/// The rejects rows of `issues`, problems of the file of `res`.
+pub fn rejects_frame_of(
+    res: &FileResult,
+    issues: &[crate::validate::issue::Issue],
+) -> Result<DataFrame, LakeError> {
     let rel_path = res.name.as_str();
-    let issues: Vec<&crate::validate::issue::Issue> = res
-        .issues
+    let issues: Vec<&crate::validate::issue::Issue> = issues
         .iter()
         .filter(|i| matches!(i.severity(), Severity::Reject | Severity::FileError))
         .collect();
@@ -581,6 +557,136 @@ fn encode_parquet(
         .map_err(|e| pq(path, e))?;
     std::io::Write::flush(&mut buf).at(path)?;
     Ok(())
+}
+
+/// A Parquet file written a frame at a time: the frames are gathered into
+/// row groups of `row_group_rows`, so a table of any length holds about one
+/// row group in memory. Written under a temporary name, synced and renamed
+/// by [`ParquetSink::finish`]; a sink dropped unfinished leaves nothing.
+pub struct ParquetSink {
+    path: PathBuf,
+    tmp: PathBuf,
+    meta: Vec<(String, String)>,
+    row_group_rows: usize,
+    writer: Option<(
+        polars::io::parquet::write::BatchedWriter<std::io::BufWriter<File>>,
+        File,
+    )>,
+    pending: Option<DataFrame>,
+    rows: usize,
+}
+
+impl ParquetSink {
+    pub fn new(path: &Path, meta: Vec<(String, String)>, row_group_rows: usize) -> ParquetSink {
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ParquetSink {
+            path: path.to_path_buf(),
+            tmp: path.with_extension(format!("parquet.{}-s{n}.tmp", std::process::id())),
+            meta,
+            row_group_rows: row_group_rows.max(1),
+            writer: None,
+            pending: None,
+            rows: 0,
+        }
+    }
+
+    /// Rows pushed so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Adds `df` (every frame with the first one's columns).
+    pub fn push(&mut self, df: DataFrame) -> Result<(), LakeError> {
+        self.rows += df.height();
+        match self.pending.as_mut() {
+            Some(all) => {
+                all.vstack_mut_owned(df).map_err(|e| pq(&self.path, e))?;
+            }
+            None => self.pending = Some(df),
+        }
+        while self
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.height() >= self.row_group_rows)
+        {
+            self.write_group(false)?;
+        }
+        Ok(())
+    }
+
+    /// Writes one row group from the front of the pending rows (all of
+    /// them when `all`).
+    fn write_group(&mut self, all: bool) -> Result<(), LakeError> {
+        let Some(pending) = self.pending.take() else {
+            return Ok(());
+        };
+        let (mut group, rest) = if all || pending.height() <= self.row_group_rows {
+            (pending, None)
+        } else {
+            let (a, b) = pending.split_at(self.row_group_rows as i64);
+            (a, Some(b))
+        };
+        self.pending = rest;
+        group.rechunk_mut();
+        if self.writer.is_none() {
+            if let Some(dir) = self.path.parent() {
+                std::fs::create_dir_all(dir).at(dir)?;
+            }
+            let f = File::create(&self.tmp).at(&self.tmp)?;
+            let keep = f.try_clone().at(&self.tmp)?;
+            let w = ParquetWriter::new(std::io::BufWriter::with_capacity(1 << 16, f))
+                .with_compression(ParquetCompression::Zstd(None))
+                .with_statistics(StatisticsOptions::full())
+                .set_parallel(false)
+                .with_key_value_metadata(Some(KeyValueMetadata::from_static(self.meta.clone())))
+                .batched(group.schema())
+                .map_err(|e| pq(&self.path, e))?;
+            self.writer = Some((w, keep));
+        }
+        if let Some((w, _)) = self.writer.as_mut() {
+            w.write_batch(&group).map_err(|e| pq(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is pending and the footer, syncs and renames the file
+    /// into place: the number of rows. `empty` is the frame written when
+    /// nothing was pushed (a table with its columns and no rows).
+    pub fn finish(
+        mut self,
+        empty: impl FnOnce() -> Result<DataFrame, LakeError>,
+    ) -> Result<usize, LakeError> {
+        if self.writer.is_none() && self.pending.is_none() {
+            self.pending = Some(empty()?);
+        }
+        self.write_group(true)?;
+        let Some((w, file)) = self.writer.take() else {
+            return Ok(0);
+        };
+        let size = w.finish().map_err(|e| pq(&self.path, e))?;
+        // the buffer is flushed when the writer goes; a short file is an error
+        drop(w);
+        let len = file.metadata().at(&self.tmp)?.len();
+        if len != size {
+            return Err(LakeError::Io {
+                path: self.tmp.clone(),
+                detail: format!("wrote {len} of {size} bytes"),
+            });
+        }
+        file.sync_all().at(&self.tmp)?;
+        std::fs::rename(&self.tmp, &self.path).at(&self.path)?;
+        crate::fsio::sync_parent(&self.path).at(&self.path)?;
+        Ok(self.rows)
+    }
+}
+
+impl Drop for ParquetSink {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// A column's values as text (numbers and codes cast), nulls kept.
@@ -1001,44 +1107,66 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slices_compacted_keep_their_values_and_drop_the_source_buffers() {
-        let long: Vec<String> = (0..2000)
-            .map(|i| format!("第{i}行的一段较长的说明文字"))
-            .collect();
-        let src = DataFrame::new(
-            2000,
-            vec![
-                Column::new("text".into(), long.clone()),
-                Column::new("n".into(), (0..2000i64).collect::<Vec<_>>()),
-            ],
-        )
-        .unwrap();
-        let parts = vec![src.slice(10, 3), src.slice(1500, 2)];
-        let stacked = stack(parts).unwrap();
-        let small = compact(stacked.clone()).unwrap();
-        assert!(small.equals(&stacked));
-        assert_eq!(small.height(), 5);
-        let texts: Vec<&str> = small
-            .column("text")
+    fn a_sink_writes_frames_in_row_groups_and_an_empty_table_when_given_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let frame = |from: i64, n: i64| {
+            let text: Vec<String> = (from..from + n).map(|i| format!("第{i}行")).collect();
+            DataFrame::new(
+                n as usize,
+                vec![
+                    Column::new("n".into(), (from..from + n).collect::<Vec<_>>()),
+                    Column::new("text".into(), text),
+                ],
+            )
             .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .flatten()
-            .collect();
-        assert_eq!(
-            texts,
-            [&long[10], &long[11], &long[12], &long[1500], &long[1501]].map(|s| s.as_str())
-        );
-        // the text buffers held: the stacked slices keep the 2,000 rows'
-        // text, the copy its five rows'
-        let held = |df: &DataFrame| -> usize {
-            let c = df.column("text").unwrap().str().unwrap();
-            c.downcast_iter().map(|a| a.total_buffer_len()).sum()
         };
-        assert!(held(&stacked) > 2000 * 20, "{}", held(&stacked));
-        assert!(held(&small) < 5 * 60, "{}", held(&small));
-        assert_eq!(stack(Vec::new()).unwrap().height(), 0);
+        let path = dir.path().join("t/part.parquet");
+        let meta = vec![("zhenxing.run_id".to_string(), "r1".to_string())];
+        let mut sink = ParquetSink::new(&path, meta, 1000);
+        // 2,500 rows in pieces of 700, 1, 1,299 and 500
+        let mut at = 0;
+        for n in [700, 1, 1299, 500] {
+            sink.push(frame(at, n)).unwrap();
+            at += n;
+        }
+        assert_eq!(sink.rows(), 2500);
+        assert!(!path.exists(), "the file appears only when it is finished");
+        assert_eq!(sink.finish(|| Ok(frame(0, 0))).unwrap(), 2500);
+        let df = read_parquet(&path).unwrap();
+        let n: Vec<i64> = df
+            .column("n")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(n, (0..2500).collect::<Vec<i64>>());
+        let text = df.column("text").unwrap().str().unwrap();
+        assert_eq!(text.get(1999), Some("第1999行"));
+        let mut f = File::open(&path).unwrap();
+        let md = polars::io::parquet::read::ParquetReader::new(&mut f)
+            .get_metadata()
+            .unwrap()
+            .clone();
+        let groups: Vec<usize> = md.row_groups.iter().map(|g| g.num_rows()).collect();
+        assert_eq!(groups, [1000, 1000, 500]);
+        let kv = md.key_value_metadata.clone().unwrap_or_default();
+        assert!(kv
+            .iter()
+            .any(|k| k.key == "zhenxing.run_id" && k.value.as_deref() == Some("r1")));
+        // nothing pushed: the empty frame's columns, no rows
+        let empty = dir.path().join("t/empty.parquet");
+        let sink = ParquetSink::new(&empty, Vec::new(), 1000);
+        assert_eq!(sink.finish(|| Ok(frame(0, 0))).unwrap(), 0);
+        let df = read_parquet(&empty).unwrap();
+        assert_eq!((df.height(), df.width()), (0, 2));
+        // a sink dropped unfinished leaves no file and no temporary one
+        let gone = dir.path().join("u/gone.parquet");
+        let mut sink = ParquetSink::new(&gone, Vec::new(), 10);
+        sink.push(frame(0, 25)).unwrap();
+        drop(sink);
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("u")).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

@@ -22,6 +22,12 @@ pub const SUMMARY_SHEET: &str = "校验结果";
 pub const ERROR_FILL: u32 = 0xFFC7CE;
 /// Fill of a cell with a warning only (the row is kept).
 pub const WARNING_FILL: u32 = 0xFFEB9C;
+/// Problem cells that get a note, at most, in one copy. The writer keeps
+/// every note in memory until the copy is saved, about 11 KiB each, so a
+/// file with 50,000 problem cells would cost 550 MiB in notes alone; the
+/// cells past this many keep their fill, and the summary sheet lists
+/// every problem with a link to its cell.
+pub const MAX_NOTES: usize = 10_000;
 /// The verdicts of the summary sheet.
 pub const VERDICT_OK: &str = "可以报送";
 pub const VERDICT_FIX: &str = "请修改后报送";
@@ -182,8 +188,9 @@ pub fn build(
     }
     let error = Format::new().set_background_color(Color::RGB(ERROR_FILL));
     let warning = Format::new().set_background_color(Color::RGB(WARNING_FILL));
+    let mut noted = 0;
     for (sheet, safe_name) in book.sheets.iter().zip(&safe) {
-        let ws = wb.add_worksheet();
+        let ws = wb.add_worksheet_with_constant_memory()?;
         ws.set_name(safe_name)?;
         if sheet.hidden {
             ws.set_hidden(true);
@@ -211,19 +218,31 @@ pub fn build(
             fill.insert((r, c), if worst { &error } else { &warning });
             notes.insert((r, c), issues.iter().map(|i| note_line(i)).collect());
         }
+        // merged regions by their first row (one-cell regions are none)
+        let mut merges: BTreeMap<usize, Vec<&Merge>> = BTreeMap::new();
+        for m in layout.merges.get(&sheet.name).into_iter().flatten() {
+            if m.r0 != m.r1 || m.c0 != m.c1 {
+                merges.entry(m.r0).or_default().push(m);
+            }
+        }
+        let last = [
+            sheet.rows.len(),
+            fill.keys().next_back().map_or(0, |k| k.0 + 1),
+            merges.keys().next_back().map_or(0, |r| r + 1),
+        ];
         let plain = Format::new();
         let date = Format::new().set_num_format("yyyy-mm-dd");
         let date_fill = |f: &Format| f.clone().set_num_format("yyyy-mm-dd");
-        // merged regions first: the value of the first cell is written after
-        for m in layout.merges.get(&sheet.name).into_iter().flatten() {
-            if m.r0 == m.r1 && m.c0 == m.c1 {
-                continue;
+        // the sheet is written row after row (a constant-memory sheet
+        // keeps one row): a row's merged regions first, then its values,
+        // then the fill of its empty problem cells, then its notes
+        for r in 0..last.into_iter().max().unwrap_or(0) {
+            for m in merges.get(&r).into_iter().flatten() {
+                let f = fill.get(&(m.r0, m.c0)).copied().unwrap_or(&plain);
+                // overlapping regions (a damaged file) are left unmerged
+                let _ = ws.merge_range(m.r0 as u32, m.c0 as u16, m.r1 as u32, m.c1 as u16, "", f);
             }
-            let f = fill.get(&(m.r0, m.c0)).copied().unwrap_or(&plain);
-            // overlapping regions (a damaged file) are left unmerged
-            let _ = ws.merge_range(m.r0 as u32, m.c0 as u16, m.r1 as u32, m.c1 as u16, "", f);
-        }
-        for (r, row) in sheet.rows.iter().enumerate() {
+            let row = sheet.rows.get(r).map(|v| v.as_slice()).unwrap_or(&[]);
             for (c, cell) in row.iter().enumerate() {
                 let f = fill.get(&(r, c)).copied();
                 write_cell(
@@ -237,24 +256,23 @@ pub fn build(
                     &date_fill,
                 )?;
             }
-        }
-        // problem cells that are empty (a required value) still get their fill
-        for (&(r, c), f) in &fill {
-            let blank = sheet
-                .rows
-                .get(r)
-                .and_then(|row| row.get(c))
-                .is_none_or(|cell| matches!(cell, RawCell::Empty));
-            if blank {
-                ws.write_blank(r as u32, c as u16, f)?;
+            // problem cells that are empty (a required value) still get their fill
+            for (&(_, c), f) in fill.range((r, 0)..(r + 1, 0)) {
+                if row.get(c).is_none_or(|cell| matches!(cell, RawCell::Empty)) {
+                    ws.write_blank(r as u32, c as u16, f)?;
+                }
             }
-        }
-        for ((r, c), lines) in notes {
-            let note = Note::new(lines.join("\n"))
-                .set_author("zhenxing")
-                .set_width(360)
-                .set_height(40 + 20 * lines.len().min(10) as u32);
-            ws.insert_note(r as u32, c as u16, &note)?;
+            for (&(_, c), lines) in notes.range((r, 0)..(r + 1, 0)) {
+                if noted == MAX_NOTES {
+                    break;
+                }
+                noted += 1;
+                let note = Note::new(lines.join("\n"))
+                    .set_author("zhenxing")
+                    .set_width(360)
+                    .set_height(40 + 20 * lines.len().min(10) as u32);
+                ws.insert_note(r as u32, c as u16, &note)?;
+            }
         }
     }
     Ok(wb)
@@ -368,8 +386,21 @@ fn summary(
     sheets: &[String],
     safe: &[String],
 ) -> Result<(), XlsxError> {
-    let ws = wb.add_worksheet();
+    // written row after row: a constant-memory sheet keeps one row, so
+    // a file's every problem costs no memory here
+    let ws = wb.add_worksheet_with_constant_memory()?;
     ws.set_name(name)?;
+    for (c, w) in [
+        (0u16, 12.0),
+        (1, 22.0),
+        (2, 20.0),
+        (3, 16.0),
+        (4, 16.0),
+        (5, 60.0),
+        (6, 20.0),
+    ] {
+        ws.set_column_width(c, w)?;
+    }
     let title = Format::new().set_bold().set_font_size(14);
     let bold = Format::new()
         .set_bold()
@@ -425,21 +456,22 @@ fn summary(
     )?;
     row += 1;
     let count = |s: Severity| res.issues.iter().filter(|i| i.severity() == s).count();
+    let cells: std::collections::HashSet<_> = res.issues.iter().filter_map(anchor).collect();
+    let mut said = format!(
+        "文件错误 {} 个，错误 {} 个（所在行退回），警告 {} 个（已接收，请核实）；问题单元格已标色并加批注：红色为错误，黄色为警告",
+        count(Severity::FileError),
+        count(Severity::Reject),
+        count(Severity::Warning)
+    );
+    if cells.len() > MAX_NOTES {
+        said.push_str(&format!(
+            "；问题单元格共 {} 个，批注只加在前 {MAX_NOTES} 个，其余请看下表",
+            cells.len()
+        ));
+    }
     ws.write_string_with_format(row, 0, "问题", &bold)?;
     ws.set_row_height(row, 32)?;
-    ws.merge_range(
-        row,
-        1,
-        row,
-        6,
-        &format!(
-            "文件错误 {} 个，错误 {} 个（所在行退回），警告 {} 个（已接收，请核实）；问题单元格已标色并加批注：红色为错误，黄色为警告",
-            count(Severity::FileError),
-            count(Severity::Reject),
-            count(Severity::Warning)
-        ),
-        &wrap,
-    )?;
+    ws.merge_range(row, 1, row, 6, &said, &wrap)?;
     row += 2;
     let heads = ["序号", "类别", "代码", "位置", "字段", "问题说明", "原值"];
     super::xlsx::header_row(ws, row, &heads, &header)?;
@@ -481,17 +513,6 @@ fn summary(
         )?;
         ws.write_string_with_format(r, 5, i.message(Lang::Zh), &wrap)?;
         ws.write_string(r, 6, i.raw.clone().unwrap_or_default())?;
-    }
-    for (c, w) in [
-        (0u16, 12.0),
-        (1, 22.0),
-        (2, 20.0),
-        (3, 16.0),
-        (4, 16.0),
-        (5, 60.0),
-        (6, 20.0),
-    ] {
-        ws.set_column_width(c, w)?;
     }
     // printed on A4 landscape, one page wide, the table header on every page
     ws.set_landscape();

@@ -85,6 +85,8 @@ pub(super) struct FileRun<'p, 'a> {
     /// The name of the folder the file came in under (its county's, in
     /// an inbox): a form's identity must agree with it.
     pub(super) folder: Option<String>,
+    /// Where the sheets' row problems go as they pile up (a spill folder).
+    pub(super) spiller: Option<super::spill::Spiller>,
 }
 
 /// A generated form's identity, from the workbook's custom properties.
@@ -133,6 +135,7 @@ impl<'p, 'a> FileRun<'p, 'a> {
             form_said: false,
             book_warnings: Vec::new(),
             folder: None,
+            spiller: engine.spill.as_deref().map(super::spill::Spiller::new),
         }
     }
 
@@ -228,8 +231,21 @@ impl<'p, 'a> FileRun<'p, 'a> {
                     None => {}
                 }
                 self.advance(false);
+                self.spill();
             }
             Frame::End(_) => {}
+        }
+    }
+
+    /// Hands each sheet's row problems to the spiller once they pile up.
+    fn spill(&mut self) {
+        let Some(spiller) = self.spiller.as_mut() else {
+            return;
+        };
+        for slot in &mut self.slots {
+            if let Slot::Active(pass) = slot {
+                spiller.offer(&mut pass.issues);
+            }
         }
     }
 
@@ -507,6 +523,9 @@ impl<'p, 'a> FileRun<'p, 'a> {
 
     /// Everything is read: assemble the result.
     pub(super) fn finish(mut self, res: &mut FileResult) {
+        if let Some(s) = self.spiller.take() {
+            res.spilled = s.done();
+        }
         if let Some(i) = self.limit.take() {
             res.issues.push(i);
             return;

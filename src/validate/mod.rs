@@ -17,6 +17,7 @@ pub mod plausible;
 pub mod registry;
 mod row;
 mod sheet;
+pub mod spill;
 
 use file::*;
 /// The very hidden sheet of a form `zhenxing template` wrote: what the
@@ -59,6 +60,9 @@ pub struct Engine<'a> {
     /// A file that is a village registry is refused (`run`: the inbox has
     /// one registry, the configured one); `validate` reads it.
     pub refuse_registry: bool,
+    /// Where a long file's row problems go while it is read (see
+    /// [`spill`]); `None` keeps them all in memory.
+    pub spill: Option<PathBuf>,
 }
 
 thread_local! {
@@ -96,6 +100,7 @@ impl<'a> Engine<'a> {
             isolation,
             limits: Limits::from(&pipeline.limits),
             refuse_registry: false,
+            spill: None,
         }
     }
 

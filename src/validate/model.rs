@@ -104,6 +104,9 @@ pub struct FileResult {
     pub sheets: Vec<SheetSummary>,
     pub counts: Counts,
     pub issues: Vec<Issue>,
+    /// Row problems on disk, found before those in `issues` of the same
+    /// sheet (only with a spill folder, see [`super::spill`]).
+    pub spilled: super::spill::Spilled,
     pub records: Vec<Record>,
     /// The headers of the sheets that were read.
     pub headers: HeaderRecord,
@@ -128,6 +131,7 @@ impl FileResult {
             sheets: Vec::new(),
             counts: Counts::default(),
             issues: Vec::new(),
+            spilled: Default::default(),
             records: Vec::new(),
             headers: HeaderRecord::default(),
             read_ms: 0,
@@ -154,7 +158,8 @@ impl FileResult {
             .any(|i| i.severity() == Severity::FileError)
     }
 
+    /// How many problems of `sev` the file has (those on disk too).
     pub fn count(&self, sev: Severity) -> usize {
-        self.issues.iter().filter(|i| i.severity() == sev).count()
+        self.issues.iter().filter(|i| i.severity() == sev).count() + self.spilled.count(sev)
     }
 }

@@ -792,3 +792,111 @@ fn an_open_key_file_is_said_and_stale_indicators_are_said() {
     assert_eq!(j["indicators_current"], true);
     assert!(!status(&[]).stdout.contains("STALE"));
 }
+
+#[test]
+fn a_file_of_many_returned_rows_is_written_in_pieces_and_loses_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let (inbox, out) = (dir.path().join("inbox"), dir.path().join("out"));
+    let county = inbox.join("如皋市");
+    std::fs::create_dir_all(&county).unwrap();
+    // one good row, 45,000 unknown villages (two chunks of row problems
+    // go to disk while the file is read, the rest stays), one range error
+    let mut csv =
+        String::from("县(市、区),镇(街道),村(社区),培训人次\n如皋市,义德街道,平祥村,12\n");
+    for k in 0..45_000 {
+        csv.push_str(&format!("如皋市,义德街道,无此村{k},12\n"));
+    }
+    csv.push_str("如皋市,义德街道,彭春村,-5\n");
+    std::fs::write(county.join("如皋市_党员培训与双带统计表_2024.csv"), csv).unwrap();
+    let o = run(&out, &inbox, &[]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stdout
+            .contains("read 45003 = accepted 1 + rejected 45001 + non-data 1"),
+        "{}",
+        o.stdout
+    );
+    let df = rejects(&out);
+    let file = "如皋市/如皋市_党员培训与双带统计表_2024.csv";
+    let mine: Vec<usize> = col(&df, "source_file")
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.as_deref() == Some(file))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(mine.len(), 45_001);
+    let rows: Vec<i64> = df
+        .column("source_row")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let codes = col(&df, "code");
+    let raw = col(&df, "raw_value");
+    // every returned row once, in the order of the file
+    let got: Vec<i64> = mine.iter().map(|&k| rows[k]).collect();
+    assert_eq!(got, (3..=45_003).collect::<Vec<i64>>());
+    let unknown = mine
+        .iter()
+        .filter(|&&k| codes[k].as_deref() == Some("E_UNKNOWN_VILLAGE"))
+        .count();
+    assert_eq!(unknown, 45_000);
+    assert_eq!(raw[mine[0]].as_deref(), Some("无此村0"));
+    assert_eq!(raw[mine[44_999]].as_deref(), Some("无此村44999"));
+    let last = mine[45_000];
+    assert_eq!((rows[last], raw[last].as_deref()), (45_003, Some("-5")));
+    assert_ne!(codes[last].as_deref(), Some("E_UNKNOWN_VILLAGE"));
+    // the chunks on disk are gone with the run
+    let staging: Vec<String> = tree(&out)
+        .into_iter()
+        .filter(|p| p.starts_with("staging") || p.ends_with(".issues"))
+        .collect();
+    assert!(staging.iter().all(|p| p == "staging"), "{staging:?}");
+}
+
+#[test]
+fn an_annotated_copy_of_many_problems_notes_the_first_ten_thousand_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("如皋市_党员培训与双带统计表_2023.csv");
+    let mut csv = String::from("县(市、区),镇(街道),村(社区),培训人次\n");
+    for k in 0..10_050 {
+        csv.push_str(&format!("如皋市,义德街道,无此村{k},12\n"));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let ann = dir.path().join("ann");
+    let v = Command::new(bin())
+        .args(["validate", "--registry", &registry(), "--annotate"])
+        .arg(&ann)
+        .arg(&file)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert_eq!(v.status.code(), Some(1));
+    let copy = ann.join("如皋市_党员培训与双带统计表_2023_校验.xlsx");
+    let notes = zip_part(&copy, "xl/comments1.xml").unwrap();
+    assert_eq!(notes.matches("<comment ").count(), 10_000);
+    // the first problem cell has its note, the 10,001st none
+    assert!(notes.contains("ref=\"C2\""));
+    assert!(notes.contains("ref=\"C10001\""));
+    assert!(!notes.contains("ref=\"C10002\""));
+    let summary = zip_part(&copy, "xl/worksheets/sheet1.xml").unwrap();
+    assert!(
+        summary.contains("问题单元格共 10050 个，批注只加在前 10000 个，其余请看下表"),
+        "{}",
+        &summary[..2000.min(summary.len())]
+    );
+    // every problem cell keeps its fill: one style for all 10,050
+    let sheet = zip_part(&copy, "xl/worksheets/sheet2.xml").unwrap();
+    let styled = |cell: &str| {
+        let at = sheet.find(&format!("<c r=\"{cell}\"")).unwrap();
+        let tag = &sheet[at..at + sheet[at..].find('>').unwrap()];
+        tag.split(" s=\"")
+            .nth(1)
+            .map(|s| s.split('"').next().unwrap().to_string())
+    };
+    assert!(styled("C10051").is_some());
+    assert_eq!(styled("C10051"), styled("C2"));
+    assert_eq!(styled("D2"), None);
+}
