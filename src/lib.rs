@@ -1,7 +1,7 @@
 //! zhenxing (振兴): county spreadsheets in, a typed and validated lake out.
 //!
 //! The folders follow the data, and imports run one way only, from the top
-//! of this list down (README "Architecture"):
+//! of this list down (docs/architecture.md):
 //!
 //! - [`cmd`]: the commands, thin: flags → one stage → exit code;
 //! - [`report`]: the Excel and HTML reports, from the analysis output;

@@ -5,7 +5,7 @@
 # on the province inbox: first run, unchanged rerun, one resubmission;
 # then the indicator and report stages alone on the province lake.
 # Prints wall time, rows/s and peak memory. Usage: bash tests/bench.sh [DIR]
-# Builds the `dist` profile (fat LTO) that README's figures were measured
+# Builds the `dist` profile (fat LTO) that the figures of docs/benchmarks.md were measured
 # with; PROFILE=release bash tests/bench.sh measures the quick-build profile.
 #
 # bash tests/bench.sh --national [DIR]: the national scale instead
@@ -83,7 +83,7 @@ if [ "$national" = 1 ]; then
   timed "rerun after one county resubmits one file" "${nrun[@]}"
   rm -f "${one%.csv}_更正.csv"
   # INDICATORS=0 stops after the lake (the national indicator stage needs
-  # more memory and time than the lake does, see README)
+  # more memory and time than the lake does, see docs/benchmarks.md)
   if [ "${INDICATORS:-1}" != 0 ]; then
     timed "indicators alone" $zx indicators --out "$lake"
     timed "report alone" $zx report --out "$lake"

@@ -261,6 +261,10 @@ pub enum Command {
         /// lake (job.py, views.sql, indicators.json) to this folder.
         #[arg(long)]
         spark: Option<PathBuf>,
+        /// Write only the command reference: one Markdown page per command,
+        /// made from this help (the repository keeps them in docs/commands).
+        #[arg(long, value_name = "DIR")]
+        commands: Option<PathBuf>,
     },
     /// Write the blank forms the counties fill in (per county and template), generated from the pipeline.
     Template {
@@ -330,6 +334,45 @@ pub enum Command {
 }
 
 /// Entry point used by `main.rs`; returns the exit code.
+/// The reference page of each command, by name: its whole help as clap
+/// prints it (`zhenxing <command> --help`), under a title. The help text
+/// is written once, on the option structs above; these pages only show it.
+pub fn command_pages() -> Vec<(String, String)> {
+    use clap::CommandFactory;
+    let mut cli = Cli::command();
+    cli.build();
+    let mut pages = Vec::new();
+    let mut index = String::from(
+        "# Commands\n\nOne page per command, made from the program's own help by\n\
+         `zhenxing docs --commands docs/commands` (a test fails when a page is stale).\n\n\
+         | command | what it does |\n| --- | --- |\n",
+    );
+    for sub in cli.get_subcommands_mut() {
+        if sub.is_hide_set() || sub.get_name() == "help" {
+            continue;
+        }
+        let name = sub.get_name().to_string();
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        index.push_str(&format!("| [`{name}`]({name}.md) | {about} |\n"));
+        let help: String = sub
+            .render_long_help()
+            .to_string()
+            .lines()
+            .map(|l| format!("{}\n", l.trim_end()))
+            .collect();
+        // the first paragraph repeats the title's line
+        let help = help.strip_prefix(&format!("{about}\n\n")).unwrap_or(&help);
+        let body = format!(
+            "# zhenxing {name}\n\n{about}\n\n```text\n{}\n```\n\n\
+             Made by `zhenxing docs --commands docs/commands` from `zhenxing {name} --help`.\n",
+            help.trim_end()
+        );
+        pages.push((format!("{name}.md"), body));
+    }
+    pages.push(("README.md".to_string(), index));
+    pages
+}
+
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -439,7 +482,13 @@ pub fn main() -> i32 {
             max_rows,
             as_indicators,
         ),
-        Command::Docs { p, out, dir, spark } => crate::cmd::docs::run(
+        Command::Docs {
+            commands: Some(dir),
+            ..
+        } => crate::cmd::docs::write_command_pages(&dir, &command_pages()),
+        Command::Docs {
+            p, out, dir, spark, ..
+        } => crate::cmd::docs::run(
             &p.pipeline,
             out.as_deref(),
             dir.as_deref(),
@@ -540,5 +589,40 @@ pub fn main() -> i32 {
             };
             crate::worker::worker_main(&file, memory_mb, cpu_s, &limits)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/commands holds exactly the pages the help makes now.
+    #[test]
+    fn the_command_pages_in_docs_are_the_help_of_today() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/commands");
+        let pages = command_pages();
+        let mut stale = Vec::new();
+        for (name, text) in &pages {
+            if std::fs::read_to_string(dir.join(name)).ok().as_deref() != Some(text.as_str()) {
+                stale.push(name.clone());
+            }
+        }
+        let kept: Vec<String> = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .filter(|n| !pages.iter().any(|(p, _)| p == n))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            stale.is_empty() && kept.is_empty(),
+            "docs/commands is stale (changed: {stale:?}, gone: {kept:?}): run \
+             `cargo run -- docs --commands docs/commands`"
+        );
+        assert!(pages
+            .iter()
+            .any(|(n, t)| n == "validate.md" && t.contains("--annotate")));
+        assert!(!pages.iter().any(|(n, _)| n.contains("__read")));
     }
 }

@@ -12,6 +12,33 @@ use crate::config::{FieldType, Frequency, Pipeline, Source};
 use crate::lake::column_name;
 use crate::report::xlsx::header_row;
 
+/// Writes the command reference pages (name, text) into `dir`, replacing
+/// pages of commands that are gone.
+pub fn write_command_pages(dir: &Path, pages: &[(String, String)]) -> i32 {
+    let written = std::fs::create_dir_all(dir).and_then(|()| {
+        for e in std::fs::read_dir(dir)?.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.ends_with(".md") && !pages.iter().any(|(n, _)| *n == name) {
+                std::fs::remove_file(e.path())?;
+            }
+        }
+        for (name, text) in pages {
+            crate::fsio::write_durable(&dir.join(name), text.as_bytes())?;
+        }
+        Ok(())
+    });
+    match written {
+        Ok(()) => {
+            println!("{} command pages in {}", pages.len(), dir.display());
+            exit::CLEAN
+        }
+        Err(e) => {
+            eprintln!("zhenxing docs: cannot write {}: {e}", dir.display());
+            exit::FAILED
+        }
+    }
+}
+
 /// One documented column.
 pub struct ColumnDoc {
     pub table: String,
@@ -246,9 +273,9 @@ fn year_is(p: &Pipeline, ind: &crate::analysis::indicators::Indicator) -> String
     }
 }
 
-/// The table of README's "The indicators": one row per indicator with its
+/// The table of docs/indicators.md, "The indicators": one row per indicator with its
 /// unit, aggregate, denominator and scope (the definition) and what stands
-/// for a year. README holds exactly this text (tested).
+/// for a year. That page holds exactly this text (tested).
 pub fn indicator_table(p: &Pipeline, defs: &Definitions) -> String {
     let mut m = String::from(
         "| family | id | indicator | unit | aggregate | denominator / scope | a year is |\n|---|---|---|---|---|---|---|\n",

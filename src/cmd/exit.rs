@@ -1,4 +1,4 @@
-//! The process exit codes every command returns (README "Exit codes").
+//! The process exit codes every command returns (docs/operator.md, "Exit codes").
 
 /// Every file read, no row rejected; the lake is published or current.
 pub const CLEAN: i32 = 0;

@@ -1578,28 +1578,29 @@ fn the_figures_the_seed_reports() {
     near(city("train_member_led_projects", None, "2024"), 3.0);
 }
 
-/// README's indicator table is the one `docs` writes from the definitions.
+/// The indicator table of docs/indicators.md is the one `docs` writes
+/// from the definitions.
 #[test]
-fn the_readme_indicator_table_is_the_one_docs_writes() {
+fn the_documented_indicator_table_is_the_one_docs_writes() {
     let repo = super::util::repo();
     let p = zhenxing::config::load(&repo.join("pipelines/nantong.toml")).unwrap();
     let datasets: Vec<String> = p.sources.iter().map(|s| s.dataset.clone()).collect();
     let defs = zhenxing::analysis::indicators::defs::load(&p.indicators, &datasets).unwrap();
     let table = zhenxing::cmd::docs::indicator_table(&p, &defs);
-    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo.join("docs/indicators.md")).unwrap();
     let begin = "<!-- indicator table: `zhenxing docs` writes it; a test checks that this copy is the same -->\n";
     let from = readme
         .find(begin)
-        .expect("README has the table's begin marker")
+        .expect("docs/indicators.md has the table's begin marker")
         + begin.len();
     let to = readme[from..]
         .find("<!-- end of indicator table -->")
-        .expect("README has the end marker")
+        .expect("docs/indicators.md has the end marker")
         + from;
     assert_eq!(
         readme[from..to],
         table,
-        "README's indicator table is stale: copy the table of `zhenxing docs` (data_dictionary.md, \"Indicators at a glance\")"
+        "the indicator table of docs/indicators.md is stale: copy the table of `zhenxing docs` (data_dictionary.md, \"Indicators at a glance\")"
     );
     assert_eq!(table.lines().count(), defs.indicators.len() + 2);
 }

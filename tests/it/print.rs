@@ -176,7 +176,7 @@ fn the_report_prints_with_its_headline_on_one_or_two_pages() {
     assert!(!text.contains("twfe_did"), "method ids are not shown");
     assert!(has_grouped_number(&text), "{text}");
 
-    // the picture README shows: the workbook's first printed page
+    // the picture docs/reports.md shows: the workbook's first printed page
     let png_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     ok(Command::new(&pdftoppm)
         .args(["-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile"])

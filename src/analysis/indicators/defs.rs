@@ -65,7 +65,7 @@ pub struct Scope {
     #[serde(default = "all_kinds")]
     pub kinds: Vec<String>,
     /// How much of a lake of several areas the SQL sees at once: memory
-    /// follows the largest area and not the lake (see README).
+    /// follows the largest area and not the lake (see docs/indicators.md).
     #[serde(default)]
     pub query_area: QueryArea,
 }
@@ -146,8 +146,8 @@ pub struct IndicatorDef {
     #[serde(default)]
     pub once_per_unit: bool,
     /// What the period of a yearly figure is when it is not the dataset's
-    /// own (the year identified, the year of a promotion, …); README's
-    /// table says it.
+    /// own (the year identified, the year of a promotion, …); the indicator
+    /// table of docs/indicators.md says it.
     #[serde(default)]
     pub year_is: Option<String>,
 }
