@@ -87,15 +87,19 @@ def main(a, b):
     for part in ["lake", "runs", "indicators", "reports"]:
         fa, fb = files_under(os.path.join(a, part)), files_under(os.path.join(b, part))
         if part == "runs":
-            # one manifest per run: compare them in order
-            ja = sorted(k for k in fa if k.endswith(".json"))
-            jb = sorted(k for k in fb if k.endswith(".json"))
+            # one manifest per run: compare them in order (by their own
+            # names, which sort by time; the normalised names are all one)
+            def manifests(root):
+                d = os.path.join(root, part)
+                names = os.listdir(d) if os.path.isdir(d) else []
+                return sorted(os.path.join(d, n) for n in names if n.endswith(".json"))
+            ja, jb = manifests(a), manifests(b)
             if len(ja) != len(jb):
                 problems.append(f"runs: {len(ja)} manifests against {len(jb)}")
             for x, y in zip(ja, jb):
                 compared += 1
-                if view(fa[x]) != view(fb[y]):
-                    problems.append(f"runs/{x} differs from runs/{y}")
+                if view(x) != view(y):
+                    problems.append(f"runs/{os.path.basename(x)} differs from runs/{os.path.basename(y)}")
             fa = {k: v for k, v in fa.items() if not k.endswith(".json")}
             fb = {k: v for k, v in fb.items() if not k.endswith(".json")}
         for k in sorted(set(fa) | set(fb)):

@@ -462,6 +462,34 @@ fn write_batch(
     Ok(infos)
 }
 
+/// One night's run: what it works with, and its stages in the order
+/// they run (`run_inner` reads as the list of them).
+struct Night<'a> {
+    p: &'a Pipeline,
+    opts: &'a Options,
+    layout: &'a Layout,
+    run_id: &'a str,
+    prev: Option<&'a VersionMeta>,
+    key: &'a Key,
+    /// Parquet encoding needs more stack than rayon's default 2 MiB in
+    /// debug builds.
+    pool: rayon::ThreadPool,
+}
+
+/// What the ingest stage leaves: every current input's segment info, and
+/// the segments read this run.
+struct Ingested {
+    infos: HashMap<String, SegmentInfo>,
+    read_now: BTreeSet<String>,
+}
+
+/// A built, staged version: its metadata and the rows of each dataset.
+struct Built {
+    staging: PathBuf,
+    meta: VersionMeta,
+    lake_rows: BTreeMap<String, usize>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_inner(
     p: &Pipeline,
@@ -472,110 +500,167 @@ fn run_inner(
     prev: Option<&VersionMeta>,
     key: &Key,
 ) -> Result<Manifest, LakeError> {
-    // Parquet encoding needs more stack than rayon's default 2 MiB in debug builds
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.unwrap_or(0))
-        .stack_size(16 << 20)
-        .build()
-        .map_err(|e| LakeError::Io {
-            path: PathBuf::from("threads"),
-            detail: e.to_string(),
-        })?;
-    let inputs = pool.install(|| list_inputs(p, opts, prev))?;
-    let registry_sha = inputs
-        .iter()
-        .find(|i| i.is_registry)
-        .map(|i| i.sha256.clone())
-        .unwrap_or_default();
-    let basis = basis_of(p, &registry_sha, key);
+    let night = Night::new(p, opts, layout, run_id, prev, key)?;
+    let inputs = night.list()?;
+    let basis = night.basis(&inputs);
     let seg_dir = layout.segments().join(&basis);
     std::fs::create_dir_all(&seg_dir).at(&seg_dir)?;
+    if let Some(m) = night.nothing_new(&inputs, &basis) {
+        return unchanged(p, layout, run_id, started, m, opts.exit_codes);
+    }
+    let mut ingested = night.ingest(&inputs, &seg_dir)?;
+    let entries = night.entries(&inputs, &ingested.infos);
+    let built = night.build(&basis, &seg_dir, entries, &ingested.infos)?;
+    let delta = night.publish(&built)?;
+    night.manifest(&inputs, started, &basis, built, &mut ingested, delta)
+}
 
-    // nothing new: the same files, the same basis, the same lake
-    let now_set: BTreeSet<(&str, &str)> = inputs
-        .iter()
-        .map(|i| (i.rel.as_str(), i.sha256.as_str()))
-        .collect();
-    let same_inputs = prev.is_some_and(|m| {
-        m.basis == basis
-            && !m.files.iter().any(|f| f.retry)
-            && m.files.len() == now_set.len()
-            && m.files
-                .iter()
-                .all(|f| now_set.contains(&(f.path.as_str(), f.sha256.as_str())))
-    });
-    if same_inputs && !opts.full_refresh {
-        if let Some(m) = prev {
-            return unchanged(p, layout, run_id, started, m, opts.exit_codes);
-        }
+impl<'a> Night<'a> {
+    fn new(
+        p: &'a Pipeline,
+        opts: &'a Options,
+        layout: &'a Layout,
+        run_id: &'a str,
+        prev: Option<&'a VersionMeta>,
+        key: &'a Key,
+    ) -> Result<Night<'a>, LakeError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(opts.jobs.unwrap_or(0))
+            .stack_size(16 << 20)
+            .build()
+            .map_err(|e| LakeError::Io {
+                path: PathBuf::from("threads"),
+                detail: e.to_string(),
+            })?;
+        Ok(Night {
+            p,
+            opts,
+            layout,
+            run_id,
+            prev,
+            key,
+            pool,
+        })
     }
 
-    // ingest what has no segment yet
-    crate::worker::stage_trace("inbox listed");
-    let mut stored = if opts.full_refresh {
-        HashMap::new()
-    } else {
-        load_segments(&seg_dir)
-    };
-    crate::worker::stage_trace("stored segments read");
-    let mut infos: HashMap<String, SegmentInfo> = HashMap::with_capacity(inputs.len());
-    let mut todo: Vec<&Input> = Vec::new();
-    for i in &inputs {
-        // a copy under a second name finds its segment already taken
-        if infos.contains_key(&i.segment) {
-            continue;
-        }
-        match stored.remove(&i.segment) {
-            Some(info) => {
-                infos.insert(i.segment.clone(), info);
+    /// List: every input of the inbox with its hash (and the registry).
+    fn list(&self) -> Result<Vec<Input>, LakeError> {
+        self.pool
+            .install(|| list_inputs(self.p, self.opts, self.prev))
+    }
+
+    /// The basis the segments are kept under: the definitions, the
+    /// registry and the key.
+    fn basis(&self, inputs: &[Input]) -> String {
+        let registry_sha = inputs
+            .iter()
+            .find(|i| i.is_registry)
+            .map(|i| i.sha256.clone())
+            .unwrap_or_default();
+        basis_of(self.p, &registry_sha, self.key)
+    }
+
+    /// The published version when nothing is new: the same files, the same
+    /// basis, nothing to retry (and no `--full-refresh`).
+    fn nothing_new(&self, inputs: &[Input], basis: &str) -> Option<&'a VersionMeta> {
+        let now_set: BTreeSet<(&str, &str)> = inputs
+            .iter()
+            .map(|i| (i.rel.as_str(), i.sha256.as_str()))
+            .collect();
+        self.prev.filter(|m| {
+            !self.opts.full_refresh
+                && m.basis == basis
+                && !m.files.iter().any(|f| f.retry)
+                && m.files.len() == now_set.len()
+                && m.files
+                    .iter()
+                    .all(|f| now_set.contains(&(f.path.as_str(), f.sha256.as_str())))
+        })
+    }
+
+    /// Ingest: the stored segments are taken as they are; every input
+    /// without one is read (a copy under a second name once) and written
+    /// to a batch.
+    fn ingest(&self, inputs: &[Input], seg_dir: &Path) -> Result<Ingested, LakeError> {
+        crate::worker::stage_trace("inbox listed");
+        let mut stored = if self.opts.full_refresh {
+            HashMap::new()
+        } else {
+            load_segments(seg_dir)
+        };
+        crate::worker::stage_trace("stored segments read");
+        let mut infos: HashMap<String, SegmentInfo> = HashMap::with_capacity(inputs.len());
+        let mut todo: Vec<&Input> = Vec::new();
+        for i in inputs {
+            // a copy under a second name finds its segment already taken
+            if infos.contains_key(&i.segment) {
+                continue;
             }
-            None => todo.push(i),
+            match stored.remove(&i.segment) {
+                Some(info) => {
+                    infos.insert(i.segment.clone(), info);
+                }
+                None => todo.push(i),
+            }
         }
+        drop(stored);
+        // files with the same bytes (copies under two names) are parsed once
+        let mut seen_sha = BTreeSet::new();
+        todo.retain(|i| seen_sha.insert(i.segment.clone()));
+        let mut read_now: BTreeSet<String> = BTreeSet::new();
+        if !todo.is_empty() {
+            for d in self.read(&todo, seg_dir)? {
+                for (segment, info) in d? {
+                    read_now.insert(segment.clone());
+                    infos.insert(segment, info);
+                }
+            }
+        }
+        Ok(Ingested { infos, read_now })
     }
-    drop(stored);
-    // files with the same bytes (copies under two names) are parsed once
-    let mut seen_sha = BTreeSet::new();
-    todo.retain(|i| seen_sha.insert(i.segment.clone()));
-    let mut read_now: BTreeSet<String> = BTreeSet::new();
-    if !todo.is_empty() {
+
+    /// Reads the inputs of `todo` in batches on the pool: the registry's
+    /// segment first, then the county files, each batch written as it is
+    /// done (an interrupted run keeps its whole batches).
+    #[allow(clippy::type_complexity)]
+    fn read(
+        &self,
+        todo: &[&Input],
+        seg_dir: &Path,
+    ) -> Result<Vec<Result<Vec<(String, SegmentInfo)>, LakeError>>, LakeError> {
+        let (p, run_id, key) = (self.p, self.run_id, self.key);
         let (registry, reg_res) =
-            load_registry(p, opts.isolation.clone()).map_err(|e| LakeError::Io {
+            load_registry(p, self.opts.isolation.clone()).map_err(|e| LakeError::Io {
                 path: p.registry.clone(),
                 detail: e,
             })?;
         crate::worker::stage_trace("registry indexed");
         // a long file's row problems wait on disk for their batch
-        let spill = spill_dir(layout, run_id);
+        let spill = spill_dir(self.layout, run_id);
         std::fs::create_dir_all(&spill).at(&spill)?;
         let engine = Engine {
             refuse_registry: true,
             spill: Some(spill.clone()),
-            ..Engine::new(p, Some(&registry), opts.isolation.clone())
+            ..Engine::new(p, Some(&registry), self.opts.isolation.clone())
         };
         let mut reg_res = Some(reg_res);
-        let bar = opts
+        let bar = self
+            .opts
             .progress
             .then(|| crate::progress::bar(todo.len() as u64, "files"))
             .flatten();
         let files: Vec<&Input> = todo.iter().copied().filter(|i| !i.is_registry).collect();
-        let done: Vec<Result<Vec<(String, SegmentInfo)>, LakeError>> = pool.install(|| {
+        let done = self.pool.install(|| {
             let mut out: Vec<Result<Vec<(String, SegmentInfo)>, LakeError>> = Vec::new();
             if let Some(reg) = todo.iter().find(|i| i.is_registry) {
                 if let Some(r) = reg_res.take() {
                     let batch = format!("{run_id}-registry");
-                    out.push(write_batch(
-                        p,
-                        &seg_dir,
-                        &batch,
-                        vec![(reg.segment.clone(), r)],
-                        key,
-                        run_id,
-                    ));
+                    let items = vec![(reg.segment.clone(), r)];
+                    out.push(write_batch(p, seg_dir, &batch, items, key, run_id));
                     crate::worker::stage_trace("registry written to its segment");
                 }
             }
-            // files are read in batches: a batch's rows go to one Parquet
-            // file per dataset; an interrupted run keeps its whole batches
+            // a batch's rows go to one Parquet file per dataset
             out.extend(
                 files
                     .par_chunks(p.lake.batch_files.max(1))
@@ -595,7 +680,7 @@ fn run_inner(
                             })
                             .collect();
                         let batch = format!("{run_id}-{n:06}");
-                        let written = write_batch(p, &seg_dir, &batch, items, key, run_id);
+                        let written = write_batch(p, seg_dir, &batch, items, key, run_id);
                         // a test hook: the process dies after its first batch
                         if std::env::var("ZHENXING_FAULT").is_ok_and(|v| v == "die-after-batch") {
                             std::process::exit(137);
@@ -611,78 +696,210 @@ fn run_inner(
         }
         crate::worker::stage_trace("files read");
         let _ = std::fs::remove_dir_all(&spill);
-        for d in done {
-            for (segment, info) in d? {
-                read_now.insert(segment.clone());
-                infos.insert(segment, info);
-            }
-        }
+        Ok(done)
     }
 
-    // which files are current
-    let prev_files: HashMap<&str, &FileEntry> = prev
-        .map(|m| m.files.iter().map(|f| (f.path.as_str(), f)).collect())
-        .unwrap_or_default();
-    let seen_by_sha: HashMap<&str, &str> = prev
-        .map(|m| {
-            m.files
-                .iter()
-                .map(|f| (f.sha256.as_str(), f.first_seen.as_str()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let first_seen = |i: &Input| -> String {
-        seen_by_sha
-            .get(i.sha256.as_str())
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| run_id.to_string())
-    };
-    let mut entries: Vec<FileEntry> = Vec::with_capacity(inputs.len());
-    for i in &inputs {
-        let Some(info) = infos.get(&i.segment) else {
-            continue;
+    /// The file entries of the version: one per input with a segment, the
+    /// night it was first seen kept, superseded files marked.
+    fn entries(&self, inputs: &[Input], infos: &HashMap<String, SegmentInfo>) -> Vec<FileEntry> {
+        let seen_by_sha: HashMap<&str, &str> = self
+            .prev
+            .map(|m| {
+                m.files
+                    .iter()
+                    .map(|f| (f.sha256.as_str(), f.first_seen.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let first_seen = |i: &Input| -> String {
+            seen_by_sha
+                .get(i.sha256.as_str())
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| self.run_id.to_string())
         };
-        entries.push(FileEntry {
-            path: i.rel.clone(),
-            sha256: i.sha256.clone(),
-            size: i.size,
-            mtime_ns: i.mtime_ns,
-            template: info.template.clone(),
-            dataset: info.dataset.clone(),
-            county: info.county.clone(),
-            period: info.period.clone(),
-            counts: info.counts,
-            warnings: info.warnings.len(),
-            failed: info.failed,
-            first_seen: first_seen(i),
-            status: if info.failed {
-                FileStatus::Failed
-            } else {
-                FileStatus::Current
-            },
-            superseded_by: None,
-            partitions: info.partitions.clone(),
-            retry: info.retry,
-            segment: (i.segment != i.sha256).then(|| i.segment.clone()),
-            across: Vec::new(),
-        });
+        let mut entries: Vec<FileEntry> = Vec::with_capacity(inputs.len());
+        for i in inputs {
+            let Some(info) = infos.get(&i.segment) else {
+                continue;
+            };
+            entries.push(FileEntry {
+                path: i.rel.clone(),
+                sha256: i.sha256.clone(),
+                size: i.size,
+                mtime_ns: i.mtime_ns,
+                template: info.template.clone(),
+                dataset: info.dataset.clone(),
+                county: info.county.clone(),
+                period: info.period.clone(),
+                counts: info.counts,
+                warnings: info.warnings.len(),
+                failed: info.failed,
+                first_seen: first_seen(i),
+                status: if info.failed {
+                    FileStatus::Failed
+                } else {
+                    FileStatus::Current
+                },
+                superseded_by: None,
+                partitions: info.partitions.clone(),
+                retry: info.retry,
+                segment: (i.segment != i.sha256).then(|| i.segment.clone()),
+                across: Vec::new(),
+            });
+        }
+        supersede(&mut entries);
+        crate::worker::stage_trace("file entries");
+        entries
     }
-    supersede(&mut entries);
-    crate::worker::stage_trace("file entries");
 
-    // build the version
-    let staging = layout.staging().join(run_id);
-    std::fs::create_dir_all(&staging).at(&staging)?;
-    let builder = lake::Builder {
-        layout,
-        run_id,
-        pipeline_hash: &p.hash,
-        row_group_rows: p.lake.row_group_rows,
-        previous: prev.filter(|m| m.basis == basis),
-        dir: staging.clone(),
-    };
-    let sets: Vec<DatasetInput> = p
-        .sources
+    /// Build: every dataset's partitions (side by side, one per job),
+    /// `rejects`, the checks across periods and `warnings`, staged with
+    /// the version's metadata and files table.
+    fn build(
+        &self,
+        basis: &str,
+        seg_dir: &Path,
+        mut entries: Vec<FileEntry>,
+        infos: &HashMap<String, SegmentInfo>,
+    ) -> Result<Built, LakeError> {
+        let (p, run_id) = (self.p, self.run_id);
+        let staging = self.layout.staging().join(run_id);
+        std::fs::create_dir_all(&staging).at(&staging)?;
+        let builder = lake::Builder {
+            layout: self.layout,
+            run_id,
+            pipeline_hash: &p.hash,
+            row_group_rows: p.lake.row_group_rows,
+            previous: self.prev.filter(|m| m.basis == basis),
+            dir: staging.clone(),
+        };
+        let sets = dataset_inputs(p, &entries, infos, seg_dir);
+        let built: Vec<Result<Vec<lake::PartitionEntry>, LakeError>> = self
+            .pool
+            .install(|| sets.par_iter().map(|i| builder.dataset(i)).collect());
+        let mut datasets = BTreeMap::new();
+        let mut lake_rows = BTreeMap::new();
+        for (input, parts) in sets.iter().zip(built) {
+            let parts = parts?;
+            lake_rows.insert(input.dataset.clone(), parts.iter().map(|x| x.rows).sum());
+            datasets.insert(input.dataset.clone(), parts);
+        }
+        crate::worker::stage_trace("datasets built");
+        let rejects = build_rejects(p, run_id, &entries, infos, seg_dir, &staging)?;
+        crate::worker::stage_trace("rejects table built");
+        across_periods(p, &staging, &mut entries, infos)?;
+        crate::worker::stage_trace("values checked across periods");
+        let warnings = build_warnings(p, run_id, &entries, infos, &staging)?;
+        crate::worker::stage_trace("warnings table built");
+        let meta = VersionMeta {
+            run_id: run_id.to_string(),
+            created: now(),
+            pipeline_hash: p.hash.clone(),
+            basis: basis.to_string(),
+            key_fingerprint: self.key.fingerprint(),
+            previous: self.prev.map(|m| m.run_id.clone()),
+            files: entries,
+            datasets,
+            rejects,
+            warnings,
+        };
+        write_json(&staging.join("_zhenxing/version.json"), &meta)?;
+        write_files_table(
+            &staging.join("_zhenxing/files.parquet"),
+            &meta.files,
+            run_id,
+        )?;
+        crate::worker::stage_trace("version written");
+        Ok(Built {
+            staging,
+            meta,
+            lake_rows,
+        })
+    }
+
+    /// Publish: the staged version synced, its Delta tables committed (a
+    /// failed commit publishes nothing), renamed into the versions and
+    /// made the lake in one rename; then old versions and segments go.
+    fn publish(&self, built: &Built) -> Result<BTreeMap<String, u64>, LakeError> {
+        let (layout, run_id) = (self.layout, self.run_id);
+        sync_tree(&built.staging)?;
+        fault("before-publish")?;
+        let delta = lake::delta::publish_lake(self.p, layout, &built.staging, &built.meta)?;
+        crate::worker::stage_trace("delta tables committed");
+        let version_dir = layout.versions().join(run_id);
+        std::fs::create_dir_all(layout.versions()).at(&layout.versions())?;
+        std::fs::rename(&built.staging, &version_dir).at(&version_dir)?;
+        lake::sync_dir(&layout.versions())?;
+        lake::publish(layout, run_id)?;
+        crate::worker::stage_trace("version published");
+        lake::clean(layout, self.p.lake.keep_versions);
+        lake::collect_segments(layout);
+        vacuum_delta(self.p, layout);
+        Ok(delta)
+    }
+
+    /// Manifest: every file with what became of it, the files that left
+    /// the inbox, the lake's rows; written under `OUT/runs/`.
+    fn manifest(
+        &self,
+        inputs: &[Input],
+        started: &str,
+        basis: &str,
+        built: Built,
+        ingested: &mut Ingested,
+        delta: BTreeMap<String, u64>,
+    ) -> Result<Manifest, LakeError> {
+        let prev = self.prev;
+        let prev_files: HashMap<&str, &FileEntry> = prev
+            .map(|m| m.files.iter().map(|f| (f.path.as_str(), f)).collect())
+            .unwrap_or_default();
+        let now_paths: BTreeSet<&str> = inputs.iter().map(|i| i.rel.as_str()).collect();
+        let files = manifest_files(
+            &built.meta.files,
+            &mut ingested.infos,
+            &prev_files,
+            &ingested.read_now,
+        );
+        let removed = prev
+            .map(|m| {
+                m.files
+                    .iter()
+                    .filter(|f| !now_paths.contains(f.path.as_str()))
+                    .map(|f| f.path.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut m = finish_manifest(
+            self.p,
+            self.run_id,
+            started,
+            Outcome::Published,
+            basis,
+            &self.key.fingerprint(),
+            Some(self.run_id.to_string()),
+            prev.map(|m| m.run_id.clone()),
+            self.opts.full_refresh,
+            files,
+            removed,
+            built.lake_rows,
+            self.opts.exit_codes,
+        );
+        m.delta = delta;
+        write_manifest(self.layout, &m)?;
+        crate::worker::stage_trace("manifest written");
+        Ok(m)
+    }
+}
+
+/// The input of each dataset's build: its current files' segments, in
+/// path order.
+fn dataset_inputs<'p>(
+    p: &'p Pipeline,
+    entries: &[FileEntry],
+    infos: &HashMap<String, SegmentInfo>,
+    seg_dir: &Path,
+) -> Vec<DatasetInput<'p>> {
+    p.sources
         .iter()
         .map(|src| {
             let mut segs: Vec<&FileEntry> = entries
@@ -703,7 +920,7 @@ fn run_inner(
                         Some(lake::SegmentRef {
                             sha256: e.sha256.clone(),
                             path: e.path.clone(),
-                            file: batch_records(&seg_dir, &info.batch, &src.dataset),
+                            file: batch_records(seg_dir, &info.batch, &src.dataset),
                             offset: info.offset,
                             partitions: e.partitions.clone(),
                         })
@@ -711,90 +928,7 @@ fn run_inner(
                     .collect(),
             }
         })
-        .collect();
-    // datasets are built side by side, one per job
-    let built: Vec<Result<Vec<lake::PartitionEntry>, LakeError>> =
-        pool.install(|| sets.par_iter().map(|i| builder.dataset(i)).collect());
-    let mut datasets = BTreeMap::new();
-    let mut lake_rows = BTreeMap::new();
-    for (input, parts) in sets.iter().zip(built) {
-        let parts = parts?;
-        lake_rows.insert(input.dataset.clone(), parts.iter().map(|x| x.rows).sum());
-        datasets.insert(input.dataset.clone(), parts);
-    }
-    crate::worker::stage_trace("datasets built");
-    let rejects = build_rejects(p, run_id, &entries, &infos, &seg_dir, &staging)?;
-    crate::worker::stage_trace("rejects table built");
-    across_periods(p, &staging, &mut entries, &infos)?;
-    crate::worker::stage_trace("values checked across periods");
-    let warnings = build_warnings(p, run_id, &entries, &infos, &staging)?;
-    crate::worker::stage_trace("warnings table built");
-    let meta = VersionMeta {
-        run_id: run_id.to_string(),
-        created: now(),
-        pipeline_hash: p.hash.clone(),
-        basis: basis.clone(),
-        key_fingerprint: key.fingerprint(),
-        previous: prev.map(|m| m.run_id.clone()),
-        files: std::mem::take(&mut entries),
-        datasets,
-        rejects,
-        warnings,
-    };
-    write_json(&staging.join("_zhenxing/version.json"), &meta)?;
-    write_files_table(
-        &staging.join("_zhenxing/files.parquet"),
-        &meta.files,
-        run_id,
-    )?;
-    crate::worker::stage_trace("version written");
-    sync_tree(&staging)?;
-    fault("before-publish")?;
-    // Delta tables are committed from the staged files before the folder
-    // is published: a failed commit publishes nothing
-    let delta = lake::delta::publish_lake(p, layout, &staging, &meta)?;
-    crate::worker::stage_trace("delta tables committed");
-    let version_dir = layout.versions().join(run_id);
-    std::fs::create_dir_all(layout.versions()).at(&layout.versions())?;
-    std::fs::rename(&staging, &version_dir).at(&version_dir)?;
-    lake::sync_dir(&layout.versions())?;
-    lake::publish(layout, run_id)?;
-    crate::worker::stage_trace("version published");
-    lake::clean(layout, p.lake.keep_versions);
-    lake::collect_segments(layout);
-    vacuum_delta(p, layout);
-
-    // the manifest
-    let now_paths: BTreeSet<&str> = inputs.iter().map(|i| i.rel.as_str()).collect();
-    let files = manifest_files(&meta.files, &mut infos, &prev_files, &read_now);
-    let removed = prev
-        .map(|m| {
-            m.files
-                .iter()
-                .filter(|f| !now_paths.contains(f.path.as_str()))
-                .map(|f| f.path.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut m = finish_manifest(
-        p,
-        run_id,
-        started,
-        Outcome::Published,
-        &basis,
-        &key.fingerprint(),
-        Some(run_id.to_string()),
-        prev.map(|m| m.run_id.clone()),
-        opts.full_refresh,
-        files,
-        removed,
-        lake_rows,
-        opts.exit_codes,
-    );
-    m.delta = delta;
-    write_manifest(layout, &m)?;
-    crate::worker::stage_trace("manifest written");
-    Ok(m)
+        .collect()
 }
 
 /// Deletes Delta files no kept version uses; a failure is said and costs

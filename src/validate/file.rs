@@ -58,6 +58,18 @@ pub(super) enum Slot<'p, 'a> {
     },
 }
 
+/// Whether a waiting sheet has enough rows to find its header band: all
+/// of the file is read, the sheet is done, it has `HEAD_ROWS` rows, or
+/// rows came after a gap.
+fn ready(slot: &Slot, all_done: bool) -> bool {
+    match slot {
+        Slot::Waiting { rows, later, done } => {
+            all_done || *done || rows.len() >= HEAD_ROWS || !later.is_empty()
+        }
+        _ => true,
+    }
+}
+
 /// One file being ingested as its frames arrive from the reader.
 pub(super) struct FileRun<'p, 'a> {
     pub(super) engine: &'p Engine<'a>,
@@ -296,207 +308,241 @@ impl<'p, 'a> FileRun<'p, 'a> {
     /// starts each sheet's validation once its header can be found.
     pub(super) fn advance(&mut self, all_done: bool) {
         set_stage("finding the template and header band");
-        let ready = |slot: &Slot| match slot {
-            Slot::Waiting { rows, later, done } => {
-                all_done || *done || rows.len() >= HEAD_ROWS || !later.is_empty()
-            }
-            _ => true,
-        };
-        let ignore = &self.engine.pipeline.sheets.ignore_headers;
-        if self.source.is_none() {
-            if self.no_template.is_some() {
-                return;
-            }
-            let data: Vec<usize> = (0..self.slots.len())
-                .filter(|&i| matches!(self.slots[i], Slot::Waiting { .. }))
-                .collect();
-            if data.is_empty() || !data.iter().all(|&i| ready(&self.slots[i])) {
-                return;
-            }
-            // a form's properties are data: checked against the pipeline,
-            // the registry and the folder and name it came in under
-            if let Some(p) = self.form.as_ref().and_then(|f| {
-                self.engine
-                    .form_problem(f, &self.file, self.folder.as_deref())
-            }) {
-                self.no_template = Some(Issue::file(p, &self.file));
-                return;
-            }
-            let grids: Vec<HeaderGrid> = data.iter().map(|&i| self.grid(i)).collect();
-            // a generated form says what it is: no guessing
-            let by_form = self
-                .form
-                .as_ref()
-                .and_then(|f| self.engine.pipeline.source(&f.template));
-            let chosen = match self.force.or(by_form) {
-                Some(s) => Some(s),
-                None => self.engine.choose_source(&self.file, &grids),
-            };
-            let Some(source) = chosen else {
-                let headers = match &self.slots[data[0]] {
-                    Slot::Waiting { rows, .. } => first_rows_text(rows),
-                    _ => Vec::new(),
-                };
-                self.no_template = Some(Issue::file(Problem::NoTemplate { headers }, &self.file));
-                return;
-            };
-            // one registry per run: a T00 file among the county files is refused
-            if self.force.is_none()
-                && self.engine.refuse_registry
-                && self
-                    .engine
-                    .pipeline
-                    .registry_source()
-                    .map(|r| r.id.as_str())
-                    == Some(source.id.as_str())
-            {
-                let registry = self.engine.pipeline.registry.display().to_string();
-                self.no_template = Some(Issue::file(
-                    Problem::RegistryInInbox { registry },
-                    &self.file,
-                ));
-                return;
-            }
-            // the title is what stands above the first data sheet's header band
-            let title_rows = detect(&grids[0], source, ignore)
-                .map(|b| b.start)
-                .unwrap_or(0);
-            let title = match &self.slots[data[0]] {
-                Slot::Waiting { rows, .. } => rows
-                    .iter()
-                    .take(title_rows)
-                    .flat_map(|r| r.iter())
-                    .filter_map(|c| c.text())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                _ => String::new(),
-            };
-            self.ctx = self.engine.file_context(&self.file, &title);
-            if let Some(f) = self.form.as_ref().filter(|f| f.template == source.id) {
-                // the form's county and period, not the file name's
-                if !f.county.is_empty() {
-                    self.ctx.county = Some(f.county.clone());
-                }
-                let (y, m) = find_period(&f.period);
-                if y.is_some() {
-                    self.ctx.year = y;
-                    self.ctx.month = m;
-                }
-            }
-            self.source = Some(source);
+        if self.source.is_none() && !self.choose_template(all_done) {
+            return;
         }
         let Some(source) = self.source else { return };
         for i in 0..self.slots.len() {
-            if !matches!(self.slots[i], Slot::Waiting { .. }) || !ready(&self.slots[i]) {
-                continue;
+            if matches!(self.slots[i], Slot::Waiting { .. }) && ready(&self.slots[i], all_done) {
+                self.start_sheet(i, source);
             }
-            let grid = self.grid(i);
-            let Slot::Waiting { rows, later, .. } =
-                std::mem::replace(&mut self.slots[i], Slot::NoHeader { rows: 0 })
-            else {
-                continue;
-            };
-            let later_rows: usize = later.iter().map(|(_, b)| count_nonblank(b)).sum();
-            let name = self.metas[i].name.clone();
-            let Some(band) = detect(&grid, source, ignore) else {
-                self.slots[i] = Slot::NoHeader {
-                    rows: count_nonblank(&rows) + later_rows,
-                };
-                continue;
-            };
-            // a form from an older definition: read when every header is
-            // still read, else refused naming both versions
-            let mut older = None;
-            if let Some(f) = self.form.as_ref().filter(|f| f.template == source.id) {
-                let now = source.definition_version();
-                if !f.version.is_empty() && f.version != now {
-                    let lost: Vec<String> = band
-                        .columns
-                        .iter()
-                        .zip(&band.labels)
-                        .filter(|(m, l)| m.is_none() && !l.is_empty())
-                        .map(|(_, l)| l.clone())
-                        .collect();
-                    if !lost.is_empty() {
-                        let p = Problem::FormVersion {
-                            template: source.id.clone(),
-                            form_version: f.version.clone(),
-                            current_version: now,
-                            headers: lost,
-                        };
-                        let n = count_nonblank(&rows) + later_rows;
-                        self.block(i, p, name, band.start, n);
-                        continue;
-                    }
-                    if !self.form_said {
-                        self.form_said = true;
-                        older = Some(Issue::file(
-                            Problem::FormOlder {
-                                template: source.id.clone(),
-                                form_version: f.version.clone(),
-                                current_version: now,
-                            },
-                            &self.file,
-                        ));
-                    }
-                }
-            }
-            let township = self
-                .engine
-                .sheet_township(&name, self.ctx.county.as_deref());
-            let missing: Vec<&Field> = source
-                .fields
-                .iter()
-                .enumerate()
-                .filter(|(f, field)| {
-                    field.required
-                        && !band.columns.iter().flatten().any(|m| m.field == *f)
-                        && !context_available(field.context, &self.ctx, township.as_deref())
-                })
-                .map(|(_, f)| f)
-                .collect();
-            if !missing.is_empty() {
-                let p = Problem::MissingFields {
-                    fields: missing.iter().map(|f| f.header.clone()).collect(),
-                    headers: shown_headers(&band.labels),
-                };
-                let n = count_nonblank(&rows) + later_rows;
-                self.block(i, p, name, band.start, n);
-                continue;
-            }
-            if self.failed {
-                self.slots[i] = Slot::Blocked {
-                    rows: count_nonblank(&rows) + later_rows,
-                    issue: None,
-                };
-                continue;
-            }
-            let end = band.end();
-            let mut pass = SheetPass::new(
-                self.engine,
-                source,
-                band,
-                self.ctx.clone(),
-                township,
-                self.file.clone(),
-                &name,
-                self.is_1904,
-            );
-            pass.begin(&rows);
-            if let Some(i) = older {
-                pass.issues.push(i);
-            }
-            if rows.len() > end {
-                pass.feed(&mut self.keys, end, &rows[end..]);
-            }
-            for (first, batch) in later {
-                // a batch that starts inside the band (cannot happen after a
-                // gap, but the rows are never counted twice)
-                let skip = end.saturating_sub(first).min(batch.len());
-                pass.feed(&mut self.keys, first + skip, &batch[skip..]);
-            }
-            self.slots[i] = Slot::Active(Box::new(pass));
         }
+    }
+
+    /// Decides what the file is once every data sheet has its first rows:
+    /// a form's checked identity, else the best-matching template; a
+    /// registry among county files is refused. Sets the file's context
+    /// (county and period from the name, the title or the form). False
+    /// while it cannot be decided yet or when the file has no template.
+    fn choose_template(&mut self, all_done: bool) -> bool {
+        if self.no_template.is_some() {
+            return false;
+        }
+        let data: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| matches!(self.slots[i], Slot::Waiting { .. }))
+            .collect();
+        if data.is_empty() || !data.iter().all(|&i| ready(&self.slots[i], all_done)) {
+            return false;
+        }
+        // a form's properties are data: checked against the pipeline,
+        // the registry and the folder and name it came in under
+        if let Some(p) = self.form.as_ref().and_then(|f| {
+            self.engine
+                .form_problem(f, &self.file, self.folder.as_deref())
+        }) {
+            self.no_template = Some(Issue::file(p, &self.file));
+            return false;
+        }
+        let grids: Vec<HeaderGrid> = data.iter().map(|&i| self.grid(i)).collect();
+        // a generated form says what it is: no guessing
+        let by_form = self
+            .form
+            .as_ref()
+            .and_then(|f| self.engine.pipeline.source(&f.template));
+        let chosen = match self.force.or(by_form) {
+            Some(s) => Some(s),
+            None => self.engine.choose_source(&self.file, &grids),
+        };
+        let Some(source) = chosen else {
+            let headers = match &self.slots[data[0]] {
+                Slot::Waiting { rows, .. } => first_rows_text(rows),
+                _ => Vec::new(),
+            };
+            self.no_template = Some(Issue::file(Problem::NoTemplate { headers }, &self.file));
+            return false;
+        };
+        if let Some(p) = self.registry_refused(source) {
+            self.no_template = Some(Issue::file(p, &self.file));
+            return false;
+        }
+        self.ctx = self.context(source, &grids[0], data[0]);
+        self.source = Some(source);
+        true
+    }
+
+    /// One registry per run: a T00 file among the county files is refused.
+    fn registry_refused(&self, source: &Source) -> Option<Problem> {
+        let engine = self.engine;
+        let is_registry =
+            engine.pipeline.registry_source().map(|r| r.id.as_str()) == Some(source.id.as_str());
+        (self.force.is_none() && engine.refuse_registry && is_registry).then(|| {
+            Problem::RegistryInInbox {
+                registry: engine.pipeline.registry.display().to_string(),
+            }
+        })
+    }
+
+    /// The file's context: county and period from its name and the title
+    /// above the first data sheet's header band, or a form's own.
+    fn context(&self, source: &Source, grid: &HeaderGrid, first: usize) -> FileContext {
+        let ignore = &self.engine.pipeline.sheets.ignore_headers;
+        // the title is what stands above the first data sheet's header band
+        let title_rows = detect(grid, source, ignore).map(|b| b.start).unwrap_or(0);
+        let title = match &self.slots[first] {
+            Slot::Waiting { rows, .. } => rows
+                .iter()
+                .take(title_rows)
+                .flat_map(|r| r.iter())
+                .filter_map(|c| c.text())
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => String::new(),
+        };
+        let mut ctx = self.engine.file_context(&self.file, &title);
+        if let Some(f) = self.form.as_ref().filter(|f| f.template == source.id) {
+            // the form's county and period, not the file name's
+            if !f.county.is_empty() {
+                ctx.county = Some(f.county.clone());
+            }
+            let (y, m) = find_period(&f.period);
+            if y.is_some() {
+                ctx.year = y;
+                ctx.month = m;
+            }
+        }
+        ctx
+    }
+
+    /// Starts sheet `i` of the chosen template: finds its header band,
+    /// refuses it (the file fails) for an older form that lost headers or
+    /// missing required columns, else hands its rows kept so far to a new
+    /// pass.
+    fn start_sheet(&mut self, i: usize, source: &'a Source) {
+        let ignore = &self.engine.pipeline.sheets.ignore_headers;
+        let grid = self.grid(i);
+        let Slot::Waiting { rows, later, .. } =
+            std::mem::replace(&mut self.slots[i], Slot::NoHeader { rows: 0 })
+        else {
+            return;
+        };
+        let later_rows: usize = later.iter().map(|(_, b)| count_nonblank(b)).sum();
+        let n = count_nonblank(&rows) + later_rows;
+        let name = self.metas[i].name.clone();
+        let Some(band) = detect(&grid, source, ignore) else {
+            self.slots[i] = Slot::NoHeader { rows: n };
+            return;
+        };
+        // a form from an older definition: read when every header is
+        // still read, else refused naming both versions
+        let older = match self.form_version(source, &band) {
+            Err(p) => return self.block(i, *p, name, band.start, n),
+            Ok(older) => older,
+        };
+        let township = self
+            .engine
+            .sheet_township(&name, self.ctx.county.as_deref());
+        if let Some(p) = self.missing_fields(source, &band, township.as_deref()) {
+            return self.block(i, p, name, band.start, n);
+        }
+        if self.failed {
+            self.slots[i] = Slot::Blocked {
+                rows: n,
+                issue: None,
+            };
+            return;
+        }
+        let end = band.end();
+        let mut pass = SheetPass::new(
+            self.engine,
+            source,
+            band,
+            self.ctx.clone(),
+            township,
+            self.file.clone(),
+            &name,
+            self.is_1904,
+        );
+        pass.begin(&rows);
+        if let Some(i) = older {
+            pass.issues.push(i);
+        }
+        if rows.len() > end {
+            pass.feed(&mut self.keys, end, &rows[end..]);
+        }
+        for (first, batch) in later {
+            // a batch that starts inside the band (cannot happen after a
+            // gap, but the rows are never counted twice)
+            let skip = end.saturating_sub(first).min(batch.len());
+            pass.feed(&mut self.keys, first + skip, &batch[skip..]);
+        }
+        self.slots[i] = Slot::Active(Box::new(pass));
+    }
+
+    /// A form written from an older definition of `source`: refused when
+    /// a header of the sheet is no longer read (`Err`), else the file's
+    /// one warning that the form is older (the first time only).
+    fn form_version(
+        &mut self,
+        source: &Source,
+        band: &HeaderBand,
+    ) -> Result<Option<Issue>, Box<Problem>> {
+        let Some(f) = self.form.as_ref().filter(|f| f.template == source.id) else {
+            return Ok(None);
+        };
+        let now = source.definition_version();
+        if f.version.is_empty() || f.version == now {
+            return Ok(None);
+        }
+        let lost: Vec<String> = band
+            .columns
+            .iter()
+            .zip(&band.labels)
+            .filter(|(m, l)| m.is_none() && !l.is_empty())
+            .map(|(_, l)| l.clone())
+            .collect();
+        if !lost.is_empty() {
+            return Err(Box::new(Problem::FormVersion {
+                template: source.id.clone(),
+                form_version: f.version.clone(),
+                current_version: now,
+                headers: lost,
+            }));
+        }
+        if self.form_said {
+            return Ok(None);
+        }
+        self.form_said = true;
+        let p = Problem::FormOlder {
+            template: source.id.clone(),
+            form_version: f.version.clone(),
+            current_version: now,
+        };
+        Ok(Some(Issue::file(p, &self.file)))
+    }
+
+    /// The required fields of `source` the band lacks and the file's
+    /// context cannot give, as the file's problem.
+    fn missing_fields(
+        &self,
+        source: &Source,
+        band: &HeaderBand,
+        township: Option<&str>,
+    ) -> Option<Problem> {
+        let missing: Vec<&Field> = source
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(f, field)| {
+                field.required
+                    && !band.columns.iter().flatten().any(|m| m.field == *f)
+                    && !context_available(field.context, &self.ctx, township)
+            })
+            .map(|(_, f)| f)
+            .collect();
+        (!missing.is_empty()).then(|| Problem::MissingFields {
+            fields: missing.iter().map(|f| f.header.clone()).collect(),
+            headers: shown_headers(&band.labels),
+        })
     }
 
     /// The file fails on sheet `i` (its header row `row`): the sheet's
