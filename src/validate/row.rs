@@ -7,43 +7,64 @@ use super::*;
 /// Distinct unknown village names a sheet searches suggestions for.
 const SUGGESTIONS_KEPT: usize = 4096;
 
+/// A row's cells as they are parsed and checked.
+struct RowCells {
+    /// Each field's value, or the problem its cell had.
+    parsed: Vec<Parsed>,
+    /// The column each field was read from.
+    col_of: Vec<Option<usize>>,
+    /// A spread field and its values by column.
+    spread: Option<(usize, Vec<(usize, Value)>)>,
+    /// What returns the row.
+    problems: Vec<Issue>,
+    /// Warnings about single values, kept with the row.
+    unusual: Vec<Issue>,
+    /// Money fields read in the template's unit (nothing stated one).
+    unit_defaulted: Vec<usize>,
+}
+
 impl<'p, 'a> SheetPass<'p, 'a> {
     /// Parses and validates one data row on its own (rows are evaluated in
     /// parallel); what depends on other rows happens in [`Self::finish_row`].
     pub(super) fn evaluate(&self, r: usize, row: &[RawCell], field_cols: &[Vec<usize>]) -> RowEval {
+        let mut cells = self.parse_fields(r, row, field_cols);
+        self.check_values(r, row, &mut cells);
+        self.check_rules(r, row, field_cols, &mut cells);
+        let records = self.records(r, &mut cells);
+        let numbers = cells
+            .parsed
+            .iter()
+            .map(|p| match p {
+                Parsed::Ok(v) => v.as_f64(),
+                Parsed::Err(_) => None,
+            })
+            .collect();
+        RowEval {
+            problems: cells.problems,
+            warnings: cells.unusual,
+            records,
+            numbers,
+            unit_defaulted: cells.unit_defaulted,
+        }
+    }
+
+    /// Every field's value from its column (or the file's context), the
+    /// spread field's values from each of its columns; cell problems and
+    /// warnings about single values collected.
+    fn parse_fields(&self, r: usize, row: &[RawCell], field_cols: &[Vec<usize>]) -> RowCells {
         let fields = &self.source.fields;
-        let mut problems: Vec<Issue> = Vec::new();
-        // warnings about single values, kept with the row
-        let mut unusual: Vec<Issue> = Vec::new();
-        let mut unit_defaulted: Vec<usize> = Vec::new();
-        let mut parsed: Vec<Parsed> = Vec::with_capacity(fields.len());
-        let mut col_of: Vec<Option<usize>> = vec![None; fields.len()];
-        let mut spread: Option<(usize, Vec<(usize, Value)>)> = None;
+        let mut cells = RowCells {
+            parsed: Vec::with_capacity(fields.len()),
+            col_of: vec![None; fields.len()],
+            spread: None,
+            problems: Vec::new(),
+            unusual: Vec::new(),
+            unit_defaulted: Vec::new(),
+        };
         for (f, field) in fields.iter().enumerate() {
             let cols = &field_cols[f];
             if field.spread && cols.len() > 1 {
-                let mut vals = Vec::new();
-                for &c in cols {
-                    let cell = row.get(c).unwrap_or(&EMPTY);
-                    match self.mask_personal(
-                        self.parse_cell(f, c, cell),
-                        f,
-                        Some(c),
-                        r,
-                        &mut unusual,
-                    ) {
-                        Parsed::Ok(Value::Null) => {}
-                        Parsed::Ok(v) => vals.push((c, v)),
-                        Parsed::Err(p) => {
-                            problems.push(self.issue(p, r, Some(c), Some(f), Some(raw_text(cell))))
-                        }
-                    }
-                }
-                col_of[f] = cols.first().copied();
-                parsed.push(Parsed::Ok(
-                    vals.first().map(|x| x.1.clone()).unwrap_or(Value::Null),
-                ));
-                spread = Some((f, vals));
+                self.parse_spread(r, row, f, cols, &mut cells);
                 continue;
             }
             // first non-empty matching column wins
@@ -52,12 +73,11 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                 .copied()
                 .find(|&c| row.get(c).map(|x| !x.is_empty()).unwrap_or(false))
                 .or(cols.first().copied());
-            col_of[f] = col;
+            cells.col_of[f] = col;
             let p = match col {
                 Some(c) => {
                     let cell = row.get(c).unwrap_or(&EMPTY);
-                    let p = self.parse_cell(f, c, cell);
-                    match p {
+                    match self.parse_cell(f, c, cell) {
                         Parsed::Ok(Value::Null) if field.context.is_some() => {
                             Parsed::Ok(self.context_value(field))
                         }
@@ -66,10 +86,12 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                 }
                 None => Parsed::Ok(self.context_value(field)),
             };
-            let p = self.mask_personal(p, f, col, r, &mut unusual);
+            let p = self.mask_personal(p, f, col, r, &mut cells.unusual);
             if let Parsed::Err(pr) = &p {
                 let raw = col.and_then(|c| row.get(c)).map(raw_text);
-                problems.push(self.issue(pr.clone(), r, col, Some(f), raw));
+                cells
+                    .problems
+                    .push(self.issue(pr.clone(), r, col, Some(f), raw));
             }
             // money read in the template's unit: nothing stated another
             if let (Parsed::Ok(v), Some(c), FieldType::Money) = (&p, col, field.ty) {
@@ -78,82 +100,136 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                     && self.column_unit(c).is_none()
                     && matches!(cell_number(row.get(c).unwrap_or(&EMPTY)), Ok(Some(n)) if n.unit.is_none())
                 {
-                    unit_defaulted.push(f);
+                    cells.unit_defaulted.push(f);
                 }
             }
-            parsed.push(p);
+            cells.parsed.push(p);
         }
+        cells
+    }
+
+    /// A spread field (one value per column, e.g. one per month): each
+    /// column's value is kept for its own record.
+    fn parse_spread(
+        &self,
+        r: usize,
+        row: &[RawCell],
+        f: usize,
+        cols: &[usize],
+        cells: &mut RowCells,
+    ) {
+        let mut vals = Vec::new();
+        for &c in cols {
+            let cell = row.get(c).unwrap_or(&EMPTY);
+            let parsed = self.parse_cell(f, c, cell);
+            match self.mask_personal(parsed, f, Some(c), r, &mut cells.unusual) {
+                Parsed::Ok(Value::Null) => {}
+                Parsed::Ok(v) => vals.push((c, v)),
+                Parsed::Err(p) => {
+                    let raw = Some(raw_text(cell));
+                    cells.problems.push(self.issue(p, r, Some(c), Some(f), raw))
+                }
+            }
+        }
+        cells.col_of[f] = cols.first().copied();
+        cells.parsed.push(Parsed::Ok(
+            vals.first().map(|x| x.1.clone()).unwrap_or(Value::Null),
+        ));
+        cells.spread = Some((f, vals));
+    }
+
+    /// Required fields and each value's range: outside `min`/`max`
+    /// returns the row, outside the plausible range too (a non-zero
+    /// amount), outside the `warn` range is a warning.
+    fn check_values(&self, r: usize, row: &[RawCell], cells: &mut RowCells) {
+        let fields = &self.source.fields;
         // a row that gives the village's code may leave the names to the registry
         let code_given = self.source.match_village
             && self
                 .source
                 .field_index("village_code")
-                .map(|i| matches!(&parsed[i], Parsed::Ok(v) if !v.is_null()))
+                .map(|i| matches!(&cells.parsed[i], Parsed::Ok(v) if !v.is_null()))
                 .unwrap_or(false);
-        // required and ranges
         for (f, field) in fields.iter().enumerate() {
-            let Parsed::Ok(v) = &parsed[f] else { continue };
-            let raw = || col_of[f].and_then(|c| row.get(c)).map(raw_text);
+            let Parsed::Ok(v) = &cells.parsed[f] else {
+                continue;
+            };
+            let col = cells.col_of[f];
+            let raw = || col.and_then(|c| row.get(c)).map(raw_text);
             if v.is_null() {
                 let spread_has =
-                    matches!(&spread, Some((sf, vals)) if *sf == f && !vals.is_empty());
+                    matches!(&cells.spread, Some((sf, vals)) if *sf == f && !vals.is_empty());
                 let from_registry =
                     code_given && matches!(field.name.as_str(), "county" | "township" | "village");
                 if field.required && !spread_has && !from_registry {
-                    problems.push(self.issue(Problem::Required, r, col_of[f], Some(f), raw()));
+                    let i = self.issue(Problem::Required, r, col, Some(f), raw());
+                    cells.problems.push(i);
                 }
                 continue;
             }
-            if let Some(x) = v.as_f64() {
-                let outside = |(lo, hi): (Option<f64>, Option<f64>)| {
-                    lo.is_some_and(|m| x < m) || hi.is_some_and(|m| x > m)
+            let Some(x) = v.as_f64() else { continue };
+            let outside = |(lo, hi): (Option<f64>, Option<f64>)| {
+                lo.is_some_and(|m| x < m) || hi.is_some_and(|m| x > m)
+            };
+            let value = format_number(x);
+            if outside((field.min, field.max)) {
+                let p = Problem::OutOfRange {
+                    value,
+                    min: field.min,
+                    max: field.max,
                 };
-                let value = format_number(x);
-                if outside((field.min, field.max)) {
-                    let p = Problem::OutOfRange {
-                        value,
-                        min: field.min,
-                        max: field.max,
-                    };
-                    problems.push(self.issue(p, r, col_of[f], Some(f), raw()));
-                } else if x != 0.0 && outside(field.plausible) {
-                    let p = Problem::Implausible {
-                        value,
-                        min: field.plausible.0,
-                        max: field.plausible.1,
-                    };
-                    problems.push(self.issue(p, r, col_of[f], Some(f), raw()));
-                } else if outside(field.warn) {
-                    let p = Problem::Unusual {
-                        value,
-                        min: field.warn.0,
-                        max: field.warn.1,
-                    };
-                    unusual.push(self.issue(p, r, col_of[f], Some(f), raw()));
-                }
+                cells.problems.push(self.issue(p, r, col, Some(f), raw()));
+            } else if x != 0.0 && outside(field.plausible) {
+                let p = Problem::Implausible {
+                    value,
+                    min: field.plausible.0,
+                    max: field.plausible.1,
+                };
+                cells.problems.push(self.issue(p, r, col, Some(f), raw()));
+            } else if outside(field.warn) {
+                let p = Problem::Unusual {
+                    value,
+                    min: field.warn.0,
+                    max: field.warn.1,
+                };
+                cells.unusual.push(self.issue(p, r, col, Some(f), raw()));
             }
         }
-        // cross-field rules
+    }
+
+    /// The template's cross-field rules (`a ≤ b`, `a required when b`);
+    /// a rule whose column the file lacks is not checked.
+    fn check_rules(
+        &self,
+        r: usize,
+        row: &[RawCell],
+        field_cols: &[Vec<usize>],
+        cells: &mut RowCells,
+    ) {
+        let (parsed, col_of) = (&cells.parsed, &cells.col_of);
         for ck in &self.source.checks {
             match *ck {
                 Check::Le { left, right } => {
-                    if let (Parsed::Ok(a), Parsed::Ok(b)) = (&parsed[left], &parsed[right]) {
-                        if let (Some(x), Some(y)) = (a.as_f64(), b.as_f64()) {
-                            if x > y {
-                                let p = Problem::NotGreater {
-                                    left: self.label_of(left, col_of[left]),
-                                    left_value: format_number(x),
-                                    right: self.label_of(right, col_of[right]),
-                                    right_value: format_number(y),
-                                };
-                                let raw = col_of[left].and_then(|c| row.get(c)).map(raw_text);
-                                problems.push(self.issue(p, r, col_of[left], Some(left), raw));
-                            }
-                        }
+                    let (Parsed::Ok(a), Parsed::Ok(b)) = (&parsed[left], &parsed[right]) else {
+                        continue;
+                    };
+                    let (Some(x), Some(y)) = (a.as_f64(), b.as_f64()) else {
+                        continue;
+                    };
+                    if x > y {
+                        let p = Problem::NotGreater {
+                            left: self.label_of(left, col_of[left]),
+                            left_value: format_number(x),
+                            right: self.label_of(right, col_of[right]),
+                            right_value: format_number(y),
+                        };
+                        let raw = col_of[left].and_then(|c| row.get(c)).map(raw_text);
+                        cells
+                            .problems
+                            .push(self.issue(p, r, col_of[left], Some(left), raw));
                     }
                 }
                 Check::RequiredIf { field, when } => {
-                    // a rule whose column the file lacks is not checked
                     if field_cols[field].is_empty() {
                         continue;
                     }
@@ -164,14 +240,22 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                             let p = Problem::RequiredIf {
                                 when: self.label_of(when, col_of[when]),
                             };
-                            problems.push(self.issue(p, r, col_of[field], Some(field), None));
+                            cells
+                                .problems
+                                .push(self.issue(p, r, col_of[field], Some(field), None));
                         }
                     }
                 }
             }
         }
-        // one record per spread value (or just one)
-        let mut base: Vec<Value> = parsed
+    }
+
+    /// The row's records: one per value of a spread field (or just one),
+    /// each with its village matched to the registry (a row with a
+    /// problem already is not matched).
+    fn records(&self, r: usize, cells: &mut RowCells) -> Vec<Vec<Value>> {
+        let mut base: Vec<Value> = cells
+            .parsed
             .iter()
             .map(|p| match p {
                 Parsed::Ok(v) => v.clone(),
@@ -179,46 +263,27 @@ impl<'p, 'a> SheetPass<'p, 'a> {
             })
             .collect();
         let mut out: Vec<Vec<Value>> = Vec::new();
-        let mut warnings: Vec<Issue> = unusual;
-        match &spread {
+        let matching = self.source.match_village;
+        let (col_of, problems, warnings) = (&cells.col_of, &mut cells.problems, &mut cells.unusual);
+        match &cells.spread {
             Some((sf, vals)) if vals.len() > 1 => {
                 for (c, v) in vals {
                     let mut rec = base.clone();
                     rec[*sf] = v.clone();
-                    if self.source.match_village {
-                        self.match_village(
-                            r,
-                            &mut rec,
-                            &col_of,
-                            Some(*c),
-                            &mut problems,
-                            &mut warnings,
-                        );
+                    if matching {
+                        self.match_village(r, &mut rec, col_of, Some(*c), problems, warnings);
                     }
                     out.push(rec);
                 }
             }
             _ => {
-                if self.source.match_village && problems.is_empty() {
-                    self.match_village(r, &mut base, &col_of, None, &mut problems, &mut warnings);
+                if matching && problems.is_empty() {
+                    self.match_village(r, &mut base, col_of, None, problems, warnings);
                 }
                 out.push(base);
             }
         }
-        let numbers = parsed
-            .iter()
-            .map(|p| match p {
-                Parsed::Ok(v) => v.as_f64(),
-                Parsed::Err(_) => None,
-            })
-            .collect();
-        RowEval {
-            problems,
-            warnings,
-            records: out,
-            numbers,
-            unit_defaulted,
-        }
+        out
     }
 
     /// Checks a row's keys against the rows before it and records the
