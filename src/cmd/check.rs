@@ -11,7 +11,21 @@ use std::path::Path;
 
 use crate::cmd::exit;
 
-pub fn run(pipeline: &Path) -> i32 {
+use crate::cmd::cli::PipelineArg;
+
+/// The flags of `zhenxing check`, as clap reads them.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub p: PipelineArg,
+}
+
+/// `zhenxing check` with its flags.
+pub fn run(a: CheckArgs) -> i32 {
+    check(&a.p.pipeline)
+}
+
+fn check(pipeline: &Path) -> i32 {
     let p = match super::load_pipeline(pipeline) {
         Ok(p) => p,
         Err(code) => return code,

@@ -12,6 +12,30 @@ use crate::config::{FieldType, Frequency, Pipeline, Source};
 use crate::lake::column_name;
 use crate::report::xlsx::header_row;
 
+use crate::cmd::cli::PipelineArg;
+use std::path::PathBuf;
+
+/// The flags of `zhenxing docs`, as clap reads them.
+#[derive(Debug, clap::Args)]
+pub struct DocsArgs {
+    #[command(flatten)]
+    pub p: PipelineArg,
+    /// Output folder whose lake the SQL views read (default: from the pipeline file).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Folder to write to (default: OUT/docs).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Also write a PySpark job that computes indicators.parquet from the
+    /// lake (job.py, views.sql, indicators.json) to this folder.
+    #[arg(long)]
+    pub spark: Option<PathBuf>,
+    /// Write only the command reference: one Markdown page per command,
+    /// made from this help (the repository keeps them in docs/commands).
+    #[arg(long, value_name = "DIR")]
+    pub commands: Option<PathBuf>,
+}
+
 /// Writes the command reference pages (name, text) into `dir`, replacing
 /// pages of commands that are gone.
 pub fn write_command_pages(dir: &Path, pages: &[(String, String)]) -> i32 {
@@ -521,7 +545,20 @@ fn spark_job(
 /// The driver of the PySpark job (`docs --spark`).
 const SPARK_JOB: &str = include_str!("../analysis/spark_job.py");
 
-pub fn run(pipeline: &Path, out: Option<&Path>, dir: Option<&Path>, spark: Option<&Path>) -> i32 {
+/// `zhenxing docs` with its flags.
+pub fn run(a: DocsArgs) -> i32 {
+    if let Some(dir) = &a.commands {
+        return write_command_pages(dir, &crate::cmd::cli::command_pages());
+    }
+    docs(
+        &a.p.pipeline,
+        a.out.as_deref(),
+        a.dir.as_deref(),
+        a.spark.as_deref(),
+    )
+}
+
+fn docs(pipeline: &Path, out: Option<&Path>, dir: Option<&Path>, spark: Option<&Path>) -> i32 {
     let (p, defs) = match super::load_with_definitions(pipeline) {
         Ok(x) => x,
         Err(code) => return code,

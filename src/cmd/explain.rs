@@ -10,13 +10,26 @@ use polars::prelude::*;
 use crate::analysis::indicators::{aggregate, city_of, run_queries, Level, Tables, UnitRow, Units};
 use crate::cmd::exit;
 
-pub struct ExplainOptions {
+use crate::cmd::cli::Where;
+
+/// The flags of `zhenxing explain`, as clap reads them.
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// Indicator id, e.g. org_four_in_one (see `zhenxing docs`).
     pub indicator: String,
+    /// Geography code: the city's, a county's 6 digits, a township's 9 or a village's 12.
+    #[arg(long)]
     pub geo: String,
+    /// Period as in the indicator table, e.g. 2024 or 2024-06.
+    #[arg(long)]
     pub period: String,
+    /// Category, for indicators with a breakdown (e.g. 5星 or 10-30万元).
+    #[arg(long)]
     pub category: Option<String>,
-    pub pipeline: PathBuf,
-    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub at: Where,
+    /// Print the rows as CSV instead of a table.
+    #[arg(long)]
     pub csv: bool,
 }
 
@@ -71,55 +84,139 @@ fn in_geo(r: &UnitRow, geo: &str, city: &str) -> bool {
     }
 }
 
-pub fn run(o: ExplainOptions) -> i32 {
-    let (p, defs) = match super::load_with_definitions(&o.pipeline) {
+pub fn run(o: ExplainArgs) -> i32 {
+    let (p, defs) = match super::load_with_definitions(&o.at.p.pipeline) {
         Ok(x) => x,
         Err(code) => return code,
     };
+    match explain(&o, &p, &defs) {
+        Ok(()) => exit::CLEAN,
+        Err(e) => {
+            eprintln!("zhenxing explain: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// What stops `explain`: a question the lake cannot answer as asked
+/// (exit 2, with what it can answer), or a failure to read it (exit 3).
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    #[error("no indicator {id}; indicators: {known}")]
+    NoIndicator { id: String, known: String },
+    #[error("{0} has no published lake")]
+    NoLake(PathBuf),
+    #[error("{id} has a breakdown; name one with --category ({categories})")]
+    NeedsCategory { id: String, categories: String },
+    #[error("{id} has no rows for geo {geo} and period {period}; periods: {periods}")]
+    NoRows {
+        id: String,
+        geo: String,
+        period: String,
+        periods: String,
+    },
+    #[error("geo {0} is not a city, county, township or village code here")]
+    NoGeo(String),
+    #[error("reading {dataset}: {source}")]
+    Lineage {
+        dataset: String,
+        source: PolarsError,
+    },
+    #[error("{0}")]
+    Lake(String),
+    #[error("{0}")]
+    Frame(#[from] PolarsError),
+}
+
+impl ExplainError {
+    /// 2 for a question the lake cannot answer as asked, 3 for a failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ExplainError::NoIndicator { .. }
+            | ExplainError::NoLake(_)
+            | ExplainError::NeedsCategory { .. }
+            | ExplainError::NoRows { .. }
+            | ExplainError::NoGeo(_) => exit::USAGE,
+            _ => exit::FAILED,
+        }
+    }
+}
+
+/// The figure asked for, the rows it is made of and where it was found.
+struct Figure<'d> {
+    defs: &'d crate::analysis::indicators::Definitions,
+    idx: usize,
+    tables: Tables,
+    rows: Vec<UnitRow>,
+    level: Level,
+    fig: crate::analysis::indicators::IndicatorRow,
+}
+
+/// Prints the figure (definition, SQL, arithmetic) and the rows behind it.
+fn explain(
+    o: &ExplainArgs,
+    p: &crate::config::Pipeline,
+    defs: &crate::analysis::indicators::Definitions,
+) -> Result<(), ExplainError> {
+    let fig = figure(o, p, defs)?;
+    // with --csv, stdout is the CSV alone (`explain --csv > f.csv`); the
+    // definition and the figure go to stderr
+    let say = |text: String| {
+        if o.csv {
+            eprintln!("{text}")
+        } else {
+            println!("{text}")
+        }
+    };
+    say(header(o, &fig));
+    let (df, units) = rows_frame(&fig)?;
+    let n = df.height();
+    say(format!(
+        "\nrows behind the figure ({units} units, {n} lake rows):"
+    ));
+    if o.csv {
+        let stdout = std::io::stdout();
+        super::query::write_csv(&df, &mut stdout.lock()).map_err(ExplainError::Lake)?;
+    } else {
+        super::query::print_table(&df, n.max(1));
+    }
+    Ok(())
+}
+
+/// Finds the indicator, computes its unit rows on the lake as the
+/// indicator stage sees it, and adds up the ones of the geography, period
+/// and category asked for.
+fn figure<'d>(
+    o: &ExplainArgs,
+    p: &crate::config::Pipeline,
+    defs: &'d crate::analysis::indicators::Definitions,
+) -> Result<Figure<'d>, ExplainError> {
     let Some(idx) = defs.indicators.iter().position(|i| i.def.id == o.indicator) else {
         let ids: Vec<&str> = defs.indicators.iter().map(|i| i.def.id.as_str()).collect();
-        eprintln!(
-            "zhenxing explain: no indicator {}; indicators: {}",
-            o.indicator,
-            ids.join(", ")
-        );
-        return exit::USAGE;
+        return Err(ExplainError::NoIndicator {
+            id: o.indicator.clone(),
+            known: ids.join(", "),
+        });
     };
     let ind = &defs.indicators[idx];
-    let out = super::out_dir(&p, o.out.as_deref());
-    let mut t = match Tables::load(&p, &out, true) {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            eprintln!("zhenxing explain: {} has no published lake", out.display());
-            return exit::USAGE;
-        }
-        Err(e) => {
-            eprintln!("zhenxing explain: {e}");
-            return exit::FAILED;
-        }
-    };
-    if let Err(e) = t.as_indicators_see(&p, &defs.scope.kinds) {
-        eprintln!("zhenxing explain: {e}");
-        return exit::FAILED;
-    }
+    let out = super::out_dir(p, o.at.out.as_deref());
+    let mut t = Tables::load(p, &out, true)
+        .map_err(|e| ExplainError::Lake(e.to_string()))?
+        .ok_or_else(|| ExplainError::NoLake(out.clone()))?;
+    t.as_indicators_see(p, &defs.scope.kinds)
+        .map_err(|e| ExplainError::Lake(e.to_string()))?;
     let (city_code, city_name) = city_of(&t.geo, &p.city);
-    let all = match run_queries(&mut t.context(), ind) {
-        Ok(u) => u.unit_rows(),
-        Err(e) => {
-            eprintln!("zhenxing explain: {e}");
-            return exit::FAILED;
-        }
-    };
+    let all = run_queries(&mut t.context(), ind)
+        .map_err(|e| ExplainError::Lake(e.to_string()))?
+        .unit_rows();
     let periods: std::collections::BTreeSet<&str> = all.iter().map(|r| r.period.as_str()).collect();
     let cats: std::collections::BTreeSet<&str> =
         all.iter().filter_map(|r| r.category.as_deref()).collect();
     if !cats.is_empty() && o.category.is_none() {
-        eprintln!(
-            "zhenxing explain: {} has a breakdown; name one with --category ({})",
-            ind.def.id,
-            cats.into_iter().collect::<Vec<_>>().join(", ")
-        );
-        return exit::USAGE;
+        return Err(ExplainError::NeedsCategory {
+            id: ind.def.id.clone(),
+            categories: cats.into_iter().collect::<Vec<_>>().join(", "),
+        });
     }
     let rows: Vec<UnitRow> = all
         .iter()
@@ -129,14 +226,12 @@ pub fn run(o: ExplainOptions) -> i32 {
         .cloned()
         .collect();
     if rows.is_empty() {
-        eprintln!(
-            "zhenxing explain: {} has no rows for geo {} and period {}; periods: {}",
-            ind.def.id,
-            o.geo,
-            o.period,
-            periods.into_iter().collect::<Vec<_>>().join(", ")
-        );
-        return exit::USAGE;
+        return Err(ExplainError::NoRows {
+            id: ind.def.id.clone(),
+            geo: o.geo.clone(),
+            period: o.period.clone(),
+            periods: periods.into_iter().collect::<Vec<_>>().join(", "),
+        });
     }
     let level = if o.geo == city_code {
         Level::City
@@ -149,57 +244,59 @@ pub fn run(o: ExplainOptions) -> i32 {
     };
     let mut def = ind.clone();
     def.def.village_rows = true;
-    let agg = aggregate(
+    let units = Units::from_rows(&rows);
+    let agg = aggregate(idx, &def, &units, &t.geo, (&city_code, &city_name));
+    let fig = agg
+        .into_iter()
+        .find(|r| r.level == level && r.geo_code == o.geo)
+        .ok_or_else(|| ExplainError::NoGeo(o.geo.clone()))?;
+    Ok(Figure {
+        defs,
         idx,
-        &def,
-        &Units::from_rows(&rows),
-        &t.geo,
-        (&city_code, &city_name),
-    );
-    let Some(fig) = agg.iter().find(|r| r.level == level && r.geo_code == o.geo) else {
-        eprintln!(
-            "zhenxing explain: geo {} is not a city, county, township or village code here",
-            o.geo
-        );
-        return exit::USAGE;
-    };
-    // with --csv, stdout is the CSV alone (`explain --csv > f.csv`); the
-    // definition and the figure go to stderr
-    let csv = o.csv;
-    macro_rules! say {
-        ($($t:tt)*) => {
-            if csv {
-                eprintln!($($t)*)
-            } else {
-                println!($($t)*)
-            }
-        };
-    }
-    say!("{} {} ({})", ind.def.id, ind.def.name_zh, ind.def.name_en);
-    say!("definition: {}", ind.description);
-    say!(
+        tables: t,
+        rows,
+        level,
+        fig,
+    })
+}
+
+/// The definition, its SQL, and the figure with its arithmetic.
+fn header(o: &ExplainArgs, f: &Figure) -> String {
+    let ind = &f.defs.indicators[f.idx];
+    let (fig, t) = (&f.fig, &f.tables);
+    let mut out = Vec::new();
+    out.push(format!(
+        "{} {} ({})",
+        ind.def.id, ind.def.name_zh, ind.def.name_en
+    ));
+    out.push(format!("definition: {}", ind.description));
+    out.push(format!(
         "unit: {}   aggregate: {} = {}, scale {}   definition hash: {}",
         ind.def.unit,
         format!("{:?}", ind.def.aggregate).to_lowercase(),
         ind.def.aggregate.describe(),
         ind.def.scale,
         ind.hash
-    );
-    say!("defined in {} (line {})", defs.path.display(), ind.line);
+    ));
+    out.push(format!(
+        "defined in {} (line {})",
+        f.defs.path.display(),
+        ind.line
+    ));
     let sql = ind
         .queries
         .iter()
         .find(|q| q.0 == o.category || q.0.is_none())
         .map_or("", |q| q.1.as_str());
-    say!("SQL (parameters filled in):\n{}", sql.trim_end());
-    let area = (level != Level::City).then_some(fig.geo_code.as_str());
+    out.push(format!("SQL (parameters filled in):\n{}", sql.trim_end()));
+    let area = (f.level != Level::City).then_some(fig.geo_code.as_str());
     let used = t.period_used(&ind.def.dataset, &fig.period, area);
     let used = if used == fig.period {
         String::new()
     } else {
         format!(" (from {used})")
     };
-    say!(
+    out.push(format!(
         "\n{} {} · period {}{used}{} · lake version {}",
         fig.geo_code,
         fig.geo_name,
@@ -209,52 +306,43 @@ pub fn run(o: ExplainOptions) -> i32 {
             .map(|c| format!(" · category {c}"))
             .unwrap_or_default(),
         t.lake_version
-    );
-    let f = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x}"));
+    ));
+    let v = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x}"));
+    use crate::analysis::indicators::Aggregate;
+    let (scale, num, den) = (ind.def.scale, v(fig.numerator), v(fig.denominator));
     let how = match ind.def.aggregate {
-        crate::analysis::indicators::Aggregate::Ratio
-        | crate::analysis::indicators::Aggregate::Share => format!(
-            " = {} × {} / {}",
-            ind.def.scale,
-            f(fig.numerator),
-            f(fig.denominator)
-        ),
-        crate::analysis::indicators::Aggregate::Sum => {
-            format!(" = {} × {}", ind.def.scale, f(fig.numerator))
-        }
-        crate::analysis::indicators::Aggregate::Mean => format!(
-            " = {} × {} / {} units",
-            ind.def.scale,
-            f(fig.numerator),
-            f(fig.denominator)
-        ),
-        crate::analysis::indicators::Aggregate::Median => String::new(),
+        Aggregate::Ratio | Aggregate::Share => format!(" = {scale} × {num} / {den}"),
+        Aggregate::Sum => format!(" = {scale} × {num}"),
+        Aggregate::Mean => format!(" = {scale} × {num} / {den} units"),
+        Aggregate::Median => String::new(),
     };
-    say!(
-        "value {} {}{how}   numerator {}   denominator {}   villages reporting {} of {} in the registry   units {}",
-        f(fig.value),
+    out.push(format!(
+        "value {} {}{how}   numerator {num}   denominator {den}   villages reporting {} of {} in the registry   units {}",
+        v(fig.value),
         ind.def.unit,
-        f(fig.numerator),
-        f(fig.denominator),
         fig.villages_reporting,
         fig.villages_registry,
         fig.units
-    );
-    // the rows behind it
-    let lin = match t
-        .frames
-        .get(&ind.def.dataset)
-        .map(|df| lineage(df, &ind.def.unit_column))
-    {
-        Some(Ok(l)) => l,
-        Some(Err(e)) => {
-            eprintln!("zhenxing explain: reading {}: {e}", ind.def.dataset);
-            return exit::FAILED;
-        }
+    ));
+    out.join("\n")
+}
+
+/// The rows behind the figure: each unit with its numerator and
+/// denominator and every lake row it came from (file, sheet, row); the
+/// unit column only when it says more than the village code, the
+/// category only when there is one. Also the number of units.
+fn rows_frame(f: &Figure) -> Result<(DataFrame, usize), ExplainError> {
+    let ind = &f.defs.indicators[f.idx];
+    let t = &f.tables;
+    let lin = match t.frames.get(&ind.def.dataset) {
+        Some(df) => lineage(df, &ind.def.unit_column).map_err(|source| ExplainError::Lineage {
+            dataset: ind.def.dataset.clone(),
+            source,
+        })?,
         None => Lineage::new(),
     };
     let mut cols: [Vec<Option<String>>; 10] = Default::default();
-    for r in &rows {
+    for r in &f.rows {
         let src = lin.get(&r.unit).cloned().unwrap_or_default();
         // rows of the same period when the dataset has it, else all of the unit's rows
         let same: Vec<_> = src.iter().filter(|s| s.0 == r.period).cloned().collect();
@@ -274,30 +362,22 @@ pub fn run(o: ExplainOptions) -> i32 {
             );
             cols[3].push(r.num.map(|x| x.to_string()));
             cols[4].push(r.den.map(|x| x.to_string()));
-            cols[5].push(Some(
-                if r.reported {
-                    "yes"
-                } else {
-                    "no (not reported)"
-                }
-                .to_string(),
-            ));
-            match l {
-                Some((_, file, sheet, row)) => {
-                    cols[6].push(Some(file));
-                    cols[7].push(Some(sheet));
-                    cols[8].push(Some(row.to_string()));
-                }
-                None => {
-                    cols[6].push(None);
-                    cols[7].push(None);
-                    cols[8].push(None);
-                }
-            }
+            let reported = if r.reported {
+                "yes"
+            } else {
+                "no (not reported)"
+            };
+            cols[5].push(Some(reported.to_string()));
+            let (file, sheet, row) = match l {
+                Some((_, file, sheet, row)) => (Some(file), Some(sheet), Some(row.to_string())),
+                None => (None, None, None),
+            };
+            cols[6].push(file);
+            cols[7].push(sheet);
+            cols[8].push(row);
             cols[9].push(r.category.clone());
         }
     }
-    // the unit column only when it says more than the village code
     let same_unit = cols[0] == cols[1];
     let no_category = cols[9].iter().all(Option::is_none);
     let names = [
@@ -321,27 +401,5 @@ pub fn run(o: ExplainOptions) -> i32 {
         })
         .map(|(name, v)| Column::new((*name).into(), v))
         .collect();
-    let df = match DataFrame::new(n, columns) {
-        Ok(df) => df,
-        Err(e) => {
-            eprintln!("zhenxing explain: {e}");
-            return exit::FAILED;
-        }
-    };
-    say!(
-        "\nrows behind the figure ({} units, {} lake rows):",
-        rows.len(),
-        n
-    );
-    if o.csv {
-        let stdout = std::io::stdout();
-        let mut lock = stdout.lock();
-        if let Err(e) = super::query::write_csv(&df, &mut lock) {
-            eprintln!("zhenxing explain: {e}");
-            return exit::FAILED;
-        }
-    } else {
-        super::query::print_table(&df, n.max(1));
-    }
-    exit::CLEAN
+    Ok((DataFrame::new(n, columns)?, f.rows.len()))
 }

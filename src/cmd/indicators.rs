@@ -7,6 +7,23 @@ use crate::cmd::exit;
 use crate::lake::Layout;
 use crate::validate::issue::Lang;
 
+use crate::cmd::cli::Where;
+use std::path::PathBuf;
+
+/// The flags of `zhenxing indicators`, as clap reads them.
+#[derive(Debug, clap::Args)]
+pub struct IndicatorsArgs {
+    #[command(flatten)]
+    pub at: Where,
+    /// With `--out s3://bucket/prefix`: the local working folder (versions,
+    /// segments, run manifests; default: the pipeline's `out`).
+    #[arg(long)]
+    pub work: Option<PathBuf>,
+    /// Also write the report of the latest year.
+    #[arg(long)]
+    pub report: bool,
+}
+
 /// Computes indicators and income effects and writes the reports; prints
 /// one line. Used by `run` after publishing and by `indicators`.
 pub fn stage(
@@ -156,7 +173,17 @@ pub fn up_to_date(
     )
 }
 
-pub fn run(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, reports: bool) -> i32 {
+/// `zhenxing indicators` with its flags.
+pub fn run(a: IndicatorsArgs) -> i32 {
+    indicators(
+        &a.at.p.pipeline,
+        a.at.out.as_deref(),
+        a.work.as_deref(),
+        a.report,
+    )
+}
+
+fn indicators(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, reports: bool) -> i32 {
     crate::progress::enable(true);
     let (mut p, defs) = match super::load_with_definitions(pipeline) {
         Ok(x) => x,

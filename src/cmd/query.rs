@@ -9,6 +9,31 @@ use polars::prelude::*;
 use crate::analysis::indicators::Tables;
 use crate::cmd::exit;
 
+use crate::cmd::cli::Where;
+use std::path::PathBuf;
+
+/// The flags of `zhenxing query`, as clap reads them.
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    /// The query, e.g. "SELECT county, COUNT(*) FROM org_structure GROUP BY county".
+    pub sql: String,
+    #[command(flatten)]
+    pub at: Where,
+    /// Print CSV instead of a table.
+    #[arg(long)]
+    pub csv: bool,
+    /// Write the result to this Parquet file instead of printing it.
+    #[arg(long)]
+    pub parquet: Option<PathBuf>,
+    /// Rows printed as a table (CSV and Parquet get every row).
+    #[arg(long, default_value_t = 50)]
+    pub max_rows: usize,
+    /// The tables as the indicator SQL sees them: the years of monthly
+    /// datasets (each county's last reported month) and the definitions' [scope].
+    #[arg(long)]
+    pub as_indicators: bool,
+}
+
 /// Registers the indicator tables next to the lake's.
 pub fn with_indicator_tables(t: &mut Tables, out: &Path) -> Result<(), String> {
     let dir = crate::analysis::indicators::dir(out);
@@ -114,7 +139,20 @@ pub fn sql_error(sql: &str, message: &str) -> String {
     format!("{first}{hint}")
 }
 
-pub fn run(
+/// `zhenxing query` with its flags.
+pub fn run(a: QueryArgs) -> i32 {
+    query(
+        &a.at.p.pipeline,
+        a.at.out.as_deref(),
+        &a.sql,
+        a.csv,
+        a.parquet.as_deref(),
+        a.max_rows,
+        a.as_indicators,
+    )
+}
+
+fn query(
     pipeline: &Path,
     out: Option<&Path>,
     sql: &str,

@@ -5,7 +5,24 @@ use std::path::Path;
 
 use crate::cmd::exit;
 
-pub fn run(pipeline: &Path, out: Option<&Path>, period: Option<&str>) -> i32 {
+use crate::cmd::cli::Where;
+
+/// The flags of `zhenxing report`, as clap reads them.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub at: Where,
+    /// The year to report (default: the latest year with data).
+    #[arg(long)]
+    pub period: Option<String>,
+}
+
+/// `zhenxing report` with its flags.
+pub fn run(a: ReportArgs) -> i32 {
+    report(&a.at.p.pipeline, a.at.out.as_deref(), a.period.as_deref())
+}
+
+fn report(pipeline: &Path, out: Option<&Path>, period: Option<&str>) -> i32 {
     crate::progress::enable(true);
     let (p, defs) = match super::load_with_definitions(pipeline) {
         Ok(x) => x,

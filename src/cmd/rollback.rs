@@ -12,7 +12,34 @@ use crate::lake::nightly::{write_manifest, Manifest};
 use crate::lake::{self, Layout};
 use crate::validate::issue::Lang;
 
-pub fn run(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, to: Option<&str>) -> i32 {
+use crate::cmd::cli::Where;
+use std::path::PathBuf;
+
+/// The flags of `zhenxing rollback`, as clap reads them.
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub at: Where,
+    /// With `--out s3://bucket/prefix`: the local working folder (versions,
+    /// segments, run manifests; default: the pipeline's `out`).
+    #[arg(long)]
+    pub work: Option<PathBuf>,
+    /// The version (run id) to publish.
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+/// `zhenxing rollback` with its flags.
+pub fn run(a: RollbackArgs) -> i32 {
+    rollback(
+        &a.at.p.pipeline,
+        a.at.out.as_deref(),
+        a.work.as_deref(),
+        a.to.as_deref(),
+    )
+}
+
+fn rollback(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, to: Option<&str>) -> i32 {
     let mut p = match super::load_pipeline(pipeline) {
         Ok(p) => p,
         Err(code) => return code,

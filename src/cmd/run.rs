@@ -13,24 +13,55 @@ use crate::lake::nightly::{Manifest, ManifestFile, Options, RunError};
 use crate::validate::issue::{Lang, Severity};
 use crate::validate::FileResult;
 
-pub struct RunOptions {
-    pub pipeline: PathBuf,
+use crate::cmd::cli::{LangArg, LogFormat, PipelineArg};
+
+/// The flags of `zhenxing run`, as clap reads them.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub p: PipelineArg,
+    /// Inbox folder (default: from the pipeline file).
+    #[arg(long)]
     pub inbox: Option<PathBuf>,
+    /// Village registry file (default: from the pipeline file).
+    #[arg(long)]
     pub registry: Option<PathBuf>,
+    /// Output folder (default: from the pipeline file), or
+    /// `s3://bucket/prefix` for Delta tables on S3-compatible storage.
+    #[arg(long)]
     pub out: Option<PathBuf>,
-    /// With an `--out` URL: the local working folder.
+    /// With `--out s3://bucket/prefix`: the local working folder (versions,
+    /// segments, run manifests; default: the pipeline's `out`).
+    #[arg(long)]
     pub work: Option<PathBuf>,
+    /// Ingest every file again and rebuild the lake (same result as incremental runs).
+    #[arg(long)]
     pub full_refresh: bool,
-    /// Seconds to wait for another run's lock (default: the pipeline's).
-    pub wait_s: Option<u64>,
-    pub log_json: bool,
+    /// Seconds to wait for another run to finish (default: the pipeline's lock_wait_s).
+    #[arg(long)]
+    pub wait: Option<u64>,
+    /// `json`: one JSON object per file and per run on stderr, for log collectors.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Print only the final summary.
+    #[arg(long, short)]
     pub quiet: bool,
-    pub isolate: bool,
+    /// Read files in this process instead of isolated workers (faster, not safe for hostile files).
+    #[arg(long)]
+    pub no_isolation: bool,
+    /// Parallel files (default: number of cores).
+    #[arg(long)]
     pub jobs: Option<usize>,
-    pub lang: Lang,
-    /// Compute indicators and reports after publishing (`--no-indicators` not given).
-    pub indicators: bool,
-    /// Annotated copies of the files with returned rows (`--feedback`).
+    /// Language of the messages.
+    #[arg(long, value_enum, default_value = "en")]
+    pub lang: LangArg,
+    /// Publish the lake only; indicators and reports wait for `zhenxing indicators --report`.
+    #[arg(long)]
+    pub no_indicators: bool,
+    /// Also write an annotated copy of every current file with returned
+    /// rows (or that failed) to OUT/feedback/<county>/, for the city
+    /// office to send back.
+    #[arg(long)]
     pub feedback: bool,
 }
 
@@ -77,51 +108,38 @@ pub fn summary_line(res: &FileResult, lang: Lang) -> String {
     }
 }
 
-pub fn run(opts: RunOptions) -> i32 {
-    let mut p = match super::load_pipeline(&opts.pipeline) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    if let Some(r) = &opts.registry {
-        p.registry = r.clone();
+/// What the night runs with, once the flags and the definitions are
+/// checked.
+struct Prepared {
+    p: crate::config::Pipeline,
+    defs: crate::analysis::indicators::Definitions,
+    out: PathBuf,
+    inbox: PathBuf,
+    nopts: Options,
+}
+
+/// The nightly job, stage by stage: prepare, publish the lake, say what
+/// became of each file, then the indicator stage, lineage, the feedback
+/// copies and the closing paragraph. The exit code is the worst a stage
+/// met.
+impl RunArgs {
+    /// One JSON object per event on stderr (`--log-format json`).
+    fn log_json(&self) -> bool {
+        self.log_format == LogFormat::Json
     }
-    let out = match super::resolve_out(&mut p, opts.out.as_deref(), opts.work.as_deref(), "run") {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    let inbox = opts.inbox.clone().unwrap_or_else(|| p.inbox.clone());
-    if !inbox.is_dir() {
-        eprintln!("inbox {} is not a folder", inbox.display());
-        return exit::USAGE;
+
+    fn lang(&self) -> Lang {
+        self.lang.into()
     }
-    if !p.registry.is_file() {
-        eprintln!("registry file {} does not exist", p.registry.display());
-        return exit::USAGE;
-    }
-    // indicator definitions are checked before any file is read
-    let defs = match super::load_definitions(&p) {
-        Ok(d) => d,
+}
+
+pub fn run(opts: RunArgs) -> i32 {
+    let prep = match prepare(&opts) {
+        Ok(prep) => prep,
         Err(code) => return code,
     };
     let start = std::time::Instant::now();
-    // bars on a terminal, never with --quiet or JSON logs (nor in cron)
-    let show_progress = !opts.quiet && !opts.log_json;
-    crate::progress::enable(show_progress);
-    let nopts = Options {
-        inbox: inbox.clone(),
-        out: out.clone(),
-        isolation: super::isolation(&p, opts.isolate),
-        jobs: opts.jobs,
-        full_refresh: opts.full_refresh,
-        lock_wait: std::time::Duration::from_secs(opts.wait_s.unwrap_or(p.lake.lock_wait_s)),
-        progress: show_progress,
-        exit_codes: crate::lake::nightly::ExitCodes {
-            clean: exit::CLEAN,
-            rejects: exit::REJECTS,
-            failed: exit::FAILED,
-        },
-    };
-    if opts.log_json {
+    if opts.log_json() {
         // one JSON object per line on stderr; a second init (tests) is harmless
         let _ = tracing_subscriber::fmt()
             .json()
@@ -129,143 +147,38 @@ pub fn run(opts: RunOptions) -> i32 {
             .with_current_span(false)
             .try_init();
     }
-    // OpenLineage events, when the pipeline names a file for them; a
-    // lineage file that cannot be written is said, and the run goes on
-    let lineage = crate::lake::lineage::Lineage::of(&p);
-    let said = |r: Result<(), String>| {
-        if let Err(e) = r {
-            eprintln!("zhenxing run: {e}");
-        }
-    };
+    // OpenLineage events, when the pipeline names a file for them
+    let lineage = crate::lake::lineage::Lineage::of(&prep.p);
     if let Some(l) = &lineage {
         said(l.start());
     }
-    let m = match crate::lake::nightly::run(&p, &nopts) {
+    let m = match publish(&prep, &opts, lineage.as_ref()) {
         Ok(m) => m,
-        Err(e) => {
-            let (code, outcome, text) = match &e {
-                RunError::Config(e) => (exit::USAGE, "refused", format!("zhenxing run: {e}")),
-                RunError::Failed(e) => {
-                    (exit::FAILED, "failed", format!("zhenxing run failed: {e}"))
-                }
-            };
-            if let Some(l) = &lineage {
-                said(l.fail(&text));
-            }
-            if opts.log_json {
-                tracing::error!(event = "run", outcome, exit_code = code, "{text}");
-            } else {
-                eprintln!("{text}");
-            }
-            return code;
-        }
+        Err(code) => return code,
     };
-    if opts.log_json {
-        for f in &m.files {
-            let msg = format!("{} {}", f.status, f.path);
-            let (t, c, per) = (
-                f.template.as_deref().unwrap_or(""),
-                f.county.as_deref().unwrap_or(""),
-                f.period.as_deref().unwrap_or(""),
-            );
-            let by = f.superseded_by.as_deref().unwrap_or("");
-            let err = f.error.as_deref().unwrap_or("");
-            macro_rules! file_event {
-                ($level:ident) => {
-                    tracing::$level!(
-                        event = "file", run_id = %m.run_id, path = %f.path, sha256 = %f.sha256,
-                        template = t, county = c, period = per, status = %f.status,
-                        change = %f.change, read_this_run = f.read_this_run,
-                        rows_read = f.rows_read, rows_accepted = f.rows_accepted,
-                        rows_rejected = f.rows_rejected, rows_non_data = f.rows_non_data,
-                        superseded_by = by, error = err, "{msg}"
-                    )
-                };
-            }
-            if f.status == crate::lake::FileStatus::Failed {
-                file_event!(error);
-            } else if f.rows_rejected > 0 {
-                file_event!(warn);
-            } else {
-                file_event!(info);
-            }
-        }
-    } else if !opts.quiet {
-        for f in &m.files {
-            println!("{}", file_line(f, opts.lang));
-        }
-    }
+    file_lines(&m, &opts);
     let ingest_secs = start.elapsed().as_secs_f64();
     // the ingest's own peak, before the indicator stage adds its frames
     let (own, readers) = crate::worker::peak_rss_mib();
     let mut exit_code = m.exit_code;
-    let stage = if opts.indicators {
-        super::indicators::stage_locked(&p, &defs, &out, nopts.lock_wait, opts.lang)
-    } else {
-        Ok(None)
-    };
-    let stage_line = match stage {
-        Ok(line) => line,
-        Err(e) => {
-            exit_code = exit::FAILED;
-            Some(match opts.lang {
-                Lang::Zh => format!("指标计算失败（湖已发布）：{e}"),
-                Lang::En => format!("indicators FAILED (the lake is published): {e}"),
-            })
-        }
-    };
+    let stage_line = indicator_stage(&prep, &opts, &mut exit_code);
     if let Some(l) = &lineage {
-        said(l.complete(&m, &inbox, &out, exit_code));
+        said(l.complete(&m, &prep.inbox, &prep.out, exit_code));
     }
-    let feedback_line = if opts.feedback {
-        match feedback(&p, &m, &inbox, &out, &nopts.isolation, nopts.lock_wait) {
-            Ok(None) => Some(match opts.lang {
-                Lang::Zh => "批注副本：另一次运行已发布新版本，批注副本以该次为准".to_string(),
-                Lang::En => {
-                    "Annotated copies: another run has published since this one; its copies stand"
-                        .to_string()
-                }
-            }),
-            Ok(Some((n, failed))) => {
-                let mut line = match opts.lang {
-                    Lang::Zh => format!(
-                        "批注副本：{n} 个文件（有退回行或无法读取）写入 {}",
-                        out.join("feedback").display()
-                    ),
-                    Lang::En => format!(
-                        "Annotated copies: {n} file(s) with returned rows or that failed, in {}",
-                        out.join("feedback").display()
-                    ),
-                };
-                if !failed.is_empty() {
-                    exit_code = exit_code.max(exit::REJECTS);
-                    line.push_str(&match opts.lang {
-                        Lang::Zh => format!("；{} 个副本无法写入：", failed.len()),
-                        Lang::En => format!("; {} copies could not be written: ", failed.len()),
-                    });
-                    line.push_str(&failed.join("; "));
-                }
-                Some(line)
-            }
-            Err(e) => {
-                exit_code = exit::FAILED;
-                Some(format!("feedback FAILED (the lake is published): {e}"))
-            }
-        }
-    } else {
-        None
-    };
+    let feedback_line = opts
+        .feedback
+        .then(|| feedback_stage(&prep, &m, opts.lang(), &mut exit_code));
     let secs = start.elapsed().as_secs_f64();
-    let mut para = match opts.lang {
-        Lang::Zh => summary_paragraph_zh(&m, &out, ingest_secs, own, readers),
-        Lang::En => summary_paragraph(&m, &out, ingest_secs, own, readers),
+    let mut para = match opts.lang() {
+        Lang::Zh => summary_paragraph_zh(&m, &prep.out, ingest_secs, own, readers),
+        Lang::En => summary_paragraph(&m, &prep.out, ingest_secs, own, readers),
     };
     if let Some(line) = feedback_line {
         para = format!("{para}\n{line}");
     }
     if let Some(line) = stage_line {
         let (whole, _) = crate::worker::peak_rss_mib();
-        para = match opts.lang {
+        para = match opts.lang() {
             Lang::Zh => format!(
                 "{para}\n{line}。合计 {secs:.1} 秒，内存峰值 {whole} MiB。退出码 {exit_code}。"
             ),
@@ -274,7 +187,7 @@ pub fn run(opts: RunOptions) -> i32 {
             ),
         };
     }
-    if opts.log_json {
+    if opts.log_json() {
         tracing::info!(
             event = "run", run_id = %m.run_id, outcome = %m.outcome,
             version = m.version.as_deref().unwrap_or(""), exit_code = m.exit_code,
@@ -287,6 +200,188 @@ pub fn run(opts: RunOptions) -> i32 {
     }
     println!("{para}");
     exit_code
+}
+
+/// A lineage event that cannot be written is said, and the run goes on.
+fn said(r: Result<(), String>) {
+    if let Err(e) = r {
+        eprintln!("zhenxing run: {e}");
+    }
+}
+
+/// Prepare: the pipeline with `--registry`, the output folder, an inbox
+/// and registry that exist, and the indicator definitions, all checked
+/// before any file is read (a problem is a usage error, exit 2).
+fn prepare(opts: &RunArgs) -> Result<Prepared, i32> {
+    let mut p = super::load_pipeline(&opts.p.pipeline)?;
+    if let Some(r) = &opts.registry {
+        p.registry = r.clone();
+    }
+    let out = super::resolve_out(&mut p, opts.out.as_deref(), opts.work.as_deref(), "run")?;
+    let inbox = opts.inbox.clone().unwrap_or_else(|| p.inbox.clone());
+    if !inbox.is_dir() {
+        eprintln!("inbox {} is not a folder", inbox.display());
+        return Err(exit::USAGE);
+    }
+    if !p.registry.is_file() {
+        eprintln!("registry file {} does not exist", p.registry.display());
+        return Err(exit::USAGE);
+    }
+    let defs = super::load_definitions(&p)?;
+    // bars on a terminal, never with --quiet or JSON logs (nor in cron)
+    let show_progress = !opts.quiet && !opts.log_json();
+    crate::progress::enable(show_progress);
+    let nopts = Options {
+        inbox: inbox.clone(),
+        out: out.clone(),
+        isolation: super::isolation(&p, !opts.no_isolation),
+        jobs: opts.jobs,
+        full_refresh: opts.full_refresh,
+        lock_wait: std::time::Duration::from_secs(opts.wait.unwrap_or(p.lake.lock_wait_s)),
+        progress: show_progress,
+        exit_codes: crate::lake::nightly::ExitCodes {
+            clean: exit::CLEAN,
+            rejects: exit::REJECTS,
+            failed: exit::FAILED,
+        },
+    };
+    Ok(Prepared {
+        p,
+        defs,
+        out,
+        inbox,
+        nopts,
+    })
+}
+
+/// Publish: the nightly run proper (list, ingest, build, publish,
+/// manifest). A refusal or failure is said (on stderr, as a JSON event
+/// and to lineage) and is the exit code.
+fn publish(
+    prep: &Prepared,
+    opts: &RunArgs,
+    lineage: Option<&crate::lake::lineage::Lineage>,
+) -> Result<Manifest, i32> {
+    crate::lake::nightly::run(&prep.p, &prep.nopts).map_err(|e| {
+        let (code, outcome, text) = match &e {
+            RunError::Config(e) => (exit::USAGE, "refused", format!("zhenxing run: {e}")),
+            RunError::Failed(e) => (exit::FAILED, "failed", format!("zhenxing run failed: {e}")),
+        };
+        if let Some(l) = lineage {
+            said(l.fail(&text));
+        }
+        if opts.log_json() {
+            tracing::error!(event = "run", outcome, exit_code = code, "{text}");
+        } else {
+            eprintln!("{text}");
+        }
+        code
+    })
+}
+
+/// One line per file (not with `--quiet`), or one JSON event per file.
+fn file_lines(m: &Manifest, opts: &RunArgs) {
+    if opts.log_json() {
+        for f in &m.files {
+            file_event(m, f);
+        }
+    } else if !opts.quiet {
+        for f in &m.files {
+            println!("{}", file_line(f, opts.lang()));
+        }
+    }
+}
+
+/// A file's JSON event: an error when it failed, a warning when rows
+/// were returned.
+fn file_event(m: &Manifest, f: &ManifestFile) {
+    let msg = format!("{} {}", f.status, f.path);
+    let (t, c, per) = (
+        f.template.as_deref().unwrap_or(""),
+        f.county.as_deref().unwrap_or(""),
+        f.period.as_deref().unwrap_or(""),
+    );
+    let by = f.superseded_by.as_deref().unwrap_or("");
+    let err = f.error.as_deref().unwrap_or("");
+    macro_rules! file_event {
+        ($level:ident) => {
+            tracing::$level!(
+                event = "file", run_id = %m.run_id, path = %f.path, sha256 = %f.sha256,
+                template = t, county = c, period = per, status = %f.status,
+                change = %f.change, read_this_run = f.read_this_run,
+                rows_read = f.rows_read, rows_accepted = f.rows_accepted,
+                rows_rejected = f.rows_rejected, rows_non_data = f.rows_non_data,
+                superseded_by = by, error = err, "{msg}"
+            )
+        };
+    }
+    if f.status == crate::lake::FileStatus::Failed {
+        file_event!(error);
+    } else if f.rows_rejected > 0 {
+        file_event!(warn);
+    } else {
+        file_event!(info);
+    }
+}
+
+/// Indicators and reports from the published lake (not with
+/// `--no-indicators`): the stage's line; a failure makes the exit 3.
+fn indicator_stage(prep: &Prepared, opts: &RunArgs, exit_code: &mut i32) -> Option<String> {
+    if opts.no_indicators {
+        return None;
+    }
+    let lock_wait = prep.nopts.lock_wait;
+    match super::indicators::stage_locked(&prep.p, &prep.defs, &prep.out, lock_wait, opts.lang()) {
+        Ok(line) => line,
+        Err(e) => {
+            *exit_code = exit::FAILED;
+            Some(match opts.lang() {
+                Lang::Zh => format!("指标计算失败（湖已发布）：{e}"),
+                Lang::En => format!("indicators FAILED (the lake is published): {e}"),
+            })
+        }
+    }
+}
+
+/// Feedback (`--feedback`): the annotated copies, and the line that says
+/// where; a copy that cannot be written makes the exit at least 1, a
+/// failed stage 3.
+fn feedback_stage(prep: &Prepared, m: &Manifest, lang: Lang, exit_code: &mut i32) -> String {
+    let (p, out, nopts) = (&prep.p, &prep.out, &prep.nopts);
+    match feedback(p, m, &prep.inbox, out, &nopts.isolation, nopts.lock_wait) {
+        Ok(None) => match lang {
+            Lang::Zh => "批注副本：另一次运行已发布新版本，批注副本以该次为准".to_string(),
+            Lang::En => {
+                "Annotated copies: another run has published since this one; its copies stand"
+                    .to_string()
+            }
+        },
+        Ok(Some((n, failed))) => {
+            let mut line = match lang {
+                Lang::Zh => format!(
+                    "批注副本：{n} 个文件（有退回行或无法读取）写入 {}",
+                    out.join("feedback").display()
+                ),
+                Lang::En => format!(
+                    "Annotated copies: {n} file(s) with returned rows or that failed, in {}",
+                    out.join("feedback").display()
+                ),
+            };
+            if !failed.is_empty() {
+                *exit_code = (*exit_code).max(exit::REJECTS);
+                line.push_str(&match lang {
+                    Lang::Zh => format!("；{} 个副本无法写入：", failed.len()),
+                    Lang::En => format!("; {} copies could not be written: ", failed.len()),
+                });
+                line.push_str(&failed.join("; "));
+            }
+            line
+        }
+        Err(e) => {
+            *exit_code = exit::FAILED;
+            format!("feedback FAILED (the lake is published): {e}")
+        }
+    }
 }
 
 /// Writes `OUT/feedback/<county>/<file>_校验.xlsx` for every current file

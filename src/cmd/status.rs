@@ -16,6 +16,43 @@ use crate::cmd::exit;
 use crate::lake::submissions::{cells, standing, Cell};
 use crate::lake::Layout;
 
+use crate::cmd::cli::Where;
+use std::path::PathBuf;
+
+/// The flags of `zhenxing status`, as clap reads them.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub at: Where,
+    /// With `--out s3://bucket/prefix`: the local working folder (versions,
+    /// segments, run manifests; default: the pipeline's `out`).
+    #[arg(long)]
+    pub work: Option<PathBuf>,
+    /// Judge due dates as of this day (YYYY-MM-DD; default today).
+    #[arg(long)]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+    /// How many recent runs to list.
+    #[arg(long, default_value_t = 10)]
+    pub runs: usize,
+    /// Header drift instead: per county and template, what changed in
+    /// the headers of the latest submission against the one before.
+    #[arg(long)]
+    pub headers: bool,
+    /// The reporting scorecard instead: per county and period, on-time
+    /// submissions, rows returned and the most frequent reasons.
+    #[arg(long, conflicts_with = "headers")]
+    pub scorecard: bool,
+    /// One county only (its name as in the registry, e.g. 如皋市).
+    #[arg(long)]
+    pub county: Option<String>,
+    /// With --county: a few lines in Chinese to paste into a message.
+    #[arg(long, requires = "county", conflicts_with_all = ["json", "headers", "scorecard"])]
+    pub text: bool,
+}
+
 /// `2022, 2023, 2024-01…2024-06` style: consecutive months shortened.
 fn compact(missing: &[String]) -> String {
     if missing.len() <= 4 {
@@ -51,7 +88,28 @@ pub struct StatusOptions {
     pub county: Option<String>,
 }
 
-pub fn run(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOptions) -> i32 {
+/// `zhenxing status` with its flags.
+pub fn run(a: StatusArgs) -> i32 {
+    let view = if a.headers {
+        View::Headers
+    } else if a.scorecard {
+        View::Scorecard
+    } else if a.text {
+        View::CountyText
+    } else {
+        View::Overview
+    };
+    let o = StatusOptions {
+        as_of: a.as_of,
+        json: a.json,
+        runs: a.runs,
+        view,
+        county: a.county,
+    };
+    status(&a.at.p.pipeline, a.at.out.as_deref(), a.work.as_deref(), o)
+}
+
+fn status(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOptions) -> i32 {
     let StatusOptions {
         as_of,
         json,

@@ -8,7 +8,41 @@
 use super::exit;
 use crate::synth::SynthOptions;
 
-pub fn run(o: SynthOptions) -> i32 {
+use crate::cmd::cli::PipelineArg;
+use crate::synth::Scale;
+use std::path::PathBuf;
+
+/// The flags of `zhenxing synth`, as clap reads them.
+#[derive(Debug, clap::Args)]
+pub struct SynthArgs {
+    #[command(flatten)]
+    pub p: PipelineArg,
+    #[arg(long, value_enum, default_value = "city")]
+    pub scale: Scale,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 20211)]
+    pub seed: u64,
+    /// First and last report year.
+    #[arg(long, default_value_t = 2022)]
+    pub from_year: i32,
+    #[arg(long, default_value_t = 2024)]
+    pub to_year: i32,
+    /// Also write one household-income sheet with this many rows (for benchmarks) to OUT/big/.
+    #[arg(long)]
+    pub household_sheet_rows: Option<usize>,
+}
+
+pub fn run(a: SynthArgs) -> i32 {
+    let o = SynthOptions {
+        pipeline: a.p.pipeline,
+        scale: a.scale,
+        out: a.out,
+        seed: a.seed,
+        from: a.from_year,
+        to: a.to_year,
+        household_sheet_rows: a.household_sheet_rows,
+    };
     let pipeline = match super::load_pipeline(&o.pipeline) {
         Ok(p) => p,
         Err(code) => return code,

@@ -6,22 +6,41 @@ use std::path::PathBuf;
 
 use crate::cmd::exit;
 
-pub struct TemplateOptions {
-    pub pipeline: PathBuf,
+use crate::cmd::cli::PipelineArg;
+
+/// The flags of `zhenxing template`, as clap reads them.
+#[derive(Debug, clap::Args)]
+pub struct TemplateArgs {
+    #[command(flatten)]
+    pub p: PipelineArg,
+    /// Templates (T01 …); none with --all.
     pub templates: Vec<String>,
+    /// Every template of the pipeline (the registry aside).
+    #[arg(long)]
     pub all: bool,
+    /// One county (default: every county of the registry).
+    #[arg(long)]
     pub county: Option<String>,
+    /// The period the form is for (2025, 2025-06, 2025-Q2; default: the
+    /// next one each template is due for).
+    #[arg(long)]
     pub period: Option<String>,
+    /// Village registry file (default: from the pipeline file).
+    #[arg(long)]
     pub registry: Option<PathBuf>,
+    /// Folder to write to: DIR/<county>/<county>_<title>_<period>.xlsx.
+    #[arg(long)]
     pub out: PathBuf,
-    /// One archive per county with its forms and an instruction sheet.
+    /// Also pack each county's forms with an instruction sheet into DIR/<county>_报表.zip.
+    #[arg(long)]
     pub zip: bool,
-    /// Who the counties ask (the instruction sheet).
+    /// Who the counties ask, for the instruction sheet (e.g. "市委组织部 张三 0513-12345678").
+    #[arg(long)]
     pub contact: Option<String>,
 }
 
-pub fn run(o: TemplateOptions) -> i32 {
-    let mut p = match super::load_pipeline(&o.pipeline) {
+pub fn run(o: TemplateArgs) -> i32 {
+    let mut p = match super::load_pipeline(&o.p.pipeline) {
         Ok(p) => p,
         Err(code) => return code,
     };

@@ -25,16 +25,36 @@ use crate::cmd::exit;
 use crate::validate::issue::{Lang, Severity};
 use crate::validate::{load_registry, Counts, Engine, FileResult};
 
-pub struct ValidateOptions {
-    pub pipeline: PathBuf,
-    pub lang: Lang,
+use crate::cmd::cli::{LangArg, PipelineArg};
+
+/// The flags of `zhenxing validate`, as clap reads them.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub p: PipelineArg,
+    /// Language of the messages.
+    #[arg(long, value_enum, default_value = "zh")]
+    pub lang: LangArg,
+    /// Also print warnings (unknown columns, skipped sheets, totals).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub warnings: bool,
+    /// Village registry file (default: from the pipeline file).
+    #[arg(long)]
     pub registry: Option<PathBuf>,
+    /// Print one JSON document (per-file counts and every issue) instead of text.
+    #[arg(long)]
     pub json: bool,
-    /// The lake to compare with across periods (`--out`).
+    /// The lake whose earlier periods each file's values are compared
+    /// with (default: the pipeline's `out`; none there: no comparison).
+    #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Folder for the annotated copies (`--annotate`).
+    /// Also write, per file, a copy of the workbook with every problem
+    /// cell marked and a first sheet 校验结果 to this folder
+    /// (`<file>_校验.xlsx`).
+    #[arg(long, value_name = "DIR")]
     pub annotate: Option<PathBuf>,
+    /// Files to check.
+    #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }
 
@@ -100,8 +120,9 @@ pub fn file_json(res: &FileResult) -> FileJson {
     }
 }
 
-pub fn run(opts: ValidateOptions) -> i32 {
-    let mut p = match super::load_pipeline(&opts.pipeline) {
+pub fn run(opts: ValidateArgs) -> i32 {
+    let lang: Lang = opts.lang.into();
+    let mut p = match super::load_pipeline(&opts.p.pipeline) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -165,9 +186,9 @@ pub fn run(opts: ValidateOptions) -> i32 {
             .iter()
             .filter(|i| opts.warnings || i.severity() != Severity::Warning)
         {
-            println!("  {}", i.render(opts.lang));
+            println!("  {}", i.render(lang));
         }
-        println!("  {}", super::run::summary_line(&res, opts.lang));
+        println!("  {}", super::run::summary_line(&res, lang));
     }
     if opts.json {
         match serde_json::to_string_pretty(&docs) {

@@ -248,8 +248,62 @@ pub(super) fn check_source(
     c: &mut Collector,
 ) -> Option<Source> {
     let before = c.problems.len();
-    // (definition, file, line) for shared fields first, then the source's own
-    let mut defs: Vec<(&FieldDef, &Path, Option<usize>)> = Vec::new();
+    let defs = field_defs(&sf, text, path, common, c);
+    let filename = check_names(&sf, path, c);
+    let mut fields = Vec::new();
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut headers = Headers::default();
+    for (f, path, line) in defs {
+        let idx = fields.len();
+        if !is_snake(&f.name) {
+            c.add(
+                path,
+                line,
+                format!("field name {:?} must be lower-case ASCII", f.name),
+            );
+        }
+        if names.insert(f.name.clone(), idx).is_some() {
+            c.add(path, line, format!("field {} is defined twice", f.name));
+        }
+        let unit = check_field(f, path, line, c);
+        headers.add(f, idx, path, line, c);
+        fields.push(to_field(f, unit));
+    }
+    let keys = check_keys(&sf, &names, path, c);
+    let checks = check_rules(&sf, text, path, &names, &fields, c);
+    if c.problems.len() > before {
+        return None;
+    }
+    Some(Source {
+        id: sf.id,
+        dataset: sf.dataset,
+        title: sf.title,
+        title_en: sf.title_en,
+        frequency: sf.frequency,
+        grain: sf.grain,
+        path: path.to_path_buf(),
+        filename,
+        keys,
+        match_village: sf.match_village,
+        fields,
+        checks,
+        header_index: headers.index,
+    })
+}
+
+/// A field definition with the file and line it is written at.
+type FieldAt<'s> = (&'s FieldDef, &'s Path, Option<usize>);
+
+/// The source's fields: the shared ones it names first (from the pipeline
+/// file), then its own; a shared name the pipeline lacks is a problem.
+fn field_defs<'s>(
+    sf: &'s SourceFile,
+    text: &str,
+    path: &'s Path,
+    common: &'s Common<'_>,
+    c: &mut Collector,
+) -> Vec<FieldAt<'s>> {
+    let mut defs: Vec<FieldAt<'s>> = Vec::new();
     for name in &sf.common {
         match common
             .fields
@@ -274,6 +328,12 @@ pub(super) fn check_source(
     for sp in &sf.fields {
         defs.push((sp.get_ref(), path, Some(line_of(text, sp.span().start))));
     }
+    defs
+}
+
+/// The template id, the dataset name and the file-name patterns (the
+/// patterns that compile).
+fn check_names(sf: &SourceFile, path: &Path, c: &mut Collector) -> Vec<Regex> {
     let mut filename = Vec::new();
     for pat in &sf.filename {
         match Regex::new(pat) {
@@ -288,12 +348,7 @@ pub(super) fn check_source(
             format!("template id {:?} should look like T01", sf.id),
         );
     }
-    if sf.dataset.is_empty()
-        || !sf
-            .dataset
-            .chars()
-            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
-    {
+    if !is_snake(&sf.dataset) {
         c.add(
             path,
             None,
@@ -303,120 +358,104 @@ pub(super) fn check_source(
             ),
         );
     }
-    let mut fields = Vec::new();
-    let mut names: HashMap<String, usize> = HashMap::new();
-    let mut header_index: HashMap<String, usize> = HashMap::new();
-    let mut header_owner: BTreeMap<String, String> = BTreeMap::new();
-    for (f, path, line) in defs {
-        let idx = fields.len();
-        if f.name.is_empty()
-            || !f
-                .name
-                .chars()
-                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
-        {
-            c.add(
-                path,
-                line,
-                format!("field name {:?} must be lower-case ASCII", f.name),
-            );
-        }
-        if names.insert(f.name.clone(), idx).is_some() {
-            c.add(path, line, format!("field {} is defined twice", f.name));
-        }
-        let unit = match &f.unit {
-            None => None,
-            Some(u) => match Unit::parse(u) {
-                Some(unit) => Some(unit),
-                None => {
-                    c.add(
-                        path,
-                        line,
-                        format!("field {}: unknown unit {u:?} (元, 万元, 亿元, %)", f.name),
-                    );
-                    None
-                }
-            },
-        };
-        if f.ty == FieldType::Money && unit.is_none() && f.unit.is_none() {
-            c.add(
-                path,
-                line,
-                format!("field {}: money needs a unit (元 or 万元)", f.name),
-            );
-        }
-        if f.ty == FieldType::Enum && f.values.is_empty() {
-            c.add(path, line, format!("field {}: enum needs values", f.name));
-        }
-        if f.ty != FieldType::Enum && !f.values.is_empty() {
-            c.add(
-                path,
-                line,
-                format!("field {}: values are only for type enum", f.name),
-            );
-        }
-        if let (Some(lo), Some(hi)) = (f.min, f.max) {
-            if lo > hi {
-                c.add(path, line, format!("field {}: min {lo} > max {hi}", f.name));
+    filename
+}
+
+/// Non-empty lower-case ASCII letters, digits and `_`.
+fn is_snake(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+}
+
+/// One field's own rules: its unit, values, ranges, change rules,
+/// monotony and personal data; its unit when it parses.
+fn check_field(f: &FieldDef, path: &Path, line: Option<usize>, c: &mut Collector) -> Option<Unit> {
+    let mut say = |text: String| c.add(path, line, text);
+    let name = &f.name;
+    let unit = match &f.unit {
+        None => None,
+        Some(u) => {
+            let unit = Unit::parse(u);
+            if unit.is_none() {
+                say(format!(
+                    "field {name}: unknown unit {u:?} (元, 万元, 亿元, %)"
+                ));
             }
+            unit
         }
-        if (f.min.is_some() || f.max.is_some()) && !f.ty.is_numeric() && f.ty != FieldType::Year {
-            c.add(
-                path,
-                line,
-                format!("field {}: min/max need a numeric type", f.name),
-            );
+    };
+    if f.ty == FieldType::Money && unit.is_none() && f.unit.is_none() {
+        say(format!("field {name}: money needs a unit (元 or 万元)"));
+    }
+    if f.ty == FieldType::Enum && f.values.is_empty() {
+        say(format!("field {name}: enum needs values"));
+    }
+    if f.ty != FieldType::Enum && !f.values.is_empty() {
+        say(format!("field {name}: values are only for type enum"));
+    }
+    if let (Some(lo), Some(hi)) = (f.min, f.max) {
+        if lo > hi {
+            say(format!("field {name}: min {lo} > max {hi}"));
         }
-        if (f.change_min.is_some() || f.change_max.is_some()) && !f.ty.is_numeric() {
-            c.add(
-                path,
-                line,
-                format!(
-                    "field {}: change_min/change_max need a numeric type",
-                    f.name
-                ),
-            );
+    }
+    if (f.min.is_some() || f.max.is_some()) && !f.ty.is_numeric() && f.ty != FieldType::Year {
+        say(format!("field {name}: min/max need a numeric type"));
+    }
+    if (f.change_min.is_some() || f.change_max.is_some()) && !f.ty.is_numeric() {
+        say(format!(
+            "field {name}: change_min/change_max need a numeric type"
+        ));
+    }
+    for (k, v) in [("change_min", f.change_min), ("change_max", f.change_max)] {
+        if v.is_some_and(|x| !(x.is_finite() && x > 0.0)) {
+            say(format!("field {name}: {k} must be above 0"));
         }
-        for (k, v) in [("change_min", f.change_min), ("change_max", f.change_max)] {
-            if v.is_some_and(|x| !(x.is_finite() && x > 0.0)) {
-                c.add(path, line, format!("field {}: {k} must be above 0", f.name));
-            }
+    }
+    if let (Some(lo), Some(hi)) = (f.change_min, f.change_max) {
+        if lo > hi {
+            say(format!("field {name}: change_min {lo} > change_max {hi}"));
         }
-        if let (Some(lo), Some(hi)) = (f.change_min, f.change_max) {
-            if lo > hi {
-                c.add(
-                    path,
-                    line,
-                    format!("field {}: change_min {lo} > change_max {hi}", f.name),
-                );
-            }
-        }
-        if f.monotone == Some(crate::config::Monotone::Grows)
-            && !(f.ty.is_numeric() || f.ty == FieldType::Date)
-        {
-            c.add(
-                path,
-                line,
-                format!(
-                    "field {}: monotone = \"grows\" needs a number or a date",
-                    f.name
-                ),
-            );
-        }
-        if f.pii.is_some() && !matches!(f.ty, FieldType::Text | FieldType::Name) {
-            c.add(
-                path,
-                line,
-                format!("field {}: PII fields must be text or name", f.name),
-            );
-        }
+    }
+    if f.monotone == Some(crate::config::Monotone::Grows)
+        && !(f.ty.is_numeric() || f.ty == FieldType::Date)
+    {
+        say(format!(
+            "field {name}: monotone = \"grows\" needs a number or a date"
+        ));
+    }
+    if f.pii.is_some() && !matches!(f.ty, FieldType::Text | FieldType::Name) {
+        say(format!("field {name}: PII fields must be text or name"));
+    }
+    unit
+}
+
+/// The fields' header texts, normalised: which field each belongs to.
+#[derive(Default)]
+struct Headers {
+    index: HashMap<String, usize>,
+    owner: BTreeMap<String, String>,
+}
+
+impl Headers {
+    /// Adds a field's official header and variants; an empty one, or one
+    /// that is another field's, is a problem.
+    fn add(
+        &mut self,
+        f: &FieldDef,
+        idx: usize,
+        path: &Path,
+        line: Option<usize>,
+        c: &mut Collector,
+    ) {
         for h in std::iter::once(&f.header).chain(f.variants.iter()) {
             let (norm, _) = normalise_header(h);
             if norm.is_empty() {
                 c.add(path, line, format!("field {}: empty header text", f.name));
                 continue;
             }
-            if let Some(owner) = header_owner.get(&norm) {
+            if let Some(owner) = self.owner.get(&norm) {
                 if owner != &f.name {
                     c.add(
                         path,
@@ -429,31 +468,44 @@ pub(super) fn check_source(
                 }
                 continue;
             }
-            header_owner.insert(norm.clone(), f.name.clone());
-            header_index.insert(norm, idx);
+            self.owner.insert(norm.clone(), f.name.clone());
+            self.index.insert(norm, idx);
         }
-        let default_total = matches!(f.ty, FieldType::Int | FieldType::Money | FieldType::Number);
-        fields.push(Field {
-            name: f.name.clone(),
-            header: f.header.clone(),
-            variants: f.variants.clone(),
-            ty: f.ty,
-            unit,
-            required: f.required,
-            min: f.min,
-            max: f.max,
-            warn: (f.warn_min, f.warn_max),
-            plausible: (f.plausible_min, f.plausible_max),
-            change: (f.change_min, f.change_max),
-            monotone: f.monotone,
-            values: f.values.clone(),
-            pii: f.pii,
-            context: f.context,
-            total: f.total.unwrap_or(default_total) && f.pii.is_none(),
-            spread: f.spread,
-            description: f.description.clone(),
-        });
     }
+}
+
+/// The model's field of a checked definition.
+fn to_field(f: &FieldDef, unit: Option<Unit>) -> Field {
+    let default_total = matches!(f.ty, FieldType::Int | FieldType::Money | FieldType::Number);
+    Field {
+        name: f.name.clone(),
+        header: f.header.clone(),
+        variants: f.variants.clone(),
+        ty: f.ty,
+        unit,
+        required: f.required,
+        min: f.min,
+        max: f.max,
+        warn: (f.warn_min, f.warn_max),
+        plausible: (f.plausible_min, f.plausible_max),
+        change: (f.change_min, f.change_max),
+        monotone: f.monotone,
+        values: f.values.clone(),
+        pii: f.pii,
+        context: f.context,
+        total: f.total.unwrap_or(default_total) && f.pii.is_none(),
+        spread: f.spread,
+        description: f.description.clone(),
+    }
+}
+
+/// The key columns (each a field) and the fields village matching needs.
+fn check_keys(
+    sf: &SourceFile,
+    names: &HashMap<String, usize>,
+    path: &Path,
+    c: &mut Collector,
+) -> Vec<usize> {
     let mut keys = Vec::new();
     for k in &sf.keys {
         match names.get(k) {
@@ -468,6 +520,19 @@ pub(super) fn check_source(
             }
         }
     }
+    keys
+}
+
+/// The cross-field rules: `le` between two numeric fields, `required_if`
+/// with a yes/no `when` field; each names fields that exist.
+fn check_rules(
+    sf: &SourceFile,
+    text: &str,
+    path: &Path,
+    names: &HashMap<String, usize>,
+    fields: &[Field],
+    c: &mut Collector,
+) -> Vec<Check> {
     let mut checks = Vec::new();
     for sp in &sf.checks {
         let line = Some(line_of(text, sp.span().start));
@@ -510,22 +575,5 @@ pub(super) fn check_source(
             }
         }
     }
-    if c.problems.len() > before {
-        return None;
-    }
-    Some(Source {
-        id: sf.id,
-        dataset: sf.dataset,
-        title: sf.title,
-        title_en: sf.title_en,
-        frequency: sf.frequency,
-        grain: sf.grain,
-        path: path.to_path_buf(),
-        filename,
-        keys,
-        match_village: sf.match_village,
-        fields,
-        checks,
-        header_index,
-    })
+    checks
 }
