@@ -172,80 +172,85 @@ impl<'p, 'a> FileRun<'p, 'a> {
                 sheets,
                 properties,
             } => {
-                self.form = FormIdentity::from_properties(&properties);
-                let links: Vec<String> = properties
-                    .iter()
-                    .filter(|(k, _)| k == crate::read::parts::EXTERNAL_LINK)
-                    .map(|(_, v)| v.clone())
-                    .collect();
-                if !links.is_empty() {
-                    self.book_warnings
-                        .push(Issue::file(Problem::ExternalLinks { links }, &self.file));
-                }
                 self.format = Some(format);
                 self.is_1904 = is_1904;
                 self.encoding = encoding;
-                self.slots = sheets
-                    .iter()
-                    .map(|m| {
-                        if m.hidden && m.name == MARKER_SHEET {
-                            // a generated form's identity, not data
-                            Slot::Skipped {
-                                status: "form_marker",
-                                rows: 0,
-                            }
-                        } else if m.hidden {
-                            Slot::Skipped {
-                                status: "hidden",
-                                rows: 0,
-                            }
-                        } else if self.engine.is_instruction_sheet(&m.name) {
-                            Slot::Skipped {
-                                status: "instructions",
-                                rows: 0,
-                            }
-                        } else {
-                            Slot::Waiting {
-                                rows: Vec::new(),
-                                later: Vec::new(),
-                                done: false,
-                            }
-                        }
-                    })
-                    .collect();
-                self.metas = sheets;
+                self.on_book(sheets, &properties);
             }
             Frame::Rows { sheet, first, rows } => {
-                // sheets come in order: the ones before have all their rows
-                for slot in self.slots.iter_mut().take(sheet) {
-                    if let Slot::Waiting { done, .. } = slot {
-                        *done = true;
-                    }
-                }
-                let keys = &mut self.keys;
-                match self.slots.get_mut(sheet) {
-                    Some(Slot::Skipped { rows: n, .. })
-                    | Some(Slot::NoHeader { rows: n })
-                    | Some(Slot::Blocked { rows: n, .. }) => *n += count_nonblank(&rows),
-                    Some(Slot::Waiting {
-                        rows: kept, later, ..
-                    }) => {
-                        // a gap is a gap: only a short one is filled, and
-                        // only among the first rows
-                        if later.is_empty() && first <= kept.len() + GAP_FILL {
-                            kept.resize_with(first, Vec::new);
-                            kept.extend(rows);
-                        } else {
-                            later.push((first, rows));
-                        }
-                    }
-                    Some(Slot::Active(pass)) => pass.feed(keys, first, &rows),
-                    None => {}
-                }
+                self.on_rows(sheet, first, rows);
                 self.advance(false);
                 self.spill();
             }
             Frame::End(_) => {}
+        }
+    }
+
+    /// The workbook's sheets and properties: a form's identity, formulas
+    /// into other workbooks, and a slot per sheet (hidden, instruction and
+    /// marker sheets skipped).
+    fn on_book(&mut self, sheets: Vec<SheetMeta>, properties: &[(String, String)]) {
+        self.form = FormIdentity::from_properties(properties);
+        let links: Vec<String> = properties
+            .iter()
+            .filter(|(k, _)| k == crate::read::parts::EXTERNAL_LINK)
+            .map(|(_, v)| v.clone())
+            .collect();
+        if !links.is_empty() {
+            self.book_warnings
+                .push(Issue::file(Problem::ExternalLinks { links }, &self.file));
+        }
+        let skipped = |status| Slot::Skipped { status, rows: 0 };
+        self.slots = sheets
+            .iter()
+            .map(|m| {
+                if m.hidden && m.name == MARKER_SHEET {
+                    // a generated form's identity, not data
+                    skipped("form_marker")
+                } else if m.hidden {
+                    skipped("hidden")
+                } else if self.engine.is_instruction_sheet(&m.name) {
+                    skipped("instructions")
+                } else {
+                    Slot::Waiting {
+                        rows: Vec::new(),
+                        later: Vec::new(),
+                        done: false,
+                    }
+                }
+            })
+            .collect();
+        self.metas = sheets;
+    }
+
+    /// A batch of a sheet's rows: counted for a sheet that is not read,
+    /// kept while the sheet waits for its header, else validated.
+    fn on_rows(&mut self, sheet: usize, first: usize, rows: Vec<Vec<RawCell>>) {
+        // sheets come in order: the ones before have all their rows
+        for slot in self.slots.iter_mut().take(sheet) {
+            if let Slot::Waiting { done, .. } = slot {
+                *done = true;
+            }
+        }
+        let keys = &mut self.keys;
+        match self.slots.get_mut(sheet) {
+            Some(Slot::Skipped { rows: n, .. })
+            | Some(Slot::NoHeader { rows: n })
+            | Some(Slot::Blocked { rows: n, .. }) => *n += count_nonblank(&rows),
+            Some(Slot::Waiting {
+                rows: kept, later, ..
+            }) => {
+                // a gap is a gap: only a short one is filled, and
+                // only among the first rows
+                if later.is_empty() && first <= kept.len() + GAP_FILL {
+                    kept.resize_with(first, Vec::new);
+                    kept.extend(rows);
+                } else {
+                    later.push((first, rows));
+                }
+            }
+            Some(Slot::Active(pass)) => pass.feed(keys, first, &rows),
+            None => {}
         }
     }
 
@@ -586,41 +591,14 @@ impl<'p, 'a> FileRun<'p, 'a> {
             .map(|f| f.version.clone());
         res.format = self.format.map(|f| f.label().to_string());
         res.encoding = self.encoding.clone();
-        let file = self.file.clone();
-        let sheet_issue = |p: Problem, name: &str| {
-            let mut i = Issue::file(p, &file);
-            i.sheet = Some(name.to_string());
-            i
-        };
-        let summary = |name: &str, status: &'static str| SheetSummary {
-            name: name.to_string(),
-            status,
-            header_rows: None,
-            counts: Counts::default(),
-        };
-        // skipped sheets are reported with their size
-        for (slot, meta) in self.slots.iter().zip(&self.metas) {
-            if let Slot::Skipped { status, rows } = slot {
-                let rows = *rows;
-                if *status == "form_marker" {
-                    res.sheets.push(summary(&meta.name, status));
-                    continue;
-                }
-                let p = if *status == "hidden" {
-                    Problem::HiddenSheet { rows }
-                } else {
-                    Problem::InstructionSheet { rows }
-                };
-                res.issues.push(sheet_issue(p, &meta.name));
-                res.sheets.push(summary(&meta.name, status));
-            }
-        }
-        let has_data = self
+        self.skipped_sheets(res);
+        if !self
             .slots
             .iter()
-            .any(|s| !matches!(s, Slot::Skipped { .. }));
-        if !has_data {
-            res.issues.push(Issue::file(Problem::NoDataSheet, &file));
+            .any(|s| !matches!(s, Slot::Skipped { .. }))
+        {
+            res.issues
+                .push(Issue::file(Problem::NoDataSheet, &self.file));
             return;
         }
         if let Some(i) = self.no_template.take() {
@@ -631,54 +609,106 @@ impl<'p, 'a> FileRun<'p, 'a> {
         res.template = Some(source.id.clone());
         res.dataset = Some(source.dataset.clone());
         res.county = self.ctx.county.clone();
-        let mut passes = Vec::new();
-        for (slot, meta) in self.slots.into_iter().zip(&self.metas) {
-            match slot {
-                Slot::NoHeader { rows } => {
-                    res.issues
-                        .push(sheet_issue(Problem::NoHeaderSheet { rows }, &meta.name));
-                    res.sheets.push(summary(&meta.name, "no_header"));
-                }
-                Slot::Blocked { issue: Some(i), .. } => res.issues.push(*i),
-                Slot::Active(pass) => passes.push(pass),
-                _ => {}
-            }
-        }
-        if self.failed {
+        let (file, failed, ctx) = (self.file.clone(), self.failed, self.ctx.clone());
+        let passes = self.sheet_outcomes(res);
+        if failed {
             return;
         }
         if passes.is_empty() {
             res.issues.push(Issue::file(Problem::NoDataSheet, &file));
             return;
         }
-        // money read in the template's unit: one warning per file
-        if let Some(i) = passes.iter().find_map(|p| p.unit_warning()) {
-            res.issues.push(i);
-        }
-        for pass in passes {
-            let band = &pass.band;
-            let header_rows = Some(if band.height == 1 {
-                format!("{}", band.start + 1)
-            } else {
-                format!("{}-{}", band.start + 1, band.end())
-            });
-            res.counts.add(&pass.counts);
-            res.headers.merge(pass.header_record());
-            res.sheets.push(SheetSummary {
-                name: pass.sheet_name.to_string(),
-                status: "read",
-                header_rows,
-                counts: pass.counts,
-            });
-            res.issues.extend(pass.issues);
-            res.records.extend(pass.records);
-        }
-        // a missing column of a rule is said once per file, not per sheet
-        let mut said = std::collections::HashSet::new();
-        res.issues.retain(|i| match &i.problem {
-            Problem::MissingColumn { column, .. } => said.insert(column.clone()),
-            _ => true,
-        });
-        res.period = file_period(source, &self.ctx, &res.records);
+        add_passes(res, passes);
+        res.period = file_period(source, &ctx, &res.records);
     }
+
+    /// Hidden and instruction sheets are reported with their size (a
+    /// form's marker sheet only listed).
+    fn skipped_sheets(&self, res: &mut FileResult) {
+        for (slot, meta) in self.slots.iter().zip(&self.metas) {
+            let Slot::Skipped { status, rows } = slot else {
+                continue;
+            };
+            res.sheets.push(sheet_summary(&meta.name, status));
+            if *status == "form_marker" {
+                continue;
+            }
+            let rows = *rows;
+            let p = if *status == "hidden" {
+                Problem::HiddenSheet { rows }
+            } else {
+                Problem::InstructionSheet { rows }
+            };
+            res.issues.push(sheet_issue(p, &self.file, &meta.name));
+        }
+    }
+
+    /// The data sheets' outcomes: a sheet without a header band, a
+    /// sheet's file problem, and the passes of the sheets that were read.
+    fn sheet_outcomes(self, res: &mut FileResult) -> Vec<SheetPass<'p, 'a>> {
+        let mut passes = Vec::new();
+        for (slot, meta) in self.slots.into_iter().zip(&self.metas) {
+            match slot {
+                Slot::NoHeader { rows } => {
+                    let p = Problem::NoHeaderSheet { rows };
+                    res.issues.push(sheet_issue(p, &self.file, &meta.name));
+                    res.sheets.push(sheet_summary(&meta.name, "no_header"));
+                }
+                Slot::Blocked { issue: Some(i), .. } => res.issues.push(*i),
+                Slot::Active(pass) => passes.push(*pass),
+                _ => {}
+            }
+        }
+        passes
+    }
+}
+
+/// A problem of a whole sheet.
+fn sheet_issue(p: Problem, file: &str, sheet: &str) -> Issue {
+    let mut i = Issue::file(p, file);
+    i.sheet = Some(sheet.to_string());
+    i
+}
+
+/// A sheet that was not read, in the file's list of sheets.
+fn sheet_summary(name: &str, status: &'static str) -> SheetSummary {
+    SheetSummary {
+        name: name.to_string(),
+        status,
+        header_rows: None,
+        counts: Counts::default(),
+    }
+}
+
+/// The read sheets' counts, header records, summaries, problems and
+/// records into the file's result; the unit warning once per file, and a
+/// rule's missing column said once per file, not per sheet.
+fn add_passes(res: &mut FileResult, passes: Vec<SheetPass>) {
+    // money read in the template's unit: one warning per file
+    if let Some(i) = passes.iter().find_map(|p| p.unit_warning()) {
+        res.issues.push(i);
+    }
+    for pass in passes {
+        let band = &pass.band;
+        let header_rows = Some(if band.height == 1 {
+            format!("{}", band.start + 1)
+        } else {
+            format!("{}-{}", band.start + 1, band.end())
+        });
+        res.counts.add(&pass.counts);
+        res.headers.merge(pass.header_record());
+        res.sheets.push(SheetSummary {
+            name: pass.sheet_name.to_string(),
+            status: "read",
+            header_rows,
+            counts: pass.counts,
+        });
+        res.issues.extend(pass.issues);
+        res.records.extend(pass.records);
+    }
+    let mut said = std::collections::HashSet::new();
+    res.issues.retain(|i| match &i.problem {
+        Problem::MissingColumn { column, .. } => said.insert(column.clone()),
+        _ => true,
+    });
 }

@@ -294,93 +294,18 @@ impl<'p, 'a> SheetPass<'p, 'a> {
         r: usize,
         ev: RowEval,
     ) -> bool {
-        let fields = &self.source.fields;
         let RowEval {
             mut problems,
             warnings,
             records: out,
             ..
         } = ev;
-        for p in problems.iter_mut() {
-            if let Problem::UnknownVillage {
-                name,
-                county,
-                township,
-                suggestions,
-            } = &mut p.problem
-            {
-                // the edit-distance search costs length × length per village:
-                // a long "name" (a pasted paragraph) gets no suggestions
-                let max = self.engine.pipeline.limits.max_match_name_chars;
-                if name.chars().count() > max {
-                    continue;
-                }
-                if let Some(reg) = self.engine.registry {
-                    let key = format!("{county}\u{1F}{township}\u{1F}{name}");
-                    // names repeat (one village misspelt on every row); a
-                    // sheet with thousands of distinct unknown names is
-                    // another county's or a wrong registry's: past the first
-                    // ones it gets no "did you mean" search (time, memory)
-                    *suggestions = match self.suggestions.get(&key) {
-                        Some(s) => s.clone(),
-                        None if self.suggestions.len() < SUGGESTIONS_KEPT => {
-                            let s = reg.suggest(county, township, name);
-                            self.suggestions.insert(key, s.clone());
-                            s
-                        }
-                        None => Vec::new(),
-                    };
-                }
-            }
-        }
+        self.suggest_villages(&mut problems);
         // keys are unique within a file (and period, when the period is a key)
         if problems.is_empty() && !self.source.keys.is_empty() {
             for rec in &out {
-                if self.source.keys.iter().any(|&k| rec[k].is_null()) {
-                    continue;
-                }
-                let mut key = String::new();
-                for (n, &k) in self.source.keys.iter().enumerate() {
-                    if n > 0 {
-                        key.push('|');
-                    }
-                    match &rec[k] {
-                        Value::Text(t) => key.push_str(t),
-                        other => key.push_str(&other.render()),
-                    }
-                }
-                // the cell named: the first key column the sheet has (the
-                // village's name when its code is not a column)
-                let col = self
-                    .source
-                    .keys
-                    .iter()
-                    .find_map(|&k| self.field_cols[k].first().copied())
-                    .or_else(|| {
-                        self.source
-                            .field_index("village")
-                            .and_then(|v| self.field_cols[v].first().copied())
-                    });
-                if let Some((sheet, row)) = keys.get(&key) {
-                    let first = match col {
-                        Some(c) => crate::normalise::value::cell_ref(sheet, row - 1, c),
-                        None => format!("{sheet}!{row}"),
-                    };
-                    let names: Vec<String> = self
-                        .source
-                        .keys
-                        .iter()
-                        .map(|&k| fields[k].name.clone())
-                        .collect();
-                    let p = Problem::DuplicateKey {
-                        key: format!("{} = {}", names.join("+"), key),
-                        first: first.clone(),
-                    };
-                    let mut i = self.issue(p, r, col, None, None);
-                    i.field = Some(names.join("+"));
-                    problems.push(i);
-                } else {
-                    keys.insert(key, (self.sheet_name.clone(), r + 1));
+                if let Some(p) = self.duplicate(keys, r, rec) {
+                    problems.push(p);
                 }
             }
         }
@@ -399,6 +324,99 @@ impl<'p, 'a> SheetPass<'p, 'a> {
             self.issues.extend(problems);
         }
         ok
+    }
+
+    /// The "did you mean" names of each unknown village among `problems`.
+    fn suggest_villages(&mut self, problems: &mut [Issue]) {
+        let Some(reg) = self.engine.registry else {
+            return;
+        };
+        for p in problems.iter_mut() {
+            let Problem::UnknownVillage {
+                name,
+                county,
+                township,
+                suggestions,
+            } = &mut p.problem
+            else {
+                continue;
+            };
+            // the edit-distance search costs length × length per village:
+            // a long "name" (a pasted paragraph) gets no suggestions
+            let max = self.engine.pipeline.limits.max_match_name_chars;
+            if name.chars().count() > max {
+                continue;
+            }
+            let key = format!("{county}\u{1F}{township}\u{1F}{name}");
+            // names repeat (one village misspelt on every row); a sheet
+            // with thousands of distinct unknown names is another
+            // county's or a wrong registry's: past the first ones it gets
+            // no "did you mean" search (time, memory)
+            *suggestions = match self.suggestions.get(&key) {
+                Some(s) => s.clone(),
+                None if self.suggestions.len() < SUGGESTIONS_KEPT => {
+                    let s = reg.suggest(county, township, name);
+                    self.suggestions.insert(key, s.clone());
+                    s
+                }
+                None => Vec::new(),
+            };
+        }
+    }
+
+    /// A record whose key a row before it had already: the problem,
+    /// naming the first row's cell. A new key is remembered.
+    fn duplicate(
+        &self,
+        keys: &mut HashMap<String, (Arc<str>, usize)>,
+        r: usize,
+        rec: &[Value],
+    ) -> Option<Issue> {
+        let source = self.source;
+        if source.keys.iter().any(|&k| rec[k].is_null()) {
+            return None;
+        }
+        let mut key = String::new();
+        for (n, &k) in source.keys.iter().enumerate() {
+            if n > 0 {
+                key.push('|');
+            }
+            match &rec[k] {
+                Value::Text(t) => key.push_str(t),
+                other => key.push_str(&other.render()),
+            }
+        }
+        // the cell named: the first key column the sheet has (the
+        // village's name when its code is not a column)
+        let col = source
+            .keys
+            .iter()
+            .find_map(|&k| self.field_cols[k].first().copied())
+            .or_else(|| {
+                source
+                    .field_index("village")
+                    .and_then(|v| self.field_cols[v].first().copied())
+            });
+        let Some((sheet, row)) = keys.get(&key) else {
+            keys.insert(key, (self.sheet_name.clone(), r + 1));
+            return None;
+        };
+        let first = match col {
+            Some(c) => crate::normalise::value::cell_ref(sheet, row - 1, c),
+            None => format!("{sheet}!{row}"),
+        };
+        let names: Vec<String> = source
+            .keys
+            .iter()
+            .map(|&k| source.fields[k].name.clone())
+            .collect();
+        let p = Problem::DuplicateKey {
+            key: format!("{} = {}", names.join("+"), key),
+            first,
+        };
+        let mut i = self.issue(p, r, col, None, None);
+        i.field = Some(names.join("+"));
+        Some(i)
     }
 
     /// The last day of the row's period (its `period` month or quarter,
