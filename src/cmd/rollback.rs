@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use crate::cmd::exit;
+use crate::config::Pipeline;
 use crate::lake::nightly::{write_manifest, Manifest};
 use crate::lake::{self, Layout};
 use crate::validate::issue::Lang;
@@ -48,93 +49,188 @@ fn rollback(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, to: Option
         Ok(o) => o,
         Err(code) => return code,
     };
-    let layout = Layout::new(&out);
+    match roll_back(&p, &out, to) {
+        Ok(()) => exit::CLEAN,
+        Err(e) => {
+            eprintln!("zhenxing rollback{}", e.said());
+            e.exit_code()
+        }
+    }
+}
+
+/// Why a rollback stopped: what was asked cannot be done (exit 2), or a
+/// step failed (exit 3); each says whether the lake moved.
+#[derive(Debug, thiserror::Error)]
+enum RollbackError {
+    #[error("{0}")]
+    Lock(String),
+    #[error("{0} has no published lake")]
+    NoLake(PathBuf),
+    #[error("version {to} is not kept; kept versions: {kept}")]
+    NotKept { to: String, kept: String },
+    #[error("no version older than {current} is kept (kept: {kept})")]
+    NoOlder { current: String, kept: String },
+    #[error("{0}")]
+    Version(String),
+    /// The version was written with another pseudonym key.
+    #[error(
+        "version {target} was written with pseudonym key {wanted} but the configured key ({origin}) is {have}; the next run would refuse that lake, so nothing was rolled back: restore that key first"
+    )]
+    OtherKey {
+        target: String,
+        wanted: String,
+        origin: String,
+        have: String,
+    },
+    #[error("{error}; the lake still shows {current}")]
+    NotPublished { error: String, current: String },
+    #[error("the lake now shows {target}, but the run record failed: {error}")]
+    Record { target: String, error: String },
+    #[error("{path}: {error}")]
+    Reports {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "the indicators could not be recomputed for {target} ({error}); OUT/indicators and OUT/reports still show {current}: run `zhenxing indicators`"
+    )]
+    Indicators {
+        target: String,
+        current: String,
+        error: String,
+    },
+}
+
+impl RollbackError {
+    fn exit_code(&self) -> i32 {
+        match self {
+            RollbackError::NoLake(_)
+            | RollbackError::NotKept { .. }
+            | RollbackError::NoOlder { .. }
+            | RollbackError::OtherKey { .. } => exit::USAGE,
+            _ => exit::FAILED,
+        }
+    }
+
+    /// The message after `zhenxing rollback`: a refused key in Chinese too.
+    fn said(&self) -> String {
+        match self {
+            RollbackError::OtherKey {
+                target,
+                wanted,
+                origin,
+                have,
+            } => format!(
+                "：版本 {target} 使用的假名化密钥（指纹 {wanted}）与当前配置的密钥（{origin}，指纹 {have}）不同，回滚后下次运行将无法继续；请先恢复该密钥。未回滚。\nzhenxing rollback: {self}"
+            ),
+            _ => format!(": {self}"),
+        }
+    }
+}
+
+/// Publishes the target version again under the run lock: its key
+/// checked, its Delta tables restored, the lake switched, the run
+/// recorded; then the reports of other versions go and the indicators
+/// follow the version now published.
+fn roll_back(p: &Pipeline, out: &Path, to: Option<&str>) -> Result<(), RollbackError> {
+    let layout = Layout::new(out);
     let wait = std::time::Duration::from_secs(p.lake.lock_wait_s);
-    let _lock = match crate::lake::lock::RunLock::acquire(&layout.lock(), wait) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("zhenxing rollback: {e}");
-            return exit::FAILED;
-        }
-    };
-    let Some(current) = layout.current() else {
-        eprintln!("zhenxing rollback: {} has no published lake", out.display());
-        return exit::USAGE;
-    };
-    let kept = layout.kept_versions();
-    let target = match to {
-        Some(t) if kept.iter().any(|k| k == t) => t.to_string(),
-        Some(t) => {
-            eprintln!(
-                "zhenxing rollback: version {t} is not kept; kept versions: {}",
-                kept.join(", ")
-            );
-            return exit::USAGE;
-        }
-        None => match kept.iter().rev().find(|k| k.as_str() < current.as_str()) {
-            Some(k) => k.clone(),
-            None => {
-                eprintln!(
-                    "zhenxing rollback: no version older than {current} is kept (kept: {})",
-                    kept.join(", ")
-                );
-                return exit::USAGE;
-            }
-        },
-    };
-    let meta = match layout.version_meta(&target) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("zhenxing rollback: {e}");
-            return exit::FAILED;
-        }
-    };
-    // a version written with another pseudonym key would not join with
-    // what the configured key writes next: said and refused
-    let key = crate::lake::privacy::KeySource::configured(&p.privacy)
-        .load(&out, Some(meta.key_fingerprint.as_str()));
-    match key {
-        Ok(k) if k.fingerprint() == meta.key_fingerprint => {}
-        Ok(k) => {
-            eprintln!(
-                "zhenxing rollback：版本 {target} 使用的假名化密钥（指纹 {}）与当前配置的密钥（{}，指纹 {}）不同，回滚后下次运行将无法继续；请先恢复该密钥。未回滚。\n\
-                 zhenxing rollback: version {target} was written with pseudonym key {} but the configured key ({}) is {}; the next run would refuse that lake, so nothing was rolled back: restore that key first",
-                meta.key_fingerprint,
-                k.origin,
-                k.fingerprint(),
-                meta.key_fingerprint,
-                k.origin,
-                k.fingerprint()
-            );
-            return exit::USAGE;
-        }
-        // the key is not needed to publish again, but the next run needs it
-        Err(e) => eprintln!(
-            "zhenxing rollback：警告：无法读取假名化密钥，下次运行前请恢复。\nzhenxing rollback: warning: {e}"
-        ),
-    }
+    let _lock = crate::lake::lock::RunLock::acquire(&layout.lock(), wait)
+        .map_err(|e| RollbackError::Lock(e.to_string()))?;
+    let current = layout
+        .current()
+        .ok_or_else(|| RollbackError::NoLake(out.to_path_buf()))?;
+    let target = target(&layout, &current, to)?;
+    let meta = layout
+        .version_meta(&target)
+        .map_err(|e| RollbackError::Version(e.to_string()))?;
+    same_key(p, out, &target, &meta)?;
     // the Delta tables first, as a run commits them before it publishes
-    let delta = match lake::delta::rollback(&p, &layout, &target) {
-        Ok((versions, missing)) => {
-            if !missing.is_empty() {
-                eprintln!(
-                    "zhenxing rollback: no Delta version of {target} is recorded for {}; those tables are left as they are",
-                    missing.join(", ")
-                );
-            }
-            versions
-        }
-        Err(e) => {
-            eprintln!("zhenxing rollback: {e}; the lake still shows {current}");
-            return exit::FAILED;
-        }
+    let not_published = |error: String| RollbackError::NotPublished {
+        error,
+        current: current.clone(),
     };
-    if let Err(e) = lake::publish(&layout, &target) {
-        eprintln!("zhenxing rollback: {e}; the lake still shows {current}");
-        return exit::FAILED;
+    let (delta, missing) =
+        lake::delta::rollback(p, &layout, &target).map_err(|e| not_published(e.to_string()))?;
+    if !missing.is_empty() {
+        eprintln!(
+            "zhenxing rollback: no Delta version of {target} is recorded for {}; those tables are left as they are",
+            missing.join(", ")
+        );
     }
+    lake::publish(&layout, &target).map_err(|e| not_published(e.to_string()))?;
+    let m = rollback_manifest(&meta, &target, &current, delta);
+    write_manifest(&layout, &m).map_err(|e| RollbackError::Record {
+        target: target.clone(),
+        error: e.to_string(),
+    })?;
+    println!(
+        "zhenxing rollback: the lake now shows version {target} (was {current}); \
+         the next run starts from it. Undo with: zhenxing rollback --to {current}"
+    );
+    remove_reports(out)?;
+    follow_indicators(p, out, &target, &current)
+}
+
+/// The version asked for (it must be kept), else the newest kept one
+/// older than the current.
+fn target(layout: &Layout, current: &str, to: Option<&str>) -> Result<String, RollbackError> {
+    let kept = layout.kept_versions();
+    match to {
+        Some(t) if kept.iter().any(|k| k == t) => Ok(t.to_string()),
+        Some(t) => Err(RollbackError::NotKept {
+            to: t.to_string(),
+            kept: kept.join(", "),
+        }),
+        None => kept
+            .iter()
+            .rev()
+            .find(|k| k.as_str() < current)
+            .cloned()
+            .ok_or_else(|| RollbackError::NoOlder {
+                current: current.to_string(),
+                kept: kept.join(", "),
+            }),
+    }
+}
+
+/// A version written with another pseudonym key would not join with what
+/// the configured key writes next: refused. A key that cannot be read is
+/// not needed to publish again, but the next run needs it: said.
+fn same_key(
+    p: &Pipeline,
+    out: &Path,
+    target: &str,
+    meta: &crate::lake::VersionMeta,
+) -> Result<(), RollbackError> {
+    let key = crate::lake::privacy::KeySource::configured(&p.privacy)
+        .load(out, Some(meta.key_fingerprint.as_str()));
+    match key {
+        Ok(k) if k.fingerprint() == meta.key_fingerprint => Ok(()),
+        Ok(k) => Err(RollbackError::OtherKey {
+            target: target.to_string(),
+            wanted: meta.key_fingerprint.clone(),
+            origin: k.origin.to_string(),
+            have: k.fingerprint(),
+        }),
+        Err(e) => {
+            eprintln!(
+                "zhenxing rollback：警告：无法读取假名化密钥，下次运行前请恢复。\nzhenxing rollback: warning: {e}"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The record of the rollback: the version published, the one it replaced.
+fn rollback_manifest(
+    meta: &crate::lake::VersionMeta,
+    target: &str,
+    current: &str,
+    delta: std::collections::BTreeMap<String, u64>,
+) -> Manifest {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let m = Manifest {
+    Manifest {
         run_id: lake::new_run_id(),
         started: now.clone(),
         ended: now,
@@ -143,8 +239,8 @@ fn rollback(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, to: Option
         pipeline_hash: meta.pipeline_hash.clone(),
         basis: meta.basis.clone(),
         key_fingerprint: meta.key_fingerprint.clone(),
-        version: Some(target.clone()),
-        previous_version: Some(current.clone()),
+        version: Some(target.to_string()),
+        previous_version: Some(current.to_string()),
         full_refresh: false,
         files: Vec::new(),
         removed: Vec::new(),
@@ -163,17 +259,12 @@ fn rollback(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, to: Option
             .collect(),
         delta,
         exit_code: exit::CLEAN,
-    };
-    if let Err(e) = write_manifest(&layout, &m) {
-        eprintln!("zhenxing rollback: the lake now shows {target}, but the run record failed: {e}");
-        return exit::FAILED;
     }
-    println!(
-        "zhenxing rollback: the lake now shows version {target} (was {current}); \
-         the next run starts from it. Undo with: zhenxing rollback --to {current}"
-    );
-    // the indicator tables and the report follow the version now published;
-    // reports of other years were made from another version: they go
+}
+
+/// Reports were made from another version: they go (`report` makes any
+/// year again).
+fn remove_reports(out: &Path) -> Result<(), RollbackError> {
     let reports = out.join("reports");
     let stale: Vec<String> = std::fs::read_dir(&reports)
         .map(|rd| {
@@ -182,34 +273,46 @@ fn rollback(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, to: Option
                 .collect()
         })
         .unwrap_or_default();
-    if !stale.is_empty() {
-        if let Err(e) = std::fs::remove_dir_all(&reports) {
-            eprintln!("zhenxing rollback: {}: {e}", reports.display());
-            return exit::FAILED;
-        }
-        println!(
-            "zhenxing rollback: removed the reports made from other versions ({}); `zhenxing report --period YEAR` makes any year again",
-            stale.join(", ")
-        );
+    if stale.is_empty() {
+        return Ok(());
     }
-    let recomputed = super::load_definitions(&p)
+    std::fs::remove_dir_all(&reports).map_err(|error| RollbackError::Reports {
+        path: reports.clone(),
+        error,
+    })?;
+    println!(
+        "zhenxing rollback: removed the reports made from other versions ({}); `zhenxing report --period YEAR` makes any year again",
+        stale.join(", ")
+    );
+    Ok(())
+}
+
+/// The indicator tables follow the version now published; when they
+/// cannot, their stamp goes, so figures of the rolled-back version never
+/// look current.
+fn follow_indicators(
+    p: &Pipeline,
+    out: &Path,
+    target: &str,
+    current: &str,
+) -> Result<(), RollbackError> {
+    let recomputed = super::load_definitions(p)
         .map_err(|_| "the indicator definitions do not load".to_string())
-        .and_then(|defs| super::indicators::stage_unless_current(&p, &defs, &out, Lang::En));
+        .and_then(|defs| super::indicators::stage_unless_current(p, &defs, out, Lang::En));
     match recomputed {
         Ok(Some(line)) => {
             println!("{line}");
-            exit::CLEAN
+            Ok(())
         }
-        Ok(None) => exit::CLEAN,
-        Err(e) => {
-            // never leave figures of the rolled-back version looking current
-            let dir = crate::analysis::indicators::dir(&out);
+        Ok(None) => Ok(()),
+        Err(error) => {
+            let dir = crate::analysis::indicators::dir(out);
             let _ = std::fs::remove_file(dir.join("_stamp.json"));
-            eprintln!(
-                "zhenxing rollback: the indicators could not be recomputed for {target} ({e}); \
-                 OUT/indicators and OUT/reports still show {current}: run `zhenxing indicators`"
-            );
-            exit::FAILED
+            Err(RollbackError::Indicators {
+                target: target.to_string(),
+                current: current.to_string(),
+                error,
+            })
         }
     }
 }

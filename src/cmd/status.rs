@@ -138,38 +138,74 @@ fn status(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOpt
         }
     }
     match view {
-        View::Headers => return super::feedback::headers(&p, &layout, json, county.as_deref()),
-        View::Scorecard => {
-            return super::feedback::scorecard(&p, &layout, as_of, json, county.as_deref())
-        }
+        View::Headers => super::feedback::headers(&p, &layout, json, county.as_deref()),
+        View::Scorecard => super::feedback::scorecard(&p, &layout, as_of, json, county.as_deref()),
         View::CountyText => {
             let c = county.unwrap_or_default();
-            return super::feedback::county_text(&p, &layout, &out, as_of, &c);
+            super::feedback::county_text(&p, &layout, &out, as_of, &c)
         }
-        View::Overview => {}
+        View::Overview => {
+            let o = Overview::read(&p, &out, as_of, runs, county.as_deref());
+            if json {
+                o.print_json();
+            } else {
+                o.print();
+            }
+            exit::CLEAN
+        }
     }
-    let mut cells = cells(&p, &layout, as_of);
-    if let Some(c) = &county {
-        cells.retain(|x| &x.county == c);
+}
+
+/// What the overview shows: the submissions per county and template, the
+/// last runs, the Delta tables, and whether the indicators are current.
+struct Overview<'p> {
+    p: &'p crate::config::Pipeline,
+    layout: Layout,
+    as_of: chrono::NaiveDate,
+    cells: Vec<Cell>,
+    runs: Vec<crate::lake::nightly::RunSummary>,
+    delta: Option<crate::lake::delta::DeltaState>,
+    indicators_current: Option<bool>,
+}
+
+impl<'p> Overview<'p> {
+    fn read(
+        p: &'p crate::config::Pipeline,
+        out: &Path,
+        as_of: chrono::NaiveDate,
+        runs: usize,
+        county: Option<&str>,
+    ) -> Overview<'p> {
+        let layout = Layout::new(out);
+        let mut cells = cells(p, &layout, as_of);
+        if let Some(c) = county {
+            cells.retain(|x| x.county == c);
+        }
+        // summaries only: a nation's manifests list 120,000 files each
+        let mut all = crate::lake::nightly::read_run_summaries(&layout);
+        let runs: Vec<_> = all.drain(..).rev().take(runs).collect();
+        // the Delta tables as the last commit, restore or rollback left them
+        let delta = crate::lake::delta::DeltaState::read(&layout).ok().flatten();
+        // whether the indicators and reports follow the published version (a
+        // run stopped in its indicator stage leaves them behind)
+        let datasets: Vec<String> = p.sources.iter().map(|s| s.dataset.clone()).collect();
+        let indicators_current = crate::analysis::indicators::defs::load(&p.indicators, &datasets)
+            .ok()
+            .and_then(|defs| super::indicators::up_to_date(p, &defs, out));
+        Overview {
+            p,
+            layout,
+            as_of,
+            cells,
+            runs,
+            delta,
+            indicators_current,
+        }
     }
-    // summaries only: a nation's manifests list 120,000 files each
-    let manifests = crate::lake::nightly::read_run_summaries(&layout);
-    let last: Vec<&crate::lake::nightly::RunSummary> = manifests.iter().rev().take(runs).collect();
-    // the Delta tables as the last commit, restore or rollback left them
-    let delta = crate::lake::delta::DeltaState::read(&layout).ok().flatten();
-    // whether the indicators and reports follow the published version (a
-    // run stopped in its indicator stage leaves them behind)
-    let indicators_current = crate::analysis::indicators::defs::load(
-        &p.indicators,
-        &p.sources
-            .iter()
-            .map(|s| s.dataset.clone())
-            .collect::<Vec<_>>(),
-    )
-    .ok()
-    .and_then(|defs| super::indicators::up_to_date(&p, &defs, &out));
-    if json {
-        let runs_json: Vec<serde_json::Value> = last
+
+    fn print_json(&self) {
+        let runs_json: Vec<serde_json::Value> = self
+            .runs
             .iter()
             .map(|m| {
                 serde_json::json!({
@@ -184,90 +220,98 @@ fn status(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOpt
             })
             .collect();
         let v = serde_json::json!({
-            "as_of": as_of.to_string(),
-            "version": layout.current(),
-            "lake": standing(&layout),
-            "delta": delta,
-            "indicators_current": indicators_current,
-            "submissions": cells,
+            "as_of": self.as_of.to_string(),
+            "version": self.layout.current(),
+            "lake": standing(&self.layout),
+            "delta": self.delta,
+            "indicators_current": self.indicators_current,
+            "submissions": self.cells,
             "runs": runs_json,
         });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        return exit::CLEAN;
     }
-    println!(
-        "zhenxing status as of {as_of} (a period is due {} days after it ends); lake version {}",
-        p.lake.due_days,
-        layout.current().as_deref().unwrap_or("(none)")
-    );
-    if let Some(st) = standing(&layout) {
+
+    fn print(&self) {
+        let (p, layout) = (self.p, &self.layout);
         println!(
-            "in the lake now: {} rows in rejects ({} rejected rows, {} unusable files), {} rows in warnings (kept rows and files to check: zhenxing query \"SELECT * FROM warnings\")",
-            st.rejects, st.rejected_rows, st.failed_files, st.warnings
+            "zhenxing status as of {} (a period is due {} days after it ends); lake version {}",
+            self.as_of,
+            p.lake.due_days,
+            layout.current().as_deref().unwrap_or("(none)")
         );
-    }
-    if indicators_current == Some(false) {
-        println!(
-            "指标和报告不是当前湖版本的结果（上次计算未完成或定义已改），请运行 zhenxing indicators\n\
-             the indicators and reports are STALE: they were not made from lake version {} and these definitions (a run stopped during the indicator stage, or the definitions changed); run zhenxing indicators",
-            layout.current().as_deref().unwrap_or("-")
-        );
-    }
-    if let Some(d) = &delta {
-        let v: Vec<String> = d
-            .tables
-            .iter()
-            .map(|(t, s)| format!("{t} v{}", s.version))
-            .collect();
-        println!("Delta tables at {}: {}", d.root, v.join(", "));
-    }
-    println!(
-        "states: ok = up to date; gaps = up to date, earlier periods missing; overdue = the latest due period is missing; never = nothing received"
-    );
-    let mut by_template: BTreeMap<&str, Vec<&Cell>> = BTreeMap::new();
-    for c in &cells {
-        by_template.entry(c.template.as_str()).or_default().push(c);
-    }
-    for (t, cs) in by_template {
-        let src = p.source(t);
-        println!(
-            "\n{t} {} ({}, {}; expected up to {})",
-            src.map(|s| s.title.as_str()).unwrap_or(""),
-            cs[0].dataset,
-            cs[0].frequency,
-            cs[0].expected.as_deref().unwrap_or("-")
-        );
-        for c in cs {
+        if let Some(st) = standing(layout) {
             println!(
-                "  {:<8} {:<9} latest {:<8} {}",
-                c.county,
-                c.state,
-                c.latest.as_deref().unwrap_or("-"),
-                if c.missing.is_empty() {
-                    String::new()
-                } else {
-                    format!("missing {}", compact(&c.missing))
-                }
+                "in the lake now: {} rows in rejects ({} rejected rows, {} unusable files), {} rows in warnings (kept rows and files to check: zhenxing query \"SELECT * FROM warnings\")",
+                st.rejects, st.rejected_rows, st.failed_files, st.warnings
+            );
+        }
+        if self.indicators_current == Some(false) {
+            println!(
+                "指标和报告不是当前湖版本的结果（上次计算未完成或定义已改），请运行 zhenxing indicators\n\
+                 the indicators and reports are STALE: they were not made from lake version {} and these definitions (a run stopped during the indicator stage, or the definitions changed); run zhenxing indicators",
+                layout.current().as_deref().unwrap_or("-")
+            );
+        }
+        if let Some(d) = &self.delta {
+            let v: Vec<String> = d
+                .tables
+                .iter()
+                .map(|(t, s)| format!("{t} v{}", s.version))
+                .collect();
+            println!("Delta tables at {}: {}", d.root, v.join(", "));
+        }
+        println!(
+            "states: ok = up to date; gaps = up to date, earlier periods missing; overdue = the latest due period is missing; never = nothing received"
+        );
+        self.print_submissions();
+        println!("\nlast runs:");
+        for m in &self.runs {
+            println!(
+                "  {}  {:<9} exit {}  {} files ({} read), rows read {}, rejected {}, warnings {}{}",
+                m.run_id,
+                m.outcome,
+                m.exit_code,
+                m.n_files,
+                m.files_read_this_run,
+                m.totals.read,
+                m.totals.rejected,
+                m.warnings,
+                m.error
+                    .as_deref()
+                    .map(|e| format!("  error: {e}"))
+                    .unwrap_or_default()
             );
         }
     }
-    println!("\nlast runs:");
-    for m in last {
-        println!(
-            "  {}  {:<9} exit {}  {} files ({} read), rows read {}, rejected {}, warnings {}{}",
-            m.run_id,
-            m.outcome,
-            m.exit_code,
-            m.n_files,
-            m.files_read_this_run,
-            m.totals.read,
-            m.totals.rejected,
-            m.warnings,
-            m.error
-                .as_deref()
-                .map(|e| format!("  error: {e}"))
-                .unwrap_or_default()
-        );
+
+    /// Per template, each county's state, latest period and missing ones.
+    fn print_submissions(&self) {
+        let mut by_template: BTreeMap<&str, Vec<&Cell>> = BTreeMap::new();
+        for c in &self.cells {
+            by_template.entry(c.template.as_str()).or_default().push(c);
+        }
+        for (t, cs) in by_template {
+            let src = self.p.source(t);
+            println!(
+                "\n{t} {} ({}, {}; expected up to {})",
+                src.map(|s| s.title.as_str()).unwrap_or(""),
+                cs[0].dataset,
+                cs[0].frequency,
+                cs[0].expected.as_deref().unwrap_or("-")
+            );
+            for c in cs {
+                println!(
+                    "  {:<8} {:<9} latest {:<8} {}",
+                    c.county,
+                    c.state,
+                    c.latest.as_deref().unwrap_or("-"),
+                    if c.missing.is_empty() {
+                        String::new()
+                    } else {
+                        format!("missing {}", compact(&c.missing))
+                    }
+                );
+            }
+        }
     }
-    exit::CLEAN
 }

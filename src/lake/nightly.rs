@@ -108,13 +108,42 @@ pub fn run(p: &Pipeline, opts: &Options) -> Result<Manifest, RunError> {
             None => None,
         };
     crate::worker::stage_trace("previous version read");
+    let key = run_key(p, opts, prev_meta.as_ref())?;
+    let run_id = lake::new_run_id();
+    let started = now();
+    let result = run_inner(
+        p,
+        opts,
+        &layout,
+        &run_id,
+        &started,
+        prev_meta.as_ref(),
+        &key,
+    );
+    result.map_err(|e| {
+        let _ = std::fs::remove_dir_all(layout.staging().join(&run_id));
+        let _ = std::fs::remove_dir_all(spill_dir(&layout, &run_id));
+        let failed = Failed {
+            run_id: &run_id,
+            started: &started,
+            error: &e,
+            current,
+        };
+        let _ = write_manifest(&layout, &failed.manifest(p, opts, &key));
+        RunError::Failed(format!(
+            "{e}; nothing was published, the lake still shows the previous version"
+        ))
+    })
+}
+
+/// The pseudonym key of the run: the configured one, which must be the
+/// one the published lake was written with; an exposed key file and a
+/// new key are said.
+fn run_key(p: &Pipeline, opts: &Options, prev: Option<&VersionMeta>) -> Result<Key, RunError> {
     let key = crate::lake::privacy::KeySource::configured(&p.privacy)
-        .load(
-            &opts.out,
-            prev_meta.as_ref().map(|m| m.key_fingerprint.as_str()),
-        )
+        .load(&opts.out, prev.map(|m| m.key_fingerprint.as_str()))
         .map_err(|e| RunError::Config(e.to_string()))?;
-    if let Some(m) = &prev_meta {
+    if let Some(m) = prev {
         if m.key_fingerprint != key.fingerprint() {
             return Err(RunError::Config(format!(
                 "the pseudonym key from {} (fingerprint {}) is not the key the lake was written with ({}); \
@@ -137,52 +166,46 @@ pub fn run(p: &Pipeline, opts: &Options) -> Result<Manifest, RunError> {
             opts.out.display()
         );
     }
-    let run_id = lake::new_run_id();
-    let started = now();
-    let result = run_inner(
-        p,
-        opts,
-        &layout,
-        &run_id,
-        &started,
-        prev_meta.as_ref(),
-        &key,
-    );
-    match result {
-        Ok(m) => Ok(m),
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(layout.staging().join(&run_id));
-            let _ = std::fs::remove_dir_all(spill_dir(&layout, &run_id));
-            let m = Manifest {
-                run_id: run_id.clone(),
-                started,
-                ended: now(),
-                outcome: Outcome::Failed,
-                error: Some(e.to_string()),
-                pipeline_hash: p.hash.clone(),
-                basis: String::new(),
-                key_fingerprint: key.fingerprint(),
-                version: current.clone(),
-                previous_version: current,
-                full_refresh: opts.full_refresh,
-                files: Vec::new(),
-                removed: Vec::new(),
-                totals: Counts::default(),
-                files_read_this_run: 0,
-                files_failed: 0,
-                files_with_rejects: 0,
-                new_files_failed: 0,
-                new_files_with_rejects: 0,
-                superseded_totals: Counts::default(),
-                warnings: 0,
-                lake_rows: BTreeMap::new(),
-                delta: Default::default(),
-                exit_code: opts.exit_codes.failed,
-            };
-            let _ = write_manifest(&layout, &m);
-            Err(RunError::Failed(format!(
-                "{e}; nothing was published, the lake still shows the previous version"
-            )))
+    Ok(key)
+}
+
+/// A run that failed before publishing, for its manifest.
+struct Failed<'r> {
+    run_id: &'r str,
+    started: &'r str,
+    error: &'r LakeError,
+    /// The published version, which stays.
+    current: Option<String>,
+}
+
+impl Failed<'_> {
+    /// The failed run's manifest: the error, the version that stays, no files.
+    fn manifest(self, p: &Pipeline, opts: &Options, key: &Key) -> Manifest {
+        Manifest {
+            run_id: self.run_id.to_string(),
+            started: self.started.to_string(),
+            ended: now(),
+            outcome: Outcome::Failed,
+            error: Some(self.error.to_string()),
+            pipeline_hash: p.hash.clone(),
+            basis: String::new(),
+            key_fingerprint: key.fingerprint(),
+            version: self.current.clone(),
+            previous_version: self.current,
+            full_refresh: opts.full_refresh,
+            files: Vec::new(),
+            removed: Vec::new(),
+            totals: Counts::default(),
+            files_read_this_run: 0,
+            files_failed: 0,
+            files_with_rejects: 0,
+            new_files_failed: 0,
+            new_files_with_rejects: 0,
+            superseded_totals: Counts::default(),
+            warnings: 0,
+            lake_rows: BTreeMap::new(),
+            delta: Default::default(),
+            exit_code: opts.exit_codes.failed,
         }
     }
 }
@@ -207,59 +230,16 @@ fn list_inputs(
         .unwrap_or_default();
     let mut inputs: Vec<Input> = listed
         .into_par_iter()
-        .map(|(entry, rel, is_registry)| {
-            let faulty = |abs: PathBuf, rel: String, fault: EntryFault, detail: String| {
-                let id = fault_id(&rel, fault);
-                Ok(Input {
-                    abs,
-                    rel,
-                    is_registry,
-                    size: 0,
-                    mtime_ns: 0,
-                    segment: id.clone(),
-                    sha256: id,
-                    fault: Some((fault, detail)),
-                })
-            };
-            let abs = match entry {
-                Listed::File(abs) => abs,
-                Listed::Fault {
-                    path,
-                    fault,
-                    detail,
-                } => return faulty(path, rel, fault, detail),
-            };
-            // the registry must be read: without it nothing can be checked
-            let meta = match std::fs::metadata(&abs) {
-                Ok(m) => m,
-                Err(e) if !is_registry => {
-                    return faulty(abs, rel, EntryFault::Unreadable, e.to_string())
-                }
-                Err(e) => return Err(lake::io(&abs, e)),
-            };
-            let (size, mt) = (meta.len(), mtime_ns(&meta));
-            let sha256 = match known.get(rel.as_str()) {
-                Some(f) if f.size == size && f.mtime_ns == mt && mt != 0 => f.sha256.clone(),
-                _ => match sha256_file(&abs) {
-                    Ok((h, _)) => h,
-                    Err(e) if !is_registry => {
-                        return faulty(abs, rel, EntryFault::Unreadable, e.to_string())
-                    }
-                    Err(e) => return Err(lake::io(&abs, e)),
-                },
-            };
-            Ok(Input {
-                abs,
-                rel,
-                is_registry,
-                size,
-                mtime_ns: mt,
-                segment: sha256.clone(),
-                sha256,
-                fault: None,
-            })
+        .map(|(entry, rel, is_registry)| match entry {
+            Listed::File(abs) => input_of(abs, rel, is_registry, &known),
+            Listed::Fault {
+                path,
+                fault,
+                detail,
+            } => Ok(Input::faulty(path, rel, is_registry, fault, detail)),
         })
         .collect::<Result<_, LakeError>>()?;
+    // a copy of the registry in the inbox is its own segment
     let registry_sha = inputs
         .iter()
         .find(|i| i.is_registry)
@@ -270,6 +250,77 @@ fn list_inputs(
         }
     }
     Ok(inputs)
+}
+
+/// A file of the inbox with its hash: the previous run's when its size
+/// and modification time are the same, else read. A file that cannot be
+/// read is its own fault; the registry must be read (without it nothing
+/// can be checked).
+fn input_of(
+    abs: PathBuf,
+    rel: String,
+    is_registry: bool,
+    known: &HashMap<&str, &FileEntry>,
+) -> Result<Input, LakeError> {
+    let unreadable = |abs: PathBuf, rel: String, e: std::io::Error| {
+        if is_registry {
+            Err(lake::io(&abs, e))
+        } else {
+            let detail = e.to_string();
+            Ok(Input::faulty(
+                abs,
+                rel,
+                false,
+                EntryFault::Unreadable,
+                detail,
+            ))
+        }
+    };
+    let meta = match std::fs::metadata(&abs) {
+        Ok(m) => m,
+        Err(e) => return unreadable(abs, rel, e),
+    };
+    let (size, mt) = (meta.len(), mtime_ns(&meta));
+    let sha256 = match known.get(rel.as_str()) {
+        Some(f) if f.size == size && f.mtime_ns == mt && mt != 0 => f.sha256.clone(),
+        _ => match sha256_file(&abs) {
+            Ok((h, _)) => h,
+            Err(e) => return unreadable(abs, rel, e),
+        },
+    };
+    Ok(Input {
+        abs,
+        rel,
+        is_registry,
+        size,
+        mtime_ns: mt,
+        segment: sha256.clone(),
+        sha256,
+        fault: None,
+    })
+}
+
+impl Input {
+    /// An inbox entry that is not read: stored under its path and fault.
+    fn faulty(
+        abs: PathBuf,
+        rel: String,
+        is_registry: bool,
+        fault: EntryFault,
+        detail: String,
+    ) -> Input {
+        let id = fault_id(&rel, fault);
+        Input {
+            abs,
+            rel,
+            is_registry,
+            size: 0,
+            mtime_ns: 0,
+            segment: id.clone(),
+            sha256: id,
+            fault: Some((fault, detail)),
+        }
+    }
 }
 
 /// The identity an inbox entry that cannot be read is stored under (it has
@@ -357,97 +408,33 @@ fn write_batch(
     key: &Key,
     run_id: &str,
 ) -> Result<Vec<(String, SegmentInfo)>, LakeError> {
-    let mut frames: BTreeMap<String, DataFrame> = BTreeMap::new();
-    // rejects go out a row group at a time: a file of a million returned
-    // rows never has them all in memory
-    let mut rejects = lake::ParquetSink::new(
-        &batch_rejects(dir, batch),
-        lake::file_meta(run_id, &p.hash, None, "rejects"),
-        p.lake.row_group_rows,
-    );
+    let mut out = BatchOut {
+        dir,
+        batch,
+        frames: BTreeMap::new(),
+        // rejects go out a row group at a time: a file of a million
+        // returned rows never has them all in memory
+        rejects: lake::ParquetSink::new(
+            &batch_rejects(dir, batch),
+            lake::file_meta(run_id, &p.hash, None, "rejects"),
+            p.lake.row_group_rows,
+        ),
+    };
     let mut infos = Vec::with_capacity(items.len());
     for (segment, res) in items {
-        let src = res.template.as_deref().and_then(|t| p.source(t));
-        let mut partitions = BTreeMap::new();
-        let mut offset = 0;
-        if let (Some(src), false) = (src, res.records.is_empty()) {
-            let (df, parts) = lake::records_frame(src, &res, key)?;
-            partitions = parts;
-            let path = batch_records(dir, batch, &src.dataset);
-            match frames.get_mut(&src.dataset) {
-                Some(all) => {
-                    offset = all.height();
-                    all.vstack_mut_owned(df).map_err(|e| lake::pq(&path, e))?;
-                }
-                None => {
-                    frames.insert(src.dataset.clone(), df);
-                }
-            }
-        }
-        // the row problems on disk first (found first), then the rest
-        let rejects_offset = rejects.rows();
-        let mut warnings = Vec::new();
-        for chunk in res.spilled.chunks() {
-            let chunk = chunk.map_err(|detail| LakeError::Io {
-                path: PathBuf::from(&res.name),
-                detail,
-            })?;
-            warnings.extend(
-                chunk
-                    .iter()
-                    .filter(|i| i.severity() == Severity::Warning)
-                    .map(note),
-            );
-            rejects.push(lake::rejects_frame_of(&res, &chunk)?)?;
-        }
-        rejects.push(lake::rejects_frame(&res)?)?;
-        warnings.extend(
-            res.issues
-                .iter()
-                .filter(|i| i.severity() == Severity::Warning)
-                .map(note),
-        );
-        let n_rejects = rejects.rows() - rejects_offset;
-        let info = SegmentInfo {
-            sha256: res.sha256.clone(),
-            name: res.name.clone(),
-            template: res.template.clone(),
-            dataset: res.dataset.clone(),
-            county: res.county.clone(),
-            period: res.period.clone(),
-            counts: res.counts,
-            failed: res.failed(),
-            partitions,
-            warnings,
-            rejects: n_rejects,
-            error: res
-                .issues
-                .iter()
-                .find(|i| i.severity() == Severity::FileError)
-                // the code first: the run line and the manifest name it
-                .map(|i| format!("{} {}", i.code(), i.message(Lang::En))),
-            retry: res.issues.iter().any(|i| i.code() == "F_INTERNAL"),
-            segment: segment.clone(),
-            batch: batch.to_string(),
-            offset,
-            rejects_offset,
-            headers: res.headers.clone(),
-        };
+        let info = out.add(p, &segment, &res, key)?;
         infos.push((segment, info));
     }
-    for (dataset, mut df) in frames {
+    for (dataset, mut df) in out.frames {
         let src = p.sources.iter().find(|s| s.dataset == dataset);
         df.rechunk_mut();
         let meta = lake::file_meta(run_id, &p.hash, src, &dataset);
-        lake::write_parquet(
-            &batch_records(dir, batch, &dataset),
-            &mut df,
-            meta,
-            p.lake.row_group_rows,
-        )?;
+        let path = batch_records(dir, batch, &dataset);
+        lake::write_parquet(&path, &mut df, meta, p.lake.row_group_rows)?;
     }
-    if rejects.rows() > 0 {
-        rejects.finish(|| lake::rejects_frame(&FileResult::empty()))?;
+    if out.rejects.rows() > 0 {
+        out.rejects
+            .finish(|| lake::rejects_frame(&FileResult::empty()))?;
     }
     // an internal error is not remembered: without its info the segment
     // is incomplete, and the next run reads the file again
@@ -460,6 +447,100 @@ fn write_batch(
     };
     write_json(&dir.join(format!("{batch}.json")), &keep)?;
     Ok(infos)
+}
+
+/// What a batch is writing: its rows per dataset, and its rejects.
+struct BatchOut<'d> {
+    dir: &'d Path,
+    batch: &'d str,
+    frames: BTreeMap<String, DataFrame>,
+    rejects: lake::ParquetSink,
+}
+
+impl BatchOut<'_> {
+    /// Adds one file's rows and rejects to the batch: its segment info,
+    /// which says where they are.
+    fn add(
+        &mut self,
+        p: &Pipeline,
+        segment: &str,
+        res: &FileResult,
+        key: &Key,
+    ) -> Result<SegmentInfo, LakeError> {
+        let (offset, partitions) = self.add_rows(p, res, key)?;
+        let rejects_offset = self.rejects.rows();
+        let warnings = self.add_rejects(res)?;
+        Ok(SegmentInfo {
+            sha256: res.sha256.clone(),
+            name: res.name.clone(),
+            template: res.template.clone(),
+            dataset: res.dataset.clone(),
+            county: res.county.clone(),
+            period: res.period.clone(),
+            counts: res.counts,
+            failed: res.failed(),
+            partitions,
+            warnings,
+            rejects: self.rejects.rows() - rejects_offset,
+            error: res
+                .issues
+                .iter()
+                .find(|i| i.severity() == Severity::FileError)
+                // the code first: the run line and the manifest name it
+                .map(|i| format!("{} {}", i.code(), i.message(Lang::En))),
+            retry: res.issues.iter().any(|i| i.code() == "F_INTERNAL"),
+            segment: segment.to_string(),
+            batch: self.batch.to_string(),
+            offset,
+            rejects_offset,
+            headers: res.headers.clone(),
+        })
+    }
+
+    /// The file's records under its dataset's frame: where they start and
+    /// the partitions they fall in.
+    fn add_rows(
+        &mut self,
+        p: &Pipeline,
+        res: &FileResult,
+        key: &Key,
+    ) -> Result<(usize, BTreeMap<String, usize>), LakeError> {
+        let src = res.template.as_deref().and_then(|t| p.source(t));
+        let (Some(src), false) = (src, res.records.is_empty()) else {
+            return Ok((0, BTreeMap::new()));
+        };
+        let (df, parts) = lake::records_frame(src, res, key)?;
+        let mut offset = 0;
+        match self.frames.get_mut(&src.dataset) {
+            Some(all) => {
+                offset = all.height();
+                let path = batch_records(self.dir, self.batch, &src.dataset);
+                all.vstack_mut_owned(df).map_err(|e| lake::pq(&path, e))?;
+            }
+            None => {
+                self.frames.insert(src.dataset.clone(), df);
+            }
+        }
+        Ok((offset, parts))
+    }
+
+    /// The file's rejects, the row problems on disk first (found first),
+    /// then the rest; its warnings as notes.
+    fn add_rejects(&mut self, res: &FileResult) -> Result<Vec<IssueNote>, LakeError> {
+        let mut warnings = Vec::new();
+        let warning = |i: &&crate::validate::issue::Issue| i.severity() == Severity::Warning;
+        for chunk in res.spilled.chunks() {
+            let chunk = chunk.map_err(|detail| LakeError::Io {
+                path: PathBuf::from(&res.name),
+                detail,
+            })?;
+            warnings.extend(chunk.iter().filter(warning).map(note));
+            self.rejects.push(lake::rejects_frame_of(res, &chunk)?)?;
+        }
+        self.rejects.push(lake::rejects_frame(res)?)?;
+        warnings.extend(res.issues.iter().filter(warning).map(note));
+        Ok(warnings)
+    }
 }
 
 /// One night's run: what it works with, and its stages in the order

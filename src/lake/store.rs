@@ -333,66 +333,8 @@ pub fn records_frame(
     let mut cols: Vec<Column> = Vec::with_capacity(src.fields.len() + 5);
     let with_year = has_year(src);
     for (i, f) in src.fields.iter().enumerate() {
-        let name = PlSmallStr::from(column_name(f));
-        let vals = res.records.iter().map(|r| &r.values[i]);
-        let col = if let Some(kind) = f.pii {
-            let v: Vec<Option<String>> = vals
-                .map(|v| v.as_str().map(|s| key.pseudonym(kind, s)))
-                .collect();
-            Column::new(name, v)
-        } else {
-            match f.ty {
-                FieldType::Int | FieldType::Level | FieldType::Year => {
-                    let v: Vec<Option<i64>> = vals
-                        .map(|v| match v {
-                            Value::Int(x) => Some(*x),
-                            Value::Float(x) => Some(*x as i64),
-                            _ => None,
-                        })
-                        .collect();
-                    Column::new(name, v)
-                }
-                FieldType::Number | FieldType::Money | FieldType::Percent => {
-                    let v: Vec<Option<f64>> = vals.map(|v| v.as_f64()).collect();
-                    Column::new(name, v)
-                }
-                FieldType::Bool => {
-                    let v: Vec<Option<bool>> = vals
-                        .map(|v| match v {
-                            Value::Bool(b) => Some(*b),
-                            _ => None,
-                        })
-                        .collect();
-                    Column::new(name, v)
-                }
-                FieldType::Date | FieldType::Month => {
-                    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
-                        .unwrap_or(chrono::NaiveDate::MIN);
-                    let days: Int32Chunked = vals
-                        .map(|v| match v {
-                            Value::Date(d) => Some((*d - epoch).num_days() as i32),
-                            _ => None,
-                        })
-                        .collect();
-                    days.with_name(name).into_date().into_column()
-                }
-                FieldType::Text
-                | FieldType::Name
-                | FieldType::Code
-                | FieldType::List
-                | FieldType::Enum => {
-                    let v: Vec<Option<String>> = vals
-                        .map(|v| match v {
-                            Value::Null => None,
-                            Value::Text(s) => Some(s.clone()),
-                            other => Some(other.render()),
-                        })
-                        .collect();
-                    Column::new(name, v)
-                }
-            }
-        };
-        cols.push(col);
+        let vals: Vec<&Value> = res.records.iter().map(|r| &r.values[i]).collect();
+        cols.push(field_column(f, &vals, key));
     }
     cols.push(Column::new(LINEAGE[0].into(), vec![res.sha256.as_str(); n]));
     let sheets: Vec<&str> = res.records.iter().map(|r| &*r.sheet).collect();
@@ -410,6 +352,65 @@ pub fn records_frame(
     cols.push(Column::new("_partition".into(), dirs));
     let df = DataFrame::new(n, cols).map_err(|e| pq(Path::new(rel_path), e))?;
     Ok((df, parts))
+}
+
+/// One field's column with the lake's type for it: a `pii` field as its
+/// pseudonyms, integers, floats, booleans, dates as days, the rest text.
+fn field_column(f: &crate::config::Field, vals: &[&Value], key: &Key) -> Column {
+    let name = PlSmallStr::from(column_name(f));
+    let vals = vals.iter().copied();
+    if let Some(kind) = f.pii {
+        let v: Vec<Option<String>> = vals
+            .map(|v| v.as_str().map(|s| key.pseudonym(kind, s)))
+            .collect();
+        return Column::new(name, v);
+    }
+    match f.ty {
+        FieldType::Int | FieldType::Level | FieldType::Year => {
+            let v: Vec<Option<i64>> = vals
+                .map(|v| match v {
+                    Value::Int(x) => Some(*x),
+                    Value::Float(x) => Some(*x as i64),
+                    _ => None,
+                })
+                .collect();
+            Column::new(name, v)
+        }
+        FieldType::Number | FieldType::Money | FieldType::Percent => {
+            let v: Vec<Option<f64>> = vals.map(|v| v.as_f64()).collect();
+            Column::new(name, v)
+        }
+        FieldType::Bool => {
+            let v: Vec<Option<bool>> = vals
+                .map(|v| match v {
+                    Value::Bool(b) => Some(*b),
+                    _ => None,
+                })
+                .collect();
+            Column::new(name, v)
+        }
+        FieldType::Date | FieldType::Month => {
+            let epoch =
+                chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(chrono::NaiveDate::MIN);
+            let days: Int32Chunked = vals
+                .map(|v| match v {
+                    Value::Date(d) => Some((*d - epoch).num_days() as i32),
+                    _ => None,
+                })
+                .collect();
+            days.with_name(name).into_date().into_column()
+        }
+        FieldType::Text | FieldType::Name | FieldType::Code | FieldType::List | FieldType::Enum => {
+            let v: Vec<Option<String>> = vals
+                .map(|v| match v {
+                    Value::Null => None,
+                    Value::Text(s) => Some(s.clone()),
+                    other => Some(other.render()),
+                })
+                .collect();
+            Column::new(name, v)
+        }
+    }
 }
 
 /// Adds the file's current path (relative to the inbox) as `source_file`,
@@ -813,6 +814,25 @@ impl Builder<'_> {
     /// written as soon as the last batch it needs has been read, so memory
     /// holds the partitions still open, not the dataset.
     pub fn dataset(&self, input: &DatasetInput<'_>) -> Result<Vec<PartitionEntry>, LakeError> {
+        let (mut out, rebuild) = self.plan(input)?;
+        self.rebuild(input, &rebuild, &mut out)?;
+        Ok(out.into_values().collect())
+    }
+
+    /// Each partition's entry: one whose sources did not change is the
+    /// previous version's file, hard-linked; the others are to be rebuilt
+    /// (returned with their segments, in file order).
+    #[allow(clippy::type_complexity)]
+    fn plan<'i>(
+        &self,
+        input: &'i DatasetInput<'_>,
+    ) -> Result<
+        (
+            BTreeMap<&'i str, PartitionEntry>,
+            BTreeMap<&'i str, Vec<usize>>,
+        ),
+        LakeError,
+    > {
         // partition → its segments, in file order (one pass: a nation has
         // thousands of partitions and of files per dataset)
         let mut dirs: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -839,36 +859,55 @@ impl Builder<'_> {
             if let Some(dir_parent) = target.parent() {
                 std::fs::create_dir_all(dir_parent).at(dir_parent)?;
             }
-            // unchanged sources: the previous version's file, hard-linked
-            let linked = match (prev.get(dir), self.previous) {
-                (Some(p), Some(prev_meta)) if p.sources == hashes => {
-                    let old = self
-                        .layout
-                        .versions()
-                        .join(&prev_meta.run_id)
-                        .join(&input.dataset)
-                        .join(dir)
-                        .join("part-0.parquet");
-                    std::fs::hard_link(&old, &target)
-                        .is_ok()
-                        .then(|| p.written_by.clone())
-                }
-                _ => None,
-            };
-            let rebuilt = linked.is_none();
-            out.insert(
-                dir,
-                PartitionEntry {
-                    dir: dir.to_string(),
-                    rows,
-                    sources: hashes,
-                    written_by: linked.unwrap_or_else(|| self.run_id.to_string()),
-                },
-            );
-            if rebuilt {
+            let linked = prev
+                .get(dir)
+                .filter(|p| p.sources == hashes)
+                .and_then(|p| self.link_previous(&input.dataset, dir, &target, p));
+            if linked.is_none() {
                 rebuild.insert(dir, idx);
             }
+            let entry = PartitionEntry {
+                dir: dir.to_string(),
+                rows,
+                sources: hashes,
+                written_by: linked.unwrap_or_else(|| self.run_id.to_string()),
+            };
+            out.insert(dir, entry);
         }
+        Ok((out, rebuild))
+    }
+
+    /// An unchanged partition: the previous version's file hard-linked to
+    /// `target`; the run that wrote it, or `None` when it cannot be linked.
+    fn link_previous(
+        &self,
+        dataset: &str,
+        dir: &str,
+        target: &Path,
+        p: &PartitionEntry,
+    ) -> Option<String> {
+        let prev_meta = self.previous?;
+        let old = self
+            .layout
+            .versions()
+            .join(&prev_meta.run_id)
+            .join(dataset)
+            .join(dir)
+            .join("part-0.parquet");
+        std::fs::hard_link(&old, target)
+            .is_ok()
+            .then(|| p.written_by.clone())
+    }
+
+    /// Writes the partitions to rebuild from the batch files, reading each
+    /// batch file once, in order, and writing a partition as soon as the
+    /// last file it needs is read. A partition left without rows goes.
+    fn rebuild(
+        &self,
+        input: &DatasetInput<'_>,
+        rebuild: &BTreeMap<&str, Vec<usize>>,
+        out: &mut BTreeMap<&str, PartitionEntry>,
+    ) -> Result<(), LakeError> {
         // batch file → the segments in it that rebuilt partitions need
         let mut files: BTreeMap<&Path, BTreeSet<usize>> = BTreeMap::new();
         for idx in rebuild.values() {
@@ -882,7 +921,7 @@ impl Builder<'_> {
         let order: BTreeMap<&Path, usize> =
             files.keys().enumerate().map(|(i, f)| (*f, i)).collect();
         let mut last: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
-        for (dir, idx) in &rebuild {
+        for (dir, idx) in rebuild {
             let end = idx
                 .iter()
                 .map(|&k| order[input.segments[k].file.as_path()])
@@ -912,41 +951,54 @@ impl Builder<'_> {
             }
             drop(all);
             for dir in last.remove(&i).unwrap_or_default() {
-                let mut parts = open.remove(dir).unwrap_or_default();
-                parts.sort_by_key(|(k, _)| *k);
-                let mut df: Option<DataFrame> = None;
-                for (_, part) in parts {
-                    match df.as_mut() {
-                        None => df = Some(part),
-                        Some(d) => {
-                            d.vstack_mut_owned(part).map_err(|e| pq(file, e))?;
-                        }
-                    }
-                }
-                let Some(df) = df else {
+                let parts = open.remove(dir).unwrap_or_default();
+                if !self.write_partition(input, dir, parts, file)? {
                     out.remove(dir);
-                    continue;
-                };
-                let target = self.target(&input.dataset, dir);
-                let mut df =
-                    drop_partition_columns(df, input.source).map_err(|e| pq(&target, e))?;
-                df.rechunk_mut();
-                let meta = file_meta(
-                    self.run_id,
-                    self.pipeline_hash,
-                    input.source,
-                    &input.dataset,
-                );
-                write_parquet_as(
-                    &target,
-                    &mut df,
-                    meta,
-                    self.row_group_rows,
-                    Durable::WithTheVersion,
-                )?;
+                }
             }
         }
-        Ok(out.into_values().collect())
+        Ok(())
+    }
+
+    /// One rebuilt partition's file from its parts, in file order; false
+    /// when it has none.
+    fn write_partition(
+        &self,
+        input: &DatasetInput<'_>,
+        dir: &str,
+        mut parts: Vec<(usize, DataFrame)>,
+        file: &Path,
+    ) -> Result<bool, LakeError> {
+        parts.sort_by_key(|(k, _)| *k);
+        let mut df: Option<DataFrame> = None;
+        for (_, part) in parts {
+            match df.as_mut() {
+                None => df = Some(part),
+                Some(d) => {
+                    d.vstack_mut_owned(part).map_err(|e| pq(file, e))?;
+                }
+            }
+        }
+        let Some(df) = df else {
+            return Ok(false);
+        };
+        let target = self.target(&input.dataset, dir);
+        let mut df = drop_partition_columns(df, input.source).map_err(|e| pq(&target, e))?;
+        df.rechunk_mut();
+        let meta = file_meta(
+            self.run_id,
+            self.pipeline_hash,
+            input.source,
+            &input.dataset,
+        );
+        write_parquet_as(
+            &target,
+            &mut df,
+            meta,
+            self.row_group_rows,
+            Durable::WithTheVersion,
+        )?;
+        Ok(true)
     }
 
     fn target(&self, dataset: &str, dir: &str) -> PathBuf {

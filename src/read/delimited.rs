@@ -95,8 +95,7 @@ pub(super) fn stream_csv(
     let mut filled = 0usize;
     let mut budget = limits.max_cells;
     let mut record = csv::StringRecord::new();
-    let bytes_text = text.as_bytes();
-    let (mut newlines, mut last, mut embedded) = (0usize, 0usize, 0usize);
+    let mut lines = Lines::new(text.as_bytes());
     loop {
         match rdr.read_record(&mut record) {
             Ok(true) => {}
@@ -108,19 +107,7 @@ pub(super) fn stream_csv(
                 )))
             }
         }
-        // rows as a spreadsheet shows them: blank lines count, line breaks
-        // inside quoted cells do not. The reader's own line numbers skip
-        // blank lines, so rows are counted from the record's byte offset.
-        let start = record.position().map(|p| p.byte() as usize).unwrap_or(last);
-        let start = start.min(bytes_text.len());
-        newlines += memchr::memchr_iter(b'\n', &bytes_text[last..start.max(last)]).count();
-        last = start.max(last);
-        let leading = bytes_text[start..]
-            .iter()
-            .take_while(|&&c| c == b'\n' || c == b'\r')
-            .filter(|&&c| c == b'\n')
-            .count();
-        let row = (newlines + leading).saturating_sub(embedded);
+        let row = lines.row_of(&record);
         if record.iter().any(|f| !f.is_empty()) {
             filled += 1;
             if filled > limits.max_rows {
@@ -133,11 +120,52 @@ pub(super) fn stream_csv(
         }
         for (c, field) in record.iter().enumerate() {
             sink.cell(row, c, RawCell::Text(field.to_string()), &mut budget)?;
-            embedded += field.matches('\n').count();
+            lines.embedded += field.matches('\n').count();
         }
     }
     sink.finish();
     Ok(())
+}
+
+/// Rows as a spreadsheet shows them: blank lines count, line breaks
+/// inside quoted cells do not. The CSV reader's own line numbers skip
+/// blank lines, so rows are counted from each record's byte offset.
+struct Lines<'t> {
+    text: &'t [u8],
+    /// Line breaks before `last`.
+    newlines: usize,
+    last: usize,
+    /// Line breaks inside the cells read so far.
+    embedded: usize,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t [u8]) -> Lines<'t> {
+        Lines {
+            text,
+            newlines: 0,
+            last: 0,
+            embedded: 0,
+        }
+    }
+
+    /// The zero-based row of `record`.
+    fn row_of(&mut self, record: &csv::StringRecord) -> usize {
+        let text = self.text;
+        let start = record
+            .position()
+            .map(|p| p.byte() as usize)
+            .unwrap_or(self.last);
+        let start = start.min(text.len());
+        self.newlines += memchr::memchr_iter(b'\n', &text[self.last..start.max(self.last)]).count();
+        self.last = start.max(self.last);
+        let leading = text[start..]
+            .iter()
+            .take_while(|&&c| c == b'\n' || c == b'\r')
+            .filter(|&&c| c == b'\n')
+            .count();
+        (self.newlines + leading).saturating_sub(self.embedded)
+    }
 }
 
 /// Picks the delimiter that splits the first lines most consistently.

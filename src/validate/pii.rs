@@ -176,16 +176,37 @@ fn grouped(b: &[u8], i: usize, groups: &[usize], seps: &[u8]) -> Option<(String,
 }
 
 fn match_at(b: &[u8], i: usize) -> Option<(usize, String, Found)> {
+    if let Some(m) = id_number_at(b, i) {
+        return Some(m);
+    }
+    match mobile_at(b, i) {
+        Some(m) => return Some(m),
+        // `+` starts a mobile number or nothing
+        None if b[i] == b'+' => return None,
+        None => {}
+    }
+    landline_unseparated_at(b, i).or_else(|| landline_at(b, i))
+}
+
+/// A match: its length in bytes, the masked text, what it is.
+type Match = (usize, String, Found);
+
+/// An ID number: 17 digits and a check character that passes the check.
+fn id_number_at(b: &[u8], i: usize) -> Option<Match> {
     let ends_clear =
         |end: usize| !is_digit_at(b, Some(end)) && !matches!(b.get(end), Some(b'X' | b'x'));
-    // an ID number: 17 digits and a check character
     if b.len() >= i + 18 && b[i..i + 17].iter().all(u8::is_ascii_digit) && ends_clear(i + 18) {
         let s = std::str::from_utf8(&b[i..i + 18]).ok()?;
         if id_number_valid(s) {
             return Some((18, mask_pii(PiiKind::IdNumber, s), Found::IdNumber));
         }
     }
-    // a mobile number, perhaps after +86 / 86
+    None
+}
+
+/// A mainland mobile number, perhaps after +86 / 86, in groups 3-4-4
+/// or whole.
+fn mobile_at(b: &[u8], i: usize) -> Option<Match> {
     let mut start = i;
     if b[start] == b'+' {
         if b.get(start + 1..start + 3) != Some(b"86") {
@@ -198,55 +219,55 @@ fn match_at(b: &[u8], i: usize) -> Option<(usize, String, Found)> {
     while b.get(start) == Some(&b' ') || (start > i && b.get(start) == Some(&b'-')) {
         start += 1;
     }
-    if b.get(start) == Some(&b'1') && matches!(b.get(start + 1), Some(b'3'..=b'9')) {
-        if let Some((d, len)) = grouped(b, start, &[3, 4, 4], b" -") {
-            let end = start + len;
-            if !is_digit_at(b, Some(end)) {
-                return Some((
-                    end - i,
-                    format!("{}****{}", &d[..3], &d[7..]),
-                    Found::Mobile,
-                ));
-            }
-        }
-    }
-    if b[i] == b'+' {
+    if b.get(start) != Some(&b'1') || !matches!(b.get(start + 1), Some(b'3'..=b'9')) {
         return None;
     }
-    // a fixed line written without a separator: an area code (010, 02X,
-    // or 0 and three digits) and 7 or 8 digits, 11 or 12 digits alone
-    if b[i] == b'0' && matches!(b.get(i + 1), Some(b'1'..=b'9')) {
-        let run = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        let area = if matches!(b[i + 1], b'1' | b'2') {
-            3
-        } else {
-            4
-        };
-        let local = run.saturating_sub(area);
-        let fits = (area == 3 && local == 8) || (area == 4 && (local == 7 || local == 8));
-        if fits && (b[i + 1] != b'1' || b.get(i + 2) == Some(&b'0')) {
-            let d = std::str::from_utf8(&b[i..i + run]).ok()?;
-            let masked = format!("{}-{}{}", &d[..area], "*".repeat(local - 4), &d[run - 4..]);
-            return Some((run, masked, Found::Landline));
-        }
+    let (d, len) = grouped(b, start, &[3, 4, 4], b" -")?;
+    let end = start + len;
+    (!is_digit_at(b, Some(end))).then(|| {
+        (
+            end - i,
+            format!("{}****{}", &d[..3], &d[7..]),
+            Found::Mobile,
+        )
+    })
+}
+
+/// A fixed line written without a separator: an area code (010, 02X, or
+/// 0 and three digits) and 7 or 8 digits, 11 or 12 digits alone.
+fn landline_unseparated_at(b: &[u8], i: usize) -> Option<Match> {
+    if b[i] != b'0' || !matches!(b.get(i + 1), Some(b'1'..=b'9')) {
+        return None;
     }
-    // a fixed line: an area code (0 and 2–3 digits) in brackets or before
-    // a separator, then 7 or 8 digits
+    let run = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let area = if matches!(b[i + 1], b'1' | b'2') {
+        3
+    } else {
+        4
+    };
+    let local = run.saturating_sub(area);
+    let fits = (area == 3 && local == 8) || (area == 4 && (local == 7 || local == 8));
+    if !fits || (b[i + 1] == b'1' && b.get(i + 2) != Some(&b'0')) {
+        return None;
+    }
+    let d = std::str::from_utf8(&b[i..i + run]).ok()?;
+    let masked = format!("{}-{}{}", &d[..area], "*".repeat(local - 4), &d[run - 4..]);
+    Some((run, masked, Found::Landline))
+}
+
+/// A fixed line: an area code (0 and 2–3 digits) in brackets or before a
+/// separator, then 7 or 8 digits.
+fn landline_at(b: &[u8], i: usize) -> Option<Match> {
     let (area, after) = if b[i] == b'(' {
         let close = (i + 3..=i + 4).find(|&k| b.get(k + 1) == Some(&b')'))?;
-        let area = &b[i + 1..=close];
-        if area[0] != b'0' || !area.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        (area, close + 2)
+        (&b[i + 1..=close], close + 2)
     } else {
         let sep = (i + 3..=i + 4).find(|&k| matches!(b.get(k), Some(b'-' | b' ')))?;
-        let area = &b[i..sep];
-        if area[0] != b'0' || !area.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        (area, sep + 1)
+        (&b[i..sep], sep + 1)
     };
+    if area[0] != b'0' || !area.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
     for n in [8, 7] {
         if b.len() >= after + n
             && b[after..after + n].iter().all(u8::is_ascii_digit)
