@@ -181,33 +181,7 @@ pub fn views(p: &Pipeline, defs: &Definitions, lake: &Path, d: Dialect) -> Strin
         .map(|k| format!("'{}'", k.replace('\'', "''")))
         .collect::<Vec<_>>()
         .join(", ");
-    // the raw datasets
-    for src in &p.sources {
-        let dir = format!("{lake_s}/{}", src.dataset);
-        let from = if super::tables::walk_has_parquet(&lake.join(&src.dataset)) || !lake.exists() {
-            d.scan(&dir)
-        } else {
-            // no file yet: an empty table of the right columns
-            let cols: Vec<String> = lake_columns(src)
-                .iter()
-                .map(|(c, dt)| format!("CAST(NULL AS {}) AS {c}", d.sql_type(dt)))
-                .chain([format!("CAST(NULL AS {t}) AS county_code")])
-                .collect();
-            format!("(SELECT {} WHERE 1 = 0)", cols.join(", "))
-        };
-        let _ = writeln!(
-            s,
-            "{} {}__lake AS SELECT * FROM {from};",
-            d.view(),
-            src.dataset
-        );
-    }
-    let _ = writeln!(
-        s,
-        "{} zhenxing_files AS SELECT sha256, period FROM {};",
-        d.view(),
-        d.file(&format!("{lake_s}/_zhenxing/files.parquet"))
-    );
+    lake_views(&mut s, p, lake, &lake_s, d);
     // the registry as the lake holds it; the queries keep a merged village
     // for the periods before its merge date
     if let Some(reg) = p.registry_source() {
@@ -234,81 +208,125 @@ pub fn views(p: &Pipeline, defs: &Definitions, lake: &Path, d: Dialect) -> Strin
         if Some(&src.dataset) == registry.as_ref() {
             continue;
         }
-        let ds = &src.dataset;
-        let cols: Vec<String> = lake_columns(src)
-            .into_iter()
-            .map(|(c, _)| c)
-            .filter(|c| c != "period")
-            .collect();
-        let list = |alias: &str| {
-            cols.iter()
-                .map(|c| format!("{alias}.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        // the scope: villages of the kinds the definitions count
         let scope = match (&registry, all_kinds) {
-            (Some(r), false) if cols.iter().any(|c| c == "village_code") => format!(
-                " WHERE t.village_code IS NULL OR t.village_code NOT IN \
-                 (SELECT village_code FROM {r}__lake WHERE kind IS NOT NULL AND kind NOT IN ({kinds}))"
-            ),
+            (Some(r), false) if lake_columns(src).iter().any(|(c, _)| c == "village_code") => {
+                format!(
+                    " WHERE t.village_code IS NULL OR t.village_code NOT IN \
+                     (SELECT village_code FROM {r}__lake WHERE kind IS NOT NULL AND kind NOT IN ({kinds}))"
+                )
+            }
             _ => String::new(),
         };
-        let dated = matches!(src.frequency, Frequency::Monthly | Frequency::Quarterly)
-            && src.field_index("period").is_some();
-        let text_period = if dated {
-            if src.frequency == Frequency::Quarterly {
-                d.quarter_text("t.period")
-            } else {
-                d.month_text("t.period")
-            }
-        } else if crate::lake::has_year(src) {
-            format!("lpad(CAST(t.year AS {t}), 4, '0')")
-        } else {
-            "COALESCE(f.period, 'current')".to_string()
-        };
-        let files_join = if dated || crate::lake::has_year(src) {
-            String::new()
-        } else {
-            " LEFT JOIN zhenxing_files f ON f.sha256 = t.source_file_sha256".to_string()
-        };
-        let _ = write!(
-            s,
-            "{} {ds} AS SELECT {}, CAST(t.county_code AS {t}) AS county_code, {text_period} AS period \
-             FROM {ds}__lake t{files_join}{scope}",
-            d.view(),
-            list("t"),
-        );
-        if dated {
-            // the year: each county's last reported period of the year
-            let year = d.year_text("x.period");
-            let _ = write!(
-                s,
-                " UNION ALL SELECT {}, CAST(x.county_code AS {t}) AS county_code, {year} AS period \
-                 FROM (SELECT t.*, MAX(t.period) OVER (PARTITION BY t.county_code, {}) AS last_in_year \
-                 FROM {ds}__lake t{scope}) x WHERE x.period = x.last_in_year",
-                list("x"),
-                d.year_text("t.period"),
-            );
-        }
-        s.push_str(";\n");
-        let _ = writeln!(
-            s,
-            "{} {ds}_periods AS SELECT period, {prev} AS previous, {yb} AS previous_year, \
-             {end} AS period_end FROM (SELECT DISTINCT period FROM {ds} WHERE period IS NOT NULL) ps;",
-            d.view(),
-            prev = previous(d, "length(period)"),
-            yb = year_before(d, "period"),
-            end = period_end(d, "period"),
-        );
-        let _ = writeln!(
-            s,
-            "{} {ds}_county_periods AS SELECT county_code, period, {prev} AS previous \
-             FROM (SELECT DISTINCT county_code, period FROM {ds} WHERE period IS NOT NULL) ps;",
-            d.view(),
-            prev = previous(d, "county_code, length(period)"),
-        );
+        dataset_views(&mut s, src, d, &scope);
     }
     s
+}
+
+/// A `<dataset>__lake` view per dataset over its Parquet files (an empty
+/// table of the right columns when the lake has none yet), and the files
+/// table.
+fn lake_views(s: &mut String, p: &Pipeline, lake: &Path, lake_s: &str, d: Dialect) {
+    let t = d.text();
+    for src in &p.sources {
+        let dir = format!("{lake_s}/{}", src.dataset);
+        let from = if super::tables::walk_has_parquet(&lake.join(&src.dataset)) || !lake.exists() {
+            d.scan(&dir)
+        } else {
+            // no file yet: an empty table of the right columns
+            let cols: Vec<String> = lake_columns(src)
+                .iter()
+                .map(|(c, dt)| format!("CAST(NULL AS {}) AS {c}", d.sql_type(dt)))
+                .chain([format!("CAST(NULL AS {t}) AS county_code")])
+                .collect();
+            format!("(SELECT {} WHERE 1 = 0)", cols.join(", "))
+        };
+        let _ = writeln!(
+            s,
+            "{} {}__lake AS SELECT * FROM {from};",
+            d.view(),
+            src.dataset
+        );
+    }
+    let _ = writeln!(
+        s,
+        "{} zhenxing_files AS SELECT sha256, period FROM {};",
+        d.view(),
+        d.file(&format!("{lake_s}/_zhenxing/files.parquet"))
+    );
+}
+
+/// A dataset's view as the indicator SQL reads it (the text period; a
+/// monthly or quarterly dataset also as each county's last period of a
+/// year), and its `_periods` and `_county_periods` views.
+fn dataset_views(s: &mut String, src: &crate::config::Source, d: Dialect, scope: &str) {
+    let t = d.text();
+    let ds = &src.dataset;
+    let cols: Vec<String> = lake_columns(src)
+        .into_iter()
+        .map(|(c, _)| c)
+        .filter(|c| c != "period")
+        .collect();
+    let list = |alias: &str| {
+        cols.iter()
+            .map(|c| format!("{alias}.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let dated = matches!(src.frequency, Frequency::Monthly | Frequency::Quarterly)
+        && src.field_index("period").is_some();
+    let text_period = if dated {
+        if src.frequency == Frequency::Quarterly {
+            d.quarter_text("t.period")
+        } else {
+            d.month_text("t.period")
+        }
+    } else if crate::lake::has_year(src) {
+        format!("lpad(CAST(t.year AS {t}), 4, '0')")
+    } else {
+        "COALESCE(f.period, 'current')".to_string()
+    };
+    let files_join = if dated || crate::lake::has_year(src) {
+        String::new()
+    } else {
+        " LEFT JOIN zhenxing_files f ON f.sha256 = t.source_file_sha256".to_string()
+    };
+    let _ = write!(
+        s,
+        "{} {ds} AS SELECT {}, CAST(t.county_code AS {t}) AS county_code, {text_period} AS period \
+         FROM {ds}__lake t{files_join}{scope}",
+        d.view(),
+        list("t"),
+    );
+    if dated {
+        // the year: each county's last reported period of the year
+        let year = d.year_text("x.period");
+        let _ = write!(
+            s,
+            " UNION ALL SELECT {}, CAST(x.county_code AS {t}) AS county_code, {year} AS period \
+             FROM (SELECT t.*, MAX(t.period) OVER (PARTITION BY t.county_code, {}) AS last_in_year \
+             FROM {ds}__lake t{scope}) x WHERE x.period = x.last_in_year",
+            list("x"),
+            d.year_text("t.period"),
+        );
+    }
+    s.push_str(";\n");
+    let _ = writeln!(
+        s,
+        "{} {ds}_periods AS SELECT period, {prev} AS previous, {yb} AS previous_year, \
+         {end} AS period_end FROM (SELECT DISTINCT period FROM {ds} WHERE period IS NOT NULL) ps;",
+        d.view(),
+        prev = previous(d, "length(period)"),
+        yb = year_before(d, "period"),
+        end = period_end(d, "period"),
+    );
+    let _ = writeln!(
+        s,
+        "{} {ds}_county_periods AS SELECT county_code, period, {prev} AS previous \
+         FROM (SELECT DISTINCT county_code, period FROM {ds} WHERE period IS NOT NULL) ps;",
+        d.view(),
+        prev = previous(d, "county_code, length(period)"),
+    );
 }
 
 /// Every indicator query with its parameters filled in, one statement

@@ -190,7 +190,14 @@ pub fn county_text(
     } else {
         println!("逾期 {} 个：{}。", late.len(), late.join("；"));
     }
-    // unusable files are counted as files, returned rows as rows
+    returned_lines(&reasons, files, &out.join("feedback").join(county));
+    exit::CLEAN
+}
+
+/// What was returned: unusable files (counted as files), returned rows by
+/// reason (as rows), and where the county looks next: its annotated
+/// copies, else `validate --annotate`.
+fn returned_lines(reasons: &[crate::lake::quality::Reason], files: usize, feedback: &Path) {
     let unusable: usize = reasons
         .iter()
         .filter(|r| r.code.starts_with("F_"))
@@ -207,20 +214,19 @@ pub fn county_text(
     if rows == 0 {
         println!("没有退回的行。");
     }
-    if rows > 0 || unusable > 0 {
+    if rows == 0 && unusable == 0 {
+        return;
+    }
+    if rows > 0 {
         let why: Vec<String> = reasons
             .iter()
             .map(|r| format!("{} {} 行", r.label_zh, r.rows))
             .collect();
-        if rows > 0 {
-            println!("退回 {rows} 行，涉及 {files} 个文件：{}。", why.join("，"));
-        }
-        let fb = out.join("feedback").join(county);
-        if fb.is_dir() {
-            println!("请按批注副本（{}）修改后重新报送。", fb.display());
-        } else {
-            println!("请用 zhenxing validate --annotate 查看具体单元格，修改后重新报送。");
-        }
+        println!("退回 {rows} 行，涉及 {files} 个文件：{}。", why.join("，"));
     }
-    exit::CLEAN
+    if feedback.is_dir() {
+        println!("请按批注副本（{}）修改后重新报送。", feedback.display());
+    } else {
+        println!("请用 zhenxing validate --annotate 查看具体单元格，修改后重新报送。");
+    }
 }

@@ -98,6 +98,62 @@ pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut hasher_input: Vec<u8> = text.clone().into_bytes();
+    let common = Common {
+        fields: &file.common_fields,
+        path,
+        text: &text,
+    };
+    let sources = load_sources(&file, &common, &mut hasher_input, &mut c);
+    check_registry_source(&sources, path, &mut c);
+    check_sections(&file, path, &mut c);
+    if !c.problems.is_empty() {
+        return Err(ConfigErrors(c.problems));
+    }
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(&hasher_input));
+    let p = &file.pipeline;
+    Ok(Pipeline {
+        path: path.to_path_buf(),
+        name: p.name.clone(),
+        city: p.city.clone(),
+        inbox: PathBuf::from(&p.inbox),
+        out: PathBuf::from(&p.out),
+        registry: PathBuf::from(&p.registry),
+        indicators: dir.join(&p.indicators),
+        limits: file.limits.clone(),
+        yes_no: YesNo {
+            yes: file.vocabulary.yes.clone(),
+            no: file.vocabulary.no.clone(),
+        },
+        sheets: file.sheets.clone(),
+        totals: file.totals.clone(),
+        lake: LakeSection {
+            keep_versions: file.lake.keep_versions.max(1),
+            row_group_rows: file.lake.row_group_rows.max(1024),
+            lock_wait_s: file.lake.lock_wait_s,
+            due_days: file.lake.due_days.max(0),
+            batch_files: file.lake.batch_files.max(1),
+            format: file.lake.format,
+            delta_root: file.lake.delta_root.clone(),
+        },
+        privacy: file.privacy.clone(),
+        lineage: file.lineage.clone(),
+        sources,
+        hash,
+    })
+}
+
+/// Every source definition the pipeline names, checked (each file's text
+/// added to the pipeline's hash); a template id or dataset defined twice
+/// is a problem.
+fn load_sources(
+    file: &PipelineFile,
+    common: &Common<'_>,
+    hasher_input: &mut Vec<u8>,
+    c: &mut Collector,
+) -> Vec<Source> {
+    let (path, text) = (common.path, common.text);
+    let dir = path.parent().unwrap_or(Path::new("."));
     let mut sources = Vec::new();
     let mut seen_ids: HashMap<String, PathBuf> = HashMap::new();
     let mut seen_datasets: HashMap<String, PathBuf> = HashMap::new();
@@ -106,46 +162,41 @@ pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
         if !spath.is_file() {
             c.add(
                 path,
-                Some(line_of(&text, rel.span().start)),
+                Some(line_of(text, rel.span().start)),
                 format!("source definition {} does not exist", spath.display()),
             );
             continue;
         }
-        if let Some((sf, stext)) = parse_toml::<SourceFile>(&spath, &mut c) {
-            hasher_input.extend_from_slice(stext.as_bytes());
-            let common = Common {
-                fields: &file.common_fields,
-                path,
-                text: &text,
-            };
-            if let Some(src) = check_source(sf, &stext, &spath, &common, &mut c) {
-                if let Some(prev) = seen_ids.insert(src.id.clone(), spath.clone()) {
-                    c.add(
-                        &spath,
-                        None,
-                        format!(
-                            "template id {} is also defined in {}",
-                            src.id,
-                            prev.display()
-                        ),
-                    );
-                }
-                if let Some(prev) = seen_datasets.insert(src.dataset.clone(), spath.clone()) {
-                    c.add(
-                        &spath,
-                        None,
-                        format!(
-                            "dataset {} is also defined in {}",
-                            src.dataset,
-                            prev.display()
-                        ),
-                    );
-                }
-                sources.push(src);
-            }
+        let Some((sf, stext)) = parse_toml::<SourceFile>(&spath, c) else {
+            continue;
+        };
+        hasher_input.extend_from_slice(stext.as_bytes());
+        let Some(src) = check_source(sf, &stext, &spath, common, c) else {
+            continue;
+        };
+        if let Some(prev) = seen_ids.insert(src.id.clone(), spath.clone()) {
+            let said = format!(
+                "template id {} is also defined in {}",
+                src.id,
+                prev.display()
+            );
+            c.add(&spath, None, said);
         }
+        if let Some(prev) = seen_datasets.insert(src.dataset.clone(), spath.clone()) {
+            let said = format!(
+                "dataset {} is also defined in {}",
+                src.dataset,
+                prev.display()
+            );
+            c.add(&spath, None, said);
+        }
+        sources.push(src);
     }
-    let p = &file.pipeline;
+    sources
+}
+
+/// One source is the village registry, with the fields matching needs.
+fn check_registry_source(sources: &[Source], path: &Path, c: &mut Collector) {
     if !sources.iter().any(|s| s.dataset == "villages") && c.problems.is_empty() {
         c.add(
             path,
@@ -164,6 +215,10 @@ pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
             }
         }
     }
+}
+
+/// The limits, the totals tolerances and the yes/no vocabulary.
+fn check_sections(file: &PipelineFile, path: &Path, c: &mut Collector) {
     if file.limits.worker_memory_mb < 64 {
         c.add(path, None, "limits.worker_memory_mb must be at least 64");
     }
@@ -197,40 +252,6 @@ pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
             );
         }
     }
-    if !c.problems.is_empty() {
-        return Err(ConfigErrors(c.problems));
-    }
-    use sha2::Digest;
-    let hash = hex::encode(sha2::Sha256::digest(&hasher_input));
-    Ok(Pipeline {
-        path: path.to_path_buf(),
-        name: p.name.clone(),
-        city: p.city.clone(),
-        inbox: PathBuf::from(&p.inbox),
-        out: PathBuf::from(&p.out),
-        registry: PathBuf::from(&p.registry),
-        indicators: dir.join(&p.indicators),
-        limits: file.limits.clone(),
-        yes_no: YesNo {
-            yes: file.vocabulary.yes.clone(),
-            no: file.vocabulary.no.clone(),
-        },
-        sheets: file.sheets.clone(),
-        totals: file.totals.clone(),
-        lake: LakeSection {
-            keep_versions: file.lake.keep_versions.max(1),
-            row_group_rows: file.lake.row_group_rows.max(1024),
-            lock_wait_s: file.lake.lock_wait_s,
-            due_days: file.lake.due_days.max(0),
-            batch_files: file.lake.batch_files.max(1),
-            format: file.lake.format,
-            delta_root: file.lake.delta_root.clone(),
-        },
-        privacy: file.privacy.clone(),
-        lineage: file.lineage.clone(),
-        sources,
-        hash,
-    })
 }
 
 /// The shared field definitions and where they are written.

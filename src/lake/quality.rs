@@ -157,43 +157,11 @@ pub fn scorecard(p: &Pipeline, layout: &Layout, as_of: NaiveDate) -> Result<Vec<
         .filter(|s| s.dataset != "villages")
         .map(|s| (s.id.as_str(), s.frequency))
         .collect();
-    // (county, period) → template → first arrival; rows; returned
-    let mut arrived: BTreeMap<(String, Period), BTreeMap<String, NaiveDate>> = BTreeMap::new();
-    let mut rows: BTreeMap<(String, Period), (usize, usize)> = BTreeMap::new();
-    let mut periods: BTreeSet<Period> = BTreeSet::new();
-    let mut file_period: BTreeMap<&str, Period> = BTreeMap::new();
-    for f in meta.files.iter().filter(|f| f.status != FileStatus::Failed) {
-        let (Some(t), Some(c)) = (f.template.as_deref(), f.county.as_deref()) else {
-            continue;
-        };
-        let Some(freq) = kind_of.get(t).filter(|k| **k != Frequency::Roster) else {
-            continue;
-        };
-        let Some(per) = f.period.as_deref().and_then(Period::parse) else {
-            continue;
-        };
-        let per = per.as_frequency(*freq);
-        periods.insert(per);
-        file_period.insert(f.path.as_str(), per);
-        let key = (c.to_string(), per);
-        if let Some(day) = run_day(&f.first_seen) {
-            let e = arrived
-                .entry(key.clone())
-                .or_default()
-                .entry(t.to_string())
-                .or_insert(day);
-            *e = (*e).min(day);
-        }
-        if f.status == FileStatus::Current {
-            let r = rows.entry(key).or_default();
-            r.0 += f.counts.accepted + f.counts.rejected;
-            r.1 += f.counts.rejected;
-        }
-    }
+    let subs = Submissions::of(&meta.files, &kind_of);
     // returned rows by reason, per county and period
     let mut reasons: BTreeMap<(String, Period), BTreeMap<String, usize>> = BTreeMap::new();
     for r in returned_rows(layout)? {
-        let Some(per) = file_period.get(r.path.as_str()).copied() else {
+        let Some(per) = subs.file_period.get(r.path.as_str()).copied() else {
             continue;
         };
         *reasons
@@ -205,26 +173,20 @@ pub fn scorecard(p: &Pipeline, layout: &Layout, as_of: NaiveDate) -> Result<Vec<
     let mut out = Vec::new();
     for county in &counties {
         let mut before: BTreeMap<Frequency, Period> = BTreeMap::new();
-        for &per in &periods {
+        for &per in &subs.periods {
             let k = kind(per);
             let due = per
                 .last_day()
                 .map(|d| d + chrono::Duration::days(p.lake.due_days));
             let key = (county.clone(), per);
-            let got = arrived.get(&key);
-            let received = got.map_or(0, |g| g.len());
             let templates = kind_of.values().filter(|f| **f == k).count();
+            let (received, on_time) = subs.received(&key, due);
             let expected = if due.is_some_and(|d| d < as_of) {
                 templates
             } else {
                 received
             };
-            let on_time = got.map_or(0, |g| {
-                g.values()
-                    .filter(|day| due.is_some_and(|d| **day <= d))
-                    .count()
-            });
-            let (n, returned) = rows.get(&key).copied().unwrap_or((0, 0));
+            let (n, returned) = subs.rows.get(&key).copied().unwrap_or((0, 0));
             let prev = before
                 .get(&k)
                 .and_then(|b| reasons.get(&(county.clone(), *b)));
@@ -247,6 +209,76 @@ pub fn scorecard(p: &Pipeline, layout: &Layout, as_of: NaiveDate) -> Result<Vec<
         }
     }
     Ok(out)
+}
+
+/// What the version's files say per county and period.
+struct Submissions<'f> {
+    /// (county, period) → template → the day it first arrived.
+    arrived: BTreeMap<(String, Period), BTreeMap<String, NaiveDate>>,
+    /// (county, period) → rows (accepted and returned), returned.
+    rows: BTreeMap<(String, Period), (usize, usize)>,
+    periods: BTreeSet<Period>,
+    /// A file's period, at its template's frequency.
+    file_period: BTreeMap<&'f str, Period>,
+}
+
+impl<'f> Submissions<'f> {
+    /// From the files that were read (not failed) of templates that are
+    /// due per period (rosters are not).
+    fn of(
+        files: &'f [crate::lake::FileEntry],
+        kind_of: &BTreeMap<&str, Frequency>,
+    ) -> Submissions<'f> {
+        let mut subs = Submissions {
+            arrived: BTreeMap::new(),
+            rows: BTreeMap::new(),
+            periods: BTreeSet::new(),
+            file_period: BTreeMap::new(),
+        };
+        for f in files.iter().filter(|f| f.status != FileStatus::Failed) {
+            let (Some(t), Some(c)) = (f.template.as_deref(), f.county.as_deref()) else {
+                continue;
+            };
+            let Some(freq) = kind_of.get(t).filter(|k| **k != Frequency::Roster) else {
+                continue;
+            };
+            let Some(per) = f.period.as_deref().and_then(Period::parse) else {
+                continue;
+            };
+            let per = per.as_frequency(*freq);
+            subs.periods.insert(per);
+            subs.file_period.insert(f.path.as_str(), per);
+            let key = (c.to_string(), per);
+            if let Some(day) = run_day(&f.first_seen) {
+                let e = subs
+                    .arrived
+                    .entry(key.clone())
+                    .or_default()
+                    .entry(t.to_string())
+                    .or_insert(day);
+                *e = (*e).min(day);
+            }
+            if f.status == FileStatus::Current {
+                let r = subs.rows.entry(key).or_default();
+                r.0 += f.counts.accepted + f.counts.rejected;
+                r.1 += f.counts.rejected;
+            }
+        }
+        subs
+    }
+
+    /// Templates received for a county and period, and how many of them
+    /// by the due day.
+    fn received(&self, key: &(String, Period), due: Option<NaiveDate>) -> (usize, usize) {
+        let got = self.arrived.get(key);
+        let received = got.map_or(0, |g| g.len());
+        let on_time = got.map_or(0, |g| {
+            g.values()
+                .filter(|day| due.is_some_and(|d| **day <= d))
+                .count()
+        });
+        (received, on_time)
+    }
 }
 
 /// One county's returned rows in the published version, by reason (most
@@ -329,15 +361,42 @@ pub fn observations_in(
     src: &crate::config::Source,
     files: &std::collections::HashMap<String, FileFacts>,
 ) -> Result<Vec<crate::validate::plausible::Obs>, LakeError> {
-    use crate::validate::plausible::{ruled_fields, unit_keys, At, Obs};
+    use crate::validate::plausible::{ruled_fields, unit_keys};
     let fields = ruled_fields(src);
     let keys = unit_keys(src);
     if fields.is_empty() || keys.is_empty() {
         return Ok(Vec::new());
     }
-    let with_year = crate::lake::has_year(src);
     let mut out = Vec::new();
     for path in crate::lake::parquet_files_under(dir) {
+        let part = Part::read(&path, src, &keys)?;
+        for &fi in &fields {
+            part.observe(src, fi, files, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// One Parquet file of a dataset with the columns an observation needs:
+/// the unit's key columns, lineage, and the partition's year.
+struct Part {
+    path: std::path::PathBuf,
+    df: DataFrame,
+    year: Option<String>,
+    with_year: bool,
+    units: Vec<Vec<Option<String>>>,
+    sha: Vec<Option<String>>,
+    file: Vec<Option<String>>,
+    sheet: Vec<Option<String>>,
+    row: Vec<Option<i64>>,
+}
+
+impl Part {
+    fn read(
+        path: &std::path::Path,
+        src: &crate::config::Source,
+        keys: &[usize],
+    ) -> Result<Part, LakeError> {
         let year = path
             .components()
             .filter_map(|c| {
@@ -347,10 +406,10 @@ pub fn observations_in(
                     .map(str::to_string)
             })
             .next();
-        let df = crate::lake::read_parquet(&path)?;
-        let pq = |e: PolarsError| crate::lake::pq(&path, e);
+        let df = crate::lake::read_parquet(path)?;
+        let pq = |e: PolarsError| crate::lake::pq(path, e);
         let text = |name: &str| crate::lake::str_values(&df, name).map_err(pq);
-        let unit_cols: Vec<Vec<Option<String>>> = keys
+        let units: Vec<Vec<Option<String>>> = keys
             .iter()
             .map(|&k| text(&crate::lake::column_name(&src.fields[k])))
             .collect::<Result<_, _>>()?;
@@ -367,58 +426,83 @@ pub fn observations_in(
             .map_err(pq)?
             .iter()
             .collect();
-        for &fi in &fields {
-            let f = &src.fields[fi];
-            let name = crate::lake::column_name(f);
-            let Ok(col) = df.column(&name) else { continue };
-            let shown = text(&name)?;
-            let num: Vec<Option<f64>> = col
-                .cast(&DataType::Float64)
-                .map_err(pq)?
-                .f64()
-                .map_err(pq)?
-                .iter()
-                .collect();
-            for i in 0..df.height() {
-                let (Some(v), Some(h)) = (num[i], sha[i].as_deref()) else {
-                    continue;
-                };
-                let Some(unit) = unit_cols
-                    .iter()
-                    .map(|c| c[i].clone())
-                    .collect::<Option<Vec<String>>>()
-                else {
-                    continue;
-                };
-                let facts = files.get(h);
-                let period = if with_year {
-                    year.clone()
-                } else {
-                    facts.and_then(|f| f.period.clone())
-                };
-                let Some(period) = period else { continue };
-                let sheet = sheet[i].clone().unwrap_or_default();
-                let col = facts
-                    .and_then(|f| f.columns.get(&sheet))
-                    .and_then(|m| m.get(&f.name))
-                    .copied();
-                out.push(Obs {
-                    unit: unit.join("|"),
-                    period,
-                    field: f.name.clone(),
-                    value: v,
-                    text: crate::validate::plausible::shown(f, shown[i].as_deref(), v),
-                    at: At {
-                        file: file[i].clone().unwrap_or_default(),
-                        sheet,
-                        row: row[i].unwrap_or(1).max(1) as usize - 1,
-                        col,
-                    },
-                });
-            }
-        }
+        Ok(Part {
+            path: path.to_path_buf(),
+            df,
+            year,
+            with_year: crate::lake::has_year(src),
+            units,
+            sha,
+            file,
+            sheet,
+            row,
+        })
     }
-    Ok(out)
+
+    /// Field `fi`'s values, each with its unit, period and cell; a row
+    /// without a unit, a value or a period is none.
+    fn observe(
+        &self,
+        src: &crate::config::Source,
+        fi: usize,
+        files: &std::collections::HashMap<String, FileFacts>,
+        out: &mut Vec<crate::validate::plausible::Obs>,
+    ) -> Result<(), LakeError> {
+        use crate::validate::plausible::{At, Obs};
+        let pq = |e: PolarsError| crate::lake::pq(&self.path, e);
+        let f = &src.fields[fi];
+        let name = crate::lake::column_name(f);
+        let Ok(col) = self.df.column(&name) else {
+            return Ok(());
+        };
+        let shown = crate::lake::str_values(&self.df, &name).map_err(pq)?;
+        let num: Vec<Option<f64>> = col
+            .cast(&DataType::Float64)
+            .map_err(pq)?
+            .f64()
+            .map_err(pq)?
+            .iter()
+            .collect();
+        for i in 0..self.df.height() {
+            let (Some(v), Some(h)) = (num[i], self.sha[i].as_deref()) else {
+                continue;
+            };
+            let Some(unit) = self
+                .units
+                .iter()
+                .map(|c| c[i].clone())
+                .collect::<Option<Vec<String>>>()
+            else {
+                continue;
+            };
+            let facts = files.get(h);
+            let period = if self.with_year {
+                self.year.clone()
+            } else {
+                facts.and_then(|f| f.period.clone())
+            };
+            let Some(period) = period else { continue };
+            let sheet = self.sheet[i].clone().unwrap_or_default();
+            let col = facts
+                .and_then(|f| f.columns.get(&sheet))
+                .and_then(|m| m.get(&f.name))
+                .copied();
+            out.push(Obs {
+                unit: unit.join("|"),
+                period,
+                field: f.name.clone(),
+                value: v,
+                text: crate::validate::plausible::shown(f, shown[i].as_deref(), v),
+                at: At {
+                    file: self.file[i].clone().unwrap_or_default(),
+                    sheet,
+                    row: self.row[i].unwrap_or(1).max(1) as usize - 1,
+                    col,
+                },
+            });
+        }
+        Ok(())
+    }
 }
 
 /// The observations of template `src` in the published version.

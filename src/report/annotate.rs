@@ -28,6 +28,17 @@ pub const WARNING_FILL: u32 = 0xFFEB9C;
 /// cells past this many keep their fill, and the summary sheet lists
 /// every problem with a link to its cell.
 pub const MAX_NOTES: usize = 10_000;
+/// The summary sheet's column widths: number, kind, code, cell, column,
+/// message, value.
+const SUMMARY_WIDTHS: [(u16, f64); 7] = [
+    (0, 12.0),
+    (1, 22.0),
+    (2, 20.0),
+    (3, 16.0),
+    (4, 16.0),
+    (5, 60.0),
+    (6, 20.0),
+];
 /// The verdicts of the summary sheet.
 pub const VERDICT_OK: &str = "可以报送";
 pub const VERDICT_FIX: &str = "请修改后报送";
@@ -186,8 +197,10 @@ pub fn build(
             at.entry(a).or_default().push(i);
         }
     }
-    let error = Format::new().set_background_color(Color::RGB(ERROR_FILL));
-    let warning = Format::new().set_background_color(Color::RGB(WARNING_FILL));
+    let marks = Marks {
+        error: Format::new().set_background_color(Color::RGB(ERROR_FILL)),
+        warning: Format::new().set_background_color(Color::RGB(WARNING_FILL)),
+    };
     let mut noted = 0;
     for (sheet, safe_name) in book.sheets.iter().zip(&safe) {
         let ws = wb.add_worksheet_with_constant_memory()?;
@@ -195,87 +208,205 @@ pub fn build(
         if sheet.hidden {
             ws.set_hidden(true);
         }
-        for w in layout.widths.get(&sheet.name).into_iter().flatten() {
-            for c in w.first..=w.last.min(w.first + 1024) {
-                let col = c as u16;
-                if let Some(width) = w.width {
-                    // stored widths carry Excel's padding; the writer adds it again
-                    ws.set_column_width(col, (width - 5.0 / 7.0).max(0.0))?;
-                }
-                if w.hidden {
-                    ws.set_column_hidden(col)?;
-                }
-            }
+        column_widths(ws, layout.widths.get(&sheet.name))?;
+        let (fill, notes) = marks.of_sheet(&at, &sheet.name);
+        let merges = layout.merges.get(&sheet.name);
+        write_sheet(ws, sheet, book.is_1904, merges, &fill, &notes, &mut noted)?;
+    }
+    Ok(wb)
+}
+
+/// One problem of the summary sheet: number, kind, code, its cell as a
+/// link to it (in the sheet's Excel-safe name), column, message and the
+/// value as written.
+fn problem_row(
+    ws: &mut Worksheet,
+    r: u32,
+    k: usize,
+    i: &Issue,
+    sheets: &[String],
+    safe: &[String],
+    wrap: &Format,
+) -> Result<(), XlsxError> {
+    ws.write_number(r, 0, (k + 1) as f64)?;
+    ws.write_string(r, 1, severity_zh(i.severity()))?;
+    ws.write_string(r, 2, i.code())?;
+    let at = i.cell_ref();
+    let own = i
+        .sheet
+        .as_deref()
+        .and_then(|s| sheets.iter().position(|n| n == s))
+        .and_then(|k| safe.get(k));
+    match own {
+        Some(s) => {
+            let target = match anchor(i) {
+                Some((_, rr, cc)) => crate::normalise::value::cell_ref("", rr, cc)
+                    .trim_start_matches('!')
+                    .to_string(),
+                None => "A1".into(),
+            };
+            let sheet_quoted = s.replace('\'', "''");
+            let url = Url::new(format!("internal:'{sheet_quoted}'!{target}")).set_text(&at);
+            ws.write_url(r, 3, url)?;
         }
-        // the fill of each problem cell: an error's wins over a warning's
-        let mut fill: BTreeMap<(usize, usize), &Format> = BTreeMap::new();
-        let mut notes: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
-        for (&(s, r, c), issues) in &at {
-            if s != sheet.name {
+        None => {
+            ws.write_string(r, 3, &at)?;
+        }
+    }
+    let column = i
+        .field_label
+        .clone()
+        .or(i.field.clone())
+        .unwrap_or_default();
+    ws.write_string(r, 4, column)?;
+    ws.write_string_with_format(r, 5, i.message(Lang::Zh), wrap)?;
+    ws.write_string(r, 6, i.raw.clone().unwrap_or_default())?;
+    Ok(())
+}
+
+/// The verdict and its colours: 可以报送 in green, 请修改后报送 in red.
+fn verdict(res: &FileResult) -> (&'static str, Format) {
+    let (text, font, fill) = if may_send(res) {
+        (VERDICT_OK, 0x006100, 0xC6EFCE)
+    } else {
+        (VERDICT_FIX, 0x9C0006, ERROR_FILL)
+    };
+    let format = Format::new()
+        .set_bold()
+        .set_font_size(12)
+        .set_font_color(Color::RGB(font))
+        .set_background_color(Color::RGB(fill));
+    (text, format)
+}
+
+/// The summary's line of problems: how many of each kind, what the
+/// colours mean, and when notes stop at [`MAX_NOTES`] cells.
+fn problems_said(res: &FileResult) -> String {
+    let count = |s: Severity| res.issues.iter().filter(|i| i.severity() == s).count();
+    let cells: std::collections::HashSet<_> = res.issues.iter().filter_map(anchor).collect();
+    let mut said = format!(
+        "文件错误 {} 个，错误 {} 个（所在行退回），警告 {} 个（已接收，请核实）；问题单元格已标色并加批注：红色为错误，黄色为警告",
+        count(Severity::FileError),
+        count(Severity::Reject),
+        count(Severity::Warning)
+    );
+    if cells.len() > MAX_NOTES {
+        said.push_str(&format!(
+            "；问题单元格共 {} 个，批注只加在前 {MAX_NOTES} 个，其余请看下表",
+            cells.len()
+        ));
+    }
+    said
+}
+
+/// The fills of problem cells.
+struct Marks {
+    error: Format,
+    warning: Format,
+}
+
+/// A sheet's problem cells: their fill (an error's wins over a
+/// warning's) and their note lines.
+type SheetMarks<'m> = (
+    BTreeMap<(usize, usize), &'m Format>,
+    BTreeMap<(usize, usize), Vec<String>>,
+);
+
+impl Marks {
+    fn of_sheet<'m>(
+        &'m self,
+        at: &HashMap<(&str, usize, usize), Vec<&Issue>>,
+        sheet: &str,
+    ) -> SheetMarks<'m> {
+        let mut fill = BTreeMap::new();
+        let mut notes = BTreeMap::new();
+        for (&(s, r, c), issues) in at {
+            if s != sheet {
                 continue;
             }
             let worst = issues.iter().any(|i| i.severity() != Severity::Warning);
-            fill.insert((r, c), if worst { &error } else { &warning });
+            fill.insert((r, c), if worst { &self.error } else { &self.warning });
             notes.insert((r, c), issues.iter().map(|i| note_line(i)).collect());
         }
-        // merged regions by their first row (one-cell regions are none)
-        let mut merges: BTreeMap<usize, Vec<&Merge>> = BTreeMap::new();
-        for m in layout.merges.get(&sheet.name).into_iter().flatten() {
-            if m.r0 != m.r1 || m.c0 != m.c1 {
-                merges.entry(m.r0).or_default().push(m);
+        (fill, notes)
+    }
+}
+
+/// The county's column widths and hidden columns (xlsx).
+fn column_widths(ws: &mut Worksheet, widths: Option<&Vec<ColWidth>>) -> Result<(), XlsxError> {
+    for w in widths.into_iter().flatten() {
+        for c in w.first..=w.last.min(w.first + 1024) {
+            let col = c as u16;
+            if let Some(width) = w.width {
+                // stored widths carry Excel's padding; the writer adds it again
+                ws.set_column_width(col, (width - 5.0 / 7.0).max(0.0))?;
             }
-        }
-        let last = [
-            sheet.rows.len(),
-            fill.keys().next_back().map_or(0, |k| k.0 + 1),
-            merges.keys().next_back().map_or(0, |r| r + 1),
-        ];
-        let plain = Format::new();
-        let date = Format::new().set_num_format("yyyy-mm-dd");
-        let date_fill = |f: &Format| f.clone().set_num_format("yyyy-mm-dd");
-        // the sheet is written row after row (a constant-memory sheet
-        // keeps one row): a row's merged regions first, then its values,
-        // then the fill of its empty problem cells, then its notes
-        for r in 0..last.into_iter().max().unwrap_or(0) {
-            for m in merges.get(&r).into_iter().flatten() {
-                let f = fill.get(&(m.r0, m.c0)).copied().unwrap_or(&plain);
-                // overlapping regions (a damaged file) are left unmerged
-                let _ = ws.merge_range(m.r0 as u32, m.c0 as u16, m.r1 as u32, m.c1 as u16, "", f);
-            }
-            let row = sheet.rows.get(r).map(|v| v.as_slice()).unwrap_or(&[]);
-            for (c, cell) in row.iter().enumerate() {
-                let f = fill.get(&(r, c)).copied();
-                write_cell(
-                    ws,
-                    r as u32,
-                    c as u16,
-                    cell,
-                    book.is_1904,
-                    f,
-                    &date,
-                    &date_fill,
-                )?;
-            }
-            // problem cells that are empty (a required value) still get their fill
-            for (&(_, c), f) in fill.range((r, 0)..(r + 1, 0)) {
-                if row.get(c).is_none_or(|cell| matches!(cell, RawCell::Empty)) {
-                    ws.write_blank(r as u32, c as u16, f)?;
-                }
-            }
-            for (&(_, c), lines) in notes.range((r, 0)..(r + 1, 0)) {
-                if noted == MAX_NOTES {
-                    break;
-                }
-                noted += 1;
-                let note = Note::new(lines.join("\n"))
-                    .set_author("zhenxing")
-                    .set_width(360)
-                    .set_height(40 + 20 * lines.len().min(10) as u32);
-                ws.insert_note(r as u32, c as u16, &note)?;
+            if w.hidden {
+                ws.set_column_hidden(col)?;
             }
         }
     }
-    Ok(wb)
+    Ok(())
+}
+
+/// The sheet written row after row (a constant-memory sheet keeps one
+/// row): a row's merged regions first, then its values, then the fill of
+/// its empty problem cells, then its notes (the first [`MAX_NOTES`]
+/// problem cells of the workbook, counted in `noted`).
+fn write_sheet(
+    ws: &mut Worksheet,
+    sheet: &crate::read::RawSheet,
+    is_1904: bool,
+    merges: Option<&Vec<Merge>>,
+    fill: &BTreeMap<(usize, usize), &Format>,
+    notes: &BTreeMap<(usize, usize), Vec<String>>,
+    noted: &mut usize,
+) -> Result<(), XlsxError> {
+    // merged regions by their first row (one-cell regions are none)
+    let mut by_row: BTreeMap<usize, Vec<&Merge>> = BTreeMap::new();
+    for m in merges.into_iter().flatten() {
+        if m.r0 != m.r1 || m.c0 != m.c1 {
+            by_row.entry(m.r0).or_default().push(m);
+        }
+    }
+    let last = [
+        sheet.rows.len(),
+        fill.keys().next_back().map_or(0, |k| k.0 + 1),
+        by_row.keys().next_back().map_or(0, |r| r + 1),
+    ];
+    let plain = Format::new();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    let date_fill = |f: &Format| f.clone().set_num_format("yyyy-mm-dd");
+    for r in 0..last.into_iter().max().unwrap_or(0) {
+        for m in by_row.get(&r).into_iter().flatten() {
+            let f = fill.get(&(m.r0, m.c0)).copied().unwrap_or(&plain);
+            // overlapping regions (a damaged file) are left unmerged
+            let _ = ws.merge_range(m.r0 as u32, m.c0 as u16, m.r1 as u32, m.c1 as u16, "", f);
+        }
+        let row = sheet.rows.get(r).map(|v| v.as_slice()).unwrap_or(&[]);
+        for (c, cell) in row.iter().enumerate() {
+            let f = fill.get(&(r, c)).copied();
+            write_cell(ws, r as u32, c as u16, cell, is_1904, f, &date, &date_fill)?;
+        }
+        // problem cells that are empty (a required value) still get their fill
+        for (&(_, c), f) in fill.range((r, 0)..(r + 1, 0)) {
+            if row.get(c).is_none_or(|cell| matches!(cell, RawCell::Empty)) {
+                ws.write_blank(r as u32, c as u16, f)?;
+            }
+        }
+        for (&(_, c), lines) in notes.range((r, 0)..(r + 1, 0)) {
+            if *noted == MAX_NOTES {
+                break;
+            }
+            *noted += 1;
+            let note = Note::new(lines.join("\n"))
+                .set_author("zhenxing")
+                .set_width(360)
+                .set_height(40 + 20 * lines.len().min(10) as u32);
+            ws.insert_note(r as u32, c as u16, &note)?;
+        }
+    }
+    Ok(())
 }
 
 /// One cell with the type the file stored; `fill` marks a problem.
@@ -390,15 +521,7 @@ fn summary(
     // a file's every problem costs no memory here
     let ws = wb.add_worksheet_with_constant_memory()?;
     ws.set_name(name)?;
-    for (c, w) in [
-        (0u16, 12.0),
-        (1, 22.0),
-        (2, 20.0),
-        (3, 16.0),
-        (4, 16.0),
-        (5, 60.0),
-        (6, 20.0),
-    ] {
+    for (c, w) in SUMMARY_WIDTHS {
         ws.set_column_width(c, w)?;
     }
     let title = Format::new().set_bold().set_font_size(14);
@@ -409,16 +532,6 @@ fn summary(
         .set_bold()
         .set_background_color(Color::RGB(0xDDEBF7))
         .set_text_wrap();
-    let ok = Format::new()
-        .set_bold()
-        .set_font_size(12)
-        .set_font_color(Color::RGB(0x006100))
-        .set_background_color(Color::RGB(0xC6EFCE));
-    let fix = Format::new()
-        .set_bold()
-        .set_font_size(12)
-        .set_font_color(Color::RGB(0x9C0006))
-        .set_background_color(Color::RGB(ERROR_FILL));
     let wrap = Format::new()
         .set_text_wrap()
         .set_align(rust_xlsxwriter::FormatAlign::Top);
@@ -435,11 +548,8 @@ fn summary(
         row += 1;
     }
     ws.write_string_with_format(row, 0, "结论", &bold)?;
-    if may_send(res) {
-        ws.write_string_with_format(row, 1, VERDICT_OK, &ok)?;
-    } else {
-        ws.write_string_with_format(row, 1, VERDICT_FIX, &fix)?;
-    }
+    let (verdict, format) = verdict(res);
+    ws.write_string_with_format(row, 1, verdict, &format)?;
     row += 1;
     let n = &res.counts;
     ws.write_string_with_format(row, 0, "行数", &bold)?;
@@ -455,20 +565,7 @@ fn summary(
         &wrap,
     )?;
     row += 1;
-    let count = |s: Severity| res.issues.iter().filter(|i| i.severity() == s).count();
-    let cells: std::collections::HashSet<_> = res.issues.iter().filter_map(anchor).collect();
-    let mut said = format!(
-        "文件错误 {} 个，错误 {} 个（所在行退回），警告 {} 个（已接收，请核实）；问题单元格已标色并加批注：红色为错误，黄色为警告",
-        count(Severity::FileError),
-        count(Severity::Reject),
-        count(Severity::Warning)
-    );
-    if cells.len() > MAX_NOTES {
-        said.push_str(&format!(
-            "；问题单元格共 {} 个，批注只加在前 {MAX_NOTES} 个，其余请看下表",
-            cells.len()
-        ));
-    }
+    let said = problems_said(res);
     ws.write_string_with_format(row, 0, "问题", &bold)?;
     ws.set_row_height(row, 32)?;
     ws.merge_range(row, 1, row, 6, &said, &wrap)?;
@@ -477,42 +574,7 @@ fn summary(
     super::xlsx::header_row(ws, row, &heads, &header)?;
     ws.set_freeze_panes(row + 1, 0)?;
     for (k, i) in res.issues.iter().enumerate() {
-        let r = row + 1 + k as u32;
-        ws.write_number(r, 0, (k + 1) as f64)?;
-        ws.write_string(r, 1, severity_zh(i.severity()))?;
-        ws.write_string(r, 2, i.code())?;
-        let at = i.cell_ref();
-        let own = i
-            .sheet
-            .as_deref()
-            .and_then(|s| sheets.iter().position(|n| n == s))
-            .and_then(|k| safe.get(k));
-        match own {
-            Some(s) => {
-                let target = match anchor(i) {
-                    Some((_, rr, cc)) => crate::normalise::value::cell_ref("", rr, cc)
-                        .trim_start_matches('!')
-                        .to_string(),
-                    None => "A1".into(),
-                };
-                let sheet_quoted = s.replace('\'', "''");
-                let url = Url::new(format!("internal:'{sheet_quoted}'!{target}")).set_text(&at);
-                ws.write_url(r, 3, url)?;
-            }
-            None => {
-                ws.write_string(r, 3, &at)?;
-            }
-        }
-        ws.write_string(
-            r,
-            4,
-            i.field_label
-                .clone()
-                .or(i.field.clone())
-                .unwrap_or_default(),
-        )?;
-        ws.write_string_with_format(r, 5, i.message(Lang::Zh), &wrap)?;
-        ws.write_string(r, 6, i.raw.clone().unwrap_or_default())?;
+        problem_row(ws, row + 1 + k as u32, k, i, sheets, safe, &wrap)?;
     }
     // printed on A4 landscape, one page wide, the table header on every page
     ws.set_landscape();
