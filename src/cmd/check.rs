@@ -11,7 +11,7 @@ use std::path::Path;
 
 use crate::cmd::exit;
 
-use crate::cmd::cli::PipelineArg;
+use crate::cmd::args::PipelineArg;
 
 /// The flags of `zhenxing check`, as clap reads them.
 #[derive(Debug, clap::Args)]

@@ -1,12 +1,10 @@
-//! Command-line parsing: raw flags become checked options, then one
-//! subcommand in [`crate::cmd`] runs.
+//! Command-line parsing: each subcommand gets its flags as clap parsed
+//! them (an `Args` struct of its module, see [`crate::cmd::args`]) and runs.
 
 use crate::cmd::exit;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::validate::issue::Lang;
+use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,45 +16,6 @@ use crate::validate::issue::Lang;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// `--pipeline`, which every command that reads the definitions takes.
-#[derive(Debug, Args)]
-pub struct PipelineArg {
-    /// Pipeline definition file.
-    #[arg(long, default_value = "pipelines/nantong.toml")]
-    pub pipeline: PathBuf,
-}
-
-/// `--pipeline` and `--out`: where the definitions and the output are.
-#[derive(Debug, Args)]
-pub struct Where {
-    #[command(flatten)]
-    pub p: PipelineArg,
-    /// Output folder (default: from the pipeline file).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LangArg {
-    Zh,
-    En,
-}
-
-impl From<LangArg> for Lang {
-    fn from(l: LangArg) -> Lang {
-        match l {
-            LangArg::Zh => Lang::Zh,
-            LangArg::En => Lang::En,
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,7 +125,11 @@ pub fn main() -> i32 {
         Command::Report(a) => crate::cmd::report::run(a),
         Command::Explain(a) => crate::cmd::explain::run(a),
         Command::Query(a) => crate::cmd::query::run(a),
-        Command::Docs(a) => crate::cmd::docs::run(a),
+        // the command pages are made from this parser's own help
+        Command::Docs(a) => match &a.commands {
+            Some(dir) => crate::cmd::docs::write_command_pages(dir, &command_pages()),
+            None => crate::cmd::docs::run(a),
+        },
         Command::Status(a) => crate::cmd::status::run(a),
         Command::Template(a) => crate::cmd::template::run(a),
         Command::Synth(a) => crate::cmd::synth::run(a),

@@ -12,7 +12,7 @@ use crate::config::{FieldType, Frequency, Pipeline, Source};
 use crate::lake::column_name;
 use crate::report::xlsx::header_row;
 
-use crate::cmd::cli::PipelineArg;
+use crate::cmd::args::PipelineArg;
 use std::path::PathBuf;
 
 /// The flags of `zhenxing docs`, as clap reads them.
@@ -85,6 +85,28 @@ fn parquet_type(t: FieldType) -> &'static str {
     }
 }
 
+/// The columns every dataset has besides its fields: lineage and the
+/// county partition.
+const LINEAGE_DOCS: [(&str, &str, &str); 5] = [
+    (
+        "source_file_sha256",
+        "String",
+        "SHA-256 of the input file the row came from",
+    ),
+    ("source_file", "String", "input file, relative to the inbox"),
+    ("source_sheet", "String", "sheet of the input file"),
+    (
+        "source_row",
+        "Int64",
+        "row number in the sheet (1-based, as Excel shows it)",
+    ),
+    (
+        "county_code",
+        "Int64 (partition)",
+        "6-digit county division code: the partition folder county_code=…",
+    ),
+];
+
 fn source_columns(src: &Source) -> Vec<ColumnDoc> {
     let mut out = Vec::new();
     for f in &src.fields {
@@ -132,25 +154,6 @@ fn source_columns(src: &Source) -> Vec<ColumnDoc> {
             description,
         });
     }
-    let fixed: [(&str, &str, &str); 5] = [
-        (
-            "source_file_sha256",
-            "String",
-            "SHA-256 of the input file the row came from",
-        ),
-        ("source_file", "String", "input file, relative to the inbox"),
-        ("source_sheet", "String", "sheet of the input file"),
-        (
-            "source_row",
-            "Int64",
-            "row number in the sheet (1-based, as Excel shows it)",
-        ),
-        (
-            "county_code",
-            "Int64 (partition)",
-            "6-digit county division code: the partition folder county_code=…",
-        ),
-    ];
     let added = |c: &str, t: &'static str, d: &str| ColumnDoc {
         table: src.dataset.clone(),
         column: c.into(),
@@ -161,7 +164,7 @@ fn source_columns(src: &Source) -> Vec<ColumnDoc> {
         rule: String::new(),
         description: d.into(),
     };
-    for (c, t, d) in fixed {
+    for (c, t, d) in LINEAGE_DOCS {
         out.push(added(c, t, d));
     }
     if crate::lake::has_year(src) && !out.iter().any(|c| c.column == "year") {
@@ -246,36 +249,41 @@ pub fn markdown(p: &Pipeline, defs: &Definitions) -> String {
     for fam in defs.families() {
         let _ = writeln!(m, "### {} ({fam})\n", defs.family_name(fam));
         for ind in defs.indicators.iter().filter(|i| i.def.family == fam) {
-            let _ = writeln!(
-                m,
-                "#### `{}` {} — {}\n\n{}\n\n- unit: {}; aggregate: {} ({}), scale {}; from dataset `{}`; definition hash `{}`\n",
-                ind.def.id,
-                ind.def.name_zh,
-                ind.def.name_en,
-                ind.description,
-                ind.def.unit,
-                format!("{:?}", ind.def.aggregate).to_lowercase(),
-                ind.def.aggregate.describe(),
-                ind.def.scale,
-                ind.def.dataset,
-                ind.hash
-            );
-            if let Some((label, sql)) = ind.queries.first() {
-                if ind.queries.len() > 1 {
-                    let labels: Vec<&str> =
-                        ind.queries.iter().filter_map(|q| q.0.as_deref()).collect();
-                    let _ = writeln!(
-                        m,
-                        "- one query per category ({}); the first, for {}:\n",
-                        labels.join("、"),
-                        label.as_deref().unwrap_or("")
-                    );
-                }
-                let _ = writeln!(m, "```sql\n{}\n```\n", sql.trim());
-            }
+            indicator_section(&mut m, ind);
         }
     }
     m
+}
+
+/// One indicator's section: names, definition, how it adds up, and its
+/// (first) SQL.
+fn indicator_section(m: &mut String, ind: &crate::analysis::indicators::Indicator) {
+    let _ = writeln!(
+        m,
+        "#### `{}` {} — {}\n\n{}\n\n- unit: {}; aggregate: {} ({}), scale {}; from dataset `{}`; definition hash `{}`\n",
+        ind.def.id,
+        ind.def.name_zh,
+        ind.def.name_en,
+        ind.description,
+        ind.def.unit,
+        format!("{:?}", ind.def.aggregate).to_lowercase(),
+        ind.def.aggregate.describe(),
+        ind.def.scale,
+        ind.def.dataset,
+        ind.hash
+    );
+    if let Some((label, sql)) = ind.queries.first() {
+        if ind.queries.len() > 1 {
+            let labels: Vec<&str> = ind.queries.iter().filter_map(|q| q.0.as_deref()).collect();
+            let _ = writeln!(
+                m,
+                "- one query per category ({}); the first, for {}:\n",
+                labels.join("、"),
+                label.as_deref().unwrap_or("")
+            );
+        }
+        let _ = writeln!(m, "```sql\n{}\n```\n", sql.trim());
+    }
 }
 
 /// What stands for a year in an indicator's figures.
@@ -335,25 +343,83 @@ pub fn indicator_table(p: &Pipeline, defs: &Definitions) -> String {
 
 fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
     let mut wb = Workbook::new();
-    let bold = Format::new().set_bold().set_background_color(0xDDEBF7);
-    let quoted = Format::new().set_quote_prefix();
-    let plain = Format::new();
-    let wrap = Format::new()
-        .set_text_wrap()
-        .set_align(rust_xlsxwriter::FormatAlign::Top);
-    let widths = |ws: &mut rust_xlsxwriter::Worksheet, w: &[f64]| -> Result<(), XlsxError> {
-        for (c, w) in w.iter().enumerate() {
-            ws.set_column_width(c as u16, *w)?;
+    let f = Formats::new();
+    field_sheet(&mut wb, p, &f)?;
+    indicator_sheet(&mut wb, defs, &f)?;
+    let ws = wb.add_worksheet();
+    ws.set_name("输出表字段")?;
+    header_row(ws, 0, &["表", "字段", "类型", "说明"], &f.bold)?;
+    ws.set_freeze_panes(1, 0)?;
+    widths(ws, &[16.0, 24.0, 12.0, 70.0])?;
+    let mut row = 1;
+    for (table, cols) in [
+        (
+            "indicators",
+            &crate::analysis::indicators::INDICATOR_COLUMNS[..],
+        ),
+        (
+            "income_effects",
+            &crate::analysis::effects::EFFECT_COLUMNS[..],
+        ),
+    ] {
+        for (c, t, d) in cols {
+            for (i, v) in [table, c, t, d].iter().enumerate() {
+                ws.write_string_with_format(row, i as u16, *v, f.text(v))?;
+            }
+            row += 1;
         }
-        Ok(())
-    };
-    let text = |s: &str| {
+    }
+    let ws = wb.add_worksheet();
+    ws.set_name("参数")?;
+    ws.write_string_with_format(0, 0, "参数", &f.bold)?;
+    ws.write_string_with_format(0, 1, "取值", &f.bold)?;
+    widths(ws, &[34.0, 40.0])?;
+    for (k, (name, v)) in defs.params.iter().enumerate() {
+        ws.write_string(k as u32 + 1, 0, name)?;
+        ws.write_string_with_format(k as u32 + 1, 1, v, f.text(v))?;
+    }
+    Ok(wb)
+}
+
+/// The dictionary workbook's formats.
+struct Formats {
+    bold: Format,
+    quoted: Format,
+    plain: Format,
+    wrap: Format,
+}
+
+impl Formats {
+    fn new() -> Formats {
+        Formats {
+            bold: Format::new().set_bold().set_background_color(0xDDEBF7),
+            quoted: Format::new().set_quote_prefix(),
+            plain: Format::new(),
+            wrap: Format::new()
+                .set_text_wrap()
+                .set_align(rust_xlsxwriter::FormatAlign::Top),
+        }
+    }
+
+    /// Text that Excel would take for a formula is written quoted.
+    fn text(&self, s: &str) -> &Format {
         if crate::report::xlsx::looks_like_formula(s) {
-            &quoted
+            &self.quoted
         } else {
-            &plain
+            &self.plain
         }
-    };
+    }
+}
+
+fn widths(ws: &mut rust_xlsxwriter::Worksheet, w: &[f64]) -> Result<(), XlsxError> {
+    for (c, w) in w.iter().enumerate() {
+        ws.set_column_width(c as u16, *w)?;
+    }
+    Ok(())
+}
+
+/// 数据集字段: every dataset column with its type, unit, headers and rule.
+fn field_sheet(wb: &mut Workbook, p: &Pipeline, f: &Formats) -> Result<(), XlsxError> {
     let ws = wb.add_worksheet();
     ws.set_name("数据集字段")?;
     let h = [
@@ -366,7 +432,7 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
         "规则",
         "说明",
     ];
-    header_row(ws, 0, &h, &bold)?;
+    header_row(ws, 0, &h, &f.bold)?;
     ws.set_freeze_panes(1, 0)?;
     widths(ws, &[18.0, 24.0, 10.0, 8.0, 20.0, 36.0, 28.0, 50.0])?;
     let mut row = 1;
@@ -385,11 +451,16 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
             .iter()
             .enumerate()
             {
-                ws.write_string_with_format(row, i as u16, *v, text(v))?;
+                ws.write_string_with_format(row, i as u16, *v, f.text(v))?;
             }
             row += 1;
         }
     }
+    Ok(())
+}
+
+/// 指标: every indicator with its definition in both languages and its SQL.
+fn indicator_sheet(wb: &mut Workbook, defs: &Definitions, f: &Formats) -> Result<(), XlsxError> {
     let ws = wb.add_worksheet();
     ws.set_name("指标")?;
     let h = [
@@ -405,7 +476,7 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
         "SQL",
         "定义哈希",
     ];
-    header_row(ws, 0, &h, &bold)?;
+    header_row(ws, 0, &h, &f.bold)?;
     ws.set_freeze_panes(1, 0)?;
     widths(
         ws,
@@ -434,46 +505,14 @@ fn workbook(p: &Pipeline, defs: &Definitions) -> Result<Workbook, XlsxError> {
         {
             // the definition and the SQL wrap in their wide columns
             let fmt = if matches!(i, 6 | 7 | 9) {
-                &wrap
+                &f.wrap
             } else {
-                text(v)
+                f.text(v)
             };
             ws.write_string_with_format(row, i as u16, *v, fmt)?;
         }
     }
-    let ws = wb.add_worksheet();
-    ws.set_name("输出表字段")?;
-    header_row(ws, 0, &["表", "字段", "类型", "说明"], &bold)?;
-    ws.set_freeze_panes(1, 0)?;
-    widths(ws, &[16.0, 24.0, 12.0, 70.0])?;
-    let mut row = 1;
-    for (table, cols) in [
-        (
-            "indicators",
-            &crate::analysis::indicators::INDICATOR_COLUMNS[..],
-        ),
-        (
-            "income_effects",
-            &crate::analysis::effects::EFFECT_COLUMNS[..],
-        ),
-    ] {
-        for (c, t, d) in cols {
-            for (i, v) in [table, c, t, d].iter().enumerate() {
-                ws.write_string_with_format(row, i as u16, *v, text(v))?;
-            }
-            row += 1;
-        }
-    }
-    let ws = wb.add_worksheet();
-    ws.set_name("参数")?;
-    ws.write_string_with_format(0, 0, "参数", &bold)?;
-    ws.write_string_with_format(0, 1, "取值", &bold)?;
-    widths(ws, &[34.0, 40.0])?;
-    for (k, (name, v)) in defs.params.iter().enumerate() {
-        ws.write_string(k as u32 + 1, 0, name)?;
-        ws.write_string_with_format(k as u32 + 1, 1, v, text(v))?;
-    }
-    Ok(wb)
+    Ok(())
 }
 
 /// The PySpark job: the driver, the views over the lake (its path as
@@ -547,9 +586,6 @@ const SPARK_JOB: &str = include_str!("../analysis/spark_job.py");
 
 /// `zhenxing docs` with its flags.
 pub fn run(a: DocsArgs) -> i32 {
-    if let Some(dir) = &a.commands {
-        return write_command_pages(dir, &crate::cmd::cli::command_pages());
-    }
     docs(
         &a.p.pipeline,
         a.out.as_deref(),

@@ -10,7 +10,7 @@ use polars::prelude::*;
 use crate::analysis::indicators::{aggregate, city_of, run_queries, Level, Tables, UnitRow, Units};
 use crate::cmd::exit;
 
-use crate::cmd::cli::Where;
+use crate::cmd::args::Where;
 
 /// The flags of `zhenxing explain`, as clap reads them.
 #[derive(Debug, clap::Args)]

@@ -7,7 +7,7 @@ use crate::cmd::exit;
 use crate::lake::Layout;
 use crate::validate::issue::Lang;
 
-use crate::cmd::cli::Where;
+use crate::cmd::args::Where;
 use std::path::PathBuf;
 
 /// The flags of `zhenxing indicators`, as clap reads them.

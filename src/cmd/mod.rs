@@ -2,6 +2,7 @@
 //! `cli` parses the arguments; one module per subcommand exposes
 //! `run(...) -> exit code`; `exit` holds the codes.
 
+pub mod args;
 pub mod check;
 pub mod cli;
 pub mod docs;

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use crate::analysis::indicators::Tables;
 use crate::cmd::exit;
 
-use crate::cmd::cli::Where;
+use crate::cmd::args::Where;
 use std::path::PathBuf;
 
 /// The flags of `zhenxing query`, as clap reads them.
@@ -152,6 +152,38 @@ pub fn run(a: QueryArgs) -> i32 {
     )
 }
 
+/// The lake's tables and the indicator tables, as the indicator SQL
+/// sees them with `--as-indicators`; what is missing is said, `Err` is the
+/// exit code.
+fn tables(p: &crate::config::Pipeline, out: &Path, as_indicators: bool) -> Result<Tables, i32> {
+    let mut t = match Tables::load(p, out, true) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            eprintln!(
+                "zhenxing query: {} has no published lake; run `zhenxing run` first",
+                out.display()
+            );
+            return Err(exit::USAGE);
+        }
+        Err(e) => {
+            eprintln!("zhenxing query: {e}");
+            return Err(exit::FAILED);
+        }
+    };
+    if as_indicators {
+        let defs = super::load_definitions(p)?;
+        if let Err(e) = t.as_indicators_see(p, &defs.scope.kinds) {
+            eprintln!("zhenxing query: {e}");
+            return Err(exit::FAILED);
+        }
+    }
+    if let Err(e) = with_indicator_tables(&mut t, out) {
+        eprintln!("zhenxing query: {e}");
+        return Err(exit::FAILED);
+    }
+    Ok(t)
+}
+
 fn query(
     pipeline: &Path,
     out: Option<&Path>,
@@ -166,34 +198,10 @@ fn query(
         Err(code) => return code,
     };
     let out = super::out_dir(&p, out);
-    let mut t = match Tables::load(&p, &out, true) {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            eprintln!(
-                "zhenxing query: {} has no published lake; run `zhenxing run` first",
-                out.display()
-            );
-            return exit::USAGE;
-        }
-        Err(e) => {
-            eprintln!("zhenxing query: {e}");
-            return exit::FAILED;
-        }
+    let t = match tables(&p, &out, as_indicators) {
+        Ok(t) => t,
+        Err(code) => return code,
     };
-    if as_indicators {
-        let defs = match super::load_definitions(&p) {
-            Ok(d) => d,
-            Err(code) => return code,
-        };
-        if let Err(e) = t.as_indicators_see(&p, &defs.scope.kinds) {
-            eprintln!("zhenxing query: {e}");
-            return exit::FAILED;
-        }
-    }
-    if let Err(e) = with_indicator_tables(&mut t, &out) {
-        eprintln!("zhenxing query: {e}");
-        return exit::FAILED;
-    }
     let mut ctx = t.context();
     let mut df = match ctx.execute(sql).and_then(|lf| lf.collect()) {
         Ok(df) => df,
@@ -213,28 +221,24 @@ fn query(
     if upper.contains("COUNT(*)") && !upper.contains("ASLEN") && df.column("count").is_err() {
         let _ = df.rename("len", "count".into());
     }
-    if let Some(path) = parquet {
-        let meta = vec![("zhenxing.lake_version".to_string(), t.lake_version.clone())];
-        return match crate::lake::write_parquet(path, &mut df, meta, 65536) {
-            Ok(()) => {
-                println!("{} rows written to {}", df.height(), path.display());
-                exit::CLEAN
-            }
-            Err(e) => {
-                eprintln!("zhenxing query: {e}");
-                exit::FAILED
-            }
-        };
-    }
-    if csv {
-        let stdout = std::io::stdout();
-        let mut lock = stdout.lock();
-        if let Err(e) = write_csv(&df, &mut lock) {
-            eprintln!("zhenxing query: {e}");
-            return exit::FAILED;
+    let written = match (parquet, csv) {
+        (Some(path), _) => {
+            let meta = vec![("zhenxing.lake_version".to_string(), t.lake_version.clone())];
+            crate::lake::write_parquet(path, &mut df, meta, 65536)
+                .map(|()| println!("{} rows written to {}", df.height(), path.display()))
+                .map_err(|e| e.to_string())
         }
-        return exit::CLEAN;
+        (None, true) => write_csv(&df, &mut std::io::stdout().lock()),
+        (None, false) => {
+            print_table(&df, max_rows);
+            Ok(())
+        }
+    };
+    match written {
+        Ok(()) => exit::CLEAN,
+        Err(e) => {
+            eprintln!("zhenxing query: {e}");
+            exit::FAILED
+        }
     }
-    print_table(&df, max_rows);
-    exit::CLEAN
 }

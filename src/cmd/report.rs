@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::cmd::exit;
 
-use crate::cmd::cli::Where;
+use crate::cmd::args::Where;
 
 /// The flags of `zhenxing report`, as clap reads them.
 #[derive(Debug, clap::Args)]

@@ -13,7 +13,7 @@ use crate::lake::nightly::{write_manifest, Manifest};
 use crate::lake::{self, Layout};
 use crate::validate::issue::Lang;
 
-use crate::cmd::cli::Where;
+use crate::cmd::args::Where;
 use std::path::PathBuf;
 
 /// The flags of `zhenxing rollback`, as clap reads them.

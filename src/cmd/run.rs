@@ -13,7 +13,7 @@ use crate::lake::nightly::{Manifest, ManifestFile, Options, RunError};
 use crate::validate::issue::{Lang, Severity};
 use crate::validate::FileResult;
 
-use crate::cmd::cli::{LangArg, LogFormat, PipelineArg};
+use crate::cmd::args::{LangArg, LogFormat, PipelineArg};
 
 /// The flags of `zhenxing run`, as clap reads them.
 #[derive(Debug, clap::Args)]

@@ -16,7 +16,7 @@ use crate::cmd::exit;
 use crate::lake::submissions::{cells, standing, Cell};
 use crate::lake::Layout;
 
-use crate::cmd::cli::Where;
+use crate::cmd::args::Where;
 use std::path::PathBuf;
 
 /// The flags of `zhenxing status`, as clap reads them.

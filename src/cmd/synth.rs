@@ -8,7 +8,7 @@
 use super::exit;
 use crate::synth::SynthOptions;
 
-use crate::cmd::cli::PipelineArg;
+use crate::cmd::args::PipelineArg;
 use crate::synth::Scale;
 use std::path::PathBuf;
 

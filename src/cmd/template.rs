@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::cmd::exit;
 
-use crate::cmd::cli::PipelineArg;
+use crate::cmd::args::PipelineArg;
 
 /// The flags of `zhenxing template`, as clap reads them.
 #[derive(Debug, clap::Args)]
@@ -47,43 +47,13 @@ pub fn run(o: TemplateArgs) -> i32 {
     if let Some(r) = &o.registry {
         p.registry = r.clone();
     }
-    let sources: Vec<&crate::config::Source> = if o.all {
-        p.sources
-            .iter()
-            .filter(|s| s.dataset != "villages")
-            .collect()
-    } else {
-        let mut v = Vec::new();
-        for t in &o.templates {
-            match p.source(t).filter(|s| s.dataset != "villages") {
-                Some(s) => v.push(s),
-                None => {
-                    let known: Vec<&str> = p
-                        .sources
-                        .iter()
-                        .filter(|s| s.dataset != "villages")
-                        .map(|s| s.id.as_str())
-                        .collect();
-                    eprintln!(
-                        "zhenxing template: no template {t}; templates: {}",
-                        known.join(", ")
-                    );
-                    return exit::USAGE;
-                }
-            }
-        }
-        v
-    };
-    if sources.is_empty() {
-        eprintln!("zhenxing template: name the templates (T01 …) or give --all");
-        return exit::USAGE;
-    }
-    if let Some(per) = &o.period {
-        if crate::report::form::period_days(per).is_none() {
-            eprintln!("zhenxing template: period {per} is not a year (2025), month (2025-06) or quarter (2025-Q2)");
+    let sources = match chosen(&p, &o) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("zhenxing template: {e}");
             return exit::USAGE;
         }
-    }
+    };
     let registry = match crate::validate::load_registry(&p, super::isolation(&p, true)) {
         Ok((r, _)) => r,
         Err(e) => {
@@ -102,41 +72,84 @@ pub fn run(o: TemplateArgs) -> i32 {
         }
         None => registry.counties(),
     };
-    let today = chrono::Local::now().date_naive();
     let mut n = 0;
     for c in &counties {
-        let mut packed = Vec::new();
-        for src in &sources {
-            let period = match &o.period {
-                Some(per) => crate::report::form::period_for(src, per),
-                None => crate::report::form::next_period(src, today, p.lake.due_days),
-            };
-            match crate::report::form::write(&p, src, &registry, c, &period, &o.out) {
-                Ok(path) => {
-                    println!("{}", path.display());
-                    n += 1;
-                    packed.push(crate::report::form::Packed {
-                        path,
-                        source: src,
-                        period,
-                    });
-                }
-                Err(e) => {
-                    eprintln!("{e}");
-                    return exit::FAILED;
-                }
-            }
-        }
-        if o.zip {
-            match crate::report::form::pack(&p, c, &packed, o.contact.as_deref(), &o.out) {
-                Ok(path) => println!("{}", path.display()),
-                Err(e) => {
-                    eprintln!("{e}");
-                    return exit::FAILED;
-                }
+        match county_forms(&p, &o, &sources, &registry, c) {
+            Ok(k) => n += k,
+            Err(e) => {
+                eprintln!("{e}");
+                return exit::FAILED;
             }
         }
     }
     eprintln!("{n} form(s) written to {}", o.out.display());
     exit::CLEAN
+}
+
+/// The templates asked for (`--all`: every one but the registry's) and a
+/// period that is one; what is wrong, said for the user.
+fn chosen<'p>(
+    p: &'p crate::config::Pipeline,
+    o: &TemplateArgs,
+) -> Result<Vec<&'p crate::config::Source>, String> {
+    let forms = || p.sources.iter().filter(|s| s.dataset != "villages");
+    let sources: Vec<&crate::config::Source> = if o.all {
+        forms().collect()
+    } else {
+        let mut v = Vec::new();
+        for t in &o.templates {
+            match p.source(t).filter(|s| s.dataset != "villages") {
+                Some(s) => v.push(s),
+                None => {
+                    let known: Vec<&str> = forms().map(|s| s.id.as_str()).collect();
+                    return Err(format!("no template {t}; templates: {}", known.join(", ")));
+                }
+            }
+        }
+        v
+    };
+    if sources.is_empty() {
+        return Err("name the templates (T01 …) or give --all".into());
+    }
+    if let Some(per) = &o.period {
+        if crate::report::form::period_days(per).is_none() {
+            return Err(format!(
+                "period {per} is not a year (2025), month (2025-06) or quarter (2025-Q2)"
+            ));
+        }
+    }
+    Ok(sources)
+}
+
+/// One county's forms (and with `--zip` its pack), each path printed:
+/// how many forms were written.
+fn county_forms(
+    p: &crate::config::Pipeline,
+    o: &TemplateArgs,
+    sources: &[&crate::config::Source],
+    registry: &crate::validate::registry::Registry,
+    county: &str,
+) -> Result<usize, String> {
+    let today = chrono::Local::now().date_naive();
+    let mut packed = Vec::new();
+    for src in sources {
+        let period = match &o.period {
+            Some(per) => crate::report::form::period_for(src, per),
+            None => crate::report::form::next_period(src, today, p.lake.due_days),
+        };
+        let path = crate::report::form::write(p, src, registry, county, &period, &o.out)
+            .map_err(|e| e.to_string())?;
+        println!("{}", path.display());
+        packed.push(crate::report::form::Packed {
+            path,
+            source: src,
+            period,
+        });
+    }
+    if o.zip {
+        let path = crate::report::form::pack(p, county, &packed, o.contact.as_deref(), &o.out)
+            .map_err(|e| e.to_string())?;
+        println!("{}", path.display());
+    }
+    Ok(packed.len())
 }

@@ -25,7 +25,7 @@ use crate::cmd::exit;
 use crate::validate::issue::{Lang, Severity};
 use crate::validate::{load_registry, Counts, Engine, FileResult};
 
-use crate::cmd::cli::{LangArg, PipelineArg};
+use crate::cmd::args::{LangArg, PipelineArg};
 
 /// The flags of `zhenxing validate`, as clap reads them.
 #[derive(Debug, clap::Args)]
@@ -56,6 +56,47 @@ pub struct ValidateArgs {
     /// Files to check.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+}
+
+/// Writes the file's annotated copy and says where, on stderr (stdout
+/// stays the report or the JSON document); a copy that cannot be written
+/// is this file's problem (false): the other files are still checked.
+fn annotate(
+    res: &FileResult,
+    f: &std::path::Path,
+    p: &crate::config::Pipeline,
+    dir: &std::path::Path,
+    taken: &mut std::collections::HashSet<String>,
+) -> bool {
+    match crate::report::annotate::write(res, f, p, dir, taken) {
+        Ok(path) => {
+            eprintln!(
+                "批注副本 annotated copy: {}",
+                crate::fsio::printable(&path.display().to_string())
+            );
+            true
+        }
+        Err(e) => {
+            eprintln!(
+                "批注副本无法写入 the annotated copy could not be written: {}",
+                crate::fsio::printable(&e.to_string())
+            );
+            false
+        }
+    }
+}
+
+/// A file's problems (warnings too, unless turned off) and its summary line.
+fn print_file(f: &std::path::Path, res: &FileResult, warnings: bool, lang: Lang) {
+    println!("== {}", crate::fsio::printable(&f.display().to_string()));
+    for i in res
+        .issues
+        .iter()
+        .filter(|i| warnings || i.severity() != Severity::Warning)
+    {
+        println!("  {}", i.render(lang));
+    }
+    println!("  {}", super::run::summary_line(res, lang));
 }
 
 /// The JSON form of one file's result.
@@ -159,36 +200,13 @@ pub fn run(opts: ValidateArgs) -> i32 {
             any_bad = true;
         }
         if let Some(dir) = &opts.annotate {
-            match crate::report::annotate::write(&res, f, &p, dir, &mut taken) {
-                // on stderr: stdout stays the report (or the JSON document)
-                Ok(path) => eprintln!(
-                    "批注副本 annotated copy: {}",
-                    crate::fsio::printable(&path.display().to_string())
-                ),
-                // a copy that cannot be written is this file's problem:
-                // the other files are still checked and annotated
-                Err(e) => {
-                    eprintln!(
-                        "批注副本无法写入 the annotated copy could not be written: {}",
-                        crate::fsio::printable(&e.to_string())
-                    );
-                    copy_failed = true;
-                }
-            }
+            copy_failed |= !annotate(&res, f, &p, dir, &mut taken);
         }
         if opts.json {
             docs.push(file_json(&res));
-            continue;
+        } else {
+            print_file(f, &res, opts.warnings, lang);
         }
-        println!("== {}", crate::fsio::printable(&f.display().to_string()));
-        for i in res
-            .issues
-            .iter()
-            .filter(|i| opts.warnings || i.severity() != Severity::Warning)
-        {
-            println!("  {}", i.render(lang));
-        }
-        println!("  {}", super::run::summary_line(&res, lang));
     }
     if opts.json {
         match serde_json::to_string_pretty(&docs) {

@@ -33,45 +33,8 @@ pub fn charts(d: &ReportData<'_>) -> Vec<(&'static str, String)> {
         ));
     }
     // operating-income bands by county
-    if let Some(i) = d
-        .defs
-        .indicators
-        .iter()
-        .position(|x| x.def.id == "ce_income_band")
-    {
-        let rows = d.rows_of(i, &[Level::County]);
-        let mut counties: Vec<(String, String)> = rows
-            .iter()
-            .map(|r| (r.geo_code.clone(), r.geo_name.clone()))
-            .collect();
-        counties.sort();
-        counties.dedup();
-        let ind = &d.defs.indicators[i];
-        let cats: Vec<String> = ind.def_categories(&rows);
-        let series: Vec<(String, Vec<f64>)> = cats
-            .iter()
-            .map(|c| {
-                let v = counties
-                    .iter()
-                    .map(|(code, _)| {
-                        rows.iter()
-                            .find(|r| &r.geo_code == code && r.category.as_deref() == Some(c))
-                            .and_then(|r| r.value)
-                            .unwrap_or(0.0)
-                    })
-                    .collect();
-                (c.clone(), v)
-            })
-            .collect();
-        let labels: Vec<String> = counties.into_iter().map(|c| c.1).collect();
-        let title = format!(
-            "村集体经营性收入分档（{}，占名录村%）",
-            d.chosen.get(&i).map_or("", String::as_str)
-        );
-        out.push((
-            "income_bands_by_county.svg",
-            svg::stacked(&title, &labels, &series),
-        ));
+    if let Some(chart) = income_bands(d) {
+        out.push(chart);
     }
     // event study, citywide, in yuan
     let mut pts: Vec<(i64, f64, f64, f64)> = d
@@ -90,6 +53,48 @@ pub fn charts(d: &ReportData<'_>) -> Vec<(&'static str, String)> {
         ),
     ));
     out
+}
+
+/// The operating-income bands of each county, stacked.
+fn income_bands(d: &ReportData<'_>) -> Option<(&'static str, String)> {
+    let i = d
+        .defs
+        .indicators
+        .iter()
+        .position(|x| x.def.id == "ce_income_band")?;
+    let rows = d.rows_of(i, &[Level::County]);
+    let mut counties: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r.geo_code.clone(), r.geo_name.clone()))
+        .collect();
+    counties.sort();
+    counties.dedup();
+    let ind = &d.defs.indicators[i];
+    let cats: Vec<String> = ind.def_categories(&rows);
+    let series: Vec<(String, Vec<f64>)> = cats
+        .iter()
+        .map(|c| {
+            let v = counties
+                .iter()
+                .map(|(code, _)| {
+                    rows.iter()
+                        .find(|r| &r.geo_code == code && r.category.as_deref() == Some(c))
+                        .and_then(|r| r.value)
+                        .unwrap_or(0.0)
+                })
+                .collect();
+            (c.clone(), v)
+        })
+        .collect();
+    let labels: Vec<String> = counties.into_iter().map(|c| c.1).collect();
+    let title = format!(
+        "村集体经营性收入分档（{}，占名录村%）",
+        d.chosen.get(&i).map_or("", String::as_str)
+    );
+    Some((
+        "income_bands_by_county.svg",
+        svg::stacked(&title, &labels, &series),
+    ))
 }
 
 trait Categories {
@@ -138,6 +143,23 @@ td,th{{padding:2px 5px}} a{{color:inherit;text-decoration:none}} figure{{margin:
         n = d.files.len(),
         defs = esc(&d.defs.path.display().to_string())
     );
+    headline(&mut h, d);
+    county_table(&mut h, d);
+    effects_table(&mut h, d);
+    h.push_str("<h2>图表</h2>");
+    for (name, s) in charts {
+        let _ = write!(
+            h,
+            r#"<figure>{s}<figcaption><a href="{n}">{n}</a></figcaption></figure>"#,
+            n = esc(name)
+        );
+    }
+    h.push_str("<p class=\"meta\">各指标口径、分子分母和输入文件见同目录 Excel 报表的“说明”工作表；<code>zhenxing explain 指标编号 --geo 地区代码 --period 统计期</code> 可列出某个数字背后的每一行原始数据。</p></body></html>\n");
+    h
+}
+
+/// Every indicator without categories, citywide, with its numerator, denominator and reporting villages.
+fn headline(h: &mut String, d: &ReportData<'_>) {
     // headline: every indicator without categories, citywide
     h.push_str("<h2>主要指标（全市）</h2><table><thead><tr><th>指标</th><th>统计期</th><th>数值</th><th>单位</th><th>分子</th><th>分母</th><th>报送村数/名录村数</th></tr></thead><tbody>");
     for (i, ind) in d.defs.indicators.iter().enumerate() {
@@ -176,6 +198,10 @@ td,th{{padding:2px 5px}} a{{color:inherit;text-decoration:none}} figure{{margin:
         }
     }
     h.push_str("</tbody></table>");
+}
+
+/// The uncategorised indicators per county.
+fn county_table(h: &mut String, d: &ReportData<'_>) {
     // county table of the uncategorised indicators
     let mut counties: Vec<(String, String)> = d
         .rows
@@ -211,6 +237,10 @@ td,th{{padding:2px 5px}} a{{color:inherit;text-decoration:none}} figure{{margin:
         h.push_str("</tr>");
     }
     h.push_str("</tbody></table>");
+}
+
+/// The income effects of the prosperity communities, citywide.
+fn effects_table(h: &mut String, d: &ReportData<'_>) {
     // income effects
     h.push_str("<h2>党群致富共同体收入效应（全市）</h2><table><thead><tr><th>结果变量</th><th>方法</th><th>估计值</th><th>单位</th><th>95%置信区间</th><th>标准误</th><th>农户数</th><th>成员户数</th><th>聚类数</th><th>说明</th></tr></thead><tbody>");
     for e in d.effects.iter().filter(|e| {
@@ -246,16 +276,6 @@ td,th{{padding:2px 5px}} a{{color:inherit;text-decoration:none}} figure{{margin:
         );
     }
     h.push_str("</tbody></table>");
-    h.push_str("<h2>图表</h2>");
-    for (name, s) in charts {
-        let _ = write!(
-            h,
-            r#"<figure>{s}<figcaption><a href="{n}">{n}</a></figcaption></figure>"#,
-            n = esc(name)
-        );
-    }
-    h.push_str("<p class=\"meta\">各指标口径、分子分母和输入文件见同目录 Excel 报表的“说明”工作表；<code>zhenxing explain 指标编号 --geo 地区代码 --period 统计期</code> 可列出某个数字背后的每一行原始数据。</p></body></html>\n");
-    h
 }
 
 pub fn write(d: &ReportData<'_>, dir: &Path) -> Result<(), ReportError> {

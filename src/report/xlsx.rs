@@ -677,6 +677,25 @@ fn notes_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
         format!("{} {} 乡村振兴指标报表 · 说明", d.pipeline.city, d.period),
         &f.title,
     )?;
+    let mut row = 2u32;
+    for (zh, en, v) in facts(d) {
+        ws.write_string_with_format(row, 0, zh, &f.header)?;
+        text(ws, f, row, 1, &v)?;
+        text(ws, f, row, 2, en)?;
+        row += 1;
+    }
+    row = definitions_table(ws, f, d, row + 1)?;
+    files_table(ws, f, d, row + 1)?;
+    for (c, w) in [30, 24, 30, 10, 40, 48, 20, 14, 18].iter().enumerate() {
+        ws.set_column_width(c as u16, *w)?;
+    }
+    print_setup(ws, d, 0)?;
+    Ok(())
+}
+
+/// What the figures rest on: the data's date, the lake version, the
+/// period, the definitions, the tool, and the rows and files not used.
+fn facts(d: &ReportData<'_>) -> [(&'static str, &'static str, String); 8] {
     let in_lake = || {
         d.files
             .iter()
@@ -687,7 +706,7 @@ fn notes_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
         .filter(|x| x.status == crate::lake::FileStatus::Failed)
         .count();
     let warnings: usize = in_lake().map(|x| x.warnings).sum();
-    let facts: [(&str, &str, String); 8] = [
+    [
         (
             "数据截至（湖版本生成时间）",
             "Data as of (lake version created)",
@@ -724,15 +743,16 @@ fn notes_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
             "Warnings (table warnings; rows kept)",
             super::group(warnings as f64, 0),
         ),
-    ];
-    let mut row = 2u32;
-    for (zh, en, v) in facts {
-        ws.write_string_with_format(row, 0, zh, &f.header)?;
-        text(ws, f, row, 1, &v)?;
-        text(ws, f, row, 2, en)?;
-        row += 1;
-    }
-    row += 1;
+    ]
+}
+
+/// Every indicator's definition from `row`: the row after the table.
+fn definitions_table(
+    ws: &mut Worksheet,
+    f: &Formats,
+    d: &ReportData<'_>,
+    mut row: u32,
+) -> Result<u32, XlsxError> {
     ws.write_string_with_format(row, 0, "指标定义 Indicator definitions", &f.title)?;
     row += 1;
     let h = [
@@ -756,17 +776,21 @@ fn notes_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
         ws.write_string_with_format(row, 4, &ind.description_zh, &f.wrap)?;
         ws.write_string_with_format(row, 5, &ind.description, &f.wrap)?;
         ws.write_string_with_format(row, 6, ind.def.aggregate.describe(), &f.wrap)?;
-        text(
-            ws,
-            f,
-            row,
-            7,
-            d.chosen.get(&i).map_or("无数据", String::as_str),
-        )?;
+        let used = d.chosen.get(&i).map_or("无数据", String::as_str);
+        text(ws, f, row, 7, used)?;
         text(ws, f, row, 8, &ind.hash)?;
         row += 1;
     }
-    row += 1;
+    Ok(row)
+}
+
+/// Every input file with its rows and status, from `row`.
+fn files_table(
+    ws: &mut Worksheet,
+    f: &Formats,
+    d: &ReportData<'_>,
+    mut row: u32,
+) -> Result<(), XlsxError> {
     ws.write_string_with_format(row, 0, "输入文件 Input files", &f.title)?;
     row += 1;
     let h = [
@@ -800,10 +824,6 @@ fn notes_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
         text(ws, f, row, 8, &file.sha256)?;
         row += 1;
     }
-    for (c, w) in [30, 24, 30, 10, 40, 48, 20, 14, 18].iter().enumerate() {
-        ws.set_column_width(c as u16, *w)?;
-    }
-    print_setup(ws, d, 0)?;
     Ok(())
 }
 
