@@ -140,14 +140,8 @@ fn excel_date(d: NaiveDate) -> Result<ExcelDateTime, XlsxError> {
     ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)
 }
 
-/// The data validation of a field's column, with its input message in
-/// Chinese; none for free text that any value may fill.
-fn validation(
-    f: &Field,
-    period: Option<(NaiveDate, NaiveDate)>,
-    first_row: u32,
-    col: u16,
-) -> Result<Option<DataValidation>, XlsxError> {
+/// What an input message adds: `，单位：万元` and `，≥ 0` (or nothing).
+fn hints(f: &Field) -> (String, String) {
     let unit = f
         .unit
         .map(|u| format!("，单位：{}", u.label()))
@@ -158,6 +152,54 @@ fn validation(
     } else {
         format!("，{range}")
     };
+    (unit, range)
+}
+
+/// A money column with a plausible range: 0, or an amount in that range
+/// (in yuan) in the template's unit, the same rule the reader applies.
+fn money_rule(f: &Field, first_row: u32, col: u16, unit: &str) -> (DataValidation, String) {
+    let per = f.unit.map_or(1.0, |u| u.to_yuan());
+    let lo = f
+        .plausible
+        .0
+        .map(|x| x / per)
+        .unwrap_or(0.0)
+        .max(f.min.unwrap_or(0.0));
+    let hi = f.plausible.1.map(|x| x / per).unwrap_or(1e15);
+    let cell = crate::normalise::value::cell_ref("", first_row as usize, col as usize);
+    let cell = cell.trim_start_matches('!');
+    let rule = format!(
+        "=AND(ISNUMBER({cell}),OR({cell}=0,AND({cell}>={},{cell}<={})))",
+        fmt(lo),
+        fmt(hi)
+    );
+    (
+        DataValidation::new().allow_custom(rust_xlsxwriter::Formula::new(rule)),
+        format!("请填写 0 或 {} 至 {} 之间的金额{unit}", fmt(lo), fmt(hi)),
+    )
+}
+
+/// The input message of a free-text column.
+fn text_message(f: &Field) -> String {
+    match f.pii {
+        Some(crate::config::PiiKind::IdNumber) => "请填写 18 位居民身份证号".to_string(),
+        Some(crate::config::PiiKind::Phone) => "请填写手机号或座机号".to_string(),
+        _ if f.ty == FieldType::Month => "请填写年月，如 2025年6月".to_string(),
+        _ if f.ty == FieldType::Level => "请填写等级，如 一级、3档".to_string(),
+        _ if f.ty == FieldType::List => "多个名称之间用分号“；”隔开".to_string(),
+        _ => format!("请填写{}", f.header),
+    }
+}
+
+/// The data validation of a field's column, with its input message in
+/// Chinese; none for free text that any value may fill.
+fn validation(
+    f: &Field,
+    period: Option<(NaiveDate, NaiveDate)>,
+    first_row: u32,
+    col: u16,
+) -> Result<Option<DataValidation>, XlsxError> {
+    let (unit, range) = hints(f);
     let (dv, msg) = match f.ty {
         FieldType::Bool => (
             DataValidation::new().allow_list_strings(&["是", "否"])?,
@@ -176,27 +218,7 @@ fn validation(
             )
         }
         FieldType::Money if f.plausible.0.is_some() || f.plausible.1.is_some() => {
-            // 0, or an amount in the plausible range (in yuan), in the
-            // template's unit: the same rule the reader applies
-            let per = f.unit.map_or(1.0, |u| u.to_yuan());
-            let lo = f
-                .plausible
-                .0
-                .map(|x| x / per)
-                .unwrap_or(0.0)
-                .max(f.min.unwrap_or(0.0));
-            let hi = f.plausible.1.map(|x| x / per).unwrap_or(1e15);
-            let cell = crate::normalise::value::cell_ref("", first_row as usize, col as usize);
-            let cell = cell.trim_start_matches('!');
-            let rule = format!(
-                "=AND(ISNUMBER({cell}),OR({cell}=0,AND({cell}>={},{cell}<={})))",
-                fmt(lo),
-                fmt(hi)
-            );
-            (
-                DataValidation::new().allow_custom(rust_xlsxwriter::Formula::new(rule)),
-                format!("请填写 0 或 {} 至 {} 之间的金额{unit}", fmt(lo), fmt(hi)),
-            )
+            money_rule(f, first_row, col, &unit)
         }
         FieldType::Number | FieldType::Money | FieldType::Percent => {
             let lo = f.min.unwrap_or(-1e15);
@@ -232,17 +254,7 @@ fn validation(
             "请填写 12 位统计用区划代码".to_string(),
         ),
         // free text: no rule, but the same input message
-        _ => {
-            let what = match f.pii {
-                Some(crate::config::PiiKind::IdNumber) => "请填写 18 位居民身份证号".to_string(),
-                Some(crate::config::PiiKind::Phone) => "请填写手机号或座机号".to_string(),
-                _ if f.ty == FieldType::Month => "请填写年月，如 2025年6月".to_string(),
-                _ if f.ty == FieldType::Level => "请填写等级，如 一级、3档".to_string(),
-                _ if f.ty == FieldType::List => "多个名称之间用分号“；”隔开".to_string(),
-                _ => format!("请填写{}", f.header),
-            };
-            (DataValidation::new().allow_any_value(), what)
-        }
+        _ => (DataValidation::new().allow_any_value(), text_message(f)),
     };
     let title: String = f.header.chars().take(30).collect();
     let msg: String = msg.chars().take(250).collect();
@@ -345,55 +357,8 @@ fn sheet(
     let cols = columns(src);
     let last_col = cols.len().saturating_sub(1) as u16;
     let days = period_days(&id.period);
-    let border = FormatBorder::Thin;
-    let title = Format::new()
-        .set_bold()
-        .set_font_size(16)
-        .set_align(FormatAlign::Center);
-    let note = Format::new().set_font_size(10);
-    let header = Format::new()
-        .set_bold()
-        .set_text_wrap()
-        .set_align(FormatAlign::Center)
-        .set_align(FormatAlign::VerticalCenter)
-        .set_background_color(Color::RGB(0xDDEBF7))
-        .set_border(border);
-    let fixed = Format::new()
-        .set_border(border)
-        .set_background_color(Color::RGB(0xF2F2F2));
-    let open = Format::new().set_unlocked().set_border(border);
-    let open_date = open.clone().set_num_format("yyyy-mm-dd");
-    ws.merge_range(
-        0,
-        0,
-        0,
-        last_col,
-        &format!("{}{}{}", id.county, period_zh(&id.period), src.title),
-        &title,
-    )?;
-    let units: Vec<String> = cols
-        .iter()
-        .filter_map(|&c| src.fields[c].unit.map(|u| u.label().to_string()))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut unit_note = format!("填报单位：{}", id.county);
-    if !units.is_empty() {
-        unit_note.push_str(&format!("　　单位：{}", units.join("、")));
-    }
-    ws.write_string_with_format(1, 0, unit_note, &note)?;
-    for (k, &c) in cols.iter().enumerate() {
-        let f = &src.fields[c];
-        ws.write_string_with_format(2, k as u16, header_text(f), &header)?;
-        let chars = match f.ty {
-            FieldType::Code => 13,
-            FieldType::Date => 11,
-            _ => header_text(f).chars().count(),
-        };
-        let w = (chars as f64 * 2.0 + 1.0).clamp(8.0, 30.0);
-        ws.set_column_width(k as u16, w)?;
-    }
-    ws.set_row_height(2, 32)?;
+    let fm = FormFormats::new();
+    head(ws, src, id, &cols, &fm)?;
     // the rows: one per village of the registry as of the period, or open rows
     let by_village = keyed_by_village(src);
     let (here, gone) = villages_as_of(reg, &id.county, days.map(|d| d.1));
@@ -424,16 +389,16 @@ fn sheet(
                     "village" => &v.name,
                     _ => &v.code,
                 };
-                ws.write_string_with_format(row, col, text, &fixed)?;
+                ws.write_string_with_format(row, col, text, &fm.fixed)?;
             } else if period_cell {
                 // the period the form is for, written for the county
-                ws.write_string_with_format(row, col, period_text(f, &id.period), &fixed)?;
+                ws.write_string_with_format(row, col, period_text(f, &id.period), &fm.fixed)?;
             } else if f.name == "county" {
-                ws.write_string_with_format(row, col, &id.county, &fixed)?;
+                ws.write_string_with_format(row, col, &id.county, &fm.fixed)?;
             } else if f.ty == FieldType::Date {
-                ws.write_blank(row, col, &open_date)?;
+                ws.write_blank(row, col, &fm.open_date)?;
             } else {
-                ws.write_blank(row, col, &open)?;
+                ws.write_blank(row, col, &fm.open)?;
             }
         }
         if rows > 0 && !prefilled(f) && !period_cell && f.name != "county" {
@@ -442,9 +407,103 @@ fn sheet(
             }
         }
     }
-    // below the rows: merged villages, then the sign-off block
+    let gone = if by_village { gone } else { Vec::new() };
+    tail(ws, reg, &gone, rows, last_col, &fm)?;
+    Ok(rows)
+}
+
+/// The form's formats.
+struct FormFormats {
+    title: Format,
+    note: Format,
+    header: Format,
+    fixed: Format,
+    open: Format,
+    open_date: Format,
+}
+
+impl FormFormats {
+    fn new() -> FormFormats {
+        let border = FormatBorder::Thin;
+        let open = Format::new().set_unlocked().set_border(border);
+        FormFormats {
+            title: Format::new()
+                .set_bold()
+                .set_font_size(16)
+                .set_align(FormatAlign::Center),
+            note: Format::new().set_font_size(10),
+            header: Format::new()
+                .set_bold()
+                .set_text_wrap()
+                .set_align(FormatAlign::Center)
+                .set_align(FormatAlign::VerticalCenter)
+                .set_background_color(Color::RGB(0xDDEBF7))
+                .set_border(border),
+            fixed: Format::new()
+                .set_border(border)
+                .set_background_color(Color::RGB(0xF2F2F2)),
+            open_date: open.clone().set_num_format("yyyy-mm-dd"),
+            open,
+        }
+    }
+}
+
+/// The title, the reporting unit and money unit, and the official headers
+/// with their column widths.
+fn head(
+    ws: &mut Worksheet,
+    src: &Source,
+    id: &Identity,
+    cols: &[usize],
+    fm: &FormFormats,
+) -> Result<(), XlsxError> {
+    let last_col = cols.len().saturating_sub(1) as u16;
+    ws.merge_range(
+        0,
+        0,
+        0,
+        last_col,
+        &format!("{}{}{}", id.county, period_zh(&id.period), src.title),
+        &fm.title,
+    )?;
+    let units: Vec<String> = cols
+        .iter()
+        .filter_map(|&c| src.fields[c].unit.map(|u| u.label().to_string()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut unit_note = format!("填报单位：{}", id.county);
+    if !units.is_empty() {
+        unit_note.push_str(&format!("　　单位：{}", units.join("、")));
+    }
+    ws.write_string_with_format(1, 0, unit_note, &fm.note)?;
+    for (k, &c) in cols.iter().enumerate() {
+        let f = &src.fields[c];
+        ws.write_string_with_format(2, k as u16, header_text(f), &fm.header)?;
+        let chars = match f.ty {
+            FieldType::Code => 13,
+            FieldType::Date => 11,
+            _ => header_text(f).chars().count(),
+        };
+        let w = (chars as f64 * 2.0 + 1.0).clamp(8.0, 30.0);
+        ws.set_column_width(k as u16, w)?;
+    }
+    ws.set_row_height(2, 32)?;
+    Ok(())
+}
+
+/// Below the rows: the merged villages, the sign-off block, a page break
+/// every `ROWS_PER_PAGE` data rows, and the print and protection set-up.
+fn tail(
+    ws: &mut Worksheet,
+    reg: &Registry,
+    gone: &[&Village],
+    rows: u32,
+    last_col: u16,
+    fm: &FormFormats,
+) -> Result<(), XlsxError> {
     let mut r = FIRST_DATA_ROW + rows + 1;
-    if by_village && !gone.is_empty() {
+    if !gone.is_empty() {
         let names: Vec<String> = gone
             .iter()
             .map(|v| match (&v.merged_into, v.merged_on) {
@@ -465,16 +524,15 @@ fn sheet(
                 "注：以下村（社区）已撤并，不再单独填报：{}",
                 names.join("、")
             ),
-            &note,
+            &fm.note,
         )?;
         r += 2;
     }
     let sign = ["填表人：", "审核人：", "单位负责人（签字）：", "填报日期："];
     let step = ((last_col as usize + 1) / sign.len()).max(1) as u16;
     for (k, s) in sign.iter().enumerate() {
-        ws.write_string_with_format(r, k as u16 * step, *s, &note)?;
+        ws.write_string_with_format(r, k as u16 * step, *s, &fm.note)?;
     }
-    // a page break after every ROWS_PER_PAGE data rows
     let breaks: Vec<u32> = (1..pages(rows))
         .map(|k| FIRST_DATA_ROW + k * ROWS_PER_PAGE)
         .collect();
@@ -489,7 +547,7 @@ fn sheet(
     ws.set_repeat_rows(0, FIRST_DATA_ROW - 1)?;
     ws.set_footer("&C第 &P 页，共 &N 页");
     ws.protect();
-    Ok(rows)
+    Ok(())
 }
 
 /// The text of a period or year cell: `2025` for a year, `2025年6月` for
