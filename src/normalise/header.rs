@@ -71,6 +71,56 @@ pub const SCAN_ROWS: usize = 25;
 /// Rows a sheet needs before its header can be found.
 pub const HEAD_ROWS: usize = SCAN_ROWS + 3;
 
+/// Which merged region covers each cell of a `rows` × `width` grid (the
+/// first listed wins); the work is bounded by the grid's size, whatever
+/// the regions are.
+fn merge_owners(merges: &[Merge], rows: usize, width: usize) -> Vec<Vec<Option<usize>>> {
+    let mut owner: Vec<Vec<Option<usize>>> = vec![vec![None; width]; rows];
+    let mut work = 0usize;
+    let budget = 4 * rows * width + 1024;
+    'regions: for (k, m) in merges.iter().enumerate() {
+        if m.r0 >= rows || m.c0 >= width || m.r1 < m.r0 || m.c1 < m.c0 {
+            continue;
+        }
+        for row in owner.iter_mut().take(m.r1.min(rows - 1) + 1).skip(m.r0) {
+            for slot in row.iter_mut().take(m.c1.min(width - 1) + 1).skip(m.c0) {
+                work += 1;
+                if work > budget {
+                    break 'regions;
+                }
+                slot.get_or_insert(k);
+            }
+        }
+    }
+    owner
+}
+
+/// For a grid without merge information: the blank cell above a label
+/// inherits the nearest label on its left in its row (when that label
+/// also has a label below it).
+fn inherited(cells: &[Vec<HeadCell>], rows: usize, width: usize) -> Vec<Vec<Option<usize>>> {
+    let mut inherit = vec![vec![None; width]; rows];
+    for r in 0..rows.saturating_sub(1) {
+        // the nearest label on the left, carried along the row
+        let mut left: Option<usize> = None;
+        for c in 0..width {
+            if !cells[r][c].raw.is_empty() {
+                left = Some(c);
+                continue;
+            }
+            if cells[r + 1][c].raw.is_empty() {
+                continue;
+            }
+            if let Some(k) = left {
+                if !cells[r + 1][k].raw.is_empty() {
+                    inherit[r][c] = Some(k);
+                }
+            }
+        }
+    }
+    inherit
+}
+
 impl HeaderGrid {
     /// The grid of a sheet's first rows (`all` may hold more).
     pub fn from_rows(all: &[Vec<RawCell>], merges: &[Merge], has_merge_info: bool) -> HeaderGrid {
@@ -84,25 +134,7 @@ impl HeaderGrid {
                 _ => String::new(),
             }
         };
-        // which merged region covers each grid cell (the first listed wins);
-        // the work is bounded by the grid's size, whatever the regions are
-        let mut owner: Vec<Vec<Option<usize>>> = vec![vec![None; width]; rows];
-        let mut work = 0usize;
-        let budget = 4 * rows * width + 1024;
-        'regions: for (k, m) in merges.iter().enumerate() {
-            if m.r0 >= rows || m.c0 >= width || m.r1 < m.r0 || m.c1 < m.c0 {
-                continue;
-            }
-            for row in owner.iter_mut().take(m.r1.min(rows - 1) + 1).skip(m.r0) {
-                for slot in row.iter_mut().take(m.c1.min(width - 1) + 1).skip(m.c0) {
-                    work += 1;
-                    if work > budget {
-                        break 'regions;
-                    }
-                    slot.get_or_insert(k);
-                }
-            }
-        }
+        let owner = merge_owners(merges, rows, width);
         let mut cells = vec![vec![HeadCell::default(); width]; rows];
         for (r, row) in cells.iter_mut().enumerate() {
             for (c, cell) in row.iter_mut().enumerate() {
@@ -120,27 +152,13 @@ impl HeaderGrid {
                 }
             }
         }
-        let mut inherit = vec![vec![None; width]; rows];
-        if !has_merge_info {
-            for r in 0..rows.saturating_sub(1) {
-                // the nearest label on the left, carried along the row
-                let mut left: Option<usize> = None;
-                for c in 0..width {
-                    if !cells[r][c].raw.is_empty() {
-                        left = Some(c);
-                        continue;
-                    }
-                    if cells[r + 1][c].raw.is_empty() {
-                        continue;
-                    }
-                    if let Some(k) = left {
-                        if !cells[r + 1][k].raw.is_empty() {
-                            inherit[r][c] = Some(k);
-                        }
-                    }
-                }
-            }
-        }
+        // without merge information, a blank above a label takes the
+        // nearest label on its left
+        let inherit = if has_merge_info {
+            vec![vec![None; width]; rows]
+        } else {
+            inherited(&cells, rows, width)
+        };
         let filled = all
             .iter()
             .take(rows)
