@@ -145,7 +145,7 @@ fn status(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOpt
             super::feedback::county_text(&p, &layout, &out, as_of, &c)
         }
         View::Overview => {
-            let o = Overview::read(&p, &out, as_of, runs, county.as_deref());
+            let o = Overview::read(&p, layout, &out, as_of, runs, county.as_deref());
             if json {
                 o.print_json();
             } else {
@@ -171,12 +171,12 @@ struct Overview<'p> {
 impl<'p> Overview<'p> {
     fn read(
         p: &'p crate::config::Pipeline,
+        layout: Layout,
         out: &Path,
         as_of: chrono::NaiveDate,
         runs: usize,
         county: Option<&str>,
     ) -> Overview<'p> {
-        let layout = Layout::new(out);
         let mut cells = cells(p, &layout, as_of);
         if let Some(c) = county {
             cells.retain(|x| x.county == c);

@@ -543,6 +543,18 @@ impl BatchOut<'_> {
     }
 }
 
+/// The run's thread pool: `--jobs` threads (default: one per core).
+fn night_pool(opts: &Options) -> Result<rayon::ThreadPool, LakeError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.unwrap_or(0))
+        .stack_size(16 << 20)
+        .build()
+        .map_err(|e| LakeError::Io {
+            path: PathBuf::from("threads"),
+            detail: e.to_string(),
+        })
+}
+
 /// One night's run: what it works with, and its stages in the order
 /// they run (`run_inner` reads as the list of them).
 struct Night<'a> {
@@ -581,7 +593,15 @@ fn run_inner(
     prev: Option<&VersionMeta>,
     key: &Key,
 ) -> Result<Manifest, LakeError> {
-    let night = Night::new(p, opts, layout, run_id, prev, key)?;
+    let night = Night {
+        p,
+        opts,
+        layout,
+        run_id,
+        prev,
+        key,
+        pool: night_pool(opts)?,
+    };
     let inputs = night.list()?;
     let basis = night.basis(&inputs);
     let seg_dir = layout.segments().join(&basis);
@@ -597,33 +617,6 @@ fn run_inner(
 }
 
 impl<'a> Night<'a> {
-    fn new(
-        p: &'a Pipeline,
-        opts: &'a Options,
-        layout: &'a Layout,
-        run_id: &'a str,
-        prev: Option<&'a VersionMeta>,
-        key: &'a Key,
-    ) -> Result<Night<'a>, LakeError> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(opts.jobs.unwrap_or(0))
-            .stack_size(16 << 20)
-            .build()
-            .map_err(|e| LakeError::Io {
-                path: PathBuf::from("threads"),
-                detail: e.to_string(),
-            })?;
-        Ok(Night {
-            p,
-            opts,
-            layout,
-            run_id,
-            prev,
-            key,
-            pool,
-        })
-    }
-
     /// List: every input of the inbox with its hash (and the registry).
     fn list(&self) -> Result<Vec<Input>, LakeError> {
         self.pool
