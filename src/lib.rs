@@ -15,11 +15,14 @@
 //! - [`read`]: bytes to raw cells: formats, the zip guard, CSV, calamine,
 //!   the lean xlsx reader;
 //! - [`config`]: the pipeline definitions, a model every stage may read;
+//! - [`catalogue`]: every problem code with its level and reasons in
+//!   both languages;
 //! - [`text`], [`fsio`] and [`progress`]: text normalisation, durable file
 //!   writes and terminal progress bars, the foundation;
 //! - [`synth`]: the synthetic inbox generator, used only by `cmd::synth`.
 
 pub mod analysis;
+pub mod catalogue;
 pub mod cmd;
 pub mod config;
 pub mod fsio;

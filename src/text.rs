@@ -218,6 +218,44 @@ pub fn stem(name: &str) -> String {
     n.into_owned()
 }
 
+/// Fills `{name}` in a template from `vars`, in one pass: a value that
+/// itself contains braces (a county's text) is never read as a name.
+pub fn fill(template: &str, vars: &[(&str, String)]) -> String {
+    fill_between(template, ("{", "}"), |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    })
+}
+
+/// Replaces each name between `open` and `close` with what `value` gives
+/// for it, in one pass (a value holding the markers is never read as a
+/// name); a name `value` does not know is kept as written.
+pub fn fill_between<'v>(
+    template: &str,
+    (open, close): (&str, &str),
+    mut value: impl FnMut(&str) -> Option<&'v str>,
+) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(start) = rest.find(open) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + open.len()..];
+        let Some(end) = after.find(close) else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        match value(&after[..end]) {
+            Some(v) => out.push_str(v),
+            None => out.push_str(&rest[start..start + open.len() + end + close.len()]),
+        }
+        rest = &after[end + close.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

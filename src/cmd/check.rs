@@ -9,7 +9,8 @@
 
 use std::path::Path;
 
-use crate::cmd::exit;
+use crate::cmd::exit::{CommandError, Done, Outcome};
+use crate::config::{ConfigErrors, ConfigProblem};
 
 use crate::cmd::args::PipelineArg;
 
@@ -21,41 +22,41 @@ pub struct CheckArgs {
 }
 
 /// `zhenxing check` with its flags.
-pub fn run(a: CheckArgs) -> i32 {
+pub fn run(a: CheckArgs) -> Outcome {
     check(&a.p.pipeline)
 }
 
-fn check(pipeline: &Path) -> i32 {
-    let p = match super::load_pipeline(pipeline) {
-        Ok(p) => p,
-        Err(code) => return code,
+/// Every problem of the pipeline, its registry and inbox and its
+/// indicator definitions at once (a usage error), or what was checked.
+fn check(pipeline: &Path) -> Outcome {
+    let p = super::load_pipeline(pipeline)?;
+    let mut problems = Vec::new();
+    let mut said = |message: String| {
+        problems.push(ConfigProblem {
+            file: pipeline.to_path_buf(),
+            line: None,
+            message,
+        })
     };
-    let mut problems = 0;
     if !p.registry.is_file() {
-        eprintln!(
-            "{}: registry file {} does not exist",
-            pipeline.display(),
+        said(format!(
+            "registry file {} does not exist",
             p.registry.display()
-        );
-        problems += 1;
+        ));
     }
     if !p.inbox.is_dir() {
-        eprintln!(
-            "{}: inbox folder {} does not exist",
-            pipeline.display(),
-            p.inbox.display()
-        );
-        problems += 1;
+        said(format!("inbox folder {} does not exist", p.inbox.display()));
     }
-    let defs = match super::load_definitions(&p) {
+    let datasets: Vec<String> = p.sources.iter().map(|s| s.dataset.clone()).collect();
+    let defs = match crate::analysis::indicators::defs::load(&p.indicators, &datasets) {
         Ok(d) => Some(d),
-        Err(_) => {
-            problems += 1;
+        Err(e) => {
+            problems.extend(e.0);
             None
         }
     };
-    if problems > 0 {
-        return exit::USAGE;
+    if !problems.is_empty() {
+        return Err(CommandError::usage(ConfigErrors(problems)));
     }
     println!(
         "{}: pipeline {} ({}) is valid — {} sources, definition hash {}",
@@ -88,5 +89,5 @@ fn check(pipeline: &Path) -> i32 {
             d.params.len()
         );
     }
-    exit::CLEAN
+    Ok(Done::Clean)
 }

@@ -1,7 +1,7 @@
 //! Command-line parsing: each subcommand gets its flags as clap parsed
 //! them (an `Args` struct of its module, see [`crate::cmd::args`]) and runs.
 
-use crate::cmd::exit;
+use crate::cmd::exit::{self, CommandError};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -63,7 +63,6 @@ pub enum Command {
     },
 }
 
-/// Entry point used by `main.rs`; returns the exit code.
 /// The reference page of each command, by name: its whole help as clap
 /// prints it (`zhenxing <command> --help`), under a title. The help text
 /// is written once, on the option structs above; these pages only show it.
@@ -103,6 +102,8 @@ pub fn command_pages() -> Vec<(String, String)> {
     pages
 }
 
+/// Entry point used by `main.rs`: parses the flags, runs the command and
+/// returns its exit code (an error is printed here, once).
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -116,23 +117,26 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    match cli.command {
-        Command::Check(a) => crate::cmd::check::run(a),
-        Command::Validate(a) => crate::cmd::validate::run(a),
-        Command::Run(a) => crate::cmd::run::run(a),
-        Command::Rollback(a) => crate::cmd::rollback::run(a),
-        Command::Indicators(a) => crate::cmd::indicators::run(a),
-        Command::Report(a) => crate::cmd::report::run(a),
-        Command::Explain(a) => crate::cmd::explain::run(a),
-        Command::Query(a) => crate::cmd::query::run(a),
+    let (name, outcome) = match cli.command {
+        Command::Check(a) => ("check", crate::cmd::check::run(a)),
+        Command::Validate(a) => ("validate", crate::cmd::validate::run(a)),
+        Command::Run(a) => ("run", crate::cmd::run::run(a)),
+        Command::Rollback(a) => ("rollback", crate::cmd::rollback::run(a)),
+        Command::Indicators(a) => ("indicators", crate::cmd::indicators::run(a)),
+        Command::Report(a) => ("report", crate::cmd::report::run(a)),
+        Command::Explain(a) => ("explain", crate::cmd::explain::run(a)),
+        Command::Query(a) => ("query", crate::cmd::query::run(a)),
         // the command pages are made from this parser's own help
         Command::Docs(a) => match &a.commands {
-            Some(dir) => crate::cmd::docs::write_command_pages(dir, &command_pages()),
-            None => crate::cmd::docs::run(a),
+            Some(dir) => (
+                "docs",
+                crate::cmd::docs::write_command_pages(dir, &command_pages()),
+            ),
+            None => ("docs", crate::cmd::docs::run(a)),
         },
-        Command::Status(a) => crate::cmd::status::run(a),
-        Command::Template(a) => crate::cmd::template::run(a),
-        Command::Synth(a) => crate::cmd::synth::run(a),
+        Command::Status(a) => ("status", crate::cmd::status::run(a)),
+        Command::Template(a) => ("template", crate::cmd::template::run(a)),
+        Command::Synth(a) => ("synth", crate::cmd::synth::run(a)),
         Command::Read {
             file,
             serve,
@@ -141,12 +145,13 @@ pub fn main() -> i32 {
             cpu_s,
             limits,
         } => {
+            // the reader's process speaks its own protocol and exit codes
             let file = match (file, serve) {
                 (_, true) => return crate::worker::serve_main(memory_mb, cpu_s, files),
                 (Some(f), false) => f,
                 (None, false) => {
-                    eprintln!("zhenxing __read: a FILE or --serve");
-                    return 2;
+                    let e = CommandError::usage("a FILE or --serve");
+                    return exit::finish("__read", Err(e));
                 }
             };
             // limits that do not parse are refused, never replaced by defaults
@@ -154,13 +159,14 @@ pub fn main() -> i32 {
                 None => Default::default(),
                 Some(Ok(l)) => l,
                 Some(Err(e)) => {
-                    eprintln!("zhenxing __read: --limits is not a limits document: {e}");
-                    return 2;
+                    let e = CommandError::usage(format!("--limits is not a limits document: {e}"));
+                    return exit::finish("__read", Err(e));
                 }
             };
-            crate::worker::worker_main(&file, memory_mb, cpu_s, &limits)
+            return crate::worker::worker_main(&file, memory_mb, cpu_s, &limits);
         }
-    }
+    };
+    exit::finish(name, outcome)
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@ use std::path::Path;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
 use crate::analysis::indicators::Definitions;
-use crate::cmd::exit;
+use crate::cmd::exit::{CommandError, Done, Outcome};
 use crate::config::{FieldType, Frequency, Pipeline, Source};
+use crate::fsio::At;
 use crate::lake::column_name;
 use crate::report::xlsx::header_row;
 
@@ -38,7 +39,7 @@ pub struct DocsArgs {
 
 /// Writes the command reference pages (name, text) into `dir`, replacing
 /// pages of commands that are gone.
-pub fn write_command_pages(dir: &Path, pages: &[(String, String)]) -> i32 {
+pub fn write_command_pages(dir: &Path, pages: &[(String, String)]) -> Outcome {
     let written = std::fs::create_dir_all(dir).and_then(|()| {
         for e in std::fs::read_dir(dir)?.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
@@ -51,16 +52,9 @@ pub fn write_command_pages(dir: &Path, pages: &[(String, String)]) -> i32 {
         }
         Ok(())
     });
-    match written {
-        Ok(()) => {
-            println!("{} command pages in {}", pages.len(), dir.display());
-            exit::CLEAN
-        }
-        Err(e) => {
-            eprintln!("zhenxing docs: cannot write {}: {e}", dir.display());
-            exit::FAILED
-        }
-    }
+    written.at(dir).map_err(CommandError::failed)?;
+    println!("{} command pages in {}", pages.len(), dir.display());
+    Ok(Done::Clean)
 }
 
 /// One documented column.
@@ -232,6 +226,9 @@ pub fn markdown(p: &Pipeline, defs: &Definitions) -> String {
         }
         m.push('\n');
     }
+    m.push_str("## Problem codes (`rejects.code`, `warnings.code`)\n\n");
+    m.push_str(&crate::catalogue::Code::markdown_table());
+    m.push('\n');
     m.push_str("## Parameters\n\n| name | value |\n|---|---|\n");
     for (k, v) in &defs.params {
         let _ = writeln!(m, "| `{k}` | {} |", cell(v));
@@ -585,7 +582,7 @@ fn spark_job(
 const SPARK_JOB: &str = include_str!("../analysis/spark_job.py");
 
 /// `zhenxing docs` with its flags.
-pub fn run(a: DocsArgs) -> i32 {
+pub fn run(a: DocsArgs) -> Outcome {
     docs(
         &a.p.pipeline,
         a.out.as_deref(),
@@ -594,19 +591,15 @@ pub fn run(a: DocsArgs) -> i32 {
     )
 }
 
-fn docs(pipeline: &Path, out: Option<&Path>, dir: Option<&Path>, spark: Option<&Path>) -> i32 {
-    let (p, defs) = match super::load_with_definitions(pipeline) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
+fn docs(pipeline: &Path, out: Option<&Path>, dir: Option<&Path>, spark: Option<&Path>) -> Outcome {
+    let (p, defs) = super::load_with_definitions(pipeline)?;
     let out = super::out_dir(&p, out);
     let dir = dir
         .map(Path::to_path_buf)
         .unwrap_or_else(|| out.join("docs"));
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        eprintln!("zhenxing docs: {}: {e}", dir.display());
-        return exit::FAILED;
-    }
+    std::fs::create_dir_all(&dir)
+        .at(&dir)
+        .map_err(CommandError::failed)?;
     let md = dir.join("data_dictionary.md");
     let xlsx = dir.join("data_dictionary.xlsx");
     let res = crate::report::write_atomic(&md, markdown(&p, &defs).as_bytes()).and_then(|_| {
@@ -636,26 +629,19 @@ fn docs(pipeline: &Path, out: Option<&Path>, dir: Option<&Path>, spark: Option<&
             None => Ok(()),
         }
     });
-    match res {
-        Ok(()) => {
-            println!(
-                "data dictionary written to {} and {}; SQL views over {} in views_duckdb.sql and views_spark.sql, the indicator queries in indicators.sql",
-                md.display(),
-                xlsx.display(),
-                lake.display()
-            );
-            if let Some(s) = spark {
-                println!(
-                    "the indicators as a PySpark job in {}: spark-submit {}/job.py --out PATH/indicators.parquet [--lake URI]",
-                    s.display(),
-                    s.display()
-                );
-            }
-            exit::CLEAN
-        }
-        Err(e) => {
-            eprintln!("zhenxing docs: {e}");
-            exit::FAILED
-        }
+    res.map_err(CommandError::failed)?;
+    println!(
+        "data dictionary written to {} and {}; SQL views over {} in views_duckdb.sql and views_spark.sql, the indicator queries in indicators.sql",
+        md.display(),
+        xlsx.display(),
+        lake.display()
+    );
+    if let Some(s) = spark {
+        println!(
+            "the indicators as a PySpark job in {}: spark-submit {}/job.py --out PATH/indicators.parquet [--lake URI]",
+            s.display(),
+            s.display()
+        );
     }
+    Ok(Done::Clean)
 }

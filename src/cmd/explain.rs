@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use polars::prelude::*;
 
 use crate::analysis::indicators::{aggregate, city_of, run_queries, Level, Tables, UnitRow, Units};
-use crate::cmd::exit;
+use crate::cmd::exit::{CommandError, Done, Outcome};
 
 use crate::cmd::args::Where;
 
@@ -84,18 +84,11 @@ fn in_geo(r: &UnitRow, geo: &str, city: &str) -> bool {
     }
 }
 
-pub fn run(o: ExplainArgs) -> i32 {
-    let (p, defs) = match super::load_with_definitions(&o.at.p.pipeline) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    match explain(&o, &p, &defs) {
-        Ok(()) => exit::CLEAN,
-        Err(e) => {
-            eprintln!("zhenxing explain: {e}");
-            e.exit_code()
-        }
-    }
+/// `zhenxing explain` with its flags.
+pub fn run(o: ExplainArgs) -> Outcome {
+    let (p, defs) = super::load_with_definitions(&o.at.p.pipeline)?;
+    explain(&o, &p, &defs)?;
+    Ok(Done::Clean)
 }
 
 /// What stops `explain`: a question the lake cannot answer as asked
@@ -122,22 +115,27 @@ pub enum ExplainError {
         dataset: String,
         source: PolarsError,
     },
-    #[error("{0}")]
-    Lake(String),
+    #[error(transparent)]
+    Lake(#[from] crate::lake::LakeError),
+    #[error(transparent)]
+    Query(#[from] crate::analysis::indicators::IndicatorError),
+    #[error("cannot write the CSV")]
+    Csv(#[from] csv::Error),
     #[error("{0}")]
     Frame(#[from] PolarsError),
 }
 
-impl ExplainError {
-    /// 2 for a question the lake cannot answer as asked, 3 for a failure.
-    pub fn exit_code(&self) -> i32 {
-        match self {
+impl From<ExplainError> for CommandError {
+    /// A question the lake cannot answer as asked is a usage error, a
+    /// lake that cannot be read a failure.
+    fn from(e: ExplainError) -> CommandError {
+        match e {
             ExplainError::NoIndicator { .. }
             | ExplainError::NoLake(_)
             | ExplainError::NeedsCategory { .. }
             | ExplainError::NoRows { .. }
-            | ExplainError::NoGeo(_) => exit::USAGE,
-            _ => exit::FAILED,
+            | ExplainError::NoGeo(_) => CommandError::usage(e),
+            _ => CommandError::failed(e),
         }
     }
 }
@@ -176,7 +174,7 @@ fn explain(
     ));
     if o.csv {
         let stdout = std::io::stdout();
-        super::query::write_csv(&df, &mut stdout.lock()).map_err(ExplainError::Lake)?;
+        super::query::write_csv(&df, &mut stdout.lock())?;
     } else {
         super::query::print_table(&df, n.max(1));
     }
@@ -200,15 +198,10 @@ fn figure<'d>(
     };
     let ind = &defs.indicators[idx];
     let out = super::out_dir(p, o.at.out.as_deref());
-    let mut t = Tables::load(p, &out, true)
-        .map_err(|e| ExplainError::Lake(e.to_string()))?
-        .ok_or_else(|| ExplainError::NoLake(out.clone()))?;
-    t.as_indicators_see(p, &defs.scope.kinds)
-        .map_err(|e| ExplainError::Lake(e.to_string()))?;
+    let mut t = Tables::load(p, &out, true)?.ok_or_else(|| ExplainError::NoLake(out.clone()))?;
+    t.as_indicators_see(p, &defs.scope.kinds)?;
     let (city_code, city_name) = city_of(&t.geo, &p.city);
-    let all = run_queries(&mut t.context(), ind)
-        .map_err(|e| ExplainError::Lake(e.to_string()))?
-        .unit_rows();
+    let all = run_queries(&mut t.context(), ind)?.unit_rows();
     let periods: std::collections::BTreeSet<&str> = all.iter().map(|r| r.period.as_str()).collect();
     let cats: std::collections::BTreeSet<&str> =
         all.iter().filter_map(|r| r.category.as_deref()).collect();

@@ -7,14 +7,15 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use crate::cmd::exit;
+use crate::catalogue::Lang;
+use crate::cmd::exit::{CommandError, Done, Outcome};
 use crate::config::Pipeline;
 use crate::lake::quality::Score;
 use crate::lake::Layout;
 
 /// `status --headers`: per county and template, the latest submission's
 /// headers against the one before (text, or one JSON document).
-pub fn headers(p: &Pipeline, layout: &Layout, json: bool, county: Option<&str>) -> i32 {
+pub fn headers(p: &Pipeline, layout: &Layout, json: bool, county: Option<&str>) -> Outcome {
     let mut drift = crate::lake::drift::drift(layout);
     if let Some(c) = county {
         drift.retain(|d| d.county == c);
@@ -25,7 +26,7 @@ pub fn headers(p: &Pipeline, layout: &Layout, json: bool, county: Option<&str>) 
             "drift": drift,
         });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        return exit::CLEAN;
+        return Ok(Done::Clean);
     }
     let changed: Vec<_> = drift.iter().filter(|d| !d.changes.is_empty()).collect();
     println!(
@@ -52,11 +53,11 @@ pub fn headers(p: &Pipeline, layout: &Layout, json: bool, county: Option<&str>) 
             crate::lake::drift::made_on(&d.previous)
         );
         for c in &d.changes {
-            println!("  {}", c.en());
-            println!("    {}", c.zh());
+            println!("  {}", c.line(Lang::En));
+            println!("    {}", c.line(Lang::Zh));
         }
     }
-    exit::CLEAN
+    Ok(Done::Clean)
 }
 
 fn pct(x: Option<f64>) -> String {
@@ -88,14 +89,9 @@ pub fn scorecard(
     as_of: NaiveDate,
     json: bool,
     county: Option<&str>,
-) -> i32 {
-    let mut scores = match crate::lake::quality::scorecard(p, layout, as_of) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("zhenxing status: {e}");
-            return exit::FAILED;
-        }
-    };
+) -> Outcome {
+    let mut scores =
+        crate::lake::quality::scorecard(p, layout, as_of).map_err(CommandError::failed)?;
     if let Some(c) = county {
         scores.retain(|s| s.county == c);
     }
@@ -106,7 +102,7 @@ pub fn scorecard(
             "scorecard": scores,
         });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        return exit::CLEAN;
+        return Ok(Done::Clean);
     }
     println!(
         "reporting scorecard as of {as_of}, lake version {}: per county and period, submissions received by the due day ({} days after the period) of those due, data rows returned, the most frequent reasons ((again): also in the period before)",
@@ -131,7 +127,7 @@ pub fn scorecard(
             reasons_en(s)
         );
     }
-    exit::CLEAN
+    Ok(Done::Clean)
 }
 
 /// `status --county NAME --text`: what was received, what is overdue, how
@@ -142,18 +138,13 @@ pub fn county_text(
     out: &Path,
     as_of: NaiveDate,
     county: &str,
-) -> i32 {
+) -> Outcome {
     let cells: Vec<_> = crate::lake::submissions::cells(p, layout, as_of)
         .into_iter()
         .filter(|c| c.county == county)
         .collect();
-    let (reasons, files) = match crate::lake::quality::county_returned(layout, county) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("zhenxing status: {e}");
-            return exit::FAILED;
-        }
-    };
+    let (reasons, files) =
+        crate::lake::quality::county_returned(layout, county).map_err(CommandError::failed)?;
     let title = |t: &str| p.source(t).map(|s| s.title.clone()).unwrap_or_default();
     println!(
         "{county}报送情况（截至 {as_of}，数据版本 {}）",
@@ -191,7 +182,7 @@ pub fn county_text(
         println!("逾期 {} 个：{}。", late.len(), late.join("；"));
     }
     returned_lines(&reasons, files, &out.join("feedback").join(county));
-    exit::CLEAN
+    Ok(Done::Clean)
 }
 
 /// What was returned: unusable files (counted as files), returned rows by

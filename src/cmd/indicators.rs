@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::cmd::exit;
+use crate::cmd::exit::{CommandError, Done, Outcome};
 use crate::lake::Layout;
 use crate::validate::issue::Lang;
 
@@ -24,6 +24,24 @@ pub struct IndicatorsArgs {
     pub report: bool,
 }
 
+/// Why the indicator stage stopped: the step, with the error under it.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// The run lock could not be had.
+    #[error("the run lock")]
+    Lock(#[source] crate::lake::lock::LockError),
+    /// The indicators or income effects could not be computed or written.
+    #[error("the indicator tables")]
+    Tables(#[source] crate::analysis::indicators::IndicatorError),
+    /// The indicator Delta tables could not be committed.
+    #[error("the indicator Delta tables")]
+    Delta(#[source] crate::lake::LakeError),
+    /// The reports, or the stamp that says they are current, could not
+    /// be written.
+    #[error("the reports")]
+    Reports(#[source] crate::report::ReportError),
+}
+
 /// Computes indicators and income effects and writes the reports; prints
 /// one line. Used by `run` after publishing and by `indicators`.
 pub fn stage(
@@ -32,15 +50,15 @@ pub fn stage(
     out: &Path,
     reports: bool,
     lang: Lang,
-) -> Result<Option<String>, String> {
-    let Some(c) = crate::analysis::indicators::compute(p, defs, out).map_err(|e| e.to_string())?
+) -> Result<Option<String>, StageError> {
+    let Some(c) = crate::analysis::indicators::compute(p, defs, out).map_err(StageError::Tables)?
     else {
         return Ok(None);
     };
-    crate::analysis::indicators::write_tables(p, defs, out, &c).map_err(|e| e.to_string())?;
+    crate::analysis::indicators::write_tables(p, defs, out, &c).map_err(StageError::Tables)?;
     let dir = crate::analysis::indicators::dir(out);
     let delta = crate::lake::delta::publish_indicators(p, &Layout::new(out), &dir, &c.lake_version)
-        .map_err(|e| e.to_string())?;
+        .map_err(StageError::Delta)?;
     let mut line = match lang {
         Lang::Zh => format!(
             "指标：由湖版本 {} 算得 {} 个指标 {} 行、收入效应 {} 行，用时 {:.2} 秒（写入 {}）",
@@ -83,7 +101,7 @@ pub fn stage(
     if reports {
         let t0 = std::time::Instant::now();
         let written =
-            crate::report::write_all(p, defs, out, &c, None).map_err(|e| e.to_string())?;
+            crate::report::write_all(p, defs, out, &c, None).map_err(StageError::Reports)?;
         let dirs = written
             .iter()
             .map(|d| d.display().to_string())
@@ -106,10 +124,10 @@ pub fn stage_locked(
     out: &Path,
     wait: std::time::Duration,
     lang: Lang,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, StageError> {
     let layout = Layout::new(out);
     let _lock =
-        crate::lake::lock::RunLock::acquire(&layout.lock(), wait).map_err(|e| e.to_string())?;
+        crate::lake::lock::RunLock::acquire(&layout.lock(), wait).map_err(StageError::Lock)?;
     stage_unless_current(p, defs, out, lang)
 }
 
@@ -120,7 +138,7 @@ pub fn stage_unless_current(
     defs: &crate::analysis::indicators::Definitions,
     out: &Path,
     lang: Lang,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, StageError> {
     let layout = Layout::new(out);
     let Some(version) = layout.current() else {
         return Ok(None);
@@ -144,13 +162,13 @@ fn write_stamp(
     p: &crate::config::Pipeline,
     defs: &crate::analysis::indicators::Definitions,
     out: &Path,
-) -> Result<(), String> {
+) -> Result<(), StageError> {
     let Some(version) = Layout::new(out).current() else {
         return Ok(());
     };
     let stamp = crate::analysis::indicators::stamp(p, defs, &version);
     let path = crate::analysis::indicators::dir(out).join("_stamp.json");
-    crate::report::write_atomic(&path, stamp.as_bytes()).map_err(|e| e.to_string())
+    crate::report::write_atomic(&path, stamp.as_bytes()).map_err(StageError::Reports)
 }
 
 /// Whether the indicator tables and reports were made from the published
@@ -174,7 +192,7 @@ pub fn up_to_date(
 }
 
 /// `zhenxing indicators` with its flags.
-pub fn run(a: IndicatorsArgs) -> i32 {
+pub fn run(a: IndicatorsArgs) -> Outcome {
     indicators(
         &a.at.p.pipeline,
         a.at.out.as_deref(),
@@ -183,45 +201,22 @@ pub fn run(a: IndicatorsArgs) -> i32 {
     )
 }
 
-fn indicators(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, reports: bool) -> i32 {
+fn indicators(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, reports: bool) -> Outcome {
     crate::progress::enable(true);
-    let (mut p, defs) = match super::load_with_definitions(pipeline) {
-        Ok(x) => x,
-        Err(code) => return code,
+    let (mut p, defs) = super::load_with_definitions(pipeline)?;
+    let out = super::resolve_out(&mut p, out, work)?;
+    let _lock = super::lock_out(&p, &out)?;
+    let Some(line) = stage(&p, &defs, &out, reports, Lang::En).map_err(CommandError::failed)?
+    else {
+        return Err(CommandError::usage(format!(
+            "{} has no published lake; run `zhenxing run` first",
+            out.display()
+        )));
     };
-    let out = match super::resolve_out(&mut p, out, work, "indicators") {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    let _lock = match super::lock_out(&p, &out, "indicators") {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    match stage(&p, &defs, &out, reports, Lang::En) {
-        // with the reports made too, the stage is up to date
-        Ok(Some(line)) => {
-            println!("{line}");
-            let stamped = if reports {
-                write_stamp(&p, &defs, &out)
-            } else {
-                Ok(())
-            };
-            if let Err(e) = stamped {
-                eprintln!("zhenxing indicators: {e}");
-                return exit::FAILED;
-            }
-            exit::CLEAN
-        }
-        Ok(None) => {
-            eprintln!(
-                "zhenxing indicators: {} has no published lake; run `zhenxing run` first",
-                out.display()
-            );
-            exit::USAGE
-        }
-        Err(e) => {
-            eprintln!("zhenxing indicators: {e}");
-            exit::FAILED
-        }
+    println!("{line}");
+    // with the reports made too, the stage is up to date
+    if reports {
+        write_stamp(&p, &defs, &out).map_err(CommandError::failed)?;
     }
+    Ok(Done::Clean)
 }

@@ -1,6 +1,7 @@
-//! The commands: thin layers from flags to one stage and an exit code.
+//! The commands: thin layers from flags to one stage and its outcome.
 //! `cli` parses the arguments; one module per subcommand exposes
-//! `run(...) -> exit code`; `exit` holds the codes.
+//! `run(args) -> Outcome` (a [`exit::Done`] or a [`exit::CommandError`]);
+//! `exit` holds the codes and prints an error in one place.
 
 pub mod args;
 pub mod check;
@@ -21,10 +22,10 @@ pub mod validate;
 
 use std::path::Path;
 
+use crate::cmd::exit::CommandError;
 use crate::config::Pipeline;
 use crate::worker::Isolation;
 
-/// Loads the pipeline or prints every problem; `Err` carries the exit code.
 /// The published lake's values of each template with a rule across
 /// periods, loaded once per template: what a checked file is compared
 /// with (see [`crate::validate::plausible`]).
@@ -60,11 +61,10 @@ impl<'p> PreviousValues<'p> {
     }
 }
 
-pub fn load_pipeline(path: &Path) -> Result<Pipeline, i32> {
-    crate::config::load(path).map_err(|e| {
-        eprint!("{e}");
-        crate::cmd::exit::USAGE
-    })
+/// Loads the pipeline; its problems, every one with file and line, are
+/// a usage error.
+pub fn load_pipeline(path: &Path) -> Result<Pipeline, CommandError> {
+    crate::config::load(path).map_err(CommandError::usage)
 }
 
 /// The worker isolation the pipeline asks for, re-invoking this binary.
@@ -84,21 +84,19 @@ pub fn isolation(p: &Pipeline, isolate: bool) -> Isolation {
     }
 }
 
-/// Loads the indicator definitions named by the pipeline or prints every
-/// problem; `Err` carries the exit code.
-pub fn load_definitions(p: &Pipeline) -> Result<crate::analysis::indicators::Definitions, i32> {
+/// Loads the indicator definitions named by the pipeline; their problems
+/// are a usage error.
+pub fn load_definitions(
+    p: &Pipeline,
+) -> Result<crate::analysis::indicators::Definitions, CommandError> {
     let datasets: Vec<String> = p.sources.iter().map(|s| s.dataset.clone()).collect();
-    crate::analysis::indicators::defs::load(&p.indicators, &datasets).map_err(|e| {
-        eprint!("{e}");
-        crate::cmd::exit::USAGE
-    })
+    crate::analysis::indicators::defs::load(&p.indicators, &datasets).map_err(CommandError::usage)
 }
 
-/// The pipeline and its indicator definitions, or the exit code after
-/// printing every problem.
+/// The pipeline and its indicator definitions.
 pub fn load_with_definitions(
     path: &Path,
-) -> Result<(Pipeline, crate::analysis::indicators::Definitions), i32> {
+) -> Result<(Pipeline, crate::analysis::indicators::Definitions), CommandError> {
     let p = load_pipeline(path)?;
     let d = load_definitions(&p)?;
     Ok((p, d))
@@ -113,18 +111,16 @@ pub fn resolve_out(
     p: &mut Pipeline,
     out: Option<&Path>,
     work: Option<&Path>,
-    command: &str,
-) -> Result<std::path::PathBuf, i32> {
+) -> Result<std::path::PathBuf, CommandError> {
     match out.map(|o| o.to_string_lossy().to_string()) {
         Some(url) if url.contains("://") => {
             p.lake.format = crate::config::LakeFormat::Delta;
             p.lake.delta_root = Some(url);
             Ok(work.map(Path::to_path_buf).unwrap_or_else(|| p.out.clone()))
         }
-        _ if work.is_some() => {
-            eprintln!("zhenxing {command}: --work goes with an --out URL (s3://bucket/prefix)");
-            Err(crate::cmd::exit::USAGE)
-        }
+        _ if work.is_some() => Err(CommandError::usage(
+            "--work goes with an --out URL (s3://bucket/prefix)",
+        )),
         _ => Ok(out_dir(p, out)),
     }
 }
@@ -134,24 +130,16 @@ pub fn out_dir(p: &Pipeline, out: Option<&Path>) -> std::path::PathBuf {
 }
 
 /// Takes the run lock of a published lake in `out` (waiting the
-/// pipeline's `lock_wait_s`), or prints why not and returns the exit code.
-/// Nothing is created in an `out` that holds no lake.
-pub fn lock_out(
-    p: &Pipeline,
-    out: &Path,
-    command: &str,
-) -> Result<crate::lake::lock::RunLock, i32> {
+/// pipeline's `lock_wait_s`). No lake is a usage error, a lock that is not
+/// had a failure. Nothing is created in an `out` that holds no lake.
+pub fn lock_out(p: &Pipeline, out: &Path) -> Result<crate::lake::lock::RunLock, CommandError> {
     let layout = crate::lake::Layout::new(out);
     if layout.current().is_none() {
-        eprintln!(
-            "zhenxing {command}: {} has no published lake; run `zhenxing run` first",
+        return Err(CommandError::usage(format!(
+            "{} has no published lake; run `zhenxing run` first",
             out.display()
-        );
-        return Err(crate::cmd::exit::USAGE);
+        )));
     }
     let wait = std::time::Duration::from_secs(p.lake.lock_wait_s);
-    crate::lake::lock::RunLock::acquire(&layout.lock(), wait).map_err(|e| {
-        eprintln!("zhenxing {command}: {e}");
-        crate::cmd::exit::FAILED
-    })
+    crate::lake::lock::RunLock::acquire(&layout.lock(), wait).map_err(CommandError::failed)
 }

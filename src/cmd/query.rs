@@ -7,7 +7,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use crate::analysis::indicators::Tables;
-use crate::cmd::exit;
+use crate::cmd::exit::{CommandError, Done, Outcome};
 
 use crate::cmd::args::Where;
 use std::path::PathBuf;
@@ -35,12 +35,12 @@ pub struct QueryArgs {
 }
 
 /// Registers the indicator tables next to the lake's.
-pub fn with_indicator_tables(t: &mut Tables, out: &Path) -> Result<(), String> {
+pub fn with_indicator_tables(t: &mut Tables, out: &Path) -> Result<(), crate::lake::LakeError> {
     let dir = crate::analysis::indicators::dir(out);
     for name in ["indicators", "income_effects"] {
         let path = dir.join(format!("{name}.parquet"));
         if path.is_file() {
-            let df = crate::lake::read_parquet(&path).map_err(|e| e.to_string())?;
+            let df = crate::lake::read_parquet(&path)?;
             t.frames.insert(name.to_string(), df);
         }
     }
@@ -85,23 +85,23 @@ pub fn csv_text(v: &AnyValue<'_>) -> String {
 }
 
 /// Writes a frame as CSV (RFC 4180 quoting, formula-like text escaped).
-pub fn write_csv(df: &DataFrame, w: &mut dyn Write) -> Result<(), String> {
+pub fn write_csv(df: &DataFrame, w: &mut dyn Write) -> Result<(), csv::Error> {
     let mut c = csv::Writer::from_writer(w);
     let names: Vec<String> = df
         .get_column_names()
         .iter()
         .map(|s| s.to_string())
         .collect();
-    c.write_record(&names).map_err(|e| e.to_string())?;
+    c.write_record(&names)?;
     let cols = df.columns();
     for i in 0..df.height() {
         let rec: Vec<String> = cols
             .iter()
             .map(|col| col.get(i).map(|v| csv_text(&v)).unwrap_or_default())
             .collect();
-        c.write_record(&rec).map_err(|e| e.to_string())?;
+        c.write_record(&rec)?;
     }
-    c.flush().map_err(|e| e.to_string())
+    Ok(c.flush()?)
 }
 
 /// Prints a frame as an aligned table (polars' formatting).
@@ -140,7 +140,7 @@ pub fn sql_error(sql: &str, message: &str) -> String {
 }
 
 /// `zhenxing query` with its flags.
-pub fn run(a: QueryArgs) -> i32 {
+pub fn run(a: QueryArgs) -> Outcome {
     query(
         &a.at.p.pipeline,
         a.at.out.as_deref(),
@@ -153,34 +153,26 @@ pub fn run(a: QueryArgs) -> i32 {
 }
 
 /// The lake's tables and the indicator tables, as the indicator SQL
-/// sees them with `--as-indicators`; what is missing is said, `Err` is the
-/// exit code.
-fn tables(p: &crate::config::Pipeline, out: &Path, as_indicators: bool) -> Result<Tables, i32> {
-    let mut t = match Tables::load(p, out, true) {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            eprintln!(
-                "zhenxing query: {} has no published lake; run `zhenxing run` first",
+/// sees them with `--as-indicators`. No lake is a usage error.
+fn tables(
+    p: &crate::config::Pipeline,
+    out: &Path,
+    as_indicators: bool,
+) -> Result<Tables, CommandError> {
+    let mut t = Tables::load(p, out, true)
+        .map_err(CommandError::failed)?
+        .ok_or_else(|| {
+            CommandError::usage(format!(
+                "{} has no published lake; run `zhenxing run` first",
                 out.display()
-            );
-            return Err(exit::USAGE);
-        }
-        Err(e) => {
-            eprintln!("zhenxing query: {e}");
-            return Err(exit::FAILED);
-        }
-    };
+            ))
+        })?;
     if as_indicators {
         let defs = super::load_definitions(p)?;
-        if let Err(e) = t.as_indicators_see(p, &defs.scope.kinds) {
-            eprintln!("zhenxing query: {e}");
-            return Err(exit::FAILED);
-        }
+        t.as_indicators_see(p, &defs.scope.kinds)
+            .map_err(CommandError::failed)?;
     }
-    if let Err(e) = with_indicator_tables(&mut t, out) {
-        eprintln!("zhenxing query: {e}");
-        return Err(exit::FAILED);
-    }
+    with_indicator_tables(&mut t, out).map_err(CommandError::failed)?;
     Ok(t)
 }
 
@@ -192,53 +184,34 @@ fn query(
     parquet: Option<&Path>,
     max_rows: usize,
     as_indicators: bool,
-) -> i32 {
-    let p = match super::load_pipeline(pipeline) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+) -> Outcome {
+    let p = super::load_pipeline(pipeline)?;
     let out = super::out_dir(&p, out);
-    let t = match tables(&p, &out, as_indicators) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
+    let t = tables(&p, &out, as_indicators)?;
     let mut ctx = t.context();
-    let mut df = match ctx.execute(sql).and_then(|lf| lf.collect()) {
-        Ok(df) => df,
-        Err(e) => {
-            eprintln!("zhenxing query: {}", sql_error(sql, &e.to_string()));
-            if e.to_string().contains("was not found") {
-                eprintln!(
-                    "tables: {}",
-                    t.frames.keys().cloned().collect::<Vec<_>>().join(", ")
-                );
-            }
-            return exit::USAGE;
+    let mut df = ctx.execute(sql).and_then(|lf| lf.collect()).map_err(|e| {
+        let mut said = sql_error(sql, &e.to_string());
+        if e.to_string().contains("was not found") {
+            let names: Vec<String> = t.frames.keys().cloned().collect();
+            said.push_str(&format!("\ntables: {}", names.join(", ")));
         }
-    };
+        CommandError::usage(said)
+    })?;
     // polars names COUNT(*) `len`; SQL users expect `count`
     let upper = sql.to_uppercase().split_whitespace().collect::<String>();
     if upper.contains("COUNT(*)") && !upper.contains("ASLEN") && df.column("count").is_err() {
         let _ = df.rename("len", "count".into());
     }
-    let written = match (parquet, csv) {
+    match (parquet, csv) {
         (Some(path), _) => {
             let meta = vec![("zhenxing.lake_version".to_string(), t.lake_version.clone())];
-            crate::lake::write_parquet(path, &mut df, meta, 65536)
-                .map(|()| println!("{} rows written to {}", df.height(), path.display()))
-                .map_err(|e| e.to_string())
+            crate::lake::write_parquet(path, &mut df, meta, 65536).map_err(CommandError::failed)?;
+            println!("{} rows written to {}", df.height(), path.display());
         }
-        (None, true) => write_csv(&df, &mut std::io::stdout().lock()),
-        (None, false) => {
-            print_table(&df, max_rows);
-            Ok(())
+        (None, true) => {
+            write_csv(&df, &mut std::io::stdout().lock()).map_err(CommandError::failed)?
         }
-    };
-    match written {
-        Ok(()) => exit::CLEAN,
-        Err(e) => {
-            eprintln!("zhenxing query: {e}");
-            exit::FAILED
-        }
+        (None, false) => print_table(&df, max_rows),
     }
+    Ok(Done::Clean)
 }

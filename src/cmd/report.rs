@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::cmd::exit;
+use crate::cmd::exit::{CommandError, Done, Outcome};
 
 use crate::cmd::args::Where;
 
@@ -18,61 +18,42 @@ pub struct ReportArgs {
 }
 
 /// `zhenxing report` with its flags.
-pub fn run(a: ReportArgs) -> i32 {
+pub fn run(a: ReportArgs) -> Outcome {
     report(&a.at.p.pipeline, a.at.out.as_deref(), a.period.as_deref())
 }
 
-fn report(pipeline: &Path, out: Option<&Path>, period: Option<&str>) -> i32 {
+fn report(pipeline: &Path, out: Option<&Path>, period: Option<&str>) -> Outcome {
     crate::progress::enable(true);
-    let (p, defs) = match super::load_with_definitions(pipeline) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
+    let (p, defs) = super::load_with_definitions(pipeline)?;
     let out = super::out_dir(&p, out);
     // a run publishing a new lake version meanwhile waits, or is waited for
-    let _lock = match super::lock_out(&p, &out, "report") {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let c = match crate::analysis::indicators::compute(&p, &defs, &out) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            eprintln!(
-                "zhenxing report: {} has no published lake; run `zhenxing run` first",
+    let _lock = super::lock_out(&p, &out)?;
+    let c = crate::analysis::indicators::compute(&p, &defs, &out)
+        .map_err(CommandError::failed)?
+        .ok_or_else(|| {
+            CommandError::usage(format!(
+                "{} has no published lake; run `zhenxing run` first",
                 out.display()
-            );
-            return exit::USAGE;
-        }
-        Err(e) => {
-            eprintln!("zhenxing report: {e}");
-            return exit::FAILED;
-        }
-    };
+            ))
+        })?;
     let t0 = std::time::Instant::now();
-    match crate::report::write_all(&p, &defs, &out, &c, period) {
-        Ok(dirs) if dirs.is_empty() => {
-            eprintln!("zhenxing report: no indicator has a yearly or monthly period yet");
-            exit::USAGE
-        }
-        Ok(dirs) => {
-            for d in dirs {
-                println!(
-                    "report written to {} (indicators {:.2} s, report {:.2} s, lake version {})",
-                    d.display(),
-                    c.seconds,
-                    t0.elapsed().as_secs_f64(),
-                    c.lake_version
-                );
-            }
-            exit::CLEAN
-        }
-        Err(e @ crate::report::ReportError::NoPeriod(..)) => {
-            eprintln!("zhenxing report: {e}");
-            exit::USAGE
-        }
-        Err(e) => {
-            eprintln!("zhenxing report: {e}");
-            exit::FAILED
-        }
+    let dirs = crate::report::write_all(&p, &defs, &out, &c, period).map_err(|e| match e {
+        crate::report::ReportError::NoPeriod(..) => CommandError::usage(e),
+        e => CommandError::failed(e),
+    })?;
+    if dirs.is_empty() {
+        return Err(CommandError::usage(
+            "no indicator has a yearly or monthly period yet",
+        ));
     }
+    for d in dirs {
+        println!(
+            "report written to {} (indicators {:.2} s, report {:.2} s, lake version {})",
+            d.display(),
+            c.seconds,
+            t0.elapsed().as_secs_f64(),
+            c.lake_version
+        );
+    }
+    Ok(Done::Clean)
 }

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::cmd::exit;
+use crate::cmd::exit::{self, CommandError, Done, Outcome};
 use crate::config::Pipeline;
 use crate::lake::nightly::{write_manifest, Manifest};
 use crate::lake::{self, Layout};
@@ -31,31 +31,11 @@ pub struct RollbackArgs {
 }
 
 /// `zhenxing rollback` with its flags.
-pub fn run(a: RollbackArgs) -> i32 {
-    rollback(
-        &a.at.p.pipeline,
-        a.at.out.as_deref(),
-        a.work.as_deref(),
-        a.to.as_deref(),
-    )
-}
-
-fn rollback(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, to: Option<&str>) -> i32 {
-    let mut p = match super::load_pipeline(pipeline) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let out = match super::resolve_out(&mut p, out, work, "rollback") {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    match roll_back(&p, &out, to) {
-        Ok(()) => exit::CLEAN,
-        Err(e) => {
-            eprintln!("zhenxing rollback{}", e.said());
-            e.exit_code()
-        }
-    }
+pub fn run(a: RollbackArgs) -> Outcome {
+    let mut p = super::load_pipeline(&a.at.p.pipeline)?;
+    let out = super::resolve_out(&mut p, a.at.out.as_deref(), a.work.as_deref())?;
+    roll_back(&p, &out, a.to.as_deref())?;
+    Ok(Done::Clean)
 }
 
 /// Why a rollback stopped: what was asked cannot be done (exit 2), or a
@@ -74,7 +54,8 @@ enum RollbackError {
     Version(String),
     /// The version was written with another pseudonym key.
     #[error(
-        "version {target} was written with pseudonym key {wanted} but the configured key ({origin}) is {have}; the next run would refuse that lake, so nothing was rolled back: restore that key first"
+        "版本 {target} 使用的假名化密钥（指纹 {wanted}）与当前配置的密钥（{origin}，指纹 {have}）不同，回滚后下次运行将无法继续；请先恢复该密钥。未回滚。\n\
+         version {target} was written with pseudonym key {wanted} but the configured key ({origin}) is {have}; the next run would refuse that lake, so nothing was rolled back: restore that key first"
     )]
     OtherKey {
         target: String,
@@ -101,29 +82,16 @@ enum RollbackError {
     },
 }
 
-impl RollbackError {
-    fn exit_code(&self) -> i32 {
-        match self {
+impl From<RollbackError> for CommandError {
+    /// What was asked cannot be done is a usage error (the lake did not
+    /// move); a step that failed is a failure, and says whether it moved.
+    fn from(e: RollbackError) -> CommandError {
+        match e {
             RollbackError::NoLake(_)
             | RollbackError::NotKept { .. }
             | RollbackError::NoOlder { .. }
-            | RollbackError::OtherKey { .. } => exit::USAGE,
-            _ => exit::FAILED,
-        }
-    }
-
-    /// The message after `zhenxing rollback`: a refused key in Chinese too.
-    fn said(&self) -> String {
-        match self {
-            RollbackError::OtherKey {
-                target,
-                wanted,
-                origin,
-                have,
-            } => format!(
-                "：版本 {target} 使用的假名化密钥（指纹 {wanted}）与当前配置的密钥（{origin}，指纹 {have}）不同，回滚后下次运行将无法继续；请先恢复该密钥。未回滚。\nzhenxing rollback: {self}"
-            ),
-            _ => format!(": {self}"),
+            | RollbackError::OtherKey { .. } => CommandError::usage(e),
+            _ => CommandError::failed(e),
         }
     }
 }
@@ -298,7 +266,10 @@ fn follow_indicators(
 ) -> Result<(), RollbackError> {
     let recomputed = super::load_definitions(p)
         .map_err(|_| "the indicator definitions do not load".to_string())
-        .and_then(|defs| super::indicators::stage_unless_current(p, &defs, out, Lang::En));
+        .and_then(|defs| {
+            super::indicators::stage_unless_current(p, &defs, out, Lang::En)
+                .map_err(|e| crate::cmd::exit::chain(&e))
+        });
     match recomputed {
         Ok(Some(line)) => {
             println!("{line}");

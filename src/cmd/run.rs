@@ -8,8 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cmd::exit;
-use crate::lake::nightly::{Manifest, ManifestFile, Options, RunError};
+use crate::cmd::exit::{self, CommandError, Done, Outcome};
+use crate::fsio::At;
+use crate::lake::nightly::{Manifest, ManifestFile, Options};
 use crate::validate::issue::{Lang, Severity};
 use crate::validate::FileResult;
 
@@ -81,7 +82,7 @@ pub fn summary_line(res: &FileResult, lang: Lang) -> String {
             .issues
             .iter()
             .find(|i| i.severity() == Severity::FileError)
-            .map(|i| i.code())
+            .map(|i| i.code().as_str())
             .unwrap_or_default();
         return match lang {
             Lang::Zh => format!("{status} {code}  文件未使用（原因见上）"),
@@ -133,11 +134,10 @@ impl RunArgs {
     }
 }
 
-pub fn run(opts: RunArgs) -> i32 {
-    let prep = match prepare(&opts) {
-        Ok(prep) => prep,
-        Err(code) => return code,
-    };
+/// `zhenxing run` with its flags: the night's stages, then the closing
+/// paragraph; the outcome is the run's exit code.
+pub fn run(opts: RunArgs) -> Outcome {
+    let prep = prepare(&opts)?;
     let start = std::time::Instant::now();
     if opts.log_json() {
         // one JSON object per line on stderr; a second init (tests) is harmless
@@ -152,10 +152,7 @@ pub fn run(opts: RunArgs) -> i32 {
     if let Some(l) = &lineage {
         said(l.start());
     }
-    let m = match publish(&prep, &opts, lineage.as_ref()) {
-        Ok(m) => m,
-        Err(code) => return code,
-    };
+    let m = publish(&prep, &opts, lineage.as_ref())?;
     file_lines(&m, &opts);
     let ingest_secs = start.elapsed().as_secs_f64();
     // the ingest's own peak, before the indicator stage adds its frames
@@ -169,10 +166,7 @@ pub fn run(opts: RunArgs) -> i32 {
         .feedback
         .then(|| feedback_stage(&prep, &m, opts.lang(), &mut exit_code));
     let secs = start.elapsed().as_secs_f64();
-    let mut para = match opts.lang() {
-        Lang::Zh => summary_paragraph_zh(&m, &prep.out, ingest_secs, own, readers),
-        Lang::En => summary_paragraph(&m, &prep.out, ingest_secs, own, readers),
-    };
+    let mut para = summary_paragraph(&m, &prep.out, (ingest_secs, own, readers), opts.lang());
     if let Some(line) = feedback_line {
         para = format!("{para}\n{line}");
     }
@@ -199,7 +193,7 @@ pub fn run(opts: RunArgs) -> i32 {
         );
     }
     println!("{para}");
-    exit_code
+    Ok(Done::of_code(exit_code))
 }
 
 /// A lineage event that cannot be written is said, and the run goes on.
@@ -212,20 +206,20 @@ fn said(r: Result<(), String>) {
 /// Prepare: the pipeline with `--registry`, the output folder, an inbox
 /// and registry that exist, and the indicator definitions, all checked
 /// before any file is read (a problem is a usage error, exit 2).
-fn prepare(opts: &RunArgs) -> Result<Prepared, i32> {
+fn prepare(opts: &RunArgs) -> Result<Prepared, CommandError> {
     let mut p = super::load_pipeline(&opts.p.pipeline)?;
     if let Some(r) = &opts.registry {
         p.registry = r.clone();
     }
-    let out = super::resolve_out(&mut p, opts.out.as_deref(), opts.work.as_deref(), "run")?;
+    let out = super::resolve_out(&mut p, opts.out.as_deref(), opts.work.as_deref())?;
     let inbox = opts.inbox.clone().unwrap_or_else(|| p.inbox.clone());
     if !inbox.is_dir() {
-        eprintln!("inbox {} is not a folder", inbox.display());
-        return Err(exit::USAGE);
+        let e = format!("inbox {} is not a folder", inbox.display());
+        return Err(CommandError::usage(e));
     }
     if !p.registry.is_file() {
-        eprintln!("registry file {} does not exist", p.registry.display());
-        return Err(exit::USAGE);
+        let e = format!("registry file {} does not exist", p.registry.display());
+        return Err(CommandError::usage(e));
     }
     let defs = super::load_definitions(&p)?;
     // bars on a terminal, never with --quiet or JSON logs (nor in cron)
@@ -255,27 +249,30 @@ fn prepare(opts: &RunArgs) -> Result<Prepared, i32> {
 }
 
 /// Publish: the nightly run proper (list, ingest, build, publish,
-/// manifest). A refusal or failure is said (on stderr, as a JSON event
-/// and to lineage) and is the exit code.
+/// manifest). A refusal is a usage error, a failure a failed run; either
+/// goes to lineage, and with JSON logs it is said as a JSON event.
 fn publish(
     prep: &Prepared,
     opts: &RunArgs,
     lineage: Option<&crate::lake::lineage::Lineage>,
-) -> Result<Manifest, i32> {
+) -> Result<Manifest, CommandError> {
     crate::lake::nightly::run(&prep.p, &prep.nopts).map_err(|e| {
-        let (code, outcome, text) = match &e {
-            RunError::Config(e) => (exit::USAGE, "refused", format!("zhenxing run: {e}")),
-            RunError::Failed(e) => (exit::FAILED, "failed", format!("zhenxing run failed: {e}")),
-        };
+        let refused = e.is_refusal();
+        let outcome = if refused { "refused" } else { "failed" };
+        let text = format!("zhenxing run: {}", exit::chain(&e));
         if let Some(l) = lineage {
             said(l.fail(&text));
         }
+        let e = match refused {
+            true => CommandError::usage(e),
+            false => CommandError::failed(e),
+        };
         if opts.log_json() {
-            tracing::error!(event = "run", outcome, exit_code = code, "{text}");
-        } else {
-            eprintln!("{text}");
+            let exit_code = e.exit_code();
+            tracing::error!(event = "run", outcome, exit_code, "{text}");
+            return e.said();
         }
-        code
+        e
     })
 }
 
@@ -335,6 +332,7 @@ fn indicator_stage(prep: &Prepared, opts: &RunArgs, exit_code: &mut i32) -> Opti
         Ok(line) => line,
         Err(e) => {
             *exit_code = exit::FAILED;
+            let e = exit::chain(&e);
             Some(match opts.lang() {
                 Lang::Zh => format!("指标计算失败（湖已发布）：{e}"),
                 Lang::En => format!("indicators FAILED (the lake is published): {e}"),
@@ -379,6 +377,7 @@ fn feedback_stage(prep: &Prepared, m: &Manifest, lang: Lang, exit_code: &mut i32
         }
         Err(e) => {
             *exit_code = exit::FAILED;
+            let e = exit::chain(&e);
             format!("feedback FAILED (the lake is published): {e}")
         }
     }
@@ -400,11 +399,10 @@ fn feedback(
     out: &std::path::Path,
     iso: &crate::worker::Isolation,
     wait: std::time::Duration,
-) -> Result<Option<(usize, Vec<String>)>, String> {
+) -> Result<Option<(usize, Vec<String>)>, FeedbackError> {
     use crate::lake::FileStatus;
     let layout = crate::lake::Layout::new(out);
-    let _lock =
-        crate::lake::lock::RunLock::acquire(&layout.lock(), wait).map_err(|e| e.to_string())?;
+    let _lock = crate::lake::lock::RunLock::acquire(&layout.lock(), wait)?;
     if layout.current() != m.version {
         return Ok(None);
     }
@@ -446,12 +444,10 @@ fn write_copies(
     out: &std::path::Path,
     iso: &crate::worker::Isolation,
     fresh: &std::path::Path,
-) -> Result<(usize, Vec<String>), String> {
+) -> Result<(usize, Vec<String>), FeedbackError> {
     use std::collections::{HashMap, HashSet};
-    std::fs::create_dir_all(fresh).map_err(|e| format!("{}: {e}", fresh.display()))?;
-    let registry = crate::validate::load_registry(p, iso.clone())
-        .map(|(r, _)| r)
-        .map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(fresh).at(fresh)?;
+    let (registry, _) = crate::validate::load_registry(p, iso.clone())?;
     let engine = crate::validate::Engine::new(p, Some(&registry), iso.clone());
     let mut previous = super::PreviousValues::new(p, out);
     let mut taken: HashMap<std::path::PathBuf, HashSet<String>> = HashMap::new();
@@ -484,18 +480,34 @@ fn write_copies(
     Ok((n, failed))
 }
 
+/// Why the feedback folder could not be made (the lake is published).
+#[derive(Debug, thiserror::Error)]
+enum FeedbackError {
+    #[error(transparent)]
+    Lock(#[from] crate::lake::lock::LockError),
+    #[error(transparent)]
+    Folder(#[from] crate::fsio::PathError),
+    #[error(transparent)]
+    Registry(#[from] crate::validate::RegistryError),
+}
+
 /// Puts `fresh` in place of `OUT/feedback`: the last folder is moved
 /// aside, the new one renamed in, the old one removed.
-fn swap_in(fresh: &std::path::Path, out: &std::path::Path, run_id: &str) -> Result<(), String> {
+fn swap_in(
+    fresh: &std::path::Path,
+    out: &std::path::Path,
+    run_id: &str,
+) -> Result<(), FeedbackError> {
     let dir = out.join("feedback");
     let old = out.join(format!("feedback.old-{run_id}"));
     if dir.exists() {
-        std::fs::rename(&dir, &old).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::rename(&dir, &old).at(&dir)?;
     }
-    std::fs::rename(fresh, &dir).map_err(|e| {
+    let moved = std::fs::rename(fresh, &dir).at(&dir);
+    if moved.is_err() {
         let _ = std::fs::rename(&old, &dir);
-        format!("{}: {e}", dir.display())
-    })?;
+    }
+    moved?;
     let _ = std::fs::remove_dir_all(&old);
     let _ = crate::fsio::sync_dir(out);
     Ok(())
@@ -554,123 +566,121 @@ fn lake_rows(m: &Manifest) -> Vec<String> {
         .collect()
 }
 
-/// The closing paragraph in Chinese (`--lang zh`), with the same figures
-/// as [`summary_paragraph`].
-fn summary_paragraph_zh(m: &Manifest, out: &Path, secs: f64, own: u64, readers: u64) -> String {
-    let what = match (m.outcome, m.version.as_deref().unwrap_or("-")) {
-        (crate::lake::manifest::Outcome::Unchanged, v) => {
-            format!("收件箱没有新内容：未读取任何文件，数据湖（{v}）未变")
-        }
-        (_, v) => format!("已发布数据湖版本 {v}（{}）", out.join("lake").display()),
-    };
+/// The closing paragraph a cron mail shows, in one language: the figures
+/// are gathered once, and each sentence is written beside its
+/// translation.
+fn summary_paragraph(m: &Manifest, out: &Path, figures: (f64, u64, u64), lang: Lang) -> String {
+    let t = |zh: &'static str, en: &'static str| if lang == Lang::Zh { zh } else { en };
     let st = &m.superseded_totals;
-    let superseded_rows = if st.read > 0 {
-        format!(
-            "（被更正文件替代、不在数据湖中的：读取 {} 行，退回 {}）",
-            st.read, st.rejected
-        )
-    } else {
-        String::new()
+    let mut vars = paragraph_figures(m, out, figures, lang);
+    let what = match m.outcome {
+        crate::lake::manifest::Outcome::Unchanged => t(
+            "收件箱没有新内容：未读取任何文件，数据湖（{version}）未变",
+            "nothing new in the inbox: no file was read and the lake ({version}) is unchanged",
+        ),
+        _ => t(
+            "已发布数据湖版本 {version}（{lake}）",
+            "published lake version {version} at {lake}",
+        ),
     };
-    let found = if m.new_files_failed + m.new_files_with_rejects > 0 {
-        format!(
-            "本次发现 {} 个文件无法使用、{} 个文件有退回行",
-            m.new_files_failed, m.new_files_with_rejects
-        )
-    } else {
-        "本次没有新的退回".to_string()
+    let superseded_rows = match st.read {
+        0 => "",
+        _ => t(
+            "（被更正文件替代、不在数据湖中的：读取 {st_read} 行，退回 {st_rejected}）",
+            " (superseded files, not in the lake: rows read {st_read}, rejected {st_rejected})",
+        ),
     };
-    let rows = lake_rows(m);
-    let delta = if m.delta.is_empty() {
-        String::new()
-    } else {
-        let v: Vec<String> = m.delta.iter().map(|(t, v)| format!("{t} v{v}")).collect();
-        format!("Delta 表版本：{}。", v.join("，"))
+    let delta = match m.delta.is_empty() {
+        true => "",
+        false => t("Delta 表版本：{delta}。", " Delta table versions: {delta}."),
     };
-    format!(
-        "zhenxing run {}：{what}。输入文件 {} 个（本次读取 {}；现行 {}，被更正替代 {}，无法使用 {}，有退回行 {}）；\
-         读取 {} 行 = 接收 {} + 退回 {} + 非数据 {}{superseded_rows}；提示 {} 条。数据湖行数：{}。{delta}\
-         已从收件箱移除 {} 个。用时 {:.1} 秒，内存峰值 {} MiB（最大读取进程 {} MiB）。运行记录：{}。{found}：退出码 {}。",
-        m.run_id,
-        m.files.len(),
-        m.files_read_this_run,
-        files_with(m, crate::lake::FileStatus::Current),
-        files_with(m, crate::lake::FileStatus::Superseded),
-        m.files_failed,
-        m.files_with_rejects,
-        m.totals.read,
-        m.totals.accepted,
-        m.totals.rejected,
-        m.totals.non_data,
-        m.warnings,
-        if rows.is_empty() { "无".to_string() } else { rows.join("，") },
-        m.removed.len(),
-        secs,
-        own,
-        readers,
-        out.join("runs").join(format!("{}.json", m.run_id)).display(),
-        m.exit_code
-    )
+    let found = match m.new_files_failed + m.new_files_with_rejects {
+        0 => t("本次没有新的退回", "this run found nothing new to reject"),
+        _ => t(
+            "本次发现 {new_failed} 个文件无法使用、{new_rejects} 个文件有退回行",
+            "this run found {new_failed} failed file(s) and {new_rejects} file(s) with rejected rows",
+        ),
+    };
+    let parts = [
+        ("what", what),
+        ("superseded_rows", superseded_rows),
+        ("delta_line", delta),
+        ("found", found),
+    ]
+    .map(|(k, v)| (k, crate::text::fill(v, &vars)));
+    vars.extend(parts);
+    let whole = t(
+        "zhenxing run {run}：{what}。输入文件 {files} 个（本次读取 {read_now}；现行 {current}，被更正替代 {superseded}，\
+         无法使用 {failed}，有退回行 {with_rejects}）；读取 {read} 行 = 接收 {accepted} + 退回 {rejected} + 非数据 {non_data}\
+         {superseded_rows}；提示 {warnings} 条。数据湖行数：{rows}。{delta_line}已从收件箱移除 {removed} 个。\
+         用时 {secs} 秒，内存峰值 {own} MiB（最大读取进程 {readers} MiB）。运行记录：{manifest}。{found}：退出码 {exit}。",
+        "zhenxing run {run}: {what}. {files} input files ({read_now} read this run; {current} current, \
+         {superseded} superseded, {failed} failed, {with_rejects} with rejected rows); rows read {read} = \
+         accepted {accepted} + rejected {rejected} + non-data {non_data}{superseded_rows}; {warnings} warnings. \
+         Lake rows: {rows}.{delta_line} Removed from the inbox: {removed}. {secs} s, peak memory {own} MiB \
+         (largest reader {readers} MiB). Manifest: {manifest}. {found}: exit {exit}.",
+    );
+    crate::text::fill(whole, &vars)
 }
 
-fn summary_paragraph(m: &Manifest, out: &Path, secs: f64, own: u64, readers: u64) -> String {
-    let current = files_with(m, crate::lake::FileStatus::Current);
-    let superseded = files_with(m, crate::lake::FileStatus::Superseded);
-    let what = match m.outcome {
-        crate::lake::manifest::Outcome::Unchanged => format!(
-            "nothing new in the inbox: no file was read and the lake ({}) is unchanged",
-            m.version.as_deref().unwrap_or("-")
-        ),
-        _ => format!(
-            "published lake version {} at {}",
-            m.version.as_deref().unwrap_or("-"),
-            out.join("lake").display()
-        ),
-    };
+/// The figures the closing paragraph names, by name, as `lang` writes
+/// them (lists joined with ， or a comma).
+fn paragraph_figures(
+    m: &Manifest,
+    out: &Path,
+    (secs, own, readers): (f64, u64, u64),
+    lang: Lang,
+) -> Vec<(&'static str, String)> {
+    use crate::lake::FileStatus;
+    let t = |zh: &'static str, en: &'static str| if lang == Lang::Zh { zh } else { en };
+    let list = |v: Vec<String>| v.join(t("，", ", "));
     let rows = lake_rows(m);
-    let delta = if m.delta.is_empty() {
-        String::new()
-    } else {
-        let v: Vec<String> = m.delta.iter().map(|(t, v)| format!("{t} v{v}")).collect();
-        format!(" Delta table versions: {}.", v.join(", "))
-    };
     let st = &m.superseded_totals;
-    let superseded_rows = if st.read > 0 {
-        format!(
-            " (superseded files, not in the lake: rows read {}, rejected {})",
-            st.read, st.rejected
-        )
-    } else {
-        String::new()
-    };
-    let found = if m.new_files_failed + m.new_files_with_rejects > 0 {
-        format!(
-            "this run found {} failed file(s) and {} file(s) with rejected rows",
-            m.new_files_failed, m.new_files_with_rejects
-        )
-    } else {
-        "this run found nothing new to reject".to_string()
-    };
-    format!(
-        "zhenxing run {}: {what}. {} input files ({} read this run; {current} current, {superseded} superseded, {} failed, {} with rejected rows); \
-         rows read {} = accepted {} + rejected {} + non-data {}{superseded_rows}; {} warnings. Lake rows: {}.{delta} \
-         Removed from the inbox: {}. {:.1} s, peak memory {} MiB (largest reader {} MiB). Manifest: {}. {found}: exit {}.",
-        m.run_id,
-        m.files.len(),
-        m.files_read_this_run,
-        m.files_failed,
-        m.files_with_rejects,
-        m.totals.read,
-        m.totals.accepted,
-        m.totals.rejected,
-        m.totals.non_data,
-        m.warnings,
-        if rows.is_empty() { "none".to_string() } else { rows.join(", ") },
-        m.removed.len(),
-        secs,
-        own,
-        readers,
-        out.join("runs").join(format!("{}.json", m.run_id)).display(),
-        m.exit_code
-    )
+    vec![
+        ("run", m.run_id.clone()),
+        ("version", m.version.as_deref().unwrap_or("-").to_string()),
+        ("lake", out.join("lake").display().to_string()),
+        ("files", m.files.len().to_string()),
+        ("read_now", m.files_read_this_run.to_string()),
+        ("current", files_with(m, FileStatus::Current).to_string()),
+        (
+            "superseded",
+            files_with(m, FileStatus::Superseded).to_string(),
+        ),
+        ("failed", m.files_failed.to_string()),
+        ("with_rejects", m.files_with_rejects.to_string()),
+        ("read", m.totals.read.to_string()),
+        ("accepted", m.totals.accepted.to_string()),
+        ("rejected", m.totals.rejected.to_string()),
+        ("non_data", m.totals.non_data.to_string()),
+        ("st_read", st.read.to_string()),
+        ("st_rejected", st.rejected.to_string()),
+        ("warnings", m.warnings.to_string()),
+        (
+            "rows",
+            if rows.is_empty() {
+                t("无", "none").to_string()
+            } else {
+                list(rows)
+            },
+        ),
+        (
+            "delta",
+            list(m.delta.iter().map(|(t, v)| format!("{t} v{v}")).collect()),
+        ),
+        ("removed", m.removed.len().to_string()),
+        ("secs", format!("{secs:.1}")),
+        ("own", own.to_string()),
+        ("readers", readers.to_string()),
+        (
+            "manifest",
+            out.join("runs")
+                .join(format!("{}.json", m.run_id))
+                .display()
+                .to_string(),
+        ),
+        ("new_failed", m.new_files_failed.to_string()),
+        ("new_rejects", m.new_files_with_rejects.to_string()),
+        ("exit", m.exit_code.to_string()),
+    ]
 }

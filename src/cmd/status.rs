@@ -12,7 +12,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use crate::cmd::exit;
+use crate::cmd::exit::{CommandError, Done, Outcome};
 use crate::lake::submissions::{cells, standing, Cell};
 use crate::lake::Layout;
 
@@ -89,7 +89,7 @@ pub struct StatusOptions {
 }
 
 /// `zhenxing status` with its flags.
-pub fn run(a: StatusArgs) -> i32 {
+pub fn run(a: StatusArgs) -> Outcome {
     let view = if a.headers {
         View::Headers
     } else if a.scorecard {
@@ -109,7 +109,7 @@ pub fn run(a: StatusArgs) -> i32 {
     status(&a.at.p.pipeline, a.at.out.as_deref(), a.work.as_deref(), o)
 }
 
-fn status(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOptions) -> i32 {
+fn status(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOptions) -> Outcome {
     let StatusOptions {
         as_of,
         json,
@@ -117,24 +117,17 @@ fn status(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOpt
         view,
         county,
     } = o;
-    let mut p = match super::load_pipeline(pipeline) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let out = match super::resolve_out(&mut p, out, work, "status") {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+    let mut p = super::load_pipeline(pipeline)?;
+    let out = super::resolve_out(&mut p, out, work)?;
     let layout = Layout::new(&out);
     let as_of = as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
     if let Some(c) = &county {
         let known = crate::lake::submissions::counties(&layout);
         if !known.contains(c) {
-            eprintln!(
-                "zhenxing status: no county {c} in the registry of the published lake; counties: {}",
+            return Err(CommandError::usage(format!(
+                "no county {c} in the registry of the published lake; counties: {}",
                 known.join(", ")
-            );
-            return exit::USAGE;
+            )));
         }
     }
     match view {
@@ -151,7 +144,7 @@ fn status(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, o: StatusOpt
             } else {
                 o.print();
             }
-            exit::CLEAN
+            Ok(Done::Clean)
         }
     }
 }

@@ -5,7 +5,7 @@
 //! `--household-sheet-rows N` also one large household-income sheet for
 //! benchmarks (`DIR/big/`). See [`crate::synth`].
 
-use super::exit;
+use crate::cmd::exit::{CommandError, Done, Outcome};
 use crate::synth::SynthOptions;
 
 use crate::cmd::args::PipelineArg;
@@ -33,7 +33,8 @@ pub struct SynthArgs {
     pub household_sheet_rows: Option<usize>,
 }
 
-pub fn run(a: SynthArgs) -> i32 {
+/// `zhenxing synth` with its flags.
+pub fn run(a: SynthArgs) -> Outcome {
     let o = SynthOptions {
         pipeline: a.p.pipeline,
         scale: a.scale,
@@ -43,18 +44,8 @@ pub fn run(a: SynthArgs) -> i32 {
         to: a.to_year,
         household_sheet_rows: a.household_sheet_rows,
     };
-    let pipeline = match super::load_pipeline(&o.pipeline) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    match crate::synth::run(&o, &pipeline) {
-        Ok(summary) => {
-            println!("{summary}");
-            exit::CLEAN
-        }
-        Err(e) => {
-            eprintln!("synth failed: {e:#}");
-            exit::FAILED
-        }
-    }
+    let pipeline = super::load_pipeline(&o.pipeline)?;
+    let summary = crate::synth::run(&o, &pipeline).map_err(CommandError::failed)?;
+    println!("{summary}");
+    Ok(Done::Clean)
 }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::cmd::exit;
+use crate::cmd::exit::{CommandError, Done, Outcome};
 
 use crate::cmd::args::PipelineArg;
 
@@ -39,51 +39,31 @@ pub struct TemplateArgs {
     pub contact: Option<String>,
 }
 
-pub fn run(o: TemplateArgs) -> i32 {
-    let mut p = match super::load_pipeline(&o.p.pipeline) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+/// `zhenxing template` with its flags.
+pub fn run(o: TemplateArgs) -> Outcome {
+    let mut p = super::load_pipeline(&o.p.pipeline)?;
     if let Some(r) = &o.registry {
         p.registry = r.clone();
     }
-    let sources = match chosen(&p, &o) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("zhenxing template: {e}");
-            return exit::USAGE;
-        }
-    };
-    let registry = match crate::validate::load_registry(&p, super::isolation(&p, true)) {
-        Ok((r, _)) => r,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::USAGE;
-        }
-    };
+    let sources = chosen(&p, &o).map_err(CommandError::usage)?;
+    let (registry, _) = crate::validate::load_registry(&p, super::isolation(&p, true))
+        .map_err(CommandError::usage)?;
     let counties = match &o.county {
         Some(c) if registry.counties().contains(c) => vec![c.clone()],
         Some(c) => {
-            eprintln!(
-                "zhenxing template: no county {c} in the registry; counties: {}",
+            return Err(CommandError::usage(format!(
+                "no county {c} in the registry; counties: {}",
                 registry.counties().join(", ")
-            );
-            return exit::USAGE;
+            )))
         }
         None => registry.counties(),
     };
     let mut n = 0;
     for c in &counties {
-        match county_forms(&p, &o, &sources, &registry, c) {
-            Ok(k) => n += k,
-            Err(e) => {
-                eprintln!("{e}");
-                return exit::FAILED;
-            }
-        }
+        n += county_forms(&p, &o, &sources, &registry, c).map_err(CommandError::failed)?;
     }
     eprintln!("{n} form(s) written to {}", o.out.display());
-    exit::CLEAN
+    Ok(Done::Clean)
 }
 
 /// The templates asked for (`--all`: every one but the registry's) and a
@@ -129,7 +109,7 @@ fn county_forms(
     sources: &[&crate::config::Source],
     registry: &crate::validate::registry::Registry,
     county: &str,
-) -> Result<usize, String> {
+) -> Result<usize, crate::report::ReportError> {
     let today = chrono::Local::now().date_naive();
     let mut packed = Vec::new();
     for src in sources {
@@ -137,8 +117,7 @@ fn county_forms(
             Some(per) => crate::report::form::period_for(src, per),
             None => crate::report::form::next_period(src, today, p.lake.due_days),
         };
-        let path = crate::report::form::write(p, src, registry, county, &period, &o.out)
-            .map_err(|e| e.to_string())?;
+        let path = crate::report::form::write(p, src, registry, county, &period, &o.out)?;
         println!("{}", path.display());
         packed.push(crate::report::form::Packed {
             path,
@@ -147,8 +126,7 @@ fn county_forms(
         });
     }
     if o.zip {
-        let path = crate::report::form::pack(p, county, &packed, o.contact.as_deref(), &o.out)
-            .map_err(|e| e.to_string())?;
+        let path = crate::report::form::pack(p, county, &packed, o.contact.as_deref(), &o.out)?;
         println!("{}", path.display());
     }
     Ok(packed.len())

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::cmd::exit;
+use crate::cmd::exit::{CommandError, Done, Outcome};
 use crate::validate::issue::{Lang, Severity};
 use crate::validate::{load_registry, Counts, Engine, FileResult};
 
@@ -150,7 +150,7 @@ pub fn file_json(res: &FileResult) -> FileJson {
                     Severity::Reject => "reject",
                     Severity::Warning => "warning",
                 },
-                code: i.code(),
+                code: i.code().to_string(),
                 cell: i.cell_ref(),
                 field: i.field.clone(),
                 raw: i.raw.clone(),
@@ -161,29 +161,23 @@ pub fn file_json(res: &FileResult) -> FileJson {
     }
 }
 
-pub fn run(opts: ValidateArgs) -> i32 {
+/// `zhenxing validate` with its flags: rejected rows or a failed file
+/// are [`Done::Rejects`], an annotated copy that could not be written a
+/// stage that failed.
+pub fn run(opts: ValidateArgs) -> Outcome {
     let lang: Lang = opts.lang.into();
-    let mut p = match super::load_pipeline(&opts.p.pipeline) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let mut p = super::load_pipeline(&opts.p.pipeline)?;
     if let Some(r) = &opts.registry {
         p.registry = r.clone();
     }
-    for f in &opts.files {
-        if !f.is_file() {
-            eprintln!("{}: no such file", f.display());
-            return exit::USAGE;
-        }
+    if let Some(f) = opts.files.iter().find(|f| !f.is_file()) {
+        return Err(CommandError::usage(format!(
+            "{}: no such file",
+            f.display()
+        )));
     }
     let iso = super::isolation(&p, true);
-    let registry = match load_registry(&p, iso.clone()) {
-        Ok((r, _)) => r,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::USAGE;
-        }
-    };
+    let (registry, _) = load_registry(&p, iso.clone()).map_err(CommandError::usage)?;
     let engine = Engine::new(&p, Some(&registry), iso);
     let mut any_bad = false;
     let mut docs = Vec::new();
@@ -209,19 +203,12 @@ pub fn run(opts: ValidateArgs) -> i32 {
         }
     }
     if opts.json {
-        match serde_json::to_string_pretty(&docs) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("cannot encode JSON: {e}");
-                return exit::FAILED;
-            }
-        }
+        let s = serde_json::to_string_pretty(&docs).map_err(CommandError::failed)?;
+        println!("{s}");
     }
-    if copy_failed {
-        exit::FAILED
-    } else if any_bad {
-        exit::REJECTS
-    } else {
-        exit::CLEAN
-    }
+    Ok(match (copy_failed, any_bad) {
+        (true, _) => Done::StageFailed,
+        (false, true) => Done::Rejects,
+        (false, false) => Done::Clean,
+    })
 }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::Lang;
 use crate::lake::{FileStatus, Layout};
 use crate::validate::HeaderRecord;
 
@@ -50,52 +51,51 @@ pub enum Change {
 }
 
 impl Change {
-    /// One line in Chinese, for the county officer and the report.
-    pub fn zh(&self) -> String {
-        match self {
+    /// One line in the given language: Chinese for the county officer
+    /// and the report, English for `status`.
+    pub fn line(&self, lang: Lang) -> String {
+        let t = |zh: &'static str, en: &'static str| if lang == Lang::Zh { zh } else { en };
+        let (text, vars) = match self {
             Change::NewSpelling {
                 field,
                 label,
                 official,
                 before,
-            } => format!(
-                "字段 {field} 的表头改为“{label}”（{}；之前为 {}）",
-                if *official {
-                    "模板表头"
-                } else {
-                    "按表头变体识别"
-                },
-                quoted(before)
+            } => (
+                t(
+                    "字段 {field} 的表头改为“{label}”（{how}；之前为 {before}）",
+                    "{field}: now headed \"{label}\" ({how}; before: {before})",
+                ),
+                vec![
+                    ("field", field.clone()),
+                    ("label", label.clone()),
+                    (
+                        "how",
+                        match official {
+                            true => t("模板表头", "the template's header"),
+                            false => t("按表头变体识别", "matched through a variant"),
+                        }
+                        .to_string(),
+                    ),
+                    ("before", quoted(before)),
+                ],
             ),
-            Change::NewUnknown { label } => format!("新增未知列“{label}”（未读入）"),
-            Change::Gone { field, label } => {
-                format!("字段 {field} 的列不见了（之前为“{label}”）")
-            }
-        }
-    }
-
-    /// One line in English, for `status`.
-    pub fn en(&self) -> String {
-        match self {
-            Change::NewSpelling {
-                field,
-                label,
-                official,
-                before,
-            } => format!(
-                "{field}: now headed \"{label}\" ({}; before: {})",
-                if *official {
-                    "the template's header"
-                } else {
-                    "matched through a variant"
-                },
-                quoted(before)
+            Change::NewUnknown { label } => (
+                t(
+                    "新增未知列“{label}”（未读入）",
+                    "new unknown column \"{label}\" (not read)",
+                ),
+                vec![("label", label.clone())],
             ),
-            Change::NewUnknown { label } => format!("new unknown column \"{label}\" (not read)"),
-            Change::Gone { field, label } => {
-                format!("{field}: the column is gone (was \"{label}\")")
-            }
-        }
+            Change::Gone { field, label } => (
+                t(
+                    "字段 {field} 的列不见了（之前为“{label}”）",
+                    "{field}: the column is gone (was \"{label}\")",
+                ),
+                vec![("field", field.clone()), ("label", label.clone())],
+            ),
+        };
+        crate::text::fill(text, &vars)
     }
 }
 

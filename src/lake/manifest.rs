@@ -234,7 +234,7 @@ pub(super) fn now() -> String {
 
 pub(super) fn note(i: &crate::validate::issue::Issue) -> IssueNote {
     IssueNote {
-        code: i.problem.code(),
+        code: i.problem.code().to_string(),
         cell: i.cell_ref(),
         message_zh: i.message(Lang::Zh),
         message_en: i.message(Lang::En),

@@ -45,14 +45,49 @@ pub struct Options {
     pub exit_codes: ExitCodes,
 }
 
+/// Why a night stopped before it published. A refusal (the key) is a
+/// usage error: nothing was read or written; the others are failures,
+/// and the previous version stays published.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// Usage or configuration: nothing was read or written (exit 2).
-    #[error("{0}")]
-    Config(String),
-    /// The run failed; the previous version stays published (exit 3).
-    #[error("{0}")]
-    Failed(String),
+    /// The output folder cannot be made.
+    #[error("cannot create {}", path.display())]
+    Out {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another run holds the lake, or the lock file cannot be opened.
+    #[error(transparent)]
+    Lock(#[from] crate::lake::lock::LockError),
+    /// The published version's record cannot be read.
+    #[error("the published version cannot be read")]
+    Published(#[source] LakeError),
+    /// The pseudonym key cannot be had (refused).
+    #[error(transparent)]
+    Key(#[from] crate::lake::privacy::KeyError),
+    /// The configured key is not the one the lake was written with
+    /// (refused).
+    #[error(
+        "the pseudonym key from {origin} (fingerprint {have}) is not the key the lake was written with ({wanted}); \
+         restore that key — a different key would break every join with earlier data"
+    )]
+    OtherKey {
+        origin: String,
+        have: String,
+        wanted: String,
+    },
+    /// A stage of the night failed; nothing was published.
+    #[error("{0}; nothing was published, the lake still shows the previous version")]
+    NotPublished(#[source] LakeError),
+}
+
+impl RunError {
+    /// A refusal before anything was read (a usage or configuration
+    /// error), rather than a failure on the way.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, RunError::Key(_) | RunError::OtherKey { .. })
+    }
 }
 
 struct Input {
@@ -94,19 +129,17 @@ fn fault(point: &str) -> Result<(), LakeError> {
 pub fn run(p: &Pipeline, opts: &Options) -> Result<Manifest, RunError> {
     crate::worker::stage_trace("run started");
     let layout = Layout::new(&opts.out);
-    std::fs::create_dir_all(&opts.out)
-        .map_err(|e| RunError::Failed(format!("cannot create {}: {e}", opts.out.display())))?;
-    let _lock = crate::lake::lock::RunLock::acquire(&layout.lock(), opts.lock_wait)
-        .map_err(|e| RunError::Failed(e.to_string()))?;
+    std::fs::create_dir_all(&opts.out).map_err(|source| RunError::Out {
+        path: opts.out.clone(),
+        source,
+    })?;
+    let _lock = crate::lake::lock::RunLock::acquire(&layout.lock(), opts.lock_wait)?;
     lake::clean(&layout, p.lake.keep_versions);
     let current = layout.current();
-    let prev_meta =
-        match &current {
-            Some(v) => Some(layout.version_meta(v).map_err(|e| {
-                RunError::Failed(format!("the published version cannot be read: {e}"))
-            })?),
-            None => None,
-        };
+    let prev_meta = match &current {
+        Some(v) => Some(layout.version_meta(v).map_err(RunError::Published)?),
+        None => None,
+    };
     crate::worker::stage_trace("previous version read");
     let key = run_key(p, opts, prev_meta.as_ref())?;
     let run_id = lake::new_run_id();
@@ -130,9 +163,7 @@ pub fn run(p: &Pipeline, opts: &Options) -> Result<Manifest, RunError> {
             current,
         };
         let _ = write_manifest(&layout, &failed.manifest(p, opts, &key));
-        RunError::Failed(format!(
-            "{e}; nothing was published, the lake still shows the previous version"
-        ))
+        RunError::NotPublished(e)
     })
 }
 
@@ -141,17 +172,14 @@ pub fn run(p: &Pipeline, opts: &Options) -> Result<Manifest, RunError> {
 /// new key are said.
 fn run_key(p: &Pipeline, opts: &Options, prev: Option<&VersionMeta>) -> Result<Key, RunError> {
     let key = crate::lake::privacy::KeySource::configured(&p.privacy)
-        .load(&opts.out, prev.map(|m| m.key_fingerprint.as_str()))
-        .map_err(|e| RunError::Config(e.to_string()))?;
+        .load(&opts.out, prev.map(|m| m.key_fingerprint.as_str()))?;
     if let Some(m) = prev {
         if m.key_fingerprint != key.fingerprint() {
-            return Err(RunError::Config(format!(
-                "the pseudonym key from {} (fingerprint {}) is not the key the lake was written with ({}); \
-                 restore that key — a different key would break every join with earlier data",
-                key.origin,
-                key.fingerprint(),
-                m.key_fingerprint
-            )));
+            return Err(RunError::OtherKey {
+                origin: key.origin.to_string(),
+                have: key.fingerprint(),
+                wanted: m.key_fingerprint.clone(),
+            });
         }
     }
     if let Some((zh, en)) = key.exposure_warning() {
@@ -332,7 +360,7 @@ fn fault_id(rel: &str, fault: EntryFault) -> String {
     h.update(b"inbox entry fault\0");
     h.update(rel.as_bytes());
     h.update(b"\0");
-    h.update(fault.code().as_bytes());
+    h.update(fault.code().as_str().as_bytes());
     format!("fault-{}", hex::encode(&h.finalize()[..16]))
 }
 
@@ -488,7 +516,10 @@ impl BatchOut<'_> {
                 .find(|i| i.severity() == Severity::FileError)
                 // the code first: the run line and the manifest name it
                 .map(|i| format!("{} {}", i.code(), i.message(Lang::En))),
-            retry: res.issues.iter().any(|i| i.code() == "F_INTERNAL"),
+            retry: res
+                .issues
+                .iter()
+                .any(|i| i.code() == crate::catalogue::Code::Internal),
             segment: segment.to_string(),
             batch: self.batch.to_string(),
             offset,
@@ -706,7 +737,7 @@ impl<'a> Night<'a> {
         let (registry, reg_res) =
             load_registry(p, self.opts.isolation.clone()).map_err(|e| LakeError::Io {
                 path: p.registry.clone(),
-                detail: e,
+                detail: e.to_string(),
             })?;
         crate::worker::stage_trace("registry indexed");
         // a long file's row problems wait on disk for their batch

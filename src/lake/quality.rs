@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 
+use crate::catalogue::{Code, Lang};
 use crate::config::{Frequency, Pipeline};
 use crate::lake::submissions::Period;
 use crate::lake::{FileStatus, LakeError, Layout};
@@ -55,32 +56,6 @@ impl Score {
     /// Share of the data rows returned, 0–100.
     pub fn returned_pct(&self) -> Option<f64> {
         (self.rows > 0).then(|| 100.0 * self.returned as f64 / self.rows as f64)
-    }
-}
-
-/// A problem code in a few Chinese words (the reason column of the
-/// scorecard and the county summary).
-pub fn reason_zh(code: &str) -> &'static str {
-    match code {
-        "E_REQUIRED" => "必填项为空",
-        "E_REQUIRED_IF" => "条件必填项为空",
-        "E_RANGE" => "数值超出范围",
-        "E_IMPLAUSIBLE" => "金额不合理（单位）",
-        "E_NOT_INTEGER" => "应为整数",
-        "E_NOT_NUMBER" => "应为数字",
-        "E_NOT_DATE" => "日期无法识别",
-        "E_NOT_YEAR" => "年份无法识别",
-        "E_NOT_YESNO" => "应为是/否",
-        "E_NOT_LEVEL" => "等级无法识别",
-        "E_NOT_IN_LIST" => "不在可选值内",
-        "E_BAD_CODE" => "区划代码有误",
-        "E_ID_NUMBER" => "身份证号有误",
-        "E_UNKNOWN_VILLAGE" => "名录中没有该村",
-        "E_NO_REGISTRY" => "名录不可用",
-        "E_DUPLICATE_KEY" => "重复填报",
-        "E_CROSS_FIELD" => "前后数据矛盾",
-        c if c.starts_with("F_") => "文件无法使用",
-        _ => "其他问题",
     }
 }
 
@@ -136,7 +111,7 @@ fn top_reasons(
         .take(n)
         .map(|(c, k)| Reason {
             code: c.clone(),
-            label_zh: reason_zh(c).to_string(),
+            label_zh: Code::reason_of(c, Lang::Zh).to_string(),
             rows: *k,
             repeated: before.is_some_and(|b| b.contains_key(c)),
         })

@@ -464,7 +464,7 @@ pub fn rejects_frame_of(
             s(&|i| Some(i.cell_ref()).filter(|c| !c.is_empty())),
         ),
         Column::new("field".into(), s(&|i| i.field.clone())),
-        Column::new("code".into(), s(&|i| Some(i.problem.code()))),
+        Column::new("code".into(), s(&|i| Some(i.problem.code().to_string()))),
         Column::new(
             "severity".into(),
             s(&|i| {

@@ -271,9 +271,32 @@ pub fn detect(grid: &HeaderGrid, source: &Source, ignore: &[String]) -> Option<H
     })
 }
 
+/// The money unit of a note such as `单位：万元` or `填报单位：某镇　单位：元`.
+pub fn unit_note(text: &str) -> Option<Unit> {
+    let t = crate::text::clean_name(text);
+    t.match_indices("单位").find_map(|(pos, _)| {
+        let rest = t[pos + "单位".len()..].trim_start_matches([':', '：']);
+        let unit: String = rest
+            .chars()
+            .take_while(|ch| {
+                !matches!(ch, ',' | '，' | ';' | '；' | ')' | '）' | '、' | '(' | '（')
+            })
+            .collect();
+        Unit::parse(&unit).filter(|u| *u != Unit::Percent)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unit_notes() {
+        assert_eq!(unit_note("单位：万元"), Some(Unit::WanYuan));
+        assert_eq!(unit_note("填报单位：白蒲镇　　单位：元"), Some(Unit::Yuan));
+        assert_eq!(unit_note("单位：户、个"), None);
+        assert_eq!(unit_note("如皋市2024年统计表"), None);
+    }
 
     #[test]
     fn header_text_is_normalised() {

@@ -478,13 +478,7 @@ fn sheet_cells<R: Read>(
         match tok {
             Tok::Open { name, attrs, empty } if !in_data => match name {
                 b"dimension" => {
-                    let Some((_, rf)) = scan::attrs(attrs).find(|(k, _)| *k == b"ref") else {
-                        continue;
-                    };
-                    let mut parts = rf.split(|&b| b == b':');
-                    let first = parts.next().unwrap_or(rf);
-                    let last = parts.next().unwrap_or(first);
-                    if let (Some(start), Some(end)) = (a1(first), a1(last)) {
+                    if let Some((start, end)) = dimension(attrs) {
                         dims(start, end)?;
                     }
                 }
@@ -515,33 +509,10 @@ fn sheet_cells<R: Read>(
                 attrs,
                 empty,
             } => {
-                let mut style: Option<usize> = None;
-                let mut typ: [u8; 9] = [0; 9];
-                let mut typ_len = usize::MAX;
-                let mut at = (row, col);
-                for (k, v) in scan::attrs(attrs) {
-                    match k {
-                        b"r" => {
-                            at = a1(v).ok_or_else(|| {
-                                bad(format!("bad cell reference {}", String::from_utf8_lossy(v)))
-                            })?;
-                            col = at.1;
-                        }
-                        b"s" => style = Some(digits(v).unwrap_or(0)),
-                        b"t" => {
-                            if v.len() > typ.len() {
-                                return Err(bad(format!(
-                                    "unknown cell type {}",
-                                    String::from_utf8_lossy(v)
-                                )));
-                            }
-                            typ[..v.len()].copy_from_slice(v);
-                            typ_len = v.len();
-                        }
-                        _ => {}
-                    }
-                }
-                let typ: Option<&[u8]> = (typ_len != usize::MAX).then(|| &typ[..typ_len]);
+                let a = CellAttrs::read(attrs, (row, col))?;
+                let at = a.at;
+                col = at.1;
+                let (typ, style) = (a.typ(), a.style);
                 let value = if empty {
                     RawCell::Empty
                 } else {
@@ -555,6 +526,62 @@ fn sheet_cells<R: Read>(
             Tok::Close { name: b"sheetData" } => return Ok(()),
             _ => {}
         }
+    }
+}
+
+/// The range a `<dimension ref="A1:K20">` states: first and last cell.
+fn dimension(attrs: &[u8]) -> Option<((usize, usize), (usize, usize))> {
+    let (_, rf) = scan::attrs(attrs).find(|(k, _)| *k == b"ref")?;
+    let mut parts = rf.split(|&b| b == b':');
+    let first = parts.next().unwrap_or(rf);
+    let last = parts.next().unwrap_or(first);
+    Some((a1(first)?, a1(last)?))
+}
+
+/// A `<c>` element's attributes: where the cell is (its `r`, else the
+/// place after the previous cell), its style and its type.
+struct CellAttrs {
+    at: (usize, usize),
+    style: Option<usize>,
+    typ: [u8; 9],
+    typ_len: Option<usize>,
+}
+
+impl CellAttrs {
+    fn read(attrs: &[u8], next: (usize, usize)) -> Result<CellAttrs, ReadError> {
+        let mut a = CellAttrs {
+            at: next,
+            style: None,
+            typ: [0; 9],
+            typ_len: None,
+        };
+        for (k, v) in scan::attrs(attrs) {
+            match k {
+                b"r" => {
+                    a.at = a1(v).ok_or_else(|| {
+                        bad(format!("bad cell reference {}", String::from_utf8_lossy(v)))
+                    })?;
+                }
+                b"s" => a.style = Some(digits(v).unwrap_or(0)),
+                b"t" => {
+                    if v.len() > a.typ.len() {
+                        return Err(bad(format!(
+                            "unknown cell type {}",
+                            String::from_utf8_lossy(v)
+                        )));
+                    }
+                    a.typ[..v.len()].copy_from_slice(v);
+                    a.typ_len = Some(v.len());
+                }
+                _ => {}
+            }
+        }
+        Ok(a)
+    }
+
+    /// The `t` attribute, if any.
+    fn typ(&self) -> Option<&[u8]> {
+        self.typ_len.map(|n| &self.typ[..n])
     }
 }
 

@@ -110,6 +110,62 @@ impl Gate<'_, '_> {
     }
 }
 
+/// One sheet through the lean reader, its rows sent through the gate:
+/// `None` to go on with the next sheet, else how the book's reading
+/// stops (`Some(None)`: the merged regions could not be found, calamine
+/// reads the book instead).
+fn stream_sheet(
+    book: &mut crate::read::lean::Book<'_>,
+    i: usize,
+    gate: &std::cell::RefCell<Gate<'_, '_>>,
+    limits: &Limits,
+    budget: &mut u64,
+) -> Option<Option<Result<(), ReadError>>> {
+    let name = book.sheets[i].name.clone();
+    let mut send = |f: Frame| {
+        let mut g = gate.borrow_mut();
+        if let Err(e) = g.send(f) {
+            g.error.get_or_insert(e);
+        }
+    };
+    let mut sink = RowSink {
+        b: SheetBuilder::new(limits),
+        sheet: i,
+        name: name.clone(),
+        emit: &mut send,
+    };
+    let read = book.cells(
+        i,
+        &mut |start, end| {
+            let (s, e) = (
+                (start.0 as u64, start.1 as u64),
+                (end.0 as u64, end.1 as u64),
+            );
+            check_dimension(&name, s, e, limits)
+        },
+        &mut |r, c, cell| {
+            if gate.borrow().failed {
+                return Err(ReadError::Corrupt("merged regions unreadable".into()));
+            }
+            if let Some(e) = gate.borrow().error.clone() {
+                return Err(e);
+            }
+            sink.cell(r, c, cell, budget)
+        },
+    );
+    if gate.borrow().failed {
+        return Some(None);
+    }
+    if let Err(e) = read {
+        return Some(Some(Err(e)));
+    }
+    sink.finish();
+    if let Some(e) = gate.borrow().error.clone() {
+        return Some(Some(Err(e)));
+    }
+    None
+}
+
 /// The lean reader; `None` (before anything is sent) when a sheet's merged
 /// regions cannot be found, so that calamine reads the file.
 pub(super) fn stream_xlsx_lean(
@@ -149,47 +205,8 @@ pub(super) fn stream_xlsx_lean(
         });
         let mut budget = limits.max_cells;
         for i in 0..book.sheets.len() {
-            let name = book.sheets[i].name.clone();
-            let mut send = |f: Frame| {
-                let mut g = gate.borrow_mut();
-                if let Err(e) = g.send(f) {
-                    g.error.get_or_insert(e);
-                }
-            };
-            let mut sink = RowSink {
-                b: SheetBuilder::new(limits),
-                sheet: i,
-                name: name.clone(),
-                emit: &mut send,
-            };
-            let read = book.cells(
-                i,
-                &mut |start, end| {
-                    let (s, e) = (
-                        (start.0 as u64, start.1 as u64),
-                        (end.0 as u64, end.1 as u64),
-                    );
-                    check_dimension(&name, s, e, limits)
-                },
-                &mut |r, c, cell| {
-                    if gate.borrow().failed {
-                        return Err(ReadError::Corrupt("merged regions unreadable".into()));
-                    }
-                    if let Some(e) = gate.borrow().error.clone() {
-                        return Err(e);
-                    }
-                    sink.cell(r, c, cell, &mut budget)
-                },
-            );
-            if gate.borrow().failed {
-                return None;
-            }
-            if let Err(e) = read {
-                return Some(Err(e));
-            }
-            sink.finish();
-            if let Some(e) = gate.borrow().error.clone() {
-                return Some(Err(e));
+            if let Some(stop) = stream_sheet(&mut book, i, &gate, limits, &mut budget) {
+                return stop;
             }
         }
         let mut gate = gate.into_inner();

@@ -146,14 +146,6 @@ pub fn write(
     Ok(path)
 }
 
-fn severity_zh(s: Severity) -> &'static str {
-    match s {
-        Severity::FileError => "文件错误",
-        Severity::Reject => "错误（该行退回）",
-        Severity::Warning => "警告（已接收，请核实）",
-    }
-}
-
 /// One problem as a note line: `[E_RANGE] message（原值：…）`.
 fn note_line(i: &Issue) -> String {
     let mut s = format!("[{}] {}", i.code(), i.message(Lang::Zh));
@@ -229,8 +221,8 @@ fn problem_row(
     wrap: &Format,
 ) -> Result<(), XlsxError> {
     ws.write_number(r, 0, (k + 1) as f64)?;
-    ws.write_string(r, 1, severity_zh(i.severity()))?;
-    ws.write_string(r, 2, i.code())?;
+    ws.write_string(r, 1, i.severity().text(Lang::Zh))?;
+    ws.write_string(r, 2, i.code().as_str())?;
     let at = i.cell_ref();
     let own = i
         .sheet

@@ -6,6 +6,7 @@ use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet,
 
 use super::{ReportData, ReportError};
 use crate::analysis::indicators::{Indicator, Level};
+use crate::catalogue::Lang;
 
 /// Text that Excel could take for a formula when the cell is edited or
 /// the sheet is saved as CSV and opened again.
@@ -300,7 +301,7 @@ fn drift_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
                 3,
                 &format!("{}（{}）", dr.previous.period, dr.previous.path),
             )?;
-            ws.write_string_with_format(row, 4, c.zh(), &f.wrap)?;
+            ws.write_string_with_format(row, 4, c.line(Lang::Zh), &f.wrap)?;
             row += 1;
         }
     }
@@ -516,67 +517,78 @@ pub const EFFECT_HEADERS: [&str; 19] = [
     "说明",
 ];
 
+/// One row of the income-effects sheet.
+fn effect_row(
+    ws: &mut Worksheet,
+    f: &Formats,
+    nf: &Format,
+    row: u32,
+    e: &crate::analysis::effects::EffectRow,
+) -> Result<(), XlsxError> {
+    text(
+        ws,
+        f,
+        row,
+        0,
+        if e.scope_level == "city" {
+            "全市"
+        } else {
+            "县(市、区)"
+        },
+    )?;
+    text(ws, f, row, 1, &e.scope_code)?;
+    text(ws, f, row, 2, &e.scope_name)?;
+    text(
+        ws,
+        f,
+        row,
+        3,
+        if e.outcome == "income" {
+            "家庭年纯收入"
+        } else {
+            "家庭年纯收入（对数×100）"
+        },
+    )?;
+    text(ws, f, row, 4, e.unit)?;
+    ws.write_string_with_format(row, 5, estimator_zh(e.estimator), &f.wrap)?;
+    text(ws, f, row, 6, e.estimator)?;
+    for (c, v) in [(7u16, e.group), (8, e.time), (9, e.event_time)] {
+        if let Some(v) = v {
+            ws.write_number(row, c, v as f64)?;
+        }
+    }
+    for (c, v) in [
+        (10u16, e.estimate),
+        (11, e.se),
+        (12, e.ci_low),
+        (13, e.ci_high),
+    ] {
+        number(ws, row, c, v, nf)?;
+    }
+    for (c, v) in [
+        (14u16, e.n_obs),
+        (15, e.n_households),
+        (16, e.n_treated),
+        (17, e.n_clusters),
+    ] {
+        if let Some(v) = v {
+            ws.write_number_with_format(row, c, v as f64, &f.count)?;
+        }
+    }
+    let note = e.note.as_deref().unwrap_or("");
+    if !note.is_empty() {
+        ws.write_string_with_format(row, 18, note, &f.wrap)?;
+    }
+    Ok(())
+}
+
 fn effects_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(), XlsxError> {
     let ws = wb.add_worksheet();
     ws.set_name("收入效应")?;
     headers(ws, f, 0, &EFFECT_HEADERS)?;
     let nf = Format::new().set_num_format("#,##0.00");
     for (k, e) in d.effects.iter().enumerate() {
-        let row = k as u32 + 1;
-        text(
-            ws,
-            f,
-            row,
-            0,
-            if e.scope_level == "city" {
-                "全市"
-            } else {
-                "县(市、区)"
-            },
-        )?;
-        text(ws, f, row, 1, &e.scope_code)?;
-        text(ws, f, row, 2, &e.scope_name)?;
-        text(
-            ws,
-            f,
-            row,
-            3,
-            if e.outcome == "income" {
-                "家庭年纯收入"
-            } else {
-                "家庭年纯收入（对数×100）"
-            },
-        )?;
-        text(ws, f, row, 4, e.unit)?;
-        ws.write_string_with_format(row, 5, estimator_zh(e.estimator), &f.wrap)?;
-        text(ws, f, row, 6, e.estimator)?;
-        for (c, v) in [(7u16, e.group), (8, e.time), (9, e.event_time)] {
-            if let Some(v) = v {
-                ws.write_number(row, c, v as f64)?;
-            }
-        }
-        for (c, v) in [
-            (10u16, e.estimate),
-            (11, e.se),
-            (12, e.ci_low),
-            (13, e.ci_high),
-        ] {
-            number(ws, row, c, v, &nf)?;
-        }
-        for (c, v) in [
-            (14u16, e.n_obs),
-            (15, e.n_households),
-            (16, e.n_treated),
-            (17, e.n_clusters),
-        ] {
-            if let Some(v) = v {
-                ws.write_number_with_format(row, c, v as f64, &f.count)?;
-            }
-        }
-        let note = e.note.as_deref().unwrap_or("");
-        if !note.is_empty() {
-            ws.write_string_with_format(row, 18, note, &f.wrap)?;
-        }
+        effect_row(ws, f, &nf, k as u32 + 1, e)?;
     }
     // the method column wraps: a Chinese character is two widths wide
     for (c, w) in [

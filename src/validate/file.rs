@@ -157,7 +157,7 @@ impl<'p, 'a> FileRun<'p, 'a> {
         }
         if let Some(detail) = self.over_limits(&frame) {
             let p = Problem::Unreadable {
-                code: "F_TOO_LARGE".into(),
+                code: crate::catalogue::Code::TooLarge,
                 detail,
             };
             self.limit = Some(Issue::file(p, &self.file));

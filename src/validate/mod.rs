@@ -38,12 +38,10 @@ use rayon::prelude::*;
 use regex::Regex;
 use serde::Serialize;
 
-use crate::config::{Check, Context, Field, FieldType, Pipeline, Source};
+use crate::config::{Check, Context, Field, Pipeline, Source};
 use crate::fsio::sha256_file;
 use crate::normalise::header::{detect, HeaderBand, HeaderGrid, HEAD_ROWS};
-use crate::normalise::value::{
-    cell_date, cell_number, cell_year, parse_chinese_level, raw_text, Value,
-};
+use crate::normalise::value::{raw_text, Value};
 use crate::read::{Format, Frame, Limits, RawCell, SheetMeta};
 use crate::text::{clean_name, format_number, is_placeholder, Unit};
 use crate::validate::issue::{Issue, Problem, Severity};
@@ -152,7 +150,7 @@ impl<'a> Engine<'a> {
             Err(e) => {
                 res.issues.push(Issue::file(
                     Problem::Unreadable {
-                        code: "F_IO".into(),
+                        code: crate::catalogue::Code::Io,
                         detail: e.to_string(),
                     },
                     &res.name,
@@ -178,13 +176,7 @@ impl<'a> Engine<'a> {
             Err(e) => {
                 // whatever was read before the reader failed is not used
                 let p = match e {
-                    WorkerError::Read(crate::read::ReadError::WebPage(kind)) => {
-                        Problem::WebPage { kind }
-                    }
-                    WorkerError::Read(e) => Problem::Unreadable {
-                        code: e.code().to_string(),
-                        detail: e.to_string(),
-                    },
+                    WorkerError::Read(e) => read_problem(e),
                     WorkerError::Died(detail) => Problem::WorkerDied { detail },
                     WorkerError::Timeout(seconds) => Problem::WorkerTimeout { seconds },
                 };
@@ -339,34 +331,44 @@ impl<'a> Engine<'a> {
     }
 }
 
+/// Why the village registry cannot be used: nothing can be matched.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The pipeline has no source of dataset `villages`.
+    #[error("no registry source (dataset villages) in the pipeline")]
+    NoSource,
+    /// The registry file is not there.
+    #[error("registry file {} does not exist", .0.display())]
+    Missing(std::path::PathBuf),
+    /// The registry file was read and refused, with its file problems.
+    #[error("registry {} cannot be used: {}", path.display(), problems.join("; "))]
+    Unusable {
+        path: std::path::PathBuf,
+        problems: Vec<String>,
+    },
+}
+
 /// Loads the registry file through the ingest engine.
 pub fn load_registry(
     pipeline: &Pipeline,
     isolation: Isolation,
-) -> Result<(Registry, FileResult), String> {
-    let src = pipeline
-        .registry_source()
-        .ok_or_else(|| "no registry source (dataset villages) in the pipeline".to_string())?;
+) -> Result<(Registry, FileResult), RegistryError> {
+    let src = pipeline.registry_source().ok_or(RegistryError::NoSource)?;
     if !pipeline.registry.is_file() {
-        return Err(format!(
-            "registry file {} does not exist",
-            pipeline.registry.display()
-        ));
+        return Err(RegistryError::Missing(pipeline.registry.clone()));
     }
     let engine = Engine::new(pipeline, None, isolation);
     let res = engine.ingest(&pipeline.registry, Some(src));
     if res.failed() {
-        let msgs: Vec<String> = res
-            .issues
-            .iter()
-            .filter(|i| i.severity() == Severity::FileError)
-            .map(|i| i.render(crate::validate::issue::Lang::En))
-            .collect();
-        return Err(format!(
-            "registry {} cannot be used: {}",
-            pipeline.registry.display(),
-            msgs.join("; ")
-        ));
+        return Err(RegistryError::Unusable {
+            path: pipeline.registry.clone(),
+            problems: res
+                .issues
+                .iter()
+                .filter(|i| i.severity() == Severity::FileError)
+                .map(|i| i.render(crate::validate::issue::Lang::En))
+                .collect(),
+        });
     }
     crate::worker::stage_trace("registry read");
     let names: Vec<String> = src.fields.iter().map(|f| f.name.clone()).collect();
@@ -374,17 +376,31 @@ pub fn load_registry(
     Ok((registry, res))
 }
 
+/// The problem a reader's error is for the county: a web page saved as
+/// Excel has its own advice, the others are the file that cannot be read,
+/// each with its code.
+fn read_problem(e: crate::read::ReadError) -> Problem {
+    use crate::catalogue::Code;
+    use crate::read::ReadError;
+    let code = match &e {
+        ReadError::WebPage(kind) => return Problem::WebPage { kind: kind.clone() },
+        ReadError::Io(_) => Code::Io,
+        ReadError::NotSpreadsheet(_) => Code::NotSpreadsheet,
+        ReadError::Password => Code::Password,
+        ReadError::Corrupt(_) => Code::Corrupt,
+        ReadError::TooLarge(_) => Code::TooLarge,
+        ReadError::ZipBomb(_) => Code::ZipBomb,
+        ReadError::Encoding(_) => Code::Encoding,
+    };
+    Problem::Unreadable {
+        code,
+        detail: e.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unit_notes() {
-        assert_eq!(unit_note("单位：万元"), Some(Unit::WanYuan));
-        assert_eq!(unit_note("填报单位：白蒲镇　　单位：元"), Some(Unit::Yuan));
-        assert_eq!(unit_note("单位：户、个"), None);
-        assert_eq!(unit_note("如皋市2024年统计表"), None);
-    }
 
     #[test]
     fn periods_from_names_and_titles() {

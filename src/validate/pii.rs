@@ -5,26 +5,7 @@
 
 use crate::config::PiiKind;
 
-/// A resident ID number (GB 11643): 17 digits and a check character, with a
-/// real birth date at positions 7–14.
-pub fn id_number_valid(s: &str) -> bool {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: &[u8; 11] = b"10X98765432";
-    let b = s.trim().as_bytes();
-    if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
-        return false;
-    }
-    let sum: u32 = b[..17]
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(d, w)| (d - b'0') as u32 * w)
-        .sum();
-    if b[17].to_ascii_uppercase() != CHECK[(sum % 11) as usize] {
-        return false;
-    }
-    let birth = std::str::from_utf8(&b[6..14]).unwrap_or("");
-    chrono::NaiveDate::parse_from_str(birth, "%Y%m%d").is_ok()
-}
+pub use crate::normalise::value::id_number_valid;
 
 /// Masks personal data for messages: keep the first 4 and last 4
 /// characters of an ID number, the first character of a name, the last 4

@@ -253,6 +253,7 @@ pub fn check_file(src: &Source, res: &mut FileResult, file: &str, reference: &[O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalogue::Code;
 
     fn obs(unit: &str, period: &str, field: &str, value: f64) -> Obs {
         Obs {
@@ -313,7 +314,7 @@ mod tests {
         );
         assert_eq!(
             fell.iter().map(|i| i.code()).collect::<Vec<_>>(),
-            ["W_DECREASE"]
+            [Code::Decrease]
         );
         assert!(breaches(
             t08,
@@ -329,7 +330,7 @@ mod tests {
         );
         assert_eq!(
             moved.iter().map(|i| i.code()).collect::<Vec<_>>(),
-            ["W_MOVED"]
+            [Code::Moved]
         );
         assert!(moved[0]
             .message(crate::validate::issue::Lang::En)

@@ -74,16 +74,18 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                 .find(|&c| row.get(c).map(|x| !x.is_empty()).unwrap_or(false))
                 .or(cols.first().copied());
             cells.col_of[f] = col;
+            let mut unit_assumed = false;
             let p = match col {
-                Some(c) => {
-                    let cell = row.get(c).unwrap_or(&EMPTY);
-                    match self.parse_cell(f, c, cell) {
-                        Parsed::Ok(Value::Null) if field.context.is_some() => {
-                            Parsed::Ok(self.context_value(field))
-                        }
-                        other => other,
+                Some(c) => match self.type_cell(f, c, row.get(c).unwrap_or(&EMPTY)) {
+                    Ok(t) if t.value.is_null() && field.context.is_some() => {
+                        Parsed::Ok(self.context_value(field))
                     }
-                }
+                    Ok(t) => {
+                        unit_assumed = t.unit_assumed;
+                        Parsed::Ok(t.value)
+                    }
+                    Err(e) => Parsed::Err(self.cell_problem(f, e)),
+                },
                 None => Parsed::Ok(self.context_value(field)),
             };
             let p = self.mask_personal(p, f, col, r, &mut cells.unusual);
@@ -94,14 +96,8 @@ impl<'p, 'a> SheetPass<'p, 'a> {
                     .push(self.issue(pr.clone(), r, col, Some(f), raw));
             }
             // money read in the template's unit: nothing stated another
-            if let (Parsed::Ok(v), Some(c), FieldType::Money) = (&p, col, field.ty) {
-                if !v.is_null()
-                    && self.sheet_unit.is_none()
-                    && self.column_unit(c).is_none()
-                    && matches!(cell_number(row.get(c).unwrap_or(&EMPTY)), Ok(Some(n)) if n.unit.is_none())
-                {
-                    cells.unit_defaulted.push(f);
-                }
+            if unit_assumed && matches!(&p, Parsed::Ok(v) if !v.is_null()) {
+                cells.unit_defaulted.push(f);
             }
             cells.parsed.push(p);
         }

@@ -218,7 +218,7 @@ impl<'p, 'a> SheetPass<'p, 'a> {
             self.counts.read += 1;
             self.counts.non_data += 1;
             for c in row.iter().filter_map(|c| c.text()) {
-                if let Some(u) = unit_note(c) {
+                if let Some(u) = crate::normalise::header::unit_note(c) {
                     self.sheet_unit = Some(u);
                 }
             }
@@ -451,30 +451,7 @@ impl<'p, 'a> SheetPass<'p, 'a> {
     }
 }
 
-/// The money unit of a note such as `单位：万元` or `填报单位：某镇　单位：元`.
-pub(super) fn unit_note(text: &str) -> Option<Unit> {
-    let t = clean_name(text);
-    t.match_indices("单位").find_map(|(pos, _)| {
-        let rest = t[pos + "单位".len()..].trim_start_matches([':', '：']);
-        let unit: String = rest
-            .chars()
-            .take_while(|ch| {
-                !matches!(ch, ',' | '，' | ';' | '；' | ')' | '）' | '、' | '(' | '（')
-            })
-            .collect();
-        Unit::parse(&unit).filter(|u| *u != Unit::Percent)
-    })
-}
-
 pub(super) static EMPTY: RawCell = RawCell::Empty;
-
-/// A cell's text without copying when it is text already.
-pub(super) fn cell_text(c: &RawCell) -> std::borrow::Cow<'_, str> {
-    match c {
-        RawCell::Text(s) => std::borrow::Cow::Borrowed(s.as_str()),
-        other => std::borrow::Cow::Owned(raw_text(other)),
-    }
-}
 
 pub(super) fn is_placeholder_cell(c: &RawCell) -> bool {
     match c {

@@ -141,6 +141,7 @@ impl Spiller {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalogue::Code;
     use crate::validate::issue::Problem;
 
     fn at_row(r: usize, problem: Problem) -> Issue {
@@ -181,7 +182,7 @@ mod tests {
         ));
         s.offer(&mut issues);
         assert_eq!(issues.len(), 1);
-        assert_eq!(issues[0].code(), "F_NO_DATA_SHEET");
+        assert_eq!(issues[0].code(), Code::NoDataSheet);
         let mut more: Vec<Issue> = (SPILL_AT..3 * SPILL_AT).map(unknown).collect();
         s.offer(&mut more);
         assert!(more.is_empty());
@@ -196,7 +197,7 @@ mod tests {
         let rows: Vec<usize> = chunks.iter().flatten().map(|i| i.row.unwrap()).collect();
         assert_eq!(rows, (0..3 * SPILL_AT).collect::<Vec<_>>());
         assert_eq!(chunks[1][7], unknown(SPILL_AT + 7));
-        assert_eq!(chunks[0][SPILL_AT - 1].code(), "W_PII_IN_TEXT");
+        assert_eq!(chunks[0][SPILL_AT - 1].code(), Code::PiiInText);
         let copy = spilled.clone();
         drop(spilled);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);

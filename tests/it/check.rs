@@ -97,5 +97,5 @@ right = "ghost"
         e.contains("b.toml:22: check refers to unknown field ghost"),
         "{e}"
     );
-    assert!(e.starts_with("7 problem(s)"), "{e}");
+    assert!(e.starts_with("zhenxing check: 7 problem(s)"), "{e}");
 }

@@ -46,7 +46,7 @@ fn records(path: &Path) -> (zhenxing::validate::FileResult, Vec<Vec<String>>) {
 fn issue_cells(res: &zhenxing::validate::FileResult) -> Vec<(String, String)> {
     res.issues
         .iter()
-        .map(|i| (i.code(), i.cell_ref()))
+        .map(|i| (i.code().to_string(), i.cell_ref()))
         .collect()
 }
 

@@ -230,7 +230,7 @@ proptest! {
         let path = d.path().join(format!("如皋市_{}_2024.csv", src.title));
         std::fs::write(&path, bytes).unwrap();
         let res = engine.ingest(&path, None);
-        prop_assert!(!res.issues.iter().any(|i| i.code() == "F_INTERNAL"), "{:?}", res.issues);
+        prop_assert!(!res.issues.iter().any(|i| i.code() == zhenxing::catalogue::Code::Internal), "{:?}", res.issues);
         let c = res.counts;
         prop_assert_eq!(c.read, c.accepted + c.rejected + c.non_data);
         // every reject names its row, and its column when it names a field's cell

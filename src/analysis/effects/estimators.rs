@@ -126,24 +126,7 @@ fn within_ols(
         count[o.unit] += 1;
     }
     let keep: Vec<usize> = (0..obs.len()).filter(|&i| count[obs[i].unit] > 1).collect();
-    // flat arrays: a panel is hundreds of thousands of observations
-    let mut sum_y = vec![0.0; n_units];
-    let mut sum_x = vec![0.0; n_units * k];
-    for &i in &keep {
-        let u = obs[i].unit;
-        sum_y[u] += obs[i].y;
-        for j in 0..k {
-            sum_x[u * k + j] += x[i][j];
-        }
-    }
-    let mut xt = Vec::with_capacity(keep.len() * k);
-    let mut yt = Vec::with_capacity(keep.len());
-    for &i in &keep {
-        let u = obs[i].unit;
-        let c = count[u] as f64;
-        yt.push(obs[i].y - sum_y[u] / c);
-        xt.extend((0..k).map(|j| x[i][j] - sum_x[u * k + j] / c));
-    }
+    let (xt, yt) = demeaned(obs, x, &keep, &count);
     let n = keep.len();
     let distinct = |ids: &mut Vec<usize>| {
         ids.sort_unstable();
@@ -173,8 +156,54 @@ fn within_ols(
     let beta: Vec<f64> = (0..k)
         .map(|a| (0..k).map(|b| inv[a][b] * xty[b]).sum())
         .collect();
-    // each cluster's score, by cluster id (a cluster without observations
-    // adds nothing)
+    let scores = cluster_scores(obs, &keep, (&xt, &yt), &beta, n_cluster_ids);
+    let se = sandwich_se(&inv, &scores, k, (n, g));
+    Ok(Fit {
+        beta,
+        se,
+        n_obs: n,
+        n_units: n_kept_units,
+        n_clusters: g,
+    })
+}
+
+/// The kept observations' outcome and regressors less their household's
+/// mean (the within transformation), as flat arrays: a panel is hundreds
+/// of thousands of observations.
+fn demeaned(obs: &[Obs], x: &[Vec<f64>], keep: &[usize], count: &[usize]) -> (Vec<f64>, Vec<f64>) {
+    let k = x.first().map_or(0, Vec::len);
+    let n_units = count.len();
+    let mut sum_y = vec![0.0; n_units];
+    let mut sum_x = vec![0.0; n_units * k];
+    for &i in keep {
+        let u = obs[i].unit;
+        sum_y[u] += obs[i].y;
+        for j in 0..k {
+            sum_x[u * k + j] += x[i][j];
+        }
+    }
+    let mut xt = Vec::with_capacity(keep.len() * k);
+    let mut yt = Vec::with_capacity(keep.len());
+    for &i in keep {
+        let u = obs[i].unit;
+        let c = count[u] as f64;
+        yt.push(obs[i].y - sum_y[u] / c);
+        xt.extend((0..k).map(|j| x[i][j] - sum_x[u * k + j] / c));
+    }
+    (xt, yt)
+}
+
+/// Each cluster's score (regressors times residual, summed), by cluster
+/// id, flat (`k` per cluster); a cluster without observations adds
+/// nothing.
+fn cluster_scores(
+    obs: &[Obs],
+    keep: &[usize],
+    (xt, yt): (&[f64], &[f64]),
+    beta: &[f64],
+    n_cluster_ids: usize,
+) -> Vec<f64> {
+    let k = beta.len();
     let mut score = vec![0.0; n_cluster_ids * k];
     for (pos, &i) in keep.iter().enumerate() {
         let xi = &xt[pos * k..pos * k + k];
@@ -184,6 +213,13 @@ fn within_ols(
             score[c * k + a] += xi[a] * u;
         }
     }
+    score
+}
+
+/// Cluster-robust standard errors: the sandwich (X'X)⁻¹ M (X'X)⁻¹ with the
+/// clusters' scores as the meat and Stata's small-sample factor
+/// g/(g−1) · (n−1)/(n−k−1).
+fn sandwich_se(inv: &[Vec<f64>], score: &[f64], k: usize, (n, g): (usize, usize)) -> Vec<f64> {
     let mut meat = vec![vec![0.0; k]; k];
     for s in score.chunks_exact(k.max(1)) {
         for a in 0..k {
@@ -203,13 +239,7 @@ fn within_ols(
         }
         *se_a = (factor * v).max(0.0).sqrt();
     }
-    Ok(Fit {
-        beta,
-        se,
-        n_obs: n,
-        n_units: n_kept_units,
-        n_clusters: g,
-    })
+    se
 }
 
 fn years(p: &Panel) -> Vec<i32> {
@@ -376,257 +406,338 @@ struct CellIf {
 /// observed as members from the first year on (no year before joining in
 /// the data) are left out, as in the `did` R package.
 pub fn callaway_santanna(p: &Panel, control: Control) -> Result<CsResult, String> {
-    let ys = years(p);
-    let Some(&first) = ys.first() else {
-        return Err("no observations".into());
-    };
-    // outcome by (unit, year), dense: a later row of the same household
-    // and year replaces an earlier one
-    let ny = ys.len();
-    let year_at = |t: i32| ys.binary_search(&t).ok();
-    let mut yv: Vec<Option<f64>> = vec![None; p.cohort.len() * ny];
-    for o in &p.obs {
-        if let Some(j) = year_at(o.year) {
-            if let Some(cell) = yv.get_mut(o.unit * ny + j) {
-                *cell = Some(o.y);
-            }
-        }
-    }
-    let y_of = |u: usize, t: i32| -> Option<f64> {
-        year_at(t).and_then(|j| yv.get(u * ny + j).copied().flatten())
-    };
-    let units: Vec<usize> = {
-        let s: BTreeSet<usize> = p
-            .obs
-            .iter()
-            .map(|o| o.unit)
-            .filter(|&u| p.cohort[u].is_none_or(|g| g > first))
-            .collect();
-        s.into_iter().collect()
-    };
-    let n = units.len();
-    if n == 0 {
-        return Err("no households with a year before joining".into());
-    }
-    let mut pos = vec![usize::MAX; p.cohort.len()];
-    for (i, &u) in units.iter().enumerate() {
-        pos[u] = i;
-    }
-    let mut first_cluster: BTreeMap<usize, usize> = BTreeMap::new();
-    for o in &p.obs {
-        first_cluster.entry(o.unit).or_insert(o.cluster);
-    }
-    let cluster_of: Vec<usize> = units
-        .iter()
-        .map(|u| first_cluster.get(u).copied().unwrap_or(0))
-        .collect();
-    let n_obs = p.obs.iter().filter(|o| pos_has(&units, o.unit)).count();
-    let groups: Vec<i32> = {
-        let s: BTreeSet<i32> = units.iter().filter_map(|&u| p.cohort[u]).collect();
-        s.into_iter().filter(|g| ys.contains(g)).collect()
-    };
-    if groups.is_empty() {
-        return Err("no households that joined within the years observed".into());
-    }
-    if !units.iter().any(|&u| p.cohort[u].is_none()) && control == Control::NeverTreated {
-        return Err("no never-member comparison households".into());
-    }
-    let pg: BTreeMap<i32, f64> = groups
-        .iter()
-        .map(|&g| {
-            let c = units.iter().filter(|&&u| p.cohort[u] == Some(g)).count();
-            (g, c as f64 / n as f64)
-        })
-        .collect();
+    let cs = CsPanel::new(p, control)?;
     let mut res = CsResult::default();
     let mut ifs: Vec<CellIf> = Vec::new();
-    for &g in &groups {
-        for &t in &ys[1..] {
-            let base = if t >= g { g - 1 } else { t - 1 };
-            if !ys.contains(&base) {
-                res.cells.push(Cell {
-                    group: g,
-                    time: t,
-                    result: Err(format!("no data for the base year {base}")),
-                });
-                continue;
-            }
-            let is_control = |u: usize| match (control, p.cohort[u]) {
-                (_, None) => true,
-                (Control::NotYetTreated, Some(h)) => h != g && h > t.max(base),
-                _ => false,
-            };
-            let mut tr: Vec<(usize, f64)> = Vec::new();
-            let mut co: Vec<(usize, f64)> = Vec::new();
-            for &u in &units {
-                let (Some(a), Some(b)) = (y_of(u, t), y_of(u, base)) else {
-                    continue;
-                };
-                if p.cohort[u] == Some(g) {
-                    tr.push((u, a - b));
-                } else if is_control(u) {
-                    co.push((u, a - b));
-                }
-            }
-            if tr.is_empty() || co.is_empty() {
-                res.cells.push(Cell {
-                    group: g,
-                    time: t,
-                    result: Err(if tr.is_empty() {
-                        format!("no households of cohort {g} observed in {base} and {t}")
-                    } else {
-                        format!("no comparison households observed in {base} and {t}")
-                    }),
-                });
-                continue;
-            }
-            let mt = tr.iter().map(|x| x.1).sum::<f64>() / tr.len() as f64;
-            let mc = co.iter().map(|x| x.1).sum::<f64>() / co.len() as f64;
-            let mut psi = vec![0.0; n];
-            let (nt, nc) = (tr.len() as f64, co.len() as f64);
-            for &(u, d) in &tr {
-                psi[pos[u]] = n as f64 / nt * (d - mt);
-            }
-            for &(u, d) in &co {
-                psi[pos[u]] = -(n as f64) / nc * (d - mc);
-            }
-            let att = mt - mc;
-            let clusters: BTreeSet<usize> = tr
-                .iter()
-                .chain(&co)
-                .map(|&(u, _)| cluster_of[pos[u]])
-                .collect();
-            let se = if_se(&psi, &cluster_of, n);
-            res.cells.push(Cell {
-                group: g,
-                time: t,
-                result: Ok(Estimate {
-                    est: att,
-                    se,
-                    n_obs: 2 * (tr.len() + co.len()),
-                    n_units: tr.len() + co.len(),
-                    n_treated: tr.len(),
-                    n_clusters: clusters.len(),
-                }),
-            });
-            ifs.push(CellIf { g, t, att, psi });
+    for &g in &cs.groups {
+        for &t in &cs.ys[1..] {
+            let (cell, influence) = cs.cell(g, t);
+            res.cells.push(cell);
+            ifs.extend(influence);
         }
     }
-    let total_clusters = {
-        let s: BTreeSet<usize> = cluster_of.iter().copied().collect();
-        s.len()
-    };
-    let treated_in = |cells: &[&CellIf]| {
-        let gs: BTreeSet<i32> = cells.iter().map(|c| c.g).collect();
-        units
+    let post: Vec<&CellIf> = ifs.iter().filter(|c| c.t >= c.g).collect();
+    res.simple = Some(
+        cs.aggregate(&post)
+            .ok_or_else(|| "no estimable cell after joining".to_string()),
+    );
+    cs.by_group(&post, &mut res);
+    cs.by_event(&ifs, &post, &mut res);
+    cs.by_calendar(&post, &mut res);
+    Ok(res)
+}
+
+/// A panel made ready for Callaway & Sant'Anna: the households that can
+/// be compared (observed in a year before they joined), their outcomes by
+/// year, their clusters, and the cohorts with their shares.
+struct CsPanel<'p> {
+    p: &'p Panel,
+    control: Control,
+    /// The years observed, in order.
+    ys: Vec<i32>,
+    /// Outcome by (unit, year index), dense: `unit * ys.len() + j`.
+    yv: Vec<Option<f64>>,
+    /// The households of the sample, and each one's place in it.
+    units: Vec<usize>,
+    pos: Vec<usize>,
+    /// The cluster of each household of the sample (by place).
+    cluster_of: Vec<usize>,
+    /// Observations of the sample's households.
+    n_obs: usize,
+    /// The cohorts that joined within the years observed, with their
+    /// share of the sample.
+    groups: Vec<i32>,
+    pg: BTreeMap<i32, f64>,
+    total_clusters: usize,
+}
+
+impl<'p> CsPanel<'p> {
+    fn new(p: &'p Panel, control: Control) -> Result<CsPanel<'p>, String> {
+        let ys = years(p);
+        let Some(&first) = ys.first() else {
+            return Err("no observations".into());
+        };
+        // a later row of the same household and year replaces an earlier one
+        let ny = ys.len();
+        let mut yv: Vec<Option<f64>> = vec![None; p.cohort.len() * ny];
+        for o in &p.obs {
+            if let Ok(j) = ys.binary_search(&o.year) {
+                if let Some(cell) = yv.get_mut(o.unit * ny + j) {
+                    *cell = Some(o.y);
+                }
+            }
+        }
+        let units: Vec<usize> = {
+            let s: BTreeSet<usize> = p
+                .obs
+                .iter()
+                .map(|o| o.unit)
+                .filter(|&u| p.cohort[u].is_none_or(|g| g > first))
+                .collect();
+            s.into_iter().collect()
+        };
+        let n = units.len();
+        if n == 0 {
+            return Err("no households with a year before joining".into());
+        }
+        let mut pos = vec![usize::MAX; p.cohort.len()];
+        for (i, &u) in units.iter().enumerate() {
+            pos[u] = i;
+        }
+        let mut first_cluster: BTreeMap<usize, usize> = BTreeMap::new();
+        for o in &p.obs {
+            first_cluster.entry(o.unit).or_insert(o.cluster);
+        }
+        let cluster_of: Vec<usize> = units
             .iter()
-            .filter(|&&u| p.cohort[u].is_some_and(|g| gs.contains(&g)))
+            .map(|u| first_cluster.get(u).copied().unwrap_or(0))
+            .collect();
+        let n_obs = p.obs.iter().filter(|o| pos_has(&units, o.unit)).count();
+        let groups: Vec<i32> = {
+            let s: BTreeSet<i32> = units.iter().filter_map(|&u| p.cohort[u]).collect();
+            s.into_iter().filter(|g| ys.contains(g)).collect()
+        };
+        if groups.is_empty() {
+            return Err("no households that joined within the years observed".into());
+        }
+        if !units.iter().any(|&u| p.cohort[u].is_none()) && control == Control::NeverTreated {
+            return Err("no never-member comparison households".into());
+        }
+        let pg: BTreeMap<i32, f64> = groups
+            .iter()
+            .map(|&g| {
+                let c = units.iter().filter(|&&u| p.cohort[u] == Some(g)).count();
+                (g, c as f64 / n as f64)
+            })
+            .collect();
+        let total_clusters = cluster_of.iter().collect::<BTreeSet<_>>().len();
+        Ok(CsPanel {
+            p,
+            control,
+            ys,
+            yv,
+            units,
+            pos,
+            cluster_of,
+            n_obs,
+            groups,
+            pg,
+            total_clusters,
+        })
+    }
+
+    /// The sample's size.
+    fn n(&self) -> usize {
+        self.units.len()
+    }
+
+    /// Household `u`'s outcome in year `t`.
+    fn y_of(&self, u: usize, t: i32) -> Option<f64> {
+        let ny = self.ys.len();
+        let j = self.ys.binary_search(&t).ok()?;
+        self.yv.get(u * ny + j).copied().flatten()
+    }
+
+    /// Whether household `u` compares with cohort `g` from `base` to `t`:
+    /// never a member, or (not-yet-treated) joining after both years.
+    fn is_control(&self, u: usize, g: i32, base: i32, t: i32) -> bool {
+        match (self.control, self.p.cohort[u]) {
+            (_, None) => true,
+            (Control::NotYetTreated, Some(h)) => h != g && h > t.max(base),
+            _ => false,
+        }
+    }
+
+    /// ATT(g,t) from the change since the base year (t−1 before joining,
+    /// g−1 after), with its influence function; or why it cannot be
+    /// estimated.
+    fn cell(&self, g: i32, t: i32) -> (Cell, Option<CellIf>) {
+        let base = if t >= g { g - 1 } else { t - 1 };
+        let failed = |why: String| {
+            let cell = Cell {
+                group: g,
+                time: t,
+                result: Err(why),
+            };
+            (cell, None)
+        };
+        if !self.ys.contains(&base) {
+            return failed(format!("no data for the base year {base}"));
+        }
+        let mut tr: Vec<(usize, f64)> = Vec::new();
+        let mut co: Vec<(usize, f64)> = Vec::new();
+        for &u in &self.units {
+            let (Some(a), Some(b)) = (self.y_of(u, t), self.y_of(u, base)) else {
+                continue;
+            };
+            if self.p.cohort[u] == Some(g) {
+                tr.push((u, a - b));
+            } else if self.is_control(u, g, base, t) {
+                co.push((u, a - b));
+            }
+        }
+        if tr.is_empty() {
+            return failed(format!(
+                "no households of cohort {g} observed in {base} and {t}"
+            ));
+        }
+        if co.is_empty() {
+            return failed(format!(
+                "no comparison households observed in {base} and {t}"
+            ));
+        }
+        let n = self.n();
+        let mt = tr.iter().map(|x| x.1).sum::<f64>() / tr.len() as f64;
+        let mc = co.iter().map(|x| x.1).sum::<f64>() / co.len() as f64;
+        let mut psi = vec![0.0; n];
+        let (nt, nc) = (tr.len() as f64, co.len() as f64);
+        for &(u, d) in &tr {
+            psi[self.pos[u]] = n as f64 / nt * (d - mt);
+        }
+        for &(u, d) in &co {
+            psi[self.pos[u]] = -(n as f64) / nc * (d - mc);
+        }
+        let att = mt - mc;
+        let clusters: BTreeSet<usize> = tr
+            .iter()
+            .chain(&co)
+            .map(|&(u, _)| self.cluster_of[self.pos[u]])
+            .collect();
+        let estimate = Estimate {
+            est: att,
+            se: if_se(&psi, &self.cluster_of, n),
+            n_obs: 2 * (tr.len() + co.len()),
+            n_units: tr.len() + co.len(),
+            n_treated: tr.len(),
+            n_clusters: clusters.len(),
+        };
+        let cell = Cell {
+            group: g,
+            time: t,
+            result: Ok(estimate),
+        };
+        (cell, Some(CellIf { g, t, att, psi }))
+    }
+
+    /// The sample's households of the cohorts of `cells`.
+    fn treated_in(&self, cells: &[&CellIf]) -> usize {
+        let gs: BTreeSet<i32> = cells.iter().map(|c| c.g).collect();
+        self.units
+            .iter()
+            .filter(|&&u| self.p.cohort[u].is_some_and(|g| gs.contains(&g)))
             .count()
-    };
-    let agg = |cells: &[&CellIf]| -> Option<Estimate> {
-        let (est, se) = weighted_by_group(cells, &pg, &units, p, &cluster_of, n)?;
+    }
+
+    /// An estimate over the whole sample.
+    fn whole(&self, est: f64, psi: &[f64], n_treated: usize) -> Estimate {
+        Estimate {
+            est,
+            se: if_se(psi, &self.cluster_of, self.n()),
+            n_obs: self.n_obs,
+            n_units: self.n(),
+            n_treated,
+            n_clusters: self.total_clusters,
+        }
+    }
+
+    /// The cells weighted by their cohorts' shares.
+    fn aggregate(&self, cells: &[&CellIf]) -> Option<Estimate> {
+        let (est, se) = weighted_by_group(
+            cells,
+            &self.pg,
+            &self.units,
+            self.p,
+            &self.cluster_of,
+            self.n(),
+        )?;
         Some(Estimate {
             est,
             se,
-            n_obs,
-            n_units: n,
-            n_treated: treated_in(cells),
-            n_clusters: total_clusters,
+            n_obs: self.n_obs,
+            n_units: self.n(),
+            n_treated: self.treated_in(cells),
+            n_clusters: self.total_clusters,
         })
-    };
-    let post: Vec<&CellIf> = ifs.iter().filter(|c| c.t >= c.g).collect();
-    res.simple = Some(agg(&post).ok_or_else(|| "no estimable cell after joining".to_string()));
-    // by group: equal weights over the group's post cells
-    let mut group_est: Vec<(i32, f64, Vec<f64>)> = Vec::new();
-    for &g in &groups {
-        let cs: Vec<&CellIf> = post.iter().copied().filter(|c| c.g == g).collect();
-        if cs.is_empty() {
-            continue;
-        }
-        let k = cs.len() as f64;
-        let est = cs.iter().map(|c| c.att).sum::<f64>() / k;
-        let psi: Vec<f64> = (0..n)
-            .map(|i| cs.iter().map(|c| c.psi[i]).sum::<f64>() / k)
-            .collect();
-        res.by_group.push((
-            g,
-            Estimate {
-                est,
-                se: if_se(&psi, &cluster_of, n),
-                n_obs,
-                n_units: n,
-                n_treated: units.iter().filter(|&&u| p.cohort[u] == Some(g)).count(),
-                n_clusters: total_clusters,
-            },
-        ));
-        group_est.push((g, est, psi));
     }
-    if !group_est.is_empty() {
-        let cells: Vec<CellIf> = group_est
-            .iter()
-            .map(|(g, est, psi)| CellIf {
-                g: *g,
-                t: *g,
-                att: *est,
-                psi: psi.clone(),
-            })
-            .collect();
-        let refs: Vec<&CellIf> = cells.iter().collect();
-        res.group_overall = agg(&refs);
-    }
-    let events: BTreeSet<i32> = ifs.iter().map(|c| c.t - c.g).collect();
-    // the dynamic aggregation's overall effect: the mean of θ(e) over e ≥ 0,
-    // its influence function the mean of theirs (R's did, `aggte(type =
-    // "dynamic")`)
-    let mut event_psi: Vec<(f64, Vec<f64>)> = Vec::new();
-    for e in events {
-        let cs: Vec<&CellIf> = ifs.iter().filter(|c| c.t - c.g == e).collect();
-        if let Some(est) = agg(&cs) {
-            res.by_event.push((e, est));
+
+    /// By cohort: equal weights over the cohort's cells after joining;
+    /// and the cohorts' effects weighted by their shares.
+    fn by_group(&self, post: &[&CellIf], res: &mut CsResult) {
+        let n = self.n();
+        let mut group_est: Vec<CellIf> = Vec::new();
+        for &g in &self.groups {
+            let cs: Vec<&CellIf> = post.iter().copied().filter(|c| c.g == g).collect();
+            if cs.is_empty() {
+                continue;
+            }
+            let k = cs.len() as f64;
+            let est = cs.iter().map(|c| c.att).sum::<f64>() / k;
+            let psi: Vec<f64> = (0..n)
+                .map(|i| cs.iter().map(|c| c.psi[i]).sum::<f64>() / k)
+                .collect();
+            let treated = self
+                .units
+                .iter()
+                .filter(|&&u| self.p.cohort[u] == Some(g))
+                .count();
+            res.by_group.push((g, self.whole(est, &psi, treated)));
+            group_est.push(CellIf {
+                g,
+                t: g,
+                att: est,
+                psi,
+            });
         }
-        if e >= 0 {
-            if let Some(x) = weighted_if(&cs, &pg, &units, p, n) {
-                event_psi.push(x);
+        if !group_est.is_empty() {
+            let refs: Vec<&CellIf> = group_est.iter().collect();
+            res.group_overall = self.aggregate(&refs);
+        }
+    }
+
+    /// By event time e = t − g; the overall effect is the mean of θ(e)
+    /// over e ≥ 0, its influence function the mean of theirs (R's did,
+    /// `aggte(type = "dynamic")`).
+    fn by_event(&self, ifs: &[CellIf], post: &[&CellIf], res: &mut CsResult) {
+        let n = self.n();
+        let events: BTreeSet<i32> = ifs.iter().map(|c| c.t - c.g).collect();
+        let mut event_psi: Vec<(f64, Vec<f64>)> = Vec::new();
+        for e in events {
+            let cs: Vec<&CellIf> = ifs.iter().filter(|c| c.t - c.g == e).collect();
+            if let Some(est) = self.aggregate(&cs) {
+                res.by_event.push((e, est));
+            }
+            if e >= 0 {
+                if let Some(x) = weighted_if(&cs, &self.pg, &self.units, self.p, n) {
+                    event_psi.push(x);
+                }
             }
         }
+        res.event_overall = self.overall(&event_psi, post);
     }
-    // an overall effect: the plain mean of estimates and of their
-    // influence functions, over all members who joined
-    let overall = |parts: &[(f64, Vec<f64>)]| {
-        mean_if(parts, n).map(|(est, psi)| Estimate {
-            est,
-            se: if_se(&psi, &cluster_of, n),
-            n_obs,
-            n_units: n,
-            n_treated: treated_in(&post),
-            n_clusters: total_clusters,
-        })
-    };
-    res.event_overall = overall(&event_psi);
-    let mut cal_psi: Vec<(f64, Vec<f64>)> = Vec::new();
-    for &t in &ys {
-        let cs: Vec<&CellIf> = post.iter().copied().filter(|c| c.t == t).collect();
-        if cs.is_empty() {
-            continue;
+
+    /// By calendar year after joining, and their mean.
+    fn by_calendar(&self, post: &[&CellIf], res: &mut CsResult) {
+        let n = self.n();
+        let mut cal_psi: Vec<(f64, Vec<f64>)> = Vec::new();
+        for &t in &self.ys {
+            let cs: Vec<&CellIf> = post.iter().copied().filter(|c| c.t == t).collect();
+            if cs.is_empty() {
+                continue;
+            }
+            if let Some((est, psi)) = weighted_if(&cs, &self.pg, &self.units, self.p, n) {
+                res.by_calendar
+                    .push((t, self.whole(est, &psi, self.treated_in(&cs))));
+                cal_psi.push((est, psi));
+            }
         }
-        if let Some((est, psi)) = weighted_if(&cs, &pg, &units, p, n) {
-            let se = if_se(&psi, &cluster_of, n);
-            res.by_calendar.push((
-                t,
-                Estimate {
-                    est,
-                    se,
-                    n_obs,
-                    n_units: n,
-                    n_treated: treated_in(&cs),
-                    n_clusters: total_clusters,
-                },
-            ));
-            cal_psi.push((est, psi));
-        }
+        res.calendar_overall = self.overall(&cal_psi, post);
     }
-    res.calendar_overall = overall(&cal_psi);
-    Ok(res)
+
+    /// An overall effect: the plain mean of estimates and of their
+    /// influence functions, over all members who joined.
+    fn overall(&self, parts: &[(f64, Vec<f64>)], post: &[&CellIf]) -> Option<Estimate> {
+        mean_if(parts, self.n()).map(|(est, psi)| self.whole(est, &psi, self.treated_in(post)))
+    }
 }
 
 /// The equal-weight mean of estimates and of their influence functions

@@ -361,30 +361,69 @@ fn estimate_scope(
     cfg: &EffectsConfig,
     out: &mut Vec<EffectRow>,
 ) {
-    let base = EffectRow {
-        scope_level: s.level,
-        scope_code: s.code.clone(),
-        scope_name: s.name.clone(),
-        outcome,
-        unit,
-        estimator: "",
-        group: None,
-        time: None,
-        event_time: None,
-        estimate: None,
-        se: None,
-        ci_low: None,
-        ci_high: None,
-        n_obs: None,
-        n_households: None,
-        n_treated: None,
-        n_clusters: None,
-        control: cfg.control.as_str(),
-        cluster: cfg.cluster.as_str(),
-        note: None,
-    };
-    let with = |estimator: &'static str, r: Result<Estimate, String>| {
-        let mut row = base.clone();
+    let rows = ScopeRows::new(s, outcome, unit, cfg);
+    rows.before_after(panel, out);
+    out.push(rows.with("twfe_did", estimators::twfe(panel)));
+    match estimators::event_study(panel) {
+        Ok(es) => {
+            for (e, est) in es {
+                let mut row = rows.with("event_study", Ok(est));
+                row.event_time = Some(i64::from(e));
+                out.push(row);
+            }
+        }
+        Err(why) => out.push(rows.with("event_study", Err(why))),
+    }
+    match estimators::callaway_santanna(panel, cfg.control) {
+        Ok(cs) => rows.callaway_santanna(cs, out),
+        Err(why) => out.push(rows.with("cs_simple", Err(why))),
+    }
+}
+
+/// The rows of one scope and outcome, each estimator's made from one
+/// base row.
+struct ScopeRows<'c> {
+    base: EffectRow,
+    cfg: &'c EffectsConfig,
+}
+
+impl<'c> ScopeRows<'c> {
+    fn new(
+        s: &Scope<'_>,
+        outcome: &'static str,
+        unit: &'static str,
+        cfg: &'c EffectsConfig,
+    ) -> ScopeRows<'c> {
+        let base = EffectRow {
+            scope_level: s.level,
+            scope_code: s.code.clone(),
+            scope_name: s.name.clone(),
+            outcome,
+            unit,
+            estimator: "",
+            group: None,
+            time: None,
+            event_time: None,
+            estimate: None,
+            se: None,
+            ci_low: None,
+            ci_high: None,
+            n_obs: None,
+            n_households: None,
+            n_treated: None,
+            n_clusters: None,
+            control: cfg.control.as_str(),
+            cluster: cfg.cluster.as_str(),
+            note: None,
+        };
+        ScopeRows { base, cfg }
+    }
+
+    /// An estimator's row: its estimate, or why there is none (fewer
+    /// treated households than `min_treated` count as none).
+    fn with(&self, estimator: &'static str, r: Result<Estimate, String>) -> EffectRow {
+        let cfg = self.cfg;
+        let mut row = self.base.clone();
         row.estimator = estimator;
         match r {
             Ok(e) if e.n_treated >= cfg.min_treated => {
@@ -407,84 +446,73 @@ fn estimate_scope(
             Err(why) => row.note = Some(format!("not estimable: {why}")),
         }
         row
-    };
-    // members' own change
-    match before_after(panel) {
-        Some((mean, median, rose, n)) => {
-            for (est, v) in [
-                ("before_after_mean", mean),
-                ("before_after_median", median),
-                ("before_after_share_rose", rose),
-            ] {
-                let mut row = base.clone();
-                row.estimator = est;
-                row.estimate = Some(v);
-                row.n_households = Some(n as u64);
-                row.n_treated = Some(n as u64);
-                if est == "before_after_share_rose" {
-                    row.unit = "%";
-                }
-                out.push(row);
-            }
-        }
-        None => {
-            let mut row = base.clone();
+    }
+
+    /// The members' own change: mean, median and the share whose income
+    /// rose, or why it cannot be said.
+    fn before_after(&self, panel: &Panel, out: &mut Vec<EffectRow>) {
+        let Some((mean, median, rose, n)) = before_after(panel) else {
+            let mut row = self.base.clone();
             row.estimator = "before_after_mean";
             row.note = Some(
                 "not estimable: no member household observed both before and after joining".into(),
             );
             out.push(row);
+            return;
+        };
+        for (est, v) in [
+            ("before_after_mean", mean),
+            ("before_after_median", median),
+            ("before_after_share_rose", rose),
+        ] {
+            let mut row = self.base.clone();
+            row.estimator = est;
+            row.estimate = Some(v);
+            row.n_households = Some(n as u64);
+            row.n_treated = Some(n as u64);
+            if est == "before_after_share_rose" {
+                row.unit = "%";
+            }
+            out.push(row);
         }
     }
-    out.push(with("twfe_did", estimators::twfe(panel)));
-    match estimators::event_study(panel) {
-        Ok(es) => {
-            for (e, est) in es {
-                let mut row = with("event_study", Ok(est));
-                row.event_time = Some(i64::from(e));
-                out.push(row);
-            }
+
+    /// Callaway & Sant'Anna: the group-time cells and every aggregation.
+    fn callaway_santanna(&self, cs: estimators::CsResult, out: &mut Vec<EffectRow>) {
+        for c in cs.cells {
+            let mut row = self.with("cs_att_gt", c.result);
+            row.group = Some(i64::from(c.group));
+            row.time = Some(i64::from(c.time));
+            row.event_time = Some(i64::from(c.time - c.group));
+            out.push(row);
         }
-        Err(why) => out.push(with("event_study", Err(why))),
-    }
-    match estimators::callaway_santanna(panel, cfg.control) {
-        Ok(cs) => {
-            for c in cs.cells {
-                let mut row = with("cs_att_gt", c.result);
-                row.group = Some(i64::from(c.group));
-                row.time = Some(i64::from(c.time));
-                row.event_time = Some(i64::from(c.time - c.group));
-                out.push(row);
-            }
-            if let Some(r) = cs.simple {
-                out.push(with("cs_simple", r));
-            }
-            for (g, e) in cs.by_group {
-                let mut row = with("cs_group", Ok(e));
-                row.group = Some(i64::from(g));
-                out.push(row);
-            }
-            if let Some(e) = cs.group_overall {
-                out.push(with("cs_group_overall", Ok(e)));
-            }
-            for (ev, e) in cs.by_event {
-                let mut row = with("cs_event", Ok(e));
-                row.event_time = Some(i64::from(ev));
-                out.push(row);
-            }
-            if let Some(e) = cs.event_overall {
-                out.push(with("cs_event_overall", Ok(e)));
-            }
-            for (tm, e) in cs.by_calendar {
-                let mut row = with("cs_calendar", Ok(e));
-                row.time = Some(i64::from(tm));
-                out.push(row);
-            }
-            if let Some(e) = cs.calendar_overall {
-                out.push(with("cs_calendar_overall", Ok(e)));
-            }
+        if let Some(r) = cs.simple {
+            out.push(self.with("cs_simple", r));
         }
-        Err(why) => out.push(with("cs_simple", Err(why))),
+        for (g, e) in cs.by_group {
+            let mut row = self.with("cs_group", Ok(e));
+            row.group = Some(i64::from(g));
+            out.push(row);
+        }
+        if let Some(e) = cs.group_overall {
+            out.push(self.with("cs_group_overall", Ok(e)));
+        }
+        for (ev, e) in cs.by_event {
+            let mut row = self.with("cs_event", Ok(e));
+            row.event_time = Some(i64::from(ev));
+            out.push(row);
+        }
+        if let Some(e) = cs.event_overall {
+            out.push(self.with("cs_event_overall", Ok(e)));
+        }
+        for (tm, e) in cs.by_calendar {
+            let mut row = self.with("cs_calendar", Ok(e));
+            row.time = Some(i64::from(tm));
+            out.push(row);
+        }
+        if let Some(e) = cs.calendar_overall {
+            out.push(self.with("cs_calendar_overall", Ok(e)));
+        }
     }
 }
 

@@ -46,7 +46,67 @@ pub fn aggregate(
     geo: &Geo,
     city: (&str, &str),
 ) -> Vec<IndicatorRow> {
-    // townships: the first 9 digits of a village code
+    let (accs, town_names) = accumulate(ind, units);
+    let scale = ind.def.scale;
+    let totals = share_totals(ind, &accs);
+    // the registry as of each period: today's plus villages merged later
+    let mut later: HashMap<u32, crate::analysis::tables::MergedLater> = HashMap::new();
+    if !geo.merged_later.is_empty() {
+        for k in accs.keys() {
+            later
+                .entry(k.0)
+                .or_insert_with(|| geo.merged_after(units.text(k.0).unwrap_or_default()));
+        }
+    }
+    let area = Areas {
+        units,
+        geo,
+        town_names: &town_names,
+        city,
+    };
+    let mut out: Vec<IndicatorRow> = accs
+        .into_iter()
+        .map(|((period, category, level, code), mut a)| {
+            let total = totals.get(&(period, level, code)).copied();
+            let (value, numerator, denominator) =
+                figures(ind.def.aggregate, scale, a.num, a.den, &mut a.vals, total);
+            let text = |i: u32| units.text(i).unwrap_or_default().to_string();
+            let (geo_code, geo_name, registry) = area.place(level, code, later.get(&period));
+            IndicatorRow {
+                indicator: idx,
+                category: units.text(category).map(str::to_string),
+                period: text(period),
+                period_used: text(period),
+                level,
+                geo_code,
+                geo_name,
+                value,
+                numerator,
+                denominator,
+                villages_reporting: distinct(a.reporting),
+                villages_registry: registry as u64,
+                units: distinct(a.units),
+                rank: None,
+                note: None,
+            }
+        })
+        .collect();
+    if let Some(order) = ind.def.rank {
+        rank_within_county(&mut out, order);
+        note_unranked(&mut out);
+    }
+    // one indicator: its rows in the table's order
+    sort_rows(&mut out);
+    out
+}
+
+/// An area's sums by (period, category, level, area code).
+type AreaKey = (u32, u32, Level, u32);
+
+/// Every unit row added to the sums of the city, its county, its
+/// township (the first 9 digits of its village code) and, for indicators
+/// with village rows, its village; with the townships' codes by id.
+fn accumulate(ind: &Indicator, units: &Units) -> (HashMap<AreaKey, Acc>, Vec<String>) {
     let mut towns = Interner::default();
     let mut town_of: HashMap<u32, u32> = HashMap::new();
     for r in &units.rows {
@@ -56,10 +116,9 @@ pub fn aggregate(
         }
     }
     let village_level = ind.def.village_rows;
-    type Key = (u32, u32, Level, u32);
-    let mut accs: HashMap<Key, Acc> = HashMap::new();
+    let mut accs: HashMap<AreaKey, Acc> = HashMap::new();
     // with `once_per_unit`, the (area, unit) pairs already counted
-    let mut counted: std::collections::HashSet<(Key, u32)> = std::collections::HashSet::new();
+    let mut counted: std::collections::HashSet<(AreaKey, u32)> = std::collections::HashSet::new();
     for r in &units.rows {
         let mut keys = [
             (Level::City, 0),
@@ -92,99 +151,86 @@ pub fn aggregate(
             a.units.push(r.unit);
         }
     }
-    let scale = ind.def.scale;
-    // a share's denominator is the whole distribution of the area
+    (accs, towns.strings)
+}
+
+/// A share's denominator: the whole distribution of the area, added in
+/// key order so that the total is the same on every run.
+fn share_totals(ind: &Indicator, accs: &HashMap<AreaKey, Acc>) -> HashMap<(u32, Level, u32), f64> {
     let mut totals: HashMap<(u32, Level, u32), f64> = HashMap::new();
     if ind.def.aggregate == Aggregate::Share {
-        // added in key order, so the total is the same on every run
-        let mut keys: Vec<&Key> = accs.keys().collect();
+        let mut keys: Vec<&AreaKey> = accs.keys().collect();
         keys.sort_unstable();
         for k in keys {
             *totals.entry((k.0, k.2, k.3)).or_default() += accs[k].den;
         }
     }
-    let town_names = towns.strings;
-    // the registry as of each period: today's plus villages merged later
-    let mut later: HashMap<u32, crate::analysis::tables::MergedLater> = HashMap::new();
-    if !geo.merged_later.is_empty() {
-        for k in accs.keys() {
-            later
-                .entry(k.0)
-                .or_insert_with(|| geo.merged_after(units.text(k.0).unwrap_or_default()));
-        }
-    }
-    let mut out: Vec<IndicatorRow> = accs
-        .into_iter()
-        .map(|((period, category, level, code), mut a)| {
-            let total = totals.get(&(period, level, code)).copied();
-            let (value, numerator, denominator) =
-                figures(ind.def.aggregate, scale, a.num, a.den, &mut a.vals, total);
-            let text = |i: u32| units.text(i).unwrap_or_default().to_string();
-            let extra = later.get(&period);
-            let (geo_code, geo_name, registry) = match level {
-                Level::City => (
-                    city.0.to_string(),
-                    city.1.to_string(),
-                    geo.villages_total + extra.map_or(0, |m| m.total),
-                ),
-                Level::County => {
-                    let c = text(code);
-                    let n = geo.county.get(&c).cloned().unwrap_or_default();
-                    let k = geo.villages_in_county.get(&c).copied().unwrap_or(0)
-                        + extra.and_then(|m| m.county.get(&c)).copied().unwrap_or(0);
-                    (c, n, k)
-                }
-                Level::Township => {
-                    let t = town_names[code as usize].clone();
-                    let n = geo.township.get(&t).cloned().unwrap_or_default();
-                    let k = geo.villages_in_township.get(&t).copied().unwrap_or(0)
-                        + extra.and_then(|m| m.township.get(&t)).copied().unwrap_or(0);
-                    (t, n, k)
-                }
-                Level::Village => {
-                    let v = text(code);
-                    let n = geo.village.get(&v).cloned().unwrap_or_default();
-                    (v, n, 1)
-                }
-            };
-            IndicatorRow {
-                indicator: idx,
-                category: units.text(category).map(str::to_string),
-                period: text(period),
-                period_used: text(period),
-                level,
-                geo_code,
-                geo_name,
-                value,
-                numerator,
-                denominator,
-                villages_reporting: distinct(a.reporting),
-                villages_registry: registry as u64,
-                units: distinct(a.units),
-                rank: None,
-                note: None,
+    totals
+}
+
+/// The names and registry counts an area's row shows.
+struct Areas<'a> {
+    units: &'a Units,
+    geo: &'a Geo,
+    town_names: &'a [String],
+    city: (&'a str, &'a str),
+}
+
+impl Areas<'_> {
+    /// An area's code, name and villages in the registry (with the
+    /// villages merged after the period, `later`).
+    fn place(
+        &self,
+        level: Level,
+        code: u32,
+        later: Option<&crate::analysis::tables::MergedLater>,
+    ) -> (String, String, usize) {
+        let geo = self.geo;
+        let text = |i: u32| self.units.text(i).unwrap_or_default().to_string();
+        match level {
+            Level::City => (
+                self.city.0.to_string(),
+                self.city.1.to_string(),
+                geo.villages_total + later.map_or(0, |m| m.total),
+            ),
+            Level::County => {
+                let c = text(code);
+                let n = geo.county.get(&c).cloned().unwrap_or_default();
+                let k = geo.villages_in_county.get(&c).copied().unwrap_or(0)
+                    + later.and_then(|m| m.county.get(&c)).copied().unwrap_or(0);
+                (c, n, k)
             }
-        })
-        .collect();
-    if let Some(order) = ind.def.rank {
-        rank_within_county(&mut out, order);
-        for r in out
-            .iter_mut()
-            .filter(|r| r.level == Level::Village && r.rank.is_none())
-        {
-            r.note = Some(
-                if r.villages_reporting == 0 {
-                    NOT_RANKED_UNREPORTED
-                } else {
-                    NOT_RANKED_NO_SCORE
-                }
-                .to_string(),
-            );
+            Level::Township => {
+                let t = self.town_names[code as usize].clone();
+                let n = geo.township.get(&t).cloned().unwrap_or_default();
+                let k = geo.villages_in_township.get(&t).copied().unwrap_or(0)
+                    + later.and_then(|m| m.township.get(&t)).copied().unwrap_or(0);
+                (t, n, k)
+            }
+            Level::Village => {
+                let v = text(code);
+                let n = geo.village.get(&v).cloned().unwrap_or_default();
+                (v, n, 1)
+            }
         }
     }
-    // one indicator: its rows in the table's order
-    sort_rows(&mut out);
-    out
+}
+
+/// Why a village row has no rank: it reported nothing, or no score.
+fn note_unranked(out: &mut [IndicatorRow]) {
+    for r in out
+        .iter_mut()
+        .filter(|r| r.level == Level::Village && r.rank.is_none())
+    {
+        r.note = Some(
+            if r.villages_reporting == 0 {
+                NOT_RANKED_UNREPORTED
+            } else {
+                NOT_RANKED_NO_SCORE
+            }
+            .to_string(),
+        );
+    }
 }
 
 /// Adds one unit row's number to an area's sums (and values, for a mean

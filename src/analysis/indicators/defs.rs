@@ -219,31 +219,15 @@ fn param_text(v: &toml::Value) -> Option<String> {
 
 /// Replaces `{{name}}` by its value; names not found are returned.
 pub fn fill(text: &str, vars: &BTreeMap<String, String>) -> (String, Vec<String>) {
-    let mut out = String::with_capacity(text.len());
     let mut missing = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        match after.find("}}") {
-            Some(end) => {
-                let name = after[..end].trim();
-                match vars.get(name) {
-                    Some(v) => out.push_str(v),
-                    None => {
-                        missing.push(name.to_string());
-                        out.push_str(&rest[start..start + 2 + end + 2]);
-                    }
-                }
-                rest = &after[end + 2..];
-            }
-            None => {
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
+    let out = crate::text::fill_between(text, ("{{", "}}"), |name| {
+        let name = name.trim();
+        let v = vars.get(name).map(String::as_str);
+        if v.is_none() {
+            missing.push(name.to_string());
         }
-    }
-    out.push_str(rest);
+        v
+    });
     (out, missing)
 }
 
@@ -283,95 +267,17 @@ pub fn load(path: &Path, datasets: &[String]) -> Result<Definitions, ConfigError
     for spanned in file.indicator {
         let line = line_of(&text, spanned.span().start);
         let def = spanned.into_inner();
-        let p = |m: String| problem(Some(line), format!("indicator {}: {m}", def.id));
         if let Some(prev) = seen.insert(def.id.clone(), line) {
-            problems.push(p(format!("id already used at line {prev}")));
+            let m = format!("indicator {}: id already used at line {prev}", def.id);
+            problems.push(problem(Some(line), m));
         }
-        if def.id.is_empty()
-            || !def
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
-            problems.push(p("id must be letters, digits and _".into()));
-        }
-        if !datasets.contains(&def.dataset) {
-            problems.push(p(format!(
-                "dataset {} is not a dataset of the pipeline",
-                def.dataset
-            )));
-        }
-        if !def.scale.is_finite() || def.scale == 0.0 {
-            problems.push(p("scale must be a non-zero number".into()));
-        }
-        if def.rank.is_some() && !def.village_rows {
-            problems.push(p("rank needs village_rows = true".into()));
-        }
-        let (description, mut missing) = fill(&def.description, &params);
-        let (description_zh, missing_zh) = fill(&def.description_zh, &params);
-        missing.extend(missing_zh);
-        for m in missing {
-            problems.push(p(format!(
-                "description names unknown parameter {{{{{m}}}}}"
-            )));
-        }
-        let variants: Vec<(Option<String>, Option<String>)> = if def.each.is_empty() {
-            vec![(None, None)]
-        } else {
-            def.each
-                .iter()
-                .map(|(l, e)| (Some(l.clone()), Some(e.clone())))
-                .collect()
-        };
-        let mut queries = Vec::new();
-        for (label, each) in variants {
-            let mut vars = params.clone();
-            if let (Some(l), Some(e)) = (&label, &each) {
-                vars.insert("each_label".into(), l.replace('\'', "''"));
-                vars.insert("each".into(), e.clone());
-            }
-            let (sql, missing) = fill(&def.sql, &vars);
-            for m in missing {
-                problems.push(p(format!("sql names unknown parameter {{{{{m}}}}}")));
-            }
-            queries.push((label, sql));
-        }
-        let mut h = Sha256::new();
-        for part in [
-            def.id.as_str(),
-            &def.unit,
-            &format!("{:?}", def.aggregate),
-            &def.scale.to_string(),
-            &format!("{}{:?}", def.village_rows, def.rank),
-            if def.once_per_unit {
-                "once_per_unit"
-            } else {
-                ""
-            },
-        ] {
-            h.update(part.as_bytes());
-            h.update([0]);
-        }
-        // the scope decides every denominator
-        for k in &file.scope.kinds {
-            h.update(k.as_bytes());
-            h.update([0]);
-        }
-        for (l, q) in &queries {
-            h.update(l.as_deref().unwrap_or("").as_bytes());
-            h.update([0]);
-            h.update(q.as_bytes());
-            h.update([0]);
-        }
-        let hash = hex::encode(&h.finalize()[..8]);
-        indicators.push(Indicator {
-            def,
-            description,
-            description_zh,
-            queries,
-            hash,
-            line,
-        });
+        let mut said = Vec::new();
+        let ind = indicator_of(def, line, &params, datasets, &file.scope.kinds, &mut said);
+        problems.extend(
+            said.into_iter()
+                .map(|m| problem(Some(line), format!("indicator {}: {m}", ind.def.id))),
+        );
+        indicators.push(ind);
     }
     if !problems.is_empty() {
         return Err(ConfigErrors(problems));
@@ -384,6 +290,124 @@ pub fn load(path: &Path, datasets: &[String]) -> Result<Definitions, ConfigError
         family_names: file.families,
         indicators,
     })
+}
+
+/// One `[[indicator]]` block as the stage uses it: its descriptions and
+/// queries with the parameters filled in, and its hash. What is wrong with
+/// the block is said in `problems`.
+fn indicator_of(
+    def: IndicatorDef,
+    line: usize,
+    params: &BTreeMap<String, String>,
+    datasets: &[String],
+    kinds: &[String],
+    problems: &mut Vec<String>,
+) -> Indicator {
+    check_def(&def, datasets, problems);
+    let (description, mut missing) = fill(&def.description, params);
+    let (description_zh, missing_zh) = fill(&def.description_zh, params);
+    missing.extend(missing_zh);
+    for m in missing {
+        problems.push(format!("description names unknown parameter {{{{{m}}}}}"));
+    }
+    let queries = queries_of(&def, params, problems);
+    let hash = def_hash(&def, kinds, &queries);
+    Indicator {
+        def,
+        description,
+        description_zh,
+        queries,
+        hash,
+        line,
+    }
+}
+
+/// What is wrong with a block's id, dataset, scale and rank.
+fn check_def(def: &IndicatorDef, datasets: &[String], problems: &mut Vec<String>) {
+    if def.id.is_empty()
+        || !def
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        problems.push("id must be letters, digits and _".into());
+    }
+    if !datasets.contains(&def.dataset) {
+        problems.push(format!(
+            "dataset {} is not a dataset of the pipeline",
+            def.dataset
+        ));
+    }
+    if !def.scale.is_finite() || def.scale == 0.0 {
+        problems.push("scale must be a non-zero number".into());
+    }
+    if def.rank.is_some() && !def.village_rows {
+        problems.push("rank needs village_rows = true".into());
+    }
+}
+
+/// The block's SQL with the parameters filled in: once, or once per
+/// `each` entry (label and value).
+fn queries_of(
+    def: &IndicatorDef,
+    params: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) -> Vec<(Option<String>, String)> {
+    let variants: Vec<(Option<String>, Option<String>)> = if def.each.is_empty() {
+        vec![(None, None)]
+    } else {
+        def.each
+            .iter()
+            .map(|(l, e)| (Some(l.clone()), Some(e.clone())))
+            .collect()
+    };
+    let mut queries = Vec::new();
+    for (label, each) in variants {
+        let mut vars = params.clone();
+        if let (Some(l), Some(e)) = (&label, &each) {
+            vars.insert("each_label".into(), l.replace('\'', "''"));
+            vars.insert("each".into(), e.clone());
+        }
+        let (sql, missing) = fill(&def.sql, &vars);
+        for m in missing {
+            problems.push(format!("sql names unknown parameter {{{{{m}}}}}"));
+        }
+        queries.push((label, sql));
+    }
+    queries
+}
+
+/// What the indicator's figures depend on: its id, unit, aggregation,
+/// scale, village rows and rank, the scope (it decides every
+/// denominator) and its queries; 16 hex digits.
+fn def_hash(def: &IndicatorDef, kinds: &[String], queries: &[(Option<String>, String)]) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        def.id.as_str(),
+        &def.unit,
+        &format!("{:?}", def.aggregate),
+        &def.scale.to_string(),
+        &format!("{}{:?}", def.village_rows, def.rank),
+        if def.once_per_unit {
+            "once_per_unit"
+        } else {
+            ""
+        },
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    for k in kinds {
+        h.update(k.as_bytes());
+        h.update([0]);
+    }
+    for (l, q) in queries {
+        h.update(l.as_deref().unwrap_or("").as_bytes());
+        h.update([0]);
+        h.update(q.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..8])
 }
 
 #[cfg(test)]

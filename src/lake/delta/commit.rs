@@ -131,6 +131,149 @@ fn delta_type(table: &str, name: &str, dt: &DataType) -> Result<(DeltaType, bool
     })
 }
 
+/// What an existing table holds (each file with the action that removes
+/// it), and the metadata with the new schema when the pipeline changed a
+/// column (every partition is then rebuilt and the schema follows in the
+/// same commit). A table partitioned otherwise is refused.
+#[allow(clippy::type_complexity)]
+fn held(
+    table: &DeltaTable,
+    t: &Table,
+    schema: &StructType,
+    part_names: &[String],
+) -> Result<
+    (
+        HashMap<String, deltalake_core::kernel::Remove>,
+        Option<deltalake_core::kernel::Metadata>,
+    ),
+    LakeError,
+> {
+    let snap = table.snapshot().map_err(|e| err(&t.name, "snapshot", e))?;
+    let held = snap
+        .log_data()
+        .into_iter()
+        .map(|f| (f.path().to_string(), f.remove_action(true)))
+        .collect();
+    let have = snap.metadata();
+    if have.partition_columns() != part_names {
+        return Err(err(
+            &t.name,
+            "partition columns",
+            format!(
+                "the table is partitioned by {:?}, this lake by {:?}; move the table away and the next run makes it anew",
+                have.partition_columns(),
+                part_names
+            ),
+        ));
+    }
+    let metadata = match snap.schema().as_ref() != schema {
+        true => Some(
+            have.clone()
+                .with_schema(schema)
+                .map_err(|e| err(&t.name, "schema", e))?,
+        ),
+        false => None,
+    };
+    Ok((held, metadata))
+}
+
+/// Puts the table's new data files in the store; their add actions.
+async fn put_files(
+    store: &ObjectStoreRef,
+    t: &Table,
+    new: &[&TableFile],
+    cast: bool,
+    now_ms: i64,
+) -> Result<Vec<Action>, LakeError> {
+    let mut adds = Vec::with_capacity(new.len());
+    for f in new {
+        let bytes = file_bytes(t, f, cast)?;
+        let size = bytes.len() as i64;
+        store
+            .put(&ObjPath::from(f.path.as_str()), PutPayload::from(bytes))
+            .await
+            .map_err(|e| err(&t.name, &format!("writing {}", f.path), e))?;
+        adds.push(Action::Add(Add {
+            path: f.path.clone(),
+            partition_values: f
+                .partition
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .collect(),
+            size,
+            modification_time: now_ms,
+            data_change: true,
+            stats: Some(format!("{{\"numRecords\":{}}}", f.rows)),
+            tags: None,
+            deletion_vector: None,
+            base_row_id: None,
+            default_row_commit_version: None,
+            clustering_provider: None,
+        }));
+    }
+    Ok(adds)
+}
+
+/// One write commit of `actions` on the version read (`version_now`),
+/// never retried: a table another writer moved on refuses it. The table's
+/// version after it.
+async fn commit_write(
+    table: &DeltaTable,
+    t: &Table,
+    actions: Vec<Action>,
+    app: HashMap<String, serde_json::Value>,
+    version_now: u64,
+) -> Result<u64, LakeError> {
+    let snap = table.snapshot().map_err(|e| err(&t.name, "snapshot", e))?;
+    let done = CommitBuilder::default()
+        .with_actions(actions)
+        .with_app_metadata(app)
+        .with_max_retries(0)
+        .build(
+            Some(snap),
+            table.log_store(),
+            DeltaOperation::Write {
+                mode: SaveMode::Overwrite,
+                partition_by: (!t.partitions.is_empty())
+                    .then(|| t.partitions.iter().map(|(n, _)| n.clone()).collect()),
+                predicate: None,
+            },
+        )
+        .await
+        .map_err(|e| {
+            err(
+                &t.name,
+                &format!("committing version {}", version_now + 1),
+                format!(
+                    "{e} (another writer committed to the table since this run read it; nothing of this run is in the table)"
+                ),
+            )
+        })?;
+    Ok(done.version())
+}
+
+/// A test hook (`ZHENXING_FAULT=delta-race:<table>`): another writer
+/// commits between this run's read and its commit.
+async fn race_hook(
+    store: &ObjectStoreRef,
+    t: &Table,
+    version_now: u64,
+    now_ms: i64,
+) -> Result<(), LakeError> {
+    if !std::env::var("ZHENXING_FAULT").is_ok_and(|v| v == format!("delta-race:{}", t.name)) {
+        return Ok(());
+    }
+    let other = ObjPath::from(format!("_delta_log/{:020}.json", version_now + 1));
+    let line = format!(
+        "{{\"commitInfo\":{{\"timestamp\":{now_ms},\"operation\":\"WRITE\",\"engineInfo\":\"another writer\"}}}}\n"
+    );
+    store
+        .put(&other, PutPayload::from(line.into_bytes()))
+        .await
+        .map_err(|e| err(&t.name, "test hook", e))?;
+    Ok(())
+}
+
 /// The table's Delta schema (data columns, then partition columns) and
 /// whether its files need their unsigned columns cast.
 fn delta_schema(t: &Table) -> Result<(Vec<StructField>, bool), LakeError> {
@@ -281,36 +424,10 @@ impl Publisher {
         let (fields, cast) = delta_schema(t)?;
         let schema = StructType::try_new(fields.clone()).map_err(|e| err(&t.name, "schema", e))?;
         let part_names: Vec<String> = t.partitions.iter().map(|(n, _)| n.clone()).collect();
-        // what the table holds now
-        let mut held: HashMap<String, deltalake_core::kernel::Remove> = HashMap::new();
-        let mut metadata = None;
-        if exists {
-            let snap = table.snapshot().map_err(|e| err(&t.name, "snapshot", e))?;
-            for f in snap.log_data() {
-                held.insert(f.path().to_string(), f.remove_action(true));
-            }
-            let have = snap.metadata();
-            if have.partition_columns() != part_names {
-                return Err(err(
-                    &t.name,
-                    "partition columns",
-                    format!(
-                        "the table is partitioned by {:?}, this lake by {:?}; move the table away and the next run makes it anew",
-                        have.partition_columns(),
-                        part_names
-                    ),
-                ));
-            }
-            if snap.schema().as_ref() != &schema {
-                // the pipeline changed a column: every partition is rebuilt
-                // and the table's schema follows in the same commit
-                metadata = Some(
-                    have.clone()
-                        .with_schema(&schema)
-                        .map_err(|e| err(&t.name, "schema", e))?,
-                );
-            }
-        }
+        let (held, metadata) = match exists {
+            true => held(&table, t, &schema, &part_names)?,
+            false => (HashMap::new(), None),
+        };
         let wanted: BTreeSet<&str> = t.files.iter().map(|f| f.path.as_str()).collect();
         let new: Vec<&TableFile> = t
             .files
@@ -335,32 +452,7 @@ impl Publisher {
         // log does not name, which readers never see
         let store = table.object_store();
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let mut adds = Vec::with_capacity(new.len());
-        for f in &new {
-            let bytes = file_bytes(t, f, cast)?;
-            let size = bytes.len() as i64;
-            store
-                .put(&ObjPath::from(f.path.as_str()), PutPayload::from(bytes))
-                .await
-                .map_err(|e| err(&t.name, &format!("writing {}", f.path), e))?;
-            adds.push(Action::Add(Add {
-                path: f.path.clone(),
-                partition_values: f
-                    .partition
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Some(v.clone())))
-                    .collect(),
-                size,
-                modification_time: now_ms,
-                data_change: true,
-                stats: Some(format!("{{\"numRecords\":{}}}", f.rows)),
-                tags: None,
-                deletion_vector: None,
-                base_row_id: None,
-                default_row_commit_version: None,
-                clustering_provider: None,
-            }));
-        }
+        let adds = put_files(&store, t, &new, cast, now_ms).await?;
         // a test hook: the files are written, the commit not yet made; the
         // test kills the process here
         if std::env::var("ZHENXING_FAULT").is_ok_and(|v| v == format!("delta-stall:{}", t.name)) {
@@ -394,44 +486,9 @@ impl Publisher {
         }
         actions.extend(removes);
         actions.extend(adds);
-        // a test hook: another writer commits between our read and our commit
-        if std::env::var("ZHENXING_FAULT").is_ok_and(|v| v == format!("delta-race:{}", t.name)) {
-            let other = ObjPath::from(format!("_delta_log/{:020}.json", version_now + 1));
-            let line = format!(
-                "{{\"commitInfo\":{{\"timestamp\":{now_ms},\"operation\":\"WRITE\",\"engineInfo\":\"another writer\"}}}}\n"
-            );
-            store
-                .put(&other, PutPayload::from(line.into_bytes()))
-                .await
-                .map_err(|e| err(&t.name, "test hook", e))?;
-        }
-        let snap = table.snapshot().map_err(|e| err(&t.name, "snapshot", e))?;
-        let done = CommitBuilder::default()
-            .with_actions(actions)
-            .with_app_metadata(app)
-            .with_max_retries(0)
-            .build(
-                Some(snap),
-                table.log_store(),
-                DeltaOperation::Write {
-                    mode: SaveMode::Overwrite,
-                    partition_by: (!t.partitions.is_empty())
-                        .then(|| t.partitions.iter().map(|(n, _)| n.clone()).collect()),
-                    predicate: None,
-                },
-            )
-            .await
-            .map_err(|e| {
-                err(
-                    &t.name,
-                    &format!("committing version {}", version_now + 1),
-                    format!(
-                        "{e} (another writer committed to the table since this run read it; nothing of this run is in the table)"
-                    ),
-                )
-            })?;
+        race_hook(&store, t, version_now, now_ms).await?;
         Ok(Committed {
-            version: done.version(),
+            version: commit_write(&table, t, actions, app, version_now).await?,
             committed: true,
             added,
             removed,
