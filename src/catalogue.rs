@@ -93,7 +93,7 @@ macro_rules! codes {
             }
 
             /// What the code means, for the definitions page.
-            pub fn meaning(self) -> &'static str {
+            pub(crate) fn meaning(self) -> &'static str {
                 match self {
                     $(Code::$variant => $meaning,)*
                 }
@@ -231,7 +231,7 @@ impl Code {
 
     /// The short reason of a stored code string; a code this version does
     /// not know is "其他问题" / "other problem".
-    pub fn reason_of(s: &str, lang: Lang) -> &'static str {
+    pub(crate) fn reason_of(s: &str, lang: Lang) -> &'static str {
         match (Code::parse(s), lang) {
             (Some(c), _) => c.reason(lang),
             (None, Lang::Zh) => "其他问题",
@@ -241,7 +241,7 @@ impl Code {
 
     /// The table of every code for the definitions page (code, level,
     /// Chinese reason, meaning), one row per code.
-    pub fn markdown_table() -> String {
+    pub(crate) fn markdown_table() -> String {
         let mut s = String::from("| code | level | 简述 | meaning |\n|---|---|---|---|\n");
         for c in Code::ALL {
             s.push_str(&format!(

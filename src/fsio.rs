@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 /// Writes a file whole or not at all, durably: a temporary file of its own
 /// in the same folder, fsynced, renamed over the target, and the folder
 /// fsynced so that the rename survives a crash.
-pub fn write_durable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_durable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_durable_with(path, |f| {
         use std::io::Write;
         f.write_all(bytes)
@@ -16,7 +16,7 @@ pub fn write_durable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// As `write_durable`, with the content written by `fill` through a buffer
 /// (a large document is not built in memory first).
-pub fn write_durable_with(
+pub(crate) fn write_durable_with(
     path: &Path,
     fill: impl FnOnce(&mut std::io::BufWriter<File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
@@ -44,7 +44,7 @@ pub fn write_durable_with(
 }
 
 /// fsyncs the folder that holds `path`.
-pub fn sync_parent(path: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_parent(path: &Path) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -53,13 +53,13 @@ pub fn sync_parent(path: &Path) -> std::io::Result<()> {
 }
 
 /// fsyncs a directory so that renames inside it survive a crash.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir).and_then(|f| f.sync_all())
 }
 
 /// Makes everything written on the filesystem that holds `dir` durable, in
 /// one call (syncfs(2)): files and the folders that name them.
-pub fn sync_filesystem(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_filesystem(dir: &Path) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let f = File::open(dir)?;
     // SAFETY: syncfs only reads the descriptor, which `f` keeps open
@@ -69,7 +69,7 @@ pub fn sync_filesystem(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+pub(crate) fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
     use sha2::Digest;
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
@@ -89,7 +89,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
 
 /// Longest name, in bytes, that [`safe_component`] makes (file systems
 /// allow 255; room is left for a suffix such as `_校验.xlsx`).
-pub const MAX_NAME_BYTES: usize = 180;
+pub(crate) const MAX_NAME_BYTES: usize = 180;
 
 /// A name that came from a county's file (a county, a file stem, a sheet)
 /// made fit to be one path component inside a folder of ours: path
@@ -98,7 +98,7 @@ pub const MAX_NAME_BYTES: usize = 180;
 /// [`MAX_NAME_BYTES`] is cut and given a short hash of the whole so that
 /// two long names stay apart. `None` when nothing usable is left (``,
 /// `.`, `..`).
-pub fn safe_component(name: &str) -> Option<String> {
+pub(crate) fn safe_component(name: &str) -> Option<String> {
     let mut s: String = name
         .chars()
         .map(|c| match c {
@@ -128,7 +128,7 @@ pub fn safe_component(name: &str) -> Option<String> {
 
 /// `dir/name` where `name` came from a county's file: made safe by
 /// [`safe_component`] (or `fallback`), so the path cannot leave `dir`.
-pub fn join_inside(dir: &Path, name: &str, fallback: &str) -> PathBuf {
+pub(crate) fn join_inside(dir: &Path, name: &str, fallback: &str) -> PathBuf {
     let part = safe_component(name).unwrap_or_else(|| fallback.to_string());
     let p = dir.join(&part);
     debug_assert!(p.parent() == Some(dir));
@@ -137,7 +137,7 @@ pub fn join_inside(dir: &Path, name: &str, fallback: &str) -> PathBuf {
 
 /// A name for one line of a log or terminal: control characters (a
 /// newline would split the line) shown as escapes, the rest as it is.
-pub fn printable(name: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn printable(name: &str) -> std::borrow::Cow<'_, str> {
     if !name.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(name);
     }
@@ -158,7 +158,7 @@ pub fn printable(name: &str) -> std::borrow::Cow<'_, str> {
 /// Windows leaves GBK bytes) keeps its bytes, each undecodable one shown
 /// as `\xNN` (and a backslash as `\\`), so two such names never become
 /// the same text. [`path_from_text`] turns it back.
-pub fn path_text(p: &Path) -> String {
+pub(crate) fn path_text(p: &Path) -> String {
     if let Some(s) = p.to_str() {
         return s.to_string();
     }
@@ -181,7 +181,7 @@ pub fn path_text(p: &Path) -> String {
 }
 
 /// The path [`path_text`] wrote as `text`.
-pub fn path_from_text(text: &str) -> PathBuf {
+pub(crate) fn path_from_text(text: &str) -> PathBuf {
     #[cfg(unix)]
     if text.contains("\\x") {
         use std::os::unix::ffi::OsStrExt;
@@ -223,13 +223,16 @@ pub fn path_from_text(text: &str) -> PathBuf {
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {source}")]
 pub struct PathError {
+    /// Where.
     pub path: PathBuf,
+    /// What the system said.
     #[source]
     pub source: std::io::Error,
 }
 
 /// `.at(path)`: names the path an I/O error happened at.
 pub trait At<T> {
+    /// The error, with the path it happened at.
     fn at(self, path: &Path) -> Result<T, PathError>;
 }
 

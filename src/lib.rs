@@ -21,6 +21,8 @@
 //!   writes and terminal progress bars, the foundation;
 //! - [`synth`]: the synthetic inbox generator, used only by `cmd::synth`.
 
+#![warn(missing_docs)]
+
 pub mod analysis;
 pub mod catalogue;
 pub mod cmd;

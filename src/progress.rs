@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static ON: AtomicBool = AtomicBool::new(false);
 
 /// Turns bars on for this process when `wanted` and stderr is a terminal.
-pub fn enable(wanted: bool) {
+pub(crate) fn enable(wanted: bool) {
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     ON.store(wanted && tty, Ordering::Relaxed);
 }

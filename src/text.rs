@@ -93,13 +93,18 @@ pub fn is_placeholder(s: &str) -> bool {
 /// A unit of money or a plain multiplier found in a header or a cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Unit {
+    /// 元.
     Yuan,
+    /// 万元 (10,000 yuan).
     WanYuan,
+    /// 亿元 (100,000,000 yuan).
     YiYuan,
+    /// A percentage.
     Percent,
 }
 
 impl Unit {
+    /// The unit a text names (`万元`, `元`, `%`), if any.
     pub fn parse(s: &str) -> Option<Unit> {
         match s.trim() {
             "元" | "元/年" | "元/月" => Some(Unit::Yuan),
@@ -119,6 +124,7 @@ impl Unit {
         }
     }
 
+    /// The unit as Chinese writes it.
     pub fn label(self) -> &'static str {
         match self {
             Unit::Yuan => "元",
@@ -131,7 +137,7 @@ impl Unit {
 
 /// Units of counting that carry no scale (`12户`, `3个`), and other
 /// bracketed notes that only say how a header's values are written.
-pub fn is_count_unit(s: &str) -> bool {
+pub(crate) fn is_count_unit(s: &str) -> bool {
     matches!(
         s,
         "户" | "人"
@@ -206,7 +212,7 @@ pub fn normalise_header(s: &str) -> (String, Option<Unit>) {
 }
 
 /// The name without a trailing 村 / 社区 / 居委会 / 村委会.
-pub fn stem(name: &str) -> String {
+pub(crate) fn stem(name: &str) -> String {
     let n = clean_name(name);
     for suf in ["村民委员会", "居民委员会", "村委会", "居委会", "社区", "村"] {
         if let Some(s) = n.strip_suffix(suf) {
@@ -231,7 +237,7 @@ pub fn fill(template: &str, vars: &[(&str, String)]) -> String {
 /// Replaces each name between `open` and `close` with what `value` gives
 /// for it, in one pass (a value holding the markers is never read as a
 /// name); a name `value` does not know is kept as written.
-pub fn fill_between<'v>(
+pub(crate) fn fill_between<'v>(
     template: &str,
     (open, close): (&str, &str),
     mut value: impl FnMut(&str) -> Option<&'v str>,

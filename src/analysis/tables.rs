@@ -14,12 +14,17 @@ use crate::lake::{str_values, LakeError, Layout};
 /// Geography names from the registry.
 #[derive(Debug, Clone, Default)]
 pub struct Geo {
+    /// County code → name.
     pub county: BTreeMap<String, String>,
+    /// Township code → name.
     pub township: BTreeMap<String, String>,
+    /// Village code → name.
     pub village: BTreeMap<String, String>,
     /// active villages per county code and per township code
     pub villages_in_county: BTreeMap<String, usize>,
+    /// Active villages per township code.
     pub villages_in_township: BTreeMap<String, usize>,
+    /// Active villages of the whole lake.
     pub villages_total: usize,
     /// Villages merged away on a known date (code, 撤并时间): in the
     /// registry of every period that ended before that date.
@@ -29,7 +34,7 @@ pub struct Geo {
 /// Villages merged after a period ended, per area: added to the counts of
 /// today's registry to give the registry as of that period.
 #[derive(Debug, Clone, Default)]
-pub struct MergedLater {
+pub(crate) struct MergedLater {
     pub total: usize,
     pub county: BTreeMap<String, usize>,
     pub township: BTreeMap<String, usize>,
@@ -37,7 +42,7 @@ pub struct MergedLater {
 
 impl Geo {
     /// The villages merged after `period` ended (none for `current`).
-    pub fn merged_after(&self, period: &str) -> MergedLater {
+    pub(crate) fn merged_after(&self, period: &str) -> MergedLater {
         let mut m = MergedLater::default();
         let Some(end) = period_end(period) else {
             return m;
@@ -57,7 +62,7 @@ pub use crate::validate::period_end;
 
 /// Which part of the lake [`Tables::load_part`] reads.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Part<'a> {
+pub(crate) struct Part<'a> {
     /// the counties whose code starts with this (the registry's too);
     /// then the rejects and warnings tables are not read
     pub counties: Option<&'a str>,
@@ -68,9 +73,11 @@ pub struct Part<'a> {
     pub columns: Option<&'a std::collections::HashSet<String>>,
 }
 
+/// The lake's datasets as SQL tables, with the registry's geography.
 pub struct Tables {
     /// dataset name → frame as the SQL sees it
     pub frames: BTreeMap<String, DataFrame>,
+    /// The registry's areas and village counts.
     pub geo: Geo,
     /// run id of the published lake version
     pub lake_version: String,
@@ -85,7 +92,7 @@ pub struct Tables {
 }
 
 /// (county code, year) → the county's last reported period of the year.
-pub type YearEnds = BTreeMap<(String, String), String>;
+pub(crate) type YearEnds = BTreeMap<(String, String), String>;
 
 fn pq(path: &Path, e: PolarsError) -> LakeError {
     crate::lake::pq(path, e)
@@ -189,7 +196,7 @@ fn county_dirs(dir: &Path, prefix: &str) -> Vec<std::path::PathBuf> {
 /// county partition of every dataset (2: provinces), sorted. The
 /// indicator stage works an area at a time when the lake holds more than
 /// one (a nation).
-pub fn areas(out: &Path, digits: usize) -> Vec<String> {
+pub(crate) fn areas(out: &Path, digits: usize) -> Vec<String> {
     let lake = Layout::new(out).lake();
     let mut found = std::collections::BTreeSet::new();
     let Ok(rd) = std::fs::read_dir(&lake) else {
@@ -401,7 +408,7 @@ impl Tables {
 
     /// [`Tables::load`] of part of the published version `version` (whose
     /// `meta` the caller read once): see [`Part`].
-    pub fn load_part(
+    pub(crate) fn load_part(
         p: &Pipeline,
         out: &Path,
         lineage: bool,
@@ -476,7 +483,7 @@ impl Tables {
 
     /// The registry entries whose kind is not one of `kinds` (none without
     /// a registry).
-    pub fn out_of_scope(
+    pub(crate) fn out_of_scope(
         &self,
         kinds: &[String],
     ) -> PolarsResult<std::collections::HashSet<String>> {
@@ -489,7 +496,7 @@ impl Tables {
     /// Keeps registry entries of the given kinds (`村`, `社区`) and the
     /// rows of those villages only: the scope of every figure. An entry
     /// without a kind is a village.
-    pub fn keep_kinds(&mut self, kinds: &[String]) -> PolarsResult<()> {
+    pub(crate) fn keep_kinds(&mut self, kinds: &[String]) -> PolarsResult<()> {
         let Some(v) = self.frames.get("villages") else {
             return Ok(());
         };
@@ -528,7 +535,7 @@ impl Tables {
     /// The tables as the indicator SQL sees them: the definitions'
     /// `[scope]` applied, then the years of monthly datasets. The
     /// indicator stage, `explain` and `query --as-indicators` use this.
-    pub fn as_indicators_see(&mut self, p: &Pipeline, kinds: &[String]) -> PolarsResult<()> {
+    pub(crate) fn as_indicators_see(&mut self, p: &Pipeline, kinds: &[String]) -> PolarsResult<()> {
         self.keep_kinds(kinds)?;
         self.add_year_ends(p)
     }
@@ -540,7 +547,7 @@ impl Tables {
     /// A county that stopped reporting in November is not counted as
     /// absent in December. The indicator stage and `explain` call this;
     /// `query` shows the lake as it is.
-    pub fn add_year_ends(&mut self, p: &Pipeline) -> PolarsResult<()> {
+    pub(crate) fn add_year_ends(&mut self, p: &Pipeline) -> PolarsResult<()> {
         for src in &p.sources {
             if !matches!(src.frequency, Frequency::Monthly | Frequency::Quarterly) {
                 continue;
@@ -602,7 +609,7 @@ impl Tables {
 
     /// Replaces each `<dataset>_periods` by the given one (see
     /// [`global_periods`]).
-    pub fn set_periods(&mut self, periods: &BTreeMap<String, DataFrame>) {
+    pub(crate) fn set_periods(&mut self, periods: &BTreeMap<String, DataFrame>) {
         for (ds, df) in periods {
             let name = format!("{ds}_periods");
             if self.frames.contains_key(&name) {
@@ -623,7 +630,7 @@ impl Tables {
 
 /// [`Tables::period_used`] over the given year ends (those of one load, or
 /// of every province of a nation).
-pub fn period_used_in(
+pub(crate) fn period_used_in(
     year_ends: &BTreeMap<String, YearEnds>,
     dataset: &str,
     period: &str,
@@ -686,7 +693,7 @@ fn file_periods(meta: &crate::lake::VersionMeta) -> BTreeMap<String, String> {
 /// province's tables get the nation's periods: a village of a province
 /// that did not report a period others reported is counted as not
 /// reporting it, as in one pass over the nation.
-pub fn global_periods(
+pub(crate) fn global_periods(
     p: &Pipeline,
     out: &Path,
     excluded: &std::collections::HashSet<String>,

@@ -13,9 +13,12 @@ use polars::prelude::DataType;
 use crate::analysis::indicators::Definitions;
 use crate::config::{Frequency, Pipeline, Source};
 
+/// Which SQL engine the views are written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
+    /// DuckDB.
     DuckDb,
+    /// Spark SQL.
     Spark,
 }
 

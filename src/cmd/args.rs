@@ -19,6 +19,7 @@ pub struct PipelineArg {
 /// `--pipeline` and `--out`: where the definitions and the output are.
 #[derive(Debug, Args)]
 pub struct Where {
+    /// The pipeline definition.
     #[command(flatten)]
     pub p: PipelineArg,
     /// Output folder (default: from the pipeline file).
@@ -26,15 +27,21 @@ pub struct Where {
     pub out: Option<PathBuf>,
 }
 
+/// How the nightly run logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    /// Lines for a person.
     Text,
+    /// One JSON object per event.
     Json,
 }
 
+/// The language of messages.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LangArg {
+    /// Chinese.
     Zh,
+    /// English.
     En,
 }
 

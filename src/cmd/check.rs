@@ -17,6 +17,7 @@ use crate::cmd::args::PipelineArg;
 /// The flags of `zhenxing check`, as clap reads them.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
+    /// The pipeline definition.
     #[command(flatten)]
     pub p: PipelineArg,
 }

@@ -13,11 +13,12 @@ use clap::{Parser, Subcommand};
     about = "振兴 — county spreadsheets in, a typed and validated lake out",
     long_about = None
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the pipeline definitions and report every problem with file and line.
@@ -48,16 +49,21 @@ pub enum Command {
     /// stdin) in an isolated worker process.
     #[command(name = "__read", hide = true)]
     Read {
+        /// The file to read.
         file: Option<PathBuf>,
+        /// Read the files named on stdin, one after another.
         #[arg(long)]
         serve: bool,
         /// With --serve: files this reader reads before it is replaced.
         #[arg(long, default_value_t = 1)]
         files: usize,
+        /// The reader's memory limit, in MiB.
         #[arg(long, default_value_t = 2048)]
         memory_mb: u64,
+        /// The reader's CPU time limit, in seconds.
         #[arg(long, default_value_t = 120)]
         cpu_s: u64,
+        /// The reading limits, as JSON.
         #[arg(long)]
         limits: Option<String>,
     },
@@ -66,7 +72,7 @@ pub enum Command {
 /// The reference page of each command, by name: its whole help as clap
 /// prints it (`zhenxing <command> --help`), under a title. The help text
 /// is written once, on the option structs above; these pages only show it.
-pub fn command_pages() -> Vec<(String, String)> {
+pub(crate) fn command_pages() -> Vec<(String, String)> {
     use clap::CommandFactory;
     let mut cli = Cli::command();
     cli.build();

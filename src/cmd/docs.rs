@@ -19,6 +19,7 @@ use std::path::PathBuf;
 /// The flags of `zhenxing docs`, as clap reads them.
 #[derive(Debug, clap::Args)]
 pub struct DocsArgs {
+    /// The pipeline definition.
     #[command(flatten)]
     pub p: PipelineArg,
     /// Output folder whose lake the SQL views read (default: from the pipeline file).
@@ -39,7 +40,7 @@ pub struct DocsArgs {
 
 /// Writes the command reference pages (name, text) into `dir`, replacing
 /// pages of commands that are gone.
-pub fn write_command_pages(dir: &Path, pages: &[(String, String)]) -> Outcome {
+pub(crate) fn write_command_pages(dir: &Path, pages: &[(String, String)]) -> Outcome {
     let written = std::fs::create_dir_all(dir).and_then(|()| {
         for e in std::fs::read_dir(dir)?.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
@@ -58,7 +59,7 @@ pub fn write_command_pages(dir: &Path, pages: &[(String, String)]) -> Outcome {
 }
 
 /// One documented column.
-pub struct ColumnDoc {
+pub(crate) struct ColumnDoc {
     pub table: String,
     pub column: String,
     pub ty: &'static str,
@@ -175,7 +176,7 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-pub fn markdown(p: &Pipeline, defs: &Definitions) -> String {
+pub(crate) fn markdown(p: &Pipeline, defs: &Definitions) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "# zhenxing data dictionary — {} ({})\n", p.city, p.name);
     let _ = writeln!(

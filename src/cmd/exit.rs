@@ -7,13 +7,13 @@
 use std::error::Error;
 
 /// Every file read, no row rejected; the lake is published or current.
-pub const CLEAN: i32 = 0;
+pub(crate) const CLEAN: i32 = 0;
 /// Published (or current), but rows were rejected or a file failed.
-pub const REJECTS: i32 = 1;
+pub(crate) const REJECTS: i32 = 1;
 /// Usage or configuration error: nothing was read or written.
-pub const USAGE: i32 = 2;
+pub(crate) const USAGE: i32 = 2;
 /// The run failed; the previous version is still the lake.
-pub const FAILED: i32 = 3;
+pub(crate) const FAILED: i32 = 3;
 
 /// A command that went to its end and said what it found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub enum Done {
 
 impl Done {
     /// The outcome of an exit code a stage computed (the nightly run's).
-    pub fn of_code(code: i32) -> Done {
+    pub(crate) fn of_code(code: i32) -> Done {
         match code {
             CLEAN => Done::Clean,
             REJECTS => Done::Rejects,
@@ -38,7 +38,7 @@ impl Done {
     }
 
     /// The process exit code.
-    pub fn exit_code(self) -> i32 {
+    pub(crate) fn exit_code(self) -> i32 {
         match self {
             Done::Clean => CLEAN,
             Done::Rejects => REJECTS,
@@ -50,7 +50,7 @@ impl Done {
 /// Whether a stopped command was asked something it cannot do (nothing
 /// was read or written) or failed on the way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// A usage or configuration error (exit 2).
     Usage,
     /// A step failed; the lake is as it was (exit 3).
@@ -93,13 +93,8 @@ impl CommandError {
         self
     }
 
-    /// Usage error or failure.
-    pub fn stop(&self) -> Stop {
-        self.stop
-    }
-
     /// The process exit code.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self.stop {
             Stop::Usage => USAGE,
             Stop::Failed => FAILED,
@@ -138,7 +133,7 @@ impl CommandError {
 /// An error and its causes on one line, `error: cause: cause` (a cause
 /// the text already says is not repeated): for a stage whose failure is
 /// one line of a longer report.
-pub fn chain(e: &(dyn Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

@@ -26,6 +26,7 @@ pub struct ExplainArgs {
     /// Category, for indicators with a breakdown (e.g. 5星 or 10-30万元).
     #[arg(long)]
     pub category: Option<String>,
+    /// The pipeline definition and output folder.
     #[command(flatten)]
     pub at: Where,
     /// Print the rows as CSV instead of a table.
@@ -94,7 +95,7 @@ pub fn run(o: ExplainArgs) -> Outcome {
 /// What stops `explain`: a question the lake cannot answer as asked
 /// (exit 2, with what it can answer), or a failure to read it (exit 3).
 #[derive(Debug, thiserror::Error)]
-pub enum ExplainError {
+pub(crate) enum ExplainError {
     #[error("no indicator {id}; indicators: {known}")]
     NoIndicator { id: String, known: String },
     #[error("{0} has no published lake")]

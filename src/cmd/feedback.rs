@@ -65,7 +65,7 @@ fn pct(x: Option<f64>) -> String {
 }
 
 /// A score's reasons: `E_UNKNOWN_VILLAGE 名录中没有该村 6 (again)`.
-pub fn reasons_en(s: &Score) -> String {
+pub(crate) fn reasons_en(s: &Score) -> String {
     s.top
         .iter()
         .map(|r| {
@@ -132,7 +132,7 @@ pub fn scorecard(
 
 /// `status --county NAME --text`: what was received, what is overdue, how
 /// many rows were returned and why, in a few Chinese lines.
-pub fn county_text(
+pub(crate) fn county_text(
     p: &Pipeline,
     layout: &Layout,
     out: &Path,

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 /// The flags of `zhenxing indicators`, as clap reads them.
 #[derive(Debug, clap::Args)]
 pub struct IndicatorsArgs {
+    /// The pipeline definition and output folder.
     #[command(flatten)]
     pub at: Where,
     /// With `--out s3://bucket/prefix`: the local working folder (versions,
@@ -118,7 +119,7 @@ pub fn stage(
 
 /// The stage as `run` calls it: under the run lock, skipped when the lake
 /// version and the definitions are the ones the tables were made from.
-pub fn stage_locked(
+pub(crate) fn stage_locked(
     p: &crate::config::Pipeline,
     defs: &crate::analysis::indicators::Definitions,
     out: &Path,
@@ -133,7 +134,7 @@ pub fn stage_locked(
 
 /// The stage, skipped when the tables were made from the published lake
 /// version and these definitions. The caller holds the run lock.
-pub fn stage_unless_current(
+pub(crate) fn stage_unless_current(
     p: &crate::config::Pipeline,
     defs: &crate::analysis::indicators::Definitions,
     out: &Path,
@@ -174,7 +175,7 @@ fn write_stamp(
 /// Whether the indicator tables and reports were made from the published
 /// lake version and these definitions (`None`: no lake is published). A
 /// run stopped during the indicator stage leaves them stale.
-pub fn up_to_date(
+pub(crate) fn up_to_date(
     p: &crate::config::Pipeline,
     defs: &crate::analysis::indicators::Definitions,
     out: &Path,

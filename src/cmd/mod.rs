@@ -29,7 +29,7 @@ use crate::worker::Isolation;
 /// The published lake's values of each template with a rule across
 /// periods, loaded once per template: what a checked file is compared
 /// with (see [`crate::validate::plausible`]).
-pub struct PreviousValues<'p> {
+pub(crate) struct PreviousValues<'p> {
     p: &'p Pipeline,
     layout: crate::lake::Layout,
     loaded: std::collections::HashMap<String, Vec<crate::validate::plausible::Obs>>,
@@ -63,12 +63,12 @@ impl<'p> PreviousValues<'p> {
 
 /// Loads the pipeline; its problems, every one with file and line, are
 /// a usage error.
-pub fn load_pipeline(path: &Path) -> Result<Pipeline, CommandError> {
+pub(crate) fn load_pipeline(path: &Path) -> Result<Pipeline, CommandError> {
     crate::config::load(path).map_err(CommandError::usage)
 }
 
 /// The worker isolation the pipeline asks for, re-invoking this binary.
-pub fn isolation(p: &Pipeline, isolate: bool) -> Isolation {
+pub(crate) fn isolation(p: &Pipeline, isolate: bool) -> Isolation {
     if !isolate || !p.limits.isolate {
         return Isolation::in_process();
     }
@@ -86,7 +86,7 @@ pub fn isolation(p: &Pipeline, isolate: bool) -> Isolation {
 
 /// Loads the indicator definitions named by the pipeline; their problems
 /// are a usage error.
-pub fn load_definitions(
+pub(crate) fn load_definitions(
     p: &Pipeline,
 ) -> Result<crate::analysis::indicators::Definitions, CommandError> {
     let datasets: Vec<String> = p.sources.iter().map(|s| s.dataset.clone()).collect();
@@ -94,7 +94,7 @@ pub fn load_definitions(
 }
 
 /// The pipeline and its indicator definitions.
-pub fn load_with_definitions(
+pub(crate) fn load_with_definitions(
     path: &Path,
 ) -> Result<(Pipeline, crate::analysis::indicators::Definitions), CommandError> {
     let p = load_pipeline(path)?;
@@ -107,7 +107,7 @@ pub fn load_with_definitions(
 /// `indicators`. `--out s3://bucket/prefix` (any `scheme://`) puts the
 /// Delta tables there, and the folder is `--work` (else the pipeline's
 /// `out`); `--work` with a folder `--out` is a usage error.
-pub fn resolve_out(
+pub(crate) fn resolve_out(
     p: &mut Pipeline,
     out: Option<&Path>,
     work: Option<&Path>,
@@ -125,6 +125,7 @@ pub fn resolve_out(
     }
 }
 
+/// The output folder: the flag, else the pipeline's.
 pub fn out_dir(p: &Pipeline, out: Option<&Path>) -> std::path::PathBuf {
     out.map(Path::to_path_buf).unwrap_or_else(|| p.out.clone())
 }
@@ -132,7 +133,10 @@ pub fn out_dir(p: &Pipeline, out: Option<&Path>) -> std::path::PathBuf {
 /// Takes the run lock of a published lake in `out` (waiting the
 /// pipeline's `lock_wait_s`). No lake is a usage error, a lock that is not
 /// had a failure. Nothing is created in an `out` that holds no lake.
-pub fn lock_out(p: &Pipeline, out: &Path) -> Result<crate::lake::lock::RunLock, CommandError> {
+pub(crate) fn lock_out(
+    p: &Pipeline,
+    out: &Path,
+) -> Result<crate::lake::lock::RunLock, CommandError> {
     let layout = crate::lake::Layout::new(out);
     if layout.current().is_none() {
         return Err(CommandError::usage(format!(

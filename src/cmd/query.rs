@@ -17,6 +17,7 @@ use std::path::PathBuf;
 pub struct QueryArgs {
     /// The query, e.g. "SELECT county, COUNT(*) FROM org_structure GROUP BY county".
     pub sql: String,
+    /// The pipeline definition and output folder.
     #[command(flatten)]
     pub at: Where,
     /// Print CSV instead of a table.
@@ -35,7 +36,10 @@ pub struct QueryArgs {
 }
 
 /// Registers the indicator tables next to the lake's.
-pub fn with_indicator_tables(t: &mut Tables, out: &Path) -> Result<(), crate::lake::LakeError> {
+pub(crate) fn with_indicator_tables(
+    t: &mut Tables,
+    out: &Path,
+) -> Result<(), crate::lake::LakeError> {
     let dir = crate::analysis::indicators::dir(out);
     for name in ["indicators", "income_effects"] {
         let path = dir.join(format!("{name}.parquet"));
@@ -49,7 +53,7 @@ pub fn with_indicator_tables(t: &mut Tables, out: &Path) -> Result<(), crate::la
 
 /// A cell as text: strings without quotes, nulls empty, numbers with every
 /// digit (1553980400.0, never polars' `1.5540e9`).
-pub fn cell_text(v: &AnyValue<'_>) -> String {
+pub(crate) fn cell_text(v: &AnyValue<'_>) -> String {
     match v {
         AnyValue::Null => String::new(),
         AnyValue::String(s) => (*s).to_string(),
@@ -74,7 +78,7 @@ fn float_text(x: f64) -> String {
 /// formula (`=…`, `+…`, `-…`, `@…`, also full-width, tab, CR) gets a
 /// leading apostrophe, as the report workbook's quote prefix does. Numbers
 /// are not text and are written as they are.
-pub fn csv_text(v: &AnyValue<'_>) -> String {
+pub(crate) fn csv_text(v: &AnyValue<'_>) -> String {
     let t = cell_text(v);
     let is_text = matches!(v, AnyValue::String(_) | AnyValue::StringOwned(_));
     if is_text && crate::report::xlsx::looks_like_formula(&t) {
@@ -105,7 +109,7 @@ pub fn write_csv(df: &DataFrame, w: &mut dyn Write) -> Result<(), csv::Error> {
 }
 
 /// Prints a frame as an aligned table (polars' formatting).
-pub fn print_table(df: &DataFrame, max_rows: usize) {
+pub(crate) fn print_table(df: &DataFrame, max_rows: usize) {
     // polars reads its display limits from the environment
     std::env::set_var("POLARS_FMT_MAX_ROWS", max_rows.to_string());
     std::env::set_var("POLARS_FMT_MAX_COLS", "40");
@@ -124,7 +128,7 @@ pub fn print_table(df: &DataFrame, max_rows: usize) {
 /// One line for an SQL error: polars' message without the query plan it
 /// appends, and what to write instead where polars' SQL is narrower than
 /// DuckDB's.
-pub fn sql_error(sql: &str, message: &str) -> String {
+pub(crate) fn sql_error(sql: &str, message: &str) -> String {
     let first = message.lines().next().unwrap_or("").trim();
     let join = sql.to_uppercase().contains(" JOIN ");
     let hint = if join && first.contains("unable to find column") {

@@ -10,6 +10,7 @@ use crate::cmd::args::Where;
 /// The flags of `zhenxing report`, as clap reads them.
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
+    /// The pipeline definition and output folder.
     #[command(flatten)]
     pub at: Where,
     /// The year to report (default: the latest year with data).

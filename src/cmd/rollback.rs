@@ -19,6 +19,7 @@ use std::path::PathBuf;
 /// The flags of `zhenxing rollback`, as clap reads them.
 #[derive(Debug, clap::Args)]
 pub struct RollbackArgs {
+    /// The pipeline definition and output folder.
     #[command(flatten)]
     pub at: Where,
     /// With `--out s3://bucket/prefix`: the local working folder (versions,

@@ -19,6 +19,7 @@ use crate::cmd::args::{LangArg, LogFormat, PipelineArg};
 /// The flags of `zhenxing run`, as clap reads them.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
+    /// The pipeline definition.
     #[command(flatten)]
     pub p: PipelineArg,
     /// Inbox folder (default: from the pipeline file).
@@ -67,7 +68,7 @@ pub struct RunArgs {
 }
 
 /// `OK   T01 org_structure 如皋市 2024-06  read 270 = accepted 262 + rejected 2 + non-data 6`
-pub fn summary_line(res: &FileResult, lang: Lang) -> String {
+pub(crate) fn summary_line(res: &FileResult, lang: Lang) -> String {
     let c = &res.counts;
     let status = if res.failed() {
         "FAIL"

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 /// The flags of `zhenxing status`, as clap reads them.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
+    /// The pipeline definition and output folder.
     #[command(flatten)]
     pub at: Where,
     /// With `--out s3://bucket/prefix`: the local working folder (versions,
@@ -68,7 +69,7 @@ fn compact(missing: &[String]) -> String {
 
 /// What `status` shows.
 #[derive(Debug, Clone, PartialEq)]
-pub enum View {
+pub(crate) enum View {
     /// Submissions per county and template, the lake, the last runs.
     Overview,
     /// Header drift (`--headers`).
@@ -79,7 +80,7 @@ pub enum View {
     CountyText,
 }
 
-pub struct StatusOptions {
+pub(crate) struct StatusOptions {
     pub as_of: Option<NaiveDate>,
     pub json: bool,
     pub runs: usize,

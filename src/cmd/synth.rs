@@ -15,17 +15,22 @@ use std::path::PathBuf;
 /// The flags of `zhenxing synth`, as clap reads them.
 #[derive(Debug, clap::Args)]
 pub struct SynthArgs {
+    /// The pipeline definition.
     #[command(flatten)]
     pub p: PipelineArg,
+    /// How large an inbox: a city (7 counties), a province or the nation.
     #[arg(long, value_enum, default_value = "city")]
     pub scale: Scale,
+    /// The folder to write the inbox, the registry and the truth to.
     #[arg(long)]
     pub out: PathBuf,
+    /// The random seed: the same seed writes the same files.
     #[arg(long, default_value_t = 20211)]
     pub seed: u64,
     /// First and last report year.
     #[arg(long, default_value_t = 2022)]
     pub from_year: i32,
+    /// The last report year.
     #[arg(long, default_value_t = 2024)]
     pub to_year: i32,
     /// Also write one household-income sheet with this many rows (for benchmarks) to OUT/big/.

@@ -11,6 +11,7 @@ use crate::cmd::args::PipelineArg;
 /// The flags of `zhenxing template`, as clap reads them.
 #[derive(Debug, clap::Args)]
 pub struct TemplateArgs {
+    /// The pipeline definition.
     #[command(flatten)]
     pub p: PipelineArg,
     /// Templates (T01 …); none with --all.

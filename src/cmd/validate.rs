@@ -30,6 +30,7 @@ use crate::cmd::args::{LangArg, PipelineArg};
 /// The flags of `zhenxing validate`, as clap reads them.
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
+    /// The pipeline definition.
     #[command(flatten)]
     pub p: PipelineArg,
     /// Language of the messages.
@@ -101,7 +102,7 @@ fn print_file(f: &std::path::Path, res: &FileResult, warnings: bool, lang: Lang)
 
 /// The JSON form of one file's result.
 #[derive(Serialize)]
-pub struct FileJson {
+pub(crate) struct FileJson {
     pub file: String,
     pub template: Option<String>,
     pub dataset: Option<String>,
@@ -118,7 +119,7 @@ pub struct FileJson {
 }
 
 #[derive(Serialize)]
-pub struct IssueJson {
+pub(crate) struct IssueJson {
     pub severity: &'static str,
     pub code: String,
     pub cell: String,
@@ -128,7 +129,7 @@ pub struct IssueJson {
     pub message_en: String,
 }
 
-pub fn file_json(res: &FileResult) -> FileJson {
+pub(crate) fn file_json(res: &FileResult) -> FileJson {
     FileJson {
         file: res.path.display().to_string(),
         template: res.template.clone(),

@@ -15,8 +15,11 @@ use super::*;
 /// One problem in a definition file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigProblem {
+    /// The definition file.
     pub file: PathBuf,
+    /// The line, when the problem has one.
     pub line: Option<usize>,
+    /// What is wrong.
     pub message: String,
 }
 

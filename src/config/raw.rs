@@ -8,7 +8,7 @@ use super::*;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PipelineFile {
+pub(crate) struct PipelineFile {
     pub pipeline: PipelineSection,
     #[serde(default)]
     pub limits: LimitsSection,
@@ -32,7 +32,7 @@ pub struct PipelineFile {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PipelineSection {
+pub(crate) struct PipelineSection {
     pub name: String,
     /// The city whose counties report, e.g. 南通市.
     pub city: String,
@@ -55,7 +55,7 @@ fn default_indicators() -> String {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SourceFile {
+pub(crate) struct SourceFile {
     /// Template id, T00…T12.
     pub id: String,
     /// Canonical dataset name in the lake.
@@ -85,7 +85,7 @@ pub struct SourceFile {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FieldDef {
+pub(crate) struct FieldDef {
     /// Canonical column name.
     pub name: String,
     /// Official header text.
@@ -150,7 +150,7 @@ pub struct FieldDef {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CheckRule {
+pub(crate) enum CheckRule {
     /// left ≤ right
     Le,
     /// `field` must be given when the boolean `when` is true.
@@ -159,7 +159,7 @@ pub enum CheckRule {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CheckDef {
+pub(crate) struct CheckDef {
     pub rule: CheckRule,
     #[serde(default)]
     pub left: Option<String>,

@@ -8,7 +8,9 @@ use super::*;
 /// Yes/no vocabulary, configurable per pipeline.
 #[derive(Debug, Clone)]
 pub struct YesNo {
+    /// Words that mean yes.
     pub yes: Vec<String>,
+    /// Words that mean no.
     pub no: Vec<String>,
 }
 
@@ -37,21 +39,29 @@ impl Default for YesNo {
     }
 }
 
+/// `[limits]`: what one file may make the reader do, and how readers are isolated.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsSection {
     /// Read each file in a separate worker process.
     pub isolate: bool,
+    /// A reader process's memory limit, in MiB.
     pub worker_memory_mb: u64,
+    /// A reader process's time limit per file, in seconds.
     pub worker_timeout_s: u64,
     /// Files one reader process reads before a fresh one replaces it.
     pub worker_files: usize,
+    /// The largest file read, in MiB.
     pub max_file_mb: u64,
+    /// The most a workbook may unzip to, in MiB.
     pub max_unzipped_mb: u64,
+    /// The most cells a sheet may declare.
     pub max_declared_cells: u64,
+    /// The most cells kept over all sheets of a file.
     pub max_cells: u64,
     /// Rows and columns a sheet may have (Excel's own limits by default).
     pub max_rows: usize,
+    /// Columns a row may have.
     pub max_columns: usize,
     /// Merged regions in a sheet's header area.
     pub max_merges: usize,
@@ -106,8 +116,10 @@ pub struct LakeSection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LakeFormat {
+    /// Parquet folders, one per dataset.
     #[default]
     Folder,
+    /// Delta tables as well, under the Delta root.
     Delta,
 }
 
@@ -146,7 +158,7 @@ impl Default for PrivacySection {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct VocabularySection {
+pub(crate) struct VocabularySection {
     pub yes: Vec<String>,
     pub no: Vec<String>,
 }
@@ -161,6 +173,7 @@ impl Default for VocabularySection {
     }
 }
 
+/// `[sheets]`: which sheets and rows are not data.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SheetsSection {
@@ -197,6 +210,7 @@ impl Default for SheetsSection {
     }
 }
 
+/// `[totals]`: how far a totals row may be from the sum of its detail rows.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TotalsSection {
@@ -206,6 +220,7 @@ pub struct TotalsSection {
     pub subtotal_labels: Vec<String>,
     /// A total matches when |stated − computed| ≤ absolute + relative × |stated|.
     pub absolute: f64,
+    /// Relative tolerance, as a share of the stated total.
     pub relative: f64,
 }
 

@@ -13,7 +13,7 @@ use crate::lake::{FileStatus, Layout};
 use crate::validate::HeaderRecord;
 
 /// How a submission was made: `official form v…` or `hand-made`.
-pub fn made_on(s: &Submission) -> String {
+pub(crate) fn made_on(s: &Submission) -> String {
     match &s.headers.form {
         Some(v) => format!("official form v{v}"),
         None => "hand-made".into(),
@@ -23,12 +23,17 @@ pub fn made_on(s: &Submission) -> String {
 /// One submission of a template by a county, with its headers.
 #[derive(Debug, Clone, Serialize)]
 pub struct Submission {
+    /// The county.
     pub county: String,
+    /// The template.
     pub template: String,
+    /// The period.
     pub period: String,
+    /// The file's path in the inbox.
     pub path: String,
     /// The run that first saw the file's content.
     pub first_seen: String,
+    /// Its headers.
     pub headers: HeaderRecord,
 }
 
@@ -39,15 +44,27 @@ pub enum Change {
     /// A field is now written another way (`official`: the template's own
     /// header; otherwise matched through a variant).
     NewSpelling {
+        /// The field.
         field: String,
+        /// Its header now.
         label: String,
+        /// It is the template's own header.
         official: bool,
+        /// Its headers before.
         before: Vec<String>,
     },
     /// A column no template header matches.
-    NewUnknown { label: String },
+    NewUnknown {
+        /// Its header.
+        label: String,
+    },
     /// A field the previous submission had is not there any more.
-    Gone { field: String, label: String },
+    Gone {
+        /// The field.
+        field: String,
+        /// Its header before.
+        label: String,
+    },
 }
 
 impl Change {
@@ -112,10 +129,15 @@ fn quoted(v: &[String]) -> String {
 /// The latest submission of a county × template against the one before.
 #[derive(Debug, Clone, Serialize)]
 pub struct Drift {
+    /// The county.
     pub county: String,
+    /// The template.
     pub template: String,
+    /// The latest submission.
     pub latest: Submission,
+    /// The one before.
     pub previous: Submission,
+    /// What changed.
     pub changes: Vec<Change>,
 }
 
@@ -134,7 +156,7 @@ struct SegmentHeaders {
 }
 
 /// The header record of every segment under a segment folder, by segment.
-pub fn segment_headers(dir: &std::path::Path) -> BTreeMap<String, HeaderRecord> {
+pub(crate) fn segment_headers(dir: &std::path::Path) -> BTreeMap<String, HeaderRecord> {
     let mut headers = BTreeMap::new();
     for (_, b) in crate::lake::manifest::read_batches::<BatchHeaders>(dir) {
         for s in b.segments {

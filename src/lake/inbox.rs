@@ -14,7 +14,7 @@ use crate::validate::issue::EntryFault;
 
 /// One entry of the inbox listing.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Listed {
+pub(crate) enum Listed {
     /// A regular file (perhaps reached through a link inside the inbox).
     File(PathBuf),
     /// An entry that is not read, and why.
@@ -39,7 +39,7 @@ impl Listed {
 /// failing to open is an error. Real folders are walked first and links
 /// after, in path order, so what a link leads to never depends on the
 /// order the file system lists names in.
-pub fn list_inbox(dir: &Path, skip: &[PathBuf]) -> std::io::Result<Vec<Listed>> {
+pub(crate) fn list_inbox(dir: &Path, skip: &[PathBuf]) -> std::io::Result<Vec<Listed>> {
     // the files to skip, known once: a nation's inbox is 120,000 files, and
     // resolving two paths for each took a second of every run
     let skip: Vec<FileId> = skip.iter().filter_map(|s| file_id(s)).collect();

@@ -24,7 +24,7 @@ fn producer() -> String {
 }
 
 /// The events of one `zhenxing run`.
-pub struct Lineage {
+pub(crate) struct Lineage {
     path: Option<PathBuf>,
     url: Option<String>,
     namespace: String,
@@ -124,7 +124,7 @@ impl Lineage {
     }
 
     /// The run stopped with an error; the lake is as it was.
-    pub fn fail(&self, message: &str) -> Result<(), String> {
+    pub(crate) fn fail(&self, message: &str) -> Result<(), String> {
         let facets = json!({"errorMessage": {
             "_producer": producer(), "_schemaURL": ERROR,
             "message": message, "programmingLanguage": "rust",

@@ -11,27 +11,38 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-pub struct RunLock {
+pub(crate) struct RunLock {
     _file: File,
 }
 
+/// Why the run lock could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
         "another zhenxing run holds {path} ({holder}); waited {waited_s} s. Nothing was changed."
     )]
+    /// Another run holds it.
     Busy {
+        /// The lock file.
         path: String,
+        /// Who holds it: the process and its start.
         holder: String,
+        /// How long this run waited, in seconds.
         waited_s: u64,
     },
+    /// The lock file cannot be opened.
     #[error("cannot open the lock file {path}: {detail}")]
-    Io { path: String, detail: String },
+    Io {
+        /// The lock file.
+        path: String,
+        /// What the system said.
+        detail: String,
+    },
 }
 
 impl RunLock {
     /// Takes the lock, waiting up to `wait` for another run to finish.
-    pub fn acquire(path: &Path, wait: Duration) -> Result<RunLock, LockError> {
+    pub(crate) fn acquire(path: &Path, wait: Duration) -> Result<RunLock, LockError> {
         let io = |e: std::io::Error| LockError::Io {
             path: path.display().to_string(),
             detail: e.to_string(),

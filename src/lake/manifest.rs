@@ -13,20 +13,30 @@ use crate::lake::{self, FileEntry, FileStatus, LakeError, Layout};
 use crate::validate::issue::Lang;
 use crate::validate::Counts;
 
-/// A warning or error as the manifest lists it.
 /// What a segment remembers of its file, besides the rows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SegmentInfo {
+    /// The SHA-256 of the file's bytes, in hex.
     pub sha256: String,
+    /// The file's path in the inbox.
     pub name: String,
+    /// The template it was read as.
     pub template: Option<String>,
+    /// The dataset its rows went to.
     pub dataset: Option<String>,
+    /// The county it reports for.
     pub county: Option<String>,
+    /// The period it reports (`2024`, `2024-06`, `2024-Q2`).
     pub period: Option<String>,
+    /// Rows read, accepted, rejected and non-data.
     pub counts: Counts,
+    /// The file could not be used.
     pub failed: bool,
+    /// Rows by lake partition (`county_code=…/year=…`).
     pub partitions: BTreeMap<String, usize>,
+    /// Its warnings.
     pub warnings: Vec<IssueNote>,
+    /// Its rows in the `rejects` table.
     pub rejects: usize,
     /// The file-level error, when the file could not be used.
     pub error: Option<String>,
@@ -41,8 +51,10 @@ pub struct SegmentInfo {
     /// rejects in `<batch>.rejects.parquet` from row `rejects_offset`.
     #[serde(default)]
     pub batch: String,
+    /// The segment's first row in the batch's record files.
     #[serde(default)]
     pub offset: usize,
+    /// Its first row in the batch's rejects file.
     #[serde(default)]
     pub rejects_offset: usize,
     /// The file's headers as written (see `status --headers`).
@@ -57,6 +69,7 @@ pub struct SegmentInfo {
 /// the batch's Parquet files (its presence marks them complete).
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct BatchInfo {
+    /// The files of the batch.
     pub segments: Vec<SegmentInfo>,
 }
 
@@ -89,8 +102,11 @@ pub(crate) fn read_batches<T: serde::de::DeserializeOwned + Send>(dir: &Path) ->
 /// it: the job records it in the manifest but does not decide it.
 #[derive(Debug, Clone, Copy)]
 pub struct ExitCodes {
+    /// Every file read, no row rejected.
     pub clean: i32,
+    /// Rows were rejected or a file failed.
     pub rejects: i32,
+    /// The run failed.
     pub failed: i32,
 }
 
@@ -99,8 +115,11 @@ pub struct ExitCodes {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
+    /// A path the previous version did not have.
     New,
+    /// The same path with new content.
     Changed,
+    /// The same path and content.
     Unchanged,
 }
 
@@ -125,13 +144,18 @@ impl std::fmt::Display for Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// A new lake version was published.
     Published,
+    /// Nothing new: the lake is as it was.
     Unchanged,
+    /// Nothing was published.
     Failed,
+    /// An earlier version was published again.
     Rollback,
 }
 
 impl Outcome {
+    /// The outcome as serialised.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Published => "published",
@@ -142,11 +166,16 @@ impl Outcome {
     }
 }
 
+/// A warning or error as the manifest and the `warnings` table list it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct IssueNote {
+    /// Its code (`W_UNUSUAL`).
     pub code: String,
+    /// Where: `sheet!D17`.
     pub cell: String,
+    /// The message in Chinese.
     pub message_zh: String,
+    /// The message in English.
     pub message_en: String,
     /// Where, for the `warnings` table (segments made before these were
     /// recorded have only `cell`).
@@ -155,8 +184,10 @@ pub struct IssueNote {
     /// 1-based, as Excel shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row: Option<i64>,
+    /// The field, by its lake name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The cell's value as typed (personal data masked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_value: Option<String>,
 }
@@ -164,42 +195,70 @@ pub struct IssueNote {
 /// One input file in a run manifest.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ManifestFile {
+    /// The file's path in the inbox.
     pub path: String,
+    /// The SHA-256 of its bytes, in hex.
     pub sha256: String,
+    /// The template it was read as.
     pub template: Option<String>,
+    /// The dataset its rows went to.
     pub dataset: Option<String>,
+    /// The county it reports for.
     pub county: Option<String>,
+    /// The period it reports.
     pub period: Option<String>,
+    /// Rows read (blank rows not counted).
     pub rows_read: usize,
+    /// Rows accepted into the lake.
     pub rows_accepted: usize,
+    /// Rows rejected.
     pub rows_rejected: usize,
+    /// Rows recognised as not data (titles, headers, totals, notes).
     pub rows_non_data: usize,
+    /// Lake records made from its rows (a spread field makes several per row).
     pub records: usize,
+    /// New, changed or unchanged since the previous version.
     pub change: Change,
+    /// Current, superseded or failed.
     pub status: FileStatus,
+    /// The file whose rows replace this one's.
     pub superseded_by: Option<String>,
     /// Files whose rows this one replaces.
     pub supersedes: Vec<String>,
     /// Whether this run parsed the file (false: its segment was reused).
     pub read_this_run: bool,
+    /// Why the file could not be used.
     pub error: Option<String>,
+    /// Its warnings.
     pub warnings: Vec<IssueNote>,
 }
 
+/// One run's record: `OUT/runs/<run_id>.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The run's id: its start time and a random suffix.
     pub run_id: String,
+    /// When it started (RFC 3339).
     pub started: String,
+    /// When it ended.
     pub ended: String,
+    /// How it ended.
     pub outcome: Outcome,
+    /// What stopped it, if it failed.
     pub error: Option<String>,
+    /// The hash of the pipeline definitions.
     pub pipeline_hash: String,
+    /// What the version's segments were made under (pipeline and key).
     pub basis: String,
+    /// The pseudonym key's fingerprint.
     pub key_fingerprint: String,
     /// The lake version after the run.
     pub version: Option<String>,
+    /// The lake version before the run.
     pub previous_version: Option<String>,
+    /// Every file was read again (`--full-refresh`).
     pub full_refresh: bool,
+    /// Every input file and what became of it.
     pub files: Vec<ManifestFile>,
     /// Files of the previous version no longer in the inbox.
     pub removed: Vec<String>,
@@ -210,21 +269,28 @@ pub struct Manifest {
     /// their rejects not in `rejects`.
     #[serde(default)]
     pub superseded_totals: Counts,
+    /// Files parsed by this run (the others' segments were reused).
     pub files_read_this_run: usize,
+    /// Files that could not be used.
     pub files_failed: usize,
+    /// Files with rejected rows.
     pub files_with_rejects: usize,
     /// What this run found: files read this run that failed or had rows
     /// rejected. The exit code speaks of these; the standing state is in
     /// `status`.
     #[serde(default)]
     pub new_files_failed: usize,
+    /// Files read this run with rows rejected.
     #[serde(default)]
     pub new_files_with_rejects: usize,
+    /// Warnings over the current files.
     pub warnings: usize,
+    /// Rows by lake dataset.
     pub lake_rows: BTreeMap<String, usize>,
     /// With `[lake] format = "delta"`: each Delta table's version after the run.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub delta: BTreeMap<String, u64>,
+    /// The exit code the run ended with.
     pub exit_code: i32,
 }
 
@@ -430,22 +496,35 @@ pub fn write_manifest(layout: &Layout, m: &Manifest) -> Result<(), LakeError> {
 /// only their number is kept).
 #[derive(Debug, Clone, Deserialize)]
 pub struct RunSummary {
+    /// The run's id.
     pub run_id: String,
+    /// When it started.
     pub started: String,
+    /// When it ended.
     pub ended: String,
+    /// How it ended.
     pub outcome: Outcome,
+    /// What stopped it, if it failed.
     pub error: Option<String>,
+    /// The hash of the pipeline definitions.
     pub pipeline_hash: String,
+    /// The lake version after the run.
     pub version: Option<String>,
+    /// How many input files it listed.
     #[serde(rename = "files", deserialize_with = "count_items")]
     pub n_files: usize,
+    /// Rows read, accepted, rejected and non-data.
     pub totals: Counts,
+    /// Files parsed by this run.
     pub files_read_this_run: usize,
+    /// Files that could not be used.
     pub files_failed: usize,
+    /// Warnings.
     pub warnings: usize,
     /// Each Delta table's version after the run (Delta format only).
     #[serde(default)]
     pub delta: BTreeMap<String, u64>,
+    /// The exit code the run ended with.
     pub exit_code: i32,
 }
 
@@ -469,6 +548,7 @@ fn count_items<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error
 }
 
 impl RunSummary {
+    /// The summary of a whole manifest.
     pub fn of(m: &Manifest) -> RunSummary {
         RunSummary {
             run_id: m.run_id.clone(),

@@ -32,12 +32,19 @@ pub use super::manifest::{
     RunSummary, SegmentInfo,
 };
 
+/// What a nightly run works with, besides the pipeline.
 pub struct Options {
+    /// The county inbox.
     pub inbox: PathBuf,
+    /// The output folder.
     pub out: PathBuf,
+    /// How files are read: in reader processes or in this one.
     pub isolation: Isolation,
+    /// Threads that validate (default: one per core).
     pub jobs: Option<usize>,
+    /// Read every file again instead of reusing stored segments.
     pub full_refresh: bool,
+    /// How long to wait for another run's lock.
     pub lock_wait: Duration,
     /// Show a progress bar (only when stderr is a terminal).
     pub progress: bool,
@@ -53,7 +60,9 @@ pub enum RunError {
     /// The output folder cannot be made.
     #[error("cannot create {}", path.display())]
     Out {
+        /// The folder.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
@@ -73,8 +82,11 @@ pub enum RunError {
          restore that key — a different key would break every join with earlier data"
     )]
     OtherKey {
+        /// Where the configured key came from.
         origin: String,
+        /// Its fingerprint.
         have: String,
+        /// The fingerprint of the key the lake was written with.
         wanted: String,
     },
     /// A stage of the night failed; nothing was published.
@@ -85,7 +97,7 @@ pub enum RunError {
 impl RunError {
     /// A refusal before anything was read (a usage or configuration
     /// error), rather than a failure on the way.
-    pub fn is_refusal(&self) -> bool {
+    pub(crate) fn is_refusal(&self) -> bool {
         matches!(self, RunError::Key(_) | RunError::OtherKey { .. })
     }
 }
@@ -365,7 +377,7 @@ fn fault_id(rel: &str, fault: EntryFault) -> String {
 }
 
 /// Whether a file's identity is [`fault_id`]'s: an entry never read.
-pub fn is_fault_id(sha256: &str) -> bool {
+pub(crate) fn is_fault_id(sha256: &str) -> bool {
     sha256.starts_with("fault-")
 }
 
@@ -1050,7 +1062,7 @@ fn vacuum_delta(p: &Pipeline, layout: &Layout) {
 /// How a file's name marks it as a correction: 0 for no mark, 1 for
 /// 更正, 修正 or 修订, N for 第N次更正 or 更正N / 更正(N) (Arabic or
 /// Chinese numerals up to 十). Only the file's own name counts.
-pub fn revision_mark(path: &str) -> u32 {
+pub(crate) fn revision_mark(path: &str) -> u32 {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let re = RE.get_or_init(|| {
         // a constant pattern: it compiles or no test passes

@@ -32,7 +32,7 @@ pub struct Key {
 
 impl Key {
     /// What to say of a key file others can read (Chinese, English).
-    pub fn exposure_warning(&self) -> Option<(String, String)> {
+    pub(crate) fn exposure_warning(&self) -> Option<(String, String)> {
         let mode = self.exposed?;
         Some((
             format!(
@@ -66,25 +66,52 @@ impl std::fmt::Debug for Key {
     }
 }
 
+/// Why the pseudonym key cannot be had.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// Not 64 hexadecimal digits.
     #[error("the pseudonym key in {origin} must be 64 hexadecimal digits (32 bytes)")]
-    Malformed { origin: String },
+    Malformed {
+        /// Where it came from (a variable or a file).
+        origin: String,
+    },
+    /// The key file cannot be read.
     #[error("cannot read the pseudonym key file {path}: {detail}")]
-    Unreadable { path: PathBuf, detail: String },
+    Unreadable {
+        /// The key file.
+        path: PathBuf,
+        /// What the system said.
+        detail: String,
+    },
     #[error(
         "the pseudonym key file {path} does not exist, but the lake was written with key {fingerprint}; \
          restore that key file (or set {env}) — a new key would break every join with earlier data"
     )]
+    /// The key file is gone but the lake was written with a key.
     Missing {
+        /// The key file.
         path: PathBuf,
+        /// The fingerprint of the lake's key.
         fingerprint: String,
+        /// The variable that can hold the key instead.
         env: String,
     },
+    /// A new key file cannot be written.
     #[error("cannot create the pseudonym key file {path}: {detail}")]
-    Create { path: PathBuf, detail: String },
+    Create {
+        /// The key file.
+        path: PathBuf,
+        /// What the system said.
+        detail: String,
+    },
+    /// The key file lies inside the output folder.
     #[error("the pseudonym key file {path} is inside the output folder {out}; keep it outside")]
-    InsideOut { path: PathBuf, out: PathBuf },
+    InsideOut {
+        /// The key file.
+        path: PathBuf,
+        /// The output folder.
+        out: PathBuf,
+    },
 }
 
 fn parse_hex(text: &str, origin: &str) -> Result<Vec<u8>, KeyError> {
@@ -99,13 +126,13 @@ fn parse_hex(text: &str, origin: &str) -> Result<Vec<u8>, KeyError> {
 
 /// An environment variable's value; set but empty counts as unset (a
 /// cron line `ZHENXING_KEY_FILE=` means "not given", not "the file ''").
-pub fn env_set(name: &str) -> Option<std::ffi::OsString> {
+pub(crate) fn env_set(name: &str) -> Option<std::ffi::OsString> {
     std::env::var_os(name).filter(|v| !v.is_empty())
 }
 
 /// Where the key comes from, as configured.
 #[derive(Debug, Clone)]
-pub struct KeySource {
+pub(crate) struct KeySource {
     /// Environment variable holding the key (hex), checked first.
     pub env: String,
     pub file: PathBuf,
@@ -276,7 +303,7 @@ impl Key {
     }
 
     /// Identifies the key without revealing it (16 hex digits).
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         hex::encode(&self.mac(b"zhenxing key fingerprint")[..8])
     }
 

@@ -18,9 +18,11 @@ use crate::lake::{FileStatus, LakeError, Layout};
 /// A reason rows were returned, with its count.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reason {
+    /// The problem code.
     pub code: String,
     /// The reason in a few Chinese words.
     pub label_zh: String,
+    /// Returned rows with it.
     pub rows: usize,
     /// The same reason was among the county's returned rows of the period
     /// before (of the same kind: year, quarter or month).
@@ -30,18 +32,22 @@ pub struct Reason {
 /// One county's reporting of one period.
 #[derive(Debug, Clone, Serialize)]
 pub struct Score {
+    /// The county.
     pub county: String,
+    /// The period.
     pub period: String,
     /// The day the period's submissions were due (end + `due_days`).
     pub due: Option<NaiveDate>,
     /// Templates of the period's kind that were due (all of them once the
     /// due day has passed; before it, those already received).
     pub expected: usize,
+    /// Templates of the period received.
     pub received: usize,
     /// Received by the due day (the night zhenxing first saw the content).
     pub on_time: usize,
     /// Data rows of the current files (accepted + returned) and returned.
     pub rows: usize,
+    /// Of those rows, returned.
     pub returned: usize,
     /// The most frequent reasons, most rows first (at most three).
     pub top: Vec<Reason>,
@@ -49,12 +55,12 @@ pub struct Score {
 
 impl Score {
     /// On-time share of the submissions due, 0–100.
-    pub fn on_time_pct(&self) -> Option<f64> {
+    pub(crate) fn on_time_pct(&self) -> Option<f64> {
         (self.expected > 0).then(|| 100.0 * self.on_time as f64 / self.expected as f64)
     }
 
     /// Share of the data rows returned, 0–100.
-    pub fn returned_pct(&self) -> Option<f64> {
+    pub(crate) fn returned_pct(&self) -> Option<f64> {
         (self.rows > 0).then(|| 100.0 * self.returned as f64 / self.rows as f64)
     }
 }
@@ -258,7 +264,10 @@ impl<'f> Submissions<'f> {
 
 /// One county's returned rows in the published version, by reason (most
 /// first), and the number of files they are in.
-pub fn county_returned(layout: &Layout, county: &str) -> Result<(Vec<Reason>, usize), LakeError> {
+pub(crate) fn county_returned(
+    layout: &Layout,
+    county: &str,
+) -> Result<(Vec<Reason>, usize), LakeError> {
     let mut codes: BTreeMap<String, usize> = BTreeMap::new();
     let mut files: BTreeSet<String> = BTreeSet::new();
     for r in returned_rows(layout)?
@@ -309,7 +318,7 @@ mod tests {
 /// What the plausibility check needs of a file the lake holds: its period
 /// (for templates without a year column) and its header columns.
 #[derive(Debug, Clone, Default)]
-pub struct FileFacts {
+pub(crate) struct FileFacts {
     pub period: Option<String>,
     pub columns: BTreeMap<String, BTreeMap<String, usize>>,
 }
@@ -331,7 +340,7 @@ impl FileFacts {
 /// The observations of the fields with a rule across periods, from a
 /// dataset's folder of the lake (`year=` folders give the year), with
 /// each row's file found by its content hash in `files`.
-pub fn observations_in(
+pub(crate) fn observations_in(
     dir: &std::path::Path,
     src: &crate::config::Source,
     files: &std::collections::HashMap<String, FileFacts>,
@@ -481,7 +490,7 @@ impl Part {
 }
 
 /// The observations of template `src` in the published version.
-pub fn published_observations(
+pub(crate) fn published_observations(
     layout: &Layout,
     src: &crate::config::Source,
 ) -> Result<Vec<crate::validate::plausible::Obs>, LakeError> {

@@ -36,33 +36,42 @@ use crate::validate::{Counts, FileResult};
 /// Where things live under `OUT`.
 #[derive(Debug, Clone)]
 pub struct Layout {
+    /// The output folder.
     pub out: PathBuf,
 }
 
 impl Layout {
+    /// The layout of the output folder `out`.
     pub fn new(out: &Path) -> Layout {
         Layout {
             out: out.to_path_buf(),
         }
     }
+    /// `OUT/.zhenxing`: what the runs keep for themselves.
     pub fn state(&self) -> PathBuf {
         self.out.join(".zhenxing")
     }
+    /// The kept lake versions.
     pub fn versions(&self) -> PathBuf {
         self.state().join("versions")
     }
+    /// Where a run builds its version before publishing it.
     pub fn staging(&self) -> PathBuf {
         self.state().join("staging")
     }
+    /// Each file's rows and problems, by content hash, reused by later runs.
     pub fn segments(&self) -> PathBuf {
         self.state().join("segments")
     }
+    /// The run lock.
     pub fn lock(&self) -> PathBuf {
         self.state().join("lock")
     }
+    /// `OUT/lake`: the link to the published version.
     pub fn lake(&self) -> PathBuf {
         self.out.join("lake")
     }
+    /// `OUT/runs`: the run manifests.
     pub fn runs(&self) -> PathBuf {
         self.out.join("runs")
     }
@@ -74,7 +83,7 @@ impl Layout {
     }
 
     /// Published versions still kept, oldest first.
-    pub fn kept_versions(&self) -> Vec<String> {
+    pub(crate) fn kept_versions(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.versions())
             .map(|d| {
                 d.flatten()
@@ -87,13 +96,14 @@ impl Layout {
         v
     }
 
+    /// What version `run_id` holds.
     pub fn version_meta(&self, run_id: &str) -> Result<VersionMeta, LakeError> {
         self.version_json(run_id)
     }
 
     /// A version's `version.json`, whole (`VersionMeta`) or the part of it
     /// a caller needs.
-    pub fn version_json<T: serde::de::DeserializeOwned>(
+    pub(crate) fn version_json<T: serde::de::DeserializeOwned>(
         &self,
         run_id: &str,
     ) -> Result<T, LakeError> {
@@ -106,18 +116,41 @@ impl Layout {
     }
 }
 
+/// Why the lake could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
     #[error("{path}: {detail}")]
-    Io { path: PathBuf, detail: String },
+    /// A file or folder that could not be read or written.
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// What the system said.
+        detail: String,
+    },
     #[error("{path} is damaged: {detail}")]
-    Corrupt { path: PathBuf, detail: String },
+    /// A record of the lake that does not parse.
+    Corrupt {
+        /// Which.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
     #[error("writing Parquet {path}: {detail}")]
-    Parquet { path: PathBuf, detail: String },
+    /// A Parquet file that could not be written or read.
+    Parquet {
+        /// Which.
+        path: PathBuf,
+        /// What polars said.
+        detail: String,
+    },
+    /// A partition value (a county code, a year) that cannot be a folder name.
     #[error("partition value {value:?} of {dataset} is not {what}; nothing was published")]
     BadPartition {
+        /// The dataset.
         dataset: String,
+        /// The value as the rows hold it.
         value: String,
+        /// What it should have been.
         what: &'static str,
     },
 }
@@ -128,6 +161,7 @@ impl From<crate::fsio::PathError> for LakeError {
     }
 }
 
+/// An I/O error at `path`.
 pub fn io(path: &Path, e: std::io::Error) -> LakeError {
     LakeError::Io {
         path: path.to_path_buf(),
@@ -135,6 +169,7 @@ pub fn io(path: &Path, e: std::io::Error) -> LakeError {
     }
 }
 
+/// A Parquet error at `path`.
 pub fn pq(path: &Path, e: PolarsError) -> LakeError {
     LakeError::Parquet {
         path: path.to_path_buf(),
@@ -148,12 +183,16 @@ pub fn pq(path: &Path, e: PolarsError) -> LakeError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileStatus {
+    /// Its rows are in the lake.
     Current,
+    /// A later file (a correction) replaces its rows.
     Superseded,
+    /// It could not be used.
     Failed,
 }
 
 impl FileStatus {
+    /// The status as serialised.
     pub fn as_str(self) -> &'static str {
         match self {
             FileStatus::Current => "current",
@@ -174,19 +213,29 @@ impl std::fmt::Display for FileStatus {
 pub struct FileEntry {
     /// Path relative to the inbox (the registry: its own path).
     pub path: String,
+    /// The SHA-256 of its bytes, in hex.
     pub sha256: String,
+    /// Its size in bytes.
     pub size: u64,
     /// Modification time in nanoseconds, to skip re-hashing unchanged files.
     pub mtime_ns: i128,
+    /// The template it was read as.
     pub template: Option<String>,
+    /// The dataset its rows went to.
     pub dataset: Option<String>,
+    /// The county it reports for.
     pub county: Option<String>,
+    /// The period it reports.
     pub period: Option<String>,
+    /// Rows read, accepted, rejected and non-data.
     pub counts: Counts,
+    /// Its warnings.
     pub warnings: usize,
+    /// It could not be used.
     pub failed: bool,
     /// The run that first saw this content.
     pub first_seen: String,
+    /// Current, superseded or failed.
     pub status: FileStatus,
     /// The file whose rows replace this one's.
     pub superseded_by: Option<String>,
@@ -208,7 +257,7 @@ pub struct FileEntry {
 
 impl FileEntry {
     /// The name of the file's segment (`<segment>.json`, `.records.parquet`…).
-    pub fn segment(&self) -> &str {
+    pub(crate) fn segment(&self) -> &str {
         self.segment.as_deref().unwrap_or(&self.sha256)
     }
 }
@@ -218,6 +267,7 @@ impl FileEntry {
 pub struct PartitionEntry {
     /// `county_code=320682/year=2024`
     pub dir: String,
+    /// Its rows.
     pub rows: usize,
     /// The segments (file hashes) it was built from, in order.
     pub sources: Vec<String>,
@@ -228,15 +278,23 @@ pub struct PartitionEntry {
 /// What a published version holds; `_zhenxing/version.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VersionMeta {
+    /// The run that published it.
     pub run_id: String,
+    /// When (RFC 3339).
     pub created: String,
+    /// The hash of the pipeline definitions.
     pub pipeline_hash: String,
     /// Hash of pipeline, registry and key: segments are valid for one basis.
     pub basis: String,
+    /// The pseudonym key's fingerprint.
     pub key_fingerprint: String,
+    /// The version before it.
     pub previous: Option<String>,
+    /// Every input file.
     pub files: Vec<FileEntry>,
+    /// The partition files of each dataset.
     pub datasets: BTreeMap<String, Vec<PartitionEntry>>,
+    /// Rows of the `rejects` table.
     pub rejects: usize,
     /// Rows of the `warnings` table.
     #[serde(default)]
@@ -244,7 +302,7 @@ pub struct VersionMeta {
 }
 
 /// Columns every dataset row carries besides its fields.
-pub const LINEAGE: [&str; 4] = [
+pub(crate) const LINEAGE: [&str; 4] = [
     "source_file_sha256",
     "source_file",
     "source_sheet",
@@ -288,7 +346,7 @@ fn partition_of(src: &Source, values: &[Value]) -> (Option<String>, Option<i64>)
 
 /// Partition directory of a row; the values become path segments, so they
 /// must be plain digits.
-pub fn partition_dir(
+pub(crate) fn partition_dir(
     dataset: &str,
     code: Option<&str>,
     year: Option<i64>,
@@ -317,13 +375,13 @@ pub fn partition_dir(
 }
 
 /// Whether a dataset is partitioned by year as well.
-pub fn has_year(src: &Source) -> bool {
+pub(crate) fn has_year(src: &Source) -> bool {
     src.field_index("year").is_some()
 }
 
 /// Builds the typed frame of one file's accepted records, with lineage and
 /// the partition directory of each row (`_partition`, dropped on publish).
-pub fn records_frame(
+pub(crate) fn records_frame(
     src: &Source,
     res: &FileResult,
     key: &Key,
@@ -415,7 +473,7 @@ fn field_column(f: &crate::config::Field, vals: &[&Value], key: &Key) -> Column 
 
 /// Adds the file's current path (relative to the inbox) as `source_file`,
 /// after `source_file_sha256`; segments are kept by content, not by name.
-pub fn with_source_file(mut df: DataFrame, path: &str) -> PolarsResult<DataFrame> {
+pub(crate) fn with_source_file(mut df: DataFrame, path: &str) -> PolarsResult<DataFrame> {
     let at = df
         .get_column_index("source_file_sha256")
         .map(|i| i + 1)
@@ -427,12 +485,12 @@ pub fn with_source_file(mut df: DataFrame, path: &str) -> PolarsResult<DataFrame
 
 /// One row per rejected row problem and per failed file, of the problems
 /// `res` holds in memory (see [`rejects_frame_of`] for those on disk).
-pub fn rejects_frame(res: &FileResult) -> Result<DataFrame, LakeError> {
+pub(crate) fn rejects_frame(res: &FileResult) -> Result<DataFrame, LakeError> {
     rejects_frame_of(res, &res.issues)
 }
 
 /// The rejects rows of `issues`, problems of the file of `res`.
-pub fn rejects_frame_of(
+pub(crate) fn rejects_frame_of(
     res: &FileResult,
     issues: &[crate::validate::issue::Issue],
 ) -> Result<DataFrame, LakeError> {
@@ -483,7 +541,7 @@ pub fn rejects_frame_of(
 
 /// An empty frame with a dataset's columns and types, as the lake holds
 /// them (partition keys not included).
-pub fn empty_frame(src: &Source) -> Result<DataFrame, LakeError> {
+pub(crate) fn empty_frame(src: &Source) -> Result<DataFrame, LakeError> {
     let key = Key::from_bytes([0; 32]);
     let (df, _) = records_frame(src, &FileResult::empty(), &key)?;
     df.drop("_partition")
@@ -492,7 +550,7 @@ pub fn empty_frame(src: &Source) -> Result<DataFrame, LakeError> {
 
 /// Writes a frame as one Parquet file (zstd, full statistics) with
 /// key-value metadata, through a temporary name and fsync.
-pub fn write_parquet(
+pub(crate) fn write_parquet(
     path: &Path,
     df: &mut DataFrame,
     meta: Vec<(String, String)>,
@@ -503,7 +561,7 @@ pub fn write_parquet(
 
 /// When a Parquet file is made durable.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Durable {
+pub(crate) enum Durable {
     /// Its own temporary name, fsync and rename.
     Now,
     /// Written in place, without an fsync of its own: for a version being
@@ -513,7 +571,7 @@ pub enum Durable {
     WithTheVersion,
 }
 
-pub fn write_parquet_as(
+pub(crate) fn write_parquet_as(
     path: &Path,
     df: &mut DataFrame,
     meta: Vec<(String, String)>,
@@ -564,7 +622,7 @@ fn encode_parquet(
 /// row groups of `row_group_rows`, so a table of any length holds about one
 /// row group in memory. Written under a temporary name, synced and renamed
 /// by [`ParquetSink::finish`]; a sink dropped unfinished leaves nothing.
-pub struct ParquetSink {
+pub(crate) struct ParquetSink {
     path: PathBuf,
     tmp: PathBuf,
     meta: Vec<(String, String)>,
@@ -691,14 +749,14 @@ impl Drop for ParquetSink {
 }
 
 /// A column's values as text (numbers and codes cast), nulls kept.
-pub fn str_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
+pub(crate) fn str_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
     let c = df.column(name)?.cast(&DataType::String)?;
     Ok(c.str()?.iter().map(|s| s.map(str::to_string)).collect())
 }
 
 /// Every Parquet file under `dir` (partition folders included), sorted;
 /// none when it does not exist.
-pub fn parquet_files_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn parquet_files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -718,13 +776,14 @@ pub fn parquet_files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Reads a whole Parquet file.
 pub fn read_parquet(path: &Path) -> Result<DataFrame, LakeError> {
     let f = File::open(path).at(path)?;
     ParquetReader::new(f).finish().map_err(|e| pq(path, e))
 }
 
 /// File-level metadata of a lake file.
-pub fn file_meta(
+pub(crate) fn file_meta(
     run_id: &str,
     pipeline_hash: &str,
     src: Option<&Source>,
@@ -764,7 +823,7 @@ pub fn file_meta(
 }
 
 /// fsyncs a directory so that renames inside it survive a crash.
-pub fn sync_dir(dir: &Path) -> Result<(), LakeError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), LakeError> {
     Ok(crate::fsio::sync_dir(dir).at(dir)?)
 }
 
@@ -772,7 +831,7 @@ pub fn sync_dir(dir: &Path) -> Result<(), LakeError> {
 /// to its current segments (file hash, segment path) in file order; a
 /// partition whose sources equal those of the previous version is
 /// hard-linked from it instead of rewritten.
-pub struct Builder<'a> {
+pub(crate) struct Builder<'a> {
     pub layout: &'a Layout,
     pub run_id: &'a str,
     pub pipeline_hash: &'a str,
@@ -782,7 +841,7 @@ pub struct Builder<'a> {
 }
 
 /// A dataset's input for one version.
-pub struct DatasetInput<'a> {
+pub(crate) struct DatasetInput<'a> {
     pub source: Option<&'a Source>,
     pub dataset: String,
     /// The current files' segments, in file order.
@@ -790,7 +849,7 @@ pub struct DatasetInput<'a> {
 }
 
 /// Where one file's rows are kept.
-pub struct SegmentRef {
+pub(crate) struct SegmentRef {
     pub sha256: String,
     /// The file's path in the inbox.
     pub path: String,
@@ -1019,7 +1078,7 @@ fn drop_partition_columns(df: DataFrame, src: Option<&Source>) -> PolarsResult<D
 }
 
 /// A unique, sortable, ASCII run id: `20261125T085300Z-1a2b`.
-pub fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     use rand::RngCore;
     let now = chrono::Utc::now();
     let mut b = [0u8; 2];
@@ -1084,7 +1143,7 @@ pub fn clean(layout: &Layout, keep: usize) -> Vec<String> {
 /// Deletes segment batches no kept version uses: a batch stays while any
 /// of its segments is a file of a kept version; files of a batch without
 /// its `<batch>.json` (an interrupted write) go too.
-pub fn collect_segments(layout: &Layout) {
+pub(crate) fn collect_segments(layout: &Layout) {
     // only the segment names are read from the versions and batches: their
     // whole records are a nation's 300 MiB each
     #[derive(serde::Deserialize)]

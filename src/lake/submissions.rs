@@ -12,30 +12,41 @@ use serde::Serialize;
 use crate::config::{Frequency, Pipeline};
 use crate::lake::Layout;
 
+/// One county × template in `status`: what arrived and what is missing.
 #[derive(Debug, Serialize)]
 pub struct Cell {
+    /// The county.
     pub county: String,
+    /// The template.
     pub template: String,
+    /// Its dataset.
     pub dataset: String,
+    /// How often it is due.
     pub frequency: String,
+    /// The latest period received.
     pub latest: Option<String>,
     /// The latest period that should have arrived by the as-of date.
     pub expected: Option<String>,
     /// `ok`, `gaps` (up to date, but earlier periods are missing),
     /// `overdue`, `never` (nothing received) or `register` (no cadence).
     pub state: String,
+    /// Periods due and not received.
     pub missing: Vec<String>,
 }
 
 /// A period as the ingest names it: `2024`, `2024-06` or `2024-Q2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Period {
+    /// A year.
     Year(i32),
+    /// A quarter of a year (1–4).
     Quarter(i32, u32),
+    /// A month of a year (1–12).
     Month(i32, u32),
 }
 
 impl Period {
+    /// Reads `2024`, `2024-Q2` or `2024-06`.
     pub fn parse(s: &str) -> Option<Period> {
         if let Some((y, q)) = s.split_once("-Q") {
             return Some(Period::Quarter(y.parse().ok()?, q.parse().ok()?));
@@ -46,6 +57,7 @@ impl Period {
         Some(Period::Year(s.parse().ok()?))
     }
 
+    /// The period as the ingest names it.
     pub fn label(self) -> String {
         match self {
             Period::Year(y) => format!("{y}"),
@@ -55,7 +67,7 @@ impl Period {
     }
 
     /// Month index, for ordering periods of one frequency.
-    pub fn end_month(self) -> i32 {
+    pub(crate) fn end_month(self) -> i32 {
         match self {
             Period::Year(y) => y * 12 + 11,
             Period::Quarter(y, q) => y * 12 + (q as i32) * 3 - 1,
@@ -64,11 +76,12 @@ impl Period {
     }
 
     /// The period's last day.
-    pub fn last_day(self) -> Option<NaiveDate> {
+    pub(crate) fn last_day(self) -> Option<NaiveDate> {
         let em = self.end_month() + 1;
         NaiveDate::from_ymd_opt(em / 12, (em % 12) as u32 + 1, 1).and_then(|d| d.pred_opt())
     }
 
+    /// The period after this one.
     pub fn next(self) -> Period {
         match self {
             Period::Year(y) => Period::Year(y + 1),
@@ -81,7 +94,7 @@ impl Period {
 
     /// A month-granular period read as this frequency (a December
     /// snapshot of a yearly template counts for its year).
-    pub fn as_frequency(self, f: Frequency) -> Period {
+    pub(crate) fn as_frequency(self, f: Frequency) -> Period {
         let (y, m0) = (self.end_month() / 12, self.end_month() % 12);
         match f {
             Frequency::Yearly => Period::Year(y),
@@ -119,7 +132,7 @@ pub fn expected(f: Frequency, as_of: NaiveDate, due_days: i64) -> Option<Period>
     Some(p)
 }
 
-pub fn freq_label(f: Frequency) -> &'static str {
+pub(crate) fn freq_label(f: Frequency) -> &'static str {
     match f {
         Frequency::Monthly => "monthly",
         Frequency::Quarterly => "quarterly",
@@ -145,6 +158,7 @@ pub fn counties(layout: &Layout) -> Vec<String> {
     set.into_iter().collect()
 }
 
+/// Every county × template of the registry and the pipeline, as of a day.
 pub fn cells(p: &Pipeline, layout: &Layout, as_of: NaiveDate) -> Vec<Cell> {
     let meta = layout.current().and_then(|v| layout.version_meta(&v).ok());
     // received periods per (template, county)
@@ -224,15 +238,19 @@ pub fn cells(p: &Pipeline, layout: &Layout, as_of: NaiveDate) -> Vec<Cell> {
 /// `rejects` (rejected rows and unusable files) and of `warnings`.
 #[derive(Debug, Serialize)]
 pub struct Standing {
+    /// The published version.
     pub version: String,
     /// Rows of the `rejects` table.
     pub rejects: usize,
+    /// Of them, rejected rows.
     pub rejected_rows: usize,
+    /// Of them, unusable files.
     pub failed_files: usize,
     /// Rows of the `warnings` table.
     pub warnings: usize,
 }
 
+/// What the published version holds that deserves a look (none: no lake).
 pub fn standing(layout: &Layout) -> Option<Standing> {
     let v = layout.current()?;
     let m = layout.version_meta(&v).ok()?;

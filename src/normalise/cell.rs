@@ -5,7 +5,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::catalogue::{Code, Expected};
+use crate::catalogue::Expected;
 use crate::config::{Field, FieldType, PiiKind, YesNo};
 use crate::normalise::value::{
     cell_date, cell_number, cell_year, id_number_valid, parse_chinese_level, raw_text, yes_no,
@@ -15,11 +15,11 @@ use crate::read::RawCell;
 use crate::text::{clean_name, is_placeholder, Unit};
 
 /// 2^53: the largest magnitude below which every whole number is exact.
-pub const MAX_EXACT_INT: f64 = 9_007_199_254_740_992.0;
+pub(crate) const MAX_EXACT_INT: f64 = 9_007_199_254_740_992.0;
 
 /// What the sheet says around a cell, besides the cell itself.
 #[derive(Debug, Clone, Copy)]
-pub struct Around<'a> {
+pub(crate) struct Around<'a> {
     /// The pipeline's words for yes and no.
     pub yes_no: &'a YesNo,
     /// The workbook counts dates from 1904.
@@ -32,7 +32,7 @@ pub struct Around<'a> {
 
 /// A typed cell.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Typed {
+pub(crate) struct Typed {
     /// The value (null for an empty cell or a placeholder such as `—`).
     pub value: Value,
     /// For money: nothing stated a unit (not the cell, its header or the
@@ -51,25 +51,19 @@ impl Typed {
 
 /// Why a cell has no value of its field's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CellError {
+pub(crate) enum CellError {
     /// Not of the type: what it should have been.
     Not(Expected),
     /// Not one of the field's values.
     NotInList,
 }
 
-impl CellError {
-    /// The problem's code in the catalogue.
-    pub fn code(self) -> Code {
-        match self {
-            CellError::Not(e) => e.code(),
-            CellError::NotInList => Code::NotInList,
-        }
-    }
-}
-
 /// Types one cell of `field`.
-pub fn type_cell(field: &Field, around: &Around, cell: &RawCell) -> Result<Typed, CellError> {
+pub(crate) fn type_cell(
+    field: &Field,
+    around: &Around,
+    cell: &RawCell,
+) -> Result<Typed, CellError> {
     match field.ty {
         FieldType::Text | FieldType::List => text_cell(field, cell).map(Typed::value),
         FieldType::Name => {
@@ -109,7 +103,7 @@ pub fn type_cell(field: &Field, around: &Around, cell: &RawCell) -> Result<Typed
 }
 
 /// A cell's text without copying when it is text already.
-pub fn cell_text(c: &RawCell) -> std::borrow::Cow<'_, str> {
+pub(crate) fn cell_text(c: &RawCell) -> std::borrow::Cow<'_, str> {
     match c {
         RawCell::Text(s) => std::borrow::Cow::Borrowed(s.as_str()),
         other => std::borrow::Cow::Owned(raw_text(other)),
@@ -248,6 +242,7 @@ fn code_cell(cell: &RawCell) -> Result<Value, CellError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalogue::Code;
 
     fn field(ty: FieldType, unit: Option<Unit>) -> Field {
         Field {
@@ -294,7 +289,8 @@ mod tests {
         assert_eq!(typed.value, Value::Float(3.0));
         assert!(!typed.unit_assumed);
         let e = type_cell(&field(FieldType::Int, None), &around, &t("3.5")).unwrap_err();
-        assert_eq!(e.code(), Code::NotInteger);
+        assert_eq!(e, CellError::Not(Expected::WholeNumber));
+        assert_eq!(Expected::WholeNumber.code(), Code::NotInteger);
         let e = type_cell(&field(FieldType::Code, None), &around, &t("1234")).unwrap_err();
         assert_eq!(e, CellError::Not(Expected::DivisionCode));
     }

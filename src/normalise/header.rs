@@ -24,17 +24,22 @@ pub struct HeaderBand {
     pub columns: Vec<Option<ColumnMatch>>,
 }
 
+/// A column of the band matched to a field.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ColumnMatch {
+    /// The field.
     pub field: usize,
+    /// The unit its header states (`（万元）`).
     pub unit: Option<Unit>,
 }
 
 impl HeaderBand {
+    /// The first row after the band.
     pub fn end(&self) -> usize {
         self.start + self.height
     }
 
+    /// The fields some column matched, each once.
     pub fn matched_fields(&self) -> Vec<usize> {
         let mut v: Vec<usize> = self.columns.iter().flatten().map(|m| m.field).collect();
         v.sort_unstable();
@@ -66,10 +71,10 @@ pub struct HeaderGrid {
 }
 
 /// Header bands are looked for among the first rows only.
-pub const SCAN_ROWS: usize = 25;
+pub(crate) const SCAN_ROWS: usize = 25;
 
 /// Rows a sheet needs before its header can be found.
-pub const HEAD_ROWS: usize = SCAN_ROWS + 3;
+pub(crate) const HEAD_ROWS: usize = SCAN_ROWS + 3;
 
 /// Which merged region covers each cell of a `rows` × `width` grid (the
 /// first listed wins); the work is bounded by the grid's size, whatever
@@ -272,7 +277,7 @@ pub fn detect(grid: &HeaderGrid, source: &Source, ignore: &[String]) -> Option<H
 }
 
 /// The money unit of a note such as `单位：万元` or `填报单位：某镇　单位：元`.
-pub fn unit_note(text: &str) -> Option<Unit> {
+pub(crate) fn unit_note(text: &str) -> Option<Unit> {
     let t = crate::text::clean_name(text);
     t.match_indices("单位").find_map(|(pos, _)| {
         let rest = t[pos + "单位".len()..].trim_start_matches([':', '：']);

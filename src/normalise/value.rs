@@ -16,19 +16,27 @@ use crate::text::{clean_name, format_number, is_count_unit, is_placeholder, Unit
 /// A canonical, typed value of one field of one row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// Empty (or a placeholder).
     Null,
+    /// A whole number.
     Int(i64),
+    /// A number.
     Float(f64),
+    /// Yes or no.
     Bool(bool),
+    /// Text.
     Text(String),
+    /// A date.
     Date(NaiveDate),
 }
 
 impl Value {
+    /// Empty.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
 
+    /// The value as a number, if it is a number.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Int(i) => Some(*i as f64),
@@ -37,6 +45,7 @@ impl Value {
         }
     }
 
+    /// The value as text, if it is text.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Text(s) => Some(s),
@@ -60,18 +69,26 @@ impl Value {
 /// Why a cell could not become a value of the declared type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ValueError {
+    /// Not a number.
     NotANumber,
+    /// Not a whole number.
     NotAnInteger,
+    /// Not yes or no.
     NotABool,
+    /// Not a date.
     NotADate,
+    /// Not one of the values.
     NotInList,
+    /// Not a division code.
     BadCode,
 }
 
 /// A number read from text, with the unit written next to it, if any.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ParsedNumber {
+    /// The number.
     pub value: f64,
+    /// The unit written with it, if any.
     pub unit: Option<Unit>,
 }
 

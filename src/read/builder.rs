@@ -17,7 +17,7 @@ pub(super) struct SheetBuilder {
 
 /// Cells per frame, at most (plus one row): frames stay small whatever a
 /// row holds.
-pub const BATCH_CELLS: usize = 1 << 20;
+pub(crate) const BATCH_CELLS: usize = 1 << 20;
 
 impl SheetBuilder {
     pub(super) fn new(limits: &Limits) -> Self {

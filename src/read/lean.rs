@@ -24,7 +24,7 @@ type PartReader<'z, 'a> = quick_xml::Reader<BufReader<Entry<'z, 'a>>>;
 
 /// One worksheet as the workbook lists it.
 #[derive(Debug, Clone)]
-pub struct SheetEntry {
+pub(crate) struct SheetEntry {
     pub name: String,
     pub hidden: bool,
     /// Zip entry of the sheet XML.
@@ -32,7 +32,7 @@ pub struct SheetEntry {
 }
 
 /// What the cells of every sheet need to be understood.
-pub struct Book<'a> {
+pub(crate) struct Book<'a> {
     zip: Zip<'a>,
     /// Zip entry names by lower case name (Excel treats them case-insensitively).
     names: HashMap<String, String>,
@@ -230,7 +230,7 @@ impl<'a> Book<'a> {
     }
 
     /// The zip entry of every sheet; `None` when one is missing.
-    pub fn sheet_parts(&self) -> Option<Vec<String>> {
+    pub(crate) fn sheet_parts(&self) -> Option<Vec<String>> {
         self.sheets
             .iter()
             .map(|s| self.names.get(&s.path.to_ascii_lowercase()).cloned())

@@ -34,20 +34,29 @@ use serde::{Deserialize, Serialize};
 /// One cell as the file stored it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RawCell {
+    /// Nothing.
     Empty,
+    /// Text.
     Text(String),
+    /// A whole number.
     Int(i64),
+    /// A number.
     Float(f64),
+    /// TRUE or FALSE.
     Bool(bool),
     /// An Excel date: the serial number and the workbook's date system.
     Date {
+        /// Days since the workbook's epoch.
         serial: f64,
+        /// The workbook counts from 1904.
         is_1904: bool,
     },
+    /// An Excel error value (`#N/A`, `#DIV/0!`).
     Error(String),
 }
 
 impl RawCell {
+    /// Nothing in the cell (blank text too).
     pub fn is_empty(&self) -> bool {
         match self {
             RawCell::Empty => true,
@@ -56,6 +65,7 @@ impl RawCell {
         }
     }
 
+    /// The text, if the cell holds text.
     pub fn text(&self) -> Option<&str> {
         match self {
             RawCell::Text(s) => Some(s),
@@ -67,32 +77,46 @@ impl RawCell {
 /// A rectangular merged region, zero-based and inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Merge {
+    /// First row, zero-based.
     pub r0: usize,
+    /// First column.
     pub c0: usize,
+    /// Last row.
     pub r1: usize,
+    /// Last column.
     pub c1: usize,
 }
 
+/// One sheet's cells as read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RawSheet {
+    /// The sheet's name.
     pub name: String,
+    /// Hidden in the workbook.
     pub hidden: bool,
     /// Rows from the sheet's first row; each row ends at its last used cell.
     pub rows: Vec<Vec<RawCell>>,
+    /// Its merged regions.
     pub merges: Vec<Merge>,
     /// False for formats where merged regions cannot be read (ODS, CSV).
     pub has_merge_info: bool,
 }
 
+/// A file format zhenxing reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Format {
+    /// Excel 2007 and later.
     Xlsx,
+    /// Excel 97–2003.
     Xls,
+    /// OpenDocument spreadsheet.
     Ods,
+    /// Comma- or tab-separated text.
     Csv,
 }
 
 impl Format {
+    /// The format's usual extension.
     pub fn label(self) -> &'static str {
         match self {
             Format::Xlsx => "xlsx",
@@ -103,13 +127,16 @@ impl Format {
     }
 }
 
+/// A whole workbook as read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RawWorkbook {
+    /// Its format.
     pub format: Format,
     /// Excel serial numbers count from 1904-01-01 (old Mac workbooks).
     pub is_1904: bool,
     /// For CSV: the encoding that was detected.
     pub encoding: Option<String>,
+    /// Its sheets.
     pub sheets: Vec<RawSheet>,
     /// The workbook's `zhenxing.*` custom properties (see [`Frame::Book`]).
     pub properties: Vec<(String, String)>,
@@ -117,7 +144,7 @@ pub struct RawWorkbook {
 
 /// A sheet as announced before its rows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SheetMeta {
+pub(crate) struct SheetMeta {
     pub name: String,
     pub hidden: bool,
     pub merges: Vec<Merge>,
@@ -128,7 +155,7 @@ pub struct SheetMeta {
 /// sheet order, then how reading ended. The reader process sends these to
 /// the parent one by one, so validation overlaps reading.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Frame {
+pub(crate) enum Frame {
     Book {
         format: Format,
         is_1904: bool,
@@ -150,11 +177,12 @@ pub enum Frame {
 }
 
 /// Rows per frame.
-pub const BATCH_ROWS: usize = 4096;
+pub(crate) const BATCH_ROWS: usize = 4096;
 
 /// Bounds on what one file may make the reader do.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Limits {
+    /// The largest file read, in bytes.
     pub max_file_bytes: u64,
     /// Sum of the declared uncompressed sizes of a zip container.
     pub max_unzipped_bytes: u64,
@@ -176,7 +204,7 @@ pub use crate::config::{EXCEL_COLS, EXCEL_ROWS};
 
 /// Merged regions matter only to header detection, which looks at the
 /// first rows; regions starting below this row are not sent.
-pub const HEADER_MERGE_ROWS: usize = 64;
+pub(crate) const HEADER_MERGE_ROWS: usize = 64;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -282,7 +310,7 @@ pub fn layout(
     }
 }
 
-pub fn read_file(path: &Path, limits: &Limits) -> Result<RawWorkbook, ReadError> {
+pub(crate) fn read_file(path: &Path, limits: &Limits) -> Result<RawWorkbook, ReadError> {
     collect(|emit| stream_file(path, limits, emit))
 }
 
@@ -336,7 +364,7 @@ const OLE_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 /// xlsx sheets stream in batches of rows as they are parsed; other formats
 /// are read whole, then sent in batches. The final `End` frame is left to
 /// the caller.
-pub fn stream_file(
+pub(crate) fn stream_file(
     path: &Path,
     limits: &Limits,
     emit: &mut dyn FnMut(Frame),
@@ -461,7 +489,11 @@ fn web_page(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// Reads file content; `ext` (lower case, no dot) is a hint only for text.
-pub fn read_bytes(bytes: Vec<u8>, ext: &str, limits: &Limits) -> Result<RawWorkbook, ReadError> {
+pub(crate) fn read_bytes(
+    bytes: Vec<u8>,
+    ext: &str,
+    limits: &Limits,
+) -> Result<RawWorkbook, ReadError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ReadError::NotSpreadsheet("the file is empty".into()));
     }

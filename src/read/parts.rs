@@ -36,7 +36,7 @@ pub(crate) fn attr(e: &quick_xml::events::BytesStart<'_>, local: &str) -> Option
 
 /// The merged regions of every sheet, by sheet name; `None` when the
 /// workbook's parts are not where they are expected.
-pub fn all_merges(bytes: &[u8]) -> Option<HashMap<String, Vec<Merge>>> {
+pub(crate) fn all_merges(bytes: &[u8]) -> Option<HashMap<String, Vec<Merge>>> {
     per_sheet(bytes, merges)
 }
 
@@ -54,7 +54,7 @@ fn per_sheet<T>(
 
 /// The merged regions of the given sheet parts, in order; `None` when a
 /// part is missing or unreadable.
-pub fn merges_of_parts(bytes: &[u8], parts: &[String]) -> Option<Vec<Vec<Merge>>> {
+pub(crate) fn merges_of_parts(bytes: &[u8], parts: &[String]) -> Option<Vec<Vec<Merge>>> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
     parts.iter().map(|p| merges(&mut zip, p)).collect()
 }
@@ -62,7 +62,7 @@ pub fn merges_of_parts(bytes: &[u8], parts: &[String]) -> Option<Vec<Vec<Merge>>
 /// The name under which [`form_properties`] lists each other workbook the
 /// formulas refer to (no custom property can have it: those it keeps
 /// start with `zhenxing.`).
-pub const EXTERNAL_LINK: &str = "zhenxing:external-link";
+pub(crate) const EXTERNAL_LINK: &str = "zhenxing:external-link";
 
 /// The other workbooks an xlsx's formulas refer to: the targets of the
 /// external link parts' relationships (at most 16).
@@ -102,7 +102,7 @@ fn external_links(zip: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>) -> Vec<Stri
 /// The workbook's custom properties whose names start with `zhenxing.`
 /// (`docProps/custom.xml`, at most 64 KiB of it): a form's identity; and
 /// one [`EXTERNAL_LINK`] entry per other workbook its formulas refer to.
-pub fn form_properties(bytes: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn form_properties(bytes: &[u8]) -> Vec<(String, String)> {
     let Ok(mut zip) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
         return Vec::new();
     };
@@ -162,9 +162,13 @@ fn own_properties(zip: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>) -> Vec<(Str
 /// and inclusive; `width` in Excel's stored character units.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ColWidth {
+    /// First column.
     pub first: usize,
+    /// Last column.
     pub last: usize,
+    /// The width, if set.
     pub width: Option<f64>,
+    /// The columns are hidden.
     pub hidden: bool,
 }
 

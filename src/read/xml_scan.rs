@@ -16,7 +16,7 @@ use std::io::Read;
 /// One piece of the document. Names are local names (any `x:` prefix is
 /// dropped); attributes and text are raw bytes, entities not yet decoded.
 #[derive(Debug, PartialEq)]
-pub enum Tok<'a> {
+pub(crate) enum Tok<'a> {
     Open {
         name: &'a [u8],
         attrs: &'a [u8],
@@ -31,7 +31,7 @@ pub enum Tok<'a> {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
-pub enum ScanError {
+pub(crate) enum ScanError {
     #[error("the XML ends inside a tag")]
     Truncated,
     #[error("an XML tag longer than {0} bytes")]
@@ -48,7 +48,7 @@ pub enum ScanError {
 
 const CHUNK: usize = 1 << 16;
 
-pub struct Scanner<R: Read> {
+pub(crate) struct Scanner<R: Read> {
     src: R,
     buf: Vec<u8>,
     pos: usize,
@@ -119,7 +119,7 @@ impl<R: Read> Scanner<R> {
     }
 
     /// The next token, `None` at the end of the document.
-    pub fn next_tok(&mut self) -> Result<Option<Tok<'_>>, ScanError> {
+    pub(crate) fn next_tok(&mut self) -> Result<Option<Tok<'_>>, ScanError> {
         let (start, end, kind) = loop {
             let avail = &self.buf[self.pos..];
             if avail.is_empty() {
@@ -207,7 +207,7 @@ impl<R: Read> Scanner<R> {
     }
 
     /// Skips to the end of the element whose start tag (`name`) was just read.
-    pub fn skip_element(&mut self, name: &[u8]) -> Result<(), ScanError> {
+    pub(crate) fn skip_element(&mut self, name: &[u8]) -> Result<(), ScanError> {
         let name = name.to_vec();
         let mut depth = 1usize;
         while depth > 0 {
@@ -227,7 +227,7 @@ impl<R: Read> Scanner<R> {
 }
 
 /// The attributes of a start tag as (local name, raw value) pairs.
-pub fn attrs(mut s: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+pub(crate) fn attrs(mut s: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     std::iter::from_fn(move || {
         let eq = memchr::memchr(b'=', s)?;
         let key = local(s[..eq].trim_ascii());
@@ -245,7 +245,7 @@ pub fn attrs(mut s: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 
 /// Appends XML text to `out`: checks UTF-8, decodes entities and character
 /// references, and turns `\r\n` and `\r` into `\n` as XML 1.0 requires.
-pub fn push_text(raw: &[u8], out: &mut String) -> Result<(), ScanError> {
+pub(crate) fn push_text(raw: &[u8], out: &mut String) -> Result<(), ScanError> {
     let s = std::str::from_utf8(raw).map_err(|_| ScanError::NotUtf8)?;
     if memchr::memchr2(b'&', b'\r', raw).is_none() {
         out.push_str(s);
@@ -293,7 +293,7 @@ pub fn push_text(raw: &[u8], out: &mut String) -> Result<(), ScanError> {
 }
 
 /// CDATA content: no entities, but line ends are normalised.
-pub fn push_cdata(raw: &[u8], out: &mut String) -> Result<(), ScanError> {
+pub(crate) fn push_cdata(raw: &[u8], out: &mut String) -> Result<(), ScanError> {
     let s = std::str::from_utf8(raw).map_err(|_| ScanError::NotUtf8)?;
     if !s.contains('\r') {
         out.push_str(s);

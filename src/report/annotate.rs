@@ -27,7 +27,7 @@ pub const WARNING_FILL: u32 = 0xFFEB9C;
 /// file with 50,000 problem cells would cost 550 MiB in notes alone; the
 /// cells past this many keep their fill, and the summary sheet lists
 /// every problem with a link to its cell.
-pub const MAX_NOTES: usize = 10_000;
+pub(crate) const MAX_NOTES: usize = 10_000;
 /// The summary sheet's column widths: number, kind, code, cell, column,
 /// message, value.
 const SUMMARY_WIDTHS: [(u16, f64); 7] = [
@@ -41,13 +41,16 @@ const SUMMARY_WIDTHS: [(u16, f64); 7] = [
 ];
 /// The verdicts of the summary sheet.
 pub const VERDICT_OK: &str = "可以报送";
+/// The verdict of a file with problems to fix.
 pub const VERDICT_FIX: &str = "请修改后报送";
 
 /// What the cells alone do not say: every merged region and the column
 /// widths, per sheet name.
 #[derive(Debug, Default)]
 pub struct Layout {
+    /// Each sheet's merged regions.
     pub merges: HashMap<String, Vec<Merge>>,
+    /// Each sheet's column widths.
     pub widths: HashMap<String, Vec<ColWidth>>,
 }
 
@@ -80,7 +83,10 @@ pub fn file_name(input: &Path) -> String {
 
 /// [`file_name`], made different from the names in `taken` (two inputs
 /// `a.csv` and `a.xlsx` get `a_校验.xlsx` and `a_校验(2).xlsx`), and added to it.
-pub fn unique_file_name(input: &Path, taken: &mut std::collections::HashSet<String>) -> String {
+pub(crate) fn unique_file_name(
+    input: &Path,
+    taken: &mut std::collections::HashSet<String>,
+) -> String {
     let name = file_name(input);
     let mut n = name.clone();
     let mut k = 2;
@@ -93,7 +99,7 @@ pub fn unique_file_name(input: &Path, taken: &mut std::collections::HashSet<Stri
 
 /// Whether the county may send the file as it is: read, and no row
 /// returned (warnings do not stop it).
-pub fn may_send(res: &FileResult) -> bool {
+pub(crate) fn may_send(res: &FileResult) -> bool {
     !res.failed() && res.counts.rejected == 0
 }
 
@@ -164,7 +170,7 @@ fn anchor(i: &Issue) -> Option<(&str, usize, usize)> {
 }
 
 /// The workbook: the summary, then every sheet of the county's file.
-pub fn build(
+pub(crate) fn build(
     res: &FileResult,
     template: Option<String>,
     book: Option<&RawWorkbook>,

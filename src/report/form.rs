@@ -21,14 +21,14 @@ use crate::validate::registry::{Registry, Village};
 
 pub use crate::validate::MARKER_SHEET;
 /// Data rows a form without pre-filled villages leaves open.
-pub const OPEN_ROWS: u32 = 500;
+pub(crate) const OPEN_ROWS: u32 = 500;
 /// First row of data (title, unit note and header above it).
 pub const FIRST_DATA_ROW: u32 = 3;
 /// Data rows per printed page: a page break after every 20, so that a
 /// form prints on a number of pages known in advance (the title and
 /// header rows repeat on each; the last page also holds the note and the
 /// sign-off block).
-pub const ROWS_PER_PAGE: u32 = 20;
+pub(crate) const ROWS_PER_PAGE: u32 = 20;
 
 /// The pages a form with `rows` data rows prints on.
 pub fn pages(rows: u32) -> u32 {
@@ -38,7 +38,7 @@ pub fn pages(rows: u32) -> u32 {
 /// What a generated form is, as its marker sheet and custom properties
 /// say.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Identity {
+pub(crate) struct Identity {
     pub template: String,
     /// The template definition's version: a hash of its definition file.
     pub version: String,
@@ -47,7 +47,7 @@ pub struct Identity {
 }
 
 /// A period as the form names it: `2025`, `2025年6月`, `2025年第2季度`.
-pub fn period_zh(period: &str) -> String {
+pub(crate) fn period_zh(period: &str) -> String {
     if let Some((y, q)) = period.split_once("-Q") {
         return format!("{y}年第{q}季度");
     }
@@ -295,7 +295,7 @@ pub fn write(
 }
 
 /// The form's workbook.
-pub fn build(
+pub(crate) fn build(
     p: &Pipeline,
     src: &Source,
     reg: &Registry,
@@ -573,7 +573,7 @@ pub fn period_for(src: &Source, period: &str) -> String {
 /// The period a form is for when none is given: the one after the latest
 /// period already due on `today` (the one the counties report next); a
 /// register is for the current month.
-pub fn next_period(src: &Source, today: NaiveDate, due_days: i64) -> String {
+pub(crate) fn next_period(src: &Source, today: NaiveDate, due_days: i64) -> String {
     use crate::lake::submissions::{expected, Period};
     match src.frequency {
         Frequency::Roster => format!("{}-{:02}", today.year(), today.month()),
@@ -586,13 +586,16 @@ pub fn next_period(src: &Source, today: NaiveDate, due_days: i64) -> String {
 
 /// One form of a county's pack: the file written and what it is for.
 pub struct Packed<'s> {
+    /// The form written.
     pub path: PathBuf,
+    /// Its template.
     pub source: &'s Source,
+    /// Its period.
     pub period: String,
 }
 
 /// The day a period's report is due: `due_days` after its end.
-pub fn deadline(period: &str, due_days: i64) -> Option<NaiveDate> {
+pub(crate) fn deadline(period: &str, due_days: i64) -> Option<NaiveDate> {
     period_days(period).map(|(_, end)| end + chrono::Duration::days(due_days))
 }
 
@@ -613,7 +616,7 @@ fn purpose_zh(src: &Source) -> String {
 }
 
 /// The instruction sheet of a county's pack (`填报说明.xlsx`).
-pub fn instructions(
+pub(crate) fn instructions(
     p: &Pipeline,
     county: &str,
     forms: &[Packed<'_>],

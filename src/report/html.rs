@@ -9,7 +9,7 @@ use super::{fmt_raw, fmt_value, group, write_atomic, ReportData, ReportError};
 use crate::analysis::indicators::Level;
 
 /// The charts of a report: (file name, SVG).
-pub fn charts(d: &ReportData<'_>) -> Vec<(&'static str, String)> {
+pub(crate) fn charts(d: &ReportData<'_>) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     // coverage by county
     if let Some(i) = d
@@ -278,6 +278,7 @@ fn effects_table(h: &mut String, d: &ReportData<'_>) {
     h.push_str("</tbody></table>");
 }
 
+/// Writes the report's HTML page and its charts into `dir`.
 pub fn write(d: &ReportData<'_>, dir: &Path) -> Result<(), ReportError> {
     let charts = charts(d);
     for (name, s) in &charts {

@@ -16,27 +16,42 @@ use crate::analysis::indicators::{Computed, Definitions, IndicatorRow, Level};
 use crate::config::Pipeline;
 use crate::lake::FileEntry;
 
+/// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// A file of the report cannot be written.
     #[error("{path}: {message}")]
-    Write { path: PathBuf, message: String },
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// No indicator has data for the period asked (the period, the periods there are).
     #[error("no indicator has data for period {0}; periods present: {1}")]
     NoPeriod(String, String),
 }
 
 /// What a report is made from.
 pub struct ReportData<'a> {
+    /// The pipeline.
     pub pipeline: &'a Pipeline,
+    /// The indicator definitions.
     pub defs: &'a Definitions,
     /// The report period (a year, e.g. `2024`).
     pub period: String,
     /// Indicator → the period its figures are taken from (the year, the
     /// year's last month, or `current` for rosters).
     pub chosen: BTreeMap<usize, String>,
+    /// The indicator rows of the report's period.
     pub rows: &'a [IndicatorRow],
+    /// The income-effect rows.
     pub effects: &'a [EffectRow],
+    /// The lake version the figures come from.
     pub lake_version: String,
+    /// When that version was made.
     pub data_as_of: String,
+    /// Its input files.
     pub files: &'a [FileEntry],
     /// The township and village rows are only in `indicators.parquet` (a
     /// lake of several provinces): the report says so in their place.
@@ -49,7 +64,7 @@ pub struct ReportData<'a> {
 
 impl ReportData<'_> {
     /// Rows of one indicator for the report period at the given levels.
-    pub fn rows_of(&self, ind: usize, levels: &[Level]) -> Vec<&IndicatorRow> {
+    pub(crate) fn rows_of(&self, ind: usize, levels: &[Level]) -> Vec<&IndicatorRow> {
         let Some(p) = self.chosen.get(&ind) else {
             return Vec::new();
         };
@@ -58,18 +73,10 @@ impl ReportData<'_> {
             .filter(|r| r.indicator == ind && &r.period == p && levels.contains(&r.level))
             .collect()
     }
-
-    /// The city-level value of an indicator (and category).
-    pub fn city_value(&self, ind: &str, category: Option<&str>) -> Option<&IndicatorRow> {
-        let i = self.defs.indicators.iter().position(|d| d.def.id == ind)?;
-        self.rows_of(i, &[Level::City])
-            .into_iter()
-            .find(|r| r.category.as_deref() == category)
-    }
 }
 
 /// Years a report can be made for: every year that some indicator has.
-pub fn report_periods(rows: &[IndicatorRow]) -> Vec<String> {
+pub(crate) fn report_periods(rows: &[IndicatorRow]) -> Vec<String> {
     let s: BTreeSet<String> = rows
         .iter()
         .filter(|r| r.period.len() >= 4 && r.period[..4].bytes().all(|b| b.is_ascii_digit()))
@@ -79,7 +86,7 @@ pub fn report_periods(rows: &[IndicatorRow]) -> Vec<String> {
 }
 
 /// Chooses each indicator's period for a report on `year`.
-pub fn choose_periods(rows: &[IndicatorRow], year: &str) -> BTreeMap<usize, String> {
+pub(crate) fn choose_periods(rows: &[IndicatorRow], year: &str) -> BTreeMap<usize, String> {
     let mut best: BTreeMap<usize, String> = BTreeMap::new();
     for r in rows {
         let fits = r.period == year
@@ -184,7 +191,7 @@ pub fn write_all(
 
 /// Writes bytes through a temporary name, fsynced, so a reader never sees
 /// half a file and a crash never leaves one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     crate::fsio::write_durable(path, bytes).map_err(|e| ReportError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -193,7 +200,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
 
 /// A number as a report shows it: the unit's decimals, thousands
 /// separators.
-pub fn fmt_value(v: Option<f64>, unit: &str) -> String {
+pub(crate) fn fmt_value(v: Option<f64>, unit: &str) -> String {
     match v {
         None => "—".into(),
         Some(x) => group(x, decimals(unit)),
@@ -226,7 +233,7 @@ pub fn group(x: f64, decimals: usize) -> String {
 
 /// A numerator or denominator as a report shows it: whole numbers without
 /// decimals, others to two places, with thousands separators.
-pub fn fmt_raw(v: Option<f64>) -> String {
+pub(crate) fn fmt_raw(v: Option<f64>) -> String {
     match v {
         None => "—".into(),
         Some(x) if x.fract() == 0.0 => group(x, 0),
@@ -236,12 +243,12 @@ pub fn fmt_raw(v: Option<f64>) -> String {
 
 /// Whether an indicator's value is in 万元 while its numerator (before
 /// `scale`) is in yuan: the report then marks the numerator 元.
-pub fn numerator_in_yuan(ind: &crate::analysis::indicators::Indicator) -> bool {
+pub(crate) fn numerator_in_yuan(ind: &crate::analysis::indicators::Indicator) -> bool {
     ind.def.unit == "万元" && ind.def.scale != 1.0
 }
 
 /// Decimals shown for a unit.
-pub fn decimals(unit: &str) -> usize {
+pub(crate) fn decimals(unit: &str) -> usize {
     match unit {
         "%" | "分" | "万元" => 1,
         "个" | "人" | "户" | "人次" => 0,

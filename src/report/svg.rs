@@ -5,10 +5,10 @@
 use std::fmt::Write;
 
 /// Fonts tried in order; every desktop system has one of them.
-pub const FONTS: &str = "'Noto Sans CJK SC','Source Han Sans SC','Microsoft YaHei','PingFang SC','Hiragino Sans GB','WenQuanYi Micro Hei','SimHei',sans-serif";
+pub(crate) const FONTS: &str = "'Noto Sans CJK SC','Source Han Sans SC','Microsoft YaHei','PingFang SC','Hiragino Sans GB','WenQuanYi Micro Hei','SimHei',sans-serif";
 
 /// Escapes text for XML and HTML.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -44,7 +44,7 @@ fn open(w: f64, h: f64, title: &str) -> String {
 }
 
 /// Horizontal bars, one per label.
-pub fn bars(
+pub(crate) fn bars(
     title: &str,
     labels: &[String],
     values: &[f64],
@@ -77,7 +77,7 @@ pub fn bars(
 }
 
 /// Stacked horizontal bars of shares (each row adds to 100 %).
-pub fn stacked(title: &str, labels: &[String], series: &[(String, Vec<f64>)]) -> String {
+pub(crate) fn stacked(title: &str, labels: &[String], series: &[(String, Vec<f64>)]) -> String {
     let row = 26.0;
     let left = 110.0;
     let width = 460.0;
@@ -139,7 +139,7 @@ pub fn stacked(title: &str, labels: &[String], series: &[(String, Vec<f64>)]) ->
 }
 
 /// Event-study plot: estimate and 95 % interval per year since joining.
-pub fn event_plot(title: &str, points: &[(i64, f64, f64, f64)], unit: &str) -> String {
+pub(crate) fn event_plot(title: &str, points: &[(i64, f64, f64, f64)], unit: &str) -> String {
     let (w, h) = (600.0, 340.0);
     let (l, r, t, b) = (70.0, 20.0, 40.0, 50.0);
     let mut s = open(w, h, title);
@@ -209,7 +209,7 @@ pub fn event_plot(title: &str, points: &[(i64, f64, f64, f64)], unit: &str) -> S
 /// Tick values from below `lo` to above `hi`, about `n` of them, at a
 /// step of 1, 2 or 5 times a power of ten; zero is one of them when the
 /// range holds it.
-pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+pub(crate) fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     let (lo, hi) = if hi > lo {
         (lo, hi)
     } else {

@@ -90,7 +90,7 @@ fn number(
 }
 
 /// One row of header cells.
-pub fn header_row(
+pub(crate) fn header_row(
     ws: &mut Worksheet,
     row: u32,
     names: &[&str],
@@ -117,6 +117,7 @@ fn num_format(unit: &str) -> Format {
     }
 }
 
+/// The headers of a family sheet.
 pub const FAMILY_HEADERS: [&str; 13] = [
     "指标",
     "分类",
@@ -326,8 +327,8 @@ fn drift_sheet(wb: &mut Workbook, f: &Formats, d: &ReportData<'_>) -> Result<(),
 
 /// What the report says in place of the township and village tables of a
 /// lake of several areas.
-pub const FINE_ROWS_ZH: &str = "本报表数据跨多个省份，乡镇和村级数字（含村排名）不列入报表，见 indicators/indicators.parquet（可用 zhenxing query 查询）。";
-pub const FINE_ROWS_EN: &str = "This lake spans several provinces: township and village figures (and village ranks) are not printed; they are in indicators/indicators.parquet (zhenxing query).";
+pub(crate) const FINE_ROWS_ZH: &str = "本报表数据跨多个省份，乡镇和村级数字（含村排名）不列入报表，见 indicators/indicators.parquet（可用 zhenxing query 查询）。";
+pub(crate) const FINE_ROWS_EN: &str = "This lake spans several provinces: township and village figures (and village ranks) are not printed; they are in indicators/indicators.parquet (zhenxing query).";
 
 /// Print setup for a sheet a report writer prints: A4 landscape, one page
 /// wide, the header rows repeated on every page, run id and page numbers
@@ -476,7 +477,7 @@ fn figure_sheet(
 }
 
 /// The Chinese name of an estimator id (the id is shown beside it).
-pub fn estimator_zh(e: &str) -> &'static str {
+pub(crate) fn estimator_zh(e: &str) -> &'static str {
     match e {
         "before_after_mean" => "成员加入前后变化（均值）",
         "before_after_median" => "成员加入前后变化（中位数）",
@@ -495,7 +496,7 @@ pub fn estimator_zh(e: &str) -> &'static str {
     }
 }
 
-pub const EFFECT_HEADERS: [&str; 19] = [
+pub(crate) const EFFECT_HEADERS: [&str; 19] = [
     "范围",
     "地区代码",
     "地区",
@@ -839,6 +840,7 @@ fn files_table(
     Ok(())
 }
 
+/// Writes the report workbook to `path`.
 pub fn write(d: &ReportData<'_>, path: &Path) -> Result<(), ReportError> {
     let err = |e: XlsxError| ReportError::Write {
         path: path.to_path_buf(),

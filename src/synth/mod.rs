@@ -41,8 +41,11 @@ use world::{World, SCALES};
 /// How large an inbox `synth` writes.
 #[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
 pub enum Scale {
+    /// Seven counties, as the sample.
     City,
+    /// One province.
     Province,
+    /// The whole nation (120,000 files).
     National,
 }
 use write::{Book, Out};
@@ -50,6 +53,7 @@ use write::{Book, Out};
 /// A problem planted on purpose, where a reader must find it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Planted {
+    /// Its code.
     pub code: String,
     /// `sheet!D17`, or `sheet!17` for whole-row problems.
     pub cell: String,
@@ -57,7 +61,7 @@ pub struct Planted {
 
 /// What a correct reader must report for one file.
 #[derive(Debug, Clone, Serialize, Default)]
-pub struct FileTruth {
+pub(crate) struct FileTruth {
     pub file: String,
     pub template: String,
     pub county: String,
@@ -75,7 +79,7 @@ pub struct FileTruth {
 
 /// One canonical row: field name → value, plus the source position.
 #[derive(Debug, Clone)]
-pub struct TrueRow {
+pub(crate) struct TrueRow {
     pub values: BTreeMap<&'static str, Value>,
     pub township: String,
 }
@@ -92,13 +96,21 @@ struct Line {
     township: String,
 }
 
+/// What `synth` writes.
 pub struct SynthOptions {
+    /// The pipeline whose templates the files fill.
     pub pipeline: std::path::PathBuf,
+    /// How large an inbox.
     pub scale: crate::synth::Scale,
+    /// The folder written to.
     pub out: std::path::PathBuf,
+    /// The random seed.
     pub seed: u64,
+    /// The first report year.
     pub from: i32,
+    /// The last report year.
     pub to: i32,
+    /// Also one household-income sheet of this many rows, for benchmarks.
     pub household_sheet_rows: Option<usize>,
 }
 
@@ -120,7 +132,7 @@ pub fn run(o: &SynthOptions, pipeline: &Pipeline) -> anyhow::Result<String> {
 }
 
 /// Writes the registry, the inbox and the truth under `out`.
-pub fn generate(
+pub(crate) fn generate(
     p: &Pipeline,
     scale: crate::synth::Scale,
     out: &Path,
@@ -333,7 +345,7 @@ impl TruthWriter {
 
 /// One large household-income sheet (10 columns) for benchmarks: every row
 /// valid, villages of 如皋市 from the city world.
-pub fn write_household_sheet(
+pub(crate) fn write_household_sheet(
     world: &World,
     path: &Path,
     rows: usize,

@@ -958,7 +958,7 @@ pub(super) fn required_field(id: &str) -> &'static str {
 }
 
 /// A date within a year, deterministic from the generator.
-pub fn date_in(rng: &mut ChaCha8Rng, year: i32) -> NaiveDate {
+pub(crate) fn date_in(rng: &mut ChaCha8Rng, year: i32) -> NaiveDate {
     let day = rng.gen_range(0..360);
     NaiveDate::from_ymd_opt(year, 1, 1)
         .and_then(|d| d.checked_add_signed(chrono::Duration::days(day)))

@@ -15,45 +15,72 @@ use super::*;
 /// How one county writes its files.
 #[derive(Debug, Clone)]
 pub struct Profile {
+    /// The file format.
     pub kind: FileKind,
     /// 0: official headers; k: the k-th accepted variant where there is one.
     pub variant: usize,
+    /// A title row above the header.
     pub title: bool,
+    /// A unit row (`单位：万元`).
     pub unit_row: bool,
+    /// Sign-off rows below the data (填报人, 联系电话).
     pub signoff: bool,
     /// 1, 2 or 3 header rows (2 and 3 use merged group headers).
     pub header_rows: usize,
+    /// Totals rows.
     pub totals: Totals,
+    /// One sheet per township.
     pub township_sheets: bool,
+    /// Hidden and instruction sheets besides the data.
     pub extra_sheets: bool,
+    /// No county column (the folder says it).
     pub omit_county: bool,
+    /// No village code column.
     pub omit_code: bool,
+    /// No period column (the file name says it).
     pub omit_period: bool,
     /// Money written in 元 with a `（元）` header, whatever the template's unit.
     pub money_in_yuan: bool,
     /// Money written with its unit inside the cell (`35.12万元`).
     pub cell_units: bool,
+    /// Numbers with thousands separators.
     pub thousands: bool,
+    /// Full-width digits.
     pub fullwidth: bool,
+    /// The county's words for yes and no.
     pub yes_no: (&'static str, &'static str),
+    /// Which way dates are written.
     pub date_style: u8,
+    /// Which way months are written.
     pub month_style: u8,
+    /// Percentages as fractions (0.98).
     pub pct_fraction: bool,
+    /// Spaces inside names.
     pub stray_spaces: bool,
+    /// Villages written by former names.
     pub aliases: bool,
+    /// Placeholders for empty cells (—, /, 无).
     pub placeholders: bool,
+    /// A column no template reads.
     pub extra_column: bool,
+    /// The columns in reverse order.
     pub reverse_columns: bool,
+    /// Levels as words (一级).
     pub level_words: bool,
+    /// Stations with three villages on one row.
     pub wide_stations: bool,
     /// Some files carry no template name in their file name.
     pub anonymous_names: bool,
 }
 
+/// Which totals rows a county writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Totals {
+    /// None.
     None,
+    /// One 合计 row.
     Total,
+    /// 小计 per township and a 合计.
     SubAndTotal,
 }
 

@@ -20,7 +20,7 @@ use crate::normalise::value::Value;
 use crate::synth::Scale;
 
 /// Villages generated per scale.
-pub const SCALES: [(Scale, usize); 3] = [
+pub(crate) const SCALES: [(Scale, usize); 3] = [
     (Scale::City, 1_800),
     (Scale::Province, 14_000),
     (Scale::National, 490_000),
@@ -46,27 +46,37 @@ const GIVEN: &str =
 const INDUSTRY: [&str; 6] = ["果蔬", "水产", "花卉", "家禽", "电商", "粮油"];
 
 #[derive(Debug, Clone)]
-pub struct County {
+pub(crate) struct County {
     pub name: String,
     pub code: String,
     pub townships: Vec<String>,
 }
 
+/// A village of the synthetic world.
 #[derive(Debug, Clone)]
 pub struct Village {
+    /// Its division code.
     pub code: String,
+    /// Its county, by index.
     pub county: usize,
+    /// Its township.
     pub township: String,
+    /// Its name.
     pub name: String,
+    /// A former name.
     pub former: Option<String>,
+    /// 村 or 社区.
     pub kind: &'static str,
+    /// The village it was merged into, by index.
     pub merged_into: Option<usize>,
+    /// Its households.
     pub households: i64,
+    /// Its own seed, for its values.
     pub seed: u64,
 }
 
 #[derive(Debug, Clone)]
-pub struct Community {
+pub(crate) struct Community {
     pub id: String,
     pub village: usize,
     pub name: String,
@@ -74,7 +84,7 @@ pub struct Community {
 }
 
 #[derive(Debug)]
-pub struct World {
+pub(crate) struct World {
     pub seed: u64,
     pub from: i32,
     pub to: i32,
@@ -147,7 +157,7 @@ fn yuan(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
 }
 
 impl World {
-    pub fn build(seed: u64, villages_wanted: usize, from: i32, to: i32) -> World {
+    pub(crate) fn build(seed: u64, villages_wanted: usize, from: i32, to: i32) -> World {
         let mut rng = stream(seed, "world");
         let n_counties = if villages_wanted <= 1_800 {
             7
@@ -313,12 +323,12 @@ impl World {
             .map(|&i| (i, &self.villages[i]))
     }
 
-    pub fn by_code(&self, code: &str) -> Option<&Village> {
+    pub(crate) fn by_code(&self, code: &str) -> Option<&Village> {
         self.by_code.get(code).map(|&i| &self.villages[i])
     }
 
     /// A name a county may still use for this village, with the warning it gives.
-    pub fn old_name_for(&self, v: &Village) -> Option<(&'static str, String)> {
+    pub(crate) fn old_name_for(&self, v: &Village) -> Option<(&'static str, String)> {
         let i = *self.by_code.get(&v.code)?;
         if let Some(&m) = self.merged_names.get(&i) {
             return Some(("W_VILLAGE_MERGED", self.villages[m].name.clone()));
@@ -807,7 +817,7 @@ impl World {
     }
 
     /// Writes the registry (T00) as the city office keeps it.
-    pub fn write_registry(&self, p: &Pipeline, path: &Path) -> Result<()> {
+    pub(crate) fn write_registry(&self, p: &Pipeline, path: &Path) -> Result<()> {
         let src = p
             .registry_source()
             .ok_or_else(|| anyhow::anyhow!("the pipeline has no registry source"))?;

@@ -13,18 +13,23 @@ use rust_xlsxwriter::{Format, Workbook};
 /// One cell to write.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Out {
+    /// An empty cell.
     Empty,
+    /// Text.
     S(String),
+    /// A number.
     N(f64),
     /// A real Excel date (a serial with a date format).
     D(NaiveDate),
 }
 
 impl Out {
+    /// A text cell.
     pub fn s(v: impl Into<String>) -> Out {
         Out::S(v.into())
     }
 
+    /// Nothing written.
     pub fn is_empty(&self) -> bool {
         matches!(self, Out::Empty) || matches!(self, Out::S(s) if s.trim().is_empty())
     }
@@ -39,26 +44,38 @@ impl Out {
     }
 }
 
+/// One sheet to write.
 #[derive(Debug, Clone, Default)]
 pub struct SheetOut {
+    /// Its name.
     pub name: String,
+    /// Hidden.
     pub hidden: bool,
+    /// Its rows.
     pub rows: Vec<Vec<Out>>,
     /// (first row, first col, last row, last col), zero-based inclusive.
     pub merges: Vec<(u32, u16, u32, u16)>,
 }
 
+/// The format a synthetic file is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
+    /// Excel 2007 and later.
     Xlsx,
+    /// Excel with the 1904 date system.
     Xlsx1904,
+    /// OpenDocument.
     Ods,
+    /// CSV in UTF-8.
     CsvUtf8,
+    /// CSV in UTF-8 with a byte-order mark.
     CsvBom,
+    /// CSV in GB18030.
     CsvGb18030,
 }
 
 impl FileKind {
+    /// The file extension.
     pub fn ext(self) -> &'static str {
         match self {
             FileKind::Xlsx | FileKind::Xlsx1904 => "xlsx",
@@ -67,6 +84,7 @@ impl FileKind {
         }
     }
 
+    /// A CSV kind.
     pub fn is_csv(self) -> bool {
         matches!(
             self,
@@ -76,7 +94,7 @@ impl FileKind {
 }
 
 /// A workbook composed and waiting to be written.
-pub struct Book {
+pub(crate) struct Book {
     pub path: std::path::PathBuf,
     pub kind: FileKind,
     pub sheets: Vec<SheetOut>,
@@ -89,6 +107,7 @@ impl Book {
     }
 }
 
+/// Writes the sheets as a file of `kind`.
 pub fn write_book(path: &Path, kind: FileKind, sheets: &[SheetOut]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;

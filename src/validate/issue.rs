@@ -70,183 +70,282 @@ pub enum Problem {
     // ---- file level
     /// The reader could not read the file (`code` says why).
     Unreadable {
+        /// The reader's code for why (`F_CORRUPT`, `F_PASSWORD`, …).
         code: Code,
+        /// What the system or the reader said.
         detail: String,
     },
+    /// The reader process died on the file.
     WorkerDied {
+        /// What the system or the reader said.
         detail: String,
     },
     /// A web page or XML spreadsheet saved with an Excel name.
     WebPage {
+        /// What the file is: a web page (an HTML table) or an XML spreadsheet.
         kind: String,
     },
     /// An inbox entry that is not read: its own fault, the night goes on.
     Entry {
+        /// Why the entry is not read.
         fault: EntryFault,
+        /// What the system or the reader said.
         detail: String,
     },
+    /// The reader took longer than its time limit.
     WorkerTimeout {
+        /// The reader's time limit, in seconds.
         seconds: u64,
     },
+    /// No template's headers were found.
     NoTemplate {
+        /// The headers found in the file.
         headers: Vec<String>,
     },
     /// A village registry (T00) among the county files: there is one
     /// registry, the configured one, so this file is not read.
     RegistryInInbox {
+        /// The configured registry file.
         registry: String,
     },
+    /// Required columns of the template are missing.
     MissingFields {
+        /// The required fields not found.
         fields: Vec<String>,
+        /// The headers found in the file.
         headers: Vec<String>,
     },
+    /// No sheet holds data.
     NoDataSheet,
     /// The file's ingest hit a bug in zhenxing (a panic); the file is
     /// retried by the next run.
     Internal {
+        /// What zhenxing was doing (reading, finding the header band, validating rows, …).
         stage: String,
+        /// What the system or the reader said.
         detail: String,
     },
     // ---- row level
+    /// A required field is empty.
     Required,
     /// The cell is not of the field's type.
     BadValue {
+        /// What the cell should have been.
         expected: Expected,
     },
+    /// A value outside the field's `min`/`max`.
     OutOfRange {
+        /// The value as read from the cell.
         value: String,
+        /// The lower bound, if any.
         min: Option<f64>,
+        /// The upper bound, if any.
         max: Option<f64>,
     },
+    /// Not one of the field's values.
     NotInList {
+        /// The field's values.
         allowed: Vec<String>,
     },
+    /// A village the registry does not have.
     UnknownVillage {
+        /// The village as typed.
         name: String,
+        /// The county the row is in.
         county: String,
+        /// The township the row is in.
         township: String,
+        /// The closest registry names.
         suggestions: Vec<String>,
     },
+    /// The registry is not available, so villages cannot be matched.
     NoRegistry,
+    /// The template's key repeats within the file.
     DuplicateKey {
+        /// The key's values.
         key: String,
+        /// Where the first row with that key is.
         first: String,
     },
+    /// A `le` rule failed: the left field is greater than the right.
     NotGreater {
+        /// The field that must not be greater.
         left: String,
+        /// Its value.
         left_value: String,
+        /// The field it is compared with.
         right: String,
+        /// Its value.
         right_value: String,
     },
+    /// Empty although the rule's yes/no field is yes.
     RequiredIf {
+        /// The yes/no field that, when yes, requires this one.
         when: String,
     },
     /// A non-zero amount outside the plausible range (a unit mistake).
     Implausible {
+        /// The value as read from the cell.
         value: String,
+        /// The plausible lower bound in yuan, if any.
         min: Option<f64>,
+        /// The plausible upper bound in yuan, if any.
         max: Option<f64>,
     },
     // ---- warnings
+    /// A column no field reads (ignored).
     UnknownColumn {
+        /// The column's header.
         header: String,
     },
+    /// A hidden sheet (skipped).
     HiddenSheet {
+        /// Rows on the sheet.
         rows: usize,
     },
+    /// A sheet of filling instructions (skipped).
     InstructionSheet {
+        /// Rows on the sheet.
         rows: usize,
     },
+    /// A sheet without a header band (skipped).
     NoHeaderSheet {
+        /// Rows on the sheet.
         rows: usize,
     },
+    /// A totals row that differs from the sum of its detail rows.
     TotalsMismatch {
+        /// The totals row's label (合计, 小计).
         label: String,
+        /// The total the row states.
         stated: String,
+        /// The sum of the detail rows.
         computed: String,
     },
+    /// A village matched by a former name.
     VillageByAlias {
+        /// The name as typed.
         given: String,
+        /// The registry's name it matched.
         official: String,
     },
+    /// A merged village, counted under its successor.
     VillageMerged {
+        /// The name as typed.
         given: String,
+        /// The village it was merged into.
         successor: String,
     },
     /// A value outside the usual range, kept.
     Unusual {
+        /// The value as read from the cell.
         value: String,
+        /// The usual lower bound, if any.
         min: Option<f64>,
+        /// The usual upper bound, if any.
         max: Option<f64>,
     },
     /// Money columns without a stated unit, read in the template's unit.
     NoUnit {
+        /// The money fields read in the template's unit, as the county headed them.
         fields: Vec<String>,
+        /// The template's unit the amounts were read in.
         unit: String,
     },
     /// A rule names a column the file does not have, so it is not checked.
     MissingColumn {
+        /// The column the rule names.
         column: String,
+        /// The rule as written.
         rule: String,
     },
     /// A form made from an older definition of its template whose headers
     /// the current definition no longer reads: refused.
     FormVersion {
+        /// The template id.
         template: String,
+        /// The definition version the form was made from.
         form_version: String,
+        /// The current definition's version.
         current_version: String,
+        /// The form's headers the current definition no longer reads.
         headers: Vec<String>,
     },
     /// A form's custom property (`zhenxing.template`, `.county`,
     /// `.period`) names what the pipeline or the registry does not know:
     /// the file is refused, the value is never used as a name or path.
     FormProperty {
+        /// The property: `zhenxing.template`, `.county` or `.period`.
         property: String,
+        /// Its value as the file holds it.
         value: String,
     },
     /// A form's property disagrees with the folder or file name it came
     /// in under (`place`, which names `named`): refused.
     FormMismatch {
+        /// The property: `zhenxing.template`, `.county` or `.period`.
         property: String,
+        /// Its value as the file holds it.
         value: String,
+        /// The folder or file name the file came in under.
         place: String,
+        /// What that place names.
         named: String,
     },
     /// A form made from an older definition whose headers are all still
     /// read: read with the current definition.
     FormOlder {
+        /// The template id.
         template: String,
+        /// The definition version the form was made from.
         form_version: String,
+        /// The current definition's version.
         current_version: String,
     },
     /// Against the same unit's previous period: a change beyond the
     /// field's limits (kept).
     Change {
+        /// This period's value.
         value: String,
+        /// The previous period's value.
         previous: String,
+        /// That period.
         previous_period: String,
+        /// Where it was: file and cell.
         previous_at: String,
+        /// This value over the previous one.
         ratio: f64,
+        /// The smallest ratio allowed, if any.
         min: Option<f64>,
+        /// The largest ratio allowed, if any.
         max: Option<f64>,
     },
     /// A value that can only grow fell (kept).
     Decreased {
+        /// This period's value.
         value: String,
+        /// The previous period's value.
         previous: String,
+        /// That period.
         previous_period: String,
+        /// Where it was: file and cell.
         previous_at: String,
     },
     /// A value that cannot move moved (kept).
     Moved {
+        /// This period's value.
         value: String,
+        /// The previous period's value.
         previous: String,
+        /// That period.
         previous_period: String,
+        /// Where it was: file and cell.
         previous_at: String,
     },
     /// Formulas that refer to other workbooks: their values are the ones
     /// cached when the file was last saved (kept, to be checked).
     ExternalLinks {
+        /// The workbooks the formulas name.
         links: Vec<String>,
     },
     /// Personal data (an ID, mobile or phone number) typed into a field
@@ -715,11 +814,15 @@ problem_texts! {
 /// A problem with its location.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Issue {
+    /// What happened.
     pub problem: Problem,
+    /// The file, as its path in the inbox.
     pub file: String,
+    /// The sheet, when the problem is on one.
     pub sheet: Option<String>,
     /// Zero-based row and column in the sheet.
     pub row: Option<usize>,
+    /// The zero-based column, when the problem is in one cell.
     pub col: Option<usize>,
     /// Canonical field name.
     pub field: Option<String>,
@@ -730,6 +833,7 @@ pub struct Issue {
 }
 
 impl Issue {
+    /// An issue of the whole file.
     pub fn file(problem: Problem, file: &str) -> Issue {
         Issue {
             problem,
@@ -743,10 +847,12 @@ impl Issue {
         }
     }
 
+    /// The problem's code.
     pub fn code(&self) -> Code {
         self.problem.code()
     }
 
+    /// The problem's level.
     pub fn severity(&self) -> Severity {
         self.problem.severity()
     }
@@ -761,6 +867,7 @@ impl Issue {
         }
     }
 
+    /// The message without location: the field as the county headed it (Chinese) or by its name (English).
     pub fn message(&self, lang: Lang) -> String {
         let label = match lang {
             Lang::Zh => self

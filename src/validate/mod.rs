@@ -51,9 +51,13 @@ use crate::worker::{stream_isolated, Isolation, WorkerError};
 
 /// What the ingest engine needs besides the pipeline.
 pub struct Engine<'a> {
+    /// The pipeline.
     pub pipeline: &'a Pipeline,
+    /// The registry villages are matched against (none: the registry itself is read).
     pub registry: Option<&'a Registry>,
+    /// How files are read.
     pub isolation: Isolation,
+    /// What one file may make the reader do.
     pub limits: Limits,
     /// A file that is a village registry is refused (`run`: the inbox has
     /// one registry, the configured one); `validate` reads it.
@@ -87,6 +91,7 @@ fn inject_fault(file: &str) {
 }
 
 impl<'a> Engine<'a> {
+    /// An engine over the pipeline, the registry and the reading isolation.
     pub fn new(
         pipeline: &'a Pipeline,
         registry: Option<&'a Registry>,
@@ -343,7 +348,9 @@ pub enum RegistryError {
     /// The registry file was read and refused, with its file problems.
     #[error("registry {} cannot be used: {}", path.display(), problems.join("; "))]
     Unusable {
+        /// The registry file.
         path: std::path::PathBuf,
+        /// Its file problems.
         problems: Vec<String>,
     },
 }

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 pub struct Counts {
     /// Non-blank rows of the data sheets that were read.
     pub read: usize,
+    /// Rows accepted into the lake.
     pub accepted: usize,
+    /// Rows rejected (each listed in `rejects`).
     pub rejected: usize,
     /// Title, unit, header, sign-off, note and totals rows.
     pub non_data: usize,
@@ -27,13 +29,16 @@ impl Counts {
     }
 }
 
+/// What became of one sheet of a file.
 #[derive(Debug, Clone, Serialize)]
 pub struct SheetSummary {
+    /// The sheet's name.
     pub name: String,
     /// read, hidden, instructions, no_header, form_marker (a generated form's identity)
     pub status: &'static str,
     /// One-based header rows, e.g. "3-4".
     pub header_rows: Option<String>,
+    /// Its rows.
     pub counts: Counts,
 }
 
@@ -41,8 +46,11 @@ pub struct SheetSummary {
 /// to; `official` when it is the template's own header, not a variant.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub struct HeaderUse {
+    /// The field.
     pub field: String,
+    /// The header as the county wrote it.
     pub label: String,
+    /// It is the template's own header, not a variant.
     pub official: bool,
 }
 
@@ -50,7 +58,9 @@ pub struct HeaderUse {
 /// unknown column (`status --headers` compares them between submissions).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct HeaderRecord {
+    /// Each field's header as written.
     pub matched: Vec<HeaderUse>,
+    /// Columns no field reads, as headed.
     pub unknown: Vec<String>,
     /// Sheet → field → its zero-based column (the cells of warnings made
     /// after the file was read, across periods).
@@ -63,6 +73,7 @@ pub struct HeaderRecord {
 }
 
 impl HeaderRecord {
+    /// Nothing recorded (a file that was not read).
     pub fn is_empty(&self) -> bool {
         self.matched.is_empty() && self.unknown.is_empty() && self.form.is_none()
     }
@@ -83,34 +94,53 @@ impl HeaderRecord {
 /// One accepted output record with its lineage.
 #[derive(Debug, Clone)]
 pub struct Record {
+    /// Its values, one per field of the template.
     pub values: Vec<Value>,
+    /// The sheet it came from.
     pub sheet: Arc<str>,
     /// One-based row number in the sheet.
     pub row: usize,
 }
 
+/// One file checked: what it is, what became of its rows, and its problems.
 #[derive(Debug, Clone)]
 pub struct FileResult {
+    /// Where it was read from.
     pub path: PathBuf,
+    /// Its name as shown (its path in the inbox).
     pub name: String,
+    /// The SHA-256 of its bytes, in hex.
     pub sha256: String,
+    /// Its size in bytes.
     pub bytes: u64,
+    /// The format it was read as (`xlsx`, `xls`, `ods`, `csv`).
     pub format: Option<String>,
+    /// A CSV's text encoding.
     pub encoding: Option<String>,
+    /// The template it was read as.
     pub template: Option<String>,
+    /// The dataset its rows go to.
     pub dataset: Option<String>,
+    /// The county it reports for.
     pub county: Option<String>,
+    /// The period it reports.
     pub period: Option<String>,
+    /// Each sheet and what became of it.
     pub sheets: Vec<SheetSummary>,
+    /// Rows read, accepted, rejected and non-data.
     pub counts: Counts,
+    /// Its problems (row problems beyond the spill folder's are in `spilled`).
     pub issues: Vec<Issue>,
     /// Row problems on disk, found before those in `issues` of the same
     /// sheet (only with a spill folder, see [`super::spill`]).
     pub spilled: super::spill::Spilled,
+    /// The accepted records.
     pub records: Vec<Record>,
     /// The headers of the sheets that were read.
     pub headers: HeaderRecord,
+    /// Milliseconds spent reading.
     pub read_ms: u64,
+    /// Milliseconds in all.
     pub total_ms: u64,
 }
 
@@ -141,7 +171,7 @@ impl FileResult {
 
     /// An empty result for the file at `path`, named by its file name
     /// (kept losslessly: two names that are not UTF-8 stay apart).
-    pub fn of_path(path: &Path) -> FileResult {
+    pub(crate) fn of_path(path: &Path) -> FileResult {
         FileResult {
             path: path.to_path_buf(),
             name: path
@@ -152,6 +182,7 @@ impl FileResult {
         }
     }
 
+    /// The file could not be used.
     pub fn failed(&self) -> bool {
         self.issues
             .iter()

@@ -10,7 +10,7 @@ pub use crate::normalise::value::id_number_valid;
 /// Masks personal data for messages: keep the first 4 and last 4
 /// characters of an ID number, the first character of a name, the last 4
 /// digits of a phone number.
-pub fn mask_pii(kind: PiiKind, raw: &str) -> String {
+pub(crate) fn mask_pii(kind: PiiKind, raw: &str) -> String {
     let chars: Vec<char> = raw.trim().chars().collect();
     match kind {
         PiiKind::IdNumber if chars.len() > 8 => {
@@ -36,7 +36,7 @@ pub fn mask_pii(kind: PiiKind, raw: &str) -> String {
 
 /// What [`mask_text`] found in a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Found {
+pub(crate) enum Found {
     IdNumber,
     Mobile,
     Landline,
@@ -51,7 +51,7 @@ impl Found {
             Found::Landline => "landline",
         }
     }
-    pub fn from_key(k: &str) -> Found {
+    pub(crate) fn from_key(k: &str) -> Found {
         match k {
             "id_number" => Found::IdNumber,
             "mobile" => Found::Mobile,
@@ -86,7 +86,7 @@ fn is_digit_at(b: &[u8], i: Option<usize>) -> bool {
 /// other digits. Returns the text with each masked (`3206**********0015`,
 /// `139****5678`, `0513-****3456`) and what was found, or `None` when
 /// the text holds none. Full-width digits are read as digits.
-pub fn mask_text(text: &str) -> Option<(String, Vec<Found>)> {
+pub(crate) fn mask_text(text: &str) -> Option<(String, Vec<Found>)> {
     // cheap exit: fewer than 10 digits cannot hold any of them
     if text
         .chars()

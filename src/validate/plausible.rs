@@ -18,16 +18,18 @@ use crate::validate::FileResult;
 pub struct At {
     /// The file as the lake names it (relative to the inbox).
     pub file: String,
+    /// The sheet.
     pub sheet: String,
     /// Zero-based row and column (no column when the file's header
     /// record does not have it).
     pub row: usize,
+    /// The zero-based column, when known.
     pub col: Option<usize>,
 }
 
 impl At {
     /// `如皋市_…_2023.xlsx 如皋市!F12`
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let cell = match self.col {
             Some(c) => crate::normalise::value::cell_ref(&self.sheet, self.row, c),
             None => format!("{}!{}", self.sheet, self.row + 1),
@@ -42,6 +44,7 @@ impl At {
 pub struct Obs {
     /// The unit: its key values (year aside), joined.
     pub unit: String,
+    /// The period.
     pub period: String,
     /// The field's canonical name.
     pub field: String,
@@ -49,11 +52,12 @@ pub struct Obs {
     pub value: f64,
     /// The value as the report shows it (`2021-05-01`, `5.2`).
     pub text: String,
+    /// Where it was written.
     pub at: At,
 }
 
 /// The fields of `src` that have a rule across periods.
-pub fn ruled_fields(src: &Source) -> Vec<usize> {
+pub(crate) fn ruled_fields(src: &Source) -> Vec<usize> {
     (0..src.fields.len())
         .filter(|&i| {
             let f = &src.fields[i];
@@ -64,7 +68,7 @@ pub fn ruled_fields(src: &Source) -> Vec<usize> {
 
 /// The key fields that name a unit across periods: the template's keys
 /// without its year (none: the template has no rule across periods).
-pub fn unit_keys(src: &Source) -> Vec<usize> {
+pub(crate) fn unit_keys(src: &Source) -> Vec<usize> {
     src.keys
         .iter()
         .copied()
@@ -90,7 +94,7 @@ pub fn shown(f: &crate::config::Field, lake_text: Option<&str>, v: f64) -> Strin
 /// observations: a version against itself). Each current value is compared
 /// with the reference value of the same unit and field in the nearest
 /// earlier period.
-pub fn breaches(src: &Source, current: &[Obs], reference: &[Obs]) -> Vec<Issue> {
+pub(crate) fn breaches(src: &Source, current: &[Obs], reference: &[Obs]) -> Vec<Issue> {
     // (unit, field) → its reference values by period, ascending
     let mut by: HashMap<(&str, &str), Vec<&Obs>> = HashMap::new();
     for o in reference {
@@ -189,7 +193,7 @@ fn number(v: &crate::normalise::value::Value) -> Option<(f64, String)> {
 
 /// The observations of a checked file (its accepted records): `file` is
 /// its name as the lake gives it.
-pub fn observations(src: &Source, res: &FileResult, file: &str) -> Vec<Obs> {
+pub(crate) fn observations(src: &Source, res: &FileResult, file: &str) -> Vec<Obs> {
     let fields = ruled_fields(src);
     let keys = unit_keys(src);
     if fields.is_empty() || keys.is_empty() {

@@ -20,15 +20,23 @@ use crate::text::{clean_name, stem};
 /// kind) is shared; a nation's registry holds half a million of these.
 #[derive(Debug, Clone)]
 pub struct Village {
+    /// The 12-digit division code.
     pub code: Box<str>,
+    /// The county.
     pub county: Arc<str>,
+    /// The township.
     pub township: Arc<str>,
+    /// The village's name.
     pub name: Box<str>,
+    /// Its former names.
     pub former: Box<[Box<str>]>,
+    /// 村 or 社区 (and other kinds the registry names).
     pub kind: Arc<str>,
+    /// The code of the village it was merged into.
     pub merged_into: Option<Box<str>>,
     /// When the merge took effect (撤并时间); none: merged for every period.
     pub merged_on: Option<chrono::NaiveDate>,
+    /// Its households, if the registry says.
     pub households: Option<i64>,
 }
 
@@ -65,8 +73,10 @@ fn key_hash(parts: &[&str]) -> u64 {
     h.finish()
 }
 
+/// The village registry, indexed by code, name and former name.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
+    /// The villages, in the registry's order.
     pub villages: Vec<Village>,
     by_code: Index,
     /// county, township, name
@@ -83,15 +93,22 @@ pub struct Registry {
 /// How a village was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchKind {
+    /// By its division code.
     Code,
+    /// By its name (within county and township).
     Name,
+    /// By a former name.
     Former,
+    /// By its name without 村, 社区 or 居委会 (`东方` for `东方村`), within the county.
     Stem,
 }
 
+/// A village found, and how.
 #[derive(Debug, Clone)]
 pub struct Matched<'a> {
+    /// The village.
     pub village: &'a Village,
+    /// How it was found.
     pub how: MatchKind,
     /// Set when the named village was merged into `village`.
     pub merged_from: Option<&'a Village>,
@@ -211,16 +228,19 @@ impl Registry {
             .last()
     }
 
+    /// No villages.
     pub fn is_empty(&self) -> bool {
         self.villages.is_empty()
     }
 
+    /// The counties, in the registry's order.
     pub fn counties(&self) -> Vec<String> {
         let mut c: Vec<String> = self.townships.keys().map(|k| k.to_string()).collect();
         c.sort();
         c
     }
 
+    /// The townships of a county.
     pub fn townships(&self, county: &str) -> &[Arc<str>] {
         self.townships
             .get(county)
@@ -229,7 +249,7 @@ impl Registry {
     }
 
     /// The county named in `text` (a file name, a title), longest first.
-    pub fn find_county_in(&self, text: &str) -> Option<String> {
+    pub(crate) fn find_county_in(&self, text: &str) -> Option<String> {
         let mut hits: Vec<&Arc<str>> = self
             .townships
             .keys()
@@ -239,7 +259,7 @@ impl Registry {
         hits.first().map(|s| s.to_string())
     }
 
-    pub fn by_code(&self, code: &str) -> Option<&Village> {
+    pub(crate) fn by_code(&self, code: &str) -> Option<&Village> {
         self.code_index(code).map(|i| &self.villages[i])
     }
 
@@ -304,7 +324,7 @@ impl Registry {
 
     /// Finds the registry village for a row of a period that ended on
     /// `as_of`: a merge dated after it has not happened yet (none: now).
-    pub fn resolve_as_of(
+    pub(crate) fn resolve_as_of(
         &self,
         code: Option<&str>,
         county: &str,
@@ -410,7 +430,7 @@ impl Registry {
 }
 
 /// Edit distance over characters.
-pub fn levenshtein(a: &[char], b: &[char]) -> usize {
+pub(crate) fn levenshtein(a: &[char], b: &[char]) -> usize {
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
     for (i, ca) in a.iter().enumerate() {

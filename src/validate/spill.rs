@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::issue::{Issue, Severity};
 
 /// Row problems a sheet holds before they go to a chunk file.
-pub const SPILL_AT: usize = 20_000;
+pub(crate) const SPILL_AT: usize = 20_000;
 
 /// The chunk files of one result; dropping the last owner removes them.
 #[derive(Debug, Default)]
@@ -34,10 +34,12 @@ pub struct Spilled {
     files: Arc<Files>,
     /// How many of them return their row, and how many are warnings.
     pub rejects: usize,
+    /// Of them, warnings.
     pub warnings: usize,
 }
 
 impl Spilled {
+    /// Nothing is on disk.
     pub fn is_empty(&self) -> bool {
         self.files.0.is_empty()
     }

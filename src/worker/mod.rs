@@ -17,7 +17,7 @@ use crate::read::{Frame, Limits, ReadError};
 
 /// How reading a file ended badly.
 #[derive(Debug, Clone, PartialEq)]
-pub enum WorkerError {
+pub(crate) enum WorkerError {
     /// The reader refused the file (its own, stable error).
     Read(ReadError),
     /// The reader process died, or its answer could not be read.
@@ -31,7 +31,9 @@ pub enum WorkerError {
 pub struct Isolation {
     /// The binary to re-invoke; `None` reads in this process.
     pub exe: Option<std::path::PathBuf>,
+    /// A reader's memory limit, in MiB.
     pub memory_mb: u64,
+    /// A reader's time limit per file.
     pub timeout: Duration,
     /// Files a reader process reads before it is replaced by a fresh one.
     pub files_per_worker: usize,
@@ -40,6 +42,7 @@ pub struct Isolation {
 }
 
 impl Isolation {
+    /// Reading in this process, without isolation.
     pub fn in_process() -> Isolation {
         Isolation {
             exe: None,
@@ -54,7 +57,7 @@ impl Isolation {
 /// Reads `path` and hands its frames to `on_frame` as they arrive (from a
 /// reader process when `iso.exe` is set). An error after some frames means
 /// the frames already given must be discarded.
-pub fn stream_isolated(
+pub(crate) fn stream_isolated(
     path: &Path,
     limits: &Limits,
     iso: &Isolation,
@@ -387,7 +390,7 @@ fn read_frames(
 static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// How many reader processes this process has started.
-pub fn readers_started() -> usize {
+pub(crate) fn readers_started() -> usize {
     STARTED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
@@ -436,7 +439,7 @@ fn describe_exit(status: &std::process::ExitStatus, stderr: &[u8], memory_mb: u6
 
 /// Peak resident memory in MiB of this process and of the largest reader
 /// process (finished or waiting in the pool).
-pub fn peak_rss_mib() -> (u64, u64) {
+pub(crate) fn peak_rss_mib() -> (u64, u64) {
     // Linux's VmHWM is this program's own high-water mark; getrusage's
     // ru_maxrss also keeps the peak of the process that spawned us (the
     // memory a vfork-and-exec shared is counted before exec replaced it)
@@ -509,7 +512,7 @@ fn wait_measured(child: &mut std::process::Child) -> std::io::Result<std::proces
 
 /// The worker side: cap resources, read, answer on stdout. Never returns
 /// an error to the caller: everything goes into the frame.
-pub fn worker_main(path: &Path, memory_mb: u64, cpu_s: u64, limits: &Limits) -> i32 {
+pub(crate) fn worker_main(path: &Path, memory_mb: u64, cpu_s: u64, limits: &Limits) -> i32 {
     if let Err(e) = set_limits(memory_mb, cpu_s) {
         eprintln!("{e}");
         return 71;
@@ -525,7 +528,7 @@ pub fn worker_main(path: &Path, memory_mb: u64, cpu_s: u64, limits: &Limits) -> 
 /// A serving reader: reads the files the parent sends on stdin, one after
 /// another, each answered by its frames and an `End`, until stdin closes.
 /// Each file gets `cpu_s` seconds of CPU time of its own.
-pub fn serve_main(memory_mb: u64, cpu_s: u64, files: usize) -> i32 {
+pub(crate) fn serve_main(memory_mb: u64, cpu_s: u64, files: usize) -> i32 {
     let hard = cpu_s.saturating_mul(files.max(1) as u64 + 1);
     if let Err(e) = set_limits(memory_mb, hard) {
         eprintln!("{e}");
@@ -653,7 +656,7 @@ fn inject_fault(path: &Path) {
 
 /// The faults `ZHENXING_FAULT` (`KIND:NAME,KIND:NAME…`, for tests) asks
 /// for on `target`: (kind, name) of each whose NAME `target` contains.
-pub fn injected_faults(target: &str) -> Vec<(String, String)> {
+pub(crate) fn injected_faults(target: &str) -> Vec<(String, String)> {
     let Ok(fault) = std::env::var("ZHENXING_FAULT") else {
         return Vec::new();
     };
@@ -696,7 +699,7 @@ fn set_limits(memory_mb: u64, cpu_s: u64) -> Result<(), String> {
 /// With `ZHENXING_TIMINGS` set: one line on stderr with a run stage's
 /// seconds since the first such line, its resident memory now and its
 /// peak so far, to see which stage a peak belongs to.
-pub fn stage_trace(label: &str) {
+pub(crate) fn stage_trace(label: &str) {
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     let t0 = *START.get_or_init(std::time::Instant::now);
     if std::env::var_os("ZHENXING_TIMINGS").is_none() {

@@ -6,14 +6,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 /// 97.5 % quantile of the standard normal: a 95 % confidence interval.
-pub const Z95: f64 = 1.959_963_984_540_054;
+pub(crate) const Z95: f64 = 1.959_963_984_540_054;
 
 /// One observation: household index, cluster index, year, outcome.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Obs {
+    /// The household, by index.
     pub unit: usize,
+    /// Its cluster (household, village, township or county), by index.
     pub cluster: usize,
+    /// The year.
     pub year: i32,
+    /// The outcome.
     pub y: f64,
 }
 
@@ -21,8 +25,11 @@ pub struct Obs {
 /// never joined).
 #[derive(Debug, Clone, Default)]
 pub struct Panel {
+    /// Every observation.
     pub obs: Vec<Obs>,
+    /// Each household's year of joining (none: never a member).
     pub cohort: Vec<Option<i32>>,
+    /// How many clusters there are.
     pub n_clusters: usize,
 }
 
@@ -30,11 +37,14 @@ pub struct Panel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Control {
+    /// Households that never joined.
     NeverTreated,
+    /// Households that never joined, and those that joined later.
     NotYetTreated,
 }
 
 impl Control {
+    /// The group as the table names it.
     pub fn as_str(self) -> &'static str {
         match self {
             Control::NeverTreated => "never_treated",
@@ -46,15 +56,22 @@ impl Control {
 /// An estimate with its standard error and sample sizes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimate {
+    /// The estimate.
     pub est: f64,
+    /// Its standard error, clustered.
     pub se: f64,
+    /// Observations used.
     pub n_obs: usize,
+    /// Households used.
     pub n_units: usize,
+    /// Of them, members who joined.
     pub n_treated: usize,
+    /// Clusters.
     pub n_clusters: usize,
 }
 
 impl Estimate {
+    /// The 95 % confidence interval (normal).
     pub fn ci(&self) -> (f64, f64) {
         (self.est - Z95 * self.se, self.est + Z95 * self.se)
     }
@@ -373,22 +390,32 @@ pub fn event_study(p: &Panel) -> Result<Vec<(i32, Estimate)>, String> {
 /// One group-time cell: ATT(g,t), or why it cannot be estimated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
+    /// The cohort: the year its households joined.
     pub group: i32,
+    /// The year.
     pub time: i32,
+    /// ATT(g,t), or why it cannot be estimated.
     pub result: Result<Estimate, String>,
 }
 
 /// Callaway & Sant'Anna results: cells and aggregations.
 #[derive(Debug, Clone, Default)]
 pub struct CsResult {
+    /// Every group-time cell.
     pub cells: Vec<Cell>,
+    /// The cells after joining, weighted by the cohorts' sizes.
     pub simple: Option<Result<Estimate, String>>,
+    /// Each cohort's effect.
     pub by_group: Vec<(i32, Estimate)>,
+    /// The cohorts' effects, weighted by their sizes.
     pub group_overall: Option<Estimate>,
+    /// By event time (years since joining).
     pub by_event: Vec<(i32, Estimate)>,
     /// Mean of the event-time effects over e ≥ 0.
     pub event_overall: Option<Estimate>,
+    /// By calendar year.
     pub by_calendar: Vec<(i32, Estimate)>,
+    /// The mean of the calendar-year effects.
     pub calendar_overall: Option<Estimate>,
 }
 

@@ -48,16 +48,22 @@ fn one() -> usize {
     1
 }
 
+/// The level standard errors are clustered at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClusterLevel {
+    /// Each household on its own.
     Household,
+    /// Its village.
     Village,
+    /// Its township.
     Township,
+    /// Its county.
     County,
 }
 
 impl ClusterLevel {
+    /// The level as the table names it.
     pub fn as_str(self) -> &'static str {
         match self {
             ClusterLevel::Household => "household",
@@ -71,31 +77,51 @@ impl ClusterLevel {
 /// One row of `income_effects.parquet`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EffectRow {
+    /// `city` or `county`.
     pub scope_level: &'static str,
+    /// The area's code.
     pub scope_code: String,
+    /// The area's name.
     pub scope_name: String,
+    /// `income` or `log_income`.
     pub outcome: &'static str,
+    /// The outcome's unit (`元`, `%`, `log×100`).
     pub unit: &'static str,
+    /// The estimator (`twfe_did`, `cs_att_gt`, …).
     pub estimator: &'static str,
+    /// The cohort, for group rows.
     pub group: Option<i64>,
+    /// The year, for time rows.
     pub time: Option<i64>,
+    /// Years since joining, for event rows.
     pub event_time: Option<i64>,
+    /// The estimate (none: not estimable, see `note`).
     pub estimate: Option<f64>,
+    /// Its standard error.
     pub se: Option<f64>,
+    /// The 95 % interval's lower end.
     pub ci_low: Option<f64>,
+    /// Its upper end.
     pub ci_high: Option<f64>,
+    /// Observations used.
     pub n_obs: Option<u64>,
+    /// Households used.
     pub n_households: Option<u64>,
+    /// Of them, members who joined.
     pub n_treated: Option<u64>,
+    /// Clusters.
     pub n_clusters: Option<u64>,
+    /// The comparison group.
     pub control: &'static str,
+    /// The clustering level.
     pub cluster: &'static str,
+    /// Why there is no estimate.
     pub note: Option<String>,
 }
 
 /// A household's rows as read from the lake.
 #[derive(Debug, Clone)]
-pub struct HouseholdRow {
+pub(crate) struct HouseholdRow {
     pub county_code: String,
     pub village_code: String,
     pub household: String,
@@ -106,7 +132,7 @@ pub struct HouseholdRow {
 }
 
 /// The columns of `household_income` the panel is read from.
-pub const PANEL_COLUMNS: [&str; 8] = [
+pub(crate) const PANEL_COLUMNS: [&str; 8] = [
     "county_code",
     "village_code",
     "household_id",
@@ -118,7 +144,7 @@ pub const PANEL_COLUMNS: [&str; 8] = [
 ];
 
 /// Reads the household panel from the lake tables.
-pub fn household_rows(t: &Tables) -> PolarsResult<Vec<HouseholdRow>> {
+pub(crate) fn household_rows(t: &Tables) -> PolarsResult<Vec<HouseholdRow>> {
     let Some(df) = t.frames.get("household_income") else {
         return Ok(Vec::new());
     };
@@ -187,7 +213,7 @@ pub fn household_rows(t: &Tables) -> PolarsResult<Vec<HouseholdRow>> {
 /// Builds a panel from household rows. The joining year of a household is
 /// the earliest `join_year` it reports (or the first year it is a member).
 /// `log`: outcome 100·ln(income), incomes ≤ 0 left out.
-pub fn build_panel(rows: &[&HouseholdRow], cluster: ClusterLevel, log: bool) -> Panel {
+pub(crate) fn build_panel(rows: &[&HouseholdRow], cluster: ClusterLevel, log: bool) -> Panel {
     // ids in order of first sight, as a map from the text would give them
     let mut units: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let mut clusters: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
@@ -249,7 +275,7 @@ pub fn build_panel(rows: &[&HouseholdRow], cluster: ClusterLevel, log: bool) -> 
 
 /// Members' own before/after change: per member household with years both
 /// before and after joining, mean after − mean before.
-pub fn before_after(p: &Panel) -> Option<(f64, f64, f64, usize)> {
+pub(crate) fn before_after(p: &Panel) -> Option<(f64, f64, f64, usize)> {
     let mut pre: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
     let mut post: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
     for o in &p.obs {
@@ -288,7 +314,7 @@ struct Scope<'a> {
 /// All estimates for every scope (city, then each county) and outcome.
 /// The second value names data problems: a household reported twice for
 /// one year (only its first row, in file order, is used).
-pub fn compute(
+pub(crate) fn compute(
     t: &Tables,
     city: &str,
     cfg: &EffectsConfig,

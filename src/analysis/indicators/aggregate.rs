@@ -291,7 +291,7 @@ fn figures(
 /// Text → one id for the whole indicator stage, so that the villages and
 /// units of one province and the next are told apart or recognised.
 #[derive(Default)]
-pub struct NationIds {
+pub(crate) struct NationIds {
     ids: HashMap<Box<str>, u32>,
 }
 
@@ -299,7 +299,7 @@ impl NationIds {
     /// Ids with the registry's villages first, in code order: a city key
     /// counts most villages, and dense ids make its bitmaps dense (8 KiB
     /// per 65,536 ids) instead of two bytes a village.
-    pub fn with_villages<'a>(codes: impl Iterator<Item = &'a String>) -> NationIds {
+    pub(crate) fn with_villages<'a>(codes: impl Iterator<Item = &'a String>) -> NationIds {
         let mut ids = NationIds::default();
         for c in codes {
             ids.id(c);
@@ -333,7 +333,7 @@ struct CityAcc {
 /// same figures as one pass over every unit row (sums in province order,
 /// each village and unit counted once over the nation).
 #[derive(Default)]
-pub struct CityRows {
+pub(crate) struct CityRows {
     /// (period, category) → its sums
     accs: BTreeMap<(String, Option<String>), CityAcc>,
 }

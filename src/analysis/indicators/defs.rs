@@ -9,19 +9,24 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{ConfigErrors, ConfigProblem};
 
+/// How an indicator's unit rows add up to an area's figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Aggregate {
+    /// Σ num / Σ den.
     Ratio,
     /// A distribution: Σ num of the category / Σ den of all categories.
     Share,
+    /// Σ num.
     Sum,
+    /// The mean of num.
     Mean,
+    /// The median of num.
     Median,
 }
 
 impl Aggregate {
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Aggregate::Ratio => "scale × Σ num / Σ den",
             Aggregate::Share => "scale × Σ num of the category / Σ den of all categories",
@@ -32,10 +37,13 @@ impl Aggregate {
     }
 }
 
+/// Which way villages are ranked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RankOrder {
+    /// The highest value first.
     Desc,
+    /// The lowest value first.
     Asc,
 }
 
@@ -85,10 +93,14 @@ impl Default for Scope {
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum QueryArea {
+    /// The whole lake at once.
     All,
+    /// One province at a time.
     #[default]
     Province,
+    /// One city at a time.
     City,
+    /// One county at a time.
     County,
 }
 
@@ -112,17 +124,25 @@ fn all_kinds() -> Vec<String> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IndicatorDef {
+    /// The indicator's id (`org_four_in_one`).
     pub id: String,
+    /// Its family (`org`, `std`, `ce`, …).
     pub family: String,
+    /// Its Chinese name.
     pub name_zh: String,
+    /// Its English name.
     pub name_en: String,
+    /// What it measures, in English (`{{param}}` filled).
     #[serde(default)]
     pub description: String,
     /// The same definition in Chinese, for the report's 说明.
     #[serde(default)]
     pub description_zh: String,
+    /// Its unit (`%`, `个`, `万元`).
     pub unit: String,
+    /// How its unit rows add up.
     pub aggregate: Aggregate,
+    /// What the sum or ratio is multiplied by (100 for a percentage).
     #[serde(default = "one")]
     pub scale: f64,
     /// The lake dataset whose rows `explain` shows behind each unit.
@@ -133,6 +153,7 @@ pub struct IndicatorDef {
     /// Variants: (category label, text put in for `{{each}}`).
     #[serde(default)]
     pub each: Vec<(String, String)>,
+    /// The query that gives its unit rows.
     pub sql: String,
     /// Also keep one row per village.
     #[serde(default)]
@@ -163,6 +184,7 @@ fn village_code() -> String {
 /// A checked indicator, its SQL filled in.
 #[derive(Debug, Clone)]
 pub struct Indicator {
+    /// The block as written.
     pub def: IndicatorDef,
     /// Description with the parameters filled in.
     pub description: String,
@@ -172,31 +194,40 @@ pub struct Indicator {
     pub queries: Vec<(Option<String>, String)>,
     /// sha256 (16 hex digits) of everything that decides the values.
     pub hash: String,
+    /// The block's line in the definitions file.
     pub line: usize,
 }
 
+/// The indicator definitions, checked.
 #[derive(Debug, Clone)]
 pub struct Definitions {
+    /// The definitions file.
     pub path: PathBuf,
+    /// The parameters, as text for SQL.
     pub params: BTreeMap<String, String>,
+    /// The income-effects settings.
     pub effects: crate::analysis::effects::EffectsConfig,
+    /// Which registry entries count as villages.
     pub scope: Scope,
+    /// Each family's Chinese name.
     pub family_names: BTreeMap<String, String>,
+    /// The indicators, in the file's order.
     pub indicators: Vec<Indicator>,
 }
 
 impl Definitions {
+    /// The indicator with this id.
     pub fn get(&self, id: &str) -> Option<&Indicator> {
         self.indicators.iter().find(|i| i.def.id == id)
     }
 
     /// A family's Chinese name (its id when none is given).
-    pub fn family_name<'a>(&'a self, family: &'a str) -> &'a str {
+    pub(crate) fn family_name<'a>(&'a self, family: &'a str) -> &'a str {
         self.family_names.get(family).map_or(family, String::as_str)
     }
 
     /// Families in the order they first appear.
-    pub fn families(&self) -> Vec<&str> {
+    pub(crate) fn families(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         for i in &self.indicators {
             if !out.contains(&i.def.family.as_str()) {

@@ -21,16 +21,23 @@ pub use crate::analysis::tables::{city_of, Geo, Tables};
 use crate::lake::{write_parquet, LakeError};
 pub use defs::{Aggregate, Definitions, Indicator};
 
+/// Why the indicator stage could not compute or write its tables.
 #[derive(Debug, thiserror::Error)]
 pub enum IndicatorError {
+    /// An indicator's SQL failed.
     #[error("indicator {id}{variant}: {message}")]
     Query {
+        /// The indicator.
         id: String,
+        /// The `each` variant, if any (` [5星]`).
         variant: String,
+        /// What polars said.
         message: String,
     },
+    /// The lake could not be read, or a table written.
     #[error(transparent)]
     Lake(#[from] LakeError),
+    /// Anything else, said.
     #[error("{0}")]
     Other(String),
 }
@@ -38,25 +45,39 @@ pub enum IndicatorError {
 /// One row of an indicator query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnitRow {
+    /// The period (`2024`, `2024-06`).
     pub period: String,
+    /// The category, for indicators with a breakdown (`5星`, `10-30万元`).
     pub category: Option<String>,
+    /// The county's 6-digit code.
     pub county_code: String,
+    /// The village's 12-digit code, if the unit lies in one.
     pub village_code: Option<String>,
+    /// The unit counted: a village, a household, a person, a station.
     pub unit: String,
+    /// Its numerator (or value).
     pub num: Option<f64>,
+    /// Its denominator, for a ratio.
     pub den: Option<f64>,
+    /// Whether its village reported (a registry village without a row has none).
     pub reported: bool,
 }
 
+/// Where a row of `indicators.parquet` stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
+    /// The whole city.
     City,
+    /// A county (6-digit code).
     County,
+    /// A township (9 digits).
     Township,
+    /// A village (12 digits).
     Village,
 }
 
 impl Level {
+    /// The level as stored (`city`, `county`, `township`, `village`).
     pub fn as_str(self) -> &'static str {
         match self {
             Level::City => "city",
@@ -70,21 +91,34 @@ impl Level {
 /// One row of `indicators.parquet`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndicatorRow {
+    /// The indicator, by its place in the definitions.
     pub indicator: usize,
+    /// The category, for indicators with a breakdown.
     pub category: Option<String>,
+    /// The period.
     pub period: String,
     /// The period whose figures stand for `period` here (see
     /// [`Tables::period_used`]).
     pub period_used: String,
+    /// City, county, township or village.
     pub level: Level,
+    /// The area's code.
     pub geo_code: String,
+    /// The area's name.
     pub geo_name: String,
+    /// The figure (none when the denominator is 0 or nothing reported).
     pub value: Option<f64>,
+    /// What was added up above the line.
     pub numerator: Option<f64>,
+    /// What it was divided by.
     pub denominator: Option<f64>,
+    /// Villages of the area with a row behind the figure.
     pub villages_reporting: u64,
+    /// Villages of the area in the registry (as of the period).
     pub villages_registry: u64,
+    /// Units behind the figure.
     pub units: u64,
+    /// The village's rank within its county, for ranked indicators.
     pub rank: Option<u64>,
     /// Why a village row of a ranked indicator has no rank.
     pub note: Option<String>,
@@ -94,7 +128,7 @@ pub struct IndicatorRow {
 /// Computes every indicator. The second value lists data problems the
 /// figures depend on: a unit counted more than once in one period (two
 /// files reporting the same village, say).
-pub fn compute_all(
+pub(crate) fn compute_all(
     defs: &Definitions,
     tables: &Tables,
     city: &str,
@@ -141,7 +175,7 @@ pub fn compute_all(
 
 /// The order of `indicators.parquet`'s rows: indicator, period, category
 /// (none first), level, area code.
-pub fn sort_rows(rows: &mut [IndicatorRow]) {
+pub(crate) fn sort_rows(rows: &mut [IndicatorRow]) {
     rows.sort_by(|a, b| {
         (a.indicator, &a.period, &a.category, a.level, &a.geo_code).cmp(&(
             b.indicator,
@@ -237,7 +271,7 @@ pub fn indicators_frame(
 
 /// What the indicator tables depend on: lake version, pipeline, the
 /// definitions (parameters and SQL) and this program's version.
-pub fn stamp(p: &crate::config::Pipeline, defs: &Definitions, lake_version: &str) -> String {
+pub(crate) fn stamp(p: &crate::config::Pipeline, defs: &Definitions, lake_version: &str) -> String {
     let mut hashes: Vec<String> = defs.indicators.iter().map(|i| i.hash.clone()).collect();
     // family names and comments change the report, not the hashes above
     hashes.push(
@@ -271,17 +305,21 @@ pub struct Computed {
     pub streamed: Option<nation::Streamed>,
     /// data problems behind some figures (see [`compute_all`])
     pub warnings: Vec<String>,
+    /// The income-effect rows.
     pub effects: Vec<crate::analysis::effects::EffectRow>,
+    /// The lake version the tables were computed from.
     pub lake_version: String,
     /// when the lake version was made, and its current input files
     pub created: String,
+    /// Its current input files.
     pub files: Vec<crate::lake::FileEntry>,
+    /// How long the stage took, in seconds.
     pub seconds: f64,
 }
 
 /// Computes indicators and income effects from the published lake
 /// (`None`: nothing published yet). Writes nothing.
-pub fn compute(
+pub(crate) fn compute(
     p: &crate::config::Pipeline,
     defs: &Definitions,
     out: &Path,
@@ -367,7 +405,7 @@ fn income_effects(
 
 /// Writes `indicators.parquet` and `income_effects.parquet` (each through
 /// a temporary file and rename).
-pub fn write_tables(
+pub(crate) fn write_tables(
     p: &crate::config::Pipeline,
     defs: &Definitions,
     out: &Path,

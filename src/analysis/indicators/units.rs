@@ -61,13 +61,21 @@ impl Interner {
 /// (`NONE`: null).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Unit {
+    /// The period (interned).
     pub period: u32,
+    /// The category (interned).
     pub category: u32,
+    /// The county's code (interned).
     pub county: u32,
+    /// The village's code (interned).
     pub village: u32,
+    /// The unit counted (interned).
     pub unit: u32,
+    /// Its numerator (or value).
     pub num: Option<f64>,
+    /// Its denominator, for a ratio.
     pub den: Option<f64>,
+    /// Whether its village reported.
     pub reported: bool,
 }
 
@@ -75,17 +83,20 @@ pub struct Unit {
 /// num) so that sums are added in the same order on every run.
 #[derive(Debug, Clone, Default)]
 pub struct Units {
+    /// The texts the rows name, by id.
     pub strings: Vec<String>,
+    /// The rows, sorted.
     pub rows: Vec<Unit>,
 }
 
 impl Units {
+    /// The text of an id (none for `NONE`).
     pub fn text(&self, id: u32) -> Option<&str> {
         (id != NONE).then(|| self.strings[id as usize].as_str())
     }
 
     /// The rows with their text.
-    pub fn unit_rows(&self) -> Vec<UnitRow> {
+    pub(crate) fn unit_rows(&self) -> Vec<UnitRow> {
         let t = |i: u32| self.text(i).map(str::to_string);
         self.rows
             .iter()
@@ -200,7 +211,7 @@ pub fn run_queries(ctx: &mut SQLContext, ind: &Indicator) -> Result<Units, Indic
 
 /// The unit rows of one `each` variant of an indicator (`k`: its place in
 /// [`Indicator::queries`]).
-pub fn run_variant(
+pub(crate) fn run_variant(
     ctx: &mut SQLContext,
     ind: &Indicator,
     k: usize,

@@ -30,7 +30,7 @@ use crate::lake::store::LakeError;
 
 /// What one table's commit did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Committed {
+pub(crate) struct Committed {
     /// The table's version after the run (unchanged when nothing was committed).
     pub version: u64,
     pub committed: bool,
@@ -39,11 +39,9 @@ pub struct Committed {
 }
 
 /// The Delta root and the runtime its calls run on.
-pub struct Publisher {
+pub(crate) struct Publisher {
     rt: tokio::runtime::Runtime,
     root: Url,
-    /// Shown in messages: the root as the pipeline names it.
-    shown: String,
     /// The bucket's store, for an `s3://` root.
     store: Option<Arc<dyn ObjectStore>>,
 }
@@ -376,14 +374,8 @@ impl Publisher {
         Ok(Publisher {
             rt,
             root: root_url,
-            shown: root.to_string(),
             store,
         })
-    }
-
-    /// The Delta root as the pipeline names it.
-    pub fn root(&self) -> &str {
-        &self.shown
     }
 
     fn table_url(&self, name: &str) -> Result<Url, LakeError> {

@@ -15,6 +15,10 @@
 //! committed as (read by `status` and `rollback`); the commits themselves
 //! are in [`commit`], built with the cargo feature `delta`.
 
+// Built without the `delta` feature, the tables and their state are only
+// described (a Delta lake is refused), so part of this model goes unused.
+#![cfg_attr(not(feature = "delta"), allow(dead_code))]
+
 #[cfg(feature = "delta")]
 pub mod commit;
 
@@ -29,7 +33,7 @@ use crate::config::{LakeFormat, Pipeline};
 
 /// A table as one run wants it: its columns, partition columns and files.
 #[derive(Debug, Clone)]
-pub struct Table {
+pub(crate) struct Table {
     pub name: String,
     /// The data columns, as the files hold them (partition keys not included).
     pub schema: Schema,
@@ -40,7 +44,7 @@ pub struct Table {
 
 /// One data file of a table.
 #[derive(Debug, Clone)]
-pub struct TableFile {
+pub(crate) struct TableFile {
     /// Where the file is on this machine.
     pub local: PathBuf,
     /// Its path inside the table: `county_code=…/year=…/part-<run>.parquet`.
@@ -94,7 +98,11 @@ fn dataset_schema(src: &crate::config::Source, files: &[TableFile]) -> Result<Sc
 /// The tables of a lake version whose files are in `dir` (the staging
 /// folder before it is published, or a kept version): every dataset, then
 /// `rejects` and `warnings`.
-pub fn lake_tables(p: &Pipeline, dir: &Path, meta: &VersionMeta) -> Result<Vec<Table>, LakeError> {
+pub(crate) fn lake_tables(
+    p: &Pipeline,
+    dir: &Path,
+    meta: &VersionMeta,
+) -> Result<Vec<Table>, LakeError> {
     let mut out = Vec::new();
     for src in &p.sources {
         let mut partitions = vec![("county_code".to_string(), false)];
@@ -148,7 +156,7 @@ fn one_file(name: &str, local: PathBuf, tag: &str, rows: usize) -> Result<Table,
 
 /// The indicator tables in `OUT/indicators` as Delta tables; `tag` makes
 /// the names of this computation's files unique.
-pub fn indicator_tables(dir: &Path, tag: &str) -> Result<Vec<Table>, LakeError> {
+pub(crate) fn indicator_tables(dir: &Path, tag: &str) -> Result<Vec<Table>, LakeError> {
     let mut out = Vec::new();
     for name in ["indicators", "income_effects"] {
         let local = dir.join(format!("{name}.parquet"));
@@ -166,14 +174,14 @@ pub fn indicator_tables(dir: &Path, tag: &str) -> Result<Vec<Table>, LakeError> 
 /// `.zhenxing/delta.json`: where the Delta tables are and which table
 /// version shows which lake version.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct DeltaState {
+pub(crate) struct DeltaState {
     /// The Delta root (a folder or a URL).
     pub root: String,
     pub tables: BTreeMap<String, TableState>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct TableState {
+pub(crate) struct TableState {
     /// The table's latest version (its last commit, restore included).
     pub version: u64,
     /// Lake version (run id) → the table version that shows it.
@@ -213,7 +221,7 @@ impl DeltaState {
 
     /// Forgets lake versions no longer kept; returns, per table, the table
     /// versions still to keep (those of the kept lake versions).
-    pub fn keep_only(&mut self, kept: &[String]) -> BTreeMap<String, Vec<u64>> {
+    pub(crate) fn keep_only(&mut self, kept: &[String]) -> BTreeMap<String, Vec<u64>> {
         let mut out = BTreeMap::new();
         for (name, t) in self.tables.iter_mut() {
             t.lake_versions.retain(|v, _| kept.iter().any(|k| k == v));
@@ -228,7 +236,7 @@ impl DeltaState {
 }
 
 /// Where a pipeline's Delta tables go: `[lake] delta_root`, else `OUT/delta`.
-pub fn root_of(p: &Pipeline, layout: &Layout) -> String {
+pub(crate) fn root_of(p: &Pipeline, layout: &Layout) -> String {
     match &p.lake.delta_root {
         Some(r) if !r.is_empty() => r.clone(),
         _ => layout.out.join("delta").display().to_string(),
@@ -258,7 +266,7 @@ fn unsupported() -> LakeError {
 /// Commits the tables of the lake version in `dir` (one commit per table
 /// that changed) and records their versions; nothing for the folder
 /// format. Returns each table's version.
-pub fn publish_lake(
+pub(crate) fn publish_lake(
     p: &Pipeline,
     layout: &Layout,
     dir: &Path,
@@ -269,7 +277,7 @@ pub fn publish_lake(
 
 /// Commits the indicator tables written in `dir` from lake version
 /// `lake_version`; nothing for the folder format.
-pub fn publish_indicators(
+pub(crate) fn publish_indicators(
     p: &Pipeline,
     layout: &Layout,
     dir: &Path,
