@@ -526,7 +526,7 @@ fn spark_job(
     use crate::analysis::views::{views, Dialect};
     let werr = |path: &Path, e: std::io::Error| crate::report::ReportError::Write {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     };
     std::fs::create_dir_all(dir).map_err(|e| werr(dir, e))?;
     // the job runs from anywhere: the lake's full path
@@ -608,7 +608,7 @@ fn docs(pipeline: &Path, out: Option<&Path>, dir: Option<&Path>, spark: Option<&
             .and_then(|mut wb| wb.save_to_buffer())
             .map_err(|e| crate::report::ReportError::Write {
                 path: xlsx.clone(),
-                message: e.to_string(),
+                source: e.into(),
             })?;
         crate::report::write_atomic(&xlsx, &bytes)
     });

@@ -198,7 +198,7 @@ pub fn run(opts: RunArgs) -> Outcome {
 }
 
 /// A lineage event that cannot be written is said, and the run goes on.
-fn said(r: Result<(), String>) {
+fn said(r: Result<(), crate::lake::lineage::LineageError>) {
     if let Err(e) = r {
         eprintln!("zhenxing run: {e}");
     }

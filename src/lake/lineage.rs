@@ -68,7 +68,7 @@ impl Lineage {
     }
 
     /// The run has begun: nothing is known of its files yet.
-    pub fn start(&self) -> Result<(), String> {
+    pub fn start(&self) -> Result<(), LineageError> {
         self.append(&self.event("START", json!({}), json!([]), json!([])))
     }
 
@@ -82,7 +82,7 @@ impl Lineage {
         inbox: &Path,
         out: &Path,
         exit_code: i32,
-    ) -> Result<(), String> {
+    ) -> Result<(), LineageError> {
         let inbox_ns = namespace_of(inbox);
         let inputs: Vec<Value> = m
             .files
@@ -124,7 +124,7 @@ impl Lineage {
     }
 
     /// The run stopped with an error; the lake is as it was.
-    pub(crate) fn fail(&self, message: &str) -> Result<(), String> {
+    pub(crate) fn fail(&self, message: &str) -> Result<(), LineageError> {
         let facets = json!({"errorMessage": {
             "_producer": producer(), "_schemaURL": ERROR,
             "message": message, "programmingLanguage": "rust",
@@ -133,32 +133,52 @@ impl Lineage {
     }
 
     /// The event to the file and to the endpoint; what failed, said once.
-    fn append(&self, event: &Value) -> Result<(), String> {
-        let mut problems = Vec::new();
-        if let Some(path) = &self.path {
-            if let Err(e) = append_line(path, event) {
-                problems.push(e);
-            }
-        }
-        if let Some(url) = &self.url {
-            if let Err(e) = post(url, event) {
-                problems.push(e);
-            }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems.join("; "))
+    fn append(&self, event: &Value) -> Result<(), LineageError> {
+        let file = self.path.as_deref().map(|p| append_line(p, event));
+        let sent = self.url.as_deref().map(|u| post(u, event));
+        match (file, sent) {
+            (Some(Err(f)), Some(Err(s))) => Err(LineageError::Both(Box::new(f), Box::new(s))),
+            (Some(Err(e)), _) | (_, Some(Err(e))) => Err(e),
+            _ => Ok(()),
         }
     }
 }
 
+/// Why a lineage event was not written or sent (the run goes on).
+#[derive(Debug, thiserror::Error)]
+pub enum LineageError {
+    /// The lineage file cannot be written.
+    #[error("lineage file {}: {source}", path.display())]
+    File {
+        /// The lineage file.
+        path: std::path::PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The endpoint did not take the event.
+    #[error("lineage endpoint {url}: {source}")]
+    Endpoint {
+        /// The endpoint.
+        url: String,
+        /// What the HTTP client said.
+        #[source]
+        source: Box<ureq::Error>,
+    },
+    /// Neither the file nor the endpoint took it.
+    #[error("{0}; {1}")]
+    Both(Box<LineageError>, Box<LineageError>),
+}
+
 /// One line, written with one call on a file opened for appending, so two
 /// writers never interleave within an event.
-fn append_line(path: &Path, event: &Value) -> Result<(), String> {
+fn append_line(path: &Path, event: &Value) -> Result<(), LineageError> {
     let mut line = event.to_string();
     line.push('\n');
-    let err = |e: std::io::Error| format!("lineage file {}: {e}", path.display());
+    let err = |source: std::io::Error| LineageError::File {
+        path: path.to_path_buf(),
+        source,
+    };
     if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d).map_err(err)?;
     }
@@ -172,7 +192,7 @@ fn append_line(path: &Path, event: &Value) -> Result<(), String> {
 
 /// POSTs one event as JSON (OpenLineage's HTTP transport), waiting at most
 /// 10 s: a lineage server that is down costs the night nothing.
-fn post(url: &str, event: &Value) -> Result<(), String> {
+fn post(url: &str, event: &Value) -> Result<(), LineageError> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(std::time::Duration::from_secs(10)))
         .build()
@@ -183,7 +203,10 @@ fn post(url: &str, event: &Value) -> Result<(), String> {
     }
     req.send(event.to_string().as_bytes())
         .map(|_| ())
-        .map_err(|e| format!("lineage endpoint {url}: {e}"))
+        .map_err(|e| LineageError::Endpoint {
+            url: url.to_string(),
+            source: Box::new(e),
+        })
 }
 
 /// `file://` and the folder's absolute path.

@@ -31,12 +31,13 @@ pub enum LockError {
         waited_s: u64,
     },
     /// The lock file cannot be opened.
-    #[error("cannot open the lock file {path}: {detail}")]
+    #[error("cannot open the lock file {path}: {source}")]
     Io {
         /// The lock file.
         path: String,
         /// What the system said.
-        detail: String,
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -45,7 +46,7 @@ impl RunLock {
     pub(crate) fn acquire(path: &Path, wait: Duration) -> Result<RunLock, LockError> {
         let io = |e: std::io::Error| LockError::Io {
             path: path.display().to_string(),
-            detail: e.to_string(),
+            source: e,
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;

@@ -128,9 +128,8 @@ fn mtime_ns(m: &std::fs::Metadata) -> i128 {
 /// version is complete and before it is published.
 fn fault(point: &str) -> Result<(), LakeError> {
     match std::env::var("ZHENXING_FAULT") {
-        Ok(v) if v == point => Err(LakeError::Io {
-            path: PathBuf::from(point),
-            detail: "fault injected by ZHENXING_FAULT".into(),
+        Ok(v) if v == point => Err(LakeError::Fault {
+            point: point.to_string(),
         }),
         _ => Ok(()),
     }
@@ -573,10 +572,7 @@ impl BatchOut<'_> {
         let mut warnings = Vec::new();
         let warning = |i: &&crate::validate::issue::Issue| i.severity() == Severity::Warning;
         for chunk in res.spilled.chunks() {
-            let chunk = chunk.map_err(|detail| LakeError::Io {
-                path: PathBuf::from(&res.name),
-                detail,
-            })?;
+            let chunk = chunk?;
             warnings.extend(chunk.iter().filter(warning).map(note));
             self.rejects.push(lake::rejects_frame_of(res, &chunk)?)?;
         }
@@ -592,10 +588,7 @@ fn night_pool(opts: &Options) -> Result<rayon::ThreadPool, LakeError> {
         .num_threads(opts.jobs.unwrap_or(0))
         .stack_size(16 << 20)
         .build()
-        .map_err(|e| LakeError::Io {
-            path: PathBuf::from("threads"),
-            detail: e.to_string(),
-        })
+        .map_err(LakeError::Threads)
 }
 
 /// One night's run: what it works with, and its stages in the order
@@ -746,11 +739,7 @@ impl<'a> Night<'a> {
         seg_dir: &Path,
     ) -> Result<Vec<Result<Vec<(String, SegmentInfo)>, LakeError>>, LakeError> {
         let (p, run_id, key) = (self.p, self.run_id, self.key);
-        let (registry, reg_res) =
-            load_registry(p, self.opts.isolation.clone()).map_err(|e| LakeError::Io {
-                path: p.registry.clone(),
-                detail: e.to_string(),
-            })?;
+        let (registry, reg_res) = load_registry(p, self.opts.isolation.clone())?;
         crate::worker::stage_trace("registry indexed");
         // a long file's row problems wait on disk for their batch
         let spill = spill_dir(self.layout, run_id);

@@ -76,12 +76,13 @@ pub enum KeyError {
         origin: String,
     },
     /// The key file cannot be read.
-    #[error("cannot read the pseudonym key file {path}: {detail}")]
+    #[error("cannot read the pseudonym key file {}: {source}", path.display())]
     Unreadable {
         /// The key file.
         path: PathBuf,
         /// What the system said.
-        detail: String,
+        #[source]
+        source: std::io::Error,
     },
     #[error(
         "the pseudonym key file {path} does not exist, but the lake was written with key {fingerprint}; \
@@ -97,12 +98,13 @@ pub enum KeyError {
         env: String,
     },
     /// A new key file cannot be written.
-    #[error("cannot create the pseudonym key file {path}: {detail}")]
+    #[error("cannot create the pseudonym key file {}: {source}", path.display())]
     Create {
         /// The key file.
         path: PathBuf,
         /// What the system said.
-        detail: String,
+        #[source]
+        source: std::io::Error,
     },
     /// The key file lies inside the output folder.
     #[error("the pseudonym key file {path} is inside the output folder {out}; keep it outside")]
@@ -202,7 +204,7 @@ impl KeySource {
             },
             Err(e) => Err(KeyError::Unreadable {
                 path: self.file.clone(),
-                detail: e.to_string(),
+                source: e,
             }),
         }
     }
@@ -213,7 +215,7 @@ impl KeySource {
         use std::os::unix::fs::OpenOptionsExt;
         let err = |e: std::io::Error| KeyError::Create {
             path: self.file.clone(),
-            detail: e.to_string(),
+            source: e,
         };
         if let Some(dir) = self.file.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;

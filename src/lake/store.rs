@@ -109,39 +109,50 @@ impl Layout {
     ) -> Result<T, LakeError> {
         let p = self.versions().join(run_id).join("_zhenxing/version.json");
         let text = std::fs::read(&p).at(&p)?;
-        serde_json::from_slice(&text).map_err(|e| LakeError::Corrupt {
-            path: p,
-            detail: e.to_string(),
-        })
+        serde_json::from_slice(&text).map_err(|e| LakeError::Corrupt { path: p, source: e })
     }
 }
 
 /// Why the lake could not be read or written.
+/// Why the lake could not be read or written, with what stopped it.
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
-    #[error("{path}: {detail}")]
     /// A file or folder that could not be read or written.
+    #[error("{}: {source}", path.display())]
     Io {
         /// Where.
         path: PathBuf,
         /// What the system said.
-        detail: String,
+        #[source]
+        source: std::io::Error,
     },
-    #[error("{path} is damaged: {detail}")]
     /// A record of the lake that does not parse.
+    #[error("{} is damaged: {source}", path.display())]
     Corrupt {
         /// Which.
         path: PathBuf,
         /// What is wrong with it.
-        detail: String,
+        #[source]
+        source: serde_json::Error,
     },
-    #[error("writing Parquet {path}: {detail}")]
     /// A Parquet file that could not be written or read.
+    #[error("Parquet {}: {source}", path.display())]
     Parquet {
         /// Which.
         path: PathBuf,
         /// What polars said.
-        detail: String,
+        #[source]
+        source: PolarsError,
+    },
+    /// A file was written short.
+    #[error("{}: wrote {written} of {size} bytes", path.display())]
+    ShortWrite {
+        /// The file.
+        path: PathBuf,
+        /// Bytes on disk.
+        written: u64,
+        /// Bytes meant.
+        size: u64,
     },
     /// A partition value (a county code, a year) that cannot be a folder name.
     #[error("partition value {value:?} of {dataset} is not {what}; nothing was published")]
@@ -152,6 +163,44 @@ pub enum LakeError {
         value: String,
         /// What it should have been.
         what: &'static str,
+    },
+    /// The village registry cannot be used.
+    #[error(transparent)]
+    Registry(#[from] crate::validate::RegistryError),
+    /// A file's row problems put on disk cannot be read back.
+    #[error(transparent)]
+    Spill(#[from] crate::validate::spill::SpillError),
+    /// The run's threads could not be started.
+    #[error("the run's threads cannot be started")]
+    Threads(#[source] rayon::ThreadPoolBuildError),
+    /// A Delta table could not be read or committed.
+    #[error("delta table {table}: {what}: {source}")]
+    Delta {
+        /// The table.
+        table: String,
+        /// What was being done.
+        what: String,
+        /// What delta-rs or the object store said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A Delta commit failed after other tables were committed.
+    #[error("{source}; committed before it: {committed} (the next run brings every table to the version it publishes)")]
+    DeltaPartly {
+        /// The tables committed before the failure.
+        committed: String,
+        /// The failure.
+        #[source]
+        source: Box<LakeError>,
+    },
+    /// The lake asks for Delta tables and this build has no Delta support.
+    #[error("[lake] format = \"delta\": this zhenxing was built without Delta support; build it with `cargo build --release --features delta`")]
+    NoDelta,
+    /// A test hook failed the run on purpose (`ZHENXING_FAULT`).
+    #[error("{point}: fault injected by ZHENXING_FAULT")]
+    Fault {
+        /// Where the run was stopped.
+        point: String,
     },
 }
 
@@ -165,7 +214,7 @@ impl From<crate::fsio::PathError> for LakeError {
 pub fn io(path: &Path, e: std::io::Error) -> LakeError {
     LakeError::Io {
         path: path.to_path_buf(),
-        detail: e.to_string(),
+        source: e,
     }
 }
 
@@ -173,7 +222,7 @@ pub fn io(path: &Path, e: std::io::Error) -> LakeError {
 pub fn pq(path: &Path, e: PolarsError) -> LakeError {
     LakeError::Parquet {
         path: path.to_path_buf(),
-        detail: e.to_string(),
+        source: e,
     }
 }
 
@@ -728,9 +777,10 @@ impl ParquetSink {
         drop(w);
         let len = file.metadata().at(&self.tmp)?.len();
         if len != size {
-            return Err(LakeError::Io {
+            return Err(LakeError::ShortWrite {
                 path: self.tmp.clone(),
-                detail: format!("wrote {len} of {size} bytes"),
+                written: len,
+                size,
             });
         }
         file.sync_all().at(&self.tmp)?;

@@ -121,7 +121,7 @@ pub fn write(
     let path = dir.join(unique_file_name(input, taken));
     let err = |e: XlsxError| ReportError::Write {
         path: path.clone(),
-        message: e.to_string(),
+        source: e.into(),
     };
     // a file the check could not read is not opened again here
     let readable = !res.issues.iter().any(|i| {
@@ -146,7 +146,7 @@ pub fn write(
     let bytes = wb.save_to_buffer().map_err(err)?;
     std::fs::create_dir_all(dir).map_err(|e| ReportError::Write {
         path: dir.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     })?;
     super::write_atomic(&path, &bytes)?;
     Ok(path)

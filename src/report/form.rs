@@ -282,13 +282,13 @@ pub fn write(
     let path = crate::fsio::join_inside(&folder, &name, "form.xlsx");
     let err = |e: XlsxError| ReportError::Write {
         path: path.clone(),
-        message: e.to_string(),
+        source: e.into(),
     };
     let mut wb = build(p, src, reg, county, period).map_err(err)?;
     let bytes = wb.save_to_buffer().map_err(err)?;
     std::fs::create_dir_all(&folder).map_err(|e| ReportError::Write {
         path: folder.clone(),
-        message: e.to_string(),
+        source: e.into(),
     })?;
     super::write_atomic(&path, &bytes)?;
     Ok(path)
@@ -700,30 +700,30 @@ pub fn pack(
 ) -> Result<PathBuf, ReportError> {
     use std::io::Write;
     let path = crate::fsio::join_inside(dir, &format!("{county}_报表.zip"), "报表.zip");
-    let err = |e: String| ReportError::Write {
+    let err = |e: super::BoxError| ReportError::Write {
         path: path.clone(),
-        message: e,
+        source: e,
     };
-    let mut wb = instructions(p, county, forms, contact).map_err(|e| err(e.to_string()))?;
-    let guide = wb.save_to_buffer().map_err(|e| err(e.to_string()))?;
+    let mut wb = instructions(p, county, forms, contact).map_err(|e| err(e.into()))?;
+    let guide = wb.save_to_buffer().map_err(|e| err(e.into()))?;
     let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     z.start_file(format!("{county}/填报说明.xlsx"), opts)
-        .map_err(|e| err(e.to_string()))?;
-    z.write_all(&guide).map_err(|e| err(e.to_string()))?;
+        .map_err(|e| err(e.into()))?;
+    z.write_all(&guide).map_err(|e| err(e.into()))?;
     for f in forms {
-        let bytes = std::fs::read(&f.path).map_err(|e| err(e.to_string()))?;
+        let bytes = std::fs::read(&f.path).map_err(|e| err(e.into()))?;
         let name = f
             .path
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         z.start_file(format!("{county}/{name}"), opts)
-            .map_err(|e| err(e.to_string()))?;
-        z.write_all(&bytes).map_err(|e| err(e.to_string()))?;
+            .map_err(|e| err(e.into()))?;
+        z.write_all(&bytes).map_err(|e| err(e.into()))?;
     }
-    let bytes = z.finish().map_err(|e| err(e.to_string()))?.into_inner();
+    let bytes = z.finish().map_err(|e| err(e.into()))?.into_inner();
     super::write_atomic(&path, &bytes)?;
     Ok(path)
 }

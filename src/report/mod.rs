@@ -16,16 +16,20 @@ use crate::analysis::indicators::{Computed, Definitions, IndicatorRow, Level};
 use crate::config::Pipeline;
 use crate::lake::FileEntry;
 
+/// Any error, boxed: the report is written with several libraries.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// A file of the report cannot be written.
-    #[error("{path}: {message}")]
+    #[error("{}: {source}", path.display())]
     Write {
         /// The file.
         path: PathBuf,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: BoxError,
     },
     /// No indicator has data for the period asked (the period, the periods there are).
     #[error("no indicator has data for period {0}; periods present: {1}")]
@@ -137,7 +141,7 @@ pub fn write_all(
             .rows_at(defs, Level::County, &chosen)
             .map_err(|e| ReportError::Write {
                 path: out.join("indicators"),
-                message: e.to_string(),
+                source: e.into(),
             })?;
         nation_rows.extend(c.rows.iter().cloned());
         crate::analysis::indicators::sort_rows(&mut nation_rows);
@@ -167,11 +171,11 @@ pub fn write_all(
             .unwrap_or_default(),
     };
     let dir = out.join("reports").join(&period);
-    let werr = |path: &Path, e: String| ReportError::Write {
+    let werr = |path: &Path, e: BoxError| ReportError::Write {
         path: path.to_path_buf(),
-        message: e,
+        source: e,
     };
-    std::fs::create_dir_all(&dir).map_err(|e| werr(&dir, e.to_string()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| werr(&dir, e.into()))?;
     let xlsx_path = dir.join(format!("{}_{}_指标报表.xlsx", p.name, period));
     let bar = crate::progress::bar(2, "report files");
     if let Some(b) = &bar {
@@ -194,7 +198,7 @@ pub fn write_all(
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     crate::fsio::write_durable(path, bytes).map_err(|e| ReportError::Write {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     })
 }
 

@@ -844,7 +844,7 @@ fn files_table(
 pub fn write(d: &ReportData<'_>, path: &Path) -> Result<(), ReportError> {
     let err = |e: XlsxError| ReportError::Write {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     };
     let mut wb = build(d).map_err(err)?;
     let bytes = wb.save_to_buffer().map_err(err)?;

@@ -46,7 +46,7 @@ impl Spilled {
 
     /// The problems, one chunk at a time; a chunk that cannot be read
     /// back is an error naming its file.
-    pub fn chunks(&self) -> impl Iterator<Item = Result<Vec<Issue>, String>> + '_ {
+    pub fn chunks(&self) -> impl Iterator<Item = Result<Vec<Issue>, SpillError>> + '_ {
         self.files.0.iter().map(|p| read_chunk(p))
     }
 
@@ -60,9 +60,38 @@ impl Spilled {
     }
 }
 
-fn read_chunk(p: &Path) -> Result<Vec<Issue>, String> {
-    let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
-    postcard::from_bytes(&bytes).map_err(|e| format!("{}: {e}", p.display()))
+/// A chunk of row problems that cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum SpillError {
+    /// The chunk file cannot be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The chunk file.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The chunk does not decode.
+    #[error("{}: {source}", path.display())]
+    Decode {
+        /// The chunk file.
+        path: PathBuf,
+        /// What the decoder said.
+        #[source]
+        source: postcard::Error,
+    },
+}
+
+fn read_chunk(p: &Path) -> Result<Vec<Issue>, SpillError> {
+    let bytes = std::fs::read(p).map_err(|source| SpillError::Read {
+        path: p.to_path_buf(),
+        source,
+    })?;
+    postcard::from_bytes(&bytes).map_err(|source| SpillError::Decode {
+        path: p.to_path_buf(),
+        source,
+    })
 }
 
 /// Writes one file's chunks as its sheets are read.

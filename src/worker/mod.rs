@@ -565,7 +565,7 @@ pub(crate) fn serve_main(memory_mb: u64, cpu_s: u64, files: usize) -> i32 {
 }
 
 /// Moves the soft CPU limit to `cpu_s` seconds past what was used so far.
-fn cpu_for_one_more(cpu_s: u64, hard: u64) -> Result<(), String> {
+fn cpu_for_one_more(cpu_s: u64, hard: u64) -> Result<(), LimitError> {
     // SAFETY: getrusage fills the struct we own
     let used = unsafe {
         let mut u: libc::rusage = std::mem::zeroed();
@@ -579,12 +579,23 @@ fn cpu_for_one_more(cpu_s: u64, hard: u64) -> Result<(), String> {
     };
     // SAFETY: setrlimit only reads the struct we pass
     if unsafe { libc::setrlimit(libc::RLIMIT_CPU, &lim) } != 0 {
-        return Err(format!(
-            "cannot set the reader's CPU time limit: {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(LimitError {
+            what: "CPU time",
+            source: std::io::Error::last_os_error(),
+        });
     }
     Ok(())
+}
+
+/// A limit the reader process cannot set on itself: it reads nothing.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set the reader's {what} limit: {source}")]
+struct LimitError {
+    /// `memory` or `CPU time`.
+    what: &'static str,
+    /// What the system said.
+    #[source]
+    source: std::io::Error,
 }
 
 /// Reads one file and writes its frames, then its `End`; false when the
@@ -670,18 +681,18 @@ pub(crate) fn injected_faults(target: &str) -> Vec<(String, String)> {
 
 /// Caps the worker's address space and CPU time. A cap that cannot be set
 /// is an error: the file is not read without its limits.
-fn set_limits(memory_mb: u64, cpu_s: u64) -> Result<(), String> {
-    let set = |what: &str, res: libc::__rlimit_resource_t, cur: u64, max: u64| {
+fn set_limits(memory_mb: u64, cpu_s: u64) -> Result<(), LimitError> {
+    let set = |what: &'static str, res: libc::__rlimit_resource_t, cur: u64, max: u64| {
         let lim = libc::rlimit {
             rlim_cur: cur as libc::rlim_t,
             rlim_max: max as libc::rlim_t,
         };
         // SAFETY: setrlimit only reads the struct we pass
         if unsafe { libc::setrlimit(res, &lim) } != 0 {
-            Err(format!(
-                "cannot set the reader's {what} limit: {}",
-                std::io::Error::last_os_error()
-            ))
+            Err(LimitError {
+                what,
+                source: std::io::Error::last_os_error(),
+            })
         } else {
             Ok(())
         }

@@ -37,9 +37,12 @@ pub enum IndicatorError {
     /// The lake could not be read, or a table written.
     #[error(transparent)]
     Lake(#[from] LakeError),
-    /// Anything else, said.
-    #[error("{0}")]
-    Other(String),
+    /// The definitions' scope or the lake's years could not be applied.
+    #[error("scope and years of the lake: {0}")]
+    Scope(#[source] PolarsError),
+    /// The income effects could not be computed.
+    #[error("income effects: {0}")]
+    Effects(#[source] PolarsError),
 }
 
 /// One row of an indicator query.
@@ -335,7 +338,7 @@ pub(crate) fn compute(
     };
     tables
         .as_indicators_see(p, &defs.scope.kinds)
-        .map_err(|e| IndicatorError::Other(format!("scope and years of the lake: {e}")))?;
+        .map_err(IndicatorError::Scope)?;
     let timings = std::env::var_os("ZHENXING_TIMINGS").is_some();
     if timings {
         eprintln!("timing: load the lake {:.3} s", t0.elapsed().as_secs_f64());
@@ -388,7 +391,7 @@ fn income_effects(
         b.set_message("TWFE, event study, Callaway–Sant'Anna");
     }
     let (effects, more) = crate::analysis::effects::compute(tables, &p.city, &defs.effects)
-        .map_err(|e| IndicatorError::Other(format!("income effects: {e}")))?;
+        .map_err(IndicatorError::Effects)?;
     warnings.extend(more);
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -419,7 +422,7 @@ pub(crate) fn write_tables(
         Some(s) => {
             std::fs::rename(&s.tmp, &path)
                 .and_then(|()| crate::fsio::sync_parent(&path))
-                .map_err(|e| IndicatorError::Other(format!("{}: {e}", path.display())))?;
+                .map_err(|e| IndicatorError::Lake(crate::lake::io(&path, e)))?;
         }
         None => {
             let mut df =

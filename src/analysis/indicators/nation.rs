@@ -160,7 +160,7 @@ impl RowsWriter {
     ) -> Result<RowsWriter, IndicatorError> {
         let dir = dir(out);
         let tmp = dir.join(format!("indicators.parquet.{}.partial", std::process::id()));
-        let io = |e: std::io::Error| IndicatorError::Other(format!("{}: {e}", tmp.display()));
+        let io = |e: std::io::Error| IndicatorError::Lake(crate::lake::io(&tmp, e));
         std::fs::create_dir_all(&dir).map_err(io)?;
         let file = File::create(&tmp).map_err(io)?;
         let pqe = |e: PolarsError| IndicatorError::Lake(crate::lake::pq(&tmp, e));
@@ -214,7 +214,7 @@ impl RowsWriter {
         self.w.finish().map_err(pqe)?;
         self.file
             .sync_all()
-            .map_err(|e| IndicatorError::Other(format!("{}: {e}", streamed.tmp.display())))?;
+            .map_err(|e| IndicatorError::Lake(crate::lake::io(&streamed.tmp, e)))?;
         Ok(streamed)
     }
 }
@@ -358,7 +358,7 @@ fn nation_registry(
 
 /// What the scope and the years of the lake cannot be read for.
 fn scope_err(e: PolarsError) -> IndicatorError {
-    IndicatorError::Other(format!("scope and years of the lake: {e}"))
+    IndicatorError::Scope(e)
 }
 
 /// The income effects of the nation: its household panel alone.

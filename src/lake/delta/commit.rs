@@ -95,10 +95,15 @@ fn s3_store(url: &Url) -> Result<Arc<dyn ObjectStore>, LakeError> {
     Ok(Arc::new(store))
 }
 
-fn err(table: &str, what: &str, e: impl std::fmt::Display) -> LakeError {
-    LakeError::Io {
-        path: std::path::PathBuf::from(format!("delta table {table}")),
-        detail: format!("{what}: {e}"),
+fn err(
+    table: &str,
+    what: &str,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> LakeError {
+    LakeError::Delta {
+        table: table.to_string(),
+        what: what.to_string(),
+        source: e.into(),
     }
 }
 

@@ -199,10 +199,7 @@ impl DeltaState {
         match std::fs::read(&p) {
             Ok(b) => serde_json::from_slice(&b)
                 .map(Some)
-                .map_err(|e| LakeError::Corrupt {
-                    path: p,
-                    detail: e.to_string(),
-                }),
+                .map_err(|e| LakeError::Corrupt { path: p, source: e }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(store::io(&p, e)),
         }
@@ -257,10 +254,7 @@ fn publisher(p: &Pipeline, layout: &Layout) -> Result<(commit::Publisher, DeltaS
 
 #[cfg(not(feature = "delta"))]
 fn unsupported() -> LakeError {
-    LakeError::Io {
-        path: PathBuf::from("[lake] format = \"delta\""),
-        detail: "this zhenxing was built without Delta support; build it with `cargo build --release --features delta`".into(),
-    }
+    LakeError::NoDelta
 }
 
 /// Commits the tables of the lake version in `dir` (one commit per table
@@ -336,12 +330,9 @@ fn publish(
     match failed {
         // whatever failed (a commit, reading a file, casting it), the
         // tables already committed are named
-        Some(e) if !out.is_empty() => Err(LakeError::Io {
-            path: PathBuf::from(&state.root),
-            detail: format!(
-                "{e}; committed before it: {} (the next run brings every table to the version it publishes)",
-                out.keys().cloned().collect::<Vec<_>>().join(", ")
-            ),
+        Some(e) if !out.is_empty() => Err(LakeError::DeltaPartly {
+            committed: out.keys().cloned().collect::<Vec<_>>().join(", "),
+            source: Box::new(e),
         }),
         Some(e) => Err(e),
         None => Ok(out),
