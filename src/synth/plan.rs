@@ -9,6 +9,7 @@ use chrono::{Datelike, NaiveDate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::catalogue::Code;
 use crate::config::{Field, FieldType, Source};
 use crate::normalise::value::{cell_ref, Value};
 use crate::text::format_number;
@@ -621,7 +622,7 @@ impl FilePlan<'_> {
                             all[src.field_index("training_person_times").unwrap_or(0)] + 7.0;
                         line[c] = Out::N(stated);
                         truth.warnings.push(Planted {
-                            code: "W_TOTALS_MISMATCH".into(),
+                            code: Code::TotalsMismatch.to_string(),
                             cell: cell_ref(&s.name, s.rows.len(), c),
                         });
                     }
@@ -655,11 +656,11 @@ impl FilePlan<'_> {
                 ..SheetOut::default()
             });
             truth.warnings.push(Planted {
-                code: "W_HIDDEN_SHEET".into(),
+                code: Code::HiddenSheet.to_string(),
                 cell: "旧表(勿删)".into(),
             });
             truth.warnings.push(Planted {
-                code: "W_INSTRUCTION_SHEET".into(),
+                code: Code::InstructionSheet.to_string(),
                 cell: "填表说明".into(),
             });
         }
@@ -667,7 +668,7 @@ impl FilePlan<'_> {
             let first_sheet = &sheets[0];
             let header_row = if p.title { 1 } else { 0 };
             truth.warnings.push(Planted {
-                code: "W_UNKNOWN_COLUMN".into(),
+                code: Code::UnknownColumn.to_string(),
                 cell: cell_ref(&first_sheet.name, header_row, width - 1),
             });
         }
@@ -684,7 +685,7 @@ impl FilePlan<'_> {
             .any(|&fi| fields[fi].ty == FieldType::Money && !unit_stated(&fields[fi]))
         {
             truth.warnings.push(Planted {
-                code: "W_NO_UNIT".into(),
+                code: Code::NoUnit.to_string(),
                 cell: format!("{}!{}", sheets[0].name, if p.title { 2 } else { 1 }),
             });
         }
@@ -789,7 +790,7 @@ impl FilePlan<'_> {
                         lines[k].cells[cc] = Out::Empty;
                     }
                     let _ = vi;
-                    lines[k].bad = Some(("E_UNKNOWN_VILLAGE".into(), Some(vc)));
+                    lines[k].bad = Some((Code::UnknownVillage.to_string(), Some(vc)));
                 }
                 "duplicate" => {
                     let mut copy = Line {
@@ -799,7 +800,7 @@ impl FilePlan<'_> {
                         // named at the first key column the sheet has
                         // (else the village's), as the reader reports it
                         bad: Some((
-                            "E_DUPLICATE_KEY".into(),
+                            Code::DuplicateKey.to_string(),
                             src.keys
                                 .iter()
                                 .find_map(|&k| col(&fields[k].name))
@@ -819,30 +820,36 @@ impl FilePlan<'_> {
                     let (field, bad_out, code): (&str, Out, &str) = match other {
                         "negative" => {
                             let f = negative_field(&src.id);
-                            (f, Out::N(-3.0), "E_RANGE")
+                            (f, Out::N(-3.0), Code::Range.as_str())
                         }
                         "cross" => {
                             let g = lines[k].records[0]
                                 .get("grids")
                                 .and_then(|v| v.as_f64())
                                 .unwrap_or(0.0);
-                            ("grid_branches", Out::N(g + 2.0), "E_CROSS_FIELD")
+                            ("grid_branches", Out::N(g + 2.0), Code::CrossField.as_str())
                         }
                         "text_in_number" => (
                             text_field(&src.id),
                             Out::s("待核实"),
                             if text_field_is_int(&src.id) {
-                                "E_NOT_INTEGER"
+                                Code::NotInteger.as_str()
                             } else {
-                                "E_NOT_NUMBER"
+                                Code::NotNumber.as_str()
                             },
                         ),
-                        "level" => ("level", Out::s("七级"), "E_RANGE"),
-                        "required_if" => ("transformed_on", Out::Empty, "E_REQUIRED_IF"),
-                        "bad_date" => (date_field(&src.id), Out::s("2024-13-45"), "E_NOT_DATE"),
-                        "percent" => ("satisfaction", Out::N(120.0), "E_RANGE"),
-                        "score" => ("public_score", Out::N(105.0), "E_RANGE"),
-                        "required" => (required_field(&src.id), Out::Empty, "E_REQUIRED"),
+                        "level" => ("level", Out::s("七级"), Code::Range.as_str()),
+                        "required_if" => ("transformed_on", Out::Empty, Code::RequiredIf.as_str()),
+                        "bad_date" => (
+                            date_field(&src.id),
+                            Out::s("2024-13-45"),
+                            Code::NotDate.as_str(),
+                        ),
+                        "percent" => ("satisfaction", Out::N(120.0), Code::Range.as_str()),
+                        "score" => ("public_score", Out::N(105.0), Code::Range.as_str()),
+                        "required" => {
+                            (required_field(&src.id), Out::Empty, Code::Required.as_str())
+                        }
                         _ => continue,
                     };
                     let Some(c) = col(field) else { continue };

@@ -15,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::write::{write_book, FileKind, Out, SheetOut};
 use super::TrueRow;
+use crate::catalogue::Code;
 use crate::config::{Pipeline, Source};
 use crate::normalise::value::Value;
 use crate::synth::Scale;
@@ -331,9 +332,9 @@ impl World {
     pub(crate) fn old_name_for(&self, v: &Village) -> Option<(&'static str, String)> {
         let i = *self.by_code.get(&v.code)?;
         if let Some(&m) = self.merged_names.get(&i) {
-            return Some(("W_VILLAGE_MERGED", self.villages[m].name.clone()));
+            return Some((Code::VillageMerged.as_str(), self.villages[m].name.clone()));
         }
-        v.former.clone().map(|f| ("W_VILLAGE_ALIAS", f))
+        v.former.clone().map(|f| (Code::VillageAlias.as_str(), f))
     }
 
     fn make_communities(&self) -> Vec<Community> {
