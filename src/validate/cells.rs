@@ -4,15 +4,17 @@
 //! values a file's context gives a field (county, township, period).
 
 use super::*;
+use crate::config::FieldType;
 use crate::normalise::cell::{type_cell, Around, CellError, Typed};
 
 impl<'p, 'a> SheetPass<'p, 'a> {
-    /// What the sheet says around column `c`.
-    fn around(&self, c: usize) -> Around<'_> {
+    /// What the sheet says around column `c` (its header's money unit is
+    /// looked up for money fields only: no other type reads it).
+    fn around(&self, c: usize, money: bool) -> Around<'_> {
         Around {
             yes_no: &self.engine.pipeline.yes_no,
             is_1904: self.is_1904,
-            column_unit: self.column_unit(c),
+            column_unit: if money { self.column_unit(c) } else { None },
             sheet_unit: self.sheet_unit,
         }
     }
@@ -20,7 +22,8 @@ impl<'p, 'a> SheetPass<'p, 'a> {
     /// The cell of field `f` in column `c`, typed: its value and whether
     /// its money unit was assumed, or why it has none.
     pub(super) fn type_cell(&self, f: usize, c: usize, cell: &RawCell) -> Result<Typed, CellError> {
-        type_cell(&self.source.fields[f], &self.around(c), cell)
+        let field = &self.source.fields[f];
+        type_cell(field, &self.around(c, field.ty == FieldType::Money), cell)
     }
 
     /// The row's problem with a cell of field `f` that has no value.
