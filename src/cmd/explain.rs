@@ -17,7 +17,7 @@ use crate::cmd::args::Where;
 pub struct ExplainArgs {
     /// Indicator id, e.g. org_four_in_one (see `zhenxing docs`).
     pub indicator: String,
-    /// Geography code: the city's, a county's 6 digits, a township's 9 or a village's 12.
+    /// The place: its name (如皋市, 白蒲镇, a village's name) or its code: the city's, a county's 6 digits, a township's 9 or a village's 12.
     #[arg(long)]
     pub geo: String,
     /// Period as in the indicator table, e.g. 2024 or 2024-06.
@@ -111,6 +111,13 @@ pub(crate) enum ExplainError {
     },
     #[error("geo {0} is not a city, county, township or village code here")]
     NoGeo(String),
+    #[error("{given} is not the name or code of the city, a county, a township or a village here{}", suggested(.suggestions))]
+    UnknownGeo {
+        given: String,
+        suggestions: Vec<String>,
+    },
+    #[error("{given} names more than one place; give its code: {}", .places.join(", "))]
+    AmbiguousGeo { given: String, places: Vec<String> },
     #[error("reading {dataset}: {source}")]
     Lineage {
         dataset: String,
@@ -135,7 +142,9 @@ impl From<ExplainError> for CommandError {
             | ExplainError::NoLake(_)
             | ExplainError::NeedsCategory { .. }
             | ExplainError::NoRows { .. }
-            | ExplainError::NoGeo(_) => CommandError::usage(e),
+            | ExplainError::NoGeo(_)
+            | ExplainError::UnknownGeo { .. }
+            | ExplainError::AmbiguousGeo { .. } => CommandError::usage(e),
             _ => CommandError::failed(e),
         }
     }
@@ -202,6 +211,7 @@ fn figure<'d>(
     let mut t = Tables::load(p, &out, true)?.ok_or_else(|| ExplainError::NoLake(out.clone()))?;
     t.as_indicators_see(p, &defs.scope.kinds)?;
     let (city_code, city_name) = city_of(&t.geo, &p.city);
+    let geo = resolve_geo(&t.geo, (&city_code, &city_name), &o.geo)?;
     let all = run_queries(&mut t.context(), ind)?.unit_rows();
     let periods: std::collections::BTreeSet<&str> = all.iter().map(|r| r.period.as_str()).collect();
     let cats: std::collections::BTreeSet<&str> =
@@ -214,23 +224,21 @@ fn figure<'d>(
     }
     let rows: Vec<UnitRow> = all
         .iter()
-        .filter(|r| {
-            r.period == o.period && r.category == o.category && in_geo(r, &o.geo, &city_code)
-        })
+        .filter(|r| r.period == o.period && r.category == o.category && in_geo(r, &geo, &city_code))
         .cloned()
         .collect();
     if rows.is_empty() {
         return Err(ExplainError::NoRows {
             id: ind.def.id.clone(),
-            geo: o.geo.clone(),
+            geo: geo.clone(),
             period: o.period.clone(),
             periods: periods.into_iter().collect::<Vec<_>>().join(", "),
         });
     }
-    let level = if o.geo == city_code {
+    let level = if geo == city_code {
         Level::City
     } else {
-        match o.geo.len() {
+        match geo.len() {
             6 => Level::County,
             9 => Level::Township,
             _ => Level::Village,
@@ -242,8 +250,8 @@ fn figure<'d>(
     let agg = aggregate(idx, &def, &units, &t.geo, (&city_code, &city_name));
     let fig = agg
         .into_iter()
-        .find(|r| r.level == level && r.geo_code == o.geo)
-        .ok_or_else(|| ExplainError::NoGeo(o.geo.clone()))?;
+        .find(|r| r.level == level && r.geo_code == geo)
+        .ok_or_else(|| ExplainError::NoGeo(geo.clone()))?;
     Ok(Figure {
         defs,
         idx,
@@ -252,6 +260,53 @@ fn figure<'d>(
         level,
         fig,
     })
+}
+
+/// `; did you mean: …` when there are suggestions.
+fn suggested(s: &[String]) -> String {
+    match s.is_empty() {
+        true => String::new(),
+        false => format!("; did you mean: {}", s.join(", ")),
+    }
+}
+
+/// The code of the place `given` names: a code of the city, a county, a
+/// township or a village, or one of their names (a name several places
+/// share is refused with their codes; an unknown one with the names that
+/// contain it, or that it contains).
+fn resolve_geo(
+    geo: &crate::analysis::indicators::Geo,
+    (city_code, city_name): (&str, &str),
+    given: &str,
+) -> Result<String, ExplainError> {
+    let given = crate::text::clean_name(given).into_owned();
+    let places = std::iter::once((city_code, city_name))
+        .chain(geo.county.iter().map(|(c, n)| (c.as_str(), n.as_str())))
+        .chain(geo.township.iter().map(|(c, n)| (c.as_str(), n.as_str())))
+        .chain(geo.village.iter().map(|(c, n)| (c.as_str(), n.as_str())));
+    let mut named = Vec::new();
+    let mut near = Vec::new();
+    for (code, name) in places {
+        if code == given {
+            return Ok(code.to_string());
+        }
+        if name == given {
+            named.push(format!("{code} {name}"));
+        } else if !given.is_empty() && (name.contains(given.as_str()) || given.contains(name)) {
+            near.push(format!("{name} ({code})"));
+        }
+    }
+    match named.len() {
+        1 => Ok(named[0].split(' ').next().unwrap_or_default().to_string()),
+        0 => Err(ExplainError::UnknownGeo {
+            given,
+            suggestions: near.into_iter().take(5).collect(),
+        }),
+        _ => Err(ExplainError::AmbiguousGeo {
+            given,
+            places: named,
+        }),
+    }
 }
 
 /// The definition, its SQL, and the figure with its arithmetic.

@@ -186,8 +186,8 @@ pub(crate) fn county_text(
 }
 
 /// What was returned: unusable files (counted as files), returned rows by
-/// reason (as rows), and where the county looks next: its annotated
-/// copies, else `validate --annotate`.
+/// reason (as rows), and what the county does next, in words for a clerk
+/// (no command, no path): fix by the annotated copies, else by the reasons.
 fn returned_lines(reasons: &[crate::lake::quality::Reason], files: usize, feedback: &Path) {
     let unusable: usize = reasons
         .iter()
@@ -215,9 +215,10 @@ fn returned_lines(reasons: &[crate::lake::quality::Reason], files: usize, feedba
             .collect();
         println!("退回 {rows} 行，涉及 {files} 个文件：{}。", why.join("，"));
     }
+    // written to be pasted to a county clerk: no command, no server path
     if feedback.is_dir() {
-        println!("请按批注副本（{}）修改后重新报送。", feedback.display());
+        println!("每个文件的批注副本已标出有问题的单元格，请按批注修改后重新报送。");
     } else {
-        println!("请用 zhenxing validate --annotate 查看具体单元格，修改后重新报送。");
+        println!("请按上述原因核对修改后重新报送；需要逐格标注的，可向市里索取批注副本。");
     }
 }

@@ -35,8 +35,15 @@ pub struct RollbackArgs {
 pub fn run(a: RollbackArgs) -> Outcome {
     let mut p = super::load_pipeline(&a.at.p.pipeline)?;
     let out = super::resolve_out(&mut p, a.at.out.as_deref(), a.work.as_deref())?;
-    roll_back(&p, &out, a.to.as_deref())?;
-    Ok(Done::Clean)
+    match roll_back(&p, &out, a.to.as_deref()) {
+        // right after the first run there is nothing to go back to: said,
+        // and not an error
+        Err(e @ RollbackError::NoOlder { .. }) => {
+            println!("zhenxing rollback: {e}; nothing was changed");
+            Ok(Done::Clean)
+        }
+        done => done.map(|()| Done::Clean).map_err(CommandError::from),
+    }
 }
 
 /// Why a rollback stopped: what was asked cannot be done (exit 2), or a

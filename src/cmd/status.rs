@@ -197,6 +197,19 @@ impl<'p> Overview<'p> {
         }
     }
 
+    /// The rollback that made the live version live again, if the last
+    /// run that changed what is live was one.
+    fn live_by_rollback(&self) -> Option<&crate::lake::nightly::RunSummary> {
+        use crate::lake::manifest::Outcome;
+        let live = self.layout.current()?;
+        let newest = self
+            .runs
+            .iter()
+            .find(|m| matches!(m.outcome, Outcome::Published | Outcome::Rollback))?;
+        (newest.outcome == Outcome::Rollback && newest.version.as_deref() == Some(live.as_str()))
+            .then_some(newest)
+    }
+
     fn print_json(&self) {
         let runs_json: Vec<serde_json::Value> = self
             .runs
@@ -216,6 +229,7 @@ impl<'p> Overview<'p> {
         let v = serde_json::json!({
             "as_of": self.as_of.to_string(),
             "version": self.layout.current(),
+            "live_by_rollback": self.live_by_rollback().map(|m| &m.run_id),
             "lake": standing(&self.layout),
             "delta": self.delta,
             "indicators_current": self.indicators_current,
@@ -233,6 +247,12 @@ impl<'p> Overview<'p> {
             p.lake.due_days,
             layout.current().as_deref().unwrap_or("(none)")
         );
+        if let Some(rb) = self.live_by_rollback() {
+            println!(
+                "the live version was published again by rollback {} ({}); newer versions are kept until they age out",
+                rb.run_id, rb.ended
+            );
+        }
         if let Some(st) = standing(layout) {
             println!(
                 "in the lake now: {} rows in rejects ({} rejected rows, {} unusable files), {} rows in warnings (kept rows and files to check: zhenxing query \"SELECT * FROM warnings\")",

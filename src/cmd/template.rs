@@ -23,7 +23,7 @@ pub struct TemplateArgs {
     #[arg(long)]
     pub county: Option<String>,
     /// The period the form is for (2025, 2025-06, 2025-Q2; default: the
-    /// next one each template is due for).
+    /// latest period due today, the one `status` says is due).
     #[arg(long)]
     pub period: Option<String>,
     /// Village registry file (default: from the pipeline file).
@@ -116,7 +116,7 @@ fn county_forms(
     for src in sources {
         let period = match &o.period {
             Some(per) => crate::report::form::period_for(src, per),
-            None => crate::report::form::next_period(src, today, p.lake.due_days),
+            None => crate::report::form::due_period(src, today, p.lake.due_days),
         };
         let path = crate::report::form::write(p, src, registry, county, &period, &o.out)?;
         println!("{}", path.display());

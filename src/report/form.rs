@@ -570,15 +570,14 @@ pub fn period_for(src: &Source, period: &str) -> String {
     }
 }
 
-/// The period a form is for when none is given: the one after the latest
-/// period already due on `today` (the one the counties report next); a
-/// register is for the current month.
-pub(crate) fn next_period(src: &Source, today: NaiveDate, due_days: i64) -> String {
+/// The period a form is for when none is given: the latest period due on
+/// `today`, the one `status` says is due (before any is due, the current
+/// year); a register is for the current month.
+pub(crate) fn due_period(src: &Source, today: NaiveDate, due_days: i64) -> String {
     use crate::lake::submissions::{expected, Period};
     match src.frequency {
         Frequency::Roster => format!("{}-{:02}", today.year(), today.month()),
         f => expected(f, today, due_days)
-            .map(Period::next)
             .map(Period::label)
             .unwrap_or_else(|| today.year().to_string()),
     }
@@ -726,4 +725,29 @@ pub fn pack(
     let bytes = z.finish().map_err(|e| err(e.into()))?.into_inner();
     super::write_atomic(&path, &bytes)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without `--period` a form is for the period `status` says is due.
+    #[test]
+    fn a_form_is_for_the_period_now_due() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let p = crate::config::load(&root.join("pipelines/nantong.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        let due = |id: &str, today| {
+            let src = p.source(id).unwrap_or_else(|| panic!("no {id}"));
+            due_period(src, today, p.lake.due_days)
+        };
+        // a yearly template on 2026-12-08: 2025 is due, 2026 has not ended
+        assert_eq!(due("T07", day(2026, 12, 8)), "2025");
+        // a monthly one: October is due (ended, plus 15 days), November not yet
+        assert_eq!(due("T01", day(2026, 12, 8)), "2026-10");
+        assert_eq!(due("T01", day(2026, 12, 16)), "2026-11");
+        // on 2026-01-10 the year 2025 is not due yet: 2024 is
+        assert_eq!(due("T07", day(2026, 1, 10)), "2024");
+    }
 }

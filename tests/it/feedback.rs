@@ -507,7 +507,12 @@ fn county_summary_and_scorecard_from_the_published_lake() {
     );
     assert_eq!(
         lines[4],
-        "请用 zhenxing validate --annotate 查看具体单元格，修改后重新报送。"
+        "请按上述原因核对修改后重新报送；需要逐格标注的，可向市里索取批注副本。"
+    );
+    assert!(
+        !o.stdout.contains("zhenxing") && !o.stdout.contains('/'),
+        "the clerk's text names no command and no path: {}",
+        o.stdout
     );
     // a county the registry does not know is a usage error
     let o = zx(&["status", "--out", o_s, "--county", "如皋", "--text"]);

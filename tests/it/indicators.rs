@@ -1139,6 +1139,27 @@ fn explain_lists_the_rows_behind_a_figure() {
     })
     .collect();
     assert_eq!(rows, want);
+    // the county by its name is the county of that code
+    let (head, rows) = explain_rows(&["org_four_in_one", "--geo", "如皋市", "--period", "2024-12"]);
+    assert!(head.contains("value 75 %"), "{head}");
+    assert_eq!(rows, want);
+    // a name no place has exits 2 and says which names come close
+    let o = zx_out(&[
+        "explain",
+        "org_four_in_one",
+        "--geo",
+        "如皋",
+        "--period",
+        "2024-12",
+        "--out",
+        out_dir().to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("如皋 is not the name or code of the city, a county, a township or a village here; did you mean: 如皋市 (320682)"),
+        "{}",
+        o.stderr
+    );
     // June: 丁村 did not report and still counts in the denominator
     let (head, rows) = explain_rows(&[
         "org_four_in_one",

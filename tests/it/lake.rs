@@ -690,6 +690,21 @@ fn rollback_publishes_the_previous_version_and_status_reports_it() {
     assert!(run(&out, &inbox, &[], &[]).code <= 1);
     let v1 = current_version(&out);
     let rows_v1 = lake(&out, "training").height();
+    // right after the first run there is nothing to go back to: said, exit 0
+    let r = crate::util::zx_env(
+        &["rollback", "--out", out.to_str().unwrap()],
+        &[("ZHENXING_KEY", KEY)],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "zhenxing rollback: no version older than {v1} is kept"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("nothing was changed"), "{}", r.stdout);
+    assert_eq!(current_version(&out), v1);
     county_inbox(d.path(), "如皋市", &[]);
     assert!(run(&out, &inbox, &[], &[]).code <= 1);
     let v2 = current_version(&out);
@@ -712,6 +727,24 @@ fn rollback_publishes_the_previous_version_and_status_reports_it() {
     let r = zx(&["rollback"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(current_version(&out), v1);
+    // status names the rollback that made v1 live again
+    let s = zx(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    assert_eq!(v["version"], serde_json::json!(v1));
+    let by = v["live_by_rollback"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(by.len() > 20 && by != v1 && by != v2, "{by}");
+    let s = zx(&["status"]);
+    assert!(
+        s.stdout.contains(&format!("lake version {v1}"))
+            && s.stdout.contains(&format!(
+                "the live version was published again by rollback {by}"
+            )),
+        "{}",
+        s.stdout
+    );
     assert_eq!(lake(&out, "training").height(), rows_v1);
     assert!(
         r.stdout.contains(&format!("zhenxing rollback --to {v2}")),
