@@ -277,14 +277,16 @@ fn publish(
     })
 }
 
-/// One line per file (not with `--quiet`), or one JSON event per file.
+/// One line per file read this run (not with `--quiet`), or one JSON
+/// event per file.
 fn file_lines(m: &Manifest, opts: &RunArgs) {
     if opts.log_json() {
         for f in &m.files {
             file_event(m, f);
         }
     } else if !opts.quiet {
-        for f in &m.files {
+        // the files this run read: a night with nothing new lists none
+        for f in m.files.iter().filter(|f| f.read_this_run) {
             println!("{}", file_line(f, opts.lang()));
         }
     }
@@ -328,8 +330,11 @@ fn indicator_stage(prep: &Prepared, opts: &RunArgs, exit_code: &mut i32) -> Opti
     if opts.no_indicators {
         return None;
     }
+    // a quiet night stays one line: indicators that were current are not said
+    let current = super::indicators::up_to_date(&prep.p, &prep.defs, &prep.out) == Some(true);
     let lock_wait = prep.nopts.lock_wait;
     match super::indicators::stage_locked(&prep.p, &prep.defs, &prep.out, lock_wait, opts.lang()) {
+        Ok(_) if current => None,
         Ok(line) => line,
         Err(e) => {
             *exit_code = exit::FAILED;
@@ -610,18 +615,126 @@ fn summary_paragraph(m: &Manifest, out: &Path, figures: (f64, u64, u64), lang: L
     ]
     .map(|(k, v)| (k, crate::text::fill(v, &vars)));
     vars.extend(parts);
-    let whole = t(
-        "zhenxing run {run}：{what}。输入文件 {files} 个（本次读取 {read_now}；现行 {current}，被更正替代 {superseded}，\
+    // what the run found and its exit first: a night with nothing new is
+    // this one line
+    let headline = t(
+        "zhenxing run {run}：{what}。{found}：退出码 {exit}。",
+        "zhenxing run {run}: {what}; {found}: exit {exit}.",
+    );
+    let mut lines = vec![crate::text::fill(headline, &vars)];
+    if m.outcome == crate::lake::manifest::Outcome::Unchanged
+        && m.new_files_failed + m.new_files_with_rejects == 0
+    {
+        return lines.join("\n");
+    }
+    lines.extend(needs_a_look(m, out, lang));
+    let counts = t(
+        "输入文件 {files} 个（本次读取 {read_now}；现行 {current}，被更正替代 {superseded}，\
          无法使用 {failed}，有退回行 {with_rejects}）；读取 {read} 行 = 接收 {accepted} + 退回 {rejected} + 非数据 {non_data}\
          {superseded_rows}；提示 {warnings} 条。数据湖行数：{rows}。{delta_line}已从收件箱移除 {removed} 个。\
-         用时 {secs} 秒，内存峰值 {own} MiB（最大读取进程 {readers} MiB）。运行记录：{manifest}。{found}：退出码 {exit}。",
-        "zhenxing run {run}: {what}. {files} input files ({read_now} read this run; {current} current, \
+         用时 {secs} 秒，内存峰值 {own} MiB（最大读取进程 {readers} MiB）。",
+        "{files} input files ({read_now} read this run; {current} current, \
          {superseded} superseded, {failed} failed, {with_rejects} with rejected rows); rows read {read} = \
          accepted {accepted} + rejected {rejected} + non-data {non_data}{superseded_rows}; {warnings} warnings. \
          Lake rows: {rows}.{delta_line} Removed from the inbox: {removed}. {secs} s, peak memory {own} MiB \
-         (largest reader {readers} MiB). Manifest: {manifest}. {found}: exit {exit}.",
+         (largest reader {readers} MiB).",
     );
-    crate::text::fill(whole, &vars)
+    lines.push(crate::text::fill(counts, &vars));
+    let feedback = out.join("feedback");
+    let look = match (feedback.is_dir(), lang) {
+        (true, Lang::Zh) => format!(
+            "查看：zhenxing status（缺报、逾期与报送评分）；批注副本 {}；运行记录 {}。",
+            feedback.display(),
+            out.join("runs").join(format!("{}.json", m.run_id)).display()
+        ),
+        (false, Lang::Zh) => format!(
+            "查看：zhenxing status（缺报、逾期与报送评分）；运行记录 {}。",
+            out.join("runs").join(format!("{}.json", m.run_id)).display()
+        ),
+        (true, Lang::En) => format!(
+            "Where to look: zhenxing status (what is missing or overdue, the scorecard); the annotated copies in {}; Manifest: {}.",
+            feedback.display(),
+            out.join("runs").join(format!("{}.json", m.run_id)).display()
+        ),
+        (false, Lang::En) => format!(
+            "Where to look: zhenxing status (what is missing or overdue, the scorecard); Manifest: {}.",
+            out.join("runs").join(format!("{}.json", m.run_id)).display()
+        ),
+    };
+    lines.push(look);
+    lines.join("\n")
+}
+
+/// What needs a look after this run, a short line each: the files it could
+/// not use (the first five), and by county the rows it returned, with
+/// their most frequent reasons. Nothing when the run found nothing.
+fn needs_a_look(m: &Manifest, out: &Path, lang: Lang) -> Vec<String> {
+    use crate::lake::FileStatus;
+    let zh = lang == Lang::Zh;
+    let read: Vec<&ManifestFile> = m.files.iter().filter(|f| f.read_this_run).collect();
+    let failed: Vec<&&ManifestFile> = read
+        .iter()
+        .filter(|f| f.status == FileStatus::Failed)
+        .collect();
+    let returned: std::collections::BTreeSet<&str> = read
+        .iter()
+        .filter(|f| f.status == FileStatus::Current && f.rows_rejected > 0)
+        .map(|f| f.path.as_str())
+        .collect();
+    if failed.is_empty() && returned.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![if zh {
+        "需要处理："
+    } else {
+        "Needs a look:"
+    }
+    .to_string()];
+    for f in failed.iter().take(5) {
+        let why = crate::fsio::printable(f.error.as_deref().unwrap_or(""));
+        let path = crate::fsio::printable(&f.path);
+        lines.push(match zh {
+            true => format!("  无法使用 {path}：{why}"),
+            false => format!("  not used: {path}: {why}"),
+        });
+    }
+    if failed.len() > 5 {
+        let more = failed.len() - 5;
+        lines.push(match zh {
+            true => format!("  …另有 {more} 个文件无法使用"),
+            false => format!("  … and {more} more files not used"),
+        });
+    }
+    let layout = crate::lake::Layout::new(out);
+    let mut by = crate::lake::quality::returned_by_county(&layout, &returned, 3)
+        .unwrap_or_default()
+        .into_iter()
+        .collect::<Vec<_>>();
+    by.sort_by(|a, b| b.1.rows.cmp(&a.1.rows).then(a.0.cmp(&b.0)));
+    for (county, crate::lake::quality::Returns { rows, files, top }) in by {
+        let lang_of = if zh { Lang::Zh } else { Lang::En };
+        let why: Vec<String> = top
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    crate::catalogue::Code::reason_of(&r.code, lang_of),
+                    r.rows
+                )
+            })
+            .collect();
+        lines.push(match zh {
+            true => format!(
+                "  {county}：退回 {rows} 行，{files} 个文件（{}）",
+                why.join("，")
+            ),
+            false => format!(
+                "  {county}: {rows} rejected row(s) in {files} file(s) ({})",
+                why.join(", ")
+            ),
+        });
+    }
+    lines
 }
 
 /// The figures the closing paragraph names, by name, as `lang` writes

@@ -280,6 +280,46 @@ pub(crate) fn county_returned(
     Ok((top_reasons(&codes, None, usize::MAX), files.len()))
 }
 
+/// A county's returned rows among some files.
+pub(crate) struct Returns {
+    /// Rows returned.
+    pub rows: usize,
+    /// Files they are in.
+    pub files: usize,
+    /// The most frequent reasons, most rows first.
+    pub top: Vec<Reason>,
+}
+
+/// The returned rows of the given files (paths in the inbox), by county,
+/// with the `n` most frequent reasons. Unusable files are left out (their
+/// caller lists them apart).
+pub(crate) fn returned_by_county(
+    layout: &Layout,
+    paths: &BTreeSet<&str>,
+    n: usize,
+) -> Result<BTreeMap<String, Returns>, LakeError> {
+    let mut by: BTreeMap<String, (BTreeMap<String, usize>, BTreeSet<String>)> = BTreeMap::new();
+    for r in returned_rows(layout)? {
+        if r.code.starts_with("F_") || !paths.contains(r.path.as_str()) {
+            continue;
+        }
+        let (codes, files) = by.entry(r.county).or_default();
+        *codes.entry(r.code).or_default() += 1;
+        files.insert(r.path);
+    }
+    Ok(by
+        .into_iter()
+        .map(|(county, (codes, files))| {
+            let returns = Returns {
+                rows: codes.values().sum(),
+                files: files.len(),
+                top: top_reasons(&codes, None, n),
+            };
+            (county, returns)
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

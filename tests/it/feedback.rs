@@ -729,3 +729,66 @@ fn values_are_checked_against_the_same_units_previous_period() {
         q.stderr
     );
 }
+
+/// The cron mail of a night with one unusable file and new rejected rows
+/// in two counties: what needs a look first (the file, each county's rows
+/// and reasons), then the counts, then where to look; the next night, with
+/// nothing new, is one line.
+#[test]
+fn the_closing_lines_say_what_needs_a_look_first() {
+    let d = tempfile::tempdir().unwrap();
+    let inbox = d.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let head = "县(市、区),镇(街道),村(社区),培训人次";
+    write_csv(
+        &inbox,
+        "如皋市_党员培训与双带统计表_2024.csv",
+        &format!("{head}\n如皋市,义德街道,平祥村,5\n如皋市,义德街道,彭春村,-4\n如皋市,义德街道,无此村,3\n"),
+    );
+    write_csv(
+        &inbox,
+        "海安市_党员培训与双带统计表_2024.csv",
+        &format!("{head}\n海安市,城东镇,无名村,2\n"),
+    );
+    std::fs::write(
+        inbox.join("启东市_党员培训与双带统计表_2024.xlsx"),
+        b"this is not a workbook",
+    )
+    .unwrap();
+    let (out, key) = (d.path().join("out"), d.path().join("key"));
+    let args = ["--no-indicators", "--registry", &registry()];
+    let o = run_in_with(&inbox, &out, &key, &args, &[]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let text = o.stdout.as_str();
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in {text}"))
+    };
+    assert!(
+        text.contains(
+            "; this run found 1 failed file(s) and 2 file(s) with rejected rows: exit 1."
+        ),
+        "{text}"
+    );
+    let look = at("Needs a look:\n  not used: 启东市_党员培训与双带统计表_2024.xlsx: ");
+    let rugao = at("\n  如皋市: 2 rejected row(s) in 1 file(s) (out of range 1, village not in the registry 1)\n");
+    let haian = at("\n  海安市: 1 rejected row(s) in 1 file(s) (village not in the registry 1)\n");
+    let counts = at("4 input files (4 read this run;");
+    let whereto = at(
+        "Where to look: zhenxing status (what is missing or overdue, the scorecard); Manifest: ",
+    );
+    assert!(
+        look < rugao && rugao < haian && haian < counts && counts < whereto,
+        "{text}"
+    );
+    // nothing new: one line, no file lines
+    let o = run_in_with(&inbox, &out, &key, &args, &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.lines().count(), 1, "{}", o.stdout);
+    assert!(
+        o.stdout
+            .contains("; this run found nothing new to reject: exit 0."),
+        "{}",
+        o.stdout
+    );
+}
