@@ -34,7 +34,7 @@ const SUMMARY_WIDTHS: [(u16, f64); 7] = [
     (0, 12.0),
     (1, 22.0),
     (2, 20.0),
-    (3, 16.0),
+    (3, 24.0),
     (4, 16.0),
     (5, 60.0),
     (6, 20.0),
@@ -229,7 +229,15 @@ fn problem_row(
     ws.write_number(r, 0, (k + 1) as f64)?;
     ws.write_string(r, 1, i.severity().text(Lang::Zh))?;
     ws.write_string(r, 2, i.code().as_str())?;
-    let at = i.cell_ref();
+    // the cell address whole: a one-sheet file (a CSV, whose sheet is its
+    // long file name) shows `D17` alone
+    let at = match (sheets.len(), i.row, i.col) {
+        (0 | 1, Some(rr), Some(cc)) => crate::normalise::value::cell_ref("", rr, cc)
+            .trim_start_matches('!')
+            .to_string(),
+        (0 | 1, Some(rr), None) => format!("第 {} 行", rr + 1),
+        _ => i.cell_ref(),
+    };
     let own = i
         .sheet
         .as_deref()
@@ -571,7 +579,16 @@ fn summary(
     let heads = ["序号", "类别", "代码", "位置", "字段", "问题说明", "原值"];
     super::xlsx::header_row(ws, row, &heads, &header)?;
     ws.set_freeze_panes(row + 1, 0)?;
-    for (k, i) in res.issues.iter().enumerate() {
+    // what stops the file first, then the returned rows, then warnings,
+    // each in the order found
+    let rank = |i: &&Issue| match i.severity() {
+        Severity::FileError => 0,
+        Severity::Reject => 1,
+        Severity::Warning => 2,
+    };
+    let mut listed: Vec<&Issue> = res.issues.iter().collect();
+    listed.sort_by_key(rank);
+    for (k, i) in listed.into_iter().enumerate() {
         problem_row(ws, row + 1 + k as u32, k, i, sheets, safe, &wrap)?;
     }
     // printed on A4 landscape, one page wide, the table header on every page

@@ -285,6 +285,34 @@ fn the_annotated_workbook_marks_every_problem_cell_and_keeps_the_countys_values(
     let sheet = &copy["如皋市_党员培训与双带统计表_2023"];
     assert_eq!(sheet.len(), 8);
     assert_eq!(sheet[7], ((1, 3), Data::String("5".into())));
+
+    // a CSV with a warning found first and an error after it: the error
+    // is listed first, and its place is the whole cell address
+    let both = write_csv(
+        d.path(),
+        "如皋市_党员培训与双带统计表_2022.csv",
+        "县(市、区),镇(街道),村(社区),培训人次,备用\n如皋市,义德街道,平祥村,-5,x\n",
+    );
+    let out = zx(&[
+        "validate",
+        "--registry",
+        &registry(),
+        "--annotate",
+        back.to_str().unwrap(),
+        both.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let copy = cells(&back.join("如皋市_党员培训与双带统计表_2022_校验.xlsx"));
+    let row_of = |text: &str| {
+        copy[SUMMARY_SHEET]
+            .iter()
+            .find(|(_, d)| *d == Data::String(text.into()))
+            .map(|((r, _), _)| *r)
+            .unwrap_or_else(|| panic!("no {text} in {:?}", copy[SUMMARY_SHEET]))
+    };
+    assert!(row_of("E_RANGE") < row_of("W_UNKNOWN_COLUMN"));
+    assert_eq!(row_of("D2"), row_of("E_RANGE"));
+    assert_eq!(row_of("E1"), row_of("W_UNKNOWN_COLUMN"));
 }
 
 /// The files under a folder, relative, sorted.
