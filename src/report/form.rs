@@ -179,6 +179,33 @@ fn money_rule(f: &Field, first_row: u32, col: u16, unit: &str) -> (DataValidatio
     )
 }
 
+/// What a county must know of a column besides its type: whether it is
+/// required, and the rules across fields it takes part in (as the reader
+/// checks them), in Chinese: `必填`, `不得大于“集体总收入”`,
+/// `“是否转化”为是时必填`.
+pub(crate) fn rules_zh(src: &Source, f: usize) -> Vec<String> {
+    let header = |i: usize| src.fields.get(i).map(|x| x.header.as_str()).unwrap_or("");
+    let mut out = Vec::new();
+    if src.fields.get(f).is_some_and(|x| x.required) {
+        out.push("必填".to_string());
+    }
+    for ck in &src.checks {
+        match *ck {
+            crate::config::Check::Le { left, right } if left == f => {
+                out.push(format!("不得大于“{}”", header(right)));
+            }
+            crate::config::Check::Le { left, right } if right == f => {
+                out.push(format!("不得小于“{}”", header(left)));
+            }
+            crate::config::Check::RequiredIf { field, when } if field == f => {
+                out.push(format!("“{}”为是时必填", header(when)));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The input message of a free-text column.
 fn text_message(f: &Field) -> String {
     match f.pii {
@@ -196,8 +223,8 @@ fn text_message(f: &Field) -> String {
 fn validation(
     f: &Field,
     period: Option<(NaiveDate, NaiveDate)>,
-    first_row: u32,
-    col: u16,
+    (first_row, col): (u32, u16),
+    rules: &[String],
 ) -> Result<Option<DataValidation>, XlsxError> {
     let (unit, range) = hints(f);
     let (dv, msg) = match f.ty {
@@ -257,6 +284,11 @@ fn validation(
         _ => (DataValidation::new().allow_any_value(), text_message(f)),
     };
     let title: String = f.header.chars().take(30).collect();
+    // the rules first: a long message is cut at Excel's 255 characters
+    let msg = match rules.is_empty() {
+        true => msg,
+        false => format!("{}。{msg}", rules.join("，")),
+    };
     let msg: String = msg.chars().take(250).collect();
     Ok(Some(
         dv.set_input_title(title)?
@@ -377,8 +409,7 @@ fn sheet(
     for (k, &c) in cols.iter().enumerate() {
         let f = &src.fields[c];
         let col = k as u16;
-        let period_cell = matches!(f.context, Some(Context::Period) | Some(Context::Year))
-            || matches!(f.ty, FieldType::Year | FieldType::Month) && f.context.is_some();
+        let period_cell = is_period_cell(f);
         for r in 0..rows {
             let row = FIRST_DATA_ROW + r;
             if prefilled(f) {
@@ -401,8 +432,9 @@ fn sheet(
                 ws.write_blank(row, col, &fm.open)?;
             }
         }
-        if rows > 0 && !prefilled(f) && !period_cell && f.name != "county" {
-            if let Some(dv) = validation(f, days, FIRST_DATA_ROW, col)? {
+        if rows > 0 && county_types(f, by_village) {
+            let rules = rules_zh(src, c);
+            if let Some(dv) = validation(f, days, (FIRST_DATA_ROW, col), &rules)? {
                 ws.add_data_validation(FIRST_DATA_ROW, col, FIRST_DATA_ROW + rows - 1, col, &dv)?;
             }
         }
@@ -648,7 +680,15 @@ pub(crate) fn instructions(
     super::xlsx::header_row(
         ws,
         top,
-        &["报表", "模板", "统计期", "报送截止日期", "用途", "文件"],
+        &[
+            "报表",
+            "模板",
+            "统计期",
+            "报送截止日期",
+            "用途",
+            "文件",
+            "填写要求",
+        ],
         &header,
     )?;
     for (k, f) in forms.iter().enumerate() {
@@ -668,6 +708,7 @@ pub(crate) fn instructions(
             due,
             purpose_zh(f.source),
             name,
+            requirements_zh(f.source),
         ];
         for (c, v) in row.iter().enumerate() {
             ws.write_string_with_format(r, c as u16, v, &cell)?;
@@ -680,6 +721,7 @@ pub(crate) fn instructions(
         (3, 14.0),
         (4, 40.0),
         (5, 44.0),
+        (6, 48.0),
     ] {
         ws.set_column_width(c, w)?;
     }
@@ -687,6 +729,53 @@ pub(crate) fn instructions(
     ws.set_paper_size(9);
     ws.set_print_fit_to_pages(1, 0);
     Ok(wb)
+}
+
+/// Whether the county types this column: the form writes the villages
+/// (of a template keyed by village), the county and the period itself.
+fn county_types(f: &Field, by_village: bool) -> bool {
+    let prefilled = by_village
+        && matches!(
+            f.name.as_str(),
+            "county" | "township" | "village" | "village_code"
+        );
+    !prefilled && !is_period_cell(f) && f.name != "county"
+}
+
+/// A column that holds the form's period (written for the county).
+fn is_period_cell(f: &Field) -> bool {
+    matches!(f.context, Some(Context::Period) | Some(Context::Year))
+        || matches!(f.ty, FieldType::Year | FieldType::Month) && f.context.is_some()
+}
+
+/// A template's requirements for the instruction sheet: its required
+/// columns and its rules across columns, e.g. `必填：集体经营性收入；“集体经营性收入”不得大于“集体总收入”`.
+fn requirements_zh(src: &Source) -> String {
+    // the columns the county types (the form fills in the villages, the
+    // county and the period)
+    let by_village = keyed_by_village(src);
+    let required: Vec<&str> = src
+        .fields
+        .iter()
+        .filter(|f| f.required && county_types(f, by_village))
+        .map(|f| f.header.as_str())
+        .collect();
+    let mut parts = Vec::new();
+    if !required.is_empty() {
+        parts.push(format!("必填：{}", required.join("、")));
+    }
+    let header = |i: usize| src.fields.get(i).map(|x| x.header.as_str()).unwrap_or("");
+    for ck in &src.checks {
+        parts.push(match *ck {
+            crate::config::Check::Le { left, right } => {
+                format!("“{}”不得大于“{}”", header(left), header(right))
+            }
+            crate::config::Check::RequiredIf { field, when } => {
+                format!("“{}”为是时“{}”必填", header(when), header(field))
+            }
+        });
+    }
+    parts.join("；")
 }
 
 /// `DIR/<county>_报表.zip`: the county's forms and `填报说明.xlsx`.
@@ -749,5 +838,30 @@ mod tests {
         assert_eq!(due("T01", day(2026, 12, 16)), "2026-11");
         // on 2026-01-10 the year 2025 is not due yet: 2024 is
         assert_eq!(due("T07", day(2026, 1, 10)), "2024");
+    }
+
+    /// A form says which columns are required and the rules across them,
+    /// in the input message and on the instruction sheet.
+    #[test]
+    fn a_form_states_required_columns_and_the_rules_across_them() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let p = crate::config::load(&root.join("pipelines/nantong.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let src = p.source("T07").unwrap_or_else(|| panic!("no T07"));
+        let at = |name: &str| src.field_index(name).unwrap_or_else(|| panic!("no {name}"));
+        assert_eq!(
+            rules_zh(src, at("operating_income")),
+            ["必填", "不得大于“集体总收入”"]
+        );
+        assert_eq!(
+            rules_zh(src, at("total_income")),
+            ["不得小于“集体经营性收入”"]
+        );
+        let said = requirements_zh(src);
+        assert!(said.contains("集体经营性收入"), "{said}");
+        assert!(
+            said.ends_with("“集体经营性收入”不得大于“集体总收入”"),
+            "{said}"
+        );
     }
 }

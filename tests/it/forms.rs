@@ -204,6 +204,13 @@ fn every_form_has_the_official_headers_validation_protection_and_its_identity() 
             src.id
         );
         assert_eq!(sheet.matches("promptTitle=").count(), typed, "{}", src.id);
+        // a rule across columns is said where the county types
+        if src.id == "T07" {
+            assert!(
+                sheet.contains("prompt=\"必填，不得大于“集体总收入”。"),
+                "{sheet}"
+            );
+        }
         let props = zip_part(&path, "docProps/custom.xml").unwrap();
         assert!(
             props.contains(&format!("<vt:lpwstr>{}</vt:lpwstr>", src.id)),
@@ -557,6 +564,10 @@ fn a_county_pack_has_its_forms_and_an_instruction_sheet_with_deadlines() {
         ["2025年".to_string(), "2026-01-15".into()]
     );
     assert_eq!(row_of("T07")[5], "如皋市_村级集体经济收入统计表_2025.xlsx");
+    assert_eq!(
+        row_of("T07")[6],
+        "必填：集体经营性收入；“集体经营性收入”不得大于“集体总收入”"
+    );
     assert_eq!(
         text.iter()
             .filter(|r| r.get(1).is_some_and(|c| c.starts_with('T')))
