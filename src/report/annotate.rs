@@ -383,6 +383,24 @@ fn write_sheet(
     let plain = Format::new();
     let date = Format::new().set_num_format("yyyy-mm-dd");
     let date_fill = |f: &Format| f.clone().set_num_format("yyyy-mm-dd");
+    // each row's reasons, printed in the first column after the county's
+    // (notes do not print)
+    let reason_col = [
+        sheet.rows.iter().map(Vec::len).max().unwrap_or(0),
+        fill.keys().map(|k| k.1 + 1).max().unwrap_or(0),
+        merges
+            .into_iter()
+            .flatten()
+            .map(|m| m.c1 + 1)
+            .max()
+            .unwrap_or(0),
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0) as u16;
+    let reason = Format::new()
+        .set_font_color(rust_xlsxwriter::Color::RGB(0x9C0006))
+        .set_text_wrap();
     for r in 0..last.into_iter().max().unwrap_or(0) {
         for m in by_row.get(&r).into_iter().flatten() {
             let f = fill.get(&(m.r0, m.c0)).copied().unwrap_or(&plain);
@@ -399,6 +417,15 @@ fn write_sheet(
             if row.get(c).is_none_or(|cell| matches!(cell, RawCell::Empty)) {
                 ws.write_blank(r as u32, c as u16, f)?;
             }
+        }
+        let said: Vec<&str> = notes
+            .range((r, 0)..(r + 1, 0))
+            .flat_map(|(_, lines)| lines.iter().map(String::as_str))
+            .collect();
+        if !said.is_empty() {
+            let text = format!("校验：{}", said.join("；"));
+            let text: String = text.chars().take(32_767).collect();
+            ws.write_string_with_format(r as u32, reason_col, text, &reason)?;
         }
         for (&(_, c), lines) in notes.range((r, 0)..(r + 1, 0)) {
             if *noted == MAX_NOTES {

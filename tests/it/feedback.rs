@@ -171,9 +171,35 @@ fn the_annotated_workbook_marks_every_problem_cell_and_keeps_the_countys_values(
         vec![SUMMARY_SHEET, "填表说明", "如皋市", "旧表"],
         "{names:?}"
     );
+    // each problem row's reasons are printed after the county's columns
+    let is_reason = |d: &Data| matches!(d, Data::String(t) if t.starts_with("校验："));
     for (sheet, v) in &before {
-        assert_eq!(&after[sheet], v, "every value of {sheet} as it was");
+        let values: Cells = after[sheet]
+            .iter()
+            .filter(|(_, d)| !is_reason(d))
+            .cloned()
+            .collect();
+        assert_eq!(&values, v, "every value of {sheet} as it was");
     }
+    let last_col = before["如皋市"].iter().map(|((_, c), _)| *c).max().unwrap();
+    let reasons: Vec<(u32, String)> = after["如皋市"]
+        .iter()
+        .filter(|(_, d)| is_reason(d))
+        .map(|((r, c), d)| {
+            assert!(*c > last_col, "the reasons column follows the county's");
+            (*r, d.to_string())
+        })
+        .collect();
+    let of_row = |row: u32| {
+        reasons
+            .iter()
+            .find(|(r, _)| *r == row)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_default()
+    };
+    assert!(of_row(4).contains("[E_UNKNOWN_VILLAGE]"), "{reasons:?}");
+    assert!(of_row(5).contains("[E_RANGE]"), "{reasons:?}");
+    assert!(of_row(6).contains("[E_NOT_INTEGER]"), "{reasons:?}");
     let hidden: Vec<(String, calamine::SheetVisible)> = wb
         .sheets_metadata()
         .iter()
@@ -370,10 +396,23 @@ fn run_feedback_writes_a_copy_per_file_with_returned_rows_and_only_those() {
         listing(&fb),
         vec!["如皋市/如皋市_党员培训与双带统计表_2024_校验.xlsx"]
     );
-    // the same copy as `validate --annotate` makes
+    // the same copy as `validate --annotate` makes: the county's values,
+    // and the reasons beside 3 of its rows
     let copy = cells(&fb.join("如皋市/如皋市_党员培训与双带统计表_2024_校验.xlsx"));
+    let is_reason = |d: &Data| matches!(d, Data::String(t) if t.starts_with("校验："));
     for (sheet, v) in cells(&bad) {
-        assert_eq!(copy[&sheet], v, "{sheet}");
+        let values: Cells = copy[&sheet]
+            .iter()
+            .filter(|(_, d)| !is_reason(d))
+            .cloned()
+            .collect();
+        assert_eq!(values, v, "{sheet}");
+        let reasons = copy[&sheet].iter().filter(|(_, d)| is_reason(d)).count();
+        let want = if sheet == "如皋市" { 4 } else { 0 };
+        assert_eq!(
+            reasons, want,
+            "{sheet}: the unknown column's header row and 3 returned rows"
+        );
     }
     // the county sends a corrected file: the copy of the old one goes
     std::fs::remove_file(&bad).unwrap();
