@@ -640,8 +640,16 @@ fn summary_paragraph(m: &Manifest, out: &Path, figures: (f64, u64, u64), lang: L
          (largest reader {readers} MiB).",
     );
     lines.push(crate::text::fill(counts, &vars));
+    let look = where_to_look(m, out, lang);
+    lines.push(look);
+    lines.join("\n")
+}
+
+/// The last of the closing lines: `status`, the annotated copies (when a
+/// run with `--feedback` made them) and the run's manifest.
+fn where_to_look(m: &Manifest, out: &Path, lang: Lang) -> String {
     let feedback = out.join("feedback");
-    let look = match (feedback.is_dir(), lang) {
+    match (feedback.is_dir(), lang) {
         (true, Lang::Zh) => format!(
             "查看：zhenxing status（缺报、逾期与报送评分）；批注副本 {}；运行记录 {}。",
             feedback.display(),
@@ -660,9 +668,7 @@ fn summary_paragraph(m: &Manifest, out: &Path, figures: (f64, u64, u64), lang: L
             "Where to look: zhenxing status (what is missing or overdue, the scorecard); Manifest: {}.",
             out.join("runs").join(format!("{}.json", m.run_id)).display()
         ),
-    };
-    lines.push(look);
-    lines.join("\n")
+    }
 }
 
 /// What needs a look after this run, a short line each: the files it could

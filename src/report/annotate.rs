@@ -385,19 +385,7 @@ fn write_sheet(
     let date_fill = |f: &Format| f.clone().set_num_format("yyyy-mm-dd");
     // each row's reasons, printed in the first column after the county's
     // (notes do not print)
-    let reason_col = [
-        sheet.rows.iter().map(Vec::len).max().unwrap_or(0),
-        fill.keys().map(|k| k.1 + 1).max().unwrap_or(0),
-        merges
-            .into_iter()
-            .flatten()
-            .map(|m| m.c1 + 1)
-            .max()
-            .unwrap_or(0),
-    ]
-    .into_iter()
-    .max()
-    .unwrap_or(0) as u16;
+    let reason_col = reason_column(sheet, fill, merges);
     let reason = Format::new()
         .set_font_color(rust_xlsxwriter::Color::RGB(0x9C0006))
         .set_text_wrap();
@@ -440,6 +428,19 @@ fn write_sheet(
         }
     }
     Ok(())
+}
+
+/// The first column after every cell, problem mark and merged region of
+/// the county's sheet: where each row's reasons are printed.
+fn reason_column(
+    sheet: &crate::read::RawSheet,
+    fill: &BTreeMap<(usize, usize), &Format>,
+    merges: Option<&Vec<Merge>>,
+) -> u16 {
+    let widest = sheet.rows.iter().map(Vec::len).max().unwrap_or(0);
+    let marked = fill.keys().map(|k| k.1 + 1).max().unwrap_or(0);
+    let merged = merges.into_iter().flatten().map(|m| m.c1 + 1).max();
+    widest.max(marked).max(merged.unwrap_or(0)) as u16
 }
 
 /// One cell with the type the file stored; `fill` marks a problem.
@@ -540,6 +541,19 @@ pub fn sheet_names(names: &[String]) -> Vec<String> {
     out
 }
 
+/// The problems as the summary lists them: what stops the file first,
+/// then the returned rows, then warnings, each in the order found.
+fn listed(res: &FileResult) -> Vec<&Issue> {
+    let rank = |i: &&Issue| match i.severity() {
+        Severity::FileError => 0,
+        Severity::Reject => 1,
+        Severity::Warning => 2,
+    };
+    let mut v: Vec<&Issue> = res.issues.iter().collect();
+    v.sort_by_key(rank);
+    v
+}
+
 /// The first sheet: what the file is, the verdict, the row counts and
 /// every problem with a link to its cell.
 fn summary(
@@ -606,16 +620,7 @@ fn summary(
     let heads = ["序号", "类别", "代码", "位置", "字段", "问题说明", "原值"];
     super::xlsx::header_row(ws, row, &heads, &header)?;
     ws.set_freeze_panes(row + 1, 0)?;
-    // what stops the file first, then the returned rows, then warnings,
-    // each in the order found
-    let rank = |i: &&Issue| match i.severity() {
-        Severity::FileError => 0,
-        Severity::Reject => 1,
-        Severity::Warning => 2,
-    };
-    let mut listed: Vec<&Issue> = res.issues.iter().collect();
-    listed.sort_by_key(rank);
-    for (k, i) in listed.into_iter().enumerate() {
+    for (k, i) in listed(res).into_iter().enumerate() {
         problem_row(ws, row + 1 + k as u32, k, i, sheets, safe, &wrap)?;
     }
     // printed on A4 landscape, one page wide, the table header on every page

@@ -677,6 +677,34 @@ pub(crate) fn instructions(
         ws.write_string(1 + k as u32, 0, l)?;
     }
     let top = 2 + lines.len() as u32;
+    forms_table(ws, top, p, forms, (&header, &cell))?;
+    for (c, w) in [
+        (0u16, 26.0),
+        (1, 6.0),
+        (2, 14.0),
+        (3, 14.0),
+        (4, 40.0),
+        (5, 44.0),
+        (6, 48.0),
+    ] {
+        ws.set_column_width(c, w)?;
+    }
+    ws.set_landscape();
+    ws.set_paper_size(9);
+    ws.set_print_fit_to_pages(1, 0);
+    Ok(wb)
+}
+
+/// The instruction sheet's table: one row per form (title, template,
+/// period, deadline, purpose, file, requirements) under its header at
+/// row `top`.
+fn forms_table(
+    ws: &mut rust_xlsxwriter::Worksheet,
+    top: u32,
+    p: &Pipeline,
+    forms: &[Packed<'_>],
+    (header, cell): (&Format, &Format),
+) -> Result<(), XlsxError> {
     super::xlsx::header_row(
         ws,
         top,
@@ -689,7 +717,7 @@ pub(crate) fn instructions(
             "文件",
             "填写要求",
         ],
-        &header,
+        header,
     )?;
     for (k, f) in forms.iter().enumerate() {
         let r = top + 1 + k as u32;
@@ -711,24 +739,10 @@ pub(crate) fn instructions(
             requirements_zh(f.source),
         ];
         for (c, v) in row.iter().enumerate() {
-            ws.write_string_with_format(r, c as u16, v, &cell)?;
+            ws.write_string_with_format(r, c as u16, v, cell)?;
         }
     }
-    for (c, w) in [
-        (0u16, 26.0),
-        (1, 6.0),
-        (2, 14.0),
-        (3, 14.0),
-        (4, 40.0),
-        (5, 44.0),
-        (6, 48.0),
-    ] {
-        ws.set_column_width(c, w)?;
-    }
-    ws.set_landscape();
-    ws.set_paper_size(9);
-    ws.set_print_fit_to_pages(1, 0);
-    Ok(wb)
+    Ok(())
 }
 
 /// Whether the county types this column: the form writes the villages
