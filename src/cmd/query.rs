@@ -125,6 +125,55 @@ pub(crate) fn print_table(df: &DataFrame, max_rows: usize) {
     println!("{} rows", df.height());
 }
 
+/// What an analyst writes that polars' SQL reads otherwise: the one
+/// unnamed `count(*)` of a select list is named `count`, as DuckDB names
+/// it, so that `ORDER BY count` and `ORDER BY count(*)` both order by it.
+/// Text inside quotes is never touched.
+pub(crate) fn analyst_sql(sql: &str) -> String {
+    let lower = sql.to_ascii_lowercase();
+    // byte offsets outside '…' and "…"
+    let mut quoted = vec![false; sql.len()];
+    let mut quote: Option<u8> = None;
+    for (i, b) in sql.bytes().enumerate() {
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => quoted[i] = true,
+            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None => {}
+        }
+    }
+    let find_all = |pat: &str| -> Vec<usize> {
+        lower
+            .match_indices(pat)
+            .map(|(i, _)| i)
+            .filter(|&i| !quoted[i])
+            .collect()
+    };
+    let from = find_all(" from ").first().copied().unwrap_or(sql.len());
+    let counts: Vec<usize> = find_all("count(*)")
+        .into_iter()
+        .filter(|&i| i < from)
+        .collect();
+    let [at] = counts[..] else {
+        return sql.to_string();
+    };
+    let end = at + "count(*)".len();
+    if lower[end..].trim_start().starts_with("as ") {
+        return sql.to_string();
+    }
+    let mut out = format!("{} AS count{}", &sql[..end], &sql[end..]);
+    // ORDER BY count(*) orders by the name now
+    let shift = " AS count".len();
+    if let Some(order) = find_all("order by").first().map(|i| i + shift) {
+        let head = out[..order].to_string();
+        let tail = out[order..]
+            .replace("count(*)", "count")
+            .replace("COUNT(*)", "count");
+        out = head + &tail;
+    }
+    out
+}
+
 /// One line for an SQL error: polars' message without the query plan it
 /// appends, and what to write instead where polars' SQL is narrower than
 /// DuckDB's.
@@ -193,6 +242,7 @@ fn query(
     let out = super::out_dir(&p, out);
     let t = tables(&p, &out, as_indicators)?;
     let mut ctx = t.context();
+    let sql = &analyst_sql(sql);
     let mut df = ctx.execute(sql).and_then(|lf| lf.collect()).map_err(|e| {
         let mut said = sql_error(sql, &e.to_string());
         if e.to_string().contains("was not found") {
@@ -218,4 +268,29 @@ fn query(
         (None, false) => print_table(&df, max_rows),
     }
     Ok(Done::Clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unnamed_count_is_named_count_and_ordered_by() {
+        assert_eq!(
+            analyst_sql("SELECT code, count(*) FROM rejects GROUP BY code ORDER BY count DESC"),
+            "SELECT code, count(*) AS count FROM rejects GROUP BY code ORDER BY count DESC"
+        );
+        assert_eq!(
+            analyst_sql("select code, COUNT(*) from rejects group by code order by COUNT(*) desc"),
+            "select code, COUNT(*) AS count from rejects group by code order by count desc"
+        );
+        // named already, two of them, or inside quotes: left as written
+        for sql in [
+            "SELECT code, count(*) AS n FROM rejects GROUP BY code ORDER BY n",
+            "SELECT count(*), count(*) FROM rejects",
+            "SELECT 'count(*)' FROM rejects",
+        ] {
+            assert_eq!(analyst_sql(sql), sql);
+        }
+    }
 }
