@@ -209,10 +209,7 @@ fn indicators(pipeline: &Path, out: Option<&Path>, work: Option<&Path>, reports:
     let _lock = super::lock_out(&p, &out)?;
     let Some(line) = stage(&p, &defs, &out, reports, Lang::En).map_err(CommandError::failed)?
     else {
-        return Err(CommandError::usage(format!(
-            "{} has no published lake; run `zhenxing run` first",
-            out.display()
-        )));
+        return Err(super::no_lake(&out));
     };
     println!("{line}");
     // with the reports made too, the stage is up to date

@@ -130,6 +130,14 @@ pub fn out_dir(p: &Pipeline, out: Option<&Path>) -> std::path::PathBuf {
     out.map(Path::to_path_buf).unwrap_or_else(|| p.out.clone())
 }
 
+/// The usage error of a command that needs a published lake in `out`.
+pub(crate) fn no_lake(out: &Path) -> CommandError {
+    CommandError::usage(format!(
+        "{} has no published lake; run `zhenxing run` first",
+        out.display()
+    ))
+}
+
 /// Takes the run lock of a published lake in `out` (waiting the
 /// pipeline's `lock_wait_s`). No lake is a usage error, a lock that is not
 /// had a failure. Nothing is created in an `out` that holds no lake.
@@ -139,10 +147,7 @@ pub(crate) fn lock_out(
 ) -> Result<crate::lake::lock::RunLock, CommandError> {
     let layout = crate::lake::Layout::new(out);
     if layout.current().is_none() {
-        return Err(CommandError::usage(format!(
-            "{} has no published lake; run `zhenxing run` first",
-            out.display()
-        )));
+        return Err(no_lake(out));
     }
     let wait = std::time::Duration::from_secs(p.lake.lock_wait_s);
     crate::lake::lock::RunLock::acquire(&layout.lock(), wait).map_err(CommandError::failed)

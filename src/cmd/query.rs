@@ -214,12 +214,7 @@ fn tables(
 ) -> Result<Tables, CommandError> {
     let mut t = Tables::load(p, out, true)
         .map_err(CommandError::failed)?
-        .ok_or_else(|| {
-            CommandError::usage(format!(
-                "{} has no published lake; run `zhenxing run` first",
-                out.display()
-            ))
-        })?;
+        .ok_or_else(|| super::no_lake(out))?;
     if as_indicators {
         let defs = super::load_definitions(p)?;
         t.as_indicators_see(p, &defs.scope.kinds)

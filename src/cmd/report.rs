@@ -31,12 +31,7 @@ fn report(pipeline: &Path, out: Option<&Path>, period: Option<&str>) -> Outcome 
     let _lock = super::lock_out(&p, &out)?;
     let c = crate::analysis::indicators::compute(&p, &defs, &out)
         .map_err(CommandError::failed)?
-        .ok_or_else(|| {
-            CommandError::usage(format!(
-                "{} has no published lake; run `zhenxing run` first",
-                out.display()
-            ))
-        })?;
+        .ok_or_else(|| super::no_lake(&out))?;
     let t0 = std::time::Instant::now();
     let dirs = crate::report::write_all(&p, &defs, &out, &c, period).map_err(|e| match e {
         crate::report::ReportError::NoPeriod(..) => CommandError::usage(e),

@@ -640,35 +640,17 @@ fn summary_paragraph(m: &Manifest, out: &Path, figures: (f64, u64, u64), lang: L
          (largest reader {readers} MiB).",
     );
     lines.push(crate::text::fill(counts, &vars));
-    let look = where_to_look(m, out, lang);
-    lines.push(look);
-    lines.join("\n")
-}
-
-/// The last of the closing lines: `status`, the annotated copies (when a
-/// run with `--feedback` made them) and the run's manifest.
-fn where_to_look(m: &Manifest, out: &Path, lang: Lang) -> String {
+    // the annotated copies are named when a run with --feedback made them
     let feedback = out.join("feedback");
-    match (feedback.is_dir(), lang) {
-        (true, Lang::Zh) => format!(
-            "查看：zhenxing status（缺报、逾期与报送评分）；批注副本 {}；运行记录 {}。",
-            feedback.display(),
-            out.join("runs").join(format!("{}.json", m.run_id)).display()
-        ),
-        (false, Lang::Zh) => format!(
-            "查看：zhenxing status（缺报、逾期与报送评分）；运行记录 {}。",
-            out.join("runs").join(format!("{}.json", m.run_id)).display()
-        ),
-        (true, Lang::En) => format!(
-            "Where to look: zhenxing status (what is missing or overdue, the scorecard); the annotated copies in {}; Manifest: {}.",
-            feedback.display(),
-            out.join("runs").join(format!("{}.json", m.run_id)).display()
-        ),
-        (false, Lang::En) => format!(
-            "Where to look: zhenxing status (what is missing or overdue, the scorecard); Manifest: {}.",
-            out.join("runs").join(format!("{}.json", m.run_id)).display()
-        ),
-    }
+    let look = match (feedback.is_dir(), lang) {
+        (true, Lang::Zh) => "查看：zhenxing status（缺报、逾期与报送评分）；批注副本 {feedback}；运行记录 {manifest}。",
+        (false, Lang::Zh) => "查看：zhenxing status（缺报、逾期与报送评分）；运行记录 {manifest}。",
+        (true, Lang::En) => "Where to look: zhenxing status (what is missing or overdue, the scorecard); the annotated copies in {feedback}; Manifest: {manifest}.",
+        (false, Lang::En) => "Where to look: zhenxing status (what is missing or overdue, the scorecard); Manifest: {manifest}.",
+    };
+    vars.push(("feedback", feedback.display().to_string()));
+    lines.push(crate::text::fill(look, &vars));
+    lines.join("\n")
 }
 
 /// What needs a look after this run, a short line each: the files it could

@@ -89,6 +89,11 @@ fn cells(path: &Path) -> BTreeMap<String, Cells> {
         .collect()
 }
 
+/// A cell of the reasons column an annotated copy prints beside its rows.
+fn is_reason(d: &Data) -> bool {
+    matches!(d, Data::String(t) if t.starts_with("校验："))
+}
+
 /// The notes of the workbook's one comments part: cell → text.
 fn notes(path: &Path) -> BTreeMap<String, String> {
     let xml = zip_part(path, "xl/comments1.xml").unwrap_or_default();
@@ -172,7 +177,6 @@ fn the_annotated_workbook_marks_every_problem_cell_and_keeps_the_countys_values(
         "{names:?}"
     );
     // each problem row's reasons are printed after the county's columns
-    let is_reason = |d: &Data| matches!(d, Data::String(t) if t.starts_with("校验："));
     for (sheet, v) in &before {
         let values: Cells = after[sheet]
             .iter()
@@ -399,7 +403,6 @@ fn run_feedback_writes_a_copy_per_file_with_returned_rows_and_only_those() {
     // the same copy as `validate --annotate` makes: the county's values,
     // and the reasons beside 3 of its rows
     let copy = cells(&fb.join("如皋市/如皋市_党员培训与双带统计表_2024_校验.xlsx"));
-    let is_reason = |d: &Data| matches!(d, Data::String(t) if t.starts_with("校验："));
     for (sheet, v) in cells(&bad) {
         let values: Cells = copy[&sheet]
             .iter()
